@@ -1,0 +1,32 @@
+"""Foundation shared by every layer: errors, settings, label schema, guide, integer codes.
+
+``core`` imports nothing else of truthset.
+"""
+
+from truthset.core.errors import (
+    Conflict,
+    ConfigError,
+    EncodingProblem,
+    ImportFailed,
+    InvalidInput,
+    MissingDependency,
+    NotFittedError,
+    NotFound,
+    ProjectNotFound,
+    SchemaError,
+    TruthsetError,
+)
+
+__all__ = [
+    "Conflict",
+    "ConfigError",
+    "EncodingProblem",
+    "ImportFailed",
+    "InvalidInput",
+    "MissingDependency",
+    "NotFittedError",
+    "NotFound",
+    "ProjectNotFound",
+    "SchemaError",
+    "TruthsetError",
+]

@@ -1,0 +1,178 @@
+"""Settings and the project file ``truthset.yaml``.
+
+Two kinds of configuration:
+
+* **Settings** of the running program (database URL, chunk size, ...): one declared table of
+  (name, default, help) in :data:`SETTINGS`. Values come from ``TRUTHSET_<NAME>`` environment
+  variables, read when :func:`load_settings` is called, never at import time.
+* **The project file** ``truthset.yaml``: the task, the label schema, quality and queue
+  options. Validated with pydantic; an error names the file, the key, what was found and
+  what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from truthset.core.errors import ConfigError
+from truthset.core.schema import LabelSchema, TaskType
+
+PROJECT_FILE = "truthset.yaml"
+STATE_DIR = ".truthset"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One program setting: its name, default and the help shown in docs and ``--help``."""
+
+    name: str
+    default: str | int | float | None
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "TRUTHSET_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database_url",
+        None,
+        "SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
+        "Example: postgresql+psycopg://user@host/db",
+    ),
+    Setting("import_chunk_rows", 20000, "Rows per chunk while importing; bounds memory."),
+    Setting("sqlite_busy_timeout_ms", 30000, "How long a SQLite writer waits for the lock."),
+)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Resolve every setting from the environment (``TRUTHSET_*``) or its default."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = env.get(s.env)
+        if raw is None or raw == "":
+            values[s.name] = s.default
+        elif isinstance(s.default, int):
+            try:
+                values[s.name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"environment variable {s.env}={raw!r} is not a whole number; {s.help}"
+                ) from exc
+        else:
+            values[s.name] = raw
+    return values
+
+
+class QualityConfig(BaseModel):
+    """Quality-control options of a project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gold_threshold: float = Field(0.8, ge=0, le=1, description="Minimum accuracy on gold items.")
+    agreement_level: str | None = Field(
+        None, description="Krippendorff level for this project's labels (nominal, ordinal, ...)."
+    )
+
+
+class QueueConfig(BaseModel):
+    """How annotation work is handed out (used by the annotation app)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overlap: int = Field(1, ge=1, le=50, description="Annotations wanted per item.")
+    gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
+    order: str = Field("random", description="random or sequential.")
+    lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
+
+
+class LabelStudioConfig(BaseModel):
+    """How this project's labels map onto a Label Studio labelling config (for round trips)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_name: str = "label"
+    to_name: str = "text"
+    data_key: str = "text"
+
+
+class ProjectConfig(BaseModel):
+    """The content of ``truthset.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    task: TaskType
+    text_field: str = Field("text", description="Payload field holding the text (or image path).")
+    schema_: LabelSchema = Field(default_factory=LabelSchema, alias="schema")
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
+
+    @property
+    def schema(self) -> LabelSchema:  # type: ignore[override]
+        return self.schema_
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    found = error.get("input")
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"key '{key}': unknown key; remove it or check its spelling"
+    if kind == "missing":
+        return f"key '{key}': required but missing"
+    allowed = ctx.get("expected")
+    text = f"key '{key}': found {found!r}"
+    if allowed:
+        text += f"; allowed: {allowed}"
+    else:
+        text += f"; {error.get('msg', 'invalid')}"
+    return text
+
+
+def parse_project_config(data: Any, *, source: str = PROJECT_FILE) -> ProjectConfig:
+    """Validate a loaded mapping; errors name ``source``, the key, what was found and allowed."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of keys (name, task, schema, ...), got {type(data).__name__}")
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {details}") from exc
+
+
+def read_project_config(path: Path) -> ProjectConfig:
+    """Read and validate a ``truthset.yaml`` file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found; run 'truthset init' to create it") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    return parse_project_config(data, source=str(path))
+
+
+def write_project_config(path: Path, config: ProjectConfig) -> None:
+    """Write ``truthset.yaml`` atomically (a crash never leaves half a file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(config.to_yaml(), encoding="utf-8")
+    os.replace(tmp, path)

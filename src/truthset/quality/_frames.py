@@ -1,0 +1,139 @@
+"""Turning the annotation frame (or a reliability matrix) into agreement inputs (private)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from truthset.core.codes import AnnotationCodes, encode_annotations, normalize_annotations
+from truthset.core.errors import InvalidInput
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def check_unique_judgements(item: npt.ArrayLike, annotator: npt.ArrayLike, n_annotators: int,
+                            items: pd.Index, annotators: pd.Index) -> None:
+    """Raise if an annotator judged the same item more than once."""
+    key = np.asarray(item, dtype=np.int64) * max(n_annotators, 1) + np.asarray(annotator)
+    key = np.sort(key)
+    dup = np.flatnonzero(key[1:] == key[:-1])
+    if dup.size:
+        k = int(key[dup[0]])
+        raise InvalidInput(
+            f"{dup.size} judgement(s) repeat an (item, annotator) pair, e.g. item "
+            f"{items[k // max(n_annotators, 1)]!r} by annotator {annotators[k % max(n_annotators, 1)]!r}; "
+            "agreement needs one judgement per annotator and item. Keep the latest one, "
+            "e.g. df.drop_duplicates(['item', 'annotator'], keep='last')."
+        )
+
+
+def frame_codes(df: pd.DataFrame, *, labels: Sequence[object] | None = None) -> AnnotationCodes:
+    """Encode the long frame and check that each annotator judged each item at most once."""
+    codes = encode_annotations(df, labels=labels)
+    check_unique_judgements(codes.item, codes.annotator, codes.n_annotators,
+                            codes.items, codes.annotators)
+    return codes
+
+
+def label_counts(codes: AnnotationCodes) -> sp.csr_matrix:
+    """Sparse ``(n_items, n_labels)`` matrix: how many annotators gave item ``i`` label ``c``."""
+    counts = sp.csr_matrix(
+        (np.ones(codes.n_annotations), (codes.item, codes.label)),
+        shape=(codes.n_items, codes.n_labels),
+    )
+    counts.sum_duplicates()
+    return counts
+
+
+def _numeric_labels(series: pd.Series, level: str) -> FloatArray:
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        raise InvalidInput(
+            f"level={level!r} needs numeric labels; the label column has dtype {series.dtype} "
+            f"(e.g. {series.iloc[0]!r}). Convert it with pd.to_numeric, or use "
+            "level='nominal' (or 'ordinal' with labels=[...] in order)."
+        )
+    return series.to_numpy(dtype=np.float64)
+
+
+def alpha_input_from_frame(
+    df: pd.DataFrame, level: str, labels: Sequence[object] | None
+) -> tuple[IntArray, FloatArray]:
+    """Unit codes and values for Krippendorff's alpha from the long annotation frame."""
+    norm = normalize_annotations(df)
+    if level in ("interval", "ratio"):
+        if labels is not None:
+            raise InvalidInput(
+                f"labels= orders or restricts categories and applies to nominal and ordinal "
+                f"data only; got labels with level={level!r}. Drop labels=."
+            )
+        item, items = pd.factorize(norm["item"])
+        annotator, annotators = pd.factorize(norm["annotator"])
+        check_unique_judgements(item, annotator, len(annotators), pd.Index(items),
+                                pd.Index(annotators))
+        return item.astype(np.int64), _numeric_labels(norm["label"], level)
+    series = norm["label"]
+    if level == "ordinal" and labels is None:
+        if isinstance(series.dtype, pd.CategoricalDtype) and series.dtype.ordered:
+            labels = list(series.dtype.categories)
+        elif not pd.api.types.is_numeric_dtype(series.dtype):
+            raise InvalidInput(
+                f"level='ordinal' needs the order of the labels; got labels of dtype "
+                f"{series.dtype} (e.g. {series.iloc[0]!r}) with no order. Pass "
+                "labels=[lowest, ..., highest] or an ordered pd.Categorical label column."
+            )
+    codes = frame_codes(norm, labels=labels)
+    return codes.item.astype(np.int64), codes.label.astype(np.float64)
+
+
+def alpha_input_from_matrix(
+    data: npt.ArrayLike, level: str, labels: Sequence[object] | None
+) -> tuple[IntArray, FloatArray]:
+    """Unit codes and values from an annotators x items matrix with NaN for missing."""
+    arr = np.asarray(data)
+    if arr.ndim != 2:
+        raise InvalidInput(
+            f"expected an annotators x items matrix (2-D) or a long DataFrame with columns "
+            f"item, annotator, label; got an array with shape {arr.shape}."
+        )
+    if arr.dtype.kind in "biuf":
+        arr = arr.astype(np.float64)
+        mask = ~np.isnan(arr)
+        if level == "ratio" or level == "interval" or labels is None:
+            if labels is not None:
+                raise InvalidInput(
+                    f"labels= applies to nominal and ordinal data only; got level={level!r}."
+                )
+            return np.nonzero(mask)[1].astype(np.int64), arr[mask]
+        values: np.ndarray = arr[mask]
+    else:
+        if level in ("interval", "ratio"):
+            raise InvalidInput(
+                f"level={level!r} needs a numeric matrix; got dtype {arr.dtype}. Convert the "
+                "values to numbers, or use level='nominal' / 'ordinal'."
+            )
+        missing = pd.isna(arr)
+        if arr.dtype.kind in "US":  # np.asarray turns NaN into the string 'nan'
+            missing |= arr == "nan"
+        mask = ~missing
+        values = arr[mask]
+        if level == "ordinal" and labels is None:
+            raise InvalidInput(
+                "level='ordinal' with non-numeric values needs their order; pass "
+                "labels=[lowest, ..., highest]."
+            )
+    unit = np.nonzero(mask)[1].astype(np.int64)
+    if labels is None:
+        return unit, pd.factorize(values)[0].astype(np.float64)
+    position = pd.Index(list(labels)).get_indexer(values)
+    if (position < 0).any():
+        bad = pd.unique(values[position < 0])[:5].tolist()
+        raise InvalidInput(
+            f"value(s) {bad} are not among labels={list(labels)}; add them to labels= or "
+            "fix the data."
+        )
+    return unit, position.astype(np.float64)

@@ -1,0 +1,174 @@
+"""Projects: create a project folder, find and open it, keep its schema versions in step.
+
+A project is a folder holding ``truthset.yaml`` and ``.truthset/`` (the SQLite store, unless
+``TRUTHSET_DATABASE_URL`` points elsewhere). Opening a project applies pending migrations
+and, when the schema in ``truthset.yaml`` was edited, records a new immutable schema
+version, so every annotation made afterwards records the definitions it was made under.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from truthset.core.config import (
+    PROJECT_FILE,
+    STATE_DIR,
+    ProjectConfig,
+    load_settings,
+    read_project_config,
+    write_project_config,
+)
+from truthset.core.errors import Conflict, InvalidInput, ProjectNotFound
+from truthset.core.schema import LabelSchema, schema_hash
+from truthset.store import repo
+from truthset.store.db import make_engine, sqlite_url, upgrade
+
+
+@dataclass
+class Project:
+    """An open project: its folder, its validated config and its store."""
+
+    root: Path
+    config: ProjectConfig
+    engine: Engine
+    id: int
+    schema_version: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    def save_config(self, config: ProjectConfig) -> None:
+        write_project_config(self.config_path, config)
+        self.config = config
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the current one) with truthset.yaml."""
+    here = (start or Path.cwd()).resolve()
+    if start is not None:
+        if (here / PROJECT_FILE).is_file():
+            return here
+        raise ProjectNotFound(
+            f"{here} is not a truthset project (no {PROJECT_FILE}); create one with "
+            f"'truthset init {start}' or pass the right --project"
+        )
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise ProjectNotFound(
+        f"no {PROJECT_FILE} in {here} or any folder above it; run 'truthset init DIR' "
+        "or pass --project DIR"
+    )
+
+
+def _engine(root: Path, settings: dict[str, Any]) -> Engine:
+    url = settings["database_url"] or sqlite_url(root / STATE_DIR / "truthset.db")
+    return make_engine(url, busy_timeout_ms=int(settings["sqlite_busy_timeout_ms"]))
+
+
+def _sync(engine: Engine, config: ProjectConfig) -> tuple[int, int]:
+    """Create the project row if needed and record a schema version if the schema changed."""
+    digest = schema_hash(config.schema)
+    with engine.begin() as conn:
+        row = repo.get_project(conn, config.name)
+        if row is None:
+            pid = repo.create_project(conn, name=config.name, task=config.task, config={})
+        else:
+            pid = row.id
+            if row.task != config.task:
+                raise InvalidInput(
+                    f"{PROJECT_FILE}: key 'task': found {config.task!r} but the store holds a "
+                    f"{row.task!r} project named {config.name!r}; the task cannot change after "
+                    "creation — restore it or create a new project"
+                )
+        latest = repo.latest_schema(conn, pid)
+        if latest is None or latest.hash != digest:
+            note = {"op": "create"} if latest is None else {"op": "edit", "from": latest.version}
+            version = repo.add_schema_version(
+                conn, project_id=pid, schema_json=config.schema.model_dump_json(), hash_=digest, note=note
+            )
+        else:
+            version = int(latest.version)
+    return pid, version
+
+
+def open_project(path: Path | str | None = None) -> Project:
+    """Open the project at ``path`` (or found from the current folder)."""
+    root = find_root(Path(path) if path is not None else None)
+    config = read_project_config(root / PROJECT_FILE)
+    settings = load_settings()
+    engine = _engine(root, settings)
+    upgrade(engine)
+    pid, version = _sync(engine, config)
+    return Project(root=root, config=config, engine=engine, id=pid, schema_version=version, settings=settings)
+
+
+_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def init_project(
+    path: Path | str,
+    *,
+    task: str,
+    labels: list[str] | None = None,
+    name: str | None = None,
+) -> Project:
+    """Create a project folder with ``truthset.yaml`` and an empty store, and open it."""
+    root = Path(path)
+    if (root / PROJECT_FILE).exists():
+        raise Conflict(f"{root / PROJECT_FILE} already exists; open it instead, or pick another folder")
+    labels = [x.strip() for x in labels or [] if x.strip()]
+    if len(set(labels)) != len(labels):
+        raise InvalidInput(f"--labels lists a label twice: {labels}; give each label once")
+    project_name = name or _NAME.sub("-", root.resolve().name).strip("-") or "project"
+    from truthset.core.config import parse_project_config
+
+    config = parse_project_config(
+        {"name": project_name, "task": task, "schema": LabelSchema.from_names(labels).model_dump()},
+        source="truthset init",
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / STATE_DIR).mkdir(exist_ok=True)
+    (root / STATE_DIR / ".gitignore").write_text("*\n", encoding="utf-8")
+    write_project_config(root / PROJECT_FILE, config)
+    return open_project(root)
+
+
+def record_schema(project: Project, schema: LabelSchema, note: dict[str, Any], conn: Any) -> int:
+    """Inside ``conn``'s transaction, record ``schema`` as the project's next version."""
+    version = repo.add_schema_version(
+        conn, project_id=project.id, schema_json=schema.model_dump_json(), hash_=schema_hash(schema), note=note
+    )
+    project.schema_version = version
+    return version
+
+
+def schema_history(project: Project) -> list[dict[str, Any]]:
+    """Every schema version with its note (what changed) and label names."""
+    with project.engine.connect() as conn:
+        rows = repo.schema_versions(conn, project.id)
+    return [
+        {
+            "version": r.version,
+            "labels": [lab["name"] for lab in json.loads(r.schema)["labels"]],
+            "note": json.loads(r.note or "{}"),
+            "hash": r.hash,
+            "created_at": r.created_at.isoformat(),
+        }
+        for r in rows
+    ]
