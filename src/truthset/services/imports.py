@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy import text as sql
+
 from truthset.core.errors import ImportFailed, InvalidInput
 from truthset.core.schema import Label
 from truthset.data import readers
@@ -250,7 +253,8 @@ class _Mapper:
                 bad = [s for s in a.value if not (0 <= s["start"] < s["end"] <= len(text))]
                 if bad:
                     return None, f"annotation by {a.annotator}: span {bad[0]['start']}-{bad[0]['end']} lies outside the text", "result"
-            rec.annotations.append((a.annotator, a.value, a.lead_time, a.source, a.meta, a.ground_truth))
+            meta = {**a.meta, "ground_truth": True} if a.ground_truth else a.meta
+            rec.annotations.append((a.annotator, a.value, a.lead_time, a.source, meta, a.ground_truth))
         return rec, "", ""
 
 
@@ -408,10 +412,6 @@ def import_file(
             base_schema = type(schema).from_names([*schema.names, *new_labels])
             schema.labels.extend(Label(**lab.model_dump()) for lab in base_schema.labels[start:])
             version = record_schema(project, schema, {"op": "import-labels", "labels": new_labels, "batch": batch_id}, conn)
-            conn.execute(
-                Batch.__table__.update().where(Batch.id == batch_id).values(status="importing")
-            )
-            from sqlalchemy import text as sql
             conn.execute(sql("UPDATE annotations SET schema_version = :v WHERE batch_id = :b"), {"v": version, "b": batch_id})
             report.labels_added_to_schema = new_labels
             project.config = project.config.model_copy(update={"schema_": schema})
@@ -428,20 +428,28 @@ def import_file(
                 rejected=report.rejected, report=json.dumps(report.to_dict()),
             )
         )
-    if report.labels_added_to_schema:
+    config_changed = bool(report.labels_added_to_schema)
+    if mapper.ls is not None and mapper.ls.from_name:
+        ls = project.config.labelstudio.model_copy(update={
+            "from_name": mapper.ls.from_name,
+            "to_name": mapper.ls.to_name or project.config.labelstudio.to_name,
+            "data_key": mapper.ls.data_key or project.config.labelstudio.data_key,
+        })
+        if ls != project.config.labelstudio:
+            project.config = project.config.model_copy(update={"labelstudio": ls})
+            config_changed = True
+    if config_changed:
         project.save_config(project.config)
     return report
 
 
 def import_findings(project: Project, batch: int, *, kind: str | None = None) -> list[dict[str, Any]]:
     """Every finding (rejected row, duplicate) recorded for a batch, in line order."""
-    from sqlalchemy import select
-
     q = select(ImportFinding).where(ImportFinding.batch_id == batch).order_by(ImportFinding.line)
     if kind is not None:
         q = q.where(ImportFinding.kind == kind)
     with project.engine.connect() as conn:
         return [
             {"kind": f.kind, "line": f.line, "field": f.field, "reason": f.reason, "raw": f.raw}
-            for (f,) in conn.execute(q)
+            for f in conn.execute(q)
         ]

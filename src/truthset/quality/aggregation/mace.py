@@ -135,6 +135,16 @@ class MACE(BaseAggregator):
         total = x.sum(axis=1, keepdims=True)
         return np.where(total > 0, x / np.where(total > 0, total, 1.0), 1.0 / counts.shape[1])
 
+    def _start(
+        self, restart: int, rng: np.random.Generator, n_ann: int, k: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """Starting (spam, know) probabilities (A, 2) and strategies (A, K) of a restart."""
+        if restart == 0:
+            return np.full((n_ann, 2), 0.5), np.full((n_ann, k), 1.0 / k)
+        spam = rng.uniform(1.0, 2.5, size=(n_ann, 2))
+        theta = rng.uniform(1.0, 2.5, size=(n_ann, k))
+        return spam / spam.sum(axis=1, keepdims=True), theta / theta.sum(axis=1, keepdims=True)
+
     def _fit(self, codes: AnnotationCodes, **fit_params: Any) -> Fitted:
         if fit_params:
             raise InvalidInput(
@@ -172,14 +182,7 @@ class MACE(BaseAggregator):
         best: tuple[float, FloatArray, FloatArray, list[float]] | None = None
         n = codes.n_annotations
         for restart in range(self.n_restarts):
-            if restart == 0:
-                spam = np.full((n_ann, 2), 0.5)
-                theta = np.full((n_ann, k), 1.0 / k)
-            else:
-                spam = rng.uniform(1.0, 2.5, size=(n_ann, 2))
-                theta = rng.uniform(1.0, 2.5, size=(n_ann, k))
-                spam /= spam.sum(axis=1, keepdims=True)
-                theta /= theta.sum(axis=1, keepdims=True)
+            spam, theta = self._start(restart, rng, n_ann, k)
             history: list[float] = []
             _, loglik, counts, strat = e_step(spam, theta)
             for _ in range(self.max_iter):
