@@ -179,7 +179,9 @@ def sniff_dialect(
                 else:
                     improper += 1
     consistent_none = all(len(_split_none(ln, delimiter)) == width for ln in lines[1:] if ln.strip())
-    if improper and consistent_none:
+    if consistent_none and (improper or (delimiter == "\t" and proper)):
+        # In a tab-separated file quoting is only needed for a field holding a tab or a line
+        # break; when every line splits cleanly, quotes are text (e.g. quoted speech).
         return delimiter, csv.QUOTE_NONE
     return delimiter, csv.QUOTE_MINIMAL
 

@@ -35,6 +35,11 @@ def check_unique_judgements(item: npt.ArrayLike, annotator: npt.ArrayLike, n_ann
 def frame_codes(df: pd.DataFrame, *, labels: Sequence[object] | None = None) -> AnnotationCodes:
     """Encode the long frame and check that each annotator judged each item at most once."""
     codes = encode_annotations(df, labels=labels)
+    if codes.n_annotations == 0:
+        raise InvalidInput(
+            "the annotation frame is empty; agreement needs items labelled by at least two "
+            "annotators."
+        )
     check_unique_judgements(codes.item, codes.annotator, codes.n_annotators,
                             codes.items, codes.annotators)
     return codes
@@ -71,7 +76,7 @@ def alpha_input_from_frame(
                 f"labels= orders or restricts categories and applies to nominal and ordinal "
                 f"data only; got labels with level={level!r}. Drop labels=."
             )
-        item, items = pd.factorize(norm["item"])
+        item, items = pd.factorize(norm["item"], sort=True)
         annotator, annotators = pd.factorize(norm["annotator"])
         check_unique_judgements(item, annotator, len(annotators), pd.Index(items),
                                 pd.Index(annotators))

@@ -169,13 +169,16 @@ def _cohen_stats(
             f"{int(both.isna().sum())} label(s) are missing; cohen_kappa compares items both "
             "annotators labelled; drop the items with a missing label first."
         )
-    cat = pd.Categorical(both) if labels is None else pd.Categorical(both, categories=list(labels))
-    codes = np.asarray(cat.codes, dtype=np.int64)
+    if labels is None:
+        cat = pd.Categorical(both)
+        codes, k = np.asarray(cat.codes, dtype=np.int64), len(cat.categories)
+    else:
+        codes = pd.Index(list(labels)).get_indexer(both).astype(np.int64)
+        k = len(labels)
     if (codes < 0).any():
         bad = pd.unique(both[codes < 0])[:5].tolist()
         raise InvalidInput(f"label(s) {bad} are not in labels={list(labels or [])}; "
                            "add them to labels= or fix the data.")
-    k = len(cat.categories)
     n = sa.size
     cell = codes[:n] * k + codes[n:]
     cells = sp.csr_matrix((np.ones(n), (np.arange(n), cell)), shape=(n, k * k))

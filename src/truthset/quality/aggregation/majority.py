@@ -222,7 +222,7 @@ class WeightedMajorityVote(MajorityVote):
             mv = break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state)
             return np.nan_to_num(_agreement(codes, mv), nan=0.0)
         given = pd.Series(self.weights, dtype=np.float64)
-        w = given.reindex(codes.annotators).to_numpy(np.float64)
+        w = np.array(given.reindex(codes.annotators), dtype=np.float64)
         missing = np.isnan(w)
         if missing.any():
             if self.default_weight is None:

@@ -1,0 +1,286 @@
+"""Import on real files, on SQLite and PostgreSQL: counts, duplicates, rejects, atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from truthset.core.errors import EncodingProblem, ImportFailed
+from truthset.services.imports import ImportOptions, import_file, import_findings
+from truthset.services.projects import open_project
+from truthset.store.models import Annotation, Batch, Item
+from truthset.store.repo import status_counts
+
+from tests.conftest import DATASETS, LEOKA, SMS
+
+
+def counts(project) -> dict:  # type: ignore[no-untyped-def]
+    with project.engine.connect() as conn:
+        return status_counts(conn, project.id)
+
+
+def test_sms_import_counts_and_duplicates(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project()
+    r = import_file(p, SMS)
+    assert r.rows_read == 5574
+    assert r.rejected == 0
+    assert r.duplicates == 403
+    assert r.items_added == 5574 - 403
+    assert r.annotations_added == 5574 - 403
+    assert r.dialect == {"delimiter": "\t", "quoting": "none"}
+    assert r.columns["text"] == "SMS" and r.columns["label"] == "Label"
+    assert r.labels_added_to_schema == ["ham", "spam"]
+    c = counts(p)
+    assert c["items"] == 5171 and c["annotations"] == 5171
+    assert sum(c["by_label"].values()) == 5171
+    # every duplicate copy is accounted for, with the line of the first copy
+    dups = import_findings(p, r.batch, kind="duplicate")
+    assert len(dups) == 403
+    lines = SMS.read_text(encoding="utf-8").split("\n")
+    for f in dups[:50]:
+        first = int(f["reason"].rsplit(" ", 1)[1])
+        assert lines[f["line"] - 1].split("\t", 1)[1] == lines[first - 1].split("\t", 1)[1]
+    # a quote that is text, not CSV quoting, is kept (line 284 of the file)
+    with p.engine.connect() as conn:
+        payload = conn.execute(select(Item.payload).where(Item.line == 284)).scalar_one()
+    assert json.loads(payload)["text"].startswith('"Wen u miss someone')
+
+
+def test_same_file_twice_adds_nothing(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project()
+    first = import_file(p, SMS)
+    second = import_file(p, SMS)
+    assert second.already_imported and second.batch == first.batch
+    assert counts(p)["items"] == 5171
+
+
+def test_overlapping_file_adds_only_new_rows(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = new_project()
+    # split on "\n" only: the SMS text holds characters str.splitlines() would also split on
+    lines = SMS.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    a = tmp_path / "a.tsv"
+    b = tmp_path / "b.tsv"
+    a.write_text("\n".join(lines[:3001]) + "\n", encoding="utf-8")
+    b.write_text("\n".join([lines[0], *lines[2001:]]) + "\n", encoding="utf-8")
+    import_file(p, a)
+    r = import_file(p, b)
+    assert r.already_present > 0
+    assert counts(p)["items"] == 5171
+    assert counts(p)["annotations"] == 5171
+
+
+def test_reject_policy_lists_copies_as_rejected_and_error_policy_writes_nothing(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project()
+    r = import_file(p, SMS, ImportOptions(on_duplicate="reject"))
+    assert r.items_added == 5171 and r.annotations_added == 5171
+    q = new_project()
+    with pytest.raises(ImportFailed, match="duplicate"):
+        import_file(q, SMS, ImportOptions(on_duplicate="error"))
+    assert counts(q)["items"] == 0
+    with q.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Batch)).scalar_one() == 0 or conn.execute(
+            select(func.count()).select_from(Batch).where(Batch.project_id == q.id)).scalar_one() == 0
+
+
+def test_bad_rows_are_reported_with_line_and_reason(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "messy.csv"
+    f.write_text(
+        'id,text,label\n1,hello,pos\n2,"a, quoted\nmulti-line text",neg\n3,,pos\n4,too,many,fields\n'
+        "5,caf\u00c3\u00a9 mojibake,pos\n6,bell\x07char,neg\n",
+        encoding="utf-8",
+    )
+    p = new_project()
+    r = import_file(p, f)
+    assert r.rows_read == 6
+    assert r.items_added == 4
+    assert r.rejected == 2
+    rejected = import_findings(p, r.batch, kind="rejected")
+    assert [x["line"] for x in rejected] == [5, 6]
+    assert "empty" in rejected[0]["reason"] and rejected[0]["field"] == "text"
+    assert "expected 3 fields" in rejected[1]["reason"]
+    assert r.mojibake_rows == 1 and r.control_char_rows == 1
+    with p.engine.connect() as conn:
+        ext = dict(conn.execute(select(Item.external_id, Item.line).where(Item.project_id == p.id)).all())
+    assert ext == {"1": 2, "2": 3, "5": 7, "6": 8}
+
+
+def test_encoding_error_names_offset_and_encoding_option_imports(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "latin.csv"
+    f.write_bytes("text,label\nok,a\ncaf\xe9,b\n".encode("cp1252"))
+    p = new_project()
+    with pytest.raises(EncodingProblem) as err:
+        import_file(p, f)
+    msg = str(err.value)
+    assert "byte offset 19" in msg  # 0-based: 11 + 5 + len("caf")
+    assert "line 3" in msg and "--encoding" in msg
+    assert counts(p)["items"] == 0
+    r = import_file(p, f, ImportOptions(encoding="cp1252"))
+    assert r.items_added == 2
+    with p.engine.connect() as conn:
+        texts = {json.loads(x)["text"] for x in conn.execute(select(Item.payload)).scalars()}
+    assert "café" in texts
+
+
+def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from truthset.store import bulk
+
+    p = new_project()
+    p.settings["import_chunk_rows"] = 1000
+    calls = {"n": 0}
+    real = bulk.Stager.move
+
+    def failing(self, now):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full (simulated)")
+        return real(self, now)
+
+    monkeypatch.setattr(bulk.Stager, "move", failing)
+    with pytest.raises(RuntimeError):
+        import_file(p, SMS)
+    c = counts(p)
+    assert c["items"] == 0 and c["annotations"] == 0 and c["by_batch"] == []
+    monkeypatch.setattr(bulk.Stager, "move", real)
+    assert import_file(p, SMS).items_added == 5171
+
+
+def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> None:
+    """A real process killed with SIGKILL mid-import: the store holds no half import."""
+    from truthset.services.projects import init_project
+
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as fh:
+        fh.write("text,label\n")
+        for i in range(300_000):
+            fh.write(f"message number {i} with some words,{'ab'[i % 2]}\n")
+    project = init_project(tmp_path / "proj", task="text-classification", name=f"kill-{os.getpid()}-{backend}")
+    project.close()
+    code = textwrap.dedent(f"""
+        import sys
+        from truthset.services.projects import open_project
+        from truthset.services.imports import import_file
+        p = open_project({str(tmp_path / 'proj')!r})
+        p.settings['import_chunk_rows'] = 5000
+        def progress(n):
+            print('chunk', flush=True)
+        import_file(p, {str(big)!r}, progress=progress)
+        print('done', flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        if line.startswith("chunk"):
+            seen += 1
+            if seen == 10:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    time.sleep(0.2)
+    project = open_project(tmp_path / "proj")
+    c = counts(project)
+    assert c["items"] == 0 and c["annotations"] == 0 and c["by_batch"] == []
+    project.close()
+
+
+def test_labelstudio_ner_with_three_annotators(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project(task="ner")
+    r = import_file(p, LEOKA)
+    raw = json.loads(LEOKA.read_text(encoding="utf-8"))
+    kept = sum(1 for t in raw for a in t["annotations"] if not a.get("was_cancelled"))
+    assert r.rows_read == 130 and r.items_added == 130
+    assert r.cancelled_annotations == sum(1 for t in raw for a in t["annotations"] if a.get("was_cancelled"))
+    assert r.annotations_added == kept
+    spans = sum(len(r_["value"]["labels"]) for t in raw for a in t["annotations"] if not a.get("was_cancelled")
+                for r_ in a["result"] if r_["type"] == "labels")
+    assert sum(counts(p)["by_label"].values()) == spans
+    assert len(counts(p)["by_annotator"]) == 3
+    assert p.config.labelstudio.from_name == "label"
+    assert r.gold_added == len({t["id"] for t in raw if any(a.get("ground_truth") and not a.get("was_cancelled") for a in t["annotations"])})
+
+
+@pytest.mark.parametrize(
+    "name", ["humor_dataset_2_annotations.json", "tasks_annotations_predictions.json"]
+)
+def test_labelstudio_core_exports(new_project, name: str) -> None:  # type: ignore[no-untyped-def]
+    p = new_project()
+    r = import_file(p, DATASETS / "labelstudio" / "ls_core_tests" / name)
+    raw = json.loads((DATASETS / "labelstudio" / "ls_core_tests" / name).read_text())
+    assert r.items_added == len(raw)
+    c = counts(p)
+    preds = sum(len(t.get("predictions", [])) for t in raw)
+    assert c["by_source"].get("model", 0) == preds
+
+
+def test_crowd_answers_long_format_keep_each_annotator(new_project) -> None:  # type: ignore[no-untyped-def]
+    """A crowd file (question, worker, answer): repeated items are several judgements, not duplicates."""
+    f = DATASETS / "crowd" / "d_Duck_Identification" / "answer.csv"
+    df = pd.read_csv(f)
+    p = new_project()
+    r = import_file(p, f, ImportOptions(text_col="question", annotator_col="worker", label_col="answer"))
+    assert r.items_added == df["question"].nunique()
+    assert r.annotations_added == len(df.drop_duplicates(["question", "worker", "answer"]))
+    assert len(counts(p)["by_annotator"]) == df["worker"].nunique()
+
+
+def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = [{"text": f"t{i}", "label": "ab"[i % 2], "source": "web"} for i in range(50)]
+    jl = tmp_path / "x.jsonl"
+    jl.write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n", encoding="utf-8")
+    p = new_project()
+    r = import_file(p, jl)
+    assert (r.items_added, r.rejected) == (50, 1)
+    pq = tmp_path / "x.parquet"
+    pd.DataFrame(rows).to_parquet(pq)
+    q = new_project()
+    assert import_file(q, pq).items_added == 50
+    img = tmp_path / "imgs"
+    (img / "cat").mkdir(parents=True)
+    (img / "dog").mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
+    (img / "cat" / "a.png").write_bytes(png + b"a")
+    (img / "dog" / "b.png").write_bytes(png + b"b")
+    (img / "dog" / "c.png").write_bytes(png + b"a")  # same bytes as a.png, other folder
+    (img / "dog" / "broken.jpg").write_bytes(b"not an image")
+    i = new_project(task="image-classification")
+    r = import_file(i, img, ImportOptions(labels_from_folders=True))
+    assert r.format == "images"
+    assert r.items_added == 3 and r.rejected == 1
+
+
+def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "ml.csv"
+    f.write_text("text,labels\na,x|y\nb,y\nc,\n", encoding="utf-8")
+    p = new_project(task="multi-label")
+    r = import_file(p, f)
+    assert r.items_added == 3 and r.annotations_added == 2
+    assert counts(p)["by_label"] == {"y": 2, "x": 1}
+    n = tmp_path / "ner.jsonl"
+    n.write_text(
+        json.dumps({"text": "Ann met Bob", "label": [{"start": 0, "end": 3, "label": "PER"}]}) + "\n"
+        + json.dumps({"text": "short", "label": [{"start": 2, "end": 40, "label": "PER"}]}) + "\n",
+        encoding="utf-8",
+    )
+    q = new_project(task="ner")
+    r = import_file(q, n)
+    assert r.items_added == 1 and r.rejected == 1
+    assert "outside the text" in r.findings[-1]["reason"]
+
+
+def test_schema_version_recorded_on_annotations(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, SMS)
+    with p.engine.connect() as conn:
+        versions = set(conn.execute(select(Annotation.schema_version).where(Annotation.project_id == p.id)).scalars())
+    assert versions == {p.schema_version}
