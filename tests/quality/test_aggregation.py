@@ -41,7 +41,7 @@ def _fresh(cls: type, **params: object) -> agg.BaseAggregator:
 def test_contract(cls: type, annotations: pd.DataFrame) -> None:
     model = cls()
     with pytest.raises(NotFittedError, match="not fitted"):
-        model.labels_
+        _ = model.labels_
     with pytest.raises(NotFittedError):
         model.predict_proba()
     assert not hasattr(model, "probas_")  # NotFittedError is an AttributeError
@@ -249,6 +249,7 @@ def test_em_loss_never_increases(annotation_factory: Factory) -> None:
 
 # --------------------------------------------------------------------------- crowd-kit parity
 ck = pytest.importorskip("crowdkit.aggregation")
+pytestmark = pytest.mark.filterwarnings("ignore:The (inplace|copy) keyword:Warning", "ignore::FutureWarning")
 
 
 def _as_crowdkit(df: pd.DataFrame) -> pd.DataFrame:
@@ -304,7 +305,11 @@ def test_one_coin_equals_crowdkit(annotation_factory: Factory) -> None:
 
 
 def test_glad_matches_crowdkit(annotation_factory: Factory) -> None:
-    """Same start, same CG M-step: abilities agree to 1e-6 after the same EM steps.
+    """Same start, same CG M-step: parameters and posteriors agree to 1e-3, labels exactly.
+
+    The M-step is an inexact CG solve (gtol 1e-2, 25 steps) and crowd-kit evaluates the
+    same objective through pandas sums in another order, so rounding differences grow
+    to ~1e-5 after a few EM steps; after one they agree to 1e-10.
 
     crowd-kit's ``probas_`` come from the E-step *before* its last M-step; ours are
     recomputed from the final parameters, so our ``n - 1`` iterations give its ``n``.
@@ -312,9 +317,14 @@ def test_glad_matches_crowdkit(annotation_factory: Factory) -> None:
     df, _ = annotation_factory(n_items=150, n_annotators=8, n_labels=3, per_item=4, seed=4)
     theirs = ck.GLAD(n_iter=6, tol=-np.inf).fit(_as_crowdkit(df))
     ours = GLAD(max_iter=6, tol=0).fit(df)
-    np.testing.assert_allclose(ours.alphas_, theirs.alphas_.loc[ours.alphas_.index], atol=1e-6)
-    np.testing.assert_allclose(ours.betas_, theirs.betas_.loc[ours.betas_.index], atol=1e-6)
-    assert _max_diff(GLAD(max_iter=5, tol=0).fit(df).probas_, theirs.probas_) < 1e-6
+    np.testing.assert_allclose(ours.alphas_, theirs.alphas_.loc[ours.alphas_.index], atol=1e-3)
+    np.testing.assert_allclose(ours.betas_, theirs.betas_.loc[ours.betas_.index], atol=1e-3)
+    previous = GLAD(max_iter=5, tol=0).fit(df)
+    assert _max_diff(previous.probas_, theirs.probas_) < 1e-3
+    assert (previous.labels_ == theirs.labels_.loc[previous.labels_.index]).all()
+    one = GLAD(max_iter=1, tol=0).fit(df)
+    theirs_one = ck.GLAD(n_iter=1, tol=-np.inf).fit(_as_crowdkit(df))
+    np.testing.assert_allclose(one.alphas_, theirs_one.alphas_.loc[one.alphas_.index], atol=1e-9)
 
 
 def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(crowd_loader: Callable) -> None:
@@ -326,7 +336,7 @@ def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(crowd_loader: 
     another's spam strategy. That mix-up is what its published 0.929 on D_Product comes
     from; the model as specified gives ~0.82 there.
     """
-    df, truth = crowd_loader("d_jn-product")
+    df, _truth = crowd_loader("d_jn-product")
     codes, _ = pd.factorize(df["annotator"])
     df = df.assign(annotator=[f"w{c:04d}" for c in codes])
     assert list(pd.unique(df["label"])) == sorted(pd.unique(df["label"]))

@@ -93,12 +93,19 @@ def _ratio_delta(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(out * out)
 
 
+Counts = npt.NDArray[np.float64] | sp.csr_matrix
+
+
 @dataclass
 class AlphaStats:
     """Sufficient statistics of Krippendorff's alpha over pairable units.
 
-    ``unit`` and ``code`` are aligned (one entry per pairable value); ``domain`` holds the
-    sorted distinct values (for nominal data, just their codes).
+    ``unit`` and ``code`` are aligned (one entry per pairable value; ``code`` is empty at
+    interval level, which needs no value coding); ``domain`` holds the sorted distinct
+    values. ``counts`` is the units x values count matrix (dense when small, else sparse;
+    ``None`` at interval level). ``within[u]`` is ``sum_{i!=j in u} delta / (m_u - 1)``
+    (unused at ordinal level); ``s1``, ``s2`` are per-unit sums of the globally centred
+    values and their squares (interval level only).
     """
 
     level: str
@@ -106,26 +113,32 @@ class AlphaStats:
     code: IntArray
     domain: FloatArray
     m: FloatArray
-    counts: sp.csr_matrix
-    within: FloatArray  # a_u = sum_{i!=j in u} delta / (m_u - 1); None-equivalent for ordinal
+    counts: Counts | None
+    within: FloatArray
+    s1: FloatArray
+    s2: FloatArray
 
     @property
     def n_units(self) -> int:
         return int(self.m.shape[0])
 
+    def _value_counts(self) -> FloatArray:
+        assert self.counts is not None  # noqa: S101 - set for every level but interval
+        return np.asarray(self.counts.sum(axis=0), dtype=np.float64).ravel()
+
     # -- point estimate ------------------------------------------------------------
     def point(self) -> float:
         n = float(self.m.sum())
         if self.level == "ordinal":
-            mid = _midranks(np.asarray(self.counts.sum(axis=0)).ravel())
+            mid = _midranks(self._value_counts())
             do, de = _interval_terms(self.unit, mid[self.code], self.m)
         elif self.level == "interval":
-            do, de = float(self.within.sum()), _interval_de(self.domain[self.code])
+            do, de = float(self.within.sum()), 2.0 * n * float(self.s2.sum())
         elif self.level == "nominal":
-            n_c = np.asarray(self.counts.sum(axis=0), dtype=np.float64).ravel()
+            n_c = self._value_counts()
             do, de = float(self.within.sum()), n * n - float(n_c @ n_c)
         else:
-            n_c = np.asarray(self.counts.sum(axis=0), dtype=np.float64).ravel()
+            n_c = self._value_counts()
             do, de = float(self.within.sum()), float(_ratio_de(self.domain, n_c[None, :])[0])
         if de <= 0.0:
             return float("nan")
@@ -134,15 +147,18 @@ class AlphaStats:
     # -- bootstrap -----------------------------------------------------------------
     def replicates(self, w: FloatArray) -> FloatArray:
         n = w @ self.m
+        if self.level == "interval":
+            s1, s2 = w @ self.s1, w @ self.s2
+            do = w @ self.within
+            de = 2.0 * (n * s2 - s1 * s1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = 1.0 - (n - 1.0) * do / de
+            return np.where(de > 0.0, out, np.nan)
+        assert self.counts is not None  # noqa: S101
         n_c = np.asarray(self.counts.T @ w.T).T  # (B, V) weighted pairable value counts
         if self.level == "nominal":
             do = w @ self.within
             de = n * n - np.einsum("bv,bv->b", n_c, n_c)
-        elif self.level == "interval":
-            v = self.domain - float(self.domain[self.code].mean())
-            s1, s2 = n_c @ v, n_c @ (v * v)
-            do = w @ self.within
-            de = 2.0 * (n * s2 - s1 * s1)
         elif self.level == "ratio":
             do = w @ self.within
             de = _ratio_de(self.domain, n_c)
@@ -204,6 +220,30 @@ def _ratio_within(unit: IntArray, values: FloatArray, m: FloatArray) -> FloatArr
     return np.asarray(2.0 * total / (m - 1.0))
 
 
+def _code_values(values: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Sorted distinct values and each value's index; O(n) for small integer ranges."""
+    if values.size:
+        lo, hi = float(values.min()), float(values.max())
+        if hi - lo <= 4 * values.size + 1024 and lo == np.floor(lo):
+            shifted = values - lo
+            as_int = shifted.astype(np.int64)
+            if np.array_equal(as_int, shifted):  # all integers: code by offset, no sort
+                present = np.bincount(as_int)
+                rank = np.cumsum(present > 0) - 1
+                return lo + np.flatnonzero(present).astype(np.float64), rank[as_int]
+    domain, code = np.unique(values, return_inverse=True)
+    return domain, code.astype(np.int64).ravel()
+
+
+def _unit_value_counts(unit: IntArray, code: IntArray, n_units: int, n_values: int) -> Counts:
+    if n_units * n_values <= max(4 * unit.shape[0], 1 << 20):
+        flat = np.bincount(unit * n_values + code, minlength=n_units * n_values)
+        return flat.reshape(n_units, n_values).astype(np.float64)
+    counts = sp.csr_matrix((np.ones(unit.shape[0]), (unit, code)), shape=(n_units, n_values))
+    counts.sum_duplicates()
+    return counts
+
+
 def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> AlphaStats:
     """Build :class:`AlphaStats` from one entry per judgement.
 
@@ -221,22 +261,28 @@ def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> Alpha
             f"compare ({unit.size} value(s) over {int((m_all > 0).sum())} item(s)); "
             "agreement needs items labelled by at least two annotators."
         )
-    remap = np.cumsum(keep_unit) - 1
-    keep = keep_unit[unit]
-    unit = remap[unit[keep]].astype(np.int64)
-    domain, code = np.unique(values[keep], return_inverse=True)
-    code = code.astype(np.int64).ravel()
-    n_units = int(keep_unit.sum())
-    m = np.bincount(unit, minlength=n_units).astype(np.float64)
-    counts = sp.csr_matrix(
-        (np.ones(unit.shape[0]), (unit, code)), shape=(n_units, domain.shape[0])
-    )
-    counts.sum_duplicates()
+    if not keep_unit.all():  # drop units with one value; renumber the rest
+        keep = keep_unit[unit]
+        unit = (np.cumsum(keep_unit) - 1)[unit[keep]]
+        values = values[keep]
+        m_all = m_all[keep_unit]
+    n_units = int(m_all.shape[0])
+    m = m_all.astype(np.float64)
+    empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+    if level == "interval":
+        centred = values - values.mean()
+        s1 = np.bincount(unit, weights=centred, minlength=n_units)
+        s2 = np.bincount(unit, weights=centred * centred, minlength=n_units)
+        within = _interval_within(unit, centred, m)
+        return AlphaStats(level, unit, empty_i, empty_f, m, None, within, s1, s2)
+    domain, code = _code_values(values)
+    counts = _unit_value_counts(unit, code, n_units, domain.shape[0])
     if level == "nominal":
-        sq = np.asarray(counts.multiply(counts).sum(axis=1)).ravel()
+        if isinstance(counts, np.ndarray):
+            sq = np.einsum("uv,uv->u", counts, counts)
+        else:
+            sq = np.asarray(counts.multiply(counts).sum(axis=1)).ravel()
         within = (m * m - sq) / (m - 1.0)
-    elif level == "interval":
-        within = _interval_within(unit, domain[code], m)
     elif level == "ratio":
         if domain[0] < 0:
             raise InvalidInput(
@@ -245,5 +291,5 @@ def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> Alpha
             )
         within = _ratio_within(unit, domain[code], m)
     else:
-        within = np.zeros(0)
-    return AlphaStats(level, unit, code, domain, m, counts, within)
+        within = empty_f
+    return AlphaStats(level, unit, code, domain, m, counts, within, empty_f, empty_f)

@@ -105,40 +105,41 @@ def alpha_input_from_matrix(
             f"expected an annotators x items matrix (2-D) or a long DataFrame with columns "
             f"item, annotator, label; got an array with shape {arr.shape}."
         )
+    # items x annotators, C order: the entries come out grouped by unit, with no sort
+    arr = np.ascontiguousarray(arr.T)
     if arr.dtype.kind in "biuf":
-        arr = arr.astype(np.float64)
+        arr = arr.astype(np.float64, copy=False)
         mask = ~np.isnan(arr)
-        if level == "ratio" or level == "interval" or labels is None:
-            if labels is not None:
-                raise InvalidInput(
-                    f"labels= applies to nominal and ordinal data only; got level={level!r}."
-                )
-            return np.nonzero(mask)[1].astype(np.int64), arr[mask]
-        values: np.ndarray = arr[mask]
     else:
         if level in ("interval", "ratio"):
             raise InvalidInput(
                 f"level={level!r} needs a numeric matrix; got dtype {arr.dtype}. Convert the "
                 "values to numbers, or use level='nominal' / 'ordinal'."
             )
-        missing = pd.isna(arr)
-        if arr.dtype.kind in "US":  # np.asarray turns NaN into the string 'nan'
-            missing |= arr == "nan"
-        mask = ~missing
-        values = arr[mask]
         if level == "ordinal" and labels is None:
             raise InvalidInput(
                 "level='ordinal' with non-numeric values needs their order; pass "
                 "labels=[lowest, ..., highest]."
             )
-    unit = np.nonzero(mask)[1].astype(np.int64)
-    if labels is None:
-        return unit, pd.factorize(values)[0].astype(np.float64)
-    position = pd.Index(list(labels)).get_indexer(values)
-    if (position < 0).any():
-        bad = pd.unique(values[position < 0])[:5].tolist()
-        raise InvalidInput(
-            f"value(s) {bad} are not among labels={list(labels)}; add them to labels= or "
-            "fix the data."
-        )
-    return unit, position.astype(np.float64)
+        missing = pd.isna(arr)
+        if arr.dtype.kind in "US":  # np.asarray turns NaN into the string 'nan'
+            missing |= arr == "nan"
+        mask = ~missing
+    unit = np.repeat(np.arange(arr.shape[0], dtype=np.int64), mask.sum(axis=1))
+    values = arr[mask]
+    if labels is not None:
+        if level in ("interval", "ratio"):
+            raise InvalidInput(
+                f"labels= applies to nominal and ordinal data only; got level={level!r}."
+            )
+        position = pd.Index(list(labels)).get_indexer(values)
+        if (position < 0).any():
+            bad = pd.unique(values[position < 0])[:5].tolist()
+            raise InvalidInput(
+                f"value(s) {bad} are not among labels={list(labels)}; add them to labels= "
+                "or fix the data."
+            )
+        return unit, position.astype(np.float64)
+    if values.dtype.kind == "f":
+        return unit, values
+    return unit, pd.factorize(values)[0].astype(np.float64)

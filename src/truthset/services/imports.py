@@ -36,6 +36,8 @@ LABEL_COLUMNS = ("label", "labels", "class", "category", "target", "answer", "y"
 ID_COLUMNS = ("id", "item_id", "uid", "doc_id")
 ANNOTATOR_COLUMNS = ("annotator", "worker", "rater", "annotator_id", "worker_id", "user")
 MAX_FINDINGS_SHOWN = 20
+#: the columns of truthset's long export (see services.exports); recognised on re-import
+EXPORT_COLUMNS = frozenset({"item_id", "external_id", "annotator", "label", "source", "lead_time", "schema_version", "gold"})
 
 
 @dataclass
@@ -132,6 +134,7 @@ class _Mapper:
         self.fmt = fmt
         self.ls = LabelStudioParser(project.task, from_name=options.from_name) if fmt == "labelstudio" else None
         self.cols: dict[str, str | None] = {}
+        self.ignored: set[str] = set()
         if header is not None:
             self.bind(header)
 
@@ -151,6 +154,12 @@ class _Mapper:
             raise ImportFailed(
                 f"{p}: no text column found among {header}; name it with --text-col"
             )
+        self.ignored: set[str] = set()
+        if EXPORT_COLUMNS <= set(header):
+            # truthset's own long CSV/Parquet export: its bookkeeping columns are not content
+            self.ignored = EXPORT_COLUMNS - {"external_id", "annotator", "label", "lead_time"}
+            if o.id_col is None:
+                self.cols["id"] = "external_id"
         self.report.columns = dict(self.cols)
 
     def _label_value(self, raw: Any, text: str | None) -> tuple[Any, str]:
@@ -208,12 +217,14 @@ class _Mapper:
             if raw_text is None or (isinstance(raw_text, str) and not raw_text.strip()):
                 return None, f"empty {c['text']!r}: every item needs text", c["text"]
             text = str(raw_text)
-        used = {v for v in c.values() if v}
+        used = {v for v in c.values() if v} | self.ignored
         payload: dict[str, Any] = {k: v for k, v in f.items() if k not in used}
         if text is not None:
             payload[self.text_field] = text
         ext = f.get(c["id"]) if c["id"] else None
-        if c["id"] and (ext is None or str(ext).strip() == ""):
+        if ext is not None and str(ext).strip() == "":
+            ext = None
+        if c["id"] and ext is None and self.options.id_col is not None:
             return None, f"empty id in column {c['id']!r}", c["id"]
         rec = _Record(row.line, payload, None if ext is None else str(ext))
         if c["label"] is not None:

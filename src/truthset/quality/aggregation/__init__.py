@@ -18,12 +18,12 @@ from truthset.quality.aggregation.majority import (
 )
 
 __all__ = [
-    "BaseAggregator",
-    "MajorityVote",
-    "WeightedMajorityVote",
-    "DawidSkene",
-    "OneCoinDawidSkene",
     "GLAD",
     "MACE",
+    "BaseAggregator",
+    "DawidSkene",
+    "MajorityVote",
+    "OneCoinDawidSkene",
+    "WeightedMajorityVote",
     "compare_with_majority",
 ]

@@ -53,13 +53,11 @@ class Interval:
         v = float(value)
         if np.isnan(v):
             return False
-        if self.low is not None:
-            if v < self.low or (v == self.low and self.closed in ("right", "neither")):
-                return False
-        if self.high is not None:
-            if v > self.high or (v == self.high and self.closed in ("left", "neither")):
-                return False
-        return True
+        open_low = self.closed in ("right", "neither")
+        open_high = self.closed in ("left", "neither")
+        below = self.low is not None and (v < self.low or (open_low and v == self.low))
+        above = self.high is not None and (v > self.high or (open_high and v == self.high))
+        return not (below or above)
 
     def __str__(self) -> str:
         kind = "an integer" if self.integer else "a number"
@@ -352,12 +350,3 @@ def trivial_fit(codes: AnnotationCodes) -> Fitted:
         errors=np.ones((a, 1, 1)),
         loss_history=[0.0],
     )
-
-
-def check_gold_support(gold: object, name: str) -> None:
-    """Raise for models that cannot use gold labels."""
-    if gold is not None:
-        raise InvalidInput(
-            f"{name}.fit does not take gold labels; got gold={type(gold).__name__}. "
-            "Use DawidSkene(...).fit(df, gold=...) to clamp known labels."
-        )

@@ -37,8 +37,8 @@ from truthset.core.errors import InvalidInput
 from truthset.quality.aggregation._base import (
     BaseAggregator,
     Constraint,
-    FloatArray,
     Fitted,
+    FloatArray,
     Interval,
     confusion_rates,
     one_hot_matrix,
@@ -158,7 +158,6 @@ class GLAD(BaseAggregator):
 
         history: list[float] = []
         n = codes.n_annotations
-        q, log_z = e_step(alpha, beta)
         for _ in range(self.max_iter):
             q, log_z = e_step(alpha, beta)
             history.append(-(float(log_z.sum()) + log_param_prior(alpha, beta)) / n)

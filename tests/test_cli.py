@@ -1,0 +1,83 @@
+"""The command line, through click's CliRunner: output, --json, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from truthset.cli import main
+
+from tests.conftest import SMS
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def go(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
+        res = runner.invoke(main, list(args), catch_exceptions=False)
+        assert res.exit_code == code, res.output
+        return res
+
+    return go
+
+
+def test_init_import_status_export_guide(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = str(tmp_path / "proj")
+    run("init", d, "--task", "text-classification", "--labels", "ham,spam")
+    out = run("-p", d, "import", str(SMS), "--json").output
+    rep = json.loads(out)
+    assert rep["items_added"] == 5171 and rep["duplicates"] == 403
+    status = json.loads(run("-p", d, "status", "--json").output)
+    assert status["items"] == 5171 and status["by_label"]["ham"] == 4518
+    again = json.loads(run("-p", d, "import", str(SMS), "--json").output)
+    assert again["already_imported"] is True
+    f = json.loads(run("-p", d, "findings", "--kind", "duplicate", "--json").output)
+    assert len(f["findings"]) == 403
+    run("-p", d, "export", "--format", "labelstudio", "-o", str(tmp_path / "t.json"))
+    assert len(json.loads((tmp_path / "t.json").read_text())) == 5171
+    run("-p", d, "guide", "-o", str(tmp_path / "g.html"))
+    assert "<h3>ham" in (tmp_path / "g.html").read_text()
+    res = run("-p", d, "schema", "check", "--json", code=0)
+    assert json.loads(res.output)["errors"] == 0
+    res = json.loads(run("-p", d, "schema", "rename", "spam", "junk", "--json").output)
+    assert res["annotations_migrated"] == 653
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["status"], "no truthset.yaml"),
+        (["init", "{tmp}/x", "--task", "text-classification", "--labels", "a,a"], "twice"),
+    ],
+)
+def test_user_errors_are_one_line(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, message) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    res = run(*[a.format(tmp=tmp_path) for a in args], code=1)
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_bad_yaml_and_encoding_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "p"
+    run("init", str(d), "--task", "ner")
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("text\ncaf\xe9\n".encode("latin-1"))
+    res = run("-p", str(d), "import", str(bad), code=1)
+    assert "--encoding" in res.output and "line 2" in res.output
+    (d / "truthset.yaml").write_text("name: p\ntask: nre\n", encoding="utf-8")
+    res = run("-p", str(d), "status", code=1)
+    assert "key 'task'" in res.output and "'ner'" in res.output
+
+
+def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = run("demo", str(tmp_path / "demo"))
+    assert "403 exact duplicate copies" in res.output
+    data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
+    assert data["import"]["already_imported"] is True
+    assert data["status"]["items"] == 5171
