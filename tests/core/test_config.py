@@ -58,7 +58,9 @@ def test_every_declared_task_type_is_accepted(task: str) -> None:
 
 def test_schema_key_is_read_by_its_yaml_name() -> None:
     cfg = parse_project_config(
-        minimal(schema={"labels": [{"name": "spam", "definition": "Unsolicited ads", "hotkey": "1"}]})
+        minimal(
+            schema={"labels": [{"name": "spam", "definition": "Unsolicited ads", "hotkey": "1"}]}
+        )
     )
     assert cfg.schema.names == ["spam"]
     assert cfg.schema.labels[0].definition == "Unsolicited ads"
@@ -71,7 +73,11 @@ def test_schema_key_is_read_by_its_yaml_name() -> None:
     ("data", "key", "must_mention"),
     [
         # a bad task value: what was found and the allowed values
-        (minimal(task="sentiment"), "task", ["'sentiment'", "text-classification", "multi-label", "ner"]),
+        (
+            minimal(task="sentiment"),
+            "task",
+            ["'sentiment'", "text-classification", "multi-label", "ner"],
+        ),
         # a missing required key
         ({"task": "ner"}, "name", ["missing"]),
         # a nested key inside the label list
@@ -84,9 +90,21 @@ def test_schema_key_is_read_by_its_yaml_name() -> None:
         (minimal(queue={"overlap": 0}), "queue.overlap", ["found 0", "1"]),
         (minimal(quality={"gold_threshold": 1.5}), "quality.gold_threshold", ["1.5", "1"]),
         (minimal(name=""), "name", ["found ''"]),
-        (minimal(schema={"span_overlap": "sometimes"}), "schema.span_overlap", ["'sometimes'", "forbid", "allow"]),
+        (
+            minimal(schema={"span_overlap": "sometimes"}),
+            "schema.span_overlap",
+            ["'sometimes'", "forbid", "allow"],
+        ),
     ],
-    ids=["bad-task", "missing-name", "nested-color", "overlap-range", "gold-range", "empty-name", "span-overlap"],
+    ids=[
+        "bad-task",
+        "missing-name",
+        "nested-color",
+        "overlap-range",
+        "gold-range",
+        "empty-name",
+        "span-overlap",
+    ],
 )
 def test_invalid_value_error_names_source_key_found_and_allowed(
     data: dict[str, Any], key: str, must_mention: list[str]
@@ -103,7 +121,10 @@ def test_invalid_value_error_names_source_key_found_and_allowed(
     [
         (minimal(colour="red"), "colour"),
         (minimal(schema={"lables": []}), "schema.lables"),
-        (minimal(schema={"labels": [{"name": "a", "colour": "#000000"}]}), "schema.labels.0.colour"),
+        (
+            minimal(schema={"labels": [{"name": "a", "colour": "#000000"}]}),
+            "schema.labels.0.colour",
+        ),
         (minimal(queue={"overlapp": 2}), "queue.overlapp"),
     ],
 )
@@ -117,7 +138,10 @@ def test_unknown_key_error_names_source_and_key(data: dict[str, Any], key: str) 
 @pytest.mark.parametrize(
     ("data", "allowed"),
     [
-        (minimal(colour="red"), ["name", "task", "text_field", "schema", "quality", "queue", "labelstudio"]),
+        (
+            minimal(colour="red"),
+            ["name", "task", "text_field", "schema", "quality", "queue", "labelstudio"],
+        ),
         (
             minimal(schema={"labels": [{"name": "a", "colour": "#000000"}]}),
             ["name", "definition", "include", "exclude", "tie_break", "hotkey", "color"],
@@ -289,12 +313,25 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["\x85", "ellipsis\x85 from cp1252", "\u2028", "a\rb", "\t lead", "trail \n", "\ufeff", "'", '"', ": x"],
+    [
+        "\x85",
+        "ellipsis\x85 from cp1252",
+        "\u2028",
+        "a\rb",
+        "\t lead",
+        "trail \n",
+        "\ufeff",
+        "'",
+        '"',
+        ": x",
+    ],
 )
 def test_write_read_keeps_unusual_text_exactly(tmp_path: Path, text: str) -> None:
     # U+0085 (NEL) is what cp1252's "..." becomes when mis-decoded as latin-1; a definition
     # pasted from such text must survive a save, or its schema hash changes on re-read.
-    cfg = parse_project_config(minimal(schema={"instructions": text, "labels": [{"name": "a", "definition": text}]}))
+    cfg = parse_project_config(
+        minimal(schema={"instructions": text, "labels": [{"name": "a", "definition": text}]})
+    )
     path = tmp_path / PROJECT_FILE
     write_project_config(path, cfg)
     back = read_project_config(path)
@@ -361,7 +398,11 @@ def test_settings_read_from_the_given_mapping_not_the_process_environment(
 @pytest.mark.parametrize(
     ("env", "name", "expected"),
     [
-        ({"TRUTHSET_DATABASE_URL": "postgresql+psycopg://u@h/db"}, "database_url", "postgresql+psycopg://u@h/db"),
+        (
+            {"TRUTHSET_DATABASE_URL": "postgresql+psycopg://u@h/db"},
+            "database_url",
+            "postgresql+psycopg://u@h/db",
+        ),
         ({"TRUTHSET_IMPORT_CHUNK_ROWS": "123"}, "import_chunk_rows", 123),
         ({"TRUTHSET_IMPORT_CHUNK_ROWS": " 42 "}, "import_chunk_rows", 42),
         ({"TRUTHSET_SQLITE_BUSY_TIMEOUT_MS": "0"}, "sqlite_busy_timeout_ms", 0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Literal, cast
 
 import pytest
 
@@ -37,14 +38,17 @@ def sms_schema() -> LabelSchema:
     )
 
 
+Fmt = Literal["md", "html"]
+
+
 @pytest.fixture(params=["md", "html"])
-def fmt(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def fmt(request: pytest.FixtureRequest) -> Fmt:
+    return cast(Fmt, request.param)
 
 
-def test_guide_contains_every_part_of_every_label(fmt: str) -> None:
+def test_guide_contains_every_part_of_every_label(fmt: Fmt) -> None:
     s = sms_schema()
-    out = render_guide(s, project="sms", task="text-classification", version=3, fmt=fmt)  # type: ignore[arg-type]
+    out = render_guide(s, project="sms", task="text-classification", version=3, fmt=fmt)
     for label in s.labels:
         assert label.name in out
         assert label.definition in out
@@ -57,10 +61,10 @@ def test_guide_contains_every_part_of_every_label(fmt: str) -> None:
     assert "text-classification" in out
 
 
-def test_guide_shows_the_version(fmt: str) -> None:
-    out = render_guide(sms_schema(), project="p", task="text-classification", version=17, fmt=fmt)  # type: ignore[arg-type]
+def test_guide_shows_the_version(fmt: Fmt) -> None:
+    out = render_guide(sms_schema(), project="p", task="text-classification", version=17, fmt=fmt)
     assert re.search(r"version\s+17\b", out)
-    without = render_guide(sms_schema(), project="p", task="text-classification", fmt=fmt)  # type: ignore[arg-type]
+    without = render_guide(sms_schema(), project="p", task="text-classification", fmt=fmt)
     assert "version" not in without
 
 
@@ -82,7 +86,9 @@ def test_md_table_cell_survives_pipes_and_newlines() -> None:
 
 
 def test_html_shows_hotkeys_as_kbd_and_colours() -> None:
-    out = render_guide(sms_schema(), project="sms", task="text-classification", version=1, fmt="html")
+    out = render_guide(
+        sms_schema(), project="sms", task="text-classification", version=1, fmt="html"
+    )
     assert out.lstrip().lower().startswith("<!doctype html>")
     assert "<kbd>1</kbd>" in out and "<kbd>2</kbd>" in out
     assert "--c: #D55E00" in out
@@ -91,27 +97,27 @@ def test_html_shows_hotkeys_as_kbd_and_colours() -> None:
     assert "http://" not in out and "https://" not in out
 
 
-def test_missing_definition_is_flagged_in_both_formats(fmt: str) -> None:
+def test_missing_definition_is_flagged_in_both_formats(fmt: Fmt) -> None:
     s = LabelSchema(labels=[Label(name="undecided")])
-    out = render_guide(s, project="p", task="ner", fmt=fmt)  # type: ignore[arg-type]
+    out = render_guide(s, project="p", task="ner", fmt=fmt)
     assert "no definition yet" in out.lower()
 
 
-@pytest.mark.parametrize(
-    ("overlap", "word"), [("forbid", "not allowed"), ("allow", "allowed")]
-)
-def test_ner_guide_states_the_overlap_rule(fmt: str, overlap: str, word: str) -> None:
-    s = LabelSchema(span_overlap=overlap, labels=[Label(name="PER", definition="a person")])  # type: ignore[arg-type]
-    out = render_guide(s, project="p", task="ner", fmt=fmt)  # type: ignore[arg-type]
+@pytest.mark.parametrize(("overlap", "word"), [("forbid", "not allowed"), ("allow", "allowed")])
+def test_ner_guide_states_the_overlap_rule(
+    fmt: Fmt, overlap: Literal["forbid", "allow"], word: str
+) -> None:
+    s = LabelSchema(span_overlap=overlap, labels=[Label(name="PER", definition="a person")])
+    out = render_guide(s, project="p", task="ner", fmt=fmt)
     assert f"Overlapping spans: {word}." in out
-    other = render_guide(s, project="p", task="text-classification", fmt=fmt)  # type: ignore[arg-type]
+    other = render_guide(s, project="p", task="text-classification", fmt=fmt)
     assert "Overlapping spans" not in other
 
 
 PAYLOADS = [
     "<script>alert(1)</script>",
     '<img src=x onerror="alert(1)">',
-    "Tom & Jerry's \"quote\"",
+    'Tom & Jerry\'s "quote"',
 ]
 
 
@@ -131,7 +137,7 @@ def test_html_escapes_user_text_everywhere(payload: str, where: str) -> None:
         project = payload
     else:
         label[where] = payload
-    s = LabelSchema(instructions=instructions, labels=[Label(**label)])  # type: ignore[arg-type]
+    s = LabelSchema(instructions=instructions, labels=[Label(**label)])
     out = render_guide(s, project=project, task="text-classification", version=1, fmt="html")
     assert payload not in out
     # escaped, not dropped: unescaping the page gives the text back
@@ -161,8 +167,8 @@ def test_default_format_is_html() -> None:
     assert "<html" in out
 
 
-def test_labels_appear_in_schema_order(fmt: str) -> None:
+def test_labels_appear_in_schema_order(fmt: Fmt) -> None:
     s = LabelSchema(labels=[Label(name=n, definition=f"def {n}") for n in ["zeta", "alpha", "mid"]])
-    out = render_guide(s, project="p", task="text-classification", fmt=fmt)  # type: ignore[arg-type]
+    out = render_guide(s, project="p", task="text-classification", fmt=fmt)
     positions = [out.index(f"def {n}") for n in ["zeta", "alpha", "mid"]]
     assert positions == sorted(positions)

@@ -179,8 +179,14 @@ def test_schema_lookup_by_name() -> None:
 
 def base() -> LabelSchema:
     return schema(
-        defined("spam", hotkey="1", color="#0072B2", include=["WIN A PRIZE"], exclude=["a bill"],
-                tie_break="spam wins"),
+        defined(
+            "spam",
+            hotkey="1",
+            color="#0072B2",
+            include=["WIN A PRIZE"],
+            exclude=["a bill"],
+            tie_break="spam wins",
+        ),
         defined("ham", hotkey="2", color="#E69F00"),
         instructions="Read carefully.",
     )
@@ -228,7 +234,11 @@ def test_hash_ignores_how_the_schema_was_built() -> None:
     explicit = LabelSchema(
         span_overlap="forbid",
         instructions="",
-        labels=[Label(color="", hotkey="", tie_break="", exclude=[], include=[], definition="d", name="a")],
+        labels=[
+            Label(
+                color="", hotkey="", tie_break="", exclude=[], include=[], definition="d", name="a"
+            )
+        ],
     )
     implicit = LabelSchema(labels=[Label(name="a", definition="d")])
     assert schema_hash(explicit) == schema_hash(implicit)
@@ -240,7 +250,9 @@ _names = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6)
 @settings(max_examples=80, deadline=None)
 @given(names=_names, defs=st.data())
 def test_hash_equal_iff_content_equal(names: list[str], defs: st.DataObject) -> None:
-    a = LabelSchema(labels=[Label(name=n, definition=defs.draw(st.text(max_size=20))) for n in names])
+    a = LabelSchema(
+        labels=[Label(name=n, definition=defs.draw(st.text(max_size=20))) for n in names]
+    )
     b = LabelSchema.model_validate(a.model_dump())
     assert schema_hash(a) == schema_hash(b)
     i = defs.draw(st.integers(0, len(names) - 1))
@@ -275,7 +287,9 @@ def test_from_names_accepts_a_generator_and_empty_input() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(names=st.lists(st.text(min_size=1, max_size=10), unique=True, max_size=20))
-def test_from_names_starter_schema_passes_its_own_checks_except_definitions(names: list[str]) -> None:
+def test_from_names_starter_schema_passes_its_own_checks_except_definitions(
+    names: list[str],
+) -> None:
     s = LabelSchema.from_names(names)
     findings = check_schema(s, data_labels=names)
     # only the expected warnings: no definition yet; never a clash or reserved key

@@ -124,7 +124,40 @@ class ProjectConfig(BaseModel):
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes strings holding NEL/LS/PS in double quotes, escaped.
+
+    PyYAML writes those characters raw with ``allow_unicode`` and reads them back as line
+    breaks, which would silently change a definition (and its schema hash) on every save.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _allowed_keys(parent: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at ``parent`` (a pydantic error location) may hold."""
+    model: Any = ProjectConfig
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field_ = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field_ is None:
+            return []
+        ann = field_.annotation
+        args = getattr(ann, "__args__", None)
+        model = args[0] if args else ann
+        if not hasattr(model, "model_fields"):
+            return []
+    return [f.alias or n for n, f in model.model_fields.items()]
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -133,7 +166,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        return f"key '{key}': unknown key; remove it or check its spelling"
+        allowed_keys = _allowed_keys(tuple(error["loc"][:-1]))
+        return (f"key '{key}': unknown key; allowed here: {', '.join(allowed_keys)} "
+                "(remove it or check its spelling)")
     if kind == "missing":
         return f"key '{key}': required but missing"
     allowed = ctx.get("expected")

@@ -58,7 +58,7 @@ class Label(BaseModel):
     @field_validator("color")
     @classmethod
     def _check_color(cls, v: str) -> str:
-        if v and not _HEX.match(v):
+        if v and not _HEX.fullmatch(v):
             raise ValueError(f"colour must look like #1f77b4, got {v!r}")
         return v
 

@@ -213,7 +213,8 @@ def to_task(
     """
     task: dict[str, Any] = {}
     if external_id is not None:
-        task["id"] = int(external_id) if external_id.isdigit() else external_id
+        numeric = external_id.isascii() and external_id.isdigit() and str(int(external_id)) == external_id
+        task["id"] = int(external_id) if numeric else external_id
     task["data"] = dict(data)
     anns: list[dict[str, Any]] = []
     preds: list[dict[str, Any]] = []

@@ -68,6 +68,8 @@ def detect_format(path: Path) -> str:
         head = fh.read(4096)
     if head.startswith(b"PAR1"):
         return "parquet"
+    if suffix in {".csv", ".tsv", ".tab"}:
+        return "csv"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"["):
         return "labelstudio"
@@ -81,8 +83,9 @@ def detect_format(path: Path) -> str:
 def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
     """Yield the lines of a text file (ends kept), decoding strictly.
 
-    Only ``\\n`` ends a line: other characters that ``str.splitlines`` treats as breaks
-    (form feed, U+2028, ...) are data. A byte sequence that is not valid in ``encoding``
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as a file opened with ``newline=''`` gives them
+    (what the ``csv`` module expects); other characters that ``str.splitlines`` treats as
+    breaks (form feed, U+2028, ...) are data. A byte sequence that is not valid in ``encoding``
     raises :class:`EncodingProblem` naming the byte offset and line.
     """
     try:
@@ -114,11 +117,17 @@ def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
             if first and text:
                 text = text.lstrip("\ufeff")
                 first = False
-            text = tail + text
-            parts = text.split("\n")
-            tail = parts.pop()
-            for part in parts:
-                yield part + "\n"
+            pending = ""
+            lines: list[str] = []
+            for part in (tail + text).splitlines(keepends=True):
+                pending += part
+                if pending.endswith(("\n", "\r")):
+                    lines.append(pending)
+                    pending = ""
+            if not final and lines and lines[-1].endswith("\r"):
+                pending = lines.pop() + pending  # may be the first half of a \r\n
+            tail = pending
+            yield from lines
             if final:
                 break
     if tail:
@@ -146,9 +155,11 @@ def sniff_dialect(
     """Choose the delimiter and quoting of a delimited file from its first lines.
 
     The delimiter is the candidate (``,``, tab, ``;``, ``|``) that gives the same field count
-    on the most lines. Quoting: standard CSV quoting unless quotes in the sample are not used
-    as quoting (a field that starts with ``"`` but does not end with one, as in free text
-    such as SMS messages), in which case quotes are kept as text.
+    on the most lines. Quoting: standard CSV quoting, unless every sampled line splits cleanly
+    on the delimiter and the quotes are not CSV quoting — text follows a closing quote
+    (``"quoted" and more``, as in free-text SMS), or the file is tab-separated and no quoted
+    field spans lines (in TSV, quoting is only needed around tabs and line breaks) — in which
+    case quotes are text. A quoted field that spans lines means real CSV quoting.
     """
     if not lines:
         raise ImportFailed("the file is empty: there is no header line")
@@ -168,22 +179,37 @@ def sniff_dialect(
         return delimiter, csv.QUOTE_NONE
     if quoting == "minimal":
         return delimiter, csv.QUOTE_MINIMAL
-    width = len(_split_none(header, delimiter))
-    improper = 0
-    proper = 0
-    for ln in lines[1:]:
-        for value in _split_none(ln, delimiter):
-            if value.startswith('"'):
-                if len(value) > 1 and value.endswith('"') and value[1:-1].replace('""', "").count('"') == 0:
-                    proper += 1
-                else:
-                    improper += 1
-    consistent_none = all(len(_split_none(ln, delimiter)) == width for ln in lines[1:] if ln.strip())
-    if consistent_none and (improper or (delimiter == "\t" and proper)):
-        # In a tab-separated file quoting is only needed for a field holding a tab or a line
-        # break; when every line splits cleanly, quotes are text (e.g. quoted speech).
-        return delimiter, csv.QUOTE_NONE
-    return delimiter, csv.QUOTE_MINIMAL
+    return delimiter, _sniff_quoting(lines, delimiter)
+
+
+def _sniff_quoting(lines: list[str], delimiter: str) -> int:
+    width = len(_split_none(lines[0], delimiter))
+    body = [ln for ln in lines[1:] if ln.strip()]
+    none_ok = all(len(_split_none(ln, delimiter)) == width for ln in body)
+    if not any(v.startswith('"') for ln in body for v in _split_none(ln, delimiter)):
+        return csv.QUOTE_MINIMAL  # no field opens a quote: both readings agree
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, strict=True))
+        strict_ok = True
+    except csv.Error as exc:
+        # a sample cut inside a quoted field is not evidence against quoting
+        strict_ok = "unexpected end of data" in str(exc)
+        rows = list(csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, strict=False))
+    min_ok = all(len(r) == width for r in rows[1:] if r and any(v.strip() for v in r))
+    if none_ok and not min_ok:
+        return csv.QUOTE_NONE
+    if min_ok and not none_ok:
+        return csv.QUOTE_MINIMAL
+    if not none_ok:
+        return csv.QUOTE_MINIMAL  # neither reads cleanly: standard CSV, bad rows get reported
+    if not strict_ok:
+        # text after a closing quote ('"quoted" and more'): quotes are text, not CSV quoting
+        return csv.QUOTE_NONE
+    if any("\n" in v for r in rows for v in r):
+        return csv.QUOTE_MINIMAL  # a quoted field spans lines: real CSV quoting
+    # In a tab-separated file quoting is only needed around tabs and line breaks; when every
+    # line splits cleanly on tabs, quotes are text (quoted speech in messages).
+    return csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
 
 
 def iter_csv(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -93,24 +94,21 @@ def _ratio_delta(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(out * out)
 
 
-Counts = npt.NDArray[np.float64] | sp.csr_matrix
+Counts: TypeAlias = npt.NDArray[np.float64] | sp.csr_matrix
 
 
 @dataclass
 class AlphaStats:
     """Sufficient statistics of Krippendorff's alpha over pairable units.
 
-    ``unit`` and ``code`` are aligned (one entry per pairable value; ``code`` is empty at
-    interval level, which needs no value coding); ``domain`` holds the sorted distinct
-    values. ``counts`` is the units x values count matrix (dense when small, else sparse;
+    ``domain`` holds the sorted distinct values (empty at interval level, which needs no
+    value coding). ``counts`` is the units x values count matrix (dense when small, else sparse;
     ``None`` at interval level). ``within[u]`` is ``sum_{i!=j in u} delta / (m_u - 1)``
     (unused at ordinal level); ``s1``, ``s2`` are per-unit sums of the globally centred
     values and their squares (interval level only).
     """
 
     level: str
-    unit: IntArray
-    code: IntArray
     domain: FloatArray
     m: FloatArray
     counts: Counts | None
@@ -123,17 +121,17 @@ class AlphaStats:
         return int(self.m.shape[0])
 
     def _value_counts(self) -> FloatArray:
-        assert self.counts is not None  # noqa: S101 - set for every level but interval
-        return np.asarray(self.counts.sum(axis=0), dtype=np.float64).ravel()
+        assert self.counts is not None
+        return np.asarray(self.counts.T @ np.ones(self.counts.shape[0]), dtype=np.float64)
 
     # -- point estimate ------------------------------------------------------------
     def point(self) -> float:
         n = float(self.m.sum())
         if self.level == "ordinal":
-            mid = _midranks(self._value_counts())
-            do, de = _interval_terms(self.unit, mid[self.code], self.m)
-        elif self.level == "interval":
-            do, de = float(self.within.sum()), 2.0 * n * float(self.s2.sum())
+            return float(self.replicates(np.ones((1, self.n_units)))[0])
+        if self.level == "interval":
+            s1 = float(self.s1.sum())
+            do, de = float(self.within.sum()), 2.0 * (n * float(self.s2.sum()) - s1 * s1)
         elif self.level == "nominal":
             n_c = self._value_counts()
             do, de = float(self.within.sum()), n * n - float(n_c @ n_c)
@@ -154,7 +152,7 @@ class AlphaStats:
             with np.errstate(divide="ignore", invalid="ignore"):
                 out = 1.0 - (n - 1.0) * do / de
             return np.where(de > 0.0, out, np.nan)
-        assert self.counts is not None  # noqa: S101
+        assert self.counts is not None
         n_c = np.asarray(self.counts.T @ w.T).T  # (B, V) weighted pairable value counts
         if self.level == "nominal":
             do = w @ self.within
@@ -176,26 +174,12 @@ class AlphaStats:
         return np.where(de > 0.0, out, np.nan)
 
 
-def _midranks(n_c: FloatArray) -> FloatArray:
-    n_c = np.asarray(n_c, dtype=np.float64)
-    return np.cumsum(n_c) - n_c / 2.0
-
-
-def _interval_de(values: FloatArray) -> float:
-    dev = values - values.mean()
-    return float(2.0 * values.shape[0] * (dev @ dev))
-
-
 def _interval_within(unit: IntArray, values: FloatArray, m: FloatArray) -> FloatArray:
     n_units = m.shape[0]
     mean = np.bincount(unit, weights=values, minlength=n_units) / m
     dev = values - mean[unit]
     ss = np.bincount(unit, weights=dev * dev, minlength=n_units)
     return np.asarray(2.0 * m * ss / (m - 1.0))
-
-
-def _interval_terms(unit: IntArray, values: FloatArray, m: FloatArray) -> tuple[float, float]:
-    return float(_interval_within(unit, values, m).sum()), _interval_de(values)
 
 
 def _ratio_de(domain: FloatArray, n_c: FloatArray) -> FloatArray:
@@ -238,22 +222,22 @@ def _code_values(values: FloatArray) -> tuple[FloatArray, IntArray]:
 def _unit_value_counts(unit: IntArray, code: IntArray, n_units: int, n_values: int) -> Counts:
     if n_units * n_values <= max(4 * unit.shape[0], 1 << 20):
         flat = np.bincount(unit * n_values + code, minlength=n_units * n_values)
-        return flat.reshape(n_units, n_values).astype(np.float64)
+        return np.asarray(flat.reshape(n_units, n_values), dtype=np.float64)
     counts = sp.csr_matrix((np.ones(unit.shape[0]), (unit, code)), shape=(n_units, n_values))
     counts.sum_duplicates()
     return counts
 
 
-def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> AlphaStats:
+def alpha_stats(unit_in: npt.ArrayLike, values_in: npt.ArrayLike, level: str) -> AlphaStats:
     """Build :class:`AlphaStats` from one entry per judgement.
 
     ``unit`` are non-negative integer unit codes; ``values`` are numbers (for nominal data
     any integer codes, for ordinal data anything whose sort order is the label order).
     Units with a single value are dropped; no pairable unit is an ``InvalidInput``.
     """
-    unit = np.asarray(unit, dtype=np.int64)
-    values = np.asarray(values, dtype=np.float64)
-    m_all = np.bincount(unit) if unit.size else np.zeros(0, dtype=np.int64)
+    unit: IntArray = np.asarray(unit_in, dtype=np.int64)
+    values: FloatArray = np.asarray(values_in, dtype=np.float64)
+    m_all: IntArray = np.bincount(unit) if unit.size else np.zeros(0, dtype=np.int64)
     keep_unit = m_all >= 2
     if not keep_unit.any():
         raise InvalidInput(
@@ -268,13 +252,14 @@ def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> Alpha
         m_all = m_all[keep_unit]
     n_units = int(m_all.shape[0])
     m = m_all.astype(np.float64)
-    empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0)
     if level == "interval":
         centred = values - values.mean()
-        s1 = np.bincount(unit, weights=centred, minlength=n_units)
-        s2 = np.bincount(unit, weights=centred * centred, minlength=n_units)
+        s1 = np.asarray(np.bincount(unit, weights=centred, minlength=n_units), dtype=np.float64)
+        s2 = np.asarray(np.bincount(unit, weights=centred * centred, minlength=n_units),
+                        dtype=np.float64)
         within = _interval_within(unit, centred, m)
-        return AlphaStats(level, unit, empty_i, empty_f, m, None, within, s1, s2)
+        return AlphaStats(level, empty_f, m, None, within, s1, s2)
     domain, code = _code_values(values)
     counts = _unit_value_counts(unit, code, n_units, domain.shape[0])
     if level == "nominal":
@@ -292,4 +277,44 @@ def alpha_stats(unit: npt.ArrayLike, values: npt.ArrayLike, level: str) -> Alpha
         within = _ratio_within(unit, domain[code], m)
     else:
         within = empty_f
-    return AlphaStats(level, unit, code, domain, m, counts, within, empty_f, empty_f)
+    return AlphaStats(level, domain, m, counts, within, empty_f, empty_f)
+
+
+def alpha_stats_from_counts(counts: FloatArray, domain: FloatArray, level: str) -> AlphaStats:
+    """Build :class:`AlphaStats` from a dense units x values count matrix (few values)."""
+    # row and column sums as matrix-vector products: far faster than .sum(axis) on a
+    # tall matrix with a handful of columns
+    m_all = counts @ np.ones(counts.shape[1])
+    keep = m_all >= 2
+    if not keep.any():
+        raise InvalidInput(
+            "no item has values from two or more annotators, so there is nothing to "
+            f"compare ({int(m_all.sum())} value(s) over {int((m_all > 0).sum())} item(s)); "
+            "agreement needs items labelled by at least two annotators."
+        )
+    if not keep.all():
+        counts, m_all = counts[keep], m_all[keep]
+    present = np.ones(counts.shape[0]) @ counts > 0
+    if not present.all():
+        counts, domain = counts[:, present], domain[present]
+    m = np.asarray(m_all, dtype=np.float64)
+    empty_f = np.zeros(0)
+    if level == "nominal":
+        within = (m * m - np.einsum("uv,uv->u", counts, counts)) / (m - 1.0)
+    elif level == "interval":
+        n_c = np.ones(counts.shape[0]) @ counts
+        v = domain - float(n_c @ domain) / float(n_c.sum())
+        s1, s2 = counts @ v, counts @ (v * v)
+        within = 2.0 * (m * s2 - s1 * s1) / (m - 1.0)
+        return AlphaStats(level, empty_f, m, None, within, s1, s2)
+    elif level == "ratio":
+        if domain[0] < 0:
+            raise InvalidInput(
+                f"ratio level needs non-negative values (a true zero); got minimum {domain[0]}. "
+                "Use level='interval' for data that can be negative."
+            )
+        delta = _ratio_delta(domain[:, None], domain[None, :])
+        within = np.einsum("uv,uv->u", counts @ delta, counts) / (m - 1.0)
+    else:
+        within = empty_f
+    return AlphaStats(level, domain, m, counts, within, empty_f, empty_f)

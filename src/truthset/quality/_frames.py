@@ -62,7 +62,7 @@ def _numeric_labels(series: pd.Series, level: str) -> FloatArray:
             f"(e.g. {series.iloc[0]!r}). Convert it with pd.to_numeric, or use "
             "level='nominal' (or 'ordinal' with labels=[...] in order)."
         )
-    return series.to_numpy(dtype=np.float64)
+    return np.asarray(series.to_numpy(), dtype=np.float64)
 
 
 def alpha_input_from_frame(
@@ -95,9 +95,41 @@ def alpha_input_from_frame(
     return codes.item.astype(np.int64), codes.label.astype(np.float64)
 
 
+#: Largest number of distinct integer values counted densely straight from the matrix.
+_DENSE_VALUES = 64
+
+
+def _small_integer_counts(arr: FloatArray) -> tuple[FloatArray, FloatArray] | None:
+    """``(counts, domain)`` when ``arr`` (items x annotators) holds few integer values.
+
+    One ``bincount`` over the matrix (missing values go to a spare column) replaces
+    flattening, sorting and coding the values.
+    """
+    if arr.size == 0:
+        return None
+    lo, hi = float(np.fmin.reduce(arr, axis=None)), float(np.fmax.reduce(arr, axis=None))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo >= _DENSE_VALUES:
+        return None
+    shifted = arr - lo
+    np.copyto(shifted, hi - lo + 1.0, where=np.isnan(shifted))
+    codes = shifted.astype(np.int64)
+    if not np.array_equal(codes, shifted):
+        return None
+    width = int(hi - lo) + 2  # values plus the missing-value column
+    codes += (np.arange(arr.shape[0], dtype=np.int64) * width)[:, None]
+    counts = np.bincount(codes.ravel(), minlength=arr.shape[0] * width)
+    dense = np.asarray(counts.reshape(arr.shape[0], width)[:, :-1], dtype=np.float64)
+    return dense, lo + np.arange(width - 1, dtype=np.float64)
+
+
 def alpha_input_from_matrix(
     data: npt.ArrayLike, level: str, labels: Sequence[object] | None
-) -> tuple[IntArray, FloatArray]:
+) -> tuple[IntArray, FloatArray] | tuple[FloatArray, FloatArray]:
+    """Unit codes and values from an annotators x items matrix with NaN for missing.
+
+    For a numeric matrix of few integer values, return ``(counts, domain)`` instead: the
+    dense items x values count matrix (2-D) and the values (see ``alpha_stats_from_counts``).
+    """
     """Unit codes and values from an annotators x items matrix with NaN for missing."""
     arr = np.asarray(data)
     if arr.ndim != 2:
@@ -109,6 +141,10 @@ def alpha_input_from_matrix(
     arr = np.ascontiguousarray(arr.T)
     if arr.dtype.kind in "biuf":
         arr = arr.astype(np.float64, copy=False)
+        if labels is None:
+            counted = _small_integer_counts(arr)
+            if counted is not None:
+                return counted
         mask = ~np.isnan(arr)
     else:
         if level in ("interval", "ratio"):

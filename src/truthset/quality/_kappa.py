@@ -302,11 +302,14 @@ def pairwise_cohen_kappa(
     pairs, pair_idx = np.unique(pair_key, return_inverse=True)
     n_pairs = pairs.shape[0]
     l1, l2 = np.divmod(cell, k)
-    cnt = cnt.astype(np.float64)
-    total = np.bincount(pair_idx, weights=cnt, minlength=n_pairs)
-    observed = np.bincount(pair_idx, weights=cnt * w_mat[l1, l2], minlength=n_pairs)
-    rows = np.bincount(pair_idx * k + l1, weights=cnt, minlength=n_pairs * k).reshape(n_pairs, k)
-    cols = np.bincount(pair_idx * k + l2, weights=cnt, minlength=n_pairs * k).reshape(n_pairs, k)
+    cnt_f: FloatArray = cnt.astype(np.float64)
+    def sums(index: npt.NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
+        return np.asarray(np.bincount(index, weights=weights, minlength=size), dtype=np.float64)
+
+    total = sums(pair_idx, cnt_f, n_pairs)
+    observed = sums(pair_idx, cnt_f * w_mat[l1, l2], n_pairs)
+    rows = sums(pair_idx * k + l1, cnt_f, n_pairs * k).reshape(n_pairs, k)
+    cols = sums(pair_idx * k + l2, cnt_f, n_pairs * k).reshape(n_pairs, k)
     kappa = _kappa_from_marginals(observed, rows, cols, total, w_mat)
     kappa[total < 2] = np.nan
     a1, a2 = np.divmod(pairs, n_ann)

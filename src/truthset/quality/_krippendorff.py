@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
-from truthset.quality._alpha import alpha_stats, check_level
+from truthset.quality._alpha import alpha_stats, alpha_stats_from_counts, check_level
 from truthset.quality._bootstrap import SufficientStats, UndefinedAgreementWarning
 from truthset.quality._frames import (
     alpha_input_from_frame,
@@ -37,7 +37,10 @@ def _alpha_stats(data: pd.DataFrame | npt.ArrayLike, level: object = None,
     if isinstance(data, pd.DataFrame):
         unit, values = alpha_input_from_frame(data, lvl, labels)
     else:
-        unit, values = alpha_input_from_matrix(data, lvl, labels)
+        first, second = alpha_input_from_matrix(data, lvl, labels)
+        if first.ndim == 2:  # dense item x value counts of a small integer matrix
+            return alpha_stats_from_counts(np.asarray(first, dtype=np.float64), second, lvl)
+        unit, values = np.asarray(first, dtype=np.int64), second
     return alpha_stats(unit, values, lvl)
 
 

@@ -231,7 +231,8 @@ class _Mapper:
             value, err = self._label_value(f.get(c["label"]), text)
             if err:
                 return None, err, c["label"]
-            if value is not None and value != []:
+            # an explicit empty span list is an NER annotation ("no entities"), as in Label Studio
+            if value is not None and (value != [] or self.task == "ner"):
                 annotator = self.options.annotator
                 if c["annotator"] is not None:
                     a = f.get(c["annotator"])

@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import logsumexp
 
 from truthset.core.codes import AnnotationCodes, encode_annotations
 from truthset.core.errors import InvalidInput, NotFittedError
@@ -117,6 +116,7 @@ class Fitted:
     errors: FloatArray
     loss_history: list[float] = field(default_factory=list)
     labels: IntArray | None = None
+    majority: IntArray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -157,8 +157,23 @@ def one_hot_matrix(codes: AnnotationCodes) -> sp.csr_matrix:
 
 def posterior_from_log(log_joint: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Row-wise softmax of log joint probabilities; returns (posteriors, log normaliser)."""
-    log_z = logsumexp(log_joint, axis=1)
-    return np.exp(log_joint - log_z[:, None]), log_z
+    top = log_joint.max(axis=1, keepdims=True)
+    q = np.exp(log_joint - top)
+    total = q.sum(axis=1, keepdims=True)
+    q /= total
+    return q, (top + np.log(total))[:, 0]
+
+
+def soft_confusion_bincount(codes: AnnotationCodes, probas: FloatArray) -> FloatArray:
+    """Same as :func:`soft_confusion` without building the sparse matrix (K bincounts)."""
+    k, a = probas.shape[1], codes.n_annotators
+    flat = codes.annotator.astype(np.int64) * k + codes.label
+    out = np.empty((a, k, k))
+    for c in range(k):  # a loop over labels, each step vectorised over annotations
+        out[:, c, :] = np.bincount(
+            flat, weights=probas[codes.item, c], minlength=a * k
+        ).reshape(a, k)
+    return out
 
 
 def soft_confusion(m: sp.csr_matrix, probas: FloatArray, n_annotators: int) -> FloatArray:
@@ -282,21 +297,21 @@ class BaseAggregator:
 
     def fit_predict(self, df: pd.DataFrame, **fit_params: Any) -> pd.Series:
         """Fit and return ``labels_`` (Series indexed by item)."""
-        return self.fit(df, **fit_params).labels_  # type: ignore[no-any-return]
+        return self.fit(df, **fit_params).labels_
 
     def fit_predict_proba(self, df: pd.DataFrame, **fit_params: Any) -> pd.DataFrame:
         """Fit and return ``probas_`` (DataFrame item x label, rows sum to 1)."""
-        return self.fit(df, **fit_params).probas_  # type: ignore[no-any-return]
+        return self.fit(df, **fit_params).probas_
 
     def predict(self) -> pd.Series:
         """The aggregated labels of the fitted items; raises NotFittedError before ``fit``."""
         self._check_fitted()
-        return self.labels_  # type: ignore[no-any-return]
+        return self.labels_
 
     def predict_proba(self) -> pd.DataFrame:
         """The posteriors of the fitted items; raises NotFittedError before ``fit``."""
         self._check_fitted()
-        return self.probas_  # type: ignore[no-any-return]
+        return self.probas_
 
     def _fit(self, codes: AnnotationCodes, **fit_params: Any) -> Fitted:
         raise NotImplementedError
@@ -325,7 +340,7 @@ class BaseAggregator:
         )
         self.loss_history_ = [float(x) for x in fitted.loss_history]
         self.n_iter_ = len(self.loss_history_)
-        mv = self._majority_codes(codes)
+        mv = fitted.majority if fitted.majority is not None else self._majority_codes(codes)
         self.majority_labels_ = _decode_labels(mv, codes, items)
         self.majority_agreement_ = float(np.mean(mv == lab))
         for name, value in fitted.extra.items():

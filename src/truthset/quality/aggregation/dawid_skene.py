@@ -122,13 +122,13 @@ class DawidSkene(BaseAggregator):
 
     def fit_predict(self, df: pd.DataFrame, gold: pd.Series | None = None) -> pd.Series:  # type: ignore[override]
         """Fit and return ``labels_``."""
-        return self.fit(df, gold=gold).labels_  # type: ignore[no-any-return]
+        return self.fit(df, gold=gold).labels_
 
     def fit_predict_proba(  # type: ignore[override]
         self, df: pd.DataFrame, gold: pd.Series | None = None
     ) -> pd.DataFrame:
         """Fit and return ``probas_``."""
-        return self.fit(df, gold=gold).probas_  # type: ignore[no-any-return]
+        return self.fit(df, gold=gold).probas_
 
     # ------------------------------------------------------------------ M-step
     def _m_step(
@@ -176,7 +176,7 @@ class DawidSkene(BaseAggregator):
         skills = np.einsum("c,acc->a", priors, errors)
         labels_index = pd.Index(codes.labels, name="label")
         extra = {"priors_": pd.Series(priors, index=labels_index, name="prior")}
-        return Fitted(q, skills, errors, history, None, extra)
+        return Fitted(q, skills, errors, history, None, None, extra)
 
 
 class OneCoinDawidSkene(DawidSkene):

@@ -180,4 +180,4 @@ class GLAD(BaseAggregator):
             "alphas_": pd.Series(alpha, index=codes.annotators.rename("annotator"), name="alpha"),
             "betas_": pd.Series(beta, index=codes.items.rename("item"), name="beta"),
         }
-        return Fitted(q, alpha.copy(), errors, history, None, extra)
+        return Fitted(q, alpha.copy(), errors, history, None, None, extra)

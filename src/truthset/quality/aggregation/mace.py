@@ -129,7 +129,8 @@ class MACE(BaseAggregator):
     def _normalise(self, counts: FloatArray, prior: FloatArray | float) -> FloatArray:
         if self.method == "vb":
             x = counts + prior
-            return np.exp(digamma(x) - digamma(x.sum(axis=1, keepdims=True)))
+            out: FloatArray = np.exp(digamma(x) - digamma(x.sum(axis=1, keepdims=True)))
+            return out
         s = (0.01 / counts.shape[1]) if self.smoothing is None else float(self.smoothing)
         x = counts + s
         total = x.sum(axis=1, keepdims=True)
@@ -176,7 +177,8 @@ class MACE(BaseAggregator):
             spam_counts = np.bincount(flat_ann, weights=1.0 - p_know, minlength=n_ann * k)
             know_counts = np.bincount(ann, weights=p_know, minlength=n_ann)
             counts = np.column_stack([spam_counts.reshape(n_ann, k).sum(axis=1), know_counts])
-            return q, float(log_z.sum()), counts, spam_counts.reshape(n_ann, k)
+            strat = spam_counts.reshape(n_ann, k).astype(np.float64)
+            return q, float(log_z.sum()), counts.astype(np.float64), strat
 
         rng = np.random.default_rng(self.random_state)
         best: tuple[float, FloatArray, FloatArray, list[float]] | None = None
@@ -210,4 +212,4 @@ class MACE(BaseAggregator):
                 xi, index=annotators, columns=pd.Index(codes.labels, name="label")
             ),
         }
-        return Fitted(q, competence, errors, history, None, extra)
+        return Fitted(q, competence, errors, history, None, None, extra)

@@ -41,8 +41,7 @@ from truthset.quality.aggregation._base import (
     Options,
     confusion_rates,
     normalize_rows,
-    one_hot_matrix,
-    soft_confusion,
+    soft_confusion_bincount,
     vote_counts,
 )
 
@@ -84,17 +83,18 @@ def break_ties(
     top = scores.max(axis=1, keepdims=True)
     # relative tolerance so weighted sums that are equal up to rounding count as ties
     tied = scores >= top - 1e-12 * np.maximum(np.abs(top), 1.0)
-    first = tied.argmax(axis=1).astype(np.int32)
+    first: IntArray = tied.argmax(axis=1).astype(np.int32)
     if tie == "first":
         return first
     n_tied = tied.sum(axis=1)
     if tie == "nan":
-        return np.where(n_tied > 1, -1, first).astype(np.int32)
-    seed = (
-        int(np.random.SeedSequence().entropy) if random_state is None else int(random_state)
-    )
+        out: IntArray = np.where(n_tied > 1, -1, first).astype(np.int32)
+        return out
+    entropy = np.random.SeedSequence().entropy
+    seed = int(entropy) if random_state is None else int(random_state)  # type: ignore[arg-type]
     keys = np.where(tied, _tie_keys(codes, seed), np.uint64(0))
-    return keys.argmax(axis=1).astype(np.int32)
+    chosen: IntArray = keys.argmax(axis=1).astype(np.int32)
+    return chosen
 
 
 class MajorityVote(BaseAggregator):
@@ -147,14 +147,14 @@ class MajorityVote(BaseAggregator):
         probas = normalize_rows(scores)
         labels = break_ties(scores, codes, tie=self.tie, random_state=self.random_state)
         skills = _agreement(codes, labels)
-        m = one_hot_matrix(codes)
-        errors = confusion_rates(soft_confusion(m, probas, codes.n_annotators))
+        errors = confusion_rates(soft_confusion_bincount(codes, probas))
         extra: dict[str, Any] = {}
         if weights is not None:
             extra["weights_"] = pd.Series(
                 weights, index=codes.annotators.rename("annotator"), name="weight"
             )
-        return Fitted(probas, skills, errors, [], labels, extra)
+        majority = labels if weights is None else None
+        return Fitted(probas, skills, errors, [], labels, majority, extra)
 
     def _majority_codes(self, codes: AnnotationCodes) -> IntArray:
         return break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state)
