@@ -12,29 +12,28 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-WORDS = "free prize call now meeting tomorrow love you ok lar text stop win cash claim home later dinner".split()
+WORDS = ["free", "prize", "call", "now", "meeting", "tomorrow", "love", "you", "ok", "lar", "text", "stop", "win", "cash", "claim", "home", "later", "dinner"]
+
+
+def _text(i: int) -> str:
+    rng = random.Random(i)
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 30))) + f" #{i}"
 
 
 def make_csv(path: Path, rows: int, seed: int = 0) -> None:
+    """Write ``rows`` rows; about 2% are exact copies (same text, label, annotator) of an earlier row."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8") as fh:
         fh.write("id,text,label,annotator\n")
         for i in range(rows):
-            if i > 10 and rng.random() < 0.02:
-                j = rng.randrange(i)
-                rng2 = random.Random(j)
-                text = " ".join(rng2.choice(WORDS) for _ in range(rng2.randint(5, 30)))
-            else:
-                rng2 = random.Random(i)
-                text = " ".join(rng2.choice(WORDS) for _ in range(rng2.randint(5, 30))) + f" #{i}"
-            fh.write(f"{i},\"{text}\",{'abcd'[i % 4]},ann{i % 20}\n")
+            j = rng.randrange(i) if i > 10 and rng.random() < 0.02 else i
+            fh.write(f"{i},\"{_text(j)}\",{'abcd'[j % 4]},ann{j % 20}\n")
 
 
 CHILD = """

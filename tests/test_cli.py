@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from truthset.cli import main
-
 from tests.conftest import SMS
+from truthset.cli import main
 
 
 @pytest.fixture

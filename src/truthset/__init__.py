@@ -10,8 +10,8 @@ import importlib
 from typing import Any
 
 from truthset.core.errors import (
-    Conflict,
     ConfigError,
+    Conflict,
     EncodingProblem,
     ImportFailed,
     InvalidInput,
@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "init_project": "truthset.services.projects",
     "open_project": "truthset.services.projects",
     "import_file": "truthset.services.imports",
+    "ImportOptions": "truthset.services.imports",
     "export_project": "truthset.services.exports",
     "quality": "truthset.quality",
 }
@@ -54,7 +55,19 @@ __all__ = [
     "SchemaError",
     "TruthsetError",
     "__version__",
-    *_LAZY,
+    "encode_annotations",
+    "AnnotationCodes",
+    "LabelSchema",
+    "Label",
+    "ProjectConfig",
+    "render_guide",
+    "Project",
+    "init_project",
+    "open_project",
+    "import_file",
+    "ImportOptions",
+    "export_project",
+    "quality",
 ]
 
 

@@ -35,7 +35,13 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | Non
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TextColumn("rows"),
                   TimeElapsedColumn(), transient=True) as bar:

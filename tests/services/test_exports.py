@@ -11,10 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import LEOKA, SMS
 from truthset.services.exports import bio_tags, export_project
 from truthset.services.imports import ImportOptions, import_file
-
-from tests.conftest import LEOKA, SMS
 
 
 def _snapshot(project, path: Path) -> list:  # type: ignore[no-untyped-def]

@@ -15,13 +15,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import DATASETS, LEOKA, SMS
 from truthset.core.errors import EncodingProblem, ImportFailed
 from truthset.services.imports import ImportOptions, import_file, import_findings
 from truthset.services.projects import open_project
 from truthset.store.models import Annotation, Batch, Item
 from truthset.store.repo import status_counts
-
-from tests.conftest import DATASETS, LEOKA, SMS
 
 
 def counts(project) -> dict:  # type: ignore[no-untyped-def]
@@ -139,11 +138,11 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     calls = {"n": 0}
     real = bulk.Stager.move
 
-    def failing(self, now):  # type: ignore[no-untyped-def]
+    def failing(self, rows, now, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full (simulated)")
-        return real(self, now)
+        return real(self, rows, now, **kw)
 
     monkeypatch.setattr(bulk.Stager, "move", failing)
     with pytest.raises(RuntimeError):
@@ -284,3 +283,77 @@ def test_schema_version_recorded_on_annotations(new_project) -> None:  # type: i
     with p.engine.connect() as conn:
         versions = set(conn.execute(select(Annotation.schema_version).where(Annotation.project_id == p.id)).scalars())
     assert versions == {p.schema_version}
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["reader-process", "in-process"])
+def test_reader_process_gives_the_same_result(new_project, monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:  # type: ignore[no-untyped-def]
+    """Large files are read in a second process; the outcome must not depend on it."""
+    p = new_project()
+    p.settings["import_parallel_bytes"] = 0 if parallel else 10**12
+    p.settings["import_chunk_rows"] = 700
+    calls: list[bool] = []
+    from truthset.services import imports
+
+    real = imports._messages
+
+    def spy(args, *, parallel):  # type: ignore[no-untyped-def]
+        calls.append(parallel)
+        return real(args, parallel=parallel)
+
+    monkeypatch.setattr(imports, "_messages", spy)
+    r = import_file(p, SMS)
+    assert calls == [parallel]
+    assert (r.rows_read, r.items_added, r.duplicates, r.annotations_added) == (5574, 5171, 403, 5171)
+    assert r.dialect == {"delimiter": "\t", "quoting": "none"}
+    assert len(import_findings(p, r.batch, kind="duplicate")) == 403
+
+
+def test_reader_process_errors_reach_the_user(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "bad.csv"
+    f.write_bytes(b"text,label\n" + b"fine,a\n" * 5000 + b"caf\xe9,b\n")
+    p = new_project()
+    p.settings["import_parallel_bytes"] = 0
+    with pytest.raises(EncodingProblem, match=r"line 5002"):
+        import_file(p, f)
+    assert counts(p)["items"] == 0
+    g = tmp_path / "nocol.csv"
+    g.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ImportFailed, match="--text-col"):
+        import_file(p, g)
+
+
+def test_no_reader_process_outlives_a_killed_import(tmp_path: Path) -> None:
+    """SIGKILL the importer while its reader process runs: the reader exits too."""
+    import psutil
+
+    from truthset.services.projects import init_project
+
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as fh:
+        fh.write("text,label\n")
+        for i in range(400_000):
+            fh.write(f"row {i} text,{'ab'[i % 2]}\n")
+    init_project(tmp_path / "proj", task="text-classification").close()
+    code = textwrap.dedent(f"""
+        from truthset.services.projects import open_project
+        from truthset.services.imports import import_file
+        p = open_project({str(tmp_path / 'proj')!r})
+        p.settings['import_parallel_bytes'] = 0
+        p.settings['import_chunk_rows'] = 2000
+        import_file(p, {str(big)!r}, progress=lambda n: print('chunk', flush=True))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    for n, _line in enumerate(proc.stdout):
+        if n == 5:
+            break
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the reader process was not started"
+    proc.kill()
+    proc.wait(timeout=30)
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, f"reader process(es) still running: {[c.pid for c in alive]}"
+    project = open_project(tmp_path / "proj")
+    assert counts(project)["items"] == 0
+    project.close()

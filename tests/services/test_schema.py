@@ -7,14 +7,13 @@ import json
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import LEOKA, SMS
 from truthset.core.errors import SchemaError
 from truthset.services.imports import import_file
 from truthset.services.projects import open_project, schema_history
 from truthset.services.schema import check, merge_labels, rename_label, split_label
 from truthset.store.models import Annotation, Assignment
 from truthset.store.repo import status_counts
-
-from tests.conftest import LEOKA, SMS
 
 
 def _counts(p):  # type: ignore[no-untyped-def]

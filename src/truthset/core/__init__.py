@@ -4,8 +4,8 @@
 """
 
 from truthset.core.errors import (
-    Conflict,
     ConfigError,
+    Conflict,
     EncodingProblem,
     ImportFailed,
     InvalidInput,
@@ -18,8 +18,8 @@ from truthset.core.errors import (
 )
 
 __all__ = [
-    "Conflict",
     "ConfigError",
+    "Conflict",
     "EncodingProblem",
     "ImportFailed",
     "InvalidInput",

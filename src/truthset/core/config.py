@@ -49,6 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Example: postgresql+psycopg://user@host/db",
     ),
     Setting("import_chunk_rows", 20000, "Rows per chunk while importing; bounds memory."),
+    Setting(
+        "import_parallel_bytes",
+        8 * 2**20,
+        "Files at least this large are read in a second process while the first writes.",
+    ),
     Setting("sqlite_busy_timeout_ms", 30000, "How long a SQLite writer waits for the lock."),
 )
 

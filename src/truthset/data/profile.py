@@ -22,3 +22,21 @@ def has_mojibake(text: str) -> bool:
 def has_control_chars(text: str) -> bool:
     """True when ``text`` holds a control character other than tab, LF or CR."""
     return CONTROL.search(text) is not None
+
+
+def _count(pattern: re.Pattern[str], texts: list[str]) -> int:
+    # One search over the joined chunk finds the common case (no match) at C speed; only a
+    # chunk with a match is checked text by text. "\n" cannot create a match across texts.
+    if not texts or pattern.search("\n".join(texts)) is None:
+        return 0
+    return sum(1 for t in texts if pattern.search(t) is not None)
+
+
+def count_mojibake_rows(texts: list[str]) -> int:
+    """How many of ``texts`` hold mojibake (see :func:`has_mojibake`)."""
+    return _count(MOJIBAKE, texts)
+
+
+def count_control_rows(texts: list[str]) -> int:
+    """How many of ``texts`` hold a control character other than tab, LF, CR."""
+    return _count(CONTROL, texts)

@@ -1,25 +1,62 @@
 """Quality control: agreement, aggregation with annotator reliability, gold checks, sampling.
 
 Pure functions and scikit-learn-style estimators over the long annotation frame
-(``item``, ``annotator``, ``label``); no I/O, no database. Each submodule declares its
-public names in ``__all__``; they are re-exported here.
+(``item``, ``annotator``, ``label``; crowd-kit's ``task``, ``worker`` accepted); no I/O,
+no database.
 """
 
-from truthset.quality import aggregation as _aggregation
-from truthset.quality import agreement as _agreement
-from truthset.quality import reliability as _reliability
-from truthset.quality import sampling as _sampling
-from truthset.quality import spans as _spans
-from truthset.quality.aggregation import *  # noqa: F403  (names listed in its __all__)
-from truthset.quality.agreement import *  # noqa: F403
-from truthset.quality.reliability import *  # noqa: F403
-from truthset.quality.sampling import *  # noqa: F403
-from truthset.quality.spans import *  # noqa: F403
+from truthset.quality.aggregation import (
+    GLAD,
+    MACE,
+    BaseAggregator,
+    DawidSkene,
+    MajorityVote,
+    OneCoinDawidSkene,
+    WeightedMajorityVote,
+    compare_with_majority,
+)
+from truthset.quality.agreement import (
+    AgreementCI,
+    UndefinedAgreementWarning,
+    agreement_ci,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    pairwise_cohen_kappa,
+    per_label_agreement,
+    percent_agreement,
+    randolph_kappa,
+)
+from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
+from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
+from truthset.quality.spans import pairwise_span_f1, span_f1, token_alpha
 
 __all__ = [
-    *_agreement.__all__,
-    *_aggregation.__all__,
-    *_reliability.__all__,
-    *_sampling.__all__,
-    *_spans.__all__,
+    "GLAD",
+    "MACE",
+    "AcceptanceDecision",
+    "AgreementCI",
+    "BaseAggregator",
+    "DawidSkene",
+    "MajorityVote",
+    "OneCoinDawidSkene",
+    "UndefinedAgreementWarning",
+    "WeightedMajorityVote",
+    "acceptance_decision",
+    "agreement_ci",
+    "cohen_kappa",
+    "compare_with_majority",
+    "fleiss_kappa",
+    "gold_accuracy",
+    "gold_confusion",
+    "krippendorff_alpha",
+    "pairwise_cohen_kappa",
+    "pairwise_span_f1",
+    "per_label_agreement",
+    "percent_agreement",
+    "randolph_kappa",
+    "sample_size",
+    "span_f1",
+    "token_alpha",
+    "wilson_interval",
 ]

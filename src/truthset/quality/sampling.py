@@ -27,7 +27,7 @@ __all__ = ["AcceptanceDecision", "acceptance_decision", "sample_size"]
 
 
 def _check_rate(name: str, value: float, *, open_high: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and 0 < value and (value < 1 if open_high else value <= 1)
+    ok = isinstance(value, (int, float)) and value > 0 and (value < 1 if open_high else value <= 1)
     if not ok:
         raise InvalidInput(f"{name} must be a number in (0, 1{')' if open_high else ']'}; got {value!r}.")
 

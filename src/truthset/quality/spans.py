@@ -10,6 +10,7 @@ covers the items where they marked at least one span.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping
 from typing import Literal
@@ -220,10 +221,8 @@ def pairwise_span_f1(
     df = _spans_frame(spans, annotator=True)
     cov = _coverage(df, coverage)
     annotators = pd.Index(pd.unique(cov["annotator"]))
-    try:
+    with contextlib.suppress(TypeError):  # mixed types: keep first-seen order
         annotators = annotators.sort_values()
-    except TypeError:  # mixed types: keep first-seen order
-        pass
     out = np.full((len(annotators), len(annotators)), np.nan)
     np.fill_diagonal(out, 1.0)
     items_of = {a: set(g) for a, g in cov.groupby("annotator", sort=False)["item"]}

@@ -38,9 +38,9 @@ def _pages(project: Project, page: int) -> Iterator[list[tuple[Any, dict[str, An
     """Pages of (item row, payload, current annotations, gold value or None)."""
     with project.engine.connect() as conn:
         for items in repo.iter_items(conn, project.id, page=page):
-            lo, hi = items[0].id, items[-1].id
+            ids = [it.id for it in items]
             anns: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for a in repo.annotations_for_items(conn, project.id, lo, hi):
+            for a in repo.annotations_for_items(conn, project.id, ids):
                 meta = json.loads(a.meta or "{}")
                 anns[a.item_id].append(
                     {
@@ -54,7 +54,7 @@ def _pages(project: Project, page: int) -> Iterator[list[tuple[Any, dict[str, An
                         "meta": meta,
                     }
                 )
-            gold = repo.gold_for_items(conn, project.id, lo, hi)
+            gold = repo.gold_for_items(conn, project.id, ids)
             yield [
                 (it, json.loads(it.payload), anns.get(it.id, []), json.loads(gold[it.id]) if it.id in gold else None)
                 for it in items
@@ -224,8 +224,7 @@ def _write_conll(project: Project, fh: TextIO, page: int, report: ExportReport, 
             for a in anns:
                 report.annotations += 1
                 fh.write(f"# item_id = {it.id}\n# annotator = {a['annotator']}\n")
-                for tok, tag in bio_tags(text, a["value"]):
-                    fh.write(f"{tok}\t{tag}\n")
+                fh.writelines(f"{tok}\t{tag}\n" for tok, tag in bio_tags(text, a["value"]))
                 fh.write("\n")
         if progress:
             progress(len(batch))

@@ -1,140 +1,229 @@
-"""Set-based bulk import through a staging table.
+"""Bulk import of parsed chunks: one hash look-up per row, then plain bulk inserts.
 
-An import writes each chunk of parsed rows into a temporary staging table with the
-driver's fastest path (``executemany`` on SQLite, ``COPY`` on PostgreSQL), then moves them
-into ``items``, ``users``, ``annotations`` and ``gold`` with a few ``INSERT ... SELECT``
-statements. Deduplication (by content hash, and of identical annotations) happens in those
-statements against the unique index, so memory stays bounded by the chunk size whatever
-the file size, and the whole import stays one transaction.
+For each chunk the distinct content hashes go into a small temporary table and one join
+finds the items that already exist. New items get ids reserved up front (on SQLite from
+``MAX(id)`` — the import holds the write lock; on PostgreSQL from the table's sequence), so
+items, annotations and gold are written with the driver's fastest path (``executemany`` on
+SQLite, ``COPY`` on PostgreSQL) without joining back on the hash. Memory is bounded by the
+chunk size whatever the file size, and the whole import stays one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, text
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, text
+
+from truthset.store.repo import ensure_users
 
 STAGE = "truthset_stage"
-#: staging columns, in the order of the tuples handed to :meth:`Stager.load`
+#: the layout of the tuples handed to :meth:`Stager.move` (built by ``data.records``)
 COLUMNS: tuple[str, ...] = (
     "src_row", "line", "is_first", "dup", "external_id", "content_hash", "payload",
     "value", "label", "annotator", "lead_time", "source", "meta", "ground_truth",
 )
+ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "batch_id", "line", "created_at")
+ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
+                      "source", "batch_id", "meta", "created_at")
+GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
+
+
+class HashFilter:
+    """Which content hashes may already be stored, in 8 bytes per hash.
+
+    Keeps the first 64 bits of every hash seen (items present before the import, and each
+    chunk as it is written) in sorted numpy arrays, merged as they grow. A hash whose prefix
+    is absent is certainly new and needs no database look-up; only the few that match (true
+    duplicates, and prefix collisions, about n/2**64 each) are checked in the database.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: list[npt.NDArray[np.uint64]] = []
+
+    @staticmethod
+    def prefixes(hashes: Sequence[str]) -> npt.NDArray[np.uint64]:
+        raw = bytes.fromhex("".join(h[:16] for h in hashes))
+        return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+
+    def add(self, hashes: Sequence[str]) -> None:
+        if not hashes:
+            return
+        self.arrays.append(np.sort(self.prefixes(hashes)))
+        # merge equal-sized neighbours (a binary counter) so few arrays are searched
+        while len(self.arrays) > 1 and len(self.arrays[-2]) <= len(self.arrays[-1]) * 2:
+            last = self.arrays.pop()
+            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
+
+    def filter(self, hashes: Sequence[str]) -> list[str]:
+        """The hashes that may be stored already."""
+        if not hashes or not self.arrays:
+            return []
+        p = self.prefixes(hashes)
+        hit = np.zeros(len(p), dtype=bool)
+        for arr in self.arrays:
+            pos = np.searchsorted(arr, p)
+            pos[pos == len(arr)] = 0
+            hit |= arr[pos] == p
+        return [h for h, m in zip(hashes, hit) if m]
 
 
 @dataclass
 class ChunkResult:
-    items_added: int
-    annotations_added: int
-    gold_added: int
-    existing: list[tuple[int, int, int | None, int | None]]  # (row, line, first line, batch)
-
-
-def _ts(sql: str) -> Any:
-    return text(sql).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+    items_added: int = 0
+    annotations_added: int = 0
+    gold_added: int = 0
+    #: staged records whose content was already an item: (src_row, line, item line, item batch)
+    existing: list[tuple[int, int, int | None, int | None]] = field(default_factory=list)
 
 
 class Stager:
-    """Moves chunks of staged rows into the store, inside the caller's transaction."""
+    """Writes chunks of staged tuples into the store, inside the caller's transaction."""
 
     def __init__(self, conn: Connection, *, project_id: int, batch_id: int, schema_version: int) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
-        self.params = {"p": project_id, "b": batch_id, "v": schema_version}
+        self.project_id = project_id
+        self.batch_id = batch_id
+        self.schema_version = schema_version
+        self.users: dict[str, int] = {}
+        self.known = HashFilter()
+        hashes = text("SELECT content_hash FROM items WHERE project_id = :p").execution_options(yield_per=50000)
+        for part in conn.execute(hashes, {"p": project_id}).scalars().partitions():
+            self.known.add(part)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {STAGE} (src_row INTEGER, line INTEGER, is_first INTEGER, dup INTEGER, "
-            "external_id TEXT, content_hash TEXT, payload TEXT, value TEXT, label TEXT, "
-            "annotator TEXT, lead_time FLOAT, source TEXT, meta TEXT, ground_truth INTEGER)"
-        )
-        conn.exec_driver_sql(f"CREATE INDEX {STAGE}_hash ON {STAGE} (content_hash)")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (content_hash TEXT, item_id BIGINT)")
 
     def close(self) -> None:
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
 
-    def load(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+    # -- driver-level bulk paths -------------------------------------------------------------
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
         raw = self.conn.connection.dbapi_connection
         assert raw is not None  # a live connection always has its DBAPI connection
         if self.dialect == "postgresql":
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(r)
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(r)
         else:
-            marks = ", ".join("?" for _ in COLUMNS)
             cur = raw.cursor()
-            cur.executemany(f"INSERT INTO {STAGE} ({', '.join(COLUMNS)}) VALUES ({marks})", rows)
+            marks = ", ".join("?" for _ in columns)
+            cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
             cur.close()
 
-    def existing(self) -> list[tuple[int, int, int | None, int | None]]:
-        """Staged rows whose content is already an item: (row, line, item line, item batch)."""
+    def _timestamp(self, now: datetime) -> Any:
+        # SQLAlchemy stores SQLite datetimes as this text; PostgreSQL takes the object.
+        return now if self.dialect == "postgresql" else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def _reserve_ids(self, n: int) -> list[int]:
+        if n == 0:
+            return []
+        if self.dialect == "postgresql":
+            res = self.conn.execute(
+                text("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, :n)"), {"n": n}
+            )
+            return [int(r[0]) for r in res]
+        top = self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one()
+        return list(range(int(top) + 1, int(top) + 1 + n))
+
+    def _existing(self, hashes: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
+        candidates = self.known.filter(hashes)
+        if not candidates:
+            return {}
+        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+        self._copy(STAGE, ("content_hash",), [(h,) for h in candidates])
         res = self.conn.execute(
-            text(
-                f"SELECT DISTINCT s.src_row, s.line, i.line, i.batch_id FROM {STAGE} s "
-                "JOIN items i ON i.project_id = :p AND i.content_hash = s.content_hash ORDER BY s.src_row"
-            ),
-            self.params,
+            text(f"SELECT i.content_hash, i.id, i.line, i.batch_id FROM {STAGE} s "
+                 "JOIN items i ON i.project_id = :p AND i.content_hash = s.content_hash"),
+            {"p": self.project_id},
         )
-        return [tuple(r) for r in res]  # type: ignore[misc]
+        return {h: (int(i), line, batch) for h, i, line, batch in res}
 
-    def mark_existing_dup(self) -> None:
-        self.conn.execute(
-            text(
-                f"UPDATE {STAGE} SET dup = 1 WHERE content_hash IN "
-                "(SELECT content_hash FROM items WHERE project_id = :p)"
-            ),
-            self.params,
-        )
+    def _known_annotations(self, item_ids: Sequence[int]) -> set[tuple[int, int, str, str]]:
+        if not item_ids:
+            return set()
+        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+        self._copy(STAGE, ("item_id",), [(i,) for i in item_ids])
+        res = self.conn.execute(text(
+            f"SELECT a.item_id, a.user_id, a.value, a.source FROM annotations a "
+            f"WHERE a.item_id IN (SELECT item_id FROM {STAGE})"
+        ))
+        return {(int(i), int(u), v, s) for i, u, v, s in res}
 
-    def move(self, now: datetime) -> ChunkResult:
-        """Insert new items, annotators, annotations and gold from the staged chunk."""
-        p = {**self.params, "now": now}
-        existing = self.existing()
-        items = self.conn.execute(
-            _ts(
-                "INSERT INTO items (project_id, external_id, content_hash, payload, batch_id, line, created_at) "
-                f"SELECT :p, s.external_id, s.content_hash, s.payload, :b, s.line, :now FROM {STAGE} s "
-                "WHERE s.is_first = 1 AND s.dup = 0 AND NOT EXISTS (SELECT 1 FROM items i "
-                "WHERE i.project_id = :p AND i.content_hash = s.content_hash) ORDER BY s.src_row"
-            ),
-            p,
-        ).rowcount
-        self.conn.execute(
-            _ts(
-                "INSERT INTO users (name, role, created_at) "
-                f"SELECT DISTINCT s.annotator, 'annotator', :now FROM {STAGE} s "
-                "WHERE s.annotator IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.name = s.annotator)"
-            ),
-            p,
-        )
-        annotations = self.conn.execute(
-            _ts(
-                "INSERT INTO annotations (project_id, item_id, user_id, value, label, schema_version, "
-                "lead_time, source, batch_id, meta, created_at) "
-                f"SELECT :p, i.id, u.id, s.value, s.label, :v, s.lead_time, s.source, :b, s.meta, :now "
-                f"FROM {STAGE} s JOIN items i ON i.project_id = :p AND i.content_hash = s.content_hash "
-                "JOIN users u ON u.name = s.annotator "
-                "WHERE s.value IS NOT NULL AND s.dup = 0 AND NOT EXISTS (SELECT 1 FROM annotations a "
-                "WHERE a.item_id = i.id AND a.user_id = u.id AND a.value = s.value AND a.source = s.source) "
-                "ORDER BY s.src_row"
-            ),
-            p,
-        ).rowcount
-        gold = self.conn.execute(
-            _ts(
-                "INSERT INTO gold (item_id, project_id, value, label, source, created_at) "
-                f"SELECT i.id, :p, MIN(s.value), MIN(s.label), 'import', :now FROM {STAGE} s "
-                "JOIN items i ON i.project_id = :p AND i.content_hash = s.content_hash "
-                "WHERE s.ground_truth = 1 AND s.dup = 0 AND s.value IS NOT NULL AND NOT EXISTS "
-                "(SELECT 1 FROM gold g WHERE g.item_id = i.id) GROUP BY i.id"
-            ),
-            p,
-        ).rowcount
-        return ChunkResult(items, annotations, gold, existing)
+    def _known_gold(self, item_ids: Sequence[int]) -> set[int]:
+        if not item_ids:
+            return set()
+        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+        self._copy(STAGE, ("item_id",), [(i,) for i in item_ids])
+        res = self.conn.execute(text(f"SELECT item_id FROM gold WHERE item_id IN (SELECT item_id FROM {STAGE})"))
+        return {int(r[0]) for r in res}
+
+    # -- one chunk -----------------------------------------------------------------------------
+    def move(self, rows: Sequence[tuple[Any, ...]], now: datetime, *, reject_existing: bool = False) -> ChunkResult:
+        """Write one chunk of staged tuples (layout :data:`COLUMNS`) and report what it did.
+
+        ``reject_existing``: rows whose content is already an item add no annotation (the
+        ``--on-duplicate reject`` policy); otherwise their annotations go to that item.
+        """
+        result = ChunkResult()
+        first_of: dict[str, tuple[Any, ...]] = {}
+        for r in rows:
+            first_of.setdefault(r[5], r)
+        existing = self._existing(list(first_of))
+        self.known.add(list(first_of))
+        seen_rows: set[int] = set()
+        for r in rows:
+            hit = existing.get(r[5])
+            if hit is not None and r[0] not in seen_rows:
+                seen_rows.add(r[0])
+                result.existing.append((r[0], r[1], hit[1], hit[2]))
+        new = [r for h, r in first_of.items() if h not in existing and r[2] == 1 and r[3] == 0]
+        ids = self._reserve_ids(len(new))
+        ts = self._timestamp(now)
+        item_id = {h: v[0] for h, v in existing.items()}
+        item_rows = []
+        for r, i in zip(new, ids):
+            item_id[r[5]] = i
+            item_rows.append((i, self.project_id, r[4], r[5], r[6], self.batch_id, r[1], ts))
+        self._copy("items", ITEM_COLUMNS, item_rows)
+        result.items_added = len(item_rows)
+
+        labelled = [r for r in rows if r[7] is not None and r[3] == 0
+                    and not (reject_existing and r[5] in existing) and r[5] in item_id]
+        missing = {r[9] for r in labelled} - set(self.users)
+        if missing:
+            self.users.update(ensure_users(self.conn, missing))
+        old_items = sorted({item_id[r[5]] for r in labelled if r[5] in existing})
+        known = self._known_annotations(old_items)
+        ann_rows = []
+        for r in labelled:
+            key = (item_id[r[5]], self.users[r[9]], r[7], r[11])
+            if key in known:
+                continue
+            known.add(key)
+            ann_rows.append((self.project_id, key[0], key[1], r[7], r[8], self.schema_version, r[10], r[11],
+                             self.batch_id, r[12], ts))
+        self._copy("annotations", ANNOTATION_COLUMNS, ann_rows)
+        result.annotations_added = len(ann_rows)
+
+        golden = [r for r in labelled if r[13]]
+        if golden:
+            has_gold = self._known_gold(sorted({item_id[r[5]] for r in golden if r[5] in existing}))
+            gold_rows = []
+            for r in golden:
+                i = item_id[r[5]]
+                if i not in has_gold:
+                    has_gold.add(i)
+                    gold_rows.append((i, self.project_id, r[7], r[8], "import", ts))
+            self._copy("gold", GOLD_COLUMNS, gold_rows)
+            result.gold_added = len(gold_rows)
+        return result
 
     def conflicts(self) -> int:
         """Items where one annotator holds different current values after this batch."""
@@ -147,6 +236,6 @@ class Stager:
                     "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.supersedes_id = a.id) "
                     "GROUP BY a.item_id, a.user_id HAVING COUNT(DISTINCT a.value) > 1) c"
                 ),
-                self.params,
+                {"p": self.project_id, "b": self.batch_id},
             ).scalar_one()
         )

@@ -9,7 +9,7 @@ so history is never lost.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -35,7 +35,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -102,7 +102,11 @@ class ImportFinding(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("project_id", "content_hash"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "content_hash"),
+        # keyset pagination (exports, listings, the queue) walks a project's items by id
+        Index("ix_items_project_page", "project_id", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

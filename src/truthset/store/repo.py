@@ -108,15 +108,24 @@ def iter_items(conn: Connection, project_id: int, *, page: int = 5000) -> Iterat
         last = rows[-1].id
 
 
-def annotations_for_items(conn: Connection, project_id: int, lo: int, hi: int) -> list[Any]:
-    q = current_annotations_query(project_id).where(and_(Annotation.item_id >= lo, Annotation.item_id <= hi))
-    return list(conn.execute(q.order_by(Annotation.item_id, Annotation.id)))
+def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int]) -> list[Any]:
+    """Current annotations (with annotator names) of the given items, by item then id.
 
-
-def gold_for_items(conn: Connection, project_id: int, lo: int, hi: int) -> dict[int, str]:
-    rows = conn.execute(
-        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id, Gold.item_id.between(lo, hi))
+    Filtering on the id list (not on ``project_id``) lets the item index drive the query.
+    """
+    newer = aliased(Annotation)
+    q = (
+        select(Annotation, User.name.label("annotator"))
+        .join(User, User.id == Annotation.user_id)
+        .where(Annotation.item_id.in_(item_ids))
+        .where(~select(newer.id).where(newer.supersedes_id == Annotation.id).exists())
+        .order_by(Annotation.item_id, Annotation.id)
     )
+    return list(conn.execute(q))
+
+
+def gold_for_items(conn: Connection, project_id: int, item_ids: list[int]) -> dict[int, str]:
+    rows = conn.execute(select(Gold.item_id, Gold.value).where(Gold.item_id.in_(item_ids)))
     return dict(rows.all())
 
 

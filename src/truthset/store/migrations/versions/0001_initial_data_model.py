@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 23:54:03.572929
+Create Date: 2026-11-22 00:27:28.381848
 """
 
 from __future__ import annotations
@@ -140,6 +140,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_items_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index('ix_items_project_page', ['project_id', 'id'], unique=False)
 
     op.create_table('annotations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -264,6 +265,7 @@ def downgrade() -> None:
 
     op.drop_table('annotations')
     with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_index('ix_items_project_page')
         batch_op.drop_index(batch_op.f('ix_items_batch_id'))
 
     op.drop_table('items')

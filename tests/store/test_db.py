@@ -1,0 +1,59 @@
+"""Engines and migrations on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from truthset.core.errors import ConfigError, MissingDependency
+from truthset.store.db import head_revision, make_engine, sqlite_url, upgrade
+from truthset.store.models import Base
+
+
+def test_sqlite_settings_and_upgrade_is_idempotent(tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url(tmp_path / "x.db"))
+    upgrade(engine)
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+    assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+    engine.dispose()
+
+
+def test_postgres_migrations_match_the_models(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    insp = inspect(engine)
+    assert set(insp.get_table_names()) >= set(Base.metadata.tables)
+    for table in Base.metadata.tables.values():
+        cols = {c["name"] for c in insp.get_columns(table.name)}
+        assert cols == {c.name for c in table.columns}, table.name
+    engine.dispose()
+
+
+def test_migrations_leave_nothing_to_autogenerate(tmp_path: Path) -> None:
+    """The models and the migration scripts describe the same schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(sqlite_url(tmp_path / "y.db"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_bad_urls_get_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid database URL"):
+        make_engine("nonsense:://x")
+    with pytest.raises((MissingDependency, ConfigError)):
+        make_engine("mysql+notadriver://u@h/db")
+    engine = make_engine(sqlite_url(tmp_path / "missing" / "dir" / "z.db"))
+    with pytest.raises(ConfigError, match="cannot open the database"):
+        upgrade(engine)
