@@ -131,7 +131,7 @@ class ChunkBuilder:
         if self.task != "tabular-classification" and self.cols["text"] is None:
             raise ImportFailed(f"{p}: no text column found among {list(header)}; name it with --text-col")
         ignored: set[str] = set()
-        if EXPORT_COLUMNS <= set(header):
+        if set(header) >= EXPORT_COLUMNS:
             # truthset's own long CSV/Parquet export: its bookkeeping columns are not content
             ignored = set(EXPORT_COLUMNS - {"external_id", "annotator", "label", "lead_time"})
             if o.id_col is None:

@@ -27,7 +27,7 @@ def main() -> None:
             send(message)
     except BrokenPipeError:
         sys.exit(1)  # the importer is gone: nothing to do
-    except BaseException as exc:  # handed to the importer, which re-raises it
+    except Exception as exc:  # noqa: BLE001 - any failure is handed to the importer, which re-raises it
         send(("error", exc))
 
 

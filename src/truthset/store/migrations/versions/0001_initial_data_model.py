@@ -1,7 +1,7 @@
 """initial data model
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-22 00:27:28.381848
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
