@@ -16,7 +16,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -84,8 +85,8 @@ class QualityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     gold_threshold: float = Field(0.8, ge=0, le=1, description="Minimum accuracy on gold items.")
-    agreement_level: str | None = Field(
-        None, description="Krippendorff level for this project's labels (nominal, ordinal, ...)."
+    agreement_level: Literal["nominal", "ordinal", "interval", "ratio"] | None = Field(
+        None, description="Krippendorff level of this project's labels; unset: nominal for categories."
     )
 
 
@@ -96,7 +97,7 @@ class QueueConfig(BaseModel):
 
     overlap: int = Field(1, ge=1, le=50, description="Annotations wanted per item.")
     gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
-    order: str = Field("random", description="random or sequential.")
+    order: Literal["random", "sequential"] = Field("random", description="Order in which items are handed out.")
     lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
 
 
@@ -105,9 +106,9 @@ class LabelStudioConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    from_name: str = "label"
-    to_name: str = "text"
-    data_key: str = "text"
+    from_name: str = Field("label", description="Label Studio control holding the labels.")
+    to_name: str = Field("text", description="Label Studio object the control labels.")
+    data_key: str = Field("text", description="Key of the task data holding the text.")
 
 
 class ProjectConfig(BaseModel):
@@ -115,8 +116,8 @@ class ProjectConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(min_length=1)
-    task: TaskType
+    name: str = Field(min_length=1, description="Project name; unique within a store.")
+    task: TaskType = Field(description="What annotators do; fixed once the project exists.")
     text_field: str = Field("text", description="Payload field holding the text (or image path).")
     schema_: LabelSchema = Field(default_factory=LabelSchema, alias="schema")
     quality: QualityConfig = Field(default_factory=QualityConfig)
@@ -216,3 +217,61 @@ def write_project_config(path: Path, config: ProjectConfig) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(config.to_yaml(), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in get_args(tp))
+    if origin in (Union, UnionType):
+        names = [_type_name(a) for a in get_args(tp) if a is not type(None)]
+        return " or ".join(names) + (" or null" if type(None) in get_args(tp) else "")
+    if origin is list:
+        return f"list of {_type_name(get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _model_rows(model: Any, prefix: str) -> list[str]:
+    rows = []
+    for name, f in model.model_fields.items():
+        key = f"{prefix}{f.alias or name}"
+        sub = f.annotation
+        args = getattr(sub, "__args__", None)
+        inner = args[0] if args and hasattr(args[0], "model_fields") else sub
+        if hasattr(inner, "model_fields"):
+            suffix = "[]." if args and inner is args[0] and "list" in str(sub) else "."
+            rows.extend(_model_rows(inner, key + suffix))
+            continue
+        default = f.default if f.default_factory is None else f.default_factory()
+        shown = "(required)" if f.is_required() else f"`{default!r}`"
+        kind = _type_name(sub)
+        rows.append(f"| `{key}` | {kind} | {shown} | {f.description or ''} |")
+    return rows
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/config.md), generated from the declarations."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `truthset.core.config` (`python -m truthset.core.config > docs/config.md`);",
+        "a test fails when this page and the code disagree.",
+        "",
+        "## Settings (environment variables)",
+        "",
+        "| variable | default | meaning |",
+        "|---|---|---|",
+        *[f"| `{s.env}` | {s.default!r} | {s.help} |" for s in SETTINGS],
+        "",
+        f"## The project file `{PROJECT_FILE}`",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+        *_model_rows(ProjectConfig, ""),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/config.md
+    print(reference_markdown(), end="")
