@@ -75,8 +75,12 @@ def test_bad_yaml_and_encoding_errors(run, tmp_path: Path) -> None:  # type: ign
 
 
 def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.quality import sample_size
+
     res = run("demo", str(tmp_path / "demo"))
     assert "403 exact duplicate copies" in res.output
+    n = sample_size(5171, max_error_rate=0.02, confidence=0.95)
+    assert f"review {n:,} of them" in " ".join(res.output.split())
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171

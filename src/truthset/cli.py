@@ -651,10 +651,18 @@ def demo(directory: Path, as_json: bool) -> None:
     if as_json:
         _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data})
         return
+    if report.batch is None:
+        raise TruthsetError("the demo import recorded no batch")
     click.echo(f"demo project in {project.root} — SMS Spam Collection (Almeida et al. 2011, CC BY 4.0)\n")
     _print_import(report)
     click.echo("")
     _print_status(data)
+    from truthset.quality import sample_size
+
+    n = sample_size(data["items"], max_error_rate=0.02, confidence=0.95) if data["items"] else 0
+    click.echo(f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
+               f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
+               "--max-error-rate 0.02 -o review.csv draws them).")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
 

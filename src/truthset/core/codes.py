@@ -2,7 +2,8 @@
 
 Every quality metric works on three aligned integer arrays (item index, annotator index,
 label index) built once here (codes of the sorted distinct values, as pandas categorical
-codes would give), so the algorithms are vectorised reductions (``np.bincount``, sparse matrices) instead of loops over rows.
+codes would give), so the algorithms are vectorised reductions (``np.bincount``, sparse
+matrices) instead of loops over rows.
 
 The front door is the long annotation frame, one row per judgement, with columns
 ``item``, ``annotator``, ``label``. crowd-kit's ``task``, ``worker``, ``label`` are
@@ -45,7 +46,14 @@ def _canonical_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
             "Pass one row per judgement with columns item, annotator, label "
             "(crowd-kit's task, worker, label also work)."
         )
-    return {name: df[col] for name, col in source.items()}
+    out = {name: df[col] for name, col in source.items()}
+    repeated = [name for name, col in out.items() if isinstance(col, pd.DataFrame)]
+    if repeated:
+        raise InvalidInput(
+            f"annotation frame has more than one column named {repeated}; keep one of each "
+            "(item, annotator, label)."
+        )
+    return out  # type: ignore[return-value]
 
 
 def _raise_null_rows(null: npt.NDArray[np.bool_]) -> None:
