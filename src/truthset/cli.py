@@ -123,7 +123,7 @@ def init(directory: Path, task: str, labels: str, name: str | None) -> None:
 @click.option("--from-name", default=None, help="Label Studio: the control to read labels from.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def import_(ctx: click.Context, file: Path, fmt: str | None, as_json: bool, delimiter: str | None, **kw: Any) -> None:
+def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None, **kw: Any) -> None:
     """Import FILE (CSV/TSV, JSONL, Parquet, image folder, Label Studio export).
 
     Example: truthset import messages.tsv --text-col SMS --label-col Label

@@ -130,10 +130,10 @@ class ProjectConfig(BaseModel):
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+        return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no type hints
     """Writes strings holding NEL/LS/PS in double quotes, escaped.
 
     PyYAML writes those characters raw with ``allow_unicode`` and reads them back as line

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from truthset.core.errors import EncodingProblem, ImportFailed, InvalidInput
 
@@ -103,8 +103,8 @@ def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
             try:
                 text = decoder.decode(block, final=final)
             except UnicodeDecodeError as exc:
-                pending = len(exc.object) - len(block)
-                pos = offset - pending + exc.start
+                buffered = len(exc.object) - len(block)
+                pos = offset - buffered + exc.start
                 line = newlines + exc.object[: exc.start].count(b"\n") + 1
                 bad = exc.object[exc.start : exc.start + 1].hex().upper()
                 raise EncodingProblem(
@@ -232,7 +232,7 @@ def iter_csv(
     delim, quote_mode = sniff_dialect(sample, delimiter=delimiter, quoting=quoting)
     dialect = {"delimiter": delim, "quoting": "none" if quote_mode == csv.QUOTE_NONE else "minimal"}
     lines = decoded_lines(path, encoding)
-    reader = csv.reader(lines, delimiter=delim, quoting=quote_mode, strict=False)
+    reader = csv.reader(lines, delimiter=delim, quoting=cast("Literal[0, 1, 2, 3]", quote_mode), strict=False)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration as exc:

@@ -74,9 +74,9 @@ def _long_rows(project: Project, page: int, report: ExportReport) -> Iterator[li
             base = {"item_id": it.id, "external_id": it.external_id}
             base[text_field] = payload.get(text_field)
             extra = {k: _cell(v) for k, v in payload.items() if k != text_field}
-            for a in anns or [None]:
+            for a in anns or [{}]:
                 row = {**base, **extra}
-                if a is None:
+                if not a:
                     row.update(annotator=None, label=None, source=None, lead_time=None, schema_version=None)
                 else:
                     report.annotations += 1

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import text as sql
 
 from truthset.core.errors import ImportFailed, InvalidInput
@@ -193,7 +193,7 @@ def _messages(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, A
 
 def _write_findings(conn: Connection, batch_id: int, findings: list[dict[str, Any]]) -> None:
     for start in range(0, len(findings), 5000):
-        conn.execute(ImportFinding.__table__.insert(),
+        conn.execute(insert(ImportFinding),
                      [{**f, "batch_id": batch_id} for f in findings[start : start + 5000]])
 
 
@@ -239,7 +239,7 @@ def import_file(
     now = utcnow()
     with project.engine.begin() as conn:
         batch_id = int(conn.execute(
-            Batch.__table__.insert().values(
+            insert(Batch).values(
                 project_id=project.id, source=str(path), file_sha256=sha, format=fmt,
                 options=key, status="importing", created_at=now,
             )
@@ -299,7 +299,7 @@ def import_file(
         report.findings = shown
         report.seconds = time.perf_counter() - started
         conn.execute(
-            Batch.__table__.update().where(Batch.id == batch_id).values(
+            update(Batch).where(Batch.id == batch_id).values(
                 status="committed", rows_read=report.rows_read, items_added=report.items_added,
                 annotations_added=report.annotations_added, duplicates=report.duplicates + report.already_present,
                 rejected=report.rejected, report=json.dumps(report.to_dict()),

@@ -254,12 +254,12 @@ def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame,
     posterior = probas.max(axis=1)
     now = utcnow()
     with project.engine.begin() as conn:
-        run_id = conn.execute(insert(Run).values(
+        run_id = conn.execute(insert(Run).returning(Run.id).values(
             project_id=project.id, kind="qc-aggregate",
             config=json.dumps({"method": method, "estimator": type(model).__name__,
                                "params": {k: repr(v) for k, v in getattr(model, "get_params", dict)().items()}}),
             dataset_hash=dataset_hash(df), seed=seed, metrics=json.dumps(report), created_at=now,
-        )).inserted_primary_key[0]
+        )).scalar_one()
         rows = [{"project_id": project.id, "item_id": int(item), "run_id": run_id, "method": method,
                  "value": json.dumps(str(label), ensure_ascii=False), "posterior": float(posterior.loc[item]),
                  "created_at": now}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from truthset.core.errors import SchemaError
 from truthset.core.schema import PALETTE, Finding, Label, LabelSchema, check_schema
@@ -67,7 +67,7 @@ def _migrate_annotations(conn: Connection, project: Project, mapping: dict[str, 
         if _mentions(value, names):
             new = _map_value(value, mapping)
             conn.execute(
-                Gold.__table__.update().where(Gold.item_id == g.item_id).values(
+                update(Gold).where(Gold.item_id == g.item_id).values(
                     value=json.dumps(new, sort_keys=True, separators=(",", ":")),
                     label=new if isinstance(new, str) else None,
                 )

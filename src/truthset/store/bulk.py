@@ -105,8 +105,7 @@ class Stager:
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None  # a live connection always has its DBAPI connection
+        raw: Any = self.conn.connection.dbapi_connection
         if self.dialect == "postgresql":
             with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for r in rows:

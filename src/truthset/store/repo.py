@@ -143,14 +143,14 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
     items = conn.execute(select(func.count()).select_from(Item).where(Item.project_id == project_id)).scalar_one()
     cur = current_annotations_query(project_id).subquery()
     annotations = conn.execute(select(func.count()).select_from(cur)).scalar_one()
-    by_source = dict(conn.execute(select(cur.c.source, func.count()).group_by(cur.c.source)).all())
-    by_annotator = dict(
+    by_source: dict[str, int] = dict(conn.execute(select(cur.c.source, func.count()).group_by(cur.c.source)).all())
+    by_annotator: dict[str, int] = dict(
         conn.execute(select(cur.c.annotator, func.count()).group_by(cur.c.annotator).order_by(func.count().desc())).all()
     )
     by_label_rows = conn.execute(
         select(cur.c.label, func.count()).where(cur.c.label.is_not(None)).group_by(cur.c.label).order_by(func.count().desc())
     ).all()
-    by_label = dict(by_label_rows)
+    by_label: dict[str, int] = dict(by_label_rows)
     multi = conn.execute(select(cur.c.value).where(cur.c.label.is_(None)))
     for (value,) in multi:
         parsed = json.loads(value)
