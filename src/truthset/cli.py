@@ -474,8 +474,8 @@ def qc_agreement(ctx: click.Context, answers: Path | None, item_col: str, annota
     if answers is None:
         project = _open(ctx.find_root())
         if project.task == "ner":
-            spans, texts = svc.project_spans(project)
-            data = svc.span_agreement_report(spans, texts)
+            spans, texts, coverage = svc.project_spans(project)
+            data = svc.span_agreement_report(spans, texts, coverage)
             if as_json:
                 _echo_json(data)
             else:

@@ -66,9 +66,11 @@ def test_single_annotator_project_gets_a_clear_error(new_project) -> None:  # ty
 def test_ner_span_agreement(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(task="ner")
     import_file(p, LEOKA)
-    spans, texts = qc.project_spans(p)
-    rep = qc.span_agreement_report(spans, texts)
+    spans, texts, coverage = qc.project_spans(p)
+    rep = qc.span_agreement_report(spans, texts, coverage)
     assert rep["annotators"] == 3 and rep["items"] == 130
+    # two annotations on one task mark no span: they still count as judgements
+    assert len(coverage) == 388 > spans.groupby(["item", "annotator"]).ngroups
     assert 0 < rep["span_f1_exact"] <= rep["span_f1_overlap"] <= 1
     assert -1 <= rep["token_alpha"] <= 1
     with pytest.raises(InvalidInput, match="ner"):

@@ -53,8 +53,12 @@ def project_annotations(project: Project) -> pd.DataFrame:
     return pd.DataFrame(data, columns=["item", "annotator", "label"])
 
 
-def project_spans(project: Project) -> tuple[pd.DataFrame, pd.Series]:
-    """NER: current spans (item, annotator, start, end, label) and item texts."""
+def project_spans(project: Project) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """NER: current spans (item, annotator, start, end, label), item texts, and coverage.
+
+    Coverage lists every (item, annotator) with an annotation, including those that marked
+    no span at all: "no entity here" is a judgement agreement must count.
+    """
     with project.engine.connect() as conn:
         rows = conn.execute(repo.current_annotations_query(project.id)).all()
         texts = {
@@ -67,7 +71,9 @@ def project_spans(project: Project) -> tuple[pd.DataFrame, pd.Series]:
         for s in json.loads(r.value)
     ]
     frame = pd.DataFrame(spans, columns=["item", "annotator", "start", "end", "label"])
-    return frame, pd.Series(texts, name="text")
+    coverage = pd.DataFrame([(r.item_id, r.annotator) for r in rows if r.source != "model"],
+                            columns=["item", "annotator"]).drop_duplicates()
+    return frame, pd.Series(texts, name="text"), coverage
 
 
 def project_gold(project: Project) -> pd.Series:
@@ -166,7 +172,7 @@ def agreement_report(df: pd.DataFrame, *, level: str, n_boot: int = 1000, seed: 
     return out
 
 
-def span_agreement_report(spans: pd.DataFrame, texts: pd.Series) -> dict[str, Any]:
+def span_agreement_report(spans: pd.DataFrame, texts: pd.Series, coverage: pd.DataFrame | None = None) -> dict[str, Any]:
     from truthset.quality import pairwise_span_f1, token_alpha
 
     if spans.empty:
@@ -174,11 +180,11 @@ def span_agreement_report(spans: pd.DataFrame, texts: pd.Series) -> dict[str, An
     out: dict[str, Any] = {"items": int(spans["item"].nunique()), "spans": int(len(spans)),
                            "annotators": int(spans["annotator"].nunique())}
     for match in ("exact", "overlap"):
-        m = pairwise_span_f1(spans, match=match)
+        m = pairwise_span_f1(spans, match=match, coverage=coverage)
         vals = m.to_numpy()[~np.eye(len(m), dtype=bool)]
         vals = vals[~np.isnan(vals)]
         out[f"span_f1_{match}"] = _f(vals.mean()) if len(vals) else None
-    out["token_alpha"] = _f(token_alpha(spans, texts))
+    out["token_alpha"] = _f(token_alpha(spans, texts, coverage=coverage))
     return out
 
 
