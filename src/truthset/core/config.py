@@ -99,6 +99,9 @@ class QueueConfig(BaseModel):
     gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
     order: Literal["random", "sequential"] = Field("random", description="Order in which items are handed out.")
     lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
+    max_per_annotator: int | None = Field(
+        None, ge=1, description="Most items one annotator is given in the annotate stage (unset: no limit)."
+    )
 
 
 class LabelStudioConfig(BaseModel):

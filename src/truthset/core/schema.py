@@ -186,3 +186,51 @@ RESERVED_HOTKEYS: dict[str, str] = {
     "n": "next",
     "?": "help",
 }
+
+
+def validate_value(task: str, schema: LabelSchema, value: object, *, text: str | None = None) -> object:
+    """Check an annotation value against the task and schema; return it in canonical form.
+
+    Single-label tasks take a label name; ``multi-label`` a list of names (sorted, without
+    repeats); ``ner`` a list of ``{start, end, label}`` spans inside ``text`` (sorted; no
+    overlaps unless the schema allows them). Raises :class:`SchemaError` naming the field.
+    """
+    from truthset.core.errors import SchemaError
+
+    names = set(schema.names)
+    if task == "multi-label":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SchemaError("field 'value': a multi-label annotation is a list of label names")
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise SchemaError(f"field 'value': unknown label(s) {unknown}; the labels are {sorted(names)}")
+        return sorted(set(value))
+    if task == "ner":
+        if not isinstance(value, list):
+            raise SchemaError("field 'value': an NER annotation is a list of {start, end, label} spans")
+        spans = []
+        for k, span in enumerate(value):
+            where = f"field 'value[{k}]'"
+            if not isinstance(span, dict):
+                raise SchemaError(f"{where}: a span is an object with start, end and label")
+            start, end, label = span.get("start"), span.get("end"), span.get("label")
+            if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+                raise SchemaError(f"{where}: start and end must be whole numbers (character offsets)")
+            if label not in names:
+                raise SchemaError(f"{where}: unknown label {label!r}; the labels are {sorted(names)}")
+            limit = len(text) if text is not None else end
+            if not 0 <= start < end <= limit:
+                raise SchemaError(f"{where}: span {start}-{end} lies outside the text (length {limit})")
+            spans.append({"start": start, "end": end, "label": label})
+        spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
+        if schema.span_overlap == "forbid":
+            for a, b in zip(spans, spans[1:]):
+                if b["start"] < a["end"]:
+                    raise SchemaError(f"field 'value': spans {a['start']}-{a['end']} and {b['start']}-{b['end']} "
+                                      "overlap, which this schema forbids (schema.span_overlap)")
+        return spans
+    if not isinstance(value, str):
+        raise SchemaError("field 'value': this task takes one label name")
+    if value not in names:
+        raise SchemaError(f"field 'value': unknown label {value!r}; the labels are {sorted(names)}")
+    return value

@@ -27,7 +27,8 @@ COLUMNS: tuple[str, ...] = (
     "src_row", "line", "is_first", "dup", "external_id", "content_hash", "payload",
     "value", "label", "annotator", "lead_time", "source", "meta", "ground_truth",
 )
-ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "batch_id", "line", "created_at")
+ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "batch_id", "line", "queue_key",
+                "created_at")
 ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
                       "source", "batch_id", "meta", "created_at")
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
@@ -189,7 +190,7 @@ class Stager:
         item_rows = []
         for r, i in zip(new, ids):
             item_id[r[5]] = i
-            item_rows.append((i, self.project_id, r[4], r[5], r[6], self.batch_id, r[1], ts))
+            item_rows.append((i, self.project_id, r[4], r[5], r[6], self.batch_id, r[1], int(r[5][:8], 16) >> 1, ts))
         self._copy("items", ITEM_COLUMNS, item_rows)
         result.items_added = len(item_rows)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -104,8 +105,10 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("project_id", "content_hash"),
-        # keyset pagination (exports, listings, the queue) walks a project's items by id
+        # keyset pagination (exports, listings) walks a project's items by id
         Index("ix_items_project_page", "project_id", "id"),
+        # the annotation queue walks a project's not-yet-full items in queue order
+        Index("ix_items_queue", "project_id", "full", "queue_key"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
@@ -115,6 +118,11 @@ class Item(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True, index=True)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     split: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: order in the annotation queue: the first 31 bits of the content hash (a stable shuffle)
+    queue_key: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: annotate-stage assignments leased or done; the queue never lets it pass the overlap k
+    n_open: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -132,7 +140,12 @@ class Assignment(Base):
     """Work to do: item x (user or anyone) x stage, leased while someone holds it."""
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_queue", "project_id", "stage", "status"),)
+    __table_args__ = (
+        Index("ix_assignments_queue", "project_id", "stage", "status"),
+        Index("ix_assignments_lease", "status", "leased_until"),
+        # an annotator is never handed the same item twice in a stage
+        UniqueConstraint("item_id", "user_id", "stage", name="uq_assignments_item_user_stage"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
@@ -141,7 +154,9 @@ class Assignment(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     reason: Mapped[str] = mapped_column(Text, default="")
     leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Annotation(Base):
@@ -162,6 +177,8 @@ class Annotation(Base):
     supersedes_id: Mapped[int | None] = mapped_column(
         ForeignKey("annotations.id"), nullable=True, index=True
     )
+    #: the queue assignment this answers; unique, so a retried submit can never add a copy
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), nullable=True, unique=True)
     meta: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 00:27:28.381848
+Create Date: 2026-11-22 00:48:20.359778
 """
 
 from __future__ import annotations
@@ -131,6 +131,9 @@ def upgrade() -> None:
     sa.Column('batch_id', sa.Integer(), nullable=True),
     sa.Column('line', sa.Integer(), nullable=True),
     sa.Column('split', sa.String(length=20), nullable=True),
+    sa.Column('queue_key', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('n_open', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('full', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_items_batch_id_batches')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_items_project_id_projects')),
@@ -140,32 +143,7 @@ def upgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_items_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index('ix_items_project_page', ['project_id', 'id'], unique=False)
-
-    op.create_table('annotations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('project_id', sa.Integer(), nullable=False),
-    sa.Column('item_id', sa.Integer(), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('value', sa.Text(), nullable=False),
-    sa.Column('label', sa.String(length=200), nullable=True),
-    sa.Column('schema_version', sa.Integer(), nullable=False),
-    sa.Column('lead_time', sa.Float(), nullable=True),
-    sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('batch_id', sa.Integer(), nullable=True),
-    sa.Column('supersedes_id', sa.Integer(), nullable=True),
-    sa.Column('meta', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_annotations_batch_id_batches')),
-    sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_annotations_item_id_items')),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_annotations_project_id_projects')),
-    sa.ForeignKeyConstraint(['supersedes_id'], ['annotations.id'], name=op.f('fk_annotations_supersedes_id_annotations')),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_annotations_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_annotations'))
-    )
-    with op.batch_alter_table('annotations', schema=None) as batch_op:
-        batch_op.create_index('ix_annotations_item_user', ['item_id', 'user_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_annotations_project_id'), ['project_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_annotations_supersedes_id'), ['supersedes_id'], unique=False)
+        batch_op.create_index('ix_items_queue', ['project_id', 'full', 'queue_key'], unique=False)
 
     op.create_table('assignments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -176,14 +154,18 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('leased_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('is_gold', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_assignments_item_id_items')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_assignments_project_id_projects')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_assignments_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_assignments'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assignments')),
+    sa.UniqueConstraint('item_id', 'user_id', 'stage', name='uq_assignments_item_user_stage')
     )
     with op.batch_alter_table('assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assignments_item_id'), ['item_id'], unique=False)
+        batch_op.create_index('ix_assignments_lease', ['status', 'leased_until'], unique=False)
         batch_op.create_index('ix_assignments_queue', ['project_id', 'stage', 'status'], unique=False)
 
     op.create_table('consensus',
@@ -218,6 +200,35 @@ def upgrade() -> None:
     with op.batch_alter_table('gold', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gold_project_id'), ['project_id'], unique=False)
 
+    op.create_table('annotations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('label', sa.String(length=200), nullable=True),
+    sa.Column('schema_version', sa.Integer(), nullable=False),
+    sa.Column('lead_time', sa.Float(), nullable=True),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('assignment_id', sa.Integer(), nullable=True),
+    sa.Column('meta', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'], name=op.f('fk_annotations_assignment_id_assignments')),
+    sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_annotations_batch_id_batches')),
+    sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_annotations_item_id_items')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_annotations_project_id_projects')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['annotations.id'], name=op.f('fk_annotations_supersedes_id_annotations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_annotations_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_annotations')),
+    sa.UniqueConstraint('assignment_id', name=op.f('uq_annotations_assignment_id'))
+    )
+    with op.batch_alter_table('annotations', schema=None) as batch_op:
+        batch_op.create_index('ix_annotations_item_user', ['item_id', 'user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_annotations_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_annotations_supersedes_id'), ['supersedes_id'], unique=False)
+
     op.create_table('reviews',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -244,6 +255,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reviews_item_id'))
 
     op.drop_table('reviews')
+    with op.batch_alter_table('annotations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_annotations_supersedes_id'))
+        batch_op.drop_index(batch_op.f('ix_annotations_project_id'))
+        batch_op.drop_index('ix_annotations_item_user')
+
+    op.drop_table('annotations')
     with op.batch_alter_table('gold', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_gold_project_id'))
 
@@ -254,16 +271,12 @@ def downgrade() -> None:
     op.drop_table('consensus')
     with op.batch_alter_table('assignments', schema=None) as batch_op:
         batch_op.drop_index('ix_assignments_queue')
+        batch_op.drop_index('ix_assignments_lease')
         batch_op.drop_index(batch_op.f('ix_assignments_item_id'))
 
     op.drop_table('assignments')
-    with op.batch_alter_table('annotations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_annotations_supersedes_id'))
-        batch_op.drop_index(batch_op.f('ix_annotations_project_id'))
-        batch_op.drop_index('ix_annotations_item_user')
-
-    op.drop_table('annotations')
     with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_index('ix_items_queue')
         batch_op.drop_index('ix_items_project_page')
         batch_op.drop_index(batch_op.f('ix_items_batch_id'))
 

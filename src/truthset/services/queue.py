@@ -1,0 +1,263 @@
+"""The annotation queue: lease the next item, take a submission, take a skip.
+
+Invariants (tested under concurrency on SQLite and PostgreSQL):
+
+* an item never gets more than ``queue.overlap`` annotate-stage assignments leased or done
+  (``items.n_open``, changed only by conditional updates ``... WHERE n_open < k``);
+* an annotator is never handed the same item twice (unique (item, user, stage));
+* a submission is stored exactly once, however often a client retries it (unique
+  ``annotations.assignment_id``);
+* an assignment is leased for ``queue.lease_minutes``; an expired lease frees its slot, so a
+  closed tab strands nothing and a slow annotator holds only the items they have open.
+
+Hidden gold items are mixed in at ``queue.gold_rate``; they sit outside the overlap count, and
+nothing the annotator receives says an item is gold. On PostgreSQL the candidate rows are
+taken with ``FOR UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
+SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from truthset.core.errors import Conflict, InvalidInput, NotFound
+from truthset.core.schema import validate_value
+from truthset.services.projects import Project
+from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
+
+SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
+STAGE = "annotate"
+
+
+@dataclass
+class Task:
+    """What an annotator receives: never whether the item is gold, never others' labels."""
+
+    assignment_id: int
+    item_id: int
+    payload: dict[str, Any]
+    leased_until: datetime
+    prelabel: Any = None
+    reason: str = ""
+    progress: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"assignment_id": self.assignment_id, "item_id": self.item_id, "data": self.payload,
+                "leased_until": self.leased_until.isoformat(), "prelabel": self.prelabel,
+                "reason": self.reason, "progress": self.progress}
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or utcnow()
+
+
+def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: int = 200) -> int:
+    """Expire leases past due and give their slots back; returns how many."""
+    rows = conn.execute(
+        select(Assignment.id, Assignment.item_id, Assignment.is_gold, Assignment.reason)
+        .where(Assignment.project_id == project_id, Assignment.stage == STAGE, Assignment.status == "leased",
+               Assignment.leased_until < now)
+        .limit(limit)
+    ).all()
+    for a in rows:
+        done = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "leased")
+                            .values(status="expired")).rowcount
+        if not done:
+            continue
+        if a.reason:  # a claimed re-annotation: offer it to anyone again
+            conn.execute(insert(Assignment).values(project_id=project_id, item_id=a.item_id, user_id=None,
+                                                   stage=STAGE, status="pending", reason=a.reason, created_at=now))
+        elif not a.is_gold:
+            conn.execute(update(Item).where(Item.id == a.item_id)
+                         .values(n_open=Item.n_open - 1, full=False))
+    return len(rows)
+
+
+def _seen(user_id: int) -> Any:
+    return exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id, Assignment.stage == STAGE)
+
+
+def _lock(q: Any, conn: Connection) -> Any:
+    return q.with_for_update(skip_locked=True, of=Item) if conn.dialect.name == "postgresql" else q
+
+
+def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
+           gold: bool = False, reason: str = "") -> int | None:
+    """Create the assignment inside a savepoint; None if the user already has this item."""
+    until = now + timedelta(minutes=project.config.queue.lease_minutes)
+    try:
+        with conn.begin_nested():
+            return int(conn.execute(insert(Assignment).returning(Assignment.id).values(
+                project_id=project.id, item_id=item_id, user_id=user_id, stage=STAGE, status="leased",
+                leased_until=until, is_gold=gold, reason=reason, created_at=now)).scalar_one())
+    except IntegrityError:
+        return None
+
+
+def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
+    k = project.config.queue.overlap
+    order = Item.id if project.config.queue.order == "sequential" else Item.queue_key
+    eligible = (select(Item.id).where(Item.project_id == project.id, Item.full.is_(False), ~_seen(user_id),
+                                      ~exists().where(Gold.item_id == Item.id)).order_by(order, Item.id))
+    for attempt in range(20):
+        candidates = conn.execute(_lock(eligible.limit(8), conn)).scalars().all()
+        for item_id in candidates:
+            got = conn.execute(update(Item).where(Item.id == item_id, Item.n_open < k)
+                               .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= k)).rowcount
+            if not got:
+                continue
+            assignment = _lease(conn, project, user_id, item_id, now)
+            if assignment is not None:
+                return assignment
+            conn.execute(update(Item).where(Item.id == item_id).values(n_open=Item.n_open - 1, full=False))
+        # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
+        # is not "none left". Look without locking; if work remains, try again shortly.
+        if conn.dialect.name != "postgresql" or conn.execute(eligible.limit(1)).first() is None:
+            return None
+        time.sleep(0.002 * (attempt + 1))
+    return None
+
+
+def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
+    gold_item = conn.execute(
+        select(Item.id).join(Gold, Gold.item_id == Item.id)
+        .where(Item.project_id == project.id, ~_seen(user_id)).order_by(Item.queue_key).limit(1)
+    ).scalar()
+    return None if gold_item is None else _lease(conn, project, user_id, int(gold_item), now, gold=True)
+
+
+def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
+    rows = conn.execute(
+        select(Assignment.id, Assignment.item_id, Assignment.reason)
+        .where(Assignment.project_id == project.id, Assignment.stage == STAGE, Assignment.user_id.is_(None),
+               Assignment.status == "pending")
+        .order_by(Assignment.id).limit(8)
+    ).all()
+    for a in rows:
+        assignment = _lease(conn, project, user_id, a.item_id, now, reason=a.reason)
+        if assignment is None:
+            continue  # this annotator already had the item: leave it for another
+        taken = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "pending")
+                             .values(status="claimed")).rowcount
+        if taken:
+            return assignment
+        conn.execute(update(Assignment).where(Assignment.id == assignment).values(status="void"))
+    return None
+
+
+def _progress(conn: Connection, project_id: int, user_id: int) -> dict[str, int]:
+    done = conn.execute(select(func.count()).select_from(Assignment).where(
+        Assignment.project_id == project_id, Assignment.user_id == user_id, Assignment.stage == STAGE,
+        Assignment.status == "done")).scalar_one()
+    return {"done": int(done)}
+
+
+def next_task(project: Project, user_id: int, *, now: datetime | None = None) -> Task | None:
+    """Lease the next item for ``user_id`` (or return the one they already hold)."""
+    now = _now(now)
+    q = project.config.queue
+    with project.engine.begin() as conn:
+        release_expired(conn, project.id, now)
+        held = conn.execute(select(Assignment.id).where(
+            Assignment.project_id == project.id, Assignment.user_id == user_id, Assignment.stage == STAGE,
+            Assignment.status == "leased", Assignment.leased_until >= now).order_by(Assignment.id).limit(1)).scalar()
+        assignment: int | None = int(held) if held is not None else None
+        if assignment is None and q.max_per_annotator is not None:
+            given = conn.execute(select(func.count()).select_from(Assignment).where(
+                Assignment.project_id == project.id, Assignment.user_id == user_id, Assignment.stage == STAGE,
+                Assignment.status.in_(("leased", "done")), Assignment.is_gold.is_(False))).scalar_one()
+            if given >= q.max_per_annotator:
+                return None
+        if assignment is None:
+            assignment = _claim_reannotation(conn, project, user_id, now)
+        if assignment is None and q.gold_rate > 0:
+            n_given = conn.execute(select(func.count()).select_from(Assignment).where(
+                Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one()
+            if random.Random(f"{user_id}:{n_given}").random() < q.gold_rate:
+                assignment = _claim_gold(conn, project, user_id, now)
+        if assignment is None:
+            assignment = _claim_regular(conn, project, user_id, now)
+        if assignment is None:
+            return None
+        return _task(conn, project, assignment, user_id)
+
+
+def _task(conn: Connection, project: Project, assignment_id: int, user_id: int) -> Task:
+    a = conn.execute(select(Assignment).where(Assignment.id == assignment_id)).one()
+    payload = json.loads(conn.execute(select(Item.payload).where(Item.id == a.item_id)).scalar_one())
+    payload.pop("_sha256", None)
+    pre = conn.execute(select(Annotation.value).where(Annotation.item_id == a.item_id, Annotation.source == "model")
+                       .order_by(Annotation.id.desc()).limit(1)).scalar()
+    return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
+                prelabel=None if pre is None else json.loads(pre), reason=a.reason,
+                progress=_progress(conn, project.id, user_id))
+
+
+def _own(conn: Connection, project: Project, user_id: int, assignment_id: int) -> Any:
+    a = conn.execute(select(Assignment).where(Assignment.id == assignment_id, Assignment.project_id == project.id)).first()
+    if a is None or a.user_id != user_id:
+        raise NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
+    return a
+
+
+def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, lead_time: float | None = None,
+           now: datetime | None = None) -> int:
+    """Store the annotation for a leased assignment; a retried submit returns the same id."""
+    now = _now(now)
+    with project.engine.begin() as conn:
+        a = _own(conn, project, user_id, assignment_id)
+        existing = conn.execute(select(Annotation.id).where(Annotation.assignment_id == assignment_id)).scalar()
+        if existing is not None:
+            return int(existing)
+        if a.status not in ("leased", "expired"):
+            raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
+        text = json.loads(conn.execute(select(Item.payload).where(Item.id == a.item_id)).scalar_one()).get(
+            project.config.text_field)
+        canonical = validate_value(project.task, project.config.schema, value,
+                                   text=text if isinstance(text, str) else None)
+        if lead_time is not None and (lead_time < 0 or lead_time > 86400):
+            raise InvalidInput("field 'lead_time': seconds between 0 and 86400")
+        if a.status == "expired" and not a.is_gold and not a.reason:
+            # a late answer counts only if the item still has room
+            k = project.config.queue.overlap
+            room = conn.execute(update(Item).where(Item.id == a.item_id, Item.n_open < k)
+                                .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= k)).rowcount
+            if not room:
+                raise Conflict("your lease expired and the item got its annotations from others; "
+                               "ask for the next item")
+        conn.execute(update(Assignment).where(Assignment.id == assignment_id).values(status="done", done_at=now))
+        value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return int(conn.execute(insert(Annotation).returning(Annotation.id).values(
+            project_id=project.id, item_id=a.item_id, user_id=user_id, value=value_json,
+            label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,
+            lead_time=lead_time, source="human", assignment_id=assignment_id, meta="{}", created_at=now,
+        )).scalar_one())
+
+
+def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
+         now: datetime | None = None) -> int:
+    """Give an item back with a reason; the reason is recorded as a data issue. Returns its id."""
+    if reason not in SKIP_REASONS:
+        raise InvalidInput(f"field 'reason': {reason!r}; use one of {', '.join(SKIP_REASONS)}")
+    now = _now(now)
+    with project.engine.begin() as conn:
+        a = _own(conn, project, user_id, assignment_id)
+        changed = conn.execute(update(Assignment).where(Assignment.id == assignment_id, Assignment.status == "leased")
+                               .values(status="skipped", reason=f"{reason}: {note}".strip(": "), done_at=now)).rowcount
+        if not changed:
+            raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
+        if not a.is_gold and not a.reason:
+            conn.execute(update(Item).where(Item.id == a.item_id).values(n_open=Item.n_open - 1, full=False))
+        history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
+        return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
+            project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),
+            items=json.dumps([a.item_id]), severity="medium", status="open", history=json.dumps(history),
+            is_auto=True, created_at=now)).scalar_one())

@@ -1,0 +1,178 @@
+"""The annotation queue on SQLite and PostgreSQL: overlap, leases, gold, retries, concurrency."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
+from truthset.services import queue, users
+from truthset.services.imports import import_file
+from truthset.store.models import Annotation, DataIssue, Gold, Item, utcnow
+
+
+def _project(new_project, tmp_path: Path, n: int = 10, *, task: str = "text-classification", **queue_cfg):  # type: ignore[no-untyped-def]
+    p = new_project(task=task, labels=["pos", "neg", "PER"] if task == "ner" else ["pos", "neg"])
+    f = tmp_path / f"items-{p.config.name}.jsonl"
+    f.write_text("".join(json.dumps({"text": f"item number {i} Ann"}) + "\n" for i in range(n)), encoding="utf-8")
+    import_file(p, f)
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
+    return p
+
+
+def _user(p, name: str) -> int:  # type: ignore[no-untyped-def]
+    with p.engine.begin() as conn:
+        # users are shared by all projects of a store (the PostgreSQL test database is shared)
+        return users.add_user(conn, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
+
+
+def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-untyped-def]
+    items = []
+    while (t := queue.next_task(p, uid)) is not None:
+        queue.submit(p, uid, t.assignment_id, label, lead_time=1.5)
+        items.append(t.item_id)
+    return items
+
+
+def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 10, overlap=2)
+    a, b, c = (_user(p, n) for n in ("ann", "bob", "cy"))
+    got = {u: _drain(p, u) for u in (a, b, c)}
+    for items in got.values():
+        assert len(items) == len(set(items))
+    per_item = Counter(i for items in got.values() for i in items)
+    assert set(per_item.values()) == {2} and len(per_item) == 10
+    assert len(got[a]) == 10 and len(got[b]) == 10 and got[c] == []
+    with p.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(Annotation)
+                         .where(Annotation.project_id == p.id, Annotation.source == "human")).scalar_one()
+    assert n == 20
+
+
+def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 3, overlap=1)
+    uid = _user(p, "ann")
+    t = queue.next_task(p, uid)
+    assert t is not None
+    assert set(t.to_dict()) == {"assignment_id", "item_id", "data", "leased_until", "prelabel", "reason", "progress"}
+    assert queue.next_task(p, uid).assignment_id == t.assignment_id  # the held lease comes back
+    first = queue.submit(p, uid, t.assignment_id, "neg")
+    again = queue.submit(p, uid, t.assignment_id, "neg")
+    assert first == again
+    other = _user(p, "eve")
+    with pytest.raises(NotFound):
+        queue.submit(p, other, t.assignment_id, "neg")
+
+
+@pytest.mark.parametrize("value, field", [("maybe", "value"), (["pos"], "value"), (3, "value")])
+def test_bad_values_name_the_field(new_project, tmp_path: Path, value, field) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 1)
+    uid = _user(p, "ann")
+    t = queue.next_task(p, uid)
+    with pytest.raises(SchemaError, match=f"field '{field}'"):
+        queue.submit(p, uid, t.assignment_id, value)
+
+
+def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 1, task="ner")
+    uid = _user(p, "ann")
+    t = queue.next_task(p, uid)
+    text = t.payload["text"]
+    with pytest.raises(SchemaError, match=r"value\[0\].*outside the text"):
+        queue.submit(p, uid, t.assignment_id, [{"start": 0, "end": len(text) + 1, "label": "PER"}])
+    with pytest.raises(SchemaError, match="overlap"):
+        queue.submit(p, uid, t.assignment_id, [{"start": 0, "end": 4, "label": "PER"}, {"start": 2, "end": 6, "label": "PER"}])
+    start = text.index("Ann")
+    queue.submit(p, uid, t.assignment_id, [{"start": start, "end": start + 3, "label": "PER"}])
+
+
+def test_expired_lease_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 1, overlap=1, lease_minutes=30)
+    a, b = _user(p, "slow"), _user(p, "fast")
+    t = queue.next_task(p, a)
+    assert queue.next_task(p, b) is None  # the only item is leased
+    later = utcnow() + timedelta(minutes=31)
+    tb = queue.next_task(p, b, now=later)
+    assert tb is not None and tb.item_id == t.item_id
+    queue.submit(p, b, tb.assignment_id, "pos", now=later)
+    with pytest.raises(Conflict, match="expired"):
+        queue.submit(p, a, t.assignment_id, "neg", now=later)
+
+
+def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 1, overlap=1)
+    a, b = _user(p, "ann"), _user(p, "bob")
+    t = queue.next_task(p, a)
+    with pytest.raises(InvalidInput, match="reason"):
+        queue.skip(p, a, t.assignment_id, "boring")
+    issue = queue.skip(p, a, t.assignment_id, "ambiguous", note="sarcasm?")
+    with p.engine.connect() as conn:
+        row = conn.execute(select(DataIssue).where(DataIssue.id == issue)).one()
+    assert row.kind == "skip:ambiguous" and json.loads(row.items) == [t.item_id]
+    assert queue.next_task(p, a) is None  # never the same item twice
+    assert queue.next_task(p, b).item_id == t.item_id
+
+
+def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 6, overlap=1, gold_rate=1.0)
+    with p.engine.begin() as conn:
+        ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()
+        for i in ids[:2]:
+            conn.execute(Gold.__table__.insert().values(item_id=i, project_id=p.id, value='"pos"', label="pos",
+                                                        source="test", created_at=utcnow()))
+    a, b = _user(p, "ann"), _user(p, "bob")
+    got_a, got_b = _drain(p, a), _drain(p, b)
+    assert set(got_a[:2]) == set(ids[:2]) and set(got_b[:2]) == set(ids[:2])  # every annotator sees each gold item
+    assert sorted(got_a[2:] + got_b[2:]) == sorted(ids[2:])  # regular items still once each (k=1)
+
+
+def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services.schema import split_label
+
+    p = _project(new_project, tmp_path, 4, overlap=1)
+    a = _user(p, "ann")
+    _drain(p, a, "neg")
+    split_label(p, "neg", ["sad", "angry"])
+    b = _user(p, "bob")
+    t = queue.next_task(p, b)
+    assert t is not None and "split" in t.reason
+    queue.submit(p, b, t.assignment_id, "sad")
+
+
+def test_max_per_annotator(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 10, overlap=1, max_per_annotator=3)
+    a = _user(p, "ann")
+    assert len(_drain(p, a)) == 3
+
+
+def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """12 threads annotate 60 items with overlap 3: nothing over k, nothing twice, nothing lost."""
+    p = _project(new_project, tmp_path, 60, overlap=3)
+    uids = [_user(p, f"w{i}") for i in range(12)]
+    acknowledged: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def work(uid: int) -> None:
+        try:
+            acknowledged[uid] = _drain(p, uid)
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in uids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    with p.engine.connect() as conn:
+        rows = conn.execute(select(Annotation.item_id, Annotation.user_id)
+                            .where(Annotation.project_id == p.id, Annotation.source == "human")).all()
+    assert len(rows) == 180 == sum(len(v) for v in acknowledged.values())
+    assert len(set(rows)) == 180  # no (item, annotator) twice
+    assert set(Counter(i for i, _ in rows).values()) == {3}
