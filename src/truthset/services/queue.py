@@ -214,15 +214,20 @@ def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, le
     now = _now(now)
     with project.engine.begin() as conn:
         a = _own(conn, project, user_id, assignment_id)
-        existing = conn.execute(select(Annotation.id).where(Annotation.assignment_id == assignment_id)).scalar()
-        if existing is not None:
-            return int(existing)
-        if a.status not in ("leased", "expired"):
-            raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
         text = json.loads(conn.execute(select(Item.payload).where(Item.id == a.item_id)).scalar_one()).get(
             project.config.text_field)
         canonical = validate_value(project.task, project.config.schema, value,
                                    text=text if isinstance(text, str) else None)
+        value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        existing = conn.execute(select(Annotation.id, Annotation.value)
+                                .where(Annotation.assignment_id == assignment_id)).first()
+        if existing is not None:
+            if existing.value == value_json:
+                return int(existing.id)  # a retried submit: the same answer, stored once
+            raise Conflict(f"assignment {assignment_id} was already answered with {json.loads(existing.value)!r}; "
+                           "a changed answer is a correction for review")
+        if a.status not in ("leased", "expired"):
+            raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
         if lead_time is not None and (lead_time < 0 or lead_time > 86400):
             raise InvalidInput("field 'lead_time': seconds between 0 and 86400")
         if a.status == "expired" and not a.is_gold and not a.reason:
@@ -234,7 +239,6 @@ def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, le
                 raise Conflict("your lease expired and the item got its annotations from others; "
                                "ask for the next item")
         conn.execute(update(Assignment).where(Assignment.id == assignment_id).values(status="done", done_at=now))
-        value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return int(conn.execute(insert(Annotation).returning(Annotation.id).values(
             project_id=project.id, item_id=a.item_id, user_id=user_id, value=value_json,
             label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,

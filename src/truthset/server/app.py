@@ -1,0 +1,89 @@
+"""The web application: annotation, review and administration over the project's store.
+
+``create_app`` builds the FastAPI app for an open project; ``truthset serve`` hands it to
+uvicorn. Pages are rendered on the server (Jinja2, autoescaped) with small ES modules; there
+is no build step and nothing is loaded from a CDN, so the app works offline.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from truthset.core.config import STATE_DIR
+from truthset.core.errors import TruthsetError
+from truthset.services.projects import Project
+
+HERE = Path(__file__).parent
+
+
+def _secret(project: Project) -> str:
+    """The session-signing key: TRUTHSET_SECRET_KEY, or one kept in the project's state folder."""
+    env = os.environ.get("TRUTHSET_SECRET_KEY")
+    if env:
+        return env
+    path = project.root / STATE_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(project: Project) -> FastAPI:
+    """The app for one open project."""
+    from truthset.server.routes import api, pages
+
+    app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0",
+                  description="Annotation, review and quality control. Every route checks the caller's role.")
+    app.state.project = project
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.add_middleware(SessionMiddleware, secret_key=_secret(project), session_cookie="truthset_session",
+                       same_site="strict", https_only=False, max_age=14 * 24 * 3600)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(TruthsetError)
+    async def truthset_error(request: Request, exc: TruthsetError) -> Response:
+        return _error(request, exc.status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 401 and _wants_html(request):
+            return Response(status_code=303, headers={"location": "/login"})
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(request, 422, f"field '{where}': {first.get('msg', 'invalid')}",
+                      extra={"errors": [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                                         "message": e.get("msg")} for e in exc.errors()]})
+
+    def _error(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
+        if _wants_html(request):
+            return app.state.templates.TemplateResponse(
+                request, "error.html", {"status": status, "message": message, "account": None}, status_code=status)
+        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status)
+
+    return app
+
+
+def html(request: Request, template: str, **context: Any) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, template, context)
+    return response

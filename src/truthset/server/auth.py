@@ -1,0 +1,81 @@
+"""Who is calling, and may they? Sessions, API tokens, CSRF, role checks.
+
+A browser logs in with a form and gets a signed session cookie (HttpOnly, SameSite=Strict);
+every state-changing request from a page must carry the session's CSRF token (form field
+``csrf`` or header ``X-CSRF-Token``). Scripts send ``Authorization: Bearer <token>`` and need
+no CSRF token, since no cookie is involved. Every route declares the role it needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+
+from truthset.services import users
+from truthset.services.users import Account
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+async def _account(request: Request) -> Account | None:
+    cached = getattr(request.state, "account", False)
+    if cached is not False:
+        return cached  # type: ignore[no-any-return]
+    project = request.app.state.project
+    header = request.headers.get("authorization", "")
+    found: Account | None = None
+    if header.lower().startswith("bearer "):
+        with project.engine.connect() as conn:
+            found = users.account_for_token(conn, header[7:].strip())
+        if found is None:
+            raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
+        request.state.via_token = True
+    elif "uid" in request.session:
+        with project.engine.connect() as conn:
+            found = users.account(conn, int(request.session["uid"]))
+        request.state.via_token = False
+        if found is not None and request.method not in SAFE_METHODS:
+            await _check_csrf(request)
+    request.state.account = found
+    return found
+
+
+async def _check_csrf(request: Request) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf")
+        sent = value if isinstance(value, str) else None
+    expected = request.session.get("csrf")
+    if not expected or not sent or not secrets.compare_digest(str(expected), sent):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+def require(role: str) -> Callable[..., Any]:
+    """A dependency that returns the caller's account if their role includes ``role``."""
+
+    async def dependency(request: Request) -> Account:
+        account = await _account(request)
+        if account is None:
+            raise HTTPException(401, "log in first (or send an API token)")
+        if not account.can(role):
+            raise HTTPException(403, f"this needs the {role} role; you are {account.role}")
+        return account
+
+    return Depends(dependency)
+
+
+async def optional_account(request: Request) -> Account | None:
+    return await _account(request)

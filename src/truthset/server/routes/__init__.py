@@ -1,0 +1,1 @@
+"""HTTP routes: the JSON API (``api``) and the server-rendered pages (``pages``)."""

@@ -1,0 +1,103 @@
+"""Review and adjudication: items that need a second look, and the verdicts on them.
+
+An item needs review when its current judgements disagree, when an annotator's answer on a
+gold item is wrong, or when it was skipped as a data problem — until a reviewer has decided
+it. A verdict is recorded as a ``Review`` row; a correction also writes the adjudicated label
+as an annotation (source ``review``) so it joins the history instead of replacing it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from truthset.core.errors import InvalidInput, NotFound
+from truthset.core.schema import validate_value
+from truthset.services.projects import Project
+from truthset.store import repo
+from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
+
+VERDICTS = ("accept", "reject", "correct")
+
+
+def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label."""
+    cur = repo.current_annotations_query(project.id).where(Annotation.source.in_(("human", "import"))).subquery()
+    disagree = (select(cur.c.item_id, func.max(cur.c.id).label("last"))
+                .group_by(cur.c.item_id).having(func.count(func.distinct(cur.c.value)) > 1))
+    wrong_gold = (select(cur.c.item_id, func.max(cur.c.id).label("last"))
+                  .join(Gold, Gold.item_id == cur.c.item_id).where(Gold.value != cur.c.value)
+                  .group_by(cur.c.item_id))
+    out: dict[int, dict[str, Any]] = {}
+    with project.engine.connect() as conn:
+        reviewed = dict(conn.execute(select(Review.item_id, func.max(Review.id))
+                                     .join(Item, Item.id == Review.item_id)
+                                     .where(Item.project_id == project.id).group_by(Review.item_id)).all())
+        for why, q in (("disagreement", disagree), ("wrong on gold", wrong_gold)):
+            for item_id, last in conn.execute(q.limit(limit * 4)):
+                if item_id in reviewed and reviewed[item_id] is not None and _reviewed_after(conn, item_id, last):
+                    continue
+                out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)
+                if len(out) >= limit:
+                    break
+    return list(out.values())[:limit]
+
+
+def _reviewed_after(conn: Any, item_id: int, last_annotation: int) -> bool:
+    last_at = conn.execute(select(Annotation.created_at).where(Annotation.id == last_annotation)).scalar()
+    rev_at = conn.execute(select(func.max(Review.created_at)).where(Review.item_id == item_id)).scalar()
+    return rev_at is not None and last_at is not None and rev_at >= last_at
+
+
+def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
+    with project.engine.connect() as conn:
+        item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
+        if item is None:
+            raise NotFound(f"item {item_id} is not in this project")
+        anns = repo.annotations_for_items(conn, project.id, [item_id])
+        gold = conn.execute(select(Gold.value).where(Gold.item_id == item_id)).scalar() if with_gold else None
+        reviews = conn.execute(select(Review, User.name.label("reviewer")).join(User, User.id == Review.reviewer_id)
+                               .where(Review.item_id == item_id).order_by(Review.id)).all()
+    names: dict[str, str] = {}
+    annotations = []
+    for a in anns:
+        who = a.annotator if show_names else names.setdefault(a.annotator, f"annotator {len(names) + 1}")
+        annotations.append({"annotation_id": a.id, "annotator": who, "value": json.loads(a.value),
+                            "source": a.source, "lead_time": a.lead_time, "schema_version": a.schema_version})
+    return {"item_id": item.id, "external_id": item.external_id, "data": json.loads(item.payload),
+            "annotations": annotations, "gold": None if gold is None else json.loads(gold),
+            "reviews": [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer,
+                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews]}
+
+
+def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: str, *, annotation_id: int | None = None,
+                   value: Any = None, reason: str = "") -> int:
+    """Accept or reject an annotation, or correct the item's label (adjudication). Returns the review id."""
+    if verdict not in VERDICTS:
+        raise InvalidInput(f"field 'verdict': {verdict!r}; use one of {', '.join(VERDICTS)}")
+    if verdict == "reject" and not reason.strip():
+        raise InvalidInput("field 'reason': say why the annotation is rejected")
+    now = utcnow()
+    with project.engine.begin() as conn:
+        item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
+        if item is None:
+            raise NotFound(f"item {item_id} is not in this project")
+        if annotation_id is not None:
+            owner = conn.execute(select(Annotation.item_id).where(Annotation.id == annotation_id)).scalar()
+            if owner != item_id:
+                raise InvalidInput(f"field 'annotation_id': {annotation_id} is not an annotation of item {item_id}")
+        correction = None
+        if verdict == "correct":
+            text = json.loads(item.payload).get(project.config.text_field)
+            canonical = validate_value(project.task, project.config.schema, value,
+                                       text=text if isinstance(text, str) else None)
+            correction = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            conn.execute(insert(Annotation).values(
+                project_id=project.id, item_id=item_id, user_id=reviewer_id, value=correction,
+                label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,
+                source="review", meta=json.dumps({"adjudication": True}), created_at=now))
+        return int(conn.execute(insert(Review).returning(Review.id).values(
+            item_id=item_id, annotation_id=annotation_id, reviewer_id=reviewer_id, verdict=verdict,
+            reason=reason, correction=correction, created_at=now)).scalar_one())

@@ -1,0 +1,48 @@
+"""An app over a real project (SQLite and PostgreSQL) with one user per role, in-process."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from truthset.server.app import create_app
+from truthset.services import users
+from truthset.services.imports import import_file
+
+PASSWORD = "correct horse battery"
+EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+@pytest.fixture
+def served(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(project, app, names by role); items include one whose text is HTML/script."""
+    p = new_project(labels=["pos", "neg"])
+    f = tmp_path / "items.jsonl"
+    rows = [{"text": f"review number {i}"} for i in range(8)] + [{"text": EVIL}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    import_file(p, f)
+    names = {}
+    with p.engine.begin() as conn:
+        for role in ("admin", "reviewer", "annotator"):
+            names[role] = f"{role}-{p.config.name}"
+            users.add_user(conn, names[role], role=role, password=PASSWORD)
+        names["annotator2"] = f"annotator2-{p.config.name}"
+        users.add_user(conn, names["annotator2"], role="annotator", password=PASSWORD)
+    return p, create_app(p), names
+
+
+def login(app, name: str) -> tuple[TestClient, str]:  # type: ignore[no-untyped-def]
+    """A client logged in as ``name`` and its CSRF token."""
+    client = TestClient(app)
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    res = client.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
+    assert res.status_code == 303, res.text
+    page = client.get("/annotate")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    client.headers["X-CSRF-Token"] = token
+    return client, token

@@ -1,0 +1,122 @@
+"""The JSON API in-process: roles, CSRF, blind annotation, validation, review, tokens."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.server.conftest import EVIL, PASSWORD, login
+from truthset.services import users
+
+
+def test_login_required_and_wrong_password(served) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    anon = TestClient(app)
+    assert anon.post("/api/next").status_code == 401
+    assert anon.get("/annotate", headers={"accept": "text/html"}, follow_redirects=False).status_code == 303
+    page = anon.get("/login")
+    import re
+
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    res = anon.post("/login", data={"name": names["annotator"], "password": "nope-nope", "csrf": csrf})
+    assert "Wrong name or password" in res.text
+    res = anon.post("/login", data={"name": names["annotator"], "password": PASSWORD, "csrf": "forged"})
+    assert "expired" in res.text
+
+
+@pytest.mark.parametrize("path, method", [("/api/gold", "get"), ("/api/items", "get"), ("/api/items/1", "get"),
+                                          ("/api/annotations", "get"), ("/api/review/queue", "get"),
+                                          ("/api/items", "post"), ("/review", "get")])
+def test_annotators_are_refused(served, path: str, method: str) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, _ = login(app, names["annotator"])
+    res = getattr(client, method)(path, **({"json": {"items": [{"text": "x"}]}} if method == "post" else {}))
+    assert res.status_code == 403, res.text
+
+
+def test_csrf_is_required_for_cookie_sessions(served) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, token = login(app, names["annotator"])
+    del client.headers["X-CSRF-Token"]
+    assert client.post("/api/next").status_code == 403
+    assert client.post("/api/next", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    assert client.post("/api/next", headers={"X-CSRF-Token": token}).status_code == 200
+
+
+def test_blind_annotation_and_submit_next(served) -> None:  # type: ignore[no-untyped-def]
+    p, app, names = served
+    a, _ = login(app, names["annotator"])
+    b, _ = login(app, names["annotator2"])
+    t = a.post("/api/next").json()
+    res = a.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "pos", "lead_time": 2.5}).json()
+    assert res["next"]["item_id"] != t["item_id"]
+    # b may not touch a's assignment, and sees nothing of a's label
+    assert b.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "neg"}).status_code == 404
+    tb = b.post("/api/next").json()
+    assert "annotations" not in tb and "gold" not in tb and set(tb["data"]) == {"text"}
+
+
+@pytest.mark.parametrize("body, field", [({"value": "maybe"}, "value"), ({"value": "pos", "lead_time": -1}, "lead_time"),
+                                         ({}, "value"), ({"value": ["pos"]}, "value")])
+def test_bad_payloads_get_422_naming_the_field(served, body, field: str) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, _ = login(app, names["annotator"])
+    t = client.post("/api/next").json()
+    res = client.post(f"/api/assignments/{t['assignment_id']}/submit", json=body)
+    assert res.status_code == 422 and f"'{field}'" in res.json()["error"], res.text
+
+
+def test_retry_is_stored_once_and_a_changed_answer_conflicts(served) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, _ = login(app, names["annotator"])
+    t = client.post("/api/next").json()
+    one = client.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "pos"}).json()
+    two = client.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "pos"}).json()
+    assert one["annotation_id"] == two["annotation_id"]
+    assert client.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "neg"}).status_code == 409
+
+
+def test_skip_with_reason(served) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, _ = login(app, names["annotator"])
+    t = client.post("/api/next").json()
+    assert client.post(f"/api/assignments/{t['assignment_id']}/skip", json={"reason": "bored"}).status_code == 422
+    res = client.post(f"/api/assignments/{t['assignment_id']}/skip", json={"reason": "broken data", "note": "cut off"})
+    assert res.status_code == 200 and res.json()["data_issue"] >= 1
+
+
+def test_item_text_is_escaped_in_pages(served) -> None:  # type: ignore[no-untyped-def]
+    _, app, names = served
+    client, _ = login(app, names["reviewer"])
+    for path in ("/annotate", "/review", "/", "/guide"):
+        assert "<script>window.__pwned" not in client.get(path).text
+
+
+def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
+    p, app, names = served
+    a, _ = login(app, names["annotator"])
+    b, _ = login(app, names["annotator2"])
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})})
+    ta, tb = a.post("/api/next").json(), b.post("/api/next").json()
+    assert ta["item_id"] == tb["item_id"]
+    a.post(f"/api/assignments/{ta['assignment_id']}/submit", json={"value": "pos"})
+    b.post(f"/api/assignments/{tb['assignment_id']}/submit", json={"value": "neg"})
+    reviewer, _ = login(app, names["reviewer"])
+    queue = reviewer.get("/api/review/queue").json()["items"]
+    assert [q["item_id"] for q in queue] == [ta["item_id"]] and queue[0]["reasons"] == ["disagreement"]
+    detail = reviewer.get(f"/api/items/{ta['item_id']}").json()
+    assert {x["value"] for x in detail["annotations"]} == {"pos", "neg"} and detail["gold"] is None
+    assert reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "reject"}).status_code == 422
+    assert reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "correct", "value": "neg"}).status_code == 200
+    assert reviewer.get("/api/review/queue").json()["items"] == []
+    with p.engine.begin() as conn:
+        token = users.new_token(conn, names["admin"])
+    bot = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    pushed = bot.post("/api/items", json={"items": [{"text": "pushed by a pipeline"}]}).json()
+    assert pushed["items_added"] == 1
+    again = bot.post("/api/items", json={"items": [{"text": "pushed by a pipeline"}]}).json()
+    assert again["items_added"] == 0
+    labels = bot.get("/api/annotations").json()["annotations"]
+    assert {x["source"] for x in labels} == {"human", "review"}
+    assert TestClient(app, headers={"Authorization": "Bearer nope"}).get("/api/me").status_code == 401
+    assert EVIL  # the fixture's hostile item exists for the browser test
