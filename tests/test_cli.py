@@ -84,3 +84,44 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171
+
+
+def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:
+    """`truthset demo --serve` starts the app; a printed annotator password logs in."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
+    proc = subprocess.Popen([sys.executable, "-m", "truthset.cli", "demo", str(tmp_path / "d"), "--serve",
+                             "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(line.strip().startswith("annotator  bob") for line in lines):
+            lines.append(proc.stdout.readline())
+        ann = next(line for line in lines if re.match(r"\s*annotator\s+ann\s", line))
+        password = ann.split("password")[1].strip()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):
+                try:
+                    page = client.get("/login")
+                    break
+                except httpx.ConnectError:
+                    time.sleep(0.1)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            res = client.post("/login", data={"name": "ann", "password": password, "csrf": csrf},
+                              follow_redirects=True)
+            assert res.status_code == 200 and "Start annotating" in res.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -730,10 +730,12 @@ def qc_sample(ctx: click.Context, batch_size: int | None, batch: int | None, max
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("truthset-demo"))
 @click.option("--json", "as_json", is_flag=True)
-def demo(directory: Path, as_json: bool) -> None:
+@click.option("--serve", is_flag=True, help="Then start the web app with demo users (printed with passwords).")
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     """Build a demo project from the bundled SMS Spam Collection and show what is in it.
 
-    Example: truthset demo ./spam-demo
+    Example: truthset demo ./spam-demo --serve
     """
     from truthset.services.demo import build_demo
     from truthset.store.repo import status_counts
@@ -759,6 +761,16 @@ def demo(directory: Path, as_json: bool) -> None:
                "--max-error-rate 0.02 -o review.csv draws them).")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
+    if serve:
+        import uvicorn
+
+        from truthset.server.app import create_app
+        from truthset.services.demo import demo_users
+
+        click.echo(f"\nweb app: http://127.0.0.1:{port}/login  (API docs: /docs; Ctrl-C stops it)")
+        for name, role, password in demo_users(project):
+            click.echo(f"  {role:<10} {name:<9} password {password}")
+        uvicorn.run(create_app(project), host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":  # pragma: no cover

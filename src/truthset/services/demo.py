@@ -53,7 +53,9 @@ def build_demo(folder: Path | str) -> tuple[Project, ImportReport]:
         project = open_project(folder)
     else:
         project = init_project(folder, task="text-classification", name="sms-spam-demo")
-        project.save_config(project.config.model_copy(update={"schema_": DEMO_SCHEMA}))
+        # two annotators per message, so agreement and review have something to show
+        queue = project.config.queue.model_copy(update={"overlap": 2})
+        project.save_config(project.config.model_copy(update={"schema_": DEMO_SCHEMA, "queue": queue}))
         project.close()
         project = open_project(folder)
     report = import_file(project, demo_file(), ImportOptions(annotator="uci-original"))
@@ -62,3 +64,24 @@ def build_demo(folder: Path | str) -> tuple[Project, ImportReport]:
 
 def summary(report: ImportReport, status: dict[str, Any]) -> dict[str, Any]:
     return {"import": report.to_dict(), "status": status}
+
+
+DEMO_USERS = (("admin", "admin"), ("reviewer", "reviewer"), ("ann", "annotator"), ("bob", "annotator"))
+
+
+def demo_users(project: Project) -> list[tuple[str, str, str]]:
+    """Give the demo's users fresh random passwords; returns (name, role, password) to print once."""
+    import secrets
+
+    from truthset.services.users import add_user, set_password
+
+    out = []
+    with project.engine.begin() as conn:
+        for name, role in DEMO_USERS:
+            password = secrets.token_urlsafe(9)
+            try:
+                add_user(conn, name, role=role, password=password)
+            except Exception:  # noqa: BLE001 - the user exists from an earlier demo run: new password
+                set_password(conn, name, password)
+            out.append((name, role, password))
+    return out
