@@ -39,35 +39,23 @@ DUPLICATE_POLICIES = ("merge", "reject", "error")
 MAX_FINDINGS_SHOWN = 20
 
 
-@dataclass
-class ImportOptions:
-    """How to read a file; every field maps to a ``truthset import`` option."""
+@dataclass(frozen=True)
+class ImportOptions(ColumnOptions):
+    """How to read a file; every field maps to a ``truthset import`` option.
+
+    The column choices (id, text, label, annotator, lead time, duplicate policy...) are those
+    of :class:`truthset.data.records.ColumnOptions`; this adds how to read the file itself.
+    """
 
     format: str | None = None
     encoding: str = "utf-8"
     delimiter: str | None = None
     quoting: str = "auto"
-    id_col: str | None = None
-    text_col: str | None = None
-    label_col: str | None = None
-    annotator_col: str | None = None
-    lead_time_col: str | None = None
-    label_sep: str = "|"
-    annotator: str = "import"
-    on_duplicate: str = "merge"
     labels_from_folders: bool = False
-    from_name: str | None = None
 
     def key(self) -> str:
         """The options that change what an import produces (for idempotence)."""
         return json.dumps(asdict(self), sort_keys=True)
-
-    def columns(self) -> ColumnOptions:
-        return ColumnOptions(
-            id_col=self.id_col, text_col=self.text_col, label_col=self.label_col,
-            annotator_col=self.annotator_col, lead_time_col=self.lead_time_col, label_sep=self.label_sep,
-            annotator=self.annotator, on_duplicate=self.on_duplicate, from_name=self.from_name,
-        )
 
 
 @dataclass
@@ -145,7 +133,7 @@ def _produce(path: Path, fmt: str, options: ImportOptions, task: str, text_field
     stub = ImportReport(batch=None, source=str(path), format=fmt)
     header, rows = _rows(path, fmt, options, stub)
     builder = ChunkBuilder(task=task, text_field=text_field, fmt=fmt, path=path,
-                           options=options.columns(), header=header)
+                           options=options, header=header)
     for raw in readers.chunked(rows, chunk_rows):
         yield "chunk", builder.build(raw)
     ls = builder.ls
