@@ -53,7 +53,7 @@ def _canonical_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
             f"annotation frame has more than one column named {repeated}; keep one of each "
             "(item, annotator, label)."
         )
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _raise_null_rows(null: npt.NDArray[np.bool_]) -> None:
@@ -115,7 +115,7 @@ class AnnotationCodes:
 _DENSE_SPAN_PER_ROW = 4
 
 
-def _factorize(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
+def _factorize(values: pd.Series) -> tuple[npt.NDArray[np.integer], pd.Index]:
     """Codes (-1 for missing) and the sorted distinct values, as ``pd.Categorical`` does.
 
     A categorical column keeps its declared categories (and their order). Integer ids
@@ -131,7 +131,7 @@ def _factorize(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
             offset = arr - lo  # no overflow: span is small
             present = np.zeros(span, dtype=np.bool_)
             present[offset] = True
-            lookup = np.cumsum(present, dtype=np.intp)
+            lookup = np.cumsum(present, dtype=np.int32)
             lookup -= 1
             uniques = (np.flatnonzero(present) + lo).astype(arr.dtype, copy=False)
             return lookup[offset], pd.Index(uniques)
@@ -189,18 +189,17 @@ def encode_annotations(
         label, label_index = _factorize(columns["label"])
     else:
         label, label_index, unknown = _declared_codes(columns["label"], labels)
-    null = (item < 0) | (annotator < 0) | (label < 0)  # missing values are coded -1
-    if null.any():
-        _raise_null_rows(null)
+    if min(int(c.min(initial=0)) for c in (item, annotator, label)) < 0:
+        _raise_null_rows((item < 0) | (annotator < 0) | (label < 0))  # missing values are -1
     if unknown:
         raise InvalidInput(
             f"label(s) {unknown} are not among the declared labels {list(labels or [])}; "
             "add them to the label schema or fix the annotations."
         )
     return AnnotationCodes(
-        item.astype(np.int32),
-        annotator.astype(np.int32),
-        label.astype(np.int32),
+        item.astype(np.int32, copy=False),
+        annotator.astype(np.int32, copy=False),
+        label.astype(np.int32, copy=False),
         items,
         annotators,
         label_index,

@@ -130,9 +130,53 @@ def vote_counts(codes: AnnotationCodes, weights: FloatArray | None = None) -> Fl
     return counts.reshape(codes.n_items, k).astype(np.float64, copy=False)
 
 
+# numpy reduces a short last axis slowly (one tiny reduction per row); with few labels a
+# loop over the columns, each step vectorised over all rows, is 5-20x faster.
+_COLUMN_LOOP_MAX = 32
+
+
+def row_max(a: FloatArray) -> FloatArray:
+    """``a.max(axis=1)`` of a 2-D array, fast for few columns."""
+    if a.shape[1] > _COLUMN_LOOP_MAX or a.shape[1] == 0:
+        out: FloatArray = a.max(axis=1)
+        return out
+    top = a[:, 0].copy()
+    for c in range(1, a.shape[1]):
+        np.maximum(top, a[:, c], out=top)
+    return top
+
+
+def row_sum(a: npt.NDArray[Any]) -> FloatArray:
+    """``a.sum(axis=1)`` of a 2-D array as float64, fast for few columns (summed left to right)."""
+    if a.shape[1] > _COLUMN_LOOP_MAX or a.shape[1] == 0:
+        out: FloatArray = a.sum(axis=1, dtype=np.float64)
+        return out
+    total = a[:, 0].astype(np.float64, copy=True)
+    for c in range(1, a.shape[1]):
+        total += a[:, c]
+    return total
+
+
+def row_argmax(a: npt.NDArray[Any]) -> IntArray:
+    """``a.argmax(axis=1)`` (first maximum of each row) as int32, fast for few columns."""
+    if a.shape[1] > _COLUMN_LOOP_MAX or a.shape[1] == 0:
+        out: IntArray = a.argmax(axis=1).astype(np.int32)
+        return out
+    best = np.zeros(a.shape[0], dtype=np.int32)
+    top = a[:, 0].copy()
+    for c in range(1, a.shape[1]):
+        better = a[:, c] > top  # strict: ties keep the earlier column, as argmax does
+        best[better] = c
+        np.maximum(top, a[:, c], out=top)
+    return best
+
+
 def normalize_rows(a: FloatArray) -> FloatArray:
     """Divide each row by its sum; all-zero rows become uniform."""
-    s = a.sum(axis=-1, keepdims=True)
+    s = row_sum(a)[:, None] if a.ndim == 2 else a.sum(axis=-1, keepdims=True)
+    if (s > 0).all():
+        out: FloatArray = a / s
+        return out
     k = a.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(s > 0, a / np.where(s > 0, s, 1.0), 1.0 / k)
@@ -157,21 +201,48 @@ def one_hot_matrix(codes: AnnotationCodes) -> sp.csr_matrix:
 
 def posterior_from_log(log_joint: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Row-wise softmax of log joint probabilities; returns (posteriors, log normaliser)."""
-    top = log_joint.max(axis=1, keepdims=True)
-    q = np.exp(log_joint - top)
-    total = q.sum(axis=1, keepdims=True)
+    top = row_max(log_joint)
+    q = log_joint - top[:, None]
+    np.exp(q, out=q)
+    total = row_sum(q)
+    q /= total[:, None]
+    log_z = np.log(total, out=total)
+    log_z += top
+    return q, log_z
+
+
+def posterior_from_log_by_label(log_joint_t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """:func:`posterior_from_log` for the transposed layout ``(K, n_items)``, in place.
+
+    Each label's row is contiguous, so every step is a contiguous vector operation;
+    ``log_joint_t`` is overwritten with the posteriors, which are returned.
+    """
+    k = log_joint_t.shape[0]
+    top = log_joint_t[0].copy()
+    for c in range(1, k):
+        np.maximum(top, log_joint_t[c], out=top)
+    q = log_joint_t
+    q -= top
+    np.exp(q, out=q)
+    total = q[0].copy()
+    for c in range(1, k):
+        total += q[c]
     q /= total
-    return q, (top + np.log(total))[:, 0]
+    log_z = np.log(total, out=total)
+    log_z += top
+    return q, log_z
 
 
 def soft_confusion_bincount(codes: AnnotationCodes, probas: FloatArray) -> FloatArray:
     """Same as :func:`soft_confusion` without building the sparse matrix (K bincounts)."""
     k, a = probas.shape[1], codes.n_annotators
-    flat = codes.annotator.astype(np.int64) * k + codes.label
+    flat = codes.annotator.astype(np.intp) * k + codes.label
+    item = codes.item.astype(np.intp)
+    by_label = np.ascontiguousarray(probas.T)  # (K, n_items): each gather reads one row
     out = np.empty((a, k, k))
     for c in range(k):  # a loop over labels, each step vectorised over annotations
         out[:, c, :] = np.bincount(
-            flat, weights=probas[codes.item, c], minlength=a * k
+            flat, weights=by_label[c].take(item), minlength=a * k
         ).reshape(a, k)
     return out
 
@@ -319,13 +390,13 @@ class BaseAggregator:
     def _majority_codes(self, codes: AnnotationCodes) -> IntArray:
         from truthset.quality.aggregation.majority import break_ties
 
-        return break_ties(vote_counts(codes), codes, tie="random", random_state=0)
+        return break_ties(vote_counts(codes), codes, tie="random", random_state=0, exact=True)
 
     def _store(self, codes: AnnotationCodes, fitted: Fitted) -> None:
         items = codes.items.rename("item")
         label_index = pd.Index(codes.labels, name="label")
         annotators = codes.annotators.rename("annotator")
-        lab = fitted.labels if fitted.labels is not None else fitted.probas.argmax(axis=1)
+        lab = fitted.labels if fitted.labels is not None else row_argmax(fitted.probas)
         self.probas_ = pd.DataFrame(fitted.probas, index=items, columns=label_index)
         self.labels_ = _decode_labels(lab, codes, items)
         self.skills_ = pd.Series(fitted.skills, index=annotators, name="skill")

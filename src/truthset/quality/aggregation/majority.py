@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from truthset.core.codes import AnnotationCodes
@@ -41,6 +42,9 @@ from truthset.quality.aggregation._base import (
     Options,
     confusion_rates,
     normalize_rows,
+    row_argmax,
+    row_max,
+    row_sum,
     soft_confusion_bincount,
     vote_counts,
 )
@@ -63,11 +67,15 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _tie_keys(codes: AnnotationCodes, seed: int) -> np.ndarray:
-    """(n_items, K) uint64 keys from hashes of (seed, item id, label name)."""
+def _tie_keys(codes: AnnotationCodes, seed: int, rows: npt.NDArray[np.intp]) -> np.ndarray:
+    """(len(rows), K) uint64 keys from hashes of (seed, item id, label name) for items ``rows``.
+
+    Each key depends only on its own item and label, so hashing a subset of the items gives
+    the same keys as hashing all of them.
+    """
     hash_key = f"{seed % 10**16:016d}"
     h_item = pd.util.hash_pandas_object(
-        pd.Series(codes.items), index=False, hash_key=hash_key
+        pd.Series(codes.items.take(rows)), index=False, hash_key=hash_key
     ).to_numpy(np.uint64)
     h_label = pd.util.hash_pandas_object(
         pd.Series(codes.labels), index=False, hash_key=hash_key
@@ -77,24 +85,38 @@ def _tie_keys(codes: AnnotationCodes, seed: int) -> np.ndarray:
 
 
 def break_ties(
-    scores: FloatArray, codes: AnnotationCodes, *, tie: str, random_state: int | None
+    scores: FloatArray,
+    codes: AnnotationCodes,
+    *,
+    tie: str,
+    random_state: int | None,
+    exact: bool = False,
 ) -> IntArray:
-    """Label code with the top score per row, ties resolved by ``tie`` (see module doc)."""
-    top = scores.max(axis=1, keepdims=True)
-    # relative tolerance so weighted sums that are equal up to rounding count as ties
-    tied = scores >= top - 1e-12 * np.maximum(np.abs(top), 1.0)
-    first: IntArray = tied.argmax(axis=1).astype(np.int32)
+    """Label code with the top score per row, ties resolved by ``tie`` (see module doc).
+
+    ``exact=True`` says the scores are whole vote counts, so ties are exact equalities;
+    otherwise scores equal up to a relative 1e-12 (weighted sums) count as tied.
+    """
+    if exact and tie == "first":
+        return row_argmax(scores)  # the first maximum
+    top = row_max(scores)[:, None]
+    # weighted sums equal up to rounding (relative 1e-12) count as ties
+    tol = 0.0 if exact else 1e-12 * np.maximum(np.abs(top), 1.0)
+    tied = scores >= top - tol
+    first: IntArray = row_argmax(tied)
     if tie == "first":
         return first
-    n_tied = tied.sum(axis=1)
+    multi = row_sum(tied) > 1
     if tie == "nan":
-        out: IntArray = np.where(n_tied > 1, -1, first).astype(np.int32)
+        out: IntArray = np.where(multi, -1, first).astype(np.int32)
         return out
     entropy = np.random.SeedSequence().entropy
     seed = int(entropy) if random_state is None else int(random_state)  # type: ignore[arg-type]
-    keys = np.where(tied, _tie_keys(codes, seed), np.uint64(0))
-    chosen: IntArray = keys.argmax(axis=1).astype(np.int32)
-    return chosen
+    rows = np.flatnonzero(multi)
+    if rows.size:  # only tied items need their keys
+        keys = np.where(tied[rows], _tie_keys(codes, seed, rows), np.uint64(0))
+        first[rows] = keys.argmax(axis=1)
+    return first
 
 
 class MajorityVote(BaseAggregator):
@@ -145,7 +167,9 @@ class MajorityVote(BaseAggregator):
         weights = self._weights(codes)
         scores = vote_counts(codes, weights)
         probas = normalize_rows(scores)
-        labels = break_ties(scores, codes, tie=self.tie, random_state=self.random_state)
+        labels = break_ties(
+            scores, codes, tie=self.tie, random_state=self.random_state, exact=weights is None
+        )
         skills = _agreement(codes, labels)
         errors = confusion_rates(soft_confusion_bincount(codes, probas))
         extra: dict[str, Any] = {}
@@ -157,16 +181,21 @@ class MajorityVote(BaseAggregator):
         return Fitted(probas, skills, errors, [], labels, majority, extra)
 
     def _majority_codes(self, codes: AnnotationCodes) -> IntArray:
-        return break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state)
+        return break_ties(
+            vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True
+        )
 
 
 def _agreement(codes: AnnotationCodes, labels: IntArray) -> FloatArray:
     """Per-annotator share of judgements equal to ``labels`` (items without a label ignored)."""
-    lab = labels[codes.item]
-    valid = lab >= 0
+    lab = labels.take(codes.item)
     a = codes.n_annotators
-    hits = np.bincount(codes.annotator[valid], weights=(codes.label[valid] == lab[valid]), minlength=a)
-    n = np.bincount(codes.annotator[valid], minlength=a)
+    ann, hit = codes.annotator, codes.label == lab
+    if (labels < 0).any():
+        valid = lab >= 0
+        ann, hit = ann[valid], hit[valid]
+    hits = np.bincount(ann, weights=hit, minlength=a)
+    n = np.bincount(ann, minlength=a)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, hits / np.maximum(n, 1), np.nan)
 
@@ -219,7 +248,9 @@ class WeightedMajorityVote(MajorityVote):
 
     def _weights(self, codes: AnnotationCodes) -> FloatArray:
         if self.weights is None:
-            mv = break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state)
+            mv = break_ties(
+                vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True
+            )
             return np.nan_to_num(_agreement(codes, mv), nan=0.0)
         given = pd.Series(self.weights, dtype=np.float64)
         w = np.array(given.reindex(codes.annotators), dtype=np.float64)
