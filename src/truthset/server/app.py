@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from truthset.core.config import STATE_DIR
@@ -61,6 +62,14 @@ def create_app(project: Project) -> FastAPI:
     async def truthset_error(request: Request, exc: TruthsetError) -> Response:
         return _error(request, exc.status, str(exc))
 
+    @app.exception_handler(OperationalError)
+    async def store_error(request: Request, exc: OperationalError) -> Response:
+        # SQLite's "database is locked" (another process held the write lock for the whole
+        # busy timeout) is a retryable 503 for the user, not a 500 with a driver message.
+        if "database is locked" in str(exc.orig):
+            return _error(request, 503, "the store is busy with another writer (an import?); try again shortly")
+        raise exc
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 401 and _wants_html(request):
@@ -82,6 +91,19 @@ def create_app(project: Project) -> FastAPI:
         return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for the project in ``TRUTHSET_PROJECT`` (a folder): a factory for uvicorn workers.
+
+    Example: TRUTHSET_PROJECT=spam uvicorn --factory truthset.server.app:app_from_env --workers 2
+    """
+    from truthset.services.projects import open_project
+
+    root = os.environ.get("TRUTHSET_PROJECT")
+    if not root:
+        raise TruthsetError("set TRUTHSET_PROJECT to the project folder to serve (e.g. TRUTHSET_PROJECT=spam)")
+    return create_app(open_project(root))
 
 
 def html(request: Request, template: str, **context: Any) -> HTMLResponse:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from truthset.services import users
 from truthset.services.users import Account
+from truthset.store.db import read_connection
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -35,19 +37,24 @@ async def _account(request: Request) -> Account | None:
     header = request.headers.get("authorization", "")
     found: Account | None = None
     if header.lower().startswith("bearer "):
-        with project.engine.connect() as conn:
-            found = users.account_for_token(conn, header[7:].strip())
+        found = await run_in_threadpool(_lookup, project.engine, users.account_for_token, header[7:].strip())
         if found is None:
             raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
         request.state.via_token = True
     elif "uid" in request.session:
-        with project.engine.connect() as conn:
-            found = users.account(conn, int(request.session["uid"]))
+        found = await run_in_threadpool(_lookup, project.engine, users.account, int(request.session["uid"]))
         request.state.via_token = False
         if found is not None and request.method not in SAFE_METHODS:
             await _check_csrf(request)
     request.state.account = found
     return found
+
+
+def _lookup(engine: Any, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
+    # In a worker thread, not on the event loop: a database call that waits (a pool
+    # check-out, a lock) would otherwise stall every request of the process.
+    with read_connection(engine) as conn:
+        return find(conn, key)
 
 
 async def _check_csrf(request: Request) -> None:

@@ -294,13 +294,16 @@ def import_file(
             )
         )
     _remember_labelstudio_mapping(project, source, changed=bool(report.labels_added_to_schema))
-    if project.engine.dialect.name == "sqlite":
-        with project.engine.connect() as conn:
-            # refresh the query planner's statistics after a bulk change; analysis_limit
-            # samples a few hundred rows per index, so this costs milliseconds at any size
-            conn.exec_driver_sql("PRAGMA analysis_limit=400")
+    with project.engine.connect() as conn:
+        # refresh the query planner's statistics after a bulk change, so the first queries
+        # after an import do not plan as if the tables were empty
+        if project.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=400")  # samples: milliseconds at any size
             conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        else:
+            conn.exec_driver_sql("ANALYZE items")
+            conn.exec_driver_sql("ANALYZE annotations")
+        conn.commit()
     return report
 
 

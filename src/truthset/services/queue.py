@@ -23,14 +23,16 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.services.projects import Project
+from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
@@ -59,14 +61,55 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
+# The hot statements are built once, with bound parameters: building a SQLAlchemy statement
+# and its cache key costs more CPU than SQLite takes to run it, and one annotation runs a dozen.
+_EXPIRED = (select(Assignment.id, Assignment.item_id, Assignment.is_gold, Assignment.reason)
+            .where(Assignment.project_id == bindparam("b_pid"), Assignment.stage == STAGE,
+                   Assignment.status == "leased", Assignment.leased_until < bindparam("b_now")))
+_EXPIRED_200 = _EXPIRED.limit(200)
+_HELD = (select(Assignment.id)
+         .where(Assignment.project_id == bindparam("b_pid"), Assignment.user_id == bindparam("b_uid"),
+                Assignment.stage == STAGE, Assignment.status == "leased", Assignment.leased_until >= bindparam("b_now"))
+         .order_by(Assignment.id).limit(1))
+_OPEN_REANNOTATIONS = (select(Assignment.id, Assignment.item_id, Assignment.reason)
+                       .where(Assignment.project_id == bindparam("b_pid"), Assignment.stage == STAGE,
+                              Assignment.user_id.is_(None), Assignment.status == "pending")
+                       .order_by(Assignment.id).limit(8))
+_TAKE_SLOT = (update(Item).where(Item.id == bindparam("b_item"), Item.n_open < bindparam("b_k"))
+              .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= bindparam("b_k")))
+_GIVE_BACK = update(Item).where(Item.id == bindparam("b_item")).values(n_open=Item.n_open - 1, full=False)
+_NEW_ASSIGNMENT = insert(Assignment).returning(Assignment.id)
+_NEW_ANNOTATION = insert(Annotation).returning(Annotation.id)
+_TASK = (select(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason, Item.payload,
+                select(Annotation.value).where(Annotation.item_id == Assignment.item_id, Annotation.source == "model")
+                .order_by(Annotation.id.desc()).limit(1).scalar_subquery().label("prelabel"))
+         .join(Item, Item.id == Assignment.item_id).where(Assignment.id == bindparam("b_aid")))
+_DONE_COUNT = (select(func.count()).select_from(Assignment)
+               .where(Assignment.project_id == bindparam("b_pid"), Assignment.user_id == bindparam("b_uid"),
+                      Assignment.stage == STAGE, Assignment.status == "done"))
+_SUBMITTED = (select(Assignment.user_id, Assignment.item_id, Assignment.status, Assignment.is_gold, Assignment.reason,
+                     Item.payload, Annotation.id.label("answer_id"), Annotation.value.label("answer"))
+              .join(Item, Item.id == Assignment.item_id)
+              .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
+              .where(Assignment.id == bindparam("b_aid"), Assignment.project_id == bindparam("b_pid")))
+_MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"))
+              .values(status="done", done_at=bindparam("b_now")))
+
+
+@cache
+def _eligible(order: str, lock: bool, limit: int) -> Any:
+    """Items this user (``b_uid``) may take next, in queue order; locked with SKIP LOCKED on PostgreSQL."""
+    key = Item.id if order == "sequential" else Item.queue_key
+    q = (select(Item.id).where(Item.project_id == bindparam("b_pid"), Item.full.is_(False),
+                               ~_seen(bindparam("b_uid")), ~exists().where(Gold.item_id == Item.id))
+         .order_by(key, Item.id).limit(limit))
+    return q.with_for_update(skip_locked=True, of=Item) if lock else q
+
+
 def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: int = 200) -> int:
     """Expire leases past due and give their slots back; returns how many."""
-    rows = conn.execute(
-        select(Assignment.id, Assignment.item_id, Assignment.is_gold, Assignment.reason)
-        .where(Assignment.project_id == project_id, Assignment.stage == STAGE, Assignment.status == "leased",
-               Assignment.leased_until < now)
-        .limit(limit)
-    ).all()
+    stmt = _EXPIRED_200 if limit == 200 else _EXPIRED.limit(limit)
+    rows = conn.execute(stmt, {"b_pid": project_id, "b_now": now}).all()
     for a in rows:
         done = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "leased")
                             .values(status="expired")).rowcount
@@ -76,17 +119,12 @@ def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: 
             conn.execute(insert(Assignment).values(project_id=project_id, item_id=a.item_id, user_id=None,
                                                    stage=STAGE, status="pending", reason=a.reason, created_at=now))
         elif not a.is_gold:
-            conn.execute(update(Item).where(Item.id == a.item_id)
-                         .values(n_open=Item.n_open - 1, full=False))
+            conn.execute(_GIVE_BACK, {"b_item": a.item_id})
     return len(rows)
 
 
-def _seen(user_id: int) -> Any:
+def _seen(user_id: Any) -> Any:
     return exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id, Assignment.stage == STAGE)
-
-
-def _lock(q: Any, conn: Connection) -> Any:
-    return q.with_for_update(skip_locked=True, of=Item) if conn.dialect.name == "postgresql" else q
 
 
 def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
@@ -95,32 +133,31 @@ def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: 
     until = now + timedelta(minutes=project.config.queue.lease_minutes)
     try:
         with conn.begin_nested():
-            return int(conn.execute(insert(Assignment).returning(Assignment.id).values(
-                project_id=project.id, item_id=item_id, user_id=user_id, stage=STAGE, status="leased",
-                leased_until=until, is_gold=gold, reason=reason, created_at=now)).scalar_one())
+            return int(conn.execute(_NEW_ASSIGNMENT, {
+                "project_id": project.id, "item_id": item_id, "user_id": user_id, "stage": STAGE, "status": "leased",
+                "leased_until": until, "is_gold": gold, "reason": reason, "created_at": now}).scalar_one())
     except IntegrityError:
         return None
 
 
 def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
     k = project.config.queue.overlap
-    order = Item.id if project.config.queue.order == "sequential" else Item.queue_key
-    eligible = (select(Item.id).where(Item.project_id == project.id, Item.full.is_(False), ~_seen(user_id),
-                                      ~exists().where(Gold.item_id == Item.id)).order_by(order, Item.id))
+    order = project.config.queue.order
+    pg = conn.dialect.name == "postgresql"
+    params = {"b_pid": project.id, "b_uid": user_id}
     for attempt in range(20):
-        candidates = conn.execute(_lock(eligible.limit(8), conn)).scalars().all()
+        candidates = conn.execute(_eligible(order, pg, 8), params).scalars().all()
         for item_id in candidates:
-            got = conn.execute(update(Item).where(Item.id == item_id, Item.n_open < k)
-                               .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= k)).rowcount
+            got = conn.execute(_TAKE_SLOT, {"b_item": item_id, "b_k": k}).rowcount
             if not got:
                 continue
             assignment = _lease(conn, project, user_id, item_id, now)
             if assignment is not None:
                 return assignment
-            conn.execute(update(Item).where(Item.id == item_id).values(n_open=Item.n_open - 1, full=False))
+            conn.execute(_GIVE_BACK, {"b_item": item_id})
         # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
         # is not "none left". Look without locking; if work remains, try again shortly.
-        if conn.dialect.name != "postgresql" or conn.execute(eligible.limit(1)).first() is None:
+        if not pg or conn.execute(_eligible(order, False, 1), params).first() is None:
             return None
         time.sleep(0.002 * (attempt + 1))
     return None
@@ -135,12 +172,7 @@ def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime)
 
 
 def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
-    rows = conn.execute(
-        select(Assignment.id, Assignment.item_id, Assignment.reason)
-        .where(Assignment.project_id == project.id, Assignment.stage == STAGE, Assignment.user_id.is_(None),
-               Assignment.status == "pending")
-        .order_by(Assignment.id).limit(8)
-    ).all()
+    rows = conn.execute(_OPEN_REANNOTATIONS, {"b_pid": project.id}).all()
     for a in rows:
         assignment = _lease(conn, project, user_id, a.item_id, now, reason=a.reason)
         if assignment is None:
@@ -154,51 +186,58 @@ def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: d
 
 
 def _progress(conn: Connection, project_id: int, user_id: int) -> dict[str, int]:
-    done = conn.execute(select(func.count()).select_from(Assignment).where(
-        Assignment.project_id == project_id, Assignment.user_id == user_id, Assignment.stage == STAGE,
-        Assignment.status == "done")).scalar_one()
+    done = conn.execute(_DONE_COUNT, {"b_pid": project_id, "b_uid": user_id}).scalar_one()
     return {"done": int(done)}
 
 
 def next_task(project: Project, user_id: int, *, now: datetime | None = None) -> Task | None:
     """Lease the next item for ``user_id`` (or return the one they already hold)."""
     now = _now(now)
-    q = project.config.queue
     with project.engine.begin() as conn:
-        release_expired(conn, project.id, now)
-        held = conn.execute(select(Assignment.id).where(
+        task = _next_in(conn, project, user_id, now)
+    return _with_progress(project, user_id, task)
+
+
+def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) -> Task | None:
+    q = project.config.queue
+    release_expired(conn, project.id, now)
+    held = conn.execute(_HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
+    assignment: int | None = int(held) if held is not None else None
+    if assignment is None and q.max_per_annotator is not None:
+        given = conn.execute(select(func.count()).select_from(Assignment).where(
             Assignment.project_id == project.id, Assignment.user_id == user_id, Assignment.stage == STAGE,
-            Assignment.status == "leased", Assignment.leased_until >= now).order_by(Assignment.id).limit(1)).scalar()
-        assignment: int | None = int(held) if held is not None else None
-        if assignment is None and q.max_per_annotator is not None:
-            given = conn.execute(select(func.count()).select_from(Assignment).where(
-                Assignment.project_id == project.id, Assignment.user_id == user_id, Assignment.stage == STAGE,
-                Assignment.status.in_(("leased", "done")), Assignment.is_gold.is_(False))).scalar_one()
-            if given >= q.max_per_annotator:
-                return None
-        if assignment is None:
-            assignment = _claim_reannotation(conn, project, user_id, now)
-        if assignment is None and q.gold_rate > 0:
-            n_given = conn.execute(select(func.count()).select_from(Assignment).where(
-                Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one()
-            if random.Random(f"{user_id}:{n_given}").random() < q.gold_rate:
-                assignment = _claim_gold(conn, project, user_id, now)
-        if assignment is None:
-            assignment = _claim_regular(conn, project, user_id, now)
-        if assignment is None:
+            Assignment.status.in_(("leased", "done")), Assignment.is_gold.is_(False))).scalar_one()
+        if given >= q.max_per_annotator:
             return None
-        return _task(conn, project, assignment, user_id)
+    if assignment is None:
+        assignment = _claim_reannotation(conn, project, user_id, now)
+    if assignment is None and q.gold_rate > 0:
+        n_given = conn.execute(select(func.count()).select_from(Assignment).where(
+            Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one()
+        if random.Random(f"{user_id}:{n_given}").random() < q.gold_rate:
+            assignment = _claim_gold(conn, project, user_id, now)
+    if assignment is None:
+        assignment = _claim_regular(conn, project, user_id, now)
+    if assignment is None:
+        return None
+    return _task(conn, assignment)
 
 
-def _task(conn: Connection, project: Project, assignment_id: int, user_id: int) -> Task:
-    a = conn.execute(select(Assignment).where(Assignment.id == assignment_id)).one()
-    payload = json.loads(conn.execute(select(Item.payload).where(Item.id == a.item_id)).scalar_one())
+def _task(conn: Connection, assignment_id: int) -> Task:
+    a = conn.execute(_TASK, {"b_aid": assignment_id}).one()
+    payload = json.loads(a.payload)
     payload.pop("_sha256", None)
-    pre = conn.execute(select(Annotation.value).where(Annotation.item_id == a.item_id, Annotation.source == "model")
-                       .order_by(Annotation.id.desc()).limit(1)).scalar()
     return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
-                prelabel=None if pre is None else json.loads(pre), reason=a.reason,
-                progress=_progress(conn, project.id, user_id))
+                prelabel=None if a.prelabel is None else json.loads(a.prelabel), reason=a.reason)
+
+
+def _with_progress(project: Project, user_id: int, task: Task | None) -> Task | None:
+    # Counted after the commit, on a read-only connection: the count walks the project's done
+    # assignments, and on SQLite the write lock need not be held meanwhile.
+    if task is not None:
+        with read_connection(project.engine) as conn:
+            task.progress = _progress(conn, project.id, user_id)
+    return task
 
 
 def _own(conn: Connection, project: Project, user_id: int, assignment_id: int) -> Any:
@@ -213,37 +252,53 @@ def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, le
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
     now = _now(now)
     with project.engine.begin() as conn:
-        a = _own(conn, project, user_id, assignment_id)
-        text = json.loads(conn.execute(select(Item.payload).where(Item.id == a.item_id)).scalar_one()).get(
-            project.config.text_field)
-        canonical = validate_value(project.task, project.config.schema, value,
-                                   text=text if isinstance(text, str) else None)
-        value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        existing = conn.execute(select(Annotation.id, Annotation.value)
-                                .where(Annotation.assignment_id == assignment_id)).first()
-        if existing is not None:
-            if existing.value == value_json:
-                return int(existing.id)  # a retried submit: the same answer, stored once
-            raise Conflict(f"assignment {assignment_id} was already answered with {json.loads(existing.value)!r}; "
-                           "a changed answer is a correction for review")
-        if a.status not in ("leased", "expired"):
-            raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
-        if lead_time is not None and (lead_time < 0 or lead_time > 86400):
-            raise InvalidInput("field 'lead_time': seconds between 0 and 86400")
-        if a.status == "expired" and not a.is_gold and not a.reason:
-            # a late answer counts only if the item still has room
-            k = project.config.queue.overlap
-            room = conn.execute(update(Item).where(Item.id == a.item_id, Item.n_open < k)
-                                .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= k)).rowcount
-            if not room:
-                raise Conflict("your lease expired and the item got its annotations from others; "
-                               "ask for the next item")
-        conn.execute(update(Assignment).where(Assignment.id == assignment_id).values(status="done", done_at=now))
-        return int(conn.execute(insert(Annotation).returning(Annotation.id).values(
-            project_id=project.id, item_id=a.item_id, user_id=user_id, value=value_json,
-            label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,
-            lead_time=lead_time, source="human", assignment_id=assignment_id, meta="{}", created_at=now,
-        )).scalar_one())
+        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
+
+
+def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
+                    lead_time: float | None = None, now: datetime | None = None) -> tuple[int, Task | None]:
+    """``submit`` then ``next_task`` in one transaction (one round trip, one commit).
+
+    A retried submit returns the same annotation id and the task leased by the first attempt;
+    a refused submit (404, 409, 422) leases nothing.
+    """
+    now = _now(now)
+    with project.engine.begin() as conn:
+        annotation_id = _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
+        task = _next_in(conn, project, user_id, now)
+    return annotation_id, _with_progress(project, user_id, task)
+
+
+def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
+               lead_time: float | None, now: datetime) -> int:
+    a = conn.execute(_SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id}).first()
+    if a is None or a.user_id != user_id:
+        raise NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
+    text = json.loads(a.payload).get(project.config.text_field)
+    canonical = validate_value(project.task, project.config.schema, value, text=text if isinstance(text, str) else None)
+    value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    if a.answer_id is not None:
+        if a.answer == value_json:
+            return int(a.answer_id)  # a retried submit: the same answer, stored once
+        raise Conflict(f"assignment {assignment_id} was already answered with {json.loads(a.answer)!r}; "
+                       "a changed answer is a correction for review")
+    if a.status not in ("leased", "expired"):
+        raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
+    if lead_time is not None and (lead_time < 0 or lead_time > 86400):
+        raise InvalidInput("field 'lead_time': seconds between 0 and 86400")
+    if a.status == "expired" and not a.is_gold and not a.reason:
+        # a late answer counts only if the item still has room
+        k = project.config.queue.overlap
+        room = conn.execute(_TAKE_SLOT, {"b_item": a.item_id, "b_k": k}).rowcount
+        if not room:
+            raise Conflict("your lease expired and the item got its annotations from others; "
+                           "ask for the next item")
+    conn.execute(_MARK_DONE, {"b_aid": assignment_id, "b_now": now})
+    return int(conn.execute(_NEW_ANNOTATION, {
+        "project_id": project.id, "item_id": a.item_id, "user_id": user_id, "value": value_json,
+        "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
+        "lead_time": lead_time, "source": "human", "assignment_id": assignment_id, "meta": "{}", "created_at": now,
+    }).scalar_one())
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",

@@ -2,12 +2,20 @@
 
 SQLite by default (WAL journal, one writer, a busy timeout so a second writer waits instead
 of failing with "database is locked"), PostgreSQL through ``TRUTHSET_DATABASE_URL`` with the
-same models. Alembic migrations are applied when a store is opened, so an older project
+same models.
+
+On SQLite, writers of one process queue on a Python lock per database file before they
+``BEGIN IMMEDIATE`` (datasette's single-writer idea): SQLite's own busy handler polls with
+sleeps of 1 to 100 ms, so with many threads a waiting writer would sleep long after the lock
+was free, and the order would be unfair. The busy timeout still arbitrates between processes.
+Read-only work opens its connection with :func:`read_connection`: a deferred ``BEGIN``, which
+in WAL mode never waits for a writer. Alembic migrations are applied when a store is opened, so an older project
 folder upgrades itself.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +23,35 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from truthset.core.errors import ConfigError, MissingDependency
+from truthset.core.errors import ConfigError, MissingDependency, TruthsetError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: execution option of a connection that only reads (SQLite: a deferred BEGIN, no write lock)
+READ_ONLY = "truthset_read_only"
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+class StoreBusy(TruthsetError, TimeoutError):
+    """The store stayed locked by another writer for the whole busy timeout."""
+
+    status = 503
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it neither takes nor waits for the write lock."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
+def _write_lock(database: str | None) -> threading.Lock:
+    key = str(Path(database).resolve()) if database and database != ":memory:" else f"memory:{id(object())}"
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
 
 
 def sqlite_url(path: Path) -> str:
@@ -65,13 +95,61 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
+        _serialise_writers(engine, busy_timeout_ms)
+    return engine
+
+
+def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
+    lock = _write_lock(engine.url.database)
+    # the lock is exclusive, so one holder at most: ids of its Connection and DBAPI connection
+    holder: dict[str, int | None] = {"conn": None, "dbapi": None}
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not lock.acquire(timeout=busy_timeout_ms / 1000):
+            raise StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
+                            "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
+        holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
+        try:
             # BEGIN IMMEDIATE takes the write lock up front: a writer waits (busy_timeout)
             # rather than failing half-way with "database is locked".
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release()
+            raise
 
-    return engine
+    def _release() -> None:
+        holder.update(conn=None, dbapi=None)
+        lock.release()
+
+    def _end(conn: Connection, finish: str) -> None:
+        if holder["conn"] != id(conn):
+            return
+        try:
+            if not conn.invalidated:
+                # End the transaction here, before the lock is passed on, so the next
+                # writer's BEGIN IMMEDIATE does not find it still held; SQLAlchemy's own
+                # COMMIT/ROLLBACK right after is a no-op (sqlite3 skips it outside a transaction).
+                getattr(conn.connection.dbapi_connection, finish)()
+        except Exception:
+            if finish == "commit":
+                raise
+            # a failed rollback is reported by SQLAlchemy's own ROLLBACK right after this
+        finally:
+            _release()
+
+    def _checkin(dbapi: Any, _record: Any) -> None:
+        # a connection dropped without commit or rollback (garbage-collected) must not keep
+        # the lock; the pool has rolled it back already
+        if holder["dbapi"] == id(dbapi):
+            _release()
+
+    event.listen(engine, "commit", lambda conn: _end(conn, "commit"))
+    event.listen(engine, "rollback", lambda conn: _end(conn, "rollback"))
+    event.listen(engine.pool, "checkin", _checkin)
 
 
 def _alembic_config(connection: Any) -> Config:

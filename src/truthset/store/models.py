@@ -143,6 +143,8 @@ class Assignment(Base):
     __table_args__ = (
         Index("ix_assignments_queue", "project_id", "stage", "status"),
         Index("ix_assignments_lease", "status", "leased_until"),
+        # an annotator's own work: what they hold, what they have done (asked on every task)
+        Index("ix_assignments_user", "user_id", "stage", "status"),
         # an annotator is never handed the same item twice in a stage
         UniqueConstraint("item_id", "user_id", "stage", name="uq_assignments_item_user_stage"),
     )

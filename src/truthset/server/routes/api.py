@@ -15,6 +15,7 @@ from truthset.services import queue, review
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.users import Account
 from truthset.store import repo
+from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Gold, Item
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -76,8 +77,7 @@ def submit(assignment_id: int, body: Submission, request: Request,
            account: Account = require("annotator")) -> dict[str, Any]:
     """Store the annotation and hand out the next item in the same round trip."""
     p = _project(request)
-    annotation_id = queue.submit(p, account.id, assignment_id, body.value, lead_time=body.lead_time)
-    nxt = queue.next_task(p, account.id)
+    annotation_id, nxt = queue.submit_and_next(p, account.id, assignment_id, body.value, lead_time=body.lead_time)
     return {"annotation_id": annotation_id, "next": None if nxt is None else nxt.to_dict()}
 
 
@@ -115,8 +115,11 @@ def list_items(request: Request, after: int = Query(0, ge=0, description="Return
     if batch is not None:
         q = q.where(Item.batch_id == batch)
     if label is not None:
-        q = q.where(select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.label == label).exists())
-    with p.engine.connect() as conn:
+        # ``item_id > after`` repeats the correlation as a range PostgreSQL can seek to: without
+        # it a merge semi-join reads the label's annotations from the first item on every page.
+        q = q.where(select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after,
+                                                Annotation.label == label).exists())
+    with read_connection(p.engine) as conn:
         rows = conn.execute(q.order_by(Item.id).limit(limit)).all()
     items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
               "assigned": r.n_open} for r in rows]
@@ -134,7 +137,7 @@ def pull_annotations(request: Request, after: int = Query(0, ge=0), limit: int =
                      account: Account = require("reviewer")) -> dict[str, Any]:
     """Current annotations in id order, for pipelines pulling labels (pass the last id as ``after``)."""
     p = _project(request)
-    with p.engine.connect() as conn:
+    with read_connection(p.engine) as conn:
         rows = conn.execute(repo.current_annotations_query(p.id).where(Annotation.id > after)
                             .order_by(Annotation.id).limit(limit)).all()
     out = [{"annotation_id": r.id, "item_id": r.item_id, "annotator": r.annotator, "value": json.loads(r.value),
@@ -145,7 +148,7 @@ def pull_annotations(request: Request, after: int = Query(0, ge=0), limit: int =
 @router.get("/gold")
 def gold(request: Request, account: Account = require("admin")) -> dict[str, Any]:
     p = _project(request)
-    with p.engine.connect() as conn:
+    with read_connection(p.engine) as conn:
         rows = conn.execute(select(Gold.item_id, Gold.value).where(Gold.project_id == p.id).order_by(Gold.item_id)).all()
     return {"gold": [{"item_id": i, "value": json.loads(v)} for i, v in rows]}
 
@@ -166,7 +169,7 @@ def review_item(item_id: int, body: Verdict, request: Request, account: Account 
 @router.get("/stats")
 def stats(request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
     p = _project(request)
-    with p.engine.connect() as conn:
+    with read_connection(p.engine) as conn:
         data = repo.status_counts(conn, p.id)
         data["items_full"] = conn.execute(select(func.count()).select_from(Item)
                                           .where(Item.project_id == p.id, Item.full.is_(True))).scalar_one()

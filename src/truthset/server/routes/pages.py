@@ -6,19 +6,22 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from truthset.core.guide import render_guide
 from truthset.server.app import html
 from truthset.server.auth import csrf_token, optional_account, require
 from truthset.services import users
 from truthset.services.users import Account
+from truthset.store.db import read_connection
 
 router = APIRouter(include_in_schema=False)
 
 
 def _ctx(request: Request, account: Account | None, **extra: Any) -> dict[str, Any]:
     p = request.app.state.project
-    return {"account": account, "csrf": csrf_token(request), "project": p.config.name, "task": p.task, **extra}
+    return {"account": account, "csrf": csrf_token(request), "project": p.config.name, "task": p.task,
+            "text_field": p.config.text_field, **extra}
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -26,13 +29,18 @@ async def login_page(request: Request) -> Response:
     return html(request, "login.html", **_ctx(request, None, error=None))
 
 
+def _authenticate(engine: Any, name: str, password: str) -> Account | None:
+    # argon2 takes tens of milliseconds of CPU on purpose: keep it off the event loop
+    with read_connection(engine) as conn:
+        return users.authenticate(conn, name, password)
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, name: str = Form(...), password: str = Form(...), csrf: str = Form("")) -> Response:
     expected = request.session.get("csrf")
     if not expected or csrf != expected:
         return html(request, "login.html", **_ctx(request, None, error="The form expired; please try again."))
-    with request.app.state.project.engine.connect() as conn:
-        account = users.authenticate(conn, name, password)
+    account = await run_in_threadpool(_authenticate, request.app.state.project.engine, name, password)
     if account is None:
         return html(request, "login.html", **_ctx(request, None, error="Wrong name or password."))
     request.session.clear()

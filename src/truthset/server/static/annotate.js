@@ -7,7 +7,9 @@ let schema = null, current = null, selected = [], spans = [], shownAt = 0, busy 
 
 function say(msg, isError = false) { $('status').textContent = msg; $('status').className = isError ? 'status error' : 'status'; }
 
-function textOf(t) { return String(t.data.text ?? t.data.image ?? JSON.stringify(t.data)); }
+const field = app.dataset.textField || 'text';
+function textOf(t) { return String(t.data[field] ?? t.data.image ?? JSON.stringify(t.data)); }
+const colors = () => Object.fromEntries((schema?.labels ?? []).map((l) => [l.name, l.color]));
 
 function show(t) {
   current = t; selected = []; spans = [];
@@ -30,9 +32,9 @@ function show(t) {
 function draw() {
   if (!current) return;
   if (task === 'ner') {
-    renderText($('item'), textOf(current), spans);
+    renderText($('item'), textOf(current), spans, colors());
     $('spans').replaceChildren(...spans.map((s, i) => el('span', {class: 'chip', 'data-i': i},
-      `${s.label}: ${textOf(current).slice(s.start, s.end)}`)));
+      `${s.label}: ${[...textOf(current)].slice(s.start, s.end).join('')}`)));
   } else {
     $('item').textContent = textOf(current);
   }
@@ -54,10 +56,12 @@ function markSpan(label) {
   if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return;
   const pre = document.createRange();
   pre.selectNodeContents(box); pre.setEnd(range.startContainer, range.startOffset);
-  let start = pre.toString().length, end = start + range.toString().length;
-  const text = textOf(current);
-  while (start < end && /\s/.test(text[start])) start++;
-  while (end > start && /\s/.test(text[end - 1])) end--;
+  // Offsets count characters (code points), as the server does; a JS string's length counts
+  // UTF-16 units, which puts every span after an emoji one place off.
+  let start = [...pre.toString()].length, end = start + [...range.toString()].length;
+  const chars = [...textOf(current)];
+  while (start < end && /\s/.test(chars[start])) start++;
+  while (end > start && /\s/.test(chars[end - 1])) end--;
   if (end <= start) return;
   spans.push({start, end, label}); sel.removeAllRanges(); say(''); draw();
 }
@@ -93,6 +97,8 @@ async function start() {
   $('labels').replaceChildren(...schema.labels.map((l) => el('button', {type: 'button', 'data-label': l.name,
     style: `--c:${l.color || '#888'}`, onclick: () => choose(l.name)}, l.name, ' ', l.hotkey ? el('kbd', {}, l.hotkey) : '')));
   $('submit').onclick = submit; $('skip').onclick = skip; $('undo').onclick = undo;
+  // Once a reason is picked, give the keyboard back to the page so 's' (and every hotkey) works.
+  $('skip-reason').onchange = () => $('skip-reason').blur();
   document.addEventListener('keydown', (ev) => {
     if (ev.target.closest('input, select, textarea') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const key = ev.key.toLowerCase();

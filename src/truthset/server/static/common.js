@@ -41,15 +41,19 @@ export function renderGuide(target, schema) {
   }
 }
 
-export function renderText(target, text, spans) {
-  // Draw the text with span highlights, from plain text nodes only.
+export function renderText(target, text, spans, colors = {}) {
+  // Draw the text with span highlights, from plain text nodes only. Span offsets count
+  // characters (code points), not UTF-16 units, so slice an array of characters.
   target.replaceChildren();
+  const chars = [...text], part = (a, b) => chars.slice(a, b).join('');
   let pos = 0;
   for (const s of [...spans].sort((a, b) => a.start - b.start)) {
     if (s.start < pos) continue;
-    target.append(document.createTextNode(text.slice(pos, s.start)));
-    target.append(el('mark', {'data-label': s.label, title: s.label}, text.slice(s.start, s.end)));
+    target.append(document.createTextNode(part(pos, s.start)));
+    target.append(el('mark', {'data-label': s.label, title: s.label,
+      style: colors[s.label] ? `background:${colors[s.label]}40;border-bottom:3px solid ${colors[s.label]}` : ''},
+      part(s.start, s.end)));
     pos = s.end;
   }
-  target.append(document.createTextNode(text.slice(pos)));
+  target.append(document.createTextNode(part(pos)));
 }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 00:48:20.359778
+Create Date: 2026-11-22 01:30:43.927093
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_assignments_item_id'), ['item_id'], unique=False)
         batch_op.create_index('ix_assignments_lease', ['status', 'leased_until'], unique=False)
         batch_op.create_index('ix_assignments_queue', ['project_id', 'stage', 'status'], unique=False)
+        batch_op.create_index('ix_assignments_user', ['user_id', 'stage', 'status'], unique=False)
 
     op.create_table('consensus',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -270,6 +271,7 @@ def downgrade() -> None:
 
     op.drop_table('consensus')
     with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignments_user')
         batch_op.drop_index('ix_assignments_queue')
         batch_op.drop_index('ix_assignments_lease')
         batch_op.drop_index(batch_op.f('ix_assignments_item_id'))
