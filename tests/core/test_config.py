@@ -140,7 +140,7 @@ def test_unknown_key_error_names_source_and_key(data: dict[str, Any], key: str) 
     [
         (
             minimal(colour="red"),
-            ["name", "task", "text_field", "schema", "quality", "queue", "labelstudio"],
+            ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio"],
         ),
         (
             minimal(schema={"labels": [{"name": "a", "colour": "#000000"}]}),
@@ -308,7 +308,7 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
     data = yaml.safe_load(text)
     assert "schema" in data and "schema_" not in data
     assert "Ünïcode" in text  # allow_unicode: not \u escapes
-    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "labelstudio"]
+    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio"]
 
 
 @pytest.mark.parametrize(

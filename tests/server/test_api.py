@@ -120,3 +120,22 @@ def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
     assert {x["source"] for x in labels} == {"human", "review"}
     assert TestClient(app, headers={"Authorization": "Bearer nope"}).get("/api/me").status_code == 401
     assert EVIL  # the fixture's hostile item exists for the browser test
+
+
+def test_review_stages_and_hidden_names_follow_the_config(served) -> None:  # type: ignore[no-untyped-def]
+    p, app, names = served
+    a, _ = login(app, names["annotator"])
+    b, _ = login(app, names["annotator2"])
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})})
+    ta, tb = a.post("/api/next").json(), b.post("/api/next").json()
+    a.post(f"/api/assignments/{ta['assignment_id']}/submit", json={"value": "pos"})
+    b.post(f"/api/assignments/{tb['assignment_id']}/submit", json={"value": "neg"})
+    reviewer, _ = login(app, names["reviewer"])
+    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"show_annotator_names": False})})
+    shown = {x["annotator"] for x in reviewer.get(f"/api/items/{ta['item_id']}").json()["annotations"]}
+    assert shown == {"annotator 1", "annotator 2"}
+    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate", "review"]})})
+    res = reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "correct", "value": "neg"})
+    assert res.status_code == 409 and "adjudicate" in res.json()["error"]
+    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate"]})})
+    assert reviewer.get("/api/review/queue").json()["items"] == []

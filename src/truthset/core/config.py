@@ -104,6 +104,18 @@ class QueueConfig(BaseModel):
     )
 
 
+class ReviewConfig(BaseModel):
+    """Which stages a project uses after annotation, and what reviewers see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stages: list[Literal["annotate", "review", "adjudicate"]] = Field(
+        default_factory=lambda: ["annotate", "review", "adjudicate"],
+        description="review: accept/reject annotations; adjudicate: fix the final label.",
+    )
+    show_annotator_names: bool = Field(True, description="Show reviewers who gave each label.")
+
+
 class LabelStudioConfig(BaseModel):
     """How this project's labels map onto a Label Studio labelling config (for round trips)."""
 
@@ -125,6 +137,7 @@ class ProjectConfig(BaseModel):
     schema_: LabelSchema = Field(default_factory=LabelSchema, alias="schema")
     quality: QualityConfig = Field(default_factory=QualityConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
 
     @property

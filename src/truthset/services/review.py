@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from truthset.core.errors import InvalidInput, NotFound
+from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.services.projects import Project
 from truthset.store import repo
@@ -23,7 +23,12 @@ VERDICTS = ("accept", "reject", "correct")
 
 
 def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label."""
+    """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label.
+
+    Empty when the project uses neither a review nor an adjudicate stage.
+    """
+    if not {"review", "adjudicate"} & set(project.config.review.stages):
+        return []
     cur = repo.current_annotations_query(project.id).where(Annotation.source.in_(("human", "import"))).subquery()
     disagree = (select(cur.c.item_id, func.max(cur.c.id).label("last"))
                 .group_by(cur.c.item_id).having(func.count(func.distinct(cur.c.value)) > 1))
@@ -77,6 +82,11 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
     """Accept or reject an annotation, or correct the item's label (adjudication). Returns the review id."""
     if verdict not in VERDICTS:
         raise InvalidInput(f"field 'verdict': {verdict!r}; use one of {', '.join(VERDICTS)}")
+    stages = project.config.review.stages
+    if verdict == "correct" and "adjudicate" not in stages:
+        raise Conflict("this project has no adjudicate stage (review.stages in truthset.yaml)")
+    if verdict != "correct" and "review" not in stages:
+        raise Conflict("this project has no review stage (review.stages in truthset.yaml)")
     if verdict == "reject" and not reason.strip():
         raise InvalidInput("field 'reason': say why the annotation is rejected")
     now = utcnow()

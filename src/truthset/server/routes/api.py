@@ -129,7 +129,9 @@ def list_items(request: Request, after: int = Query(0, ge=0, description="Return
 @router.get("/items/{item_id}")
 def get_item(item_id: int, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
     p = _project(request)
-    return review.item_detail(p, item_id, with_gold=account.can("admin"))
+    # admins always see who labelled what; reviewers only if the project shows names
+    names = account.can("admin") or p.config.review.show_annotator_names
+    return review.item_detail(p, item_id, show_names=names, with_gold=account.can("admin"))
 
 
 @router.get("/annotations")
