@@ -119,7 +119,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     started: list[tuple[subprocess.Popen[bytes], Project]] = []
 
-    def make(task: str, labels: list[str], texts: list[str], *, overlap: int = 1) -> Site:
+    def make(task: str, labels: list[str], texts: list[str], *, overlap: int = 1, folder: Path | None = None) -> Site:
         root = tmp_path / f"site{len(started)}"
         # each project has its own SQLite store, so a fixed name is unique and the screenshots stable
         p = init_project(root, task=task, labels=labels, name="news-entities" if task == "ner" else "product-reviews")
@@ -127,7 +127,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         p.save_config(p.config.model_copy(update={"queue": queue}))
         items = tmp_path / f"items{len(started)}.jsonl"
         items.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
-        report = import_file(p, items)
+        report = import_file(p, folder if folder is not None else items)
         assert report.to_dict()["batch"] is not None
         accounts = {}
         with p.engine.begin() as conn:
@@ -278,7 +278,7 @@ def stored_annotations(site: Site, user: str | None = None) -> list[dict[str, ob
         q = q.where(Annotation.user_id == site.accounts[user].id)
     with site.project.engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [{"item_id": r.item_id, "text": json.loads(r.payload)["text"], "user_id": r.user_id,
+    return [{"item_id": r.item_id, "text": json.loads(r.payload).get("text"), "user_id": r.user_id,
              "value": json.loads(r.value), "label": r.label, "source": r.source, "lead_time": r.lead_time}
             for r in rows]
 

@@ -6,12 +6,13 @@ import json
 import tempfile
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from truthset.server.auth import require
-from truthset.services import queue, review
+from truthset.services import media, queue, review
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.users import Account
 from truthset.store import repo
@@ -132,6 +133,15 @@ def get_item(item_id: int, request: Request, account: Account = require("reviewe
     # admins always see who labelled what; reviewers only if the project shows names
     names = account.can("admin") or p.config.review.show_annotator_names
     return review.item_detail(p, item_id, show_names=names, with_gold=account.can("admin"))
+
+
+@router.get("/items/{item_id}/image", response_class=FileResponse)
+def item_image(item_id: int, request: Request, account: Account = require("annotator")) -> FileResponse:
+    """The image of an item: to reviewers, and to annotators who were handed the item."""
+    p = _project(request)
+    if not account.can("reviewer") and not media.was_assigned(p, item_id, account.id):
+        raise HTTPException(403, "this item was not assigned to you")
+    return FileResponse(media.image_path(p, item_id))
 
 
 @router.get("/annotations")

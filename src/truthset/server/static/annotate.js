@@ -8,7 +8,7 @@ let schema = null, current = null, selected = [], spans = [], shownAt = 0, busy 
 function say(msg, isError = false) { $('status').textContent = msg; $('status').className = isError ? 'status error' : 'status'; }
 
 const field = app.dataset.textField || 'text';
-function textOf(t) { return String(t.data[field] ?? t.data.image ?? JSON.stringify(t.data)); }
+function textOf(t) { return String(t.data.image ?? t.data[field] ?? JSON.stringify(t.data)); }
 const colors = () => Object.fromEntries((schema?.labels ?? []).map((l) => [l.name, l.color]));
 
 function show(t) {
@@ -35,6 +35,9 @@ function draw() {
     renderText($('item'), textOf(current), spans, colors());
     $('spans').replaceChildren(...spans.map((s, i) => el('span', {class: 'chip', 'data-i': i},
       `${s.label}: ${[...textOf(current)].slice(s.start, s.end).join('')}`)));
+  } else if (task === 'image-classification') {
+    $('item').replaceChildren(el('img', {src: `/api/items/${current.item_id}/image`, alt: textOf(current),
+      class: 'picture'}), el('div', {class: 'meta'}, textOf(current)));
   } else {
     $('item').textContent = textOf(current);
   }

@@ -14,8 +14,11 @@ async function load() {
   if (!next) { item = null; $('item').textContent = 'Nothing to review.'; $('annotations').tBodies[0].replaceChildren(); return; }
   item = await api(`/api/items/${next.item_id}`);
   $('why').textContent = next.reasons.join(', ');
-  const text = String(item.data[$('review').dataset.textField || 'text'] ?? JSON.stringify(item.data));
-  if (task === 'ner') renderText($('item'), text, []); else $('item').textContent = text;
+  const text = String(item.data.image ?? item.data[$('review').dataset.textField || 'text'] ?? JSON.stringify(item.data));
+  if (task === 'ner') renderText($('item'), text, []);
+  else if (task === 'image-classification') {
+    $('item').replaceChildren(el('img', {src: `/api/items/${item.item_id}/image`, alt: text, class: 'picture'}));
+  } else $('item').textContent = text;
   $('annotations').tBodies[0].replaceChildren(...item.annotations.map((a) => el('tr', {},
     el('td', {}, a.annotator), el('td', {}, fmt(a.value)),
     el('td', {}, el('button', {type: 'button', class: 'secondary', onclick: () => verdict('accept', a.annotation_id)}, 'Accept'),

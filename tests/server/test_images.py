@@ -1,0 +1,78 @@
+"""Image items: served to reviewers and to the annotator who holds them, never from outside
+their import folder."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.server.conftest import PASSWORD, login
+from truthset.server.app import create_app
+from truthset.services import users
+from truthset.services.imports import ImportOptions, import_file
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A valid PNG of one colour (no imaging library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def image_app(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+    folder = tmp_path / "pics"
+    (folder / "cat").mkdir(parents=True)
+    (folder / "dog").mkdir()
+    (folder / "cat" / "a.png").write_bytes(png(4, 3, (200, 30, 30)))
+    (folder / "dog" / "b.png").write_bytes(png(4, 3, (30, 30, 200)))
+    (tmp_path / "secret.png").write_bytes(png(1, 1, (0, 0, 0)))
+    p = new_project(task="image-classification", labels=["cat", "dog"])
+    import_file(p, folder, ImportOptions(labels_from_folders=True))
+    names = {}
+    with p.engine.begin() as conn:
+        for role in ("annotator", "annotator2", "reviewer"):
+            names[role] = f"{role}-{p.config.name}"
+            users.add_user(conn, names[role], role="reviewer" if role == "reviewer" else "annotator", password=PASSWORD)
+    return p, create_app(p), names, folder
+
+
+def test_image_is_served_to_its_annotator_only(image_app) -> None:  # type: ignore[no-untyped-def]
+    p, app, names, folder = image_app
+    a, _ = login(app, names["annotator"])
+    b, _ = login(app, names["annotator2"])
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"order": "sequential"})})
+    t = a.post("/api/next").json()
+    res = a.get(f"/api/items/{t['item_id']}/image")
+    assert res.status_code == 200 and res.headers["content-type"] == "image/png"
+    assert res.content == (folder / t["data"]["image"]).read_bytes()
+    other = t["item_id"] + 1
+    assert a.get(f"/api/items/{other}/image").status_code == 403  # not handed to a yet
+    assert b.get(f"/api/items/{t['item_id']}/image").status_code == 403
+    reviewer, _ = login(app, names["reviewer"])
+    assert reviewer.get(f"/api/items/{other}/image").status_code == 200
+    assert TestClient(app).get(f"/api/items/{other}/image").status_code == 401
+
+
+def test_paths_outside_the_import_folder_are_refused(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "secret.png").write_bytes(png(1, 1, (0, 0, 0)))
+    listing = tmp_path / "data" / "list.csv"
+    listing.parent.mkdir()
+    (listing.parent / "ok.png").write_bytes(png(2, 2, (1, 2, 3)))
+    listing.write_text("image,label\nok.png,cat\n../secret.png,dog\n/etc/passwd,cat\n", encoding="utf-8")
+    p = new_project(task="image-classification", labels=["cat", "dog"])
+    import_file(p, listing)
+    with p.engine.begin() as conn:
+        users.add_user(conn, f"rev-{p.config.name}", role="reviewer", password=PASSWORD)
+    app = create_app(p)
+    client, _ = login(app, f"rev-{p.config.name}")
+    items = client.get("/api/items").json()["items"]
+    codes = {it["data"]["text"]: client.get(f"/api/items/{it['item_id']}/image").status_code for it in items}
+    assert codes == {"ok.png": 200, "../secret.png": 404, "/etc/passwd": 404}
