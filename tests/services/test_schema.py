@@ -86,3 +86,23 @@ def test_check_finds_unknown_labels(new_project) -> None:  # type: ignore[no-unt
     found = {(f.code, f.message.split("'")[1]) for f in check(p) if f.code == "unknown-label"}
     assert found == {("unknown-label", "spam")}
     json.dumps([f.__dict__ for f in check(p)])
+
+
+def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Gold and annotations store the same canonical JSON, so review compares them as equal."""
+    from truthset.services.review import review_candidates
+    from truthset.store.models import Gold
+
+    tasks = [{"data": {"text": "un café"}, "annotations": [{"completed_by": {"email": "a@x"}, "ground_truth": True,
+              "result": [{"type": "choices", "from_name": "c", "to_name": "text", "value": {"choices": ["naïve"]}}]}]}]
+    f = tmp_path / "gold.json"
+    f.write_text(json.dumps(tasks), encoding="utf-8")
+    p = new_project()
+    import_file(p, f)
+    rename_label(p, "naïve", "niña")
+    with p.engine.connect() as conn:
+        gold = conn.execute(select(Gold.value).where(Gold.project_id == p.id)).scalar_one()
+        current = conn.execute(select(Annotation.value).where(Annotation.project_id == p.id,
+                                                              Annotation.source == "migration")).scalar_one()
+    assert gold == current == '"niña"'
+    assert review_candidates(p) == []

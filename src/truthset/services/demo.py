@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from truthset.core.config import PROJECT_FILE
 from truthset.core.schema import Label, LabelSchema
@@ -60,10 +59,6 @@ def build_demo(folder: Path | str) -> tuple[Project, ImportReport]:
         project = open_project(folder)
     report = import_file(project, demo_file(), ImportOptions(annotator="uci-original"))
     return project, report
-
-
-def summary(report: ImportReport, status: dict[str, Any]) -> dict[str, Any]:
-    return {"import": report.to_dict(), "status": status}
 
 
 DEMO_USERS = (("admin", "admin"), ("reviewer", "reviewer"), ("ann", "annotator"), ("bob", "annotator"))

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
+from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
@@ -240,10 +241,14 @@ def _with_progress(project: Project, user_id: int, task: Task | None) -> Task | 
     return task
 
 
+def _not_yours(assignment_id: int) -> NotFound:
+    return NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
+
+
 def _own(conn: Connection, project: Project, user_id: int, assignment_id: int) -> Any:
     a = conn.execute(select(Assignment).where(Assignment.id == assignment_id, Assignment.project_id == project.id)).first()
     if a is None or a.user_id != user_id:
-        raise NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
+        raise _not_yours(assignment_id)
     return a
 
 
@@ -273,10 +278,10 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
                lead_time: float | None, now: datetime) -> int:
     a = conn.execute(_SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id}).first()
     if a is None or a.user_id != user_id:
-        raise NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
+        raise _not_yours(assignment_id)
     text = json.loads(a.payload).get(project.config.text_field)
     canonical = validate_value(project.task, project.config.schema, value, text=text if isinstance(text, str) else None)
-    value_json = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    value_json = canonical_json(canonical)
     if a.answer_id is not None:
         if a.answer == value_json:
             return int(a.answer_id)  # a retried submit: the same answer, stored once
@@ -314,7 +319,7 @@ def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, not
         if not changed:
             raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
         if not a.is_gold and not a.reason:
-            conn.execute(update(Item).where(Item.id == a.item_id).values(n_open=Item.n_open - 1, full=False))
+            conn.execute(_GIVE_BACK, {"b_item": a.item_id})
         history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
         return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
             project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),

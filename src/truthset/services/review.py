@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
+from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
 from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
@@ -103,7 +104,7 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
             text = json.loads(item.payload).get(project.config.text_field)
             canonical = validate_value(project.task, project.config.schema, value,
                                        text=text if isinstance(text, str) else None)
-            correction = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            correction = canonical_json(canonical)
             conn.execute(insert(Annotation).values(
                 project_id=project.id, item_id=item_id, user_id=reviewer_id, value=correction,
                 label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from truthset.core.errors import SchemaError
 from truthset.core.schema import PALETTE, Finding, Label, LabelSchema, check_schema
+from truthset.data.records import canonical_json
 from truthset.services.projects import Project, record_schema
 from truthset.store import repo
 from truthset.store.models import Annotation, Assignment, Gold, SchemaVersion, utcnow
@@ -54,7 +55,7 @@ def _migrate_annotations(conn: Connection, project: Project, mapping: dict[str, 
         new = _map_value(value, mapping)
         batch.append({
             "project_id": project.id, "item_id": a.item_id, "user_id": a.user_id,
-            "value": json.dumps(new, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+            "value": canonical_json(new),
             "label": new if isinstance(new, str) else None, "schema_version": version,
             "lead_time": a.lead_time, "source": "migration", "batch_id": a.batch_id,
             "supersedes_id": a.id, "meta": a.meta, "created_at": now,
@@ -68,7 +69,7 @@ def _migrate_annotations(conn: Connection, project: Project, mapping: dict[str, 
             new = _map_value(value, mapping)
             conn.execute(
                 update(Gold).where(Gold.item_id == g.item_id).values(
-                    value=json.dumps(new, sort_keys=True, separators=(",", ":")),
+                    value=canonical_json(new),
                     label=new if isinstance(new, str) else None,
                 )
             )
