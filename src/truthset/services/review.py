@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
@@ -26,35 +26,31 @@ VERDICTS = ("accept", "reject", "correct")
 def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, Any]]:
     """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label.
 
-    Empty when the project uses neither a review nor an adjudicate stage.
+    One query per reason, each filtered in SQL by "no review at or after the item's newest
+    human label", so reviewed items never crowd out the ones still waiting. Empty when the
+    project uses neither a review nor an adjudicate stage.
     """
     if not {"review", "adjudicate"} & set(project.config.review.stages):
         return []
     cur = repo.current_annotations_query(project.id).where(Annotation.source.in_(("human", "import"))).subquery()
-    disagree = (select(cur.c.item_id, func.max(cur.c.id).label("last"))
+    reviewed = (select(Review.item_id, func.max(Review.created_at).label("at"))
+                .join(Item, Item.id == Review.item_id).where(Item.project_id == project.id)
+                .group_by(Review.item_id).subquery())
+    disagree = (select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
                 .group_by(cur.c.item_id).having(func.count(func.distinct(cur.c.value)) > 1))
-    wrong_gold = (select(cur.c.item_id, func.max(cur.c.id).label("last"))
+    wrong_gold = (select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
                   .join(Gold, Gold.item_id == cur.c.item_id).where(Gold.value != cur.c.value)
                   .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
     with project.engine.connect() as conn:
-        reviewed = dict(conn.execute(select(Review.item_id, func.max(Review.id))
-                                     .join(Item, Item.id == Review.item_id)
-                                     .where(Item.project_id == project.id).group_by(Review.item_id)).all())
         for why, q in (("disagreement", disagree), ("wrong on gold", wrong_gold)):
-            for item_id, last in conn.execute(q.limit(limit * 4)):
-                if item_id in reviewed and reviewed[item_id] is not None and _reviewed_after(conn, item_id, last):
-                    continue
+            c = q.subquery()
+            waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)
+                       .where(or_(reviewed.c.at.is_(None), reviewed.c.at < c.c.last_at))
+                       .order_by(c.c.item_id).limit(limit))
+            for item_id in conn.execute(waiting).scalars():
                 out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)
-                if len(out) >= limit:
-                    break
-    return list(out.values())[:limit]
-
-
-def _reviewed_after(conn: Any, item_id: int, last_annotation: int) -> bool:
-    last_at = conn.execute(select(Annotation.created_at).where(Annotation.id == last_annotation)).scalar()
-    rev_at = conn.execute(select(func.max(Review.created_at)).where(Review.item_id == item_id)).scalar()
-    return rev_at is not None and last_at is not None and rev_at >= last_at
+    return [out[i] for i in sorted(out)][:limit]
 
 
 def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
