@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 
 from truthset.core.errors import ConfigError, MissingDependency
-from truthset.store.db import head_revision, make_engine, sqlite_url, upgrade
+from truthset.store.db import StoreBusy, head_revision, make_engine, sqlite_url, upgrade
 from truthset.store.models import Base
 
 
@@ -57,3 +60,44 @@ def test_bad_urls_get_clear_errors(tmp_path: Path) -> None:
     engine = make_engine(sqlite_url(tmp_path / "missing" / "dir" / "z.db"))
     with pytest.raises(ConfigError, match="cannot open the database"):
         upgrade(engine)
+
+
+HOLD_WRITE_LOCK = """
+import sys, time
+from truthset.store.db import make_engine
+engine = make_engine(sys.argv[1])
+with engine.begin() as conn:
+    conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("busy_ms, waits", [(10_000, True), (150, False)])
+def test_writers_of_two_processes_queue_on_the_file_lock(tmp_path: Path, busy_ms: int, waits: bool) -> None:
+    """A writer in another process holds the lock: ours waits for it (or, past the busy timeout,
+    gets StoreBusy), and never sees "database is locked"."""
+    url = sqlite_url(tmp_path / "db.sqlite")
+    engine = make_engine(url, busy_timeout_ms=busy_ms)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    other = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, url, "0.6"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "holding"
+        assert (tmp_path / "db.sqlite-writer.lock").exists()
+        t0 = time.monotonic()
+        if waits:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            assert time.monotonic() - t0 > 0.3  # it waited for the other process's commit
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
+        else:
+            with pytest.raises(StoreBusy, match="busy"), engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            assert time.monotonic() - t0 < 0.5
+    finally:
+        other.wait(10)
+    with engine.begin() as conn:  # the lock was handed back, also after the StoreBusy
+        conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+    engine.dispose()

@@ -7,7 +7,9 @@ same models.
 On SQLite, writers of one process queue on a Python lock per database file before they
 ``BEGIN IMMEDIATE`` (datasette's single-writer idea): SQLite's own busy handler polls with
 sleeps of 1 to 100 ms, so with many threads a waiting writer would sleep long after the lock
-was free, and the order would be unfair. The busy timeout still arbitrates between processes.
+was free, and the order would be unfair. Between processes (server workers, a CLI import)
+the writer then takes an advisory ``flock`` on ``<database>-writer.lock``, polled every 0.2
+to 2 ms, before SQLite's own lock, whose busy timeout stays as the last arbiter.
 Read-only work opens its connection with :func:`read_connection`: a deferred ``BEGIN``, which
 in WAL mode never waits for a writer. Alembic migrations are applied when a store is opened, so an older project
 folder upgrades itself.
@@ -15,7 +17,10 @@ folder upgrades itself.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +57,41 @@ def _write_lock(database: str | None) -> threading.Lock:
     key = str(Path(database).resolve()) if database and database != ":memory:" else f"memory:{id(object())}"
     with _write_locks_guard:
         return _write_locks.setdefault(key, threading.Lock())
+
+
+class _FileLock:
+    """An exclusive ``flock`` on a file beside the database, shared by every process that writes.
+
+    Held only by the thread that holds the process's writer lock, so one file descriptor per
+    process serves all its threads (reopened after a fork). Polled, since a blocking ``flock``
+    cannot time out: 0.2 ms at first (a queue transaction takes about a millisecond), then
+    up to 2 ms between tries.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.pid = 0
+
+    def acquire(self, timeout: float) -> bool:
+        if self.path is None:
+            return True
+        if self.fd is None or self.pid != os.getpid():
+            self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        deadline, delay = time.monotonic() + timeout, 0.0002
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.002)
+
+    def release(self) -> None:
+        if self.fd is not None and self.pid == os.getpid():
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def sqlite_url(path: Path) -> str:
@@ -100,7 +140,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
 
 
 def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
-    lock = _write_lock(engine.url.database)
+    database = engine.url.database
+    lock = _write_lock(database)
+    file_lock = _FileLock(f"{database}-writer.lock" if database and database != ":memory:" else None)
     # the lock is exclusive, so one holder at most: ids of its Connection and DBAPI connection
     holder: dict[str, int | None] = {"conn": None, "dbapi": None}
 
@@ -109,9 +151,14 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
             return
+        busy = StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
+                         "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
+        started = time.monotonic()
         if not lock.acquire(timeout=busy_timeout_ms / 1000):
-            raise StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
-                            "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
+            raise busy
+        if not file_lock.acquire(max(0.0, busy_timeout_ms / 1000 - (time.monotonic() - started))):
+            lock.release()
+            raise busy
         holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
         try:
             # BEGIN IMMEDIATE takes the write lock up front: a writer waits (busy_timeout)
@@ -123,6 +170,7 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
 
     def _release() -> None:
         holder.update(conn=None, dbapi=None)
+        file_lock.release()
         lock.release()
 
     def _end(conn: Connection, finish: str) -> None:
