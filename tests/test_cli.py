@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,27 @@ def test_init_import_status_export_guide(run, tmp_path: Path) -> None:  # type: 
     assert json.loads(res.output)["errors"] == 0
     res = json.loads(run("-p", d, "schema", "rename", "spam", "junk", "--json").output)
     assert res["annotations_migrated"] == 653
+
+
+def test_batch_due_dates_from_import_and_batch_due(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = str(tmp_path / "proj")
+    run("init", d, "--task", "text-classification", "--labels", "ham,spam")
+    (tmp_path / "a.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"text": "three"}\n', encoding="utf-8")
+    res = run("-p", d, "import", str(tmp_path / "b.jsonl"), "--due", "yesterday", code=1)
+    assert "2026-12-01" in res.output  # says how to write a date; nothing imported
+    assert json.loads(run("-p", d, "status", "--json").output)["items"] == 0
+    first = json.loads(run("-p", d, "import", str(tmp_path / "a.jsonl"), "--json").output)["batch"]
+    second = json.loads(run("-p", d, "import", str(tmp_path / "b.jsonl"), "--due", "2026-12-01", "--json").output)["batch"]
+    batches = {b["batch"]: b for b in json.loads(run("-p", d, "status", "--json").output)["by_batch"]}
+    assert batches[second]["due_at"] == "2026-12-01T23:59:59+00:00" and batches[first]["due_at"] is None
+    assert batches[first]["items_open"] == 2 and batches[second]["items_open"] == 1
+    out = json.loads(run("-p", d, "batch", "due", str(first), "2026-11-30T09:00", "--json").output)
+    assert out == {"batch": first, "due_at": "2026-11-30T09:00:00+00:00"}
+    assert "no due date" in run("-p", d, "batch", "due", str(second), "--clear").output
+    assert "either a DATE" in run("-p", d, "batch", "due", str(second), code=1).output
+    assert "no batch 99" in run("-p", d, "batch", "due", "99", "2026-12-01", code=1).output
+    assert "due_at" in run("-p", d, "status").output
 
 
 @pytest.mark.parametrize(
@@ -125,3 +147,73 @@ def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_serve_with_two_workers_shares_one_queue(tmp_path: Path) -> None:
+    """`truthset serve --workers 2`: two processes on one SQLite store hand out each item once."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from truthset.services import users
+    from truthset.services.imports import import_file
+    from truthset.services.projects import init_project
+
+    env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
+    os.environ.pop("TRUTHSET_DATABASE_URL", None)
+    try:
+        p = init_project(tmp_path / "w", task="text-classification", labels=["pos", "neg"], name="workers")
+        p.save_config(p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2})}))
+        items = tmp_path / "items.jsonl"
+        items.write_text("".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(40)), encoding="utf-8")
+        import_file(p, items)
+        with p.engine.begin() as conn:
+            tokens = []
+            for i in range(4):
+                users.add_user(conn, f"w{i}", role="annotator", password="correct horse")
+                tokens.append(users.new_token(conn, f"w{i}"))
+        p.close()
+    finally:
+        if "TRUTHSET_DATABASE_URL" in env:
+            os.environ["TRUTHSET_DATABASE_URL"] = env["TRUTHSET_DATABASE_URL"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "truthset.cli", "--project", str(tmp_path / "w"), "serve",
+                             "--port", str(port), "--workers", "2"], env=env, start_new_session=True)
+
+    def annotate(token: str) -> list[int]:
+        done = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"}) as c:
+            task = c.post("/api/next").json()
+            while task:
+                res = c.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
+                assert res.status_code == 200, res.text
+                done.append(task["item_id"])
+                task = res.json()["next"]
+        return done
+
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.time() < deadline and proc.poll() is None, "the server did not start"
+            time.sleep(0.1)
+        with ThreadPoolExecutor(4) as pool:
+            per_user = list(pool.map(annotate, tokens))
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+    everything = [i for done in per_user for i in done]
+    assert all(len(done) == len(set(done)) for done in per_user)  # nobody saw an item twice
+    assert len(everything) == 40 * 2  # overlap 2: every item exactly twice
+    assert set(Counter(everything).values()) == {2}

@@ -7,6 +7,7 @@ what is wrong and how to fix it, and exits with status 1 — never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,21 +122,28 @@ def init(directory: Path, task: str, labels: str, name: str | None) -> None:
               help="merge: copies become the same item; reject: copies are rejected rows; error: abort.")
 @click.option("--labels-from-folders", is_flag=True, help="Images: use each sub-folder's name as the label.")
 @click.option("--from-name", default=None, help="Label Studio: the control to read labels from.")
+@click.option("--due", default=None, help="Due date of this batch (2026-12-01 or 2026-12-01T17:00): its items "
+                                          "are handed out before batches due later or not at all.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None, **kw: Any) -> None:
+def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None,
+            due: str | None, **kw: Any) -> None:
     """Import FILE (CSV/TSV, JSONL, Parquet, image folder, Label Studio export).
 
-    Example: truthset import messages.tsv --text-col SMS --label-col Label
+    Example: truthset import messages.tsv --text-col SMS --label-col Label --due 2026-12-01
     """
+    from truthset.services.batches import parse_due, set_due
     from truthset.services.imports import ImportOptions, import_file
 
     if delimiter is not None:
         delimiter = delimiter.encode().decode("unicode_escape")
+    due_at = parse_due(due) if due else None  # a bad date fails before anything is read
     options = ImportOptions(format=fmt, delimiter=delimiter, **kw)
     project = _open(ctx)
     with _progress(f"importing {file.name}", not as_json) as progress:
         report = import_file(project, file, options, progress=progress)
+    if due_at is not None and report.batch is not None:
+        set_due(project, report.batch, due_at)
     if as_json:
         _echo_json(report.to_dict())
         return
@@ -261,11 +269,12 @@ def _print_status(data: dict[str, Any]) -> None:
             c.print(t)
     if data["by_batch"]:
         t = Table(title="batches", title_justify="left")
-        for col in ("batch", "source", "rows", "items_added", "annotations_added", "duplicates", "rejected"):
+        cols = ("batch", "source", "rows", "items_added", "annotations_added", "duplicates", "rejected",
+                "items_open", "due_at")
+        for col in cols:
             t.add_column(col)
         for b in data["by_batch"]:
-            t.add_row(*(f"{b[k]:,}" if isinstance(b[k], int) else str(b[k]) for k in
-                        ("batch", "source", "rows", "items_added", "annotations_added", "duplicates", "rejected")))
+            t.add_row(*(f"{b[k]:,}" if isinstance(b[k], int) else str(b[k] or "") for k in cols))
         c.print(t)
     for stage, counts in data["by_stage"].items():
         c.print(f"stage {stage}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -475,19 +484,59 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes. 2 on a 2-core machine about doubles what the app takes (the web "
+                   "stack is Python, one core per process); they share the store, SQLite or PostgreSQL.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the annotation web app (API docs at /docs).
 
-    Example: truthset serve --port 8000
+    Example: truthset serve --port 8000 --workers 2
     """
     import uvicorn
 
     from truthset.server.app import create_app
 
     project = _open(ctx)
-    click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)")
-    uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+    click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
+               + (f", {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    project.close()
+    os.environ["TRUTHSET_PROJECT"] = str(project.root)
+    uvicorn.run("truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@main.group()
+def batch() -> None:
+    """Batches (one per import): due dates."""
+
+
+@batch.command("due")
+@click.argument("batch_id", type=int)
+@click.argument("date", required=False)
+@click.option("--clear", is_flag=True, help="Remove the batch's due date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def batch_due(ctx: click.Context, batch_id: int, date: str | None, clear: bool, as_json: bool) -> None:
+    """Set (or --clear) when batch BATCH_ID is due; the queue serves the batch due soonest first.
+
+    Example: truthset batch due 3 2026-12-01
+    """
+    from truthset.core.errors import InvalidInput
+    from truthset.services.batches import parse_due, set_due
+
+    if clear == (date is not None):
+        raise InvalidInput("give either a DATE (e.g. 2026-12-01) or --clear")
+    due_at = None if clear else parse_due(date or "")
+    project = _open(ctx)
+    set_due(project, batch_id, due_at)
+    if as_json:
+        _echo_json({"batch": batch_id, "due_at": None if due_at is None else due_at.isoformat()})
+        return
+    click.echo(f"batch {batch_id}: " + ("no due date" if due_at is None else f"due {due_at.isoformat()}"))
 
 
 @main.group()

@@ -139,3 +139,38 @@ def test_review_stages_and_hidden_names_follow_the_config(served) -> None:  # ty
     assert res.status_code == 409 and "adjudicate" in res.json()["error"]
     p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate"]})})
     assert reviewer.get("/api/review/queue").json()["items"] == []
+
+
+def test_account_cache_keeps_a_lookup_for_its_seconds_only(served) -> None:  # type: ignore[no-untyped-def]
+    """A replaced token keeps working for at most ``account_cache_seconds``, then gets 401;
+    a session user whose role changed gets the new role's answer as soon as the entry expires."""
+    import time
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+
+    from truthset.server.app import create_app
+    from truthset.services import users
+    from truthset.store.models import User
+
+    p, _, names = served
+    p.settings = {**p.settings, "account_cache_seconds": 0.4}
+    app = create_app(p)
+    with p.engine.begin() as conn:
+        old = users.new_token(conn, names["annotator"])
+    client = TestClient(app, headers={"authorization": f"Bearer {old}"})
+    assert client.get("/api/me").json()["role"] == "annotator"
+    with p.engine.begin() as conn:
+        new = users.new_token(conn, names["annotator"])
+    assert client.get("/api/me").status_code == 200  # still cached
+    time.sleep(0.5)
+    assert client.get("/api/me").status_code == 401
+    assert TestClient(app, headers={"authorization": f"Bearer {new}"}).get("/api/me").status_code == 200
+
+    p.settings = {**p.settings, "account_cache_seconds": 0}
+    uncached = create_app(p)
+    reviewer = TestClient(uncached, headers={"authorization": f"Bearer {new}"})
+    assert reviewer.get("/api/review/queue").status_code == 403
+    with p.engine.begin() as conn:
+        conn.execute(update(User).where(User.name == names["annotator"]).values(role="reviewer"))
+    assert reviewer.get("/api/review/queue").status_code == 200  # no cache: at once

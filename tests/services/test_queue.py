@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue, users
 from truthset.services.imports import import_file
-from truthset.store.models import Annotation, DataIssue, Gold, Item, utcnow
+from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 
 
 def _project(new_project, tmp_path: Path, n: int = 10, *, task: str = "text-classification", **queue_cfg):  # type: ignore[no-untyped-def]
@@ -105,6 +105,26 @@ def test_expired_lease_frees_the_slot(new_project, tmp_path: Path) -> None:  # t
         queue.submit(p, a, t.assignment_id, "neg", now=later)
 
 
+def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 2, overlap=1, lease_minutes=1)
+    a, b = _user(p, "slow"), _user(p, "fast")
+    t0 = utcnow()
+    held = queue.next_task(p, a, now=t0)
+    expiry = t0 + timedelta(minutes=1, microseconds=1)  # just past the lease
+    p.runtime["lease_sweep_due"] = expiry + timedelta(milliseconds=500)  # as if swept just before expiry
+    got = queue.next_task(p, b, now=expiry)  # expired, but not swept yet: b gets the other item
+    assert got is not None and got.item_id != held.item_id
+    queue.submit(p, b, got.assignment_id, "pos", now=expiry)
+
+    def status() -> str:
+        with p.engine.connect() as conn:
+            return conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one()
+
+    assert status() == "leased"
+    swept = queue.next_task(p, b, now=expiry + queue.SWEEP_EVERY)
+    assert status() == "expired" and swept is not None and swept.item_id == held.item_id
+
+
 def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path, 1, overlap=1)
     a, b = _user(p, "ann"), _user(p, "bob")
@@ -176,3 +196,45 @@ def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path)
     assert len(rows) == 180 == sum(len(v) for v in acknowledged.values())
     assert len(set(rows)) == 180  # no (item, annotator) twice
     assert set(Counter(i for i, _ in rows).values()) == {3}
+
+
+@pytest.mark.parametrize("order", ["random", "sequential"])
+def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order: str) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services.batches import parse_due, set_due
+
+    p = new_project(labels=["pos", "neg"])
+    batch_of: dict[int, int] = {}
+    reports = []
+    for b in range(3):
+        f = tmp_path / f"batch{b}-{p.config.name}.jsonl"
+        f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(4)), encoding="utf-8")
+        reports.append(import_file(p, f).batch)
+    with p.engine.connect() as conn:
+        batch_of = dict(conn.execute(select(Item.id, Item.batch_id).where(Item.project_id == p.id)).all())
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": order})})
+    set_due(p, reports[2], parse_due("2026-12-01"))
+    set_due(p, reports[1], parse_due("2026-12-24T12:00"))
+    a = _user(p, "ann")
+    served = [batch_of[i] for i in _drain(p, a)]
+    assert served == [reports[2]] * 4 + [reports[1]] * 4 + [reports[0]] * 4
+    with pytest.raises(NotFound, match="no batch"):
+        set_due(p, 10**9, None)
+    with pytest.raises(InvalidInput, match="2026-12-01"):
+        parse_due("next friday")
+
+
+def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services.batches import parse_due, set_due
+
+    p = _project(new_project, tmp_path, 3, overlap=2)
+    f = tmp_path / f"late-{p.config.name}.jsonl"
+    f.write_text(json.dumps({"text": "the urgent one"}) + "\n", encoding="utf-8")
+    urgent = import_file(p, f).batch
+    set_due(p, urgent, parse_due("2026-12-01"))
+    a, b = _user(p, "ann"), _user(p, "bob")
+    first = queue.next_task(p, a)
+    assert first.payload["text"] == "the urgent one"
+    queue.submit(p, a, first.assignment_id, "pos")
+    rest = _drain(p, a)  # the urgent item still needs bob, but ann gets the other batch
+    assert len(rest) == 3 and first.item_id not in rest
+    assert queue.next_task(p, b).payload["text"] == "the urgent one"

@@ -56,6 +56,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Files at least this large are read in a second process while the first writes.",
     ),
     Setting("sqlite_busy_timeout_ms", 30000, "How long a SQLite writer waits for the lock."),
+    Setting(
+        "server_db_threads",
+        0,
+        "Threads per server process that run the annotation queue's transactions. 0: one on SQLite "
+        "(it has one writer; more threads only queue on its lock), four on PostgreSQL.",
+    ),
+    Setting(
+        "account_cache_seconds",
+        2,
+        "How long a server process reuses a looked-up API token or session user; a changed role, "
+        "a new token or a removed user takes effect within this time. 0 looks up every request.",
+    ),
 )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +48,20 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
+    from truthset.server.auth import AccountCache
+    from truthset.server.executor import make_executor
     from truthset.server.routes import api, pages
 
-    app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0",
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.db_executor.shutdown(wait=True)
+
+    app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0", lifespan=lifespan,
                   description="Annotation, review and quality control. Every route checks the caller's role.")
     app.state.project = project
+    app.state.db_executor = make_executor(project)
+    app.state.accounts = AccountCache(float(project.settings.get("account_cache_seconds", 2)))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.add_middleware(SessionMiddleware, secret_key=_secret(project), session_cookie="truthset_session",
                        same_site="strict", https_only=False, max_age=14 * 24 * 3600)

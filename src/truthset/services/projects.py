@@ -40,6 +40,8 @@ class Project:
     id: int
     schema_version: int
     settings: dict[str, Any] = field(default_factory=dict)
+    #: per-process state of the services for this open project (e.g. when leases were last swept)
+    runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def config_path(self) -> Path:

@@ -27,17 +27,19 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
+from truthset.services import batches
 from truthset.services.projects import Project
-from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 STAGE = "annotate"
+#: expired leases are looked for at most this often per process (leases last minutes)
+SWEEP_EVERY = timedelta(seconds=1)
 
 
 @dataclass
@@ -79,7 +81,10 @@ _OPEN_REANNOTATIONS = (select(Assignment.id, Assignment.item_id, Assignment.reas
 _TAKE_SLOT = (update(Item).where(Item.id == bindparam("b_item"), Item.n_open < bindparam("b_k"))
               .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= bindparam("b_k")))
 _GIVE_BACK = update(Item).where(Item.id == bindparam("b_item")).values(n_open=Item.n_open - 1, full=False)
-_NEW_ASSIGNMENT = insert(Assignment).returning(Assignment.id)
+# ON CONFLICT DO NOTHING: a user who already had the item (unique item, user, stage) gets no
+# row back, without a savepoint around the insert (two statements fewer per lease).
+_NEW_ASSIGNMENT = {"postgresql": postgresql.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id),
+                   "sqlite": sqlite.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id)}
 _NEW_ANNOTATION = insert(Annotation).returning(Annotation.id)
 _TASK = (select(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason, Item.payload,
                 select(Annotation.value).where(Annotation.item_id == Assignment.item_id, Annotation.source == "model")
@@ -98,12 +103,17 @@ _MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"))
 
 
 @cache
-def _eligible(order: str, lock: bool, limit: int) -> Any:
-    """Items this user (``b_uid``) may take next, in queue order; locked with SKIP LOCKED on PostgreSQL."""
+def _eligible(order: str, lock: bool, limit: int, in_batch: bool = False) -> Any:
+    """Items this user (``b_uid``) may take next, in queue order; locked with SKIP LOCKED on PostgreSQL.
+
+    ``in_batch``: only the items of batch ``b_batch`` (one with a due date).
+    """
     key = Item.id if order == "sequential" else Item.queue_key
     q = (select(Item.id).where(Item.project_id == bindparam("b_pid"), Item.full.is_(False),
                                ~_seen(bindparam("b_uid")), ~exists().where(Gold.item_id == Item.id))
          .order_by(key, Item.id).limit(limit))
+    if in_batch:
+        q = q.where(Item.batch_id == bindparam("b_batch"))
     return q.with_for_update(skip_locked=True, of=Item) if lock else q
 
 
@@ -130,24 +140,39 @@ def _seen(user_id: Any) -> Any:
 
 def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
            gold: bool = False, reason: str = "") -> int | None:
-    """Create the assignment inside a savepoint; None if the user already has this item."""
+    """Create the assignment; None if the user already has this item."""
     until = now + timedelta(minutes=project.config.queue.lease_minutes)
-    try:
-        with conn.begin_nested():
-            return int(conn.execute(_NEW_ASSIGNMENT, {
-                "project_id": project.id, "item_id": item_id, "user_id": user_id, "stage": STAGE, "status": "leased",
-                "leased_until": until, "is_gold": gold, "reason": reason, "created_at": now}).scalar_one())
-    except IntegrityError:
-        return None
+    got = conn.execute(_NEW_ASSIGNMENT[conn.dialect.name], {
+        "project_id": project.id, "item_id": item_id, "user_id": user_id, "stage": STAGE, "status": "leased",
+        "leased_until": until, "is_gold": gold, "reason": reason, "created_at": now}).scalar()
+    return None if got is None else int(got)
+
+
+def _due_batches(conn: Connection, project: Project, now: datetime) -> list[int]:
+    """Batches with a due date and open items, soonest first; looked up once per ``SWEEP_EVERY``."""
+    cached = project.runtime.get("due_batches")
+    if cached is None or now >= cached[0] or now < cached[0] - SWEEP_EVERY:
+        cached = project.runtime["due_batches"] = (now + SWEEP_EVERY, batches.due_batches(conn, project.id))
+    return list(cached[1])
 
 
 def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
+    """The first item the user may take: from the batches due soonest, then from all."""
+    for batch_id in _due_batches(conn, project, now):
+        assignment = _claim_from(conn, project, user_id, now, batch_id)
+        if assignment is not None:
+            return assignment
+    return _claim_from(conn, project, user_id, now, None)
+
+
+def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime, batch_id: int | None) -> int | None:
     k = project.config.queue.overlap
     order = project.config.queue.order
     pg = conn.dialect.name == "postgresql"
-    params = {"b_pid": project.id, "b_uid": user_id}
+    in_batch = batch_id is not None
+    params = {"b_pid": project.id, "b_uid": user_id, "b_batch": batch_id}
     for attempt in range(20):
-        candidates = conn.execute(_eligible(order, pg, 8), params).scalars().all()
+        candidates = conn.execute(_eligible(order, pg, 8, in_batch), params).scalars().all()
         for item_id in candidates:
             got = conn.execute(_TAKE_SLOT, {"b_item": item_id, "b_k": k}).rowcount
             if not got:
@@ -158,7 +183,7 @@ def _claim_regular(conn: Connection, project: Project, user_id: int, now: dateti
             conn.execute(_GIVE_BACK, {"b_item": item_id})
         # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
         # is not "none left". Look without locking; if work remains, try again shortly.
-        if not pg or conn.execute(_eligible(order, False, 1), params).first() is None:
+        if not pg or conn.execute(_eligible(order, False, 1, in_batch), params).first() is None:
             return None
         time.sleep(0.002 * (attempt + 1))
     return None
@@ -195,13 +220,24 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None) ->
     """Lease the next item for ``user_id`` (or return the one they already hold)."""
     now = _now(now)
     with project.engine.begin() as conn:
-        task = _next_in(conn, project, user_id, now)
-    return _with_progress(project, user_id, task)
+        return _next_in(conn, project, user_id, now)
+
+
+def _sweep(conn: Connection, project: Project, now: datetime) -> None:
+    """Release expired leases, at most once per ``SWEEP_EVERY`` of ``now`` per process.
+
+    A lease lasts minutes, so looking every request (one more statement each) buys nothing;
+    an expired lease not yet swept is still answerable, and ``_HELD`` skips it already.
+    """
+    due = project.runtime.get("lease_sweep_due")
+    if due is None or now >= due or now < due - SWEEP_EVERY:  # also when a caller's clock went back
+        release_expired(conn, project.id, now)
+        project.runtime["lease_sweep_due"] = now + SWEEP_EVERY
 
 
 def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) -> Task | None:
     q = project.config.queue
-    release_expired(conn, project.id, now)
+    _sweep(conn, project, now)
     held = conn.execute(_HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
     assignment: int | None = int(held) if held is not None else None
     if assignment is None and q.max_per_annotator is not None:
@@ -221,7 +257,11 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) ->
         assignment = _claim_regular(conn, project, user_id, now)
     if assignment is None:
         return None
-    return _task(conn, assignment)
+    task = _task(conn, assignment)
+    # in the same transaction: an index-only count (ix_assignments_user) costs less than a
+    # second connection and transaction would
+    task.progress = _progress(conn, project.id, user_id)
+    return task
 
 
 def _task(conn: Connection, assignment_id: int) -> Task:
@@ -230,15 +270,6 @@ def _task(conn: Connection, assignment_id: int) -> Task:
     payload.pop("_sha256", None)
     return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
                 prelabel=None if a.prelabel is None else json.loads(a.prelabel), reason=a.reason)
-
-
-def _with_progress(project: Project, user_id: int, task: Task | None) -> Task | None:
-    # Counted after the commit, on a read-only connection: the count walks the project's done
-    # assignments, and on SQLite the write lock need not be held meanwhile.
-    if task is not None:
-        with read_connection(project.engine) as conn:
-            task.progress = _progress(conn, project.id, user_id)
-    return task
 
 
 def _not_yours(assignment_id: int) -> NotFound:
@@ -270,8 +301,7 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
     now = _now(now)
     with project.engine.begin() as conn:
         annotation_id = _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
-        task = _next_in(conn, project, user_id, now)
-    return annotation_id, _with_progress(project, user_id, task)
+        return annotation_id, _next_in(conn, project, user_id, now)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,

@@ -109,13 +109,15 @@ class Item(Base):
         Index("ix_items_project_page", "project_id", "id"),
         # the annotation queue walks a project's not-yet-full items in queue order
         Index("ix_items_queue", "project_id", "full", "queue_key"),
+        # a batch's items; its open items in queue order for due dates (services/batches.py)
+        Index("ix_items_batch_queue", "batch_id", "full", "queue_key"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True, index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     split: Mapped[str | None] = mapped_column(String(20), nullable=True)
     #: order in the annotation queue: the first 31 bits of the content hash (a stable shuffle)
@@ -144,7 +146,8 @@ class Assignment(Base):
         Index("ix_assignments_queue", "project_id", "stage", "status"),
         Index("ix_assignments_lease", "status", "leased_until"),
         # an annotator's own work: what they hold, what they have done (asked on every task)
-        Index("ix_assignments_user", "user_id", "stage", "status"),
+        # user first, then project: a user's held lease and done count are index-only look-ups
+        Index("ix_assignments_user", "user_id", "project_id", "stage", "status"),
         # an annotator is never handed the same item twice in a stage
         UniqueConstraint("item_id", "user_id", "stage", name="uq_assignments_item_user_stage"),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -138,6 +139,11 @@ def find_batch(conn: Connection, project_id: int, sha256: str, options: str) -> 
     ).first()
 
 
+def _utc(when: datetime) -> datetime:
+    """SQLite hands back naive date-times; the store writes UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
     """Counts by batch, label, annotator, source and assignment stage/status."""
     items = conn.execute(select(func.count()).select_from(Item).where(Item.project_id == project_id)).scalar_one()
@@ -159,11 +165,17 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
                 name = v["label"] if isinstance(v, dict) else v
                 by_label[name] = by_label.get(name, 0) + 1
     items_annotated = conn.execute(select(func.count(func.distinct(cur.c.item_id)))).scalar_one()
+    open_by_batch = dict(conn.execute(
+        select(Item.batch_id, func.count()).where(Item.project_id == project_id, Item.full.is_(False))
+        .group_by(Item.batch_id)).all())
     batches = [
         {
             "batch": b.id, "source": b.source, "format": b.format, "rows": b.rows_read,
             "items_added": b.items_added, "annotations_added": b.annotations_added,
             "duplicates": b.duplicates, "rejected": b.rejected, "created_at": b.created_at.isoformat(),
+            # items still short of the overlap (counting open leases), and when they are due
+            "items_open": int(open_by_batch.get(b.id, 0)),
+            "due_at": None if b.due_at is None else _utc(b.due_at).isoformat(),
         }
         for b in conn.execute(select(Batch).where(Batch.project_id == project_id).order_by(Batch.id))
     ]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from truthset.server.auth import require
+from truthset.server.executor import run_db
 from truthset.services import media, queue, review
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.users import Account
@@ -68,25 +69,30 @@ def schema(request: Request, account: Account = require("annotator")) -> dict[st
     return {"task": p.task, "schema_version": p.schema_version, **p.config.schema.model_dump()}
 
 
+# The queue routes run their transactions on the queue threads (server/executor.py).
+
 @router.post("/next", responses={204: {"description": "no item left for you"}})
-def next_item(request: Request, response: Response, account: Account = require("annotator")) -> dict[str, Any] | None:
-    return _task_or_none(queue.next_task(_project(request), account.id), response)
+async def next_item(request: Request, response: Response,
+                    account: Account = require("annotator")) -> dict[str, Any] | None:
+    return _task_or_none(await run_db(request, queue.next_task, _project(request), account.id), response)
 
 
 @router.post("/assignments/{assignment_id}/submit")
-def submit(assignment_id: int, body: Submission, request: Request,
-           account: Account = require("annotator")) -> dict[str, Any]:
+async def submit(assignment_id: int, body: Submission, request: Request,
+                 account: Account = require("annotator")) -> dict[str, Any]:
     """Store the annotation and hand out the next item in the same round trip."""
     p = _project(request)
-    annotation_id, nxt = queue.submit_and_next(p, account.id, assignment_id, body.value, lead_time=body.lead_time)
+    annotation_id, nxt = await run_db(request, queue.submit_and_next, p, account.id, assignment_id, body.value,
+                                      lead_time=body.lead_time)
     return {"annotation_id": annotation_id, "next": None if nxt is None else nxt.to_dict()}
 
 
 @router.post("/assignments/{assignment_id}/skip")
-def skip(assignment_id: int, body: Skip, request: Request, account: Account = require("annotator")) -> dict[str, Any]:
+async def skip(assignment_id: int, body: Skip, request: Request,
+               account: Account = require("annotator")) -> dict[str, Any]:
     p = _project(request)
-    issue = queue.skip(p, account.id, assignment_id, body.reason, note=body.note)
-    nxt = queue.next_task(p, account.id)
+    issue = await run_db(request, queue.skip, p, account.id, assignment_id, body.reason, note=body.note)
+    nxt = await run_db(request, queue.next_task, p, account.id)
     return {"data_issue": issue, "next": None if nxt is None else nxt.to_dict()}
 
 

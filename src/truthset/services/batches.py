@@ -1,0 +1,46 @@
+"""Batches (one per import) and their due dates.
+
+A batch with a due date goes first: the queue hands out the open items of the batch due
+soonest before anything else, then the next one, then items without a due date (in the
+project's queue order within each). ``truthset import --due`` and ``truthset batch due`` set it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select, update
+
+from truthset.core.errors import InvalidInput, NotFound
+from truthset.services.projects import Project
+from truthset.store.models import Batch, Item
+
+
+def parse_due(text: str) -> datetime:
+    """``2026-12-01`` (end of that day, UTC) or an ISO date-time (UTC if it names no zone)."""
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text)
+            return day.replace(hour=23, minute=59, second=59, tzinfo=UTC)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"due date {text!r} is not a date; write it as 2026-12-01 or 2026-12-01T17:00") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def set_due(project: Project, batch_id: int, due_at: datetime | None) -> None:
+    """Give batch ``batch_id`` a due date (None removes it)."""
+    with project.engine.begin() as conn:
+        changed = conn.execute(update(Batch).where(Batch.id == batch_id, Batch.project_id == project.id)
+                               .values(due_at=due_at)).rowcount
+    if not changed:
+        raise NotFound(f"no batch {batch_id} in this project; 'truthset status' lists the batches")
+    project.runtime.pop("due_batches", None)
+
+
+def due_batches(conn: Connection, project_id: int) -> list[int]:
+    """Ids of the batches with a due date and items still short of annotations, soonest first."""
+    open_items = select(Item.id).where(Item.batch_id == Batch.id, Item.full.is_(False)).exists()
+    return [int(b) for b in conn.execute(
+        select(Batch.id).where(Batch.project_id == project_id, Batch.due_at.is_not(None), open_items)
+        .order_by(Batch.due_at, Batch.id)).scalars()]
