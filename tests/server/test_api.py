@@ -174,3 +174,36 @@ def test_account_cache_keeps_a_lookup_for_its_seconds_only(served) -> None:  # t
     with p.engine.begin() as conn:
         conn.execute(update(User).where(User.name == names["annotator"]).values(role="reviewer"))
     assert reviewer.get("/api/review/queue").status_code == 200  # no cache: at once
+
+
+def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the queue runs on the event loop only when the write lock is free; held by
+    another writer, the same submit goes to the queue thread, waits, and is stored once."""
+    import threading
+    import time
+
+    p, app, names = served
+    assert app.state.db_inline is (p.engine.dialect.name == "sqlite")
+    client, _ = login(app, names["annotator"])
+    task = client.post("/api/next").json()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with p.engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    t0 = time.monotonic()
+    res = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
+    waited = time.monotonic() - t0
+    thread.join()
+    assert res.status_code == 200, res.text
+    if p.engine.dialect.name == "sqlite":
+        assert waited > 0.2  # it waited for the other writer instead of failing or blocking it
+    again = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
+    assert again.json()["annotation_id"] == res.json()["annotation_id"]

@@ -165,6 +165,31 @@ def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> 
     queue.submit(p, b, t.assignment_id, "sad")
 
 
+def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Another process's split (here: another open Project on the same store) is not announced
+    in this process's runtime state; the queue finds it at its next look, SWEEP_EVERY later."""
+    import dataclasses
+
+    from truthset.services.schema import split_label
+
+    p = _project(new_project, tmp_path, 6, overlap=1)
+    a, b = _user(p, "ann"), _user(p, "bob")
+    for _ in range(3):
+        t = queue.next_task(p, a)
+        queue.submit(p, a, t.assignment_id, "neg")
+    now = utcnow()
+
+    def take(at: timedelta) -> str:
+        t = queue.next_task(p, b, now=now + at)
+        queue.submit(p, b, t.assignment_id, "pos", now=now + at)
+        return t.reason
+
+    assert take(timedelta(0)) == ""  # the queue looked: nothing to re-annotate
+    split_label(dataclasses.replace(p, runtime={}), "neg", ["sad", "angry"])
+    assert take(timedelta(milliseconds=10)) == ""  # not looked again yet
+    assert "split" in take(queue.SWEEP_EVERY + timedelta(milliseconds=20))
+
+
 def test_max_per_annotator(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path, 10, overlap=1, max_per_annotator=3)
     a = _user(p, "ann")

@@ -101,3 +101,53 @@ def test_writers_of_two_processes_queue_on_the_file_lock(tmp_path: Path, busy_ms
     with engine.begin() as conn:  # the lock was handed back, also after the StoreBusy
         conn.exec_driver_sql("INSERT INTO t VALUES (3)")
     engine.dispose()
+
+
+def test_no_wait_writers_give_up_at_once_and_touch_nothing(tmp_path: Path) -> None:
+    """Under NO_WAIT a writer that finds the lock taken (by another process, or by another
+    thread of ours) raises WouldWait before running anything; with the lock free it writes."""
+    import threading
+
+    from truthset.store.db import NO_WAIT, WouldWait
+
+    url = sqlite_url(tmp_path / "db.sqlite")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+
+    def insert_without_waiting(value: int) -> None:
+        token = NO_WAIT.set(True)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"INSERT INTO t VALUES ({value})")
+        finally:
+            NO_WAIT.reset(token)
+
+    other = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, url, "0.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "holding"
+        t0 = time.monotonic()
+        with pytest.raises(WouldWait, match="another process"):
+            insert_without_waiting(2)
+        assert time.monotonic() - t0 < 0.1
+    finally:
+        other.wait(10)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (3)")
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(10)
+    with pytest.raises(WouldWait, match="this process"):
+        insert_without_waiting(4)
+    release.set()
+    thread.join()
+    insert_without_waiting(5)
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT x FROM t").scalars()) == [1, 3, 5]
+    engine.dispose()

@@ -25,6 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from truthset.core.config import STATE_DIR
 from truthset.core.errors import TruthsetError
 from truthset.services.projects import Project
+from truthset.store.db import Checkpointer
 
 HERE = Path(__file__).parent
 
@@ -49,18 +50,23 @@ def _wants_html(request: Request) -> bool:
 def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
     from truthset.server.auth import AccountCache
-    from truthset.server.executor import make_executor
+    from truthset.server.executor import make_executor, runs_inline
     from truthset.server.routes import api, pages
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        checkpointer = Checkpointer(project.engine)
+        checkpointer.start()
+        app.state.checkpointer = checkpointer
         yield
         app.state.db_executor.shutdown(wait=True)
+        checkpointer.stop()
 
     app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0", lifespan=lifespan,
                   description="Annotation, review and quality control. Every route checks the caller's role.")
     app.state.project = project
     app.state.db_executor = make_executor(project)
+    app.state.db_inline = runs_inline(project)
     app.state.accounts = AccountCache(float(project.settings.get("account_cache_seconds", 2)))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.add_middleware(SessionMiddleware, secret_key=_secret(project), session_cookie="truthset_session",

@@ -8,6 +8,7 @@ no CSRF token, since no cookie is involved. Every route declares the role it nee
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -47,7 +48,9 @@ class AccountCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.seconds, account)
+        # a little jitter, so the entries of clients that started together do not all expire
+        # (and go to the database) in the same instant
+        self._entries[key] = (time.monotonic() + self.seconds * random.uniform(0.75, 1.0), account)
 
 
 def csrf_token(request: Request) -> str:

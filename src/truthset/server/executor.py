@@ -1,11 +1,19 @@
-"""Where the annotation queue's transactions run: a small, dedicated thread pool per process.
+"""Where the annotation queue's transactions run.
 
 FastAPI runs plain ``def`` routes in a shared pool of 40 threads. For the queue that is the
 wrong shape: on SQLite every transaction takes the one write lock, so 40 threads only queue on
 it, and each hand-over also fights the event loop for the GIL (measured with 50 annotators:
-201 annotations/s with 40 threads, 299/s with one). One thread on SQLite serves the requests in
-arrival order with no lock hand-over; PostgreSQL takes a few at once, since its transactions
-wait on the network rather than on one lock.
+201 annotations/s with 40 threads, 299/s with one thread).
+
+* SQLite: a queue transaction takes about a millisecond and never waits on the network, so it
+  runs on the event loop itself when the write lock is free at that instant (``NO_WAIT``); if
+  another thread or process holds it, the same call goes to one queue thread, which waits.
+  Measured: 356 → 453 annotations/s saturating, p99 100 → 37 ms at 250/s offered.
+* PostgreSQL: every statement is a network round trip, so the transactions run on a few
+  threads (``server_db_threads``, default 4) and the event loop keeps serving meanwhile.
+
+A function given to :func:`run_db` must be one transaction (or safe to repeat): under
+``NO_WAIT`` it may be stopped at its first write and run again on a thread.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 from truthset.services.projects import Project
+from truthset.store.db import NO_WAIT, WouldWait
 
 T = TypeVar("T")
 
@@ -35,7 +44,20 @@ def make_executor(project: Project) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=db_threads(project), thread_name_prefix="truthset-db")
 
 
+def runs_inline(project: Project) -> bool:
+    """Whether queue transactions may run on the event loop (SQLite, when the lock is free)."""
+    return project.engine.dialect.name == "sqlite"
+
+
 async def run_db(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` on the app's queue threads; its exceptions propagate as raised."""
+    """Run ``fn(*args, **kwargs)`` inline or on the queue threads; its exceptions propagate as raised."""
+    if request.app.state.db_inline:
+        token = NO_WAIT.set(True)
+        try:
+            return fn(*args, **kwargs)
+        except WouldWait:
+            pass  # the lock was taken: nothing was done; wait for it on a thread instead
+        finally:
+            NO_WAIT.reset(token)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(request.app.state.db_executor, functools.partial(fn, *args, **kwargs))

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
@@ -86,13 +87,15 @@ _GIVE_BACK = update(Item).where(Item.id == bindparam("b_item")).values(n_open=It
 _NEW_ASSIGNMENT = {"postgresql": postgresql.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id),
                    "sqlite": sqlite.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id)}
 _NEW_ANNOTATION = insert(Annotation).returning(Annotation.id)
+_DONE = aliased(Assignment, name="done")
 _TASK = (select(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason, Item.payload,
                 select(Annotation.value).where(Annotation.item_id == Assignment.item_id, Annotation.source == "model")
-                .order_by(Annotation.id.desc()).limit(1).scalar_subquery().label("prelabel"))
+                .order_by(Annotation.id.desc()).limit(1).scalar_subquery().label("prelabel"),
+                # progress, from the index alone (ix_assignments_user)
+                select(func.count()).select_from(_DONE)
+                .where(_DONE.user_id == Assignment.user_id, _DONE.project_id == Assignment.project_id,
+                       _DONE.stage == STAGE, _DONE.status == "done").scalar_subquery().label("done"))
          .join(Item, Item.id == Assignment.item_id).where(Assignment.id == bindparam("b_aid")))
-_DONE_COUNT = (select(func.count()).select_from(Assignment)
-               .where(Assignment.project_id == bindparam("b_pid"), Assignment.user_id == bindparam("b_uid"),
-                      Assignment.stage == STAGE, Assignment.status == "done"))
 _SUBMITTED = (select(Assignment.user_id, Assignment.item_id, Assignment.status, Assignment.is_gold, Assignment.reason,
                      Item.payload, Annotation.id.label("answer_id"), Annotation.value.label("answer"))
               .join(Item, Item.id == Assignment.item_id)
@@ -106,15 +109,27 @@ _MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"))
 def _eligible(order: str, lock: bool, limit: int, in_batch: bool = False) -> Any:
     """Items this user (``b_uid``) may take next, in queue order; locked with SKIP LOCKED on PostgreSQL.
 
-    ``in_batch``: only the items of batch ``b_batch`` (one with a due date).
+    ``in_batch``: only the items of batch ``b_batch`` (one with a due date). Selected from an
+    alias of ``items``, so it can sit inside an UPDATE of ``items`` uncorrelated (``_claim``).
     """
-    key = Item.id if order == "sequential" else Item.queue_key
-    q = (select(Item.id).where(Item.project_id == bindparam("b_pid"), Item.full.is_(False),
-                               ~_seen(bindparam("b_uid")), ~exists().where(Gold.item_id == Item.id))
-         .order_by(key, Item.id).limit(limit))
+    cand = aliased(Item, name="cand")
+    key = cand.id if order == "sequential" else cand.queue_key
+    seen = exists().where(Assignment.item_id == cand.id, Assignment.user_id == bindparam("b_uid"),
+                          Assignment.stage == STAGE)
+    q = (select(cand.id).where(cand.project_id == bindparam("b_pid"), cand.full.is_(False), ~seen,
+                               ~exists().where(Gold.item_id == cand.id))
+         .order_by(key, cand.id).limit(limit))
     if in_batch:
-        q = q.where(Item.batch_id == bindparam("b_batch"))
-    return q.with_for_update(skip_locked=True, of=Item) if lock else q
+        q = q.where(cand.batch_id == bindparam("b_batch"))
+    return q.with_for_update(skip_locked=True, of=cand) if lock else q
+
+
+@cache
+def _claim(order: str, lock: bool, in_batch: bool) -> Any:
+    """Take a slot on the first eligible item in one statement; returns its id (or no row)."""
+    first = _eligible(order, lock, 1, in_batch).scalar_subquery()
+    return (update(Item).where(Item.id == first, Item.n_open < bindparam("b_k"))
+            .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= bindparam("b_k")).returning(Item.id))
 
 
 def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: int = 200) -> int:
@@ -166,21 +181,19 @@ def _claim_regular(conn: Connection, project: Project, user_id: int, now: dateti
 
 
 def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime, batch_id: int | None) -> int | None:
-    k = project.config.queue.overlap
     order = project.config.queue.order
     pg = conn.dialect.name == "postgresql"
     in_batch = batch_id is not None
-    params = {"b_pid": project.id, "b_uid": user_id, "b_batch": batch_id}
+    params = {"b_pid": project.id, "b_uid": user_id, "b_batch": batch_id, "b_k": project.config.queue.overlap}
     for attempt in range(20):
-        candidates = conn.execute(_eligible(order, pg, 8, in_batch), params).scalars().all()
-        for item_id in candidates:
-            got = conn.execute(_TAKE_SLOT, {"b_item": item_id, "b_k": k}).rowcount
-            if not got:
-                continue
+        item_id = conn.execute(_claim(order, pg, in_batch), params).scalar()
+        if item_id is not None:
             assignment = _lease(conn, project, user_id, item_id, now)
             if assignment is not None:
                 return assignment
+            # a concurrent request of the same user leased it first: give the slot back, look again
             conn.execute(_GIVE_BACK, {"b_item": item_id})
+            continue
         # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
         # is not "none left". Look without locking; if work remains, try again shortly.
         if not pg or conn.execute(_eligible(order, False, 1, in_batch), params).first() is None:
@@ -197,7 +210,23 @@ def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime)
     return None if gold_item is None else _lease(conn, project, user_id, int(gold_item), now, gold=True)
 
 
+def _reannotations_pending(conn: Connection, project: Project, now: datetime) -> bool:
+    """Whether any item waits for re-annotation; asked once per ``SWEEP_EVERY`` while none does.
+
+    A schema split in this process says so at once (``project.runtime``); one in another
+    process is seen within ``SWEEP_EVERY``.
+    """
+    due = project.runtime.get("reannotations_checked_until")
+    if due is not None and due - SWEEP_EVERY <= now < due:
+        return False
+    pending = conn.execute(_OPEN_REANNOTATIONS.limit(1), {"b_pid": project.id}).first() is not None
+    project.runtime["reannotations_checked_until"] = None if pending else now + SWEEP_EVERY
+    return pending
+
+
 def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
+    if not _reannotations_pending(conn, project, now):
+        return None
     rows = conn.execute(_OPEN_REANNOTATIONS, {"b_pid": project.id}).all()
     for a in rows:
         assignment = _lease(conn, project, user_id, a.item_id, now, reason=a.reason)
@@ -209,11 +238,6 @@ def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: d
             return assignment
         conn.execute(update(Assignment).where(Assignment.id == assignment).values(status="void"))
     return None
-
-
-def _progress(conn: Connection, project_id: int, user_id: int) -> dict[str, int]:
-    done = conn.execute(_DONE_COUNT, {"b_pid": project_id, "b_uid": user_id}).scalar_one()
-    return {"done": int(done)}
 
 
 def next_task(project: Project, user_id: int, *, now: datetime | None = None) -> Task | None:
@@ -231,7 +255,8 @@ def _sweep(conn: Connection, project: Project, now: datetime) -> None:
     """
     due = project.runtime.get("lease_sweep_due")
     if due is None or now >= due or now < due - SWEEP_EVERY:  # also when a caller's clock went back
-        release_expired(conn, project.id, now)
+        if release_expired(conn, project.id, now):
+            project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
         project.runtime["lease_sweep_due"] = now + SWEEP_EVERY
 
 
@@ -257,11 +282,7 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) ->
         assignment = _claim_regular(conn, project, user_id, now)
     if assignment is None:
         return None
-    task = _task(conn, assignment)
-    # in the same transaction: an index-only count (ix_assignments_user) costs less than a
-    # second connection and transaction would
-    task.progress = _progress(conn, project.id, user_id)
-    return task
+    return _task(conn, assignment)
 
 
 def _task(conn: Connection, assignment_id: int) -> Task:
@@ -269,7 +290,8 @@ def _task(conn: Connection, assignment_id: int) -> Task:
     payload = json.loads(a.payload)
     payload.pop("_sha256", None)
     return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
-                prelabel=None if a.prelabel is None else json.loads(a.prelabel), reason=a.reason)
+                prelabel=None if a.prelabel is None else json.loads(a.prelabel), reason=a.reason,
+                progress={"done": int(a.done)})
 
 
 def _not_yours(assignment_id: int) -> NotFound:
