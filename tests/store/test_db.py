@@ -151,3 +151,39 @@ def test_no_wait_writers_give_up_at_once_and_touch_nothing(tmp_path: Path) -> No
     with engine.connect() as conn:
         assert sorted(conn.exec_driver_sql("SELECT x FROM t").scalars()) == [1, 3, 5]
     engine.dispose()
+
+
+def test_checkpointer_takes_wal_checkpoints_off_the_writers(tmp_path: Path) -> None:
+    """With a Checkpointer running, the store's connections never checkpoint on commit; its
+    thread copies the WAL into the database, and nothing is left behind when it stops."""
+    import sqlite3
+
+    from truthset.store.db import Checkpointer
+
+    engine = make_engine(sqlite_url(tmp_path / "db.sqlite"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
+    checkpointer = Checkpointer(engine, interval=0.05)
+    checkpointer.start()
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        for i in range(50):
+            with engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (?)", (("x" * 4000) + str(i),))
+        deadline = time.monotonic() + 5
+        while checkpointer.checkpoints < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert checkpointer.checkpoints >= 3
+        # the rows (50 x 4 kB) reached the database file itself, not only the WAL
+        assert (tmp_path / "db.sqlite").stat().st_size > 150_000
+    finally:
+        checkpointer.stop()
+    engine.dispose()
+    raw = sqlite3.connect(tmp_path / "db.sqlite")
+    assert raw.execute("SELECT count(*) FROM t").fetchone()[0] == 50
+    raw.close()
+    memory = Checkpointer(make_engine("sqlite://"))
+    memory.start()  # nothing to do for an in-memory store (and for PostgreSQL)
+    assert memory.thread is None
+    memory.stop()

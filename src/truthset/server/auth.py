@@ -64,7 +64,6 @@ async def _account(request: Request) -> Account | None:
     cached = getattr(request.state, "account", False)
     if cached is not False:
         return cached  # type: ignore[no-any-return]
-    project = request.app.state.project
     cache: AccountCache = request.app.state.accounts
     header = request.headers.get("authorization", "")
     found: Account | None = None
@@ -73,7 +72,7 @@ async def _account(request: Request) -> Account | None:
         key: tuple[str, Any] = ("token", users.token_digest(token))
         found = cache.get(key)
         if found is None:
-            found = await run_in_threadpool(_lookup, project.engine, users.account_for_token, token)
+            found = await _find(request, users.account_for_token, token)
             cache.put(key, found)
         if found is None:
             raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
@@ -82,7 +81,7 @@ async def _account(request: Request) -> Account | None:
         key = ("user", int(request.session["uid"]))
         found = cache.get(key)
         if found is None:
-            found = await run_in_threadpool(_lookup, project.engine, users.account, key[1])
+            found = await _find(request, users.account, key[1])
             cache.put(key, found)
         request.state.via_token = False
         if found is not None and request.method not in SAFE_METHODS:
@@ -91,9 +90,17 @@ async def _account(request: Request) -> Account | None:
     return found
 
 
+async def _find(request: Request, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
+    engine = request.app.state.project.engine
+    if request.app.state.db_inline:
+        # SQLite: a read in WAL mode never waits for a writer, and one indexed look-up costs
+        # less than the hop to a thread and back
+        return _lookup(engine, find, key)
+    # PostgreSQL: a network round trip, which must not stall the event loop
+    return await run_in_threadpool(_lookup, engine, find, key)
+
+
 def _lookup(engine: Any, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
-    # In a worker thread, not on the event loop: a database call that waits (a pool
-    # check-out, a lock) would otherwise stall every request of the process.
     with read_connection(engine) as conn:
         return find(conn, key)
 

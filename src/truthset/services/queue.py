@@ -26,7 +26,20 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Float,
+    Text,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -39,6 +52,8 @@ from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item,
 
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 STAGE = "annotate"
+#: key of ``Connection.info`` where a PostgreSQL lease leaves the task row it fetched
+_LEASED_ROWS = "truthset_leased_task_rows"
 #: expired leases are looked for at most this often per process (leases last minutes)
 SWEEP_EVERY = timedelta(seconds=1)
 
@@ -96,13 +111,45 @@ _TASK = (select(Assignment.id, Assignment.item_id, Assignment.leased_until, Assi
                 .where(_DONE.user_id == Assignment.user_id, _DONE.project_id == Assignment.project_id,
                        _DONE.stage == STAGE, _DONE.status == "done").scalar_subquery().label("done"))
          .join(Item, Item.id == Assignment.item_id).where(Assignment.id == bindparam("b_aid")))
+_OTHER = aliased(Assignment, name="other")
 _SUBMITTED = (select(Assignment.user_id, Assignment.item_id, Assignment.status, Assignment.is_gold, Assignment.reason,
-                     Item.payload, Annotation.id.label("answer_id"), Annotation.value.label("answer"))
+                     Item.payload, Annotation.id.label("answer_id"), Annotation.value.label("answer"),
+                     # another lease the user holds (what _HELD would find next): asked here, it
+                     # costs no statement of its own
+                     select(_OTHER.id).where(_OTHER.user_id == Assignment.user_id,
+                                             _OTHER.project_id == Assignment.project_id, _OTHER.stage == STAGE,
+                                             _OTHER.status == "leased", _OTHER.leased_until >= bindparam("b_now"),
+                                             _OTHER.id != Assignment.id)
+                     .order_by(_OTHER.id).limit(1).scalar_subquery().label("held"))
               .join(Item, Item.id == Assignment.item_id)
               .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
               .where(Assignment.id == bindparam("b_aid"), Assignment.project_id == bindparam("b_pid")))
 _MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"))
               .values(status="done", done_at=bindparam("b_now")))
+
+
+# PostgreSQL only (SQLite has no data-modifying WITH): two statements in one round trip each.
+_PG_MARK_AND_ANNOTATE = text("""
+WITH done AS (UPDATE assignments SET status = 'done', done_at = :b_now WHERE id = :assignment_id RETURNING id)
+INSERT INTO annotations (project_id, item_id, user_id, value, label, schema_version, lead_time, source,
+                         assignment_id, meta, created_at)
+SELECT :project_id, :item_id, :user_id, :value, :label, :schema_version, :lead_time, 'human', done.id, '{}', :b_now
+FROM done RETURNING id
+""").bindparams(bindparam("b_now", type_=DateTime(timezone=True)), bindparam("label", type_=Text),
+                bindparam("lead_time", type_=Float))
+_PG_LEASE_AND_TASK = text("""
+WITH lease AS (
+    INSERT INTO assignments (project_id, item_id, user_id, stage, status, reason, leased_until, is_gold, created_at)
+    VALUES (:project_id, :item_id, :user_id, 'annotate', 'leased', :reason, :leased_until, :is_gold, :created_at)
+    ON CONFLICT DO NOTHING RETURNING id, item_id, user_id, project_id, leased_until, reason)
+SELECT lease.id, lease.item_id, lease.leased_until, lease.reason, items.payload,
+       (SELECT a.value FROM annotations a WHERE a.item_id = lease.item_id AND a.source = 'model'
+        ORDER BY a.id DESC LIMIT 1) AS prelabel,
+       (SELECT count(*) FROM assignments d WHERE d.user_id = lease.user_id AND d.project_id = lease.project_id
+        AND d.stage = 'annotate' AND d.status = 'done') AS done
+FROM lease JOIN items ON items.id = lease.item_id
+""").bindparams(bindparam("leased_until", type_=DateTime(timezone=True)),
+                bindparam("created_at", type_=DateTime(timezone=True)), bindparam("is_gold", type_=Boolean))
 
 
 @cache
@@ -157,9 +204,15 @@ def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: 
            gold: bool = False, reason: str = "") -> int | None:
     """Create the assignment; None if the user already has this item."""
     until = now + timedelta(minutes=project.config.queue.lease_minutes)
-    got = conn.execute(_NEW_ASSIGNMENT[conn.dialect.name], {
-        "project_id": project.id, "item_id": item_id, "user_id": user_id, "stage": STAGE, "status": "leased",
-        "leased_until": until, "is_gold": gold, "reason": reason, "created_at": now}).scalar()
+    values = {"project_id": project.id, "item_id": item_id, "user_id": user_id, "leased_until": until,
+              "is_gold": gold, "reason": reason, "created_at": now}
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_PG_LEASE_AND_TASK, values).first()
+        if row is None:
+            return None
+        conn.info.setdefault(_LEASED_ROWS, {})[row.id] = row  # _task takes it from here
+        return int(row.id)
+    got = conn.execute(_NEW_ASSIGNMENT[conn.dialect.name], {**values, "stage": STAGE, "status": "leased"}).scalar()
     return None if got is None else int(got)
 
 
@@ -260,10 +313,16 @@ def _sweep(conn: Connection, project: Project, now: datetime) -> None:
         project.runtime["lease_sweep_due"] = now + SWEEP_EVERY
 
 
-def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) -> Task | None:
+_UNKNOWN: Any = object()
+
+
+def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN) -> Task | None:
+    """The user's next task; ``held``: their held lease if the caller already looked (None: none)."""
     q = project.config.queue
+    conn.info.pop(_LEASED_ROWS, None)  # rows of leases voided since (a re-annotation taken by another)
     _sweep(conn, project, now)
-    held = conn.execute(_HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
+    if held is _UNKNOWN:
+        held = conn.execute(_HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
     assignment: int | None = int(held) if held is not None else None
     if assignment is None and q.max_per_annotator is not None:
         given = conn.execute(select(func.count()).select_from(Assignment).where(
@@ -286,7 +345,7 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime) ->
 
 
 def _task(conn: Connection, assignment_id: int) -> Task:
-    a = conn.execute(_TASK, {"b_aid": assignment_id}).one()
+    a = conn.info.get(_LEASED_ROWS, {}).pop(assignment_id, None) or conn.execute(_TASK, {"b_aid": assignment_id}).one()
     payload = json.loads(a.payload)
     payload.pop("_sha256", None)
     return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
@@ -310,7 +369,7 @@ def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, le
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
     now = _now(now)
     with project.engine.begin() as conn:
-        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
+        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)[0]
 
 
 def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
@@ -322,13 +381,14 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
     """
     now = _now(now)
     with project.engine.begin() as conn:
-        annotation_id = _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
-        return annotation_id, _next_in(conn, project, user_id, now)
+        annotation_id, held = _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
+        return annotation_id, _next_in(conn, project, user_id, now, held=held)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
-               lead_time: float | None, now: datetime) -> int:
-    a = conn.execute(_SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id}).first()
+               lead_time: float | None, now: datetime) -> tuple[int, int | None]:
+    """The annotation's id, and another lease the user holds (or None)."""
+    a = conn.execute(_SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id, "b_now": now}).first()
     if a is None or a.user_id != user_id:
         raise _not_yours(assignment_id)
     text = json.loads(a.payload).get(project.config.text_field)
@@ -336,7 +396,7 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
     value_json = canonical_json(canonical)
     if a.answer_id is not None:
         if a.answer == value_json:
-            return int(a.answer_id)  # a retried submit: the same answer, stored once
+            return int(a.answer_id), a.held  # a retried submit: the same answer, stored once
         raise Conflict(f"assignment {assignment_id} was already answered with {json.loads(a.answer)!r}; "
                        "a changed answer is a correction for review")
     if a.status not in ("leased", "expired"):
@@ -350,12 +410,14 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
         if not room:
             raise Conflict("your lease expired and the item got its annotations from others; "
                            "ask for the next item")
+    values = {"project_id": project.id, "item_id": a.item_id, "user_id": user_id, "value": value_json,
+              "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
+              "lead_time": lead_time, "assignment_id": assignment_id}
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_PG_MARK_AND_ANNOTATE, {**values, "b_now": now}).scalar_one()), a.held
     conn.execute(_MARK_DONE, {"b_aid": assignment_id, "b_now": now})
-    return int(conn.execute(_NEW_ANNOTATION, {
-        "project_id": project.id, "item_id": a.item_id, "user_id": user_id, "value": value_json,
-        "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
-        "lead_time": lead_time, "source": "human", "assignment_id": assignment_id, "meta": "{}", "created_at": now,
-    }).scalar_one())
+    annotation = conn.execute(_NEW_ANNOTATION, {**values, "source": "human", "meta": "{}", "created_at": now})
+    return int(annotation.scalar_one()), a.held
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",

@@ -107,10 +107,12 @@ class Item(Base):
         UniqueConstraint("project_id", "content_hash"),
         # keyset pagination (exports, listings) walks a project's items by id
         Index("ix_items_project_page", "project_id", "id"),
-        # the annotation queue walks a project's not-yet-full items in queue order
-        Index("ix_items_queue", "project_id", "full", "queue_key"),
+        # the annotation queue walks a project's not-yet-full items in queue order; id is the
+        # tie-break of that order, so PostgreSQL reads the first row off the index instead of
+        # sorting groups of 32 (SQLite has it implicitly: the rowid ends every index)
+        Index("ix_items_queue", "project_id", "full", "queue_key", "id"),
         # a batch's items; its open items in queue order for due dates (services/batches.py)
-        Index("ix_items_batch_queue", "batch_id", "full", "queue_key"),
+        Index("ix_items_batch_queue", "batch_id", "full", "queue_key", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
