@@ -263,3 +263,38 @@ def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project,
     rest = _drain(p, a)  # the urgent item still needs bob, but ann gets the other batch
     assert len(rest) == 3 and first.item_id not in rest
     assert queue.next_task(p, b).payload["text"] == "the urgent one"
+
+
+def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL a table that changed by more than 10 % (+1000 rows) since its last ANALYZE
+    is analysed by the queue itself, at most every STATS_EVERY; SQLite has no such thing."""
+    import time
+
+    from sqlalchemy import text
+
+    p = _project(new_project, tmp_path, 3, overlap=1)
+    a = _user(p, "ann")
+    now = utcnow()
+    if backend == "postgres":
+        stats = text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'items'")
+        with p.engine.begin() as conn:  # more row changes since the last ANALYZE than the threshold
+            live, _ = conn.execute(stats).one()
+            rounds = int((1000 + 0.1 * live) / 3) + 100
+            ids = ",".join(str(i) for i in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars())
+            conn.exec_driver_sql(f"DO $$ BEGIN FOR i IN 1..{rounds} LOOP "
+                                 f"UPDATE items SET queue_key = queue_key WHERE id IN ({ids}); END LOOP; END $$")
+        deadline = time.monotonic() + 5  # PostgreSQL publishes table statistics about once a second
+        while time.monotonic() < deadline:
+            with p.engine.connect() as conn:
+                live, changed = conn.execute(stats).one()
+            if changed > 1000 + 0.1 * live:
+                break
+            time.sleep(0.2)
+    queue.next_task(p, a, now=now)
+    if backend == "postgres":
+        assert "items" in p.runtime["analyzed"]
+        p.runtime["analyzed"] = []
+        queue.next_task(p, a, now=now + timedelta(seconds=1))  # within STATS_EVERY: not looked at again
+        assert p.runtime["analyzed"] == [] and p.runtime["stats_due"] == now + queue.STATS_EVERY
+    else:
+        assert "analyzed" not in p.runtime and "stats_due" not in p.runtime

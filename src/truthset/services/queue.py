@@ -300,12 +300,41 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None) ->
         return _next_in(conn, project, user_id, now)
 
 
+# PostgreSQL plans the queue's statements from planner statistics that autovacuum refreshes
+# about once a minute; a fresh project's were taken when assignments was empty, and the
+# "seen by this user" check then walked all of a user's assignments for each candidate
+# (measured: 300 -> 160 annotations/s over 80 s with 50 annotators). The queue refreshes
+# them itself when a table changed by more than 10 % (+1000 rows) since its last ANALYZE.
+_STALE_TABLES = text("""
+SELECT relname FROM pg_stat_user_tables
+WHERE relname IN ('items', 'assignments', 'annotations')
+  AND n_mod_since_analyze > 1000 + 0.1 * GREATEST(n_live_tup, 0)
+""")
+STATS_EVERY = timedelta(seconds=10)
+
+
+def _refresh_statistics(project: Project, now: datetime) -> None:
+    due = project.runtime.get("stats_due")
+    if due is not None and due - STATS_EVERY <= now < due:
+        return
+    project.runtime["stats_due"] = now + STATS_EVERY
+    # its own connection: ANALYZE must not lengthen the annotator's transaction
+    with project.engine.connect() as own:
+        stale = [str(t) for t in own.execute(_STALE_TABLES).scalars()]
+        for table in stale:  # names from the fixed list above
+            own.exec_driver_sql(f"ANALYZE {table}")
+        own.commit()
+    project.runtime["analyzed"] = stale
+
+
 def _sweep(conn: Connection, project: Project, now: datetime) -> None:
     """Release expired leases, at most once per ``SWEEP_EVERY`` of ``now`` per process.
 
     A lease lasts minutes, so looking every request (one more statement each) buys nothing;
     an expired lease not yet swept is still answerable, and ``_HELD`` skips it already.
     """
+    if conn.dialect.name == "postgresql":
+        _refresh_statistics(project, now)
     due = project.runtime.get("lease_sweep_due")
     if due is None or now >= due or now < due - SWEEP_EVERY:  # also when a caller's clock went back
         if release_expired(conn, project.id, now):
