@@ -503,6 +503,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return
+    from truthset.server.app import session_key
+
+    session_key(project)  # made once here, before the workers start and read it
     project.close()
     os.environ["TRUTHSET_PROJECT"] = str(project.root)
     uvicorn.run("truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -194,16 +194,35 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
             holding.set()
             release.wait(10)
 
+    handed = []
+    executor = app.state.db_executor
+    submit_to_thread = executor.submit
+    executor.submit = lambda *a, **k: handed.append(a) or submit_to_thread(*a, **k)  # count hand-overs
     thread = threading.Thread(target=hold)
     thread.start()
     holding.wait(10)
-    threading.Timer(0.3, release.set).start()
+    threading.Timer(0.5, release.set).start()
     t0 = time.monotonic()
     res = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
     waited = time.monotonic() - t0
     thread.join()
     assert res.status_code == 200, res.text
+    assert len(handed) == 1  # SQLite: after INLINE_PATIENCE on the loop; PostgreSQL: always
     if p.engine.dialect.name == "sqlite":
-        assert waited > 0.2  # it waited for the other writer instead of failing or blocking it
+        assert waited > 0.4  # it waited for the other writer instead of failing
     again = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
     assert again.json()["annotation_id"] == res.json()["annotation_id"]
+
+
+def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: ignore[no-untyped-def]
+    from truthset.core.config import STATE_DIR
+    from truthset.core.errors import TruthsetError
+    from truthset.server.app import session_key
+
+    p, _, _ = served
+    key = session_key(p)
+    assert len(key) >= 32 and session_key(p) == key
+    assert not [f for f in (p.root / STATE_DIR).iterdir() if f.name.startswith("secret_key.")]  # no temp file left
+    (p.root / STATE_DIR / "secret_key").write_text("")
+    with pytest.raises(TruthsetError, match="no usable session key"):
+        session_key(p)

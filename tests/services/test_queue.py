@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -244,6 +244,9 @@ def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order
     assert served == [reports[2]] * 4 + [reports[1]] * 4 + [reports[0]] * 4
     with pytest.raises(NotFound, match="no batch"):
         set_due(p, 10**9, None)
+    from datetime import datetime
+
+    assert parse_due("2026-12-01T17:00+02:00") == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
     with pytest.raises(InvalidInput, match="2026-12-01"):
         parse_due("next friday")
 
@@ -298,3 +301,57 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
         assert p.runtime["analyzed"] == [] and p.runtime["stats_due"] == now + queue.STATS_EVERY
     else:
         assert "analyzed" not in p.runtime and "stats_due" not in p.runtime
+
+
+def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An item leased to 2 of k = 3 when k drops to 2 is not full by its flag but has no room:
+    the queue must step past it; and a give-back recomputes the flag against k."""
+    p = _project(new_project, tmp_path, 5, overlap=3, order="sequential")
+    a, b, c = (_user(p, n) for n in ("ann", "bob", "cy"))
+    first = [queue.next_task(p, u) for u in (a, b)]
+    assert first[0].item_id == first[1].item_id
+
+    def set_k(k: int) -> None:
+        p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": k})})
+
+    set_k(2)
+    got = queue.next_task(p, c)
+    assert got is not None and got.item_id != first[0].item_id
+    set_k(1)
+    queue.skip(p, a, first[0].assignment_id, "ambiguous")  # 2 -> 1 leased: full for k = 1
+    with p.engine.connect() as conn:
+        n_open, full = conn.execute(select(Item.n_open, Item.full).where(Item.id == first[0].item_id)).one()
+    assert (n_open, bool(full)) == (1, True)
+
+
+def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the submit reads 'leased', a sweep in another transaction expires the lease
+    and gives its slot back, then the submit's update runs. It must take the slot again (or be
+    refused), never mark the assignment done without one. SQLite cannot interleave so."""
+    p = _project(new_project, tmp_path, 1, overlap=1, lease_minutes=1)
+    a = _user(p, "ann")
+    t = queue.next_task(p, a)
+    later = utcnow() + timedelta(minutes=2)
+    if backend == "postgres":
+        holding, go = threading.Event(), threading.Event()
+
+        def sweep() -> None:
+            with p.engine.begin() as conn:
+                conn.execute(select(Assignment.id).where(Assignment.id == t.assignment_id).with_for_update())
+                holding.set()
+                go.wait(10)
+                queue.release_expired(conn, p.id, later, 1)
+
+        sweeper = threading.Thread(target=sweep)
+        sweeper.start()
+        holding.wait(10)
+        threading.Timer(0.3, go.set).start()  # the submit below reads, then waits on the row lock
+        p.runtime["lease_sweep_due"] = later + timedelta(seconds=5)  # this submit does not sweep itself
+        aid = queue.submit(p, a, t.assignment_id, "pos", now=later)
+        sweeper.join()
+    else:
+        aid = queue.submit(p, a, t.assignment_id, "pos", now=later)
+    with p.engine.connect() as conn:
+        n_open = conn.execute(select(Item.n_open).where(Item.id == t.item_id)).scalar_one()
+        status = conn.execute(select(Assignment.status).where(Assignment.id == t.assignment_id)).scalar_one()
+    assert aid and status == "done" and n_open == 1  # one slot, held by the answered assignment

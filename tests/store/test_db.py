@@ -200,3 +200,31 @@ def test_checkpointer_takes_wal_checkpoints_off_the_writers(tmp_path: Path) -> N
     memory.start()  # nothing to do for an in-memory store (and for PostgreSQL)
     assert memory.thread is None
     memory.stop()
+
+
+def test_no_wait_writer_gives_up_on_a_writer_outside_our_locks(tmp_path: Path) -> None:
+    """The sqlite3 shell (or an older truthset) takes SQLite's lock without the file lock; an
+    event-loop writer must not sit out the busy timeout behind it."""
+    import sqlite3
+
+    from truthset.store.db import NO_WAIT, WouldWait
+
+    engine = make_engine(sqlite_url(tmp_path / "db.sqlite"), busy_timeout_ms=5000)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    outsider = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    outsider.execute("BEGIN IMMEDIATE")
+    token = NO_WAIT.set(True)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(WouldWait, match="outside"), engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        NO_WAIT.reset(token)
+        outsider.execute("ROLLBACK")
+        outsider.close()
+    with engine.begin() as conn:  # locks handed back, busy timeout restored
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()

@@ -30,17 +30,31 @@ from truthset.store.db import Checkpointer
 HERE = Path(__file__).parent
 
 
-def _secret(project: Project) -> str:
-    """The session-signing key: TRUTHSET_SECRET_KEY, or one kept in the project's state folder."""
+def session_key(project: Project) -> str:
+    """The session-signing key: TRUTHSET_SECRET_KEY, or one kept in the project's state folder.
+
+    Created atomically (written to a temporary file, then linked into place), so server
+    workers starting together agree on one key and none can read a half-written (empty) one.
+    """
     env = os.environ.get("TRUTHSET_SECRET_KEY")
     if env:
         return env
     path = project.root / STATE_DIR / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        try:
+            os.link(tmp, path)  # fails if another process got there first: theirs is the key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise TruthsetError(f"{path} holds no usable session key; delete it and start the server again")
+    return key
 
 
 def _wants_html(request: Request) -> bool:
@@ -69,7 +83,7 @@ def create_app(project: Project) -> FastAPI:
     app.state.db_inline = runs_inline(project)
     app.state.accounts = AccountCache(float(project.settings.get("account_cache_seconds", 2)))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.add_middleware(SessionMiddleware, secret_key=_secret(project), session_cookie="truthset_session",
+    app.add_middleware(SessionMiddleware, secret_key=session_key(project), session_cookie="truthset_session",
                        same_site="strict", https_only=False, max_age=14 * 24 * 3600)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)

@@ -19,6 +19,7 @@ SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
@@ -35,6 +37,7 @@ from truthset.services.projects import Project
 from truthset.store import queue_sql as sql
 from truthset.store.models import Assignment, DataIssue, Gold, Item, utcnow
 
+log = logging.getLogger(__name__)
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 STAGE = sql.STAGE
 #: key of ``Connection.info`` where a PostgreSQL lease leaves the task row it fetched
@@ -65,8 +68,8 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: int = 200) -> int:
-    """Expire leases past due and give their slots back; returns how many."""
+def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *, limit: int = 200) -> int:
+    """Expire leases past due and give their slots back (``k``: the overlap); returns how many."""
     stmt = sql.EXPIRED_200 if limit == 200 else sql.EXPIRED.limit(limit)
     rows = conn.execute(stmt, {"b_pid": project_id, "b_now": now}).all()
     for a in rows:
@@ -78,7 +81,7 @@ def release_expired(conn: Connection, project_id: int, now: datetime, *, limit: 
             conn.execute(insert(Assignment).values(project_id=project_id, item_id=a.item_id, user_id=None,
                                                    stage=STAGE, status="pending", reason=a.reason, created_at=now))
         elif not a.is_gold:
-            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id})
+            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": k})
     return len(rows)
 
 
@@ -131,7 +134,7 @@ def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime,
             if assignment is not None:
                 return assignment
             # a concurrent request of the same user leased it first: give the slot back, look again
-            conn.execute(sql.GIVE_BACK, {"b_item": item_id})
+            conn.execute(sql.GIVE_BACK, {"b_item": item_id, "b_k": params["b_k"]})
             continue
         # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
         # is not "none left". Look without locking; if work remains, try again shortly.
@@ -195,12 +198,18 @@ def _refresh_statistics(project: Project, now: datetime) -> None:
     if due is not None and due - STATS_EVERY <= now < due:
         return
     project.runtime["stats_due"] = now + STATS_EVERY
-    # its own connection: ANALYZE must not lengthen the annotator's transaction
-    with project.engine.connect() as own:
-        stale = [str(t) for t in own.execute(sql.STALE_TABLES).scalars()]
-        for table in stale:  # names from the fixed list in sql.STALE_TABLES
-            own.exec_driver_sql(f"ANALYZE {table}")
-        own.commit()
+    # its own connection and transaction, so the ANALYZE is not part of the annotator's
+    # (it still takes this request's time, about once in ten seconds at most); a failure is
+    # logged and costs nothing but stale statistics
+    try:
+        with project.engine.connect() as own:
+            stale = [str(t) for t in own.execute(sql.STALE_TABLES).scalars()]
+            for table in stale:  # names from the fixed list in sql.STALE_TABLES
+                own.exec_driver_sql(f"ANALYZE {table}")
+            own.commit()
+    except SQLAlchemyError:
+        log.exception("refreshing planner statistics failed; autovacuum will do it later")
+        return
     project.runtime["analyzed"] = stale
 
 
@@ -214,7 +223,7 @@ def _sweep(conn: Connection, project: Project, now: datetime) -> None:
         _refresh_statistics(project, now)
     due = project.runtime.get("lease_sweep_due")
     if due is None or now >= due or now < due - SWEEP_EVERY:  # also when a caller's clock went back
-        if release_expired(conn, project.id, now):
+        if release_expired(conn, project.id, now, project.config.queue.overlap):
             project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
         project.runtime["lease_sweep_due"] = now + SWEEP_EVERY
 
@@ -320,10 +329,17 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
               "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
               "lead_time": lead_time, "assignment_id": assignment_id}
     if conn.dialect.name == "postgresql":
-        return int(conn.execute(sql.PG_MARK_AND_ANNOTATE, {**values, "b_now": now}).scalar_one()), a.held
-    conn.execute(sql.MARK_DONE, {"b_aid": assignment_id, "b_now": now})
-    annotation = conn.execute(sql.NEW_ANNOTATION, {**values, "source": "human", "meta": "{}", "created_at": now})
-    return int(annotation.scalar_one()), a.held
+        got = conn.execute(sql.PG_MARK_AND_ANNOTATE, {**values, "b_now": now, "b_status": a.status}).scalar()
+    elif conn.execute(sql.MARK_DONE, {"b_aid": assignment_id, "b_now": now, "b_status": a.status}).rowcount:
+        got = conn.execute(sql.NEW_ANNOTATION, {**values, "source": "human", "meta": "{}", "created_at": now}).scalar()
+    else:
+        got = None
+    if got is None:
+        # PostgreSQL: the status changed after we read it (a sweep expired the lease, or a
+        # concurrent retry of this submit committed first): read again and answer as if the
+        # submit had come after that
+        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
+    return int(got), a.held
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
@@ -339,7 +355,7 @@ def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, not
         if not changed:
             raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
         if not a.is_gold and not a.reason:
-            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id})
+            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": project.config.queue.overlap})
         history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
         return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
             project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),

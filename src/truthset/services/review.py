@@ -18,6 +18,7 @@ from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
+from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
 
 VERDICTS = ("accept", "reject", "correct")
@@ -42,7 +43,7 @@ def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, An
                   .join(Gold, Gold.item_id == cur.c.item_id).where(Gold.value != cur.c.value)
                   .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
-    with project.engine.connect() as conn:
+    with read_connection(project.engine) as conn:  # on SQLite: no write lock for a read
         for why, q in (("disagreement", disagree), ("wrong on gold", wrong_gold)):
             c = q.subquery()
             waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)

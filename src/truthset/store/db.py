@@ -18,6 +18,7 @@ folder upgrades itself.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,7 @@ from sqlalchemy.exc import OperationalError
 
 from truthset.core.errors import ConfigError, MissingDependency, TruthsetError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: execution option of a connection that only reads (SQLite: a deferred BEGIN, no write lock)
 READ_ONLY = "truthset_read_only"
@@ -196,12 +198,29 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         if NO_WAIT.get():
             if not lock.acquire(blocking=False):
                 raise WouldWait("another writer of this process holds the lock")
-            if not file_lock.acquire(0.0):
+            try:
+                got_file = file_lock.acquire(0.0)
+            except BaseException:
+                lock.release()
+                raise
+            if not got_file:
                 lock.release()
                 raise WouldWait("another process holds the write lock")
             holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
+            dbapi = conn.connection.dbapi_connection
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # a writer that ignores the file lock (the sqlite3 shell, an older truthset)
+                # must not hold up the event loop for the busy timeout: give up at once
+                dbapi.execute("PRAGMA busy_timeout=0")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    dbapi.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            except OperationalError as exc:
+                _release()
+                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                    raise WouldWait("the database is locked by a writer outside truthset's locks") from exc
+                raise
             except BaseException:
                 _release()
                 raise
@@ -211,7 +230,12 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         started = time.monotonic()
         if not lock.acquire(timeout=busy_timeout_ms / 1000):
             raise busy
-        if not file_lock.acquire(max(0.0, busy_timeout_ms / 1000 - (time.monotonic() - started))):
+        try:
+            got_file = file_lock.acquire(max(0.0, busy_timeout_ms / 1000 - (time.monotonic() - started)))
+        except BaseException:  # e.g. the lock file cannot be opened: never keep the process's lock
+            lock.release()
+            raise
+        if not got_file:
             lock.release()
             raise busy
         holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
@@ -224,6 +248,10 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
             raise
 
     def _release() -> None:
+        # idempotent: a failed BEGIN is rolled back by SQLAlchemy (the rollback event releases)
+        # and then handled here too; a second release must not raise over the real error
+        if holder["conn"] is None:
+            return
         holder.update(conn=None, dbapi=None)
         file_lock.release()
         lock.release()
@@ -278,6 +306,7 @@ class Checkpointer:
         self.thread: threading.Thread | None = None
         self.checkpoints = 0
         self.restarts = 0
+        self._listener: Any = None
 
     def start(self) -> None:
         if self.engine.dialect.name != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
@@ -286,6 +315,7 @@ class Checkpointer:
         def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
+        self._listener = no_autocheckpoint
         event.listen(self.engine, "connect", no_autocheckpoint)
         self.engine.dispose()  # connections opened before this keep the default: open new ones
         self.thread = threading.Thread(target=self._run, name="truthset-checkpoint", daemon=True)
@@ -302,6 +332,8 @@ class Checkpointer:
                     self._checkpoint(conn)
                 except sqlite3.Error:
                     continue  # busy with another checkpoint: the next round will do it
+                except Exception:  # never die quietly: the WAL would grow for as long as the server runs
+                    log.exception("WAL checkpoint failed; trying again in %s s", self.interval)
             self._checkpoint(conn)
         finally:
             conn.close()
@@ -322,6 +354,7 @@ class Checkpointer:
         self.stopped.set()
         if self.thread is not None:
             self.thread.join(timeout=30)
+            event.remove(self.engine, "connect", self._listener)  # connections opened from now on checkpoint again
 
 
 def _alembic_config(connection: Any) -> Config:

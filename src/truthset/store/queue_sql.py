@@ -45,7 +45,9 @@ OPEN_REANNOTATIONS = (select(Assignment.id, Assignment.item_id, Assignment.reaso
                        .order_by(Assignment.id).limit(8))
 TAKE_SLOT = (update(Item).where(Item.id == bindparam("b_item"), Item.n_open < bindparam("b_k"))
               .values(n_open=Item.n_open + 1, full=Item.n_open + 1 >= bindparam("b_k")))
-GIVE_BACK = update(Item).where(Item.id == bindparam("b_item")).values(n_open=Item.n_open - 1, full=False)
+# full is recomputed, not cleared: after the overlap was lowered an item can hold more than k
+GIVE_BACK = (update(Item).where(Item.id == bindparam("b_item"))
+             .values(n_open=Item.n_open - 1, full=Item.n_open - 1 >= bindparam("b_k")))
 # ON CONFLICT DO NOTHING: a user who already had the item (unique item, user, stage) gets no
 # row back, without a savepoint around the insert (two statements fewer per lease).
 NEW_ASSIGNMENT = {"postgresql": postgresql.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id),
@@ -73,13 +75,16 @@ SUBMITTED = (select(Assignment.user_id, Assignment.item_id, Assignment.status, A
               .join(Item, Item.id == Assignment.item_id)
               .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
               .where(Assignment.id == bindparam("b_aid"), Assignment.project_id == bindparam("b_pid")))
-MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"))
-              .values(status="done", done_at=bindparam("b_now")))
+# only if the status is still the one the submit read: a sweep (or a concurrent retry) that
+# changed it in between makes this match nothing, and the submit looks again
+MARK_DONE = (update(Assignment).where(Assignment.id == bindparam("b_aid"), Assignment.status == bindparam("b_status"))
+             .values(status="done", done_at=bindparam("b_now")))
 
 
 # PostgreSQL only (SQLite has no data-modifying WITH): two statements in one round trip each.
 PG_MARK_AND_ANNOTATE = text("""
-WITH done AS (UPDATE assignments SET status = 'done', done_at = :b_now WHERE id = :assignment_id RETURNING id)
+WITH done AS (UPDATE assignments SET status = 'done', done_at = :b_now
+              WHERE id = :assignment_id AND status = :b_status RETURNING id)
 INSERT INTO annotations (project_id, item_id, user_id, value, label, schema_version, lead_time, source,
                          assignment_id, meta, created_at)
 SELECT :project_id, :item_id, :user_id, :value, :label, :schema_version, :lead_time, 'human', done.id, '{}', :b_now
@@ -112,8 +117,10 @@ def eligible(order: str, lock: bool, limit: int, in_batch: bool = False) -> Any:
     key = cand.id if order == "sequential" else cand.queue_key
     seen = exists().where(Assignment.item_id == cand.id, Assignment.user_id == bindparam("b_uid"),
                           Assignment.stage == STAGE)
-    q = (select(cand.id).where(cand.project_id == bindparam("b_pid"), cand.full.is_(False), ~seen,
-                               ~exists().where(Gold.item_id == cand.id))
+    # n_open < k besides full: an item left with full = false above a lowered overlap would
+    # otherwise come first for ever, and claim() would find no room in it every time
+    q = (select(cand.id).where(cand.project_id == bindparam("b_pid"), cand.full.is_(False),
+                               cand.n_open < bindparam("b_k"), ~seen, ~exists().where(Gold.item_id == cand.id))
          .order_by(key, cand.id).limit(limit))
     if in_batch:
         q = q.where(cand.batch_id == bindparam("b_batch"))
