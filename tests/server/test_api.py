@@ -226,3 +226,23 @@ def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: igno
     (p.root / STATE_DIR / "secret_key").write_text("")
     with pytest.raises(TruthsetError, match="no usable session key"):
         session_key(p)
+
+
+def test_a_session_users_changed_role_applies_once_the_cache_entry_expires(served) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from sqlalchemy import update
+
+    from truthset.server.app import create_app
+    from truthset.store.models import User
+
+    p, _, names = served
+    p.settings = {**p.settings, "account_cache_seconds": 2.0}
+    app = create_app(p)
+    reviewer, _ = login(app, names["reviewer"])
+    assert reviewer.get("/api/review/queue").status_code == 200
+    with p.engine.begin() as conn:
+        conn.execute(update(User).where(User.name == names["reviewer"]).values(role="annotator"))
+    assert reviewer.get("/api/review/queue").status_code == 200  # cached for up to 2 s
+    time.sleep(2.1)
+    assert reviewer.get("/api/review/queue").status_code == 403
