@@ -155,8 +155,36 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
     return engine
 
 
-#: each SQLite engine's writer locks: the process's lock and the file lock shared with other processes
-_engine_locks: weakref.WeakKeyDictionary[Engine, tuple[threading.Lock, _FileLock]] = weakref.WeakKeyDictionary()
+class _WriterLocks:
+    """A SQLite engine's two writer locks, always taken in this order and released together:
+    the process's lock (its threads queue on it), then the file lock shared with other processes."""
+
+    def __init__(self, database: str | None) -> None:
+        self.lock = _write_lock(database)
+        self.file_lock = _FileLock(f"{database}-writer.lock" if database and database != ":memory:" else None)
+
+    def acquire(self, timeout: float) -> str | None:
+        """Both within ``timeout`` seconds (0: only if free now): None, or who held the one not had."""
+        started = time.monotonic()
+        if not self.lock.acquire(timeout=timeout):
+            return "another writer of this process"
+        try:
+            got_file = self.file_lock.acquire(max(0.0, timeout - (time.monotonic() - started)))
+        except BaseException:  # e.g. the lock file cannot be opened: never keep the process's lock
+            self.lock.release()
+            raise
+        if not got_file:
+            self.lock.release()
+            return "another process"
+        return None
+
+    def release(self) -> None:
+        self.file_lock.release()
+        self.lock.release()
+
+
+#: each SQLite engine's writer locks
+_engine_locks: weakref.WeakKeyDictionary[Engine, _WriterLocks] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
@@ -165,28 +193,18 @@ def writers_paused(engine: Engine, timeout: float) -> Iterator[bool]:
 
     Yields False (holding nothing) if they could not be had within ``timeout`` seconds.
     """
-    lock, file_lock = _engine_locks[engine]
-    started = time.monotonic()
-    if not lock.acquire(timeout=timeout):
+    locks = _engine_locks[engine]
+    if locks.acquire(timeout) is not None:
         yield False
         return
     try:
-        if not file_lock.acquire(max(0.0, timeout - (time.monotonic() - started))):
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            file_lock.release()
+        yield True
     finally:
-        lock.release()
+        locks.release()
 
 
 def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
-    database = engine.url.database
-    lock = _write_lock(database)
-    file_lock = _FileLock(f"{database}-writer.lock" if database and database != ":memory:" else None)
-    _engine_locks[engine] = (lock, file_lock)
+    locks = _engine_locks[engine] = _WriterLocks(engine.url.database)
     # the lock is exclusive, so one holder at most: ids of its Connection and DBAPI connection
     holder: dict[str, int | None] = {"conn": None, "dbapi": None}
 
@@ -195,54 +213,32 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         if conn.get_execution_options().get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
             return
-        if NO_WAIT.get():
-            if not lock.acquire(blocking=False):
-                raise WouldWait("another writer of this process holds the lock")
-            try:
-                got_file = file_lock.acquire(0.0)
-            except BaseException:
-                lock.release()
-                raise
-            if not got_file:
-                lock.release()
-                raise WouldWait("another process holds the write lock")
-            holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
-            dbapi = conn.connection.dbapi_connection
-            try:
+        no_wait = NO_WAIT.get()
+        busy_by = locks.acquire(0.0 if no_wait else busy_timeout_ms / 1000)
+        if busy_by is not None:
+            if no_wait:
+                raise WouldWait(f"{busy_by} holds the write lock")
+            raise StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
+                            "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
+        dbapi = conn.connection.dbapi_connection
+        holder.update(conn=id(conn), dbapi=id(dbapi))
+        try:
+            if no_wait:
                 # a writer that ignores the file lock (the sqlite3 shell, an older truthset)
                 # must not hold up the event loop for the busy timeout: give up at once
                 dbapi.execute("PRAGMA busy_timeout=0")
-                try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                finally:
+            try:
+                # BEGIN IMMEDIATE takes the write lock up front: a writer waits (busy_timeout)
+                # rather than failing half-way with "database is locked".
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                if no_wait:
                     dbapi.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            except OperationalError as exc:
-                _release()
-                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
-                    raise WouldWait("the database is locked by a writer outside truthset's locks") from exc
-                raise
-            except BaseException:
-                _release()
-                raise
-            return
-        busy = StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
-                         "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
-        started = time.monotonic()
-        if not lock.acquire(timeout=busy_timeout_ms / 1000):
-            raise busy
-        try:
-            got_file = file_lock.acquire(max(0.0, busy_timeout_ms / 1000 - (time.monotonic() - started)))
-        except BaseException:  # e.g. the lock file cannot be opened: never keep the process's lock
-            lock.release()
+        except OperationalError as exc:
+            _release()
+            if no_wait and ("locked" in str(exc.orig) or "busy" in str(exc.orig)):
+                raise WouldWait("the database is locked by a writer outside truthset's locks") from exc
             raise
-        if not got_file:
-            lock.release()
-            raise busy
-        holder.update(conn=id(conn), dbapi=id(conn.connection.dbapi_connection))
-        try:
-            # BEGIN IMMEDIATE takes the write lock up front: a writer waits (busy_timeout)
-            # rather than failing half-way with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             _release()
             raise
@@ -253,8 +249,7 @@ def _serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         if holder["conn"] is None:
             return
         holder.update(conn=None, dbapi=None)
-        file_lock.release()
-        lock.release()
+        locks.release()
 
     def _end(conn: Connection, finish: str) -> None:
         if holder["conn"] != id(conn):
