@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
@@ -85,10 +85,6 @@ def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *,
     return len(rows)
 
 
-def _seen(user_id: Any) -> Any:
-    return exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id, Assignment.stage == STAGE)
-
-
 def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
            gold: bool = False, reason: str = "") -> int | None:
     """Create the assignment; None if the user already has this item."""
@@ -101,16 +97,28 @@ def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: 
             return None
         conn.info.setdefault(_LEASED_ROWS, {})[row.id] = row  # _task takes it from here
         return int(row.id)
-    got = conn.execute(sql.NEW_ASSIGNMENT[conn.dialect.name], {**values, "stage": STAGE, "status": "leased"}).scalar()
+    got = conn.execute(sql.NEW_ASSIGNMENT, {**values, "stage": STAGE, "status": "leased"}).scalar()
     return None if got is None else int(got)
+
+
+def _due(project: Project, key: str, now: datetime, every: timedelta) -> bool:
+    """Whether the periodic work ``key`` is due at ``now``; if so, the next time is noted.
+
+    Due when never done, when ``every`` has passed, or when ``now`` went back (a caller's clock).
+    Popping ``key`` from ``project.runtime`` makes it due at once.
+    """
+    nxt = project.runtime.get(key)
+    if nxt is not None and nxt - every <= now < nxt:
+        return False
+    project.runtime[key] = now + every
+    return True
 
 
 def _due_batches(conn: Connection, project: Project, now: datetime) -> list[int]:
     """Batches with a due date and open items, soonest first; looked up once per ``SWEEP_EVERY``."""
-    cached = project.runtime.get("due_batches")
-    if cached is None or now >= cached[0] or now < cached[0] - SWEEP_EVERY:
-        cached = project.runtime["due_batches"] = (now + SWEEP_EVERY, batches.due_batches(conn, project.id))
-    return list(cached[1])
+    if _due(project, "due_batches_until", now, SWEEP_EVERY) or "due_batches" not in project.runtime:
+        project.runtime["due_batches"] = batches.due_batches(conn, project.id)  # set_due pops it
+    return list(project.runtime["due_batches"])
 
 
 def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
@@ -147,7 +155,7 @@ def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime,
 def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
     gold_item = conn.execute(
         select(Item.id).join(Gold, Gold.item_id == Item.id)
-        .where(Item.project_id == project.id, ~_seen(user_id)).order_by(Item.queue_key).limit(1)
+        .where(Item.project_id == project.id, ~sql.seen_by(Item.id, user_id)).order_by(Item.queue_key).limit(1)
     ).scalar()
     return None if gold_item is None else _lease(conn, project, user_id, int(gold_item), now, gold=True)
 
@@ -158,11 +166,11 @@ def _reannotations_pending(conn: Connection, project: Project, now: datetime) ->
     A schema split in this process says so at once (``project.runtime``); one in another
     process is seen within ``SWEEP_EVERY``.
     """
-    due = project.runtime.get("reannotations_checked_until")
-    if due is not None and due - SWEEP_EVERY <= now < due:
+    if not _due(project, "reannotations_checked_until", now, SWEEP_EVERY):
         return False
     pending = conn.execute(sql.OPEN_REANNOTATIONS.limit(1), {"b_pid": project.id}).first() is not None
-    project.runtime["reannotations_checked_until"] = None if pending else now + SWEEP_EVERY
+    if pending:
+        project.runtime.pop("reannotations_checked_until")  # look every time while there are some
     return pending
 
 
@@ -194,10 +202,8 @@ STATS_EVERY = timedelta(seconds=10)
 
 
 def _refresh_statistics(project: Project, now: datetime) -> None:
-    due = project.runtime.get("stats_due")
-    if due is not None and due - STATS_EVERY <= now < due:
+    if not _due(project, "stats_due", now, STATS_EVERY):
         return
-    project.runtime["stats_due"] = now + STATS_EVERY
     # its own connection and transaction, so the ANALYZE is not part of the annotator's
     # (it still takes this request's time, about once in ten seconds at most); a failure is
     # logged and costs nothing but stale statistics
@@ -221,11 +227,9 @@ def _sweep(conn: Connection, project: Project, now: datetime) -> None:
     """
     if conn.dialect.name == "postgresql":
         _refresh_statistics(project, now)
-    due = project.runtime.get("lease_sweep_due")
-    if due is None or now >= due or now < due - SWEEP_EVERY:  # also when a caller's clock went back
-        if release_expired(conn, project.id, now, project.config.queue.overlap):
-            project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
-        project.runtime["lease_sweep_due"] = now + SWEEP_EVERY
+    if _due(project, "lease_sweep_due", now, SWEEP_EVERY) and release_expired(
+            conn, project.id, now, project.config.queue.overlap):
+        project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
 
 
 _UNKNOWN: Any = object()

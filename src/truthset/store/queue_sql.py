@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import aliased
 
 from truthset.store.models import Annotation, Assignment, Gold, Item
@@ -48,10 +48,9 @@ TAKE_SLOT = (update(Item).where(Item.id == bindparam("b_item"), Item.n_open < bi
 # full is recomputed, not cleared: after the overlap was lowered an item can hold more than k
 GIVE_BACK = (update(Item).where(Item.id == bindparam("b_item"))
              .values(n_open=Item.n_open - 1, full=Item.n_open - 1 >= bindparam("b_k")))
-# ON CONFLICT DO NOTHING: a user who already had the item (unique item, user, stage) gets no
-# row back, without a savepoint around the insert (two statements fewer per lease).
-NEW_ASSIGNMENT = {"postgresql": postgresql.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id),
-                   "sqlite": sqlite.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id)}
+# SQLite's lease (PostgreSQL's is PG_LEASE_AND_TASK). ON CONFLICT DO NOTHING: a user who
+# already had the item (unique item, user, stage) gets no row back, without a savepoint.
+NEW_ASSIGNMENT = sqlite.insert(Assignment).on_conflict_do_nothing().returning(Assignment.id)
 NEW_ANNOTATION = insert(Annotation).returning(Annotation.id)
 _DONE = aliased(Assignment, name="done")
 TASK = (select(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason, Item.payload,
@@ -106,6 +105,11 @@ FROM lease JOIN items ON items.id = lease.item_id
                 bindparam("created_at", type_=DateTime(timezone=True)), bindparam("is_gold", type_=Boolean))
 
 
+def seen_by(item_id: Any, user_id: Any) -> Any:
+    """Whether the user was ever handed the item in the annotate stage (probes the unique index)."""
+    return exists().where(Assignment.item_id == item_id, Assignment.user_id == user_id, Assignment.stage == STAGE)
+
+
 @cache
 def eligible(order: str, lock: bool, limit: int, in_batch: bool = False) -> Any:
     """Items this user (``b_uid``) may take next, in queue order; locked with SKIP LOCKED on PostgreSQL.
@@ -115,8 +119,7 @@ def eligible(order: str, lock: bool, limit: int, in_batch: bool = False) -> Any:
     """
     cand = aliased(Item, name="cand")
     key = cand.id if order == "sequential" else cand.queue_key
-    seen = exists().where(Assignment.item_id == cand.id, Assignment.user_id == bindparam("b_uid"),
-                          Assignment.stage == STAGE)
+    seen = seen_by(cand.id, bindparam("b_uid"))
     # n_open < k besides full: an item left with full = false above a lowered overlap would
     # otherwise come first for ever, and claim() would find no room in it every time
     q = (select(cand.id).where(cand.project_id == bindparam("b_pid"), cand.full.is_(False),
