@@ -247,6 +247,8 @@ def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order
     from datetime import datetime
 
     assert parse_due("2026-12-01T17:00+02:00") == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    offset = parse_due("2026-12-01T17:00+02:00")  # stored as given on SQLite, which keeps no zone: in UTC
+    assert offset.utcoffset() == timedelta(0) and offset.hour == 15
     with pytest.raises(InvalidInput, match="2026-12-01"):
         parse_due("next friday")
 

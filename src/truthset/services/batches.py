@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
-from truthset.store.models import Batch, Item
+from truthset.store.models import Batch, Item, as_utc
 
 
 def parse_due(text: str) -> datetime:
@@ -25,7 +25,7 @@ def parse_due(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"due date {text!r} is not a date; write it as 2026-12-01 or 2026-12-01T17:00") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return as_utc(when)
 
 
 def set_due(project: Project, batch_id: int, due_at: datetime | None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -23,6 +22,7 @@ from truthset.store.models import (
     Project,
     SchemaVersion,
     User,
+    as_utc,
     utcnow,
 )
 
@@ -139,11 +139,6 @@ def find_batch(conn: Connection, project_id: int, sha256: str, options: str) -> 
     ).first()
 
 
-def _utc(when: datetime) -> datetime:
-    """SQLite hands back naive date-times; the store writes UTC."""
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
     """Counts by batch, label, annotator, source and assignment stage/status."""
     items = conn.execute(select(func.count()).select_from(Item).where(Item.project_id == project_id)).scalar_one()
@@ -175,7 +170,7 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
             "duplicates": b.duplicates, "rejected": b.rejected, "created_at": b.created_at.isoformat(),
             # items still short of the overlap (counting open leases), and when they are due
             "items_open": int(open_by_batch.get(b.id, 0)),
-            "due_at": None if b.due_at is None else _utc(b.due_at).isoformat(),
+            "due_at": None if b.due_at is None else as_utc(b.due_at).isoformat(),
         }
         for b in conn.execute(select(Batch).where(Batch.project_id == project_id).order_by(Batch.id))
     ]
