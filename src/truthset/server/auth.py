@@ -64,25 +64,17 @@ async def _account(request: Request) -> Account | None:
     cached = getattr(request.state, "account", False)
     if cached is not False:
         return cached  # type: ignore[no-any-return]
-    cache: AccountCache = request.app.state.accounts
     header = request.headers.get("authorization", "")
     found: Account | None = None
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
-        key: tuple[str, Any] = ("token", users.token_digest(token))
-        found = cache.get(key)
-        if found is None:
-            found = await _find(request, users.account_for_token, token)
-            cache.put(key, found)
+        found = await _find(request, ("token", users.token_digest(token)), users.account_for_token, token)
         if found is None:
             raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
         request.state.via_token = True
     elif "uid" in request.session:
-        key = ("user", int(request.session["uid"]))
-        found = cache.get(key)
-        if found is None:
-            found = await _find(request, users.account, key[1])
-            cache.put(key, found)
+        uid = int(request.session["uid"])
+        found = await _find(request, ("user", uid), users.account, uid)
         request.state.via_token = False
         if found is not None and request.method not in SAFE_METHODS:
             await _check_csrf(request)
@@ -90,14 +82,22 @@ async def _account(request: Request) -> Account | None:
     return found
 
 
-async def _find(request: Request, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
+async def _find(request: Request, cache_key: tuple[str, Any], find: Callable[[Any, Any], Account | None],
+                key: Any) -> Account | None:
+    """The account ``find(conn, key)`` gives, from the app's AccountCache when it has it."""
+    cache: AccountCache = request.app.state.accounts
+    found = cache.get(cache_key)
+    if found is not None:
+        return found
     engine = request.app.state.project.engine
     if request.app.state.db_inline:
         # SQLite: a read in WAL mode never waits for a writer, and one indexed look-up costs
         # less than the hop to a thread and back
-        return _lookup(engine, find, key)
-    # PostgreSQL: a network round trip, which must not stall the event loop
-    return await run_in_threadpool(_lookup, engine, find, key)
+        found = _lookup(engine, find, key)
+    else:  # PostgreSQL: a network round trip, which must not stall the event loop
+        found = await run_in_threadpool(_lookup, engine, find, key)
+    cache.put(cache_key, found)
+    return found
 
 
 def _lookup(engine: Any, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
