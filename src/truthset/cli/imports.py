@@ -1,0 +1,173 @@
+"""Data in and out: ``import`` a file, list its ``findings``, ``export``, and ``batch`` due dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from truthset.cli._common import _console, _echo_json, _open, _progress, main
+from truthset.core.errors import TruthsetError
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "images", "labelstudio"]),
+              default=None, help="Override format detection.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding, e.g. cp1252.")
+@click.option("--delimiter", default=None, help="CSV delimiter (default: detected; use '\\t' for tab).")
+@click.option("--quoting", type=click.Choice(["auto", "minimal", "none"]), default="auto", show_default=True,
+              help="CSV quoting: 'none' keeps quote characters as text.")
+@click.option("--id-col", default=None, help="Column with item ids.")
+@click.option("--text-col", default=None, help="Column with the text (or image path).")
+@click.option("--label-col", default=None, help="Column with existing labels.")
+@click.option("--annotator-col", default=None, help="Column naming who gave each label.")
+@click.option("--lead-time-col", default=None, help="Column with seconds spent per label.")
+@click.option("--label-sep", default="|", show_default=True, help="Separator of labels (multi-label).")
+@click.option("--annotator", default="import", show_default=True, help="Annotator name for labels without one.")
+@click.option("--on-duplicate", type=click.Choice(["merge", "reject", "error"]), default="merge", show_default=True,
+              help="merge: copies become the same item; reject: copies are rejected rows; error: abort.")
+@click.option("--labels-from-folders", is_flag=True, help="Images: use each sub-folder's name as the label.")
+@click.option("--from-name", default=None, help="Label Studio: the control to read labels from.")
+@click.option("--due", default=None, help="Due date of this batch (2026-12-01 or 2026-12-01T17:00): its items "
+                                          "are handed out before batches due later or not at all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None,
+            due: str | None, **kw: Any) -> None:
+    """Import FILE (CSV/TSV, JSONL, Parquet, image folder, Label Studio export).
+
+    Example: truthset import messages.tsv --text-col SMS --label-col Label --due 2026-12-01
+    """
+    from truthset.services.batches import parse_due, set_due
+    from truthset.services.imports import ImportOptions, import_file
+
+    if delimiter is not None:
+        delimiter = delimiter.encode().decode("unicode_escape")
+    due_at = parse_due(due) if due else None  # a bad date fails before anything is read
+    options = ImportOptions(format=fmt, delimiter=delimiter, **kw)
+    project = _open(ctx)
+    with _progress(f"importing {file.name}", not as_json) as progress:
+        report = import_file(project, file, options, progress=progress)
+    if due_at is not None and report.batch is not None:
+        set_due(project, report.batch, due_at)
+    if as_json:
+        _echo_json(report.to_dict())
+        return
+    _print_import(report)
+
+
+def _print_import(report: Any) -> None:
+    c = _console()
+    if report.already_imported:
+        c.print(f"{report.source} was already imported as batch {report.batch}; nothing added.")
+        return
+    rate = report.rows_read / report.seconds if report.seconds else 0
+    c.print(f"[bold]batch {report.batch}[/bold]: {report.rows_read:,} rows read from {report.source} "
+            f"({report.format}) in {report.seconds:.2f} s ({rate:,.0f} rows/s)")
+    c.print(f"  items added:        {report.items_added:,}")
+    c.print(f"  annotations added:  {report.annotations_added:,}" + (f" (gold: {report.gold_added:,})" if report.gold_added else ""))
+    if report.duplicates or report.already_present:
+        c.print(f"  duplicates:         {report.duplicates:,} exact duplicate copies in the file"
+                + (f", {report.already_present:,} rows already in the project" if report.already_present else "")
+                + " (merged into one item each; see 'truthset findings')")
+    if report.rejected:
+        c.print(f"  [red]rejected rows:      {report.rejected:,}[/red] (see 'truthset findings --kind rejected')")
+    for name, n in (("conflicting labels on copies", report.conflicts), ("cancelled annotations skipped", report.cancelled_annotations),
+                    ("empty annotations skipped", report.empty_annotations), ("rows with mojibake", report.mojibake_rows),
+                    ("rows with control characters", report.control_char_rows)):
+        if n:
+            c.print(f"  {name}: {n:,}")
+    if report.labels_added_to_schema:
+        c.print(f"  labels added to the schema: {', '.join(report.labels_added_to_schema)}")
+    if report.labels_not_in_schema:
+        c.print(f"  [yellow]labels not in the schema[/yellow]: {', '.join(report.labels_not_in_schema)} "
+                "(add them to truthset.yaml or run 'truthset schema check')")
+    for f in report.findings[:5]:
+        c.print(f"  line {f['line']}: {f['kind']}: {f['reason']}", markup=False)
+
+
+
+@main.command()
+@click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
+@click.option("--kind", type=click.Choice(["rejected", "duplicate"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
+    """List rejected and duplicate rows of an import, with line numbers and reasons.
+
+    Example: truthset findings --kind rejected
+    """
+    from truthset.services.imports import import_findings
+
+    project = _open(ctx)
+    if batch is None:
+        from truthset.store.repo import status_counts
+
+        with project.engine.connect() as conn:
+            batches = status_counts(conn, project.id)["by_batch"]
+        if not batches:
+            raise TruthsetError("no imports yet; run 'truthset import FILE' first")
+        batch = batches[-1]["batch"]
+    rows = import_findings(project, batch, kind=kind)
+    if as_json:
+        _echo_json({"batch": batch, "findings": rows})
+        return
+    for r in rows:
+        click.echo(f"line {r['line']}\t{r['kind']}\t{r['field'] or '-'}\t{r['reason']}")
+    click.echo(f"{len(rows)} finding(s) in batch {batch}", err=True)
+
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet", "labelstudio", "conll"]),
+              default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: Path, as_json: bool) -> None:
+    """Export items and current annotations.
+
+    Example: truthset export --format labelstudio -o tasks.json
+    """
+    from truthset.services.exports import export_project
+
+    project = _open(ctx)
+    with _progress(f"exporting {output.name}", not as_json) as progress:
+        report = export_project(project, output, fmt=fmt, progress=progress)
+    if as_json:
+        _echo_json(report.__dict__)
+    else:
+        click.echo(f"wrote {report.items:,} items and {report.annotations:,} annotations to {output} ({fmt})")
+
+
+
+@main.group()
+def batch() -> None:
+    """Batches (one per import): due dates."""
+
+
+@batch.command("due")
+@click.argument("batch_id", type=int)
+@click.argument("date", required=False)
+@click.option("--clear", is_flag=True, help="Remove the batch's due date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def batch_due(ctx: click.Context, batch_id: int, date: str | None, clear: bool, as_json: bool) -> None:
+    """Set (or --clear) when batch BATCH_ID is due; the queue serves the batch due soonest first.
+
+    Example: truthset batch due 3 2026-12-01
+    """
+    from truthset.core.errors import InvalidInput
+    from truthset.services.batches import parse_due, set_due
+
+    if clear == (date is not None):
+        raise InvalidInput("give either a DATE (e.g. 2026-12-01) or --clear")
+    due_at = None if clear else parse_due(date or "")
+    project = _open(ctx)
+    set_due(project, batch_id, due_at)
+    if as_json:
+        _echo_json({"batch": batch_id, "due_at": None if due_at is None else due_at.isoformat()})
+        return
+    click.echo(f"batch {batch_id}: " + ("no due date" if due_at is None else f"due {due_at.isoformat()}"))

@@ -1,0 +1,90 @@
+"""Running the web app: ``serve`` a project, and ``demo`` (build the demo project, optionally serve it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from truthset.cli._common import _echo_json, _open, main
+from truthset.cli.imports import _print_import
+from truthset.cli.project import _print_status
+from truthset.core.errors import TruthsetError
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes. 2 on a 2-core machine about doubles what the app takes (the web "
+                   "stack is Python, one core per process); they share the store, SQLite or PostgreSQL.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Run the annotation web app (API docs at /docs).
+
+    Example: truthset serve --port 8000 --workers 2
+    """
+    import uvicorn
+
+    from truthset.server.app import create_app
+
+    project = _open(ctx)
+    click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
+               + (f", {workers} worker processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
+        return
+    from truthset.server.app import session_key
+
+    session_key(project)  # made once here, before the workers start and read it
+    project.close()
+    os.environ["TRUTHSET_PROJECT"] = str(project.root)
+    uvicorn.run("truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("truthset-demo"))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--serve", is_flag=True, help="Then start the web app with demo users (printed with passwords).")
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
+    """Build a demo project from the bundled SMS Spam Collection and show what is in it.
+
+    Example: truthset demo ./spam-demo --serve
+    """
+    from truthset.services.demo import build_demo
+    from truthset.store.repo import status_counts
+
+    project, report = build_demo(directory)
+    with project.engine.connect() as conn:
+        data = {"project": project.config.name, "task": project.task,
+                "schema_version": project.schema_version, **status_counts(conn, project.id)}
+    if as_json:
+        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data})
+        return
+    if report.batch is None:
+        raise TruthsetError("the demo import recorded no batch")
+    click.echo(f"demo project in {project.root} — SMS Spam Collection (Almeida et al. 2011, CC BY 4.0)\n")
+    _print_import(report)
+    click.echo("")
+    _print_status(data)
+    from truthset.quality import sample_size
+
+    n = sample_size(data["items"], max_error_rate=0.02, confidence=0.95) if data["items"] else 0
+    click.echo(f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
+               f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
+               "--max-error-rate 0.02 -o review.csv draws them).")
+    click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
+               "truthset export --format labelstudio -o tasks.json")
+    if serve:
+        import uvicorn
+
+        from truthset.server.app import create_app
+        from truthset.services.demo import demo_users
+
+        click.echo(f"\nweb app: http://127.0.0.1:{port}/login  (API docs: /docs; Ctrl-C stops it)")
+        for name, role, password in demo_users(project):
+            click.echo(f"  {role:<10} {name:<9} password {password}")
+        uvicorn.run(create_app(project), host="127.0.0.1", port=port, log_level="warning")
