@@ -207,11 +207,56 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
     waited = time.monotonic() - t0
     thread.join()
     assert res.status_code == 200, res.text
-    assert len(handed) == 1  # SQLite: after INLINE_PATIENCE on the loop; PostgreSQL: always
     if p.engine.dialect.name == "sqlite":
+        assert len(handed) == 1  # after INLINE_PATIENCE on the loop
         assert waited > 0.4  # it waited for the other writer instead of failing
+    else:
+        assert handed == [] and app.state.db_async is not None  # PostgreSQL: on the loop, awaiting
     again = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
     assert again.json()["annotation_id"] == res.json()["annotation_id"]
+
+
+def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> None:  # type: ignore[no-untyped-def]
+    """A submit that must wait (SQLite: for the write lock; PostgreSQL: for a row lock, awaited on
+    the event loop) leaves the server free to answer everyone else meanwhile."""
+    import threading
+    import time
+
+    p, app, names = served
+    client, _ = login(app, names["annotator"])
+    task = client.post("/api/next").json()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another session keeps the write lock (SQLite) or the row (PostgreSQL)
+        with p.engine.begin() as conn:
+            lock = "" if p.engine.dialect.name == "sqlite" else " FOR UPDATE"
+            conn.exec_driver_sql(f"SELECT id FROM assignments WHERE id = {int(task['assignment_id'])}{lock}")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    locked.wait(10)
+    result: dict[str, object] = {}
+
+    def submit() -> None:
+        res = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
+        result["status"], result["done_at"] = res.status_code, time.monotonic()
+
+    with client:  # one event loop (the client's portal) serves both requests, as in the server
+        submitter = threading.Thread(target=submit)
+        submitter.start()
+        time.sleep(0.3)  # the submit is now waiting for the lock
+        t0 = time.monotonic()
+        other = client.get("/api/me")
+        answered = time.monotonic()
+        release.set()
+        holder.join()
+        submitter.join(10)
+    assert other.status_code == 200
+    assert "done_at" not in result or result["done_at"] > answered  # answered while the submit waited
+    assert answered - t0 < 0.25
+    assert result["status"] == 200
 
 
 def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: ignore[no-untyped-def]

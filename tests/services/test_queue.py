@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue, users
 from truthset.services.imports import import_file
+from truthset.store import queue_sql as sql
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 
 
@@ -357,3 +358,23 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
         n_open = conn.execute(select(Item.n_open).where(Item.id == t.item_id)).scalar_one()
         status = conn.execute(select(Assignment.status).where(Assignment.id == t.assignment_id)).scalar_one()
     assert aid and status == "done" and n_open == 1  # one slot, held by the answered assignment
+
+
+def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The per-task look-ups must not grow with the project: the done count reads the
+    annotator's own index entries, the pre-label the partial index of model annotations.
+    (PostgreSQL's plans for a fresh project counted done work through the project-wide queue
+    index and walked the annotations' primary key backwards, until migration 0007.)"""
+    p = _project(new_project, tmp_path, 30, overlap=1)
+    uid = _user(p, "ann")
+    _drain(p, uid)
+    with p.engine.connect() as conn:
+        aid = conn.execute(select(Assignment.id).where(Assignment.user_id == uid)).scalars().first()
+        statement = sql.TASK.params(b_aid=aid).compile(dialect=p.engine.dialect, compile_kwargs={"literal_binds": True})
+        explain = "EXPLAIN QUERY PLAN" if p.engine.dialect.name == "sqlite" else "EXPLAIN"
+        if p.engine.dialect.name == "postgresql":  # 30 rows fit a page: ask which index, not whether
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"{explain} {statement}").all())
+    assert "ix_annotations_prelabel" in plan, plan
+    assert "ix_assignments_user" in plan, plan
+    assert "ix_assignments_open" not in plan and "ix_assignments_queue" not in plan, plan

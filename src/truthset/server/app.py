@@ -64,7 +64,7 @@ def _wants_html(request: Request) -> bool:
 def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
     from truthset.server.auth import AccountCache
-    from truthset.server.executor import make_executor, runs_inline
+    from truthset.server.executor import make_async, make_executor, runs_inline
     from truthset.server.routes import api, pages
 
     @asynccontextmanager
@@ -74,6 +74,8 @@ def create_app(project: Project) -> FastAPI:
         app.state.checkpointer = checkpointer
         yield
         app.state.db_executor.shutdown(wait=True)
+        if app.state.db_async is not None:
+            await app.state.db_async.dispose()
         checkpointer.stop()
 
     app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0", lifespan=lifespan,
@@ -81,6 +83,7 @@ def create_app(project: Project) -> FastAPI:
     app.state.project = project
     app.state.db_executor = make_executor(project)
     app.state.db_inline = runs_inline(project)
+    app.state.db_async = make_async(project)
     app.state.accounts = AccountCache(float(project.settings.get("account_cache_seconds", 2)))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.add_middleware(SessionMiddleware, secret_key=session_key(project), session_cookie="truthset_session",

@@ -10,11 +10,16 @@ it, and each hand-over also fights the event loop for the GIL (measured with 50 
   or process holds it, the request looks again every few milliseconds for up to
   ``INLINE_PATIENCE``, then hands the same call to one queue thread, which waits.
   Measured: 356 → 453 annotations/s saturating, p99 100 → 37 ms at 250/s offered.
-* PostgreSQL: every statement is a network round trip, so the transactions run on a few
-  threads (``server_db_threads``, default 4) and the event loop keeps serving meanwhile.
+* PostgreSQL: every statement is a network round trip. The transactions run on the event loop
+  too, over psycopg's asynchronous connections (``store.postgres.make_async_engine``): the
+  queue's code runs in SQLAlchemy's greenlet bridge, and each round trip awaits while other
+  requests are served. At most ``server_db_threads`` (default 4) run at once, one per pooled
+  connection. (On four threads instead, the transactions spent most of their time "idle in
+  transaction": each round trip's reply waited for the GIL held by the event loop.)
 
-A function given to :func:`run_db` must be one transaction (or safe to repeat): under
-``NO_WAIT`` it may be stopped at its first write and run again on a thread.
+A function given to :func:`run_db` takes the transaction's connection as ``conn=`` and must
+be one transaction (or safe to repeat): under ``NO_WAIT`` it may be stopped at its first
+write and run again on a thread.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from truthset.services.projects import Project
 from truthset.store.db import NO_WAIT, WouldWait
@@ -37,7 +43,7 @@ INLINE_PATIENCE = 0.25
 
 
 def db_threads(project: Project) -> int:
-    """How many threads run queue transactions: the ``server_db_threads`` setting, or by store."""
+    """How many queue transactions run at once: the ``server_db_threads`` setting, or by store."""
     configured = int(project.settings.get("server_db_threads") or 0)
     if configured > 0:
         return configured
@@ -53,10 +59,23 @@ def runs_inline(project: Project) -> bool:
     return project.engine.dialect.name == "sqlite"
 
 
+def make_async(project: Project) -> AsyncEngine | None:
+    """PostgreSQL (psycopg): the engine the queue's transactions run on; None for other stores."""
+    if project.engine.dialect.driver != "psycopg":
+        return None
+    from truthset.store.postgres import make_async_engine
+
+    return make_async_engine(project.engine, db_threads(project))
+
+
 async def run_db(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, **kwargs)`` inline or on the queue threads; its exceptions propagate as raised."""
+    """Run ``fn(*args, conn=..., **kwargs)`` as one transaction; its exceptions propagate as raised."""
+    state = request.app.state
+    if state.db_async is not None:
+        async with state.db_async.begin() as aconn:
+            return await aconn.run_sync(lambda conn: fn(*args, conn=conn, **kwargs))
     loop = asyncio.get_running_loop()
-    if request.app.state.db_inline:
+    if state.db_inline:
         # The lock is mostly taken only for a moment (the checkpointer's RESTART, another
         # worker's transaction): look again shortly, letting other requests run meanwhile.
         # Handing every such call to the thread instead made a convoy: while the thread
@@ -74,4 +93,4 @@ async def run_db(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs
                 break  # a long writer (an import?): wait for it on a thread
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.004)
-    return await loop.run_in_executor(request.app.state.db_executor, functools.partial(fn, *args, **kwargs))
+    return await loop.run_in_executor(state.db_executor, functools.partial(fn, *args, **kwargs))

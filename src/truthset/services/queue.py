@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from truthset.services import batches
 from truthset.services.projects import Project
 from truthset.store import queue_sql as sql
 from truthset.store.models import Assignment, DataIssue, Gold, Item, utcnow
+from truthset.store.postgres import pause
 
 log = logging.getLogger(__name__)
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
@@ -148,7 +149,7 @@ def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime,
         # is not "none left". Look without locking; if work remains, try again shortly.
         if not pg or conn.execute(sql.eligible(order, False, 1, in_batch), params).first() is None:
             return None
-        time.sleep(0.002 * (attempt + 1))
+        pause(0.002 * (attempt + 1))
     return None
 
 
@@ -190,29 +191,39 @@ def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: d
     return None
 
 
-def next_task(project: Project, user_id: int, *, now: datetime | None = None) -> Task | None:
-    """Lease the next item for ``user_id`` (or return the one they already hold)."""
+def _transaction(project: Project, conn: Connection | None) -> Any:
+    """``conn`` if the caller runs the transaction (the server's, on PostgreSQL), else a new one."""
+    return project.engine.begin() if conn is None else nullcontext(conn)
+
+
+def next_task(project: Project, user_id: int, *, now: datetime | None = None,
+              conn: Connection | None = None) -> Task | None:
+    """Lease the next item for ``user_id`` (or return the one they already hold).
+
+    ``conn``: run in the caller's transaction (as every function here may); by default each
+    call is a transaction of its own.
+    """
     now = _now(now)
-    with project.engine.begin() as conn:
-        return _next_in(conn, project, user_id, now)
+    with _transaction(project, conn) as tx:
+        return _next_in(tx, project, user_id, now)
 
 
 #: how often the queue looks for stale planner statistics on PostgreSQL (see sql.STALE_TABLES)
 STATS_EVERY = timedelta(seconds=10)
 
 
-def _refresh_statistics(project: Project, now: datetime) -> None:
+def _refresh_statistics(conn: Connection, project: Project, now: datetime) -> None:
     if not _due(project, "stats_due", now, STATS_EVERY):
         return
-    # its own connection and transaction, so the ANALYZE is not part of the annotator's
-    # (it still takes this request's time, about once in ten seconds at most); a failure is
-    # logged and costs nothing but stale statistics
+    # in the annotator's transaction, under a savepoint: a failure is logged and costs nothing
+    # but stale statistics. (Not on a connection of its own: on the server's event loop that
+    # would block every other request for the ANALYZE.) It holds the tables' ANALYZE lock
+    # until this transaction commits, a few milliseconds later; about once in ten seconds.
     try:
-        with project.engine.connect() as own:
-            stale = [str(t) for t in own.execute(sql.STALE_TABLES).scalars()]
-            for table in stale:  # names from the fixed list in sql.STALE_TABLES
-                own.exec_driver_sql(f"ANALYZE {table}")
-            own.commit()
+        with conn.begin_nested():
+            stale = [str(t) for t in conn.execute(sql.STALE_TABLES).scalars()]
+            for table in stale:
+                conn.exec_driver_sql(sql.ANALYZE[table])
     except SQLAlchemyError:
         log.exception("refreshing planner statistics failed; autovacuum will do it later")
         return
@@ -226,7 +237,7 @@ def _sweep(conn: Connection, project: Project, now: datetime) -> None:
     an expired lease not yet swept is still answerable, and ``sql.HELD`` skips it already.
     """
     if conn.dialect.name == "postgresql":
-        _refresh_statistics(project, now)
+        _refresh_statistics(conn, project, now)
     if _due(project, "lease_sweep_due", now, SWEEP_EVERY) and release_expired(
             conn, project.id, now, project.config.queue.overlap):
         project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
@@ -284,24 +295,25 @@ def _own(conn: Connection, project: Project, user_id: int, assignment_id: int) -
 
 
 def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, lead_time: float | None = None,
-           now: datetime | None = None) -> int:
+           now: datetime | None = None, conn: Connection | None = None) -> int:
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
     now = _now(now)
-    with project.engine.begin() as conn:
-        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)[0]
+    with _transaction(project, conn) as tx:
+        return _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)[0]
 
 
 def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
-                    lead_time: float | None = None, now: datetime | None = None) -> tuple[int, Task | None]:
+                    lead_time: float | None = None, now: datetime | None = None,
+                    conn: Connection | None = None) -> tuple[int, Task | None]:
     """``submit`` then ``next_task`` in one transaction (one round trip, one commit).
 
     A retried submit returns the same annotation id and the task leased by the first attempt;
     a refused submit (404, 409, 422) leases nothing.
     """
     now = _now(now)
-    with project.engine.begin() as conn:
-        annotation_id, held = _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
-        return annotation_id, _next_in(conn, project, user_id, now, held=held)
+    with _transaction(project, conn) as tx:
+        annotation_id, held = _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)
+        return annotation_id, _next_in(tx, project, user_id, now, held=held)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
@@ -347,21 +359,26 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
-         now: datetime | None = None) -> int:
+         now: datetime | None = None, conn: Connection | None = None) -> int:
     """Give an item back with a reason; the reason is recorded as a data issue. Returns its id."""
     if reason not in SKIP_REASONS:
         raise InvalidInput(f"field 'reason': {reason!r}; use one of {', '.join(SKIP_REASONS)}")
     now = _now(now)
-    with project.engine.begin() as conn:
-        a = _own(conn, project, user_id, assignment_id)
-        changed = conn.execute(update(Assignment).where(Assignment.id == assignment_id, Assignment.status == "leased")
-                               .values(status="skipped", reason=f"{reason}: {note}".strip(": "), done_at=now)).rowcount
-        if not changed:
-            raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
-        if not a.is_gold and not a.reason:
-            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": project.config.queue.overlap})
-        history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
-        return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
-            project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),
-            items=json.dumps([a.item_id]), severity="medium", status="open", history=json.dumps(history),
-            is_auto=True, created_at=now)).scalar_one())
+    with _transaction(project, conn) as tx:
+        return _skip_in(tx, project, user_id, assignment_id, reason, note, now)
+
+
+def _skip_in(conn: Connection, project: Project, user_id: int, assignment_id: int, reason: str, note: str,
+             now: datetime) -> int:
+    a = _own(conn, project, user_id, assignment_id)
+    changed = conn.execute(update(Assignment).where(Assignment.id == assignment_id, Assignment.status == "leased")
+                           .values(status="skipped", reason=f"{reason}: {note}".strip(": "), done_at=now)).rowcount
+    if not changed:
+        raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
+    if not a.is_gold and not a.reason:
+        conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": project.config.queue.overlap})
+    history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
+    return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
+        project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),
+        items=json.dumps([a.item_id]), severity="medium", status="open", history=json.dumps(history),
+        is_auto=True, created_at=now)).scalar_one())

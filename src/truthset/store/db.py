@@ -152,6 +152,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
 
         _serialise_writers(engine, busy_timeout_ms)
+    elif engine.dialect.driver == "psycopg":
+        from truthset.store.postgres import commit_read_only_transactions
+
+        commit_read_only_transactions(engine)
     return engine
 
 
