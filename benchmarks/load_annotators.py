@@ -244,8 +244,13 @@ class Http:
             self.writer = self.reader = None
 
 
+#: submits that start this long after the phase began count as "steady": the first second
+#: holds the burst of 50 annotators asking for their first item at the same instant
+WARM_UP = 1.0
+
+
 async def _annotator(url: str, index: int, name: str, token: str, deadline: float, rate: float,
-                     out: dict[str, Any]) -> None:
+                     out: dict[str, Any], start: float) -> None:
     lat: dict[str, list[float]] = out["latency"]
     statuses: Counter[str] = out["statuses"]
     period = 1.0 / rate if rate > 0 else 0.0
@@ -282,6 +287,8 @@ async def _annotator(url: str, index: int, name: str, token: str, deadline: floa
                 out["locked_responses"] += 1
             if code == 200:
                 lat[kind].append(elapsed)
+                if kind == "submit" and t0 - start >= WARM_UP:
+                    lat["submit_steady"].append(elapsed)
                 data = json.loads(raw)
                 tries = 0
                 if kind == "next":
@@ -309,11 +316,12 @@ async def _annotator(url: str, index: int, name: str, token: str, deadline: floa
 
 async def drive(url: str, tokens: list[list[str]], seconds: float, rate: float) -> dict[str, Any]:
     """Run one annotator per token until ``seconds`` pass; returns acks, latencies, statuses."""
-    out: dict[str, Any] = {"latency": {"next": [], "submit": []}, "statuses": Counter(), "acks": [],
-                           "transport_errors": Counter(), "locked_responses": 0, "finished": 0, "error_bodies": []}
+    out: dict[str, Any] = {"latency": {"next": [], "submit": [], "submit_steady": []}, "statuses": Counter(),
+                           "acks": [], "transport_errors": Counter(), "locked_responses": 0, "finished": 0,
+                           "error_bodies": []}
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    await asyncio.gather(*(_annotator(url, i, n, t, deadline, rate, out) for i, (n, t) in enumerate(tokens)))
+    await asyncio.gather(*(_annotator(url, i, n, t, deadline, rate, out, t0) for i, (n, t) in enumerate(tokens)))
     out["seconds"] = time.perf_counter() - t0
     out["error_bodies"] = out["error_bodies"][:20]
     return out
@@ -361,10 +369,11 @@ def run_phase(server: Server, tokens: list[list[str]], admin_token: str, *, seco
             raise RuntimeError(f"client process exited with {child.returncode}")
     server_cpu += server.cpu_seconds() - mark
     parts = [json.loads(path.read_text()) for _, path in children]
-    merged: dict[str, Any] = {"latency": {"next": [], "submit": []}, "statuses": Counter(), "acks": [],
-                              "transport_errors": Counter(), "locked_responses": 0, "finished": 0, "error_bodies": []}
+    merged: dict[str, Any] = {"latency": {"next": [], "submit": [], "submit_steady": []}, "statuses": Counter(),
+                              "acks": [], "transport_errors": Counter(), "locked_responses": 0, "finished": 0,
+                              "error_bodies": []}
     for p in parts:
-        for k in ("next", "submit"):
+        for k in ("next", "submit", "submit_steady"):
             merged["latency"][k] += p["latency"][k]
         merged["statuses"].update(p["statuses"])
         merged["transport_errors"].update(p["transport_errors"])
@@ -391,7 +400,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 def summarise(name: str, res: dict[str, Any]) -> dict[str, Any]:
     ms = {k: {f"p{q}": None if (v := pct(res["latency"][k], q)) is None else round(v * 1000, 2) for q in (50, 95, 99)}
-          for k in ("next", "submit")}
+          for k in ("next", "submit", "submit_steady")}
     return {"phase": name, "seconds": round(res["seconds"], 2), "annotations": len(res["acks"]),
             "annotations_per_s": round(len(res["acks"]) / res["seconds"], 1), "latency_ms": ms,
             "statuses": dict(res["statuses"]), "transport_errors": dict(res["transport_errors"]),
@@ -586,11 +595,12 @@ def _say(text: str) -> None:
 
 
 def _phase_line(s: dict[str, Any]) -> str:
-    n, sub = s["latency_ms"]["next"], s["latency_ms"]["submit"]
+    n, sub, steady = s["latency_ms"]["next"], s["latency_ms"]["submit"], s["latency_ms"]["submit_steady"]
     extra = f"  restart {s['restart_seconds']:.1f} s" if s.get("restart_seconds") else ""
     return (f"  {s['phase']:<28} {s['annotations']:>6} ann  {s['annotations_per_s']:>7.1f}/s  "
             f"cpu server {s['server_cpu_percent']}% clients {s['client_cpu_percent']}%  "
-            f"submit p50 {sub['p50']} p99 {sub['p99']} ms  next p50 {n['p50']} p99 {n['p99']} ms  "
+            f"submit p50 {sub['p50']} p99 {sub['p99']} ms (after {WARM_UP:g} s: p99 {steady['p99']})  "
+            f"next p50 {n['p50']} p99 {n['p99']} ms  "
             f"statuses {s['statuses']}  transport {s['transport_errors']}  locked {s['locked_responses']}{extra}")
 
 
