@@ -106,6 +106,36 @@ def test_writers_of_two_processes_queue_on_the_file_lock(tmp_path: Path, busy_ms
     engine.dispose()
 
 
+HOLD_FILE_LOCK_ONLY = """
+import fcntl, sys, time
+with open(sys.argv[1], "a+") as fh:
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_writer_waits_for_the_file_lock_itself(tmp_path: Path) -> None:
+    """Another process holds only the flock beside the database, not SQLite's lock: our writer
+    still waits for it (SQLite's busy handler alone would have let it write at once)."""
+    url = sqlite_url(tmp_path / "db.sqlite")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    lock = tmp_path / "db.sqlite-writer.lock"
+    other = subprocess.Popen([sys.executable, "-c", HOLD_FILE_LOCK_ONLY, str(lock), "0.6"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "holding"
+        t0 = time.monotonic()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        assert time.monotonic() - t0 > 0.3
+    finally:
+        other.wait(10)
+    engine.dispose()
+
+
 def test_no_wait_writers_give_up_at_once_and_touch_nothing(tmp_path: Path) -> None:
     """Under NO_WAIT a writer that finds the lock taken (by another process, or by another
     thread of ours) raises WouldWait before running anything; with the lock free it writes."""
