@@ -59,8 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "server_db_threads",
         0,
-        "Threads per server process that run the annotation queue's transactions. 0: one on SQLite "
-        "(it has one writer; more threads only queue on its lock), four on PostgreSQL.",
+        "How many annotation-queue transactions a server process runs at once. 0: one on SQLite "
+        "(it has one writer; the thread it waits on when the lock is taken), four on PostgreSQL "
+        "(pooled asynchronous connections).",
     ),
     Setting(
         "account_cache_seconds",
