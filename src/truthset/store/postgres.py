@@ -28,9 +28,11 @@ def commit_read_only_transactions(engine: Engine) -> None:
     psycopg forgets every statement it prepared on a connection when that connection rolls
     back (``DEALLOCATE ALL``: a statement prepared inside a failed transaction may not exist).
     SQLAlchemy rolls back every connection that only read (``engine.connect()``), so each
-    account look-up or page view wiped the queue's prepared statements from a pooled
-    connection, and PostgreSQL planned them again: about 1,200 of 2,700 queue statements
-    under 50 annotators, 0.3-0.4 ms of planning each. A transaction without a transaction id
+    account look-up or page view wiped the prepared statements from a pooled connection, and
+    PostgreSQL planned them again: about 1,200 of 2,700 queue statements under 50 annotators,
+    0.3-0.4 ms of planning each, measured while the queue still shared this engine's pool. The
+    server's queue now has an engine of its own (:func:`make_async_engine`); this keeps the
+    statements of everything else on the synchronous engine. A transaction without a transaction id
     wrote nothing and locked no row, so COMMIT ends it exactly as ROLLBACK would (same round
     trips: the check replaces the DEALLOCATE). Anything else (writes, row locks, a failed
     transaction, an error while checking) is rolled back as before.
