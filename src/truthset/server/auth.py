@@ -89,13 +89,18 @@ async def _find(request: Request, cache_key: tuple[str, Any], find: Callable[[An
     found = cache.get(cache_key)
     if found is not None:
         return found
-    engine = request.app.state.project.engine
-    if request.app.state.db_inline:
+    state = request.app.state
+    if state.db_async is not None:
+        # PostgreSQL: an await on the queue's asynchronous connections (autocommit: one round
+        # trip, no BEGIN or COMMIT), not a hop to a thread and back
+        async with state.db_async.connect() as aconn:
+            found = await aconn.run_sync(find, key)
+    elif state.db_inline:
         # SQLite: a read in WAL mode never waits for a writer, and one indexed look-up costs
         # less than the hop to a thread and back
-        found = _lookup(engine, find, key)
-    else:  # PostgreSQL: a network round trip, which must not stall the event loop
-        found = await run_in_threadpool(_lookup, engine, find, key)
+        found = _lookup(state.project.engine, find, key)
+    else:  # another store's driver: a network round trip, which must not stall the event loop
+        found = await run_in_threadpool(_lookup, state.project.engine, find, key)
     cache.put(cache_key, found)
     return found
 

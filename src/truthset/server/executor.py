@@ -10,16 +10,18 @@ it, and each hand-over also fights the event loop for the GIL (measured with 50 
   or process holds it, the request looks again every few milliseconds for up to
   ``INLINE_PATIENCE``, then hands the same call to one queue thread, which waits.
   Measured: 356 → 453 annotations/s saturating, p99 100 → 37 ms at 250/s offered.
-* PostgreSQL: every statement is a network round trip. The transactions run on the event loop
-  too, over psycopg's asynchronous connections (``store.postgres.make_async_engine``): the
+* PostgreSQL: every statement is a network round trip. The queue's work runs on the event
+  loop too, over psycopg's asynchronous connections (``store.postgres.make_async_engine``): the
   queue's code runs in SQLAlchemy's greenlet bridge, and each round trip awaits while other
   requests are served. At most ``server_db_threads`` (default 4) run at once, one per pooled
   connection. (On four threads instead, the transactions spent most of their time "idle in
-  transaction": each round trip's reply waited for the GIL held by the event loop.)
+  transaction": each round trip's reply waited for the GIL held by the event loop.) The
+  connection is in autocommit: the function makes its own transaction where it needs one
+  (``store.postgres.transaction``), and the usual submission is one statement.
 
-A function given to :func:`run_db` takes the transaction's connection as ``conn=`` and must
-be one transaction (or safe to repeat): under ``NO_WAIT`` it may be stopped at its first
-write and run again on a thread.
+A function given to :func:`run_db` takes the connection as ``conn=`` (PostgreSQL) and must be
+one transaction (or safe to repeat): under ``NO_WAIT`` it may be stopped at its first write
+and run again on a thread.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ async def run_db(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs
     """Run ``fn(*args, conn=..., **kwargs)`` as one transaction; its exceptions propagate as raised."""
     state = request.app.state
     if state.db_async is not None:
-        async with state.db_async.begin() as aconn:
+        # an autocommit connection: fn runs its own transaction on it (store.postgres.transaction)
+        async with state.db_async.connect() as aconn:
             return await aconn.run_sync(lambda conn: fn(*args, conn=conn, **kwargs))
     loop = asyncio.get_running_loop()
     if state.db_inline:

@@ -13,13 +13,16 @@ Invariants (tested under concurrency on SQLite and PostgreSQL):
 Hidden gold items are mixed in at ``queue.gold_rate``; they sit outside the overlap count, and
 nothing the annotator receives says an item is gold. On PostgreSQL the candidate rows are
 taken with ``FOR UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
-SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout).
+SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout). On the server's PostgreSQL
+connections (autocommit) the usual submission is one statement
+(``_submit_and_next_at_once``); every other case takes the general path, one transaction of
+several statements. The periodic work (expired leases, due batches, statistics) is in
+:mod:`truthset.services.queue_upkeep`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,24 +30,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
-from truthset.services import batches
+from truthset.services import queue_upkeep as upkeep
 from truthset.services.projects import Project
+from truthset.services.queue_upkeep import STATS_EVERY, SWEEP_EVERY, release_expired
+from truthset.store import postgres
 from truthset.store import queue_sql as sql
 from truthset.store.models import Assignment, DataIssue, Gold, Item, utcnow
-from truthset.store.postgres import pause
 
-log = logging.getLogger(__name__)
+__all__ = ["SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "next_task", "release_expired", "skip", "submit",
+           "submit_and_next"]
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 STAGE = sql.STAGE
 #: key of ``Connection.info`` where a PostgreSQL lease leaves the task row it fetched
 _LEASED_ROWS = "truthset_leased_task_rows"
-#: expired leases are looked for at most this often per process (leases last minutes)
-SWEEP_EVERY = timedelta(seconds=1)
 
 
 @dataclass
@@ -69,23 +72,6 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *, limit: int = 200) -> int:
-    """Expire leases past due and give their slots back (``k``: the overlap); returns how many."""
-    stmt = sql.EXPIRED_200 if limit == 200 else sql.EXPIRED.limit(limit)
-    rows = conn.execute(stmt, {"b_pid": project_id, "b_now": now}).all()
-    for a in rows:
-        done = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "leased")
-                            .values(status="expired")).rowcount
-        if not done:
-            continue
-        if a.reason:  # a claimed re-annotation: offer it to anyone again
-            conn.execute(insert(Assignment).values(project_id=project_id, item_id=a.item_id, user_id=None,
-                                                   stage=STAGE, status="pending", reason=a.reason, created_at=now))
-        elif not a.is_gold:
-            conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": k})
-    return len(rows)
-
-
 def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
            gold: bool = False, reason: str = "") -> int | None:
     """Create the assignment; None if the user already has this item."""
@@ -102,29 +88,9 @@ def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: 
     return None if got is None else int(got)
 
 
-def _due(project: Project, key: str, now: datetime, every: timedelta) -> bool:
-    """Whether the periodic work ``key`` is due at ``now``; if so, the next time is noted.
-
-    Due when never done, when ``every`` has passed, or when ``now`` went back (a caller's clock).
-    Popping ``key`` from ``project.runtime`` makes it due at once.
-    """
-    nxt = project.runtime.get(key)
-    if nxt is not None and nxt - every <= now < nxt:
-        return False
-    project.runtime[key] = now + every
-    return True
-
-
-def _due_batches(conn: Connection, project: Project, now: datetime) -> list[int]:
-    """Batches with a due date and open items, soonest first; looked up once per ``SWEEP_EVERY``."""
-    if _due(project, "due_batches_until", now, SWEEP_EVERY) or "due_batches" not in project.runtime:
-        project.runtime["due_batches"] = batches.due_batches(conn, project.id)  # set_due pops it
-    return list(project.runtime["due_batches"])
-
-
 def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
     """The first item the user may take: from the batches due soonest, then from all."""
-    for batch_id in _due_batches(conn, project, now):
+    for batch_id in upkeep.due_batches(conn, project, now):
         assignment = _claim_from(conn, project, user_id, now, batch_id)
         if assignment is not None:
             return assignment
@@ -149,7 +115,7 @@ def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime,
         # is not "none left". Look without locking; if work remains, try again shortly.
         if not pg or conn.execute(sql.eligible(order, False, 1, in_batch), params).first() is None:
             return None
-        pause(0.002 * (attempt + 1))
+        postgres.pause(0.002 * (attempt + 1))
     return None
 
 
@@ -161,22 +127,8 @@ def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime)
     return None if gold_item is None else _lease(conn, project, user_id, int(gold_item), now, gold=True)
 
 
-def _reannotations_pending(conn: Connection, project: Project, now: datetime) -> bool:
-    """Whether any item waits for re-annotation; asked once per ``SWEEP_EVERY`` while none does.
-
-    A schema split in this process says so at once (``project.runtime``); one in another
-    process is seen within ``SWEEP_EVERY``.
-    """
-    if not _due(project, "reannotations_checked_until", now, SWEEP_EVERY):
-        return False
-    pending = conn.execute(sql.OPEN_REANNOTATIONS.limit(1), {"b_pid": project.id}).first() is not None
-    if pending:
-        project.runtime.pop("reannotations_checked_until")  # look every time while there are some
-    return pending
-
-
 def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
-    if not _reannotations_pending(conn, project, now):
+    if not upkeep.reannotations_pending(conn, project, now):
         return None
     rows = conn.execute(sql.OPEN_REANNOTATIONS, {"b_pid": project.id}).all()
     for a in rows:
@@ -192,8 +144,11 @@ def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: d
 
 
 def _transaction(project: Project, conn: Connection | None) -> Any:
-    """``conn`` if the caller runs the transaction (the server's, on PostgreSQL), else a new one."""
-    return project.engine.begin() if conn is None else nullcontext(conn)
+    """A transaction: a new one; on ``conn`` if it autocommits (the server's, on PostgreSQL);
+    else ``conn``'s own, which the caller runs."""
+    if conn is None:
+        return project.engine.begin()
+    return postgres.transaction(conn) if postgres.autocommits(conn) else nullcontext(conn)
 
 
 def next_task(project: Project, user_id: int, *, now: datetime | None = None,
@@ -208,49 +163,29 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
         return _next_in(tx, project, user_id, now)
 
 
-#: how often the queue looks for stale planner statistics on PostgreSQL (see sql.STALE_TABLES)
-STATS_EVERY = timedelta(seconds=10)
-
-
-def _refresh_statistics(conn: Connection, project: Project, now: datetime) -> None:
-    if not _due(project, "stats_due", now, STATS_EVERY):
-        return
-    # in the annotator's transaction, under a savepoint: a failure is logged and costs nothing
-    # but stale statistics. (Not on a connection of its own: on the server's event loop that
-    # would block every other request for the ANALYZE.) It holds the tables' ANALYZE lock
-    # until this transaction commits, a few milliseconds later; about once in ten seconds.
-    try:
-        with conn.begin_nested():
-            stale = [str(t) for t in conn.execute(sql.STALE_TABLES).scalars()]
-            for table in stale:
-                conn.exec_driver_sql(sql.ANALYZE[table])
-    except SQLAlchemyError:
-        log.exception("refreshing planner statistics failed; autovacuum will do it later")
-        return
-    project.runtime["analyzed"] = stale
-
-
-def _sweep(conn: Connection, project: Project, now: datetime) -> None:
-    """Release expired leases, at most once per ``SWEEP_EVERY`` of ``now`` per process.
-
-    A lease lasts minutes, so looking every request (one more statement each) buys nothing;
-    an expired lease not yet swept is still answerable, and ``sql.HELD`` skips it already.
-    """
-    if conn.dialect.name == "postgresql":
-        _refresh_statistics(conn, project, now)
-    if _due(project, "lease_sweep_due", now, SWEEP_EVERY) and release_expired(
-            conn, project.id, now, project.config.queue.overlap):
-        project.runtime.pop("reannotations_checked_until", None)  # an expired re-annotation is offered again
 
 
 _UNKNOWN: Any = object()
 
 
-def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN) -> Task | None:
-    """The user's next task; ``held``: their held lease if the caller already looked (None: none)."""
+def _draws_gold(project: Project, user_id: int, draw: str) -> bool:
+    """Whether the user's next item is a hidden gold item: true at ``queue.gold_rate``.
+
+    Seeded by ``draw`` (what the user was given or answered before), so it is the same draw
+    however often, and wherever, it is asked.
+    """
+    return random.Random(f"{user_id}:{draw}").random() < project.config.queue.gold_rate
+
+
+def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN,
+             draw: str | None = None) -> Task | None:
+    """The user's next task; ``held``: their held lease if the caller already looked (None: none).
+
+    ``draw``: what seeds the gold draw (by default, how many items the user was given).
+    """
     q = project.config.queue
     conn.info.pop(_LEASED_ROWS, None)  # rows of leases voided since (a re-annotation taken by another)
-    _sweep(conn, project, now)
+    upkeep.sweep(conn, project, now)
     if held is _UNKNOWN:
         held = conn.execute(sql.HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
     assignment: int | None = int(held) if held is not None else None
@@ -263,9 +198,10 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *,
     if assignment is None:
         assignment = _claim_reannotation(conn, project, user_id, now)
     if assignment is None and q.gold_rate > 0:
-        n_given = conn.execute(select(func.count()).select_from(Assignment).where(
-            Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one()
-        if random.Random(f"{user_id}:{n_given}").random() < q.gold_rate:
+        if draw is None:
+            draw = str(conn.execute(select(func.count()).select_from(Assignment).where(
+                Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one())
+        if _draws_gold(project, user_id, draw):
             assignment = _claim_gold(conn, project, user_id, now)
     if assignment is None:
         assignment = _claim_regular(conn, project, user_id, now)
@@ -276,6 +212,11 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *,
 
 def _task(conn: Connection, assignment_id: int) -> Task:
     a = conn.info.get(_LEASED_ROWS, {}).pop(assignment_id, None) or conn.execute(sql.TASK, {"b_aid": assignment_id}).one()
+    return _task_from(a)
+
+
+def _task_from(a: Any) -> Task:
+    """The task of a row with the columns of ``sql.TASK``."""
     payload = json.loads(a.payload)
     payload.pop("_sha256", None)
     return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
@@ -311,9 +252,58 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
     a refused submit (404, 409, 422) leases nothing.
     """
     now = _now(now)
+    if conn is not None and postgres.autocommits(conn):
+        at_once = _submit_and_next_at_once(conn, project, user_id, assignment_id, value, lead_time, now)
+        if at_once is not None:
+            return at_once
     with _transaction(project, conn) as tx:
         annotation_id, held = _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)
-        return annotation_id, _next_in(tx, project, user_id, now, held=held)
+        return annotation_id, _next_in(tx, project, user_id, now, held=held, draw=f"a{assignment_id}")
+
+
+def _submit_and_next_at_once(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
+                             lead_time: float | None, now: datetime) -> tuple[int, Task | None] | None:
+    """PostgreSQL in autocommit: the usual submission in one statement (``sql.pg_answer_and_lease``).
+
+    The usual case: the assignment is the user's open lease, the answer is valid, and the next
+    item is a regular one from all items. Anything else returns None before anything is stored,
+    and ``submit_and_next`` takes its general path (a transaction of several statements) for
+    it: a retried or changed answer, an expired lease, a held lease, hidden gold, due batches,
+    re-annotations, a per-annotator limit, periodic work due, and every error to report.
+    Measured: 6 round trips per annotation (BEGIN, 4 statements, COMMIT) become 1 (2 for NER,
+    which reads the text its spans must fit).
+    """
+    q = project.config.queue
+    if (q.max_per_annotator is not None or project.runtime.get("due_batches") or upkeep.upkeep_due(project, now)
+            or (q.gold_rate > 0 and _draws_gold(project, user_id, f"a{assignment_id}"))
+            or (lead_time is not None and not 0 <= lead_time <= 86400)):
+        return None
+    text = None
+    if project.task == "ner":
+        payload = conn.execute(sql.LEASED_PAYLOAD, {"b_aid": assignment_id, "b_pid": project.id,
+                                                    "b_uid": user_id}).scalar()
+        if payload is None:
+            return None
+        text = json.loads(payload).get(project.config.text_field)
+    try:
+        canonical = validate_value(project.task, project.config.schema, value,
+                                   text=text if isinstance(text, str) else None)
+    except InvalidInput:
+        return None  # reported by the general path, after the checks that come first there
+    params = {"b_aid": assignment_id, "b_pid": project.id, "b_uid": user_id, "b_now": now,
+              "b_k": q.overlap, "value": canonical_json(canonical),
+              "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
+              "lead_time": lead_time, "leased_until": now + timedelta(minutes=q.lease_minutes)}
+    try:
+        row = conn.execute(sql.pg_answer_and_lease(q.order), params).one()
+    except IntegrityError:
+        return None  # a concurrent request of this user leased the same item: the statement stored nothing
+    if row.annotation_id is None:
+        return None  # not this user's open lease (any more): nothing was stored
+    if row.id is None:  # stored; no item free at once, or another lease held: lease the general way
+        with _transaction(project, conn) as tx:
+            return int(row.annotation_id), _next_in(tx, project, user_id, now, draw=f"a{assignment_id}")
+    return int(row.annotation_id), _task_from(row)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,

@@ -1,11 +1,13 @@
 """PostgreSQL specifics: keeping prepared statements, and the server's asynchronous engine.
 
-Every statement on PostgreSQL is a network round trip, and one annotation takes six. The
-server used to run them on a few threads; each round trip then handed the GIL back and forth
-with the event loop, and the transactions spent most of their time "idle in transaction",
-waiting for Python rather than for PostgreSQL. :func:`make_async_engine` gives the server an
-engine over psycopg's asynchronous connections instead: the queue's (synchronous) code runs
-in SQLAlchemy's greenlet bridge on the event loop, and each round trip is an await.
+Every statement on PostgreSQL is a network round trip. The server used to run the queue's
+transactions on a few threads; each round trip then handed the GIL back and forth with the
+event loop, and the transactions spent most of their time "idle in transaction", waiting for
+Python rather than for PostgreSQL. :func:`make_async_engine` gives the server an engine over
+psycopg's asynchronous connections instead: the queue's (synchronous) code runs in SQLAlchemy's
+greenlet bridge on the event loop, and each round trip is an await. Its connections run in
+autocommit, so the usual annotation, one statement, costs one round trip rather than three
+(BEGIN, the statement, COMMIT); :func:`transaction` makes several statements one transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
@@ -58,11 +62,39 @@ def commit_read_only_transactions(engine: Engine) -> None:
 def make_async_engine(engine: Engine, connections: int) -> AsyncEngine:
     """An asynchronous engine on ``engine``'s database, with at most ``connections`` connections.
 
-    For the server's queue transactions only (they commit, so psycopg keeps its prepared
-    statements). A request that finds all connections busy awaits one: ``connections`` bounds
-    how many queue transactions PostgreSQL runs at once, as the thread count did before.
+    For the server's queue and account look-ups only. Its connections run in autocommit: each
+    statement is a transaction of its own, with no BEGIN and COMMIT round trips around it, and
+    psycopg never rolls back (so it keeps its prepared statements). Work of several statements
+    that must be atomic runs inside :func:`transaction`. A request that finds all connections
+    busy awaits one: ``connections`` bounds how many run on PostgreSQL at once.
     """
-    return create_async_engine(engine.url, pool_size=connections, max_overflow=0)
+    return create_async_engine(engine.url, pool_size=connections, max_overflow=0, isolation_level=AUTOCOMMIT)
+
+
+AUTOCOMMIT = "AUTOCOMMIT"
+
+
+def autocommits(conn: Connection) -> bool:
+    """Whether each statement on ``conn`` commits by itself (see :func:`make_async_engine`)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    return getattr(conn.connection.dbapi_connection, "autocommit", False) is True
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """One real transaction (BEGIN ... COMMIT, or ROLLBACK on error) on an autocommit connection.
+
+    The connection goes back to autocommit afterwards. Switching costs no round trip: psycopg
+    only notes the mode, and sends BEGIN with the first statement.
+    """
+    conn.rollback()  # SQLAlchemy's record of the autocommitted statements; psycopg sends nothing when idle
+    conn.execution_options(isolation_level=conn.default_isolation_level)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.execution_options(isolation_level=AUTOCOMMIT)
 
 
 def pause(seconds: float) -> None:

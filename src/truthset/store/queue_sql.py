@@ -119,6 +119,70 @@ FROM lease JOIN items ON items.id = lease.item_id
                 bindparam("created_at", type_=DateTime(timezone=True)), bindparam("is_gold", type_=Boolean))
 
 
+# the text an NER answer's spans must fit, if the assignment is the user's open lease
+LEASED_PAYLOAD = (select(Item.payload).join(Assignment, Assignment.item_id == Item.id)
+                  .where(Assignment.id == bindparam("b_aid"), Assignment.project_id == bindparam("b_pid"),
+                         Assignment.user_id == bindparam("b_uid"), _is("leased")))
+# PostgreSQL, in autocommit: the usual submission as one statement, one round trip and one
+# transaction (services.queue._submit_and_next_at_once). It stores the answer if the
+# assignment is still this user's open lease, and only then takes a slot on the first item
+# this user may take (the claim above, inline) and leases it. The slot is taken before the
+# lease is inserted from it, and without ON CONFLICT: should a concurrent request of the same
+# user have leased that item, the insert fails and the whole statement with it, so no slot is
+# ever taken without its lease. All parts see one snapshot, so the user's done count lacks the
+# answer stored here (+ 1). No row of `lease` (no free item, or another lease held): the
+# caller leases the next item the general way.
+_PG_ANSWER_AND_LEASE = """
+WITH answered AS (
+    UPDATE assignments SET status = 'done', done_at = :b_now
+    WHERE id = :b_aid AND project_id = :b_pid AND user_id = :b_uid AND stage = 'annotate' AND status = 'leased'
+    RETURNING id, item_id),
+annotation AS (
+    INSERT INTO annotations (project_id, item_id, user_id, value, label, schema_version, lead_time, source,
+                             assignment_id, meta, created_at)
+    SELECT :b_pid, answered.item_id, :b_uid, :value, :label, :schema_version, :lead_time, 'human', answered.id,
+           '{}', :b_now
+    FROM answered RETURNING id),
+candidate AS (
+    SELECT cand.id FROM items AS cand
+    WHERE cand.project_id = :b_pid AND cand."full" IS false AND cand.n_open < :b_k
+      AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.item_id = cand.id
+                      AND assignments.user_id = :b_uid AND assignments.stage = 'annotate')
+      AND NOT EXISTS (SELECT 1 FROM gold WHERE gold.item_id = cand.id)
+      AND EXISTS (SELECT 1 FROM annotation)
+      AND NOT EXISTS (SELECT 1 FROM assignments AS held WHERE held.user_id = :b_uid AND held.project_id = :b_pid
+                      AND held.stage = 'annotate' AND held.status = 'leased' AND held.leased_until >= :b_now
+                      AND held.id <> :b_aid)
+    ORDER BY cand.{key}, cand.id LIMIT 1 FOR UPDATE OF cand SKIP LOCKED),
+slot AS (
+    UPDATE items SET n_open = items.n_open + 1, "full" = items.n_open + 1 >= :b_k
+    FROM candidate WHERE items.id = candidate.id AND items.n_open < :b_k
+    RETURNING items.id, items.payload),
+lease AS (
+    INSERT INTO assignments (project_id, item_id, user_id, stage, status, reason, leased_until, is_gold, created_at)
+    SELECT :b_pid, slot.id, :b_uid, 'annotate', 'leased', '', :leased_until, false, :b_now FROM slot
+    RETURNING id, item_id, leased_until, reason)
+SELECT (SELECT id FROM annotation) AS annotation_id, lease.id, lease.item_id, lease.leased_until, lease.reason,
+       slot.payload,
+       CASE WHEN lease.id IS NOT NULL THEN
+           (SELECT a.value FROM annotations AS a WHERE a.item_id = lease.item_id AND a.source = 'model'
+            ORDER BY a.id DESC LIMIT 1) END AS prelabel,
+       CASE WHEN lease.id IS NOT NULL THEN 1 +
+           (SELECT count(*) FROM assignments AS d WHERE d.user_id = :b_uid AND d.project_id = :b_pid
+            AND d.stage = 'annotate' AND d.status = 'done') END AS done
+FROM (SELECT 1) AS one LEFT JOIN lease ON true LEFT JOIN slot ON slot.id = lease.item_id
+"""
+
+
+@cache
+def pg_answer_and_lease(order: str) -> Any:
+    """The one-statement submission (``_PG_ANSWER_AND_LEASE``) for the queue order ``order``."""
+    key = "id" if order == "sequential" else "queue_key"
+    return text(_PG_ANSWER_AND_LEASE.replace("{key}", key)).bindparams(
+        bindparam("b_now", type_=DateTime(timezone=True)), bindparam("leased_until", type_=DateTime(timezone=True)),
+        bindparam("label", type_=Text), bindparam("lead_time", type_=Float))
+
+
 def seen_by(item_id: Any, user_id: Any) -> Any:
     """Whether the user was ever handed the item in the annotate stage (probes the unique index)."""
     return exists().where(Assignment.item_id == item_id, Assignment.user_id == user_id, Assignment.stage == STAGE)

@@ -1,0 +1,225 @@
+"""The queue on the server's PostgreSQL connections (autocommit): the usual submission is one
+statement (``queue._submit_and_next_at_once``); every other case takes the general path, in a
+real transaction, and answers exactly as it would have."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, func, select
+
+from tests.services.test_queue import _project, _user
+from truthset.core.errors import Conflict, InvalidInput, NotFound
+from truthset.services import queue
+from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
+from truthset.store.postgres import autocommits, make_async_engine
+
+pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
+
+class Server:
+    """Runs queue calls as the server does on PostgreSQL: on one autocommit connection of the
+    asynchronous engine, in SQLAlchemy's greenlet bridge; records the statements sent."""
+
+    def __init__(self, project: Any) -> None:
+        self.project, self.statements = project, []  # type: list[str]
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        async def go() -> Any:
+            engine = make_async_engine(self.project.engine, 1)
+            event.listen(engine.sync_engine, "before_cursor_execute",
+                         lambda _c, _cur, statement, *_a: self.statements.append(statement))
+            try:
+                async with engine.connect() as aconn:
+                    return await aconn.run_sync(lambda conn: fn(self.project, *args, conn=conn, **kwargs))
+            finally:
+                await engine.dispose()
+
+        self.statements.clear()
+        # on a thread of its own: the browser tests' Playwright keeps an event loop running in
+        # the main thread of the worker that ran them
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
+
+
+def _quiet(p: Any) -> Any:
+    """The steady state of a busy queue: the periodic work was just done. Returns the time to
+    pass as ``now`` from here on, so none falls due during the test."""
+    now = utcnow()
+    for key, every in (("lease_sweep_due", queue.SWEEP_EVERY), ("stats_due", queue.STATS_EVERY),
+                       ("reannotations_checked_until", queue.SWEEP_EVERY), ("due_batches_until", queue.SWEEP_EVERY)):
+        p.runtime[key] = now + every
+    p.runtime["due_batches"] = []
+    return now
+
+
+def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 6, overlap=1, order="sequential")
+    model = _user(p, "model")
+    with p.engine.begin() as conn:  # a model's pre-label on every item
+        for item_id in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars():
+            conn.execute(Annotation.__table__.insert().values(
+                project_id=p.id, item_id=item_id, user_id=model, value=json.dumps("neg"), label="neg",
+                schema_version=p.schema_version, source="model", meta="{}", created_at=utcnow()))
+    uid = _user(p, "fast")
+    server = Server(p)
+    task = server(queue.next_task, uid)
+    now = _quiet(p)
+    seen = [task.item_id]
+    for n in range(1, 6):
+        annotation_id, task = server(queue.submit_and_next, uid, task.assignment_id, "pos", lead_time=2.0, now=now)
+        assert len(server.statements) == 1, server.statements  # no BEGIN, no COMMIT, one round trip
+        assert task is not None and task.progress == {"done": n} and task.prelabel == "neg"
+        assert task.payload == {"text": f"item number {n} Ann"}  # sequential order, as the general path
+        seen.append(task.item_id)
+    annotation_id, task = server(queue.submit_and_next, uid, task.assignment_id, "neg", now=now)
+    assert task is None  # none left: the general path looked, and found none
+    with p.engine.connect() as conn:
+        stored = conn.execute(select(Annotation.item_id, Annotation.label, Annotation.lead_time, Assignment.status)
+                              .join(Assignment, Assignment.id == Annotation.assignment_id)
+                              .where(Annotation.user_id == uid).order_by(Annotation.id)).all()
+        n_open = conn.execute(select(Item.id, Item.n_open, Item.full).where(Item.project_id == p.id)).all()
+    assert [r.item_id for r in stored] == seen and stored[-1].label == "neg" and stored[0].lead_time == 2.0
+    assert {r.status for r in stored} == {"done"}
+    assert all(r.n_open == 1 and r.full for r in n_open)
+    assert annotation_id == max(r_id for r_id in _annotation_ids(p, uid))
+
+
+def _annotation_ids(p: Any, uid: int) -> list[int]:
+    with p.engine.connect() as conn:
+        return list(conn.execute(select(Annotation.id).where(Annotation.user_id == uid)).scalars())
+
+
+def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 3, task="ner", overlap=1)
+    uid = _user(p, "ner")
+    server = Server(p)
+    task = server(queue.next_task, uid)
+    now = _quiet(p)
+    text = task.payload["text"]
+    with pytest.raises(InvalidInput, match="value"):  # the span ends past the text
+        server(queue.submit_and_next, uid, task.assignment_id, [{"start": 0, "end": len(text) + 5, "label": "PER"}], now=now)
+    span = [{"start": len(text) - 3, "end": len(text), "label": "PER"}]
+    _, nxt = server(queue.submit_and_next, uid, task.assignment_id, span, now=now)
+    assert len(server.statements) == 2 and nxt is not None  # the text, then the one statement
+
+
+def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 5, overlap=1)
+    uid, other = _user(p, "a"), _user(p, "b")
+    server = Server(p)
+    task = server(queue.next_task, uid)
+    now = _quiet(p)
+    first = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
+    assert len(server.statements) == 1
+    # a retried submit (its answer was lost on the way): the same annotation, the same next task
+    again = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
+    assert again[0] == first[0] and again[1].assignment_id == first[1].assignment_id
+    with pytest.raises(Conflict, match="already answered"):
+        server(queue.submit_and_next, uid, task.assignment_id, "neg", now=now)
+    with pytest.raises(NotFound, match="not yours"):
+        server(queue.submit_and_next, other, first[1].assignment_id, "pos", now=now)
+    with pytest.raises(InvalidInput, match="value"):
+        server(queue.submit_and_next, uid, first[1].assignment_id, "maybe", now=now)
+    with pytest.raises(InvalidInput, match="lead_time"):
+        server(queue.submit_and_next, uid, first[1].assignment_id, "pos", lead_time=-1.0, now=now)
+    with p.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Annotation)
+                            .where(Annotation.user_id.in_((uid, other)))).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(Assignment)
+                            .where(Assignment.user_id == other)).scalar_one() == 0  # a stranger leases nothing
+
+
+def test_gold_due_work_and_limits_take_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
+    with p.engine.begin() as conn:
+        gold_ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id).limit(2)).scalars().all()
+        for item_id in gold_ids:
+            conn.execute(Gold.__table__.insert().values(item_id=item_id, project_id=p.id, value='"pos"',
+                                                        label="pos", source="test", created_at=utcnow()))
+    uid = _user(p, "gold")
+    server = Server(p)
+    task = server(queue.next_task, uid)
+    now = _quiet(p)
+    handed = [task.item_id]
+    while task is not None:
+        _, task = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
+        handed += [task.item_id] if task else []
+    assert set(handed[:2]) == set(gold_ids) and sorted(handed) == sorted(set(handed))  # gold first, as drawn
+    assert len(handed) == 8
+    # periodic work due: the general path does it (here: the expired lease is swept)
+    q = _project(new_project, tmp_path, 3, overlap=1)
+    a, b = _user(q, "x"), _user(q, "y")
+    server = Server(q)
+    held = server(queue.next_task, a)
+    with q.engine.begin() as conn:
+        conn.execute(Assignment.__table__.update().where(Assignment.id == held.assignment_id)
+                     .values(leased_until=utcnow() - timedelta(minutes=1)))
+    q.runtime.pop("lease_sweep_due", None)
+    mine = server(queue.next_task, b)
+    _, nxt = server(queue.submit_and_next, b, mine.assignment_id, "pos")
+    with q.engine.connect() as conn:
+        assert conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one() == "expired"
+    assert nxt is not None
+
+
+def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On an autocommit connection, the general path must still be atomic: a failure after its
+    first write leaves nothing behind."""
+    p = _project(new_project, tmp_path, 3, overlap=1)
+    uid = _user(p, "atomic")
+    server = Server(p)
+    task = server(queue.next_task, uid)
+    assert "BEGIN" not in server.statements  # psycopg sends BEGIN itself; it is no statement of ours
+
+    def submit_then_fail(project: Any, *, conn: Connection) -> None:
+        assert autocommits(conn)
+        with queue._transaction(project, conn) as tx:
+            assert not autocommits(tx)
+            queue._submit_in(tx, project, uid, task.assignment_id, "pos", None, utcnow())
+            raise RuntimeError("the next step failed")
+
+    with pytest.raises(RuntimeError):
+        server(submit_then_fail)
+    with p.engine.connect() as conn:
+        assert conn.execute(select(Assignment.status).where(Assignment.id == task.assignment_id)).scalar_one() == "leased"
+        assert conn.execute(select(func.count()).select_from(Annotation)
+                            .where(Annotation.user_id == uid)).scalar_one() == 0
+
+
+def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services.batches import parse_due, set_due
+    from truthset.services.imports import import_file
+
+    p = new_project(labels=["pos", "neg"])
+    batches = []
+    for b in range(2):
+        f = tmp_path / f"batch{b}.jsonl"
+        f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(3)), encoding="utf-8")
+        batches.append(import_file(p, f).batch)
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": "sequential"})})
+    set_due(p, batches[1], parse_due("2026-12-01"))
+    uid = _user(p, "due")
+    server = Server(p)
+    task, served = server(queue.next_task, uid), []
+    while task is not None:
+        served.append(task.payload["text"].split(" item")[0])
+        _, task = server(queue.submit_and_next, uid, task.assignment_id, "pos")
+    assert served == ["batch 1"] * 3 + ["batch 0"] * 3  # the batch due first, then the rest
+
+    q = _project(new_project, tmp_path, 10, overlap=1, max_per_annotator=3)
+    uid = _user(q, "limited")
+    server = Server(q)
+    task, n = server(queue.next_task, uid), 0
+    now = _quiet(q)
+    while task is not None:
+        _, task = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
+        n += 1
+    assert n == 3
