@@ -1,6 +1,6 @@
-"""The queue on the server's PostgreSQL connections (autocommit): the usual submission is one
-statement (``queue._submit_and_next_at_once``); every other case takes the general path, in a
-real transaction, and answers exactly as it would have."""
+"""The queue on the server's PostgreSQL connections (autocommit): the usual submission and the
+usual request for the next item are one statement each (``services.queue_at_once``); every
+other case takes the general path, in a real transaction, and answers exactly as it would have."""
 
 from __future__ import annotations
 
@@ -223,3 +223,26 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tm
         _, task = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
         n += 1
     assert n == 3
+
+
+def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _project(new_project, tmp_path, 4, overlap=2, order="sequential")
+    a, b = _user(p, "first"), _user(p, "second")
+    server = Server(p)
+    now = _quiet(p)
+    task = server(queue.next_task, a, now=now)
+    assert len(server.statements) == 1 and task.payload == {"text": "item number 0 Ann"}
+    assert task.progress == {"done": 0} and task.prelabel is None
+    again = server(queue.next_task, a, now=now)  # a lease held: the general path hands it back
+    assert again.assignment_id == task.assignment_id and len(server.statements) > 1
+    other = server(queue.next_task, b, now=now)
+    assert len(server.statements) == 1 and other.item_id == task.item_id  # overlap 2: the same item
+    with p.engine.connect() as conn:
+        assert conn.execute(select(Item.n_open).where(Item.id == task.item_id)).scalar_one() == 2
+
+    g = _project(new_project, tmp_path, 4, overlap=1, gold_rate=0.5)
+    c = _user(g, "gold")
+    server = Server(g)
+    now = _quiet(g)
+    assert server(queue.next_task, c, now=now) is not None
+    assert len(server.statements) > 1  # the gold draw counts the user's items: the general path

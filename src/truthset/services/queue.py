@@ -12,29 +12,28 @@ Invariants (tested under concurrency on SQLite and PostgreSQL):
 
 Hidden gold items are mixed in at ``queue.gold_rate``; they sit outside the overlap count, and
 nothing the annotator receives says an item is gold. On PostgreSQL the candidate rows are
-taken with ``FOR UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
+taken with ``FOR NO KEY UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
 SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout). On the server's PostgreSQL
-connections (autocommit) the usual submission is one statement
-(``_submit_and_next_at_once``); every other case takes the general path, one transaction of
-several statements. The periodic work (expired leases, due batches, statistics) is in
+connections (autocommit) the usual submission, and the usual request for the next item, are
+one statement each (:mod:`truthset.services.queue_at_once`); every other case takes the
+general path, one transaction of several statements. The periodic work (expired leases, due batches, statistics) is in
 :mod:`truthset.services.queue_upkeep`.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
+from truthset.services import queue_at_once as at_once
 from truthset.services import queue_upkeep as upkeep
 from truthset.services.projects import Project
 from truthset.services.queue_upkeep import STATS_EVERY, SWEEP_EVERY, release_expired
@@ -159,6 +158,10 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
     call is a transaction of its own.
     """
     now = _now(now)
+    if conn is not None and postgres.autocommits(conn):
+        row = at_once.lease(conn, project, user_id, now)
+        if row is not None:
+            return _task_from(row)
     with _transaction(project, conn) as tx:
         return _next_in(tx, project, user_id, now)
 
@@ -166,15 +169,6 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
 
 
 _UNKNOWN: Any = object()
-
-
-def _draws_gold(project: Project, user_id: int, draw: str) -> bool:
-    """Whether the user's next item is a hidden gold item: true at ``queue.gold_rate``.
-
-    Seeded by ``draw`` (what the user was given or answered before), so it is the same draw
-    however often, and wherever, it is asked.
-    """
-    return random.Random(f"{user_id}:{draw}").random() < project.config.queue.gold_rate
 
 
 def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN,
@@ -201,7 +195,7 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *,
         if draw is None:
             draw = str(conn.execute(select(func.count()).select_from(Assignment).where(
                 Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one())
-        if _draws_gold(project, user_id, draw):
+        if at_once.draws_gold(project, user_id, draw):
             assignment = _claim_gold(conn, project, user_id, now)
     if assignment is None:
         assignment = _claim_regular(conn, project, user_id, now)
@@ -253,57 +247,15 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
     """
     now = _now(now)
     if conn is not None and postgres.autocommits(conn):
-        at_once = _submit_and_next_at_once(conn, project, user_id, assignment_id, value, lead_time, now)
-        if at_once is not None:
-            return at_once
+        row = at_once.submit_and_lease(conn, project, user_id, assignment_id, value, lead_time, now)
+        if row is not None and row.id is not None:
+            return int(row.annotation_id), _task_from(row)
+        if row is not None:  # stored; no item free at once, or another lease held: lease the general way
+            with _transaction(project, conn) as tx:
+                return int(row.annotation_id), _next_in(tx, project, user_id, now, draw=f"a{assignment_id}")
     with _transaction(project, conn) as tx:
         annotation_id, held = _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)
         return annotation_id, _next_in(tx, project, user_id, now, held=held, draw=f"a{assignment_id}")
-
-
-def _submit_and_next_at_once(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
-                             lead_time: float | None, now: datetime) -> tuple[int, Task | None] | None:
-    """PostgreSQL in autocommit: the usual submission in one statement (``sql.pg_answer_and_lease``).
-
-    The usual case: the assignment is the user's open lease, the answer is valid, and the next
-    item is a regular one from all items. Anything else returns None before anything is stored,
-    and ``submit_and_next`` takes its general path (a transaction of several statements) for
-    it: a retried or changed answer, an expired lease, a held lease, hidden gold, due batches,
-    re-annotations, a per-annotator limit, periodic work due, and every error to report.
-    Measured: 6 round trips per annotation (BEGIN, 4 statements, COMMIT) become 1 (2 for NER,
-    which reads the text its spans must fit).
-    """
-    q = project.config.queue
-    if (q.max_per_annotator is not None or project.runtime.get("due_batches") or upkeep.upkeep_due(project, now)
-            or (q.gold_rate > 0 and _draws_gold(project, user_id, f"a{assignment_id}"))
-            or (lead_time is not None and not 0 <= lead_time <= 86400)):
-        return None
-    text = None
-    if project.task == "ner":
-        payload = conn.execute(sql.LEASED_PAYLOAD, {"b_aid": assignment_id, "b_pid": project.id,
-                                                    "b_uid": user_id}).scalar()
-        if payload is None:
-            return None
-        text = json.loads(payload).get(project.config.text_field)
-    try:
-        canonical = validate_value(project.task, project.config.schema, value,
-                                   text=text if isinstance(text, str) else None)
-    except InvalidInput:
-        return None  # reported by the general path, after the checks that come first there
-    params = {"b_aid": assignment_id, "b_pid": project.id, "b_uid": user_id, "b_now": now,
-              "b_k": q.overlap, "value": canonical_json(canonical),
-              "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
-              "lead_time": lead_time, "leased_until": now + timedelta(minutes=q.lease_minutes)}
-    try:
-        row = conn.execute(sql.pg_answer_and_lease(q.order), params).one()
-    except IntegrityError:
-        return None  # a concurrent request of this user leased the same item: the statement stored nothing
-    if row.annotation_id is None:
-        return None  # not this user's open lease (any more): nothing was stored
-    if row.id is None:  # stored; no item free at once, or another lease held: lease the general way
-        with _transaction(project, conn) as tx:
-            return int(row.annotation_id), _next_in(tx, project, user_id, now, draw=f"a{assignment_id}")
-    return int(row.annotation_id), _task_from(row)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
