@@ -9,7 +9,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue, users
@@ -378,3 +378,34 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
     assert "ix_annotations_prelabel" in plan, plan
     assert "ix_assignments_user" in plan, plan
     assert "ix_assignments_open" not in plan and "ix_assignments_queue" not in plan, plan
+
+
+@pytest.mark.parametrize("in_batch", [False, True])
+def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_project, tmp_path: Path,
+                                                                      in_batch: bool) -> None:  # type: ignore[no-untyped-def]
+    """Sequential order must not step over the full items (or sort a batch) for each claim:
+    with most items done, the claim reads the open ones from an index in id order."""
+    p = _project(new_project, tmp_path, 200, overlap=1, order="sequential")
+    for n in (1, 2):  # three batches, so a batch's index narrows the search
+        f = tmp_path / f"more-{n}.jsonl"
+        f.write_text("".join(json.dumps({"text": f"batch {n} item {i}"}) + "\n" for i in range(200)), encoding="utf-8")
+        import_file(p, f)
+    uid = _user(p, "ann")
+    pg = p.engine.dialect.name == "postgresql"
+    with p.engine.begin() as conn:  # all but the last 5 items of each batch are done
+        conn.execute(update(Item).where(Item.project_id == p.id).values(n_open=1, full=True))
+        for (batch,) in conn.execute(select(Item.batch_id).where(Item.project_id == p.id).distinct()).all():
+            last = select(Item.id).where(Item.batch_id == batch).order_by(Item.id.desc()).limit(5)
+            conn.execute(update(Item).where(Item.id.in_(last)).values(n_open=0, full=False))
+        conn.exec_driver_sql("ANALYZE items" if pg else "ANALYZE")
+    with p.engine.connect() as conn:
+        batch = conn.execute(select(func.min(Item.batch_id)).where(Item.project_id == p.id)).scalar()
+        statement = sql.eligible("sequential", pg, 1, in_batch).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
+            dialect=p.engine.dialect, compile_kwargs={"literal_binds": True})
+        if pg:  # with 15 open items PostgreSQL may as well sort them; ask for the path that
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")  # stays cheap when they are many
+        plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(
+            f"{'EXPLAIN' if pg else 'EXPLAIN QUERY PLAN'} {statement}").all())
+    assert ("ix_items_batch_open_by_id" if in_batch else "ix_items_open_by_id") in plan, plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+    assert queue.next_task(p, uid) is not None

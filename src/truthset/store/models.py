@@ -120,6 +120,13 @@ class Item(Base):
         Index("ix_items_queue", "project_id", "full", "queue_key", "id"),
         # a batch's items; its open items in queue order for due dates (services/batches.py)
         Index("ix_items_batch_queue", "batch_id", "full", "queue_key", "id"),
+        # the "sequential" queue order: open items by id, of the project and of a batch. Partial
+        # (only items still short of the overlap), so a claim never steps over full items and
+        # an item that fills up leaves the index; migration 0008
+        Index("ix_items_open_by_id", "project_id", "id", postgresql_where=text('"full" IS false'),
+              sqlite_where=text('"full" IS 0')),
+        Index("ix_items_batch_open_by_id", "batch_id", "id", postgresql_where=text('"full" IS false'),
+              sqlite_where=text('"full" IS 0')),
         # PostgreSQL: room in each page, so the queue's n_open updates are HOT (no new index
         # entries, no dead ones for the next claim to step over); migration 0005
         {"postgresql_with": {"fillfactor": 70}},
