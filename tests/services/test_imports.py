@@ -152,6 +152,47 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     assert import_file(p, SMS).items_added == 5171
 
 
+def _item_indexes(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The store's indexes on ``items``: name -> definition."""
+    with project.engine.connect() as conn:
+        if project.engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")
+        else:
+            rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items'")
+        return {str(name): str(sql) for name, sql in rows}
+
+
+def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(new_project, monkeypatch: pytest.MonkeyPatch,
+                                                                       backend: str) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: the indexes on the random queue_key are set aside for a large import and built
+    again, the same, inside its transaction; a failed import leaves them as they were."""
+    from truthset.store import bulk
+
+    p = new_project()
+    before = _item_indexes(p)
+    assert set(bulk.DEFERRED_INDEXES) <= set(before)
+    monkeypatch.setattr(bulk, "DEFER_MIN_ROWS", 1)  # SMS (500 KB) counts as large
+    during: list[set[str]] = []
+    real = bulk.Stager.move
+
+    def spy(self, rows, now, **kw):  # type: ignore[no-untyped-def]
+        if self.dialect == "sqlite":
+            during.append({r[0] for r in self.conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")})
+        return real(self, rows, now, **kw)
+
+    monkeypatch.setattr(bulk.Stager, "move", spy)
+    assert import_file(p, SMS).items_added == 5171
+    assert _item_indexes(p) == before  # built again, exactly as declared
+    if backend == "sqlite":
+        assert during and all(not set(bulk.DEFERRED_INDEXES) & names for names in during)
+    q = new_project(folder="second")
+    monkeypatch.setattr(bulk.Stager, "conflicts", lambda self: (_ for _ in ()).throw(RuntimeError("crash")))
+    with pytest.raises(RuntimeError):
+        import_file(q, SMS)
+    assert _item_indexes(q) == before and counts(q)["items"] == 0
+
+
 def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> None:
     """A real process killed with SIGKILL mid-import: the store holds no half import."""
     from truthset.services.projects import init_project
@@ -189,6 +230,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
     project = open_project(tmp_path / "proj")
     c = counts(project)
     assert c["items"] == 0 and c["annotations"] == 0 and c["by_batch"] == []
+    assert {"ix_items_queue", "ix_items_batch_queue"} <= set(_item_indexes(project))  # set aside, then restored
     project.close()
 
 

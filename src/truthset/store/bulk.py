@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, text
 
+from truthset.store.models import Item
 from truthset.store.repo import ensure_users
 
 STAGE = "truthset_stage"
@@ -32,6 +33,9 @@ ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "b
 ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
                       "source", "batch_id", "meta", "created_at")
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
+#: SQLite indexes that a large import drops and builds again at its end (Stager._defer_indexes)
+DEFERRED_INDEXES = ("ix_items_queue", "ix_items_batch_queue")
+DEFER_MIN_ROWS = 100_000
 
 
 class HashFilter:
@@ -85,7 +89,9 @@ class ChunkResult:
 class Stager:
     """Writes chunks of staged tuples into the store, inside the caller's transaction."""
 
-    def __init__(self, conn: Connection, *, project_id: int, batch_id: int, schema_version: int) -> None:
+    def __init__(self, conn: Connection, *, project_id: int, batch_id: int, schema_version: int,
+                 expected_rows: int = 0) -> None:
+        """``expected_rows``: about how many rows the import brings (0: unknown, or few)."""
         self.conn = conn
         self.dialect = conn.dialect.name
         self.project_id = project_id
@@ -98,9 +104,37 @@ class Stager:
             self.known.add(part)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (content_hash TEXT, item_id BIGINT)")
+        self.deferred = self._defer_indexes(expected_rows)
 
     def close(self) -> None:
+        """Drop the staging table and build the indexes set aside (still in the transaction)."""
         self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
+        for index in self.deferred:
+            index.create(self.conn)
+        self.deferred = []
+
+    def _defer_indexes(self, expected_rows: int) -> list[Any]:
+        """SQLite: set aside the indexes on ``items.queue_key`` for a large import; ``close`` builds them again.
+
+        queue_key is random (the queue's random order), so each new item lands on a random page
+        of those indexes, and once they outgrow the page cache each insert is a read and a
+        write. Measured on the 1M-row benchmark: they took 7 of 25 s of the import, while
+        building both afresh took 2.3 s. Building covers every item of the store, so it pays
+        only when the import adds a good share of it: at least DEFER_MIN_ROWS rows, and a
+        third of the items already stored. On SQLite this is part of the import's one
+        transaction: readers keep their snapshot with the indexes, an interrupted import rolls
+        the drop back. Not on PostgreSQL, where DROP INDEX would lock every reader out of
+        ``items`` until the import commits.
+        """
+        if self.dialect != "sqlite" or expected_rows < DEFER_MIN_ROWS:
+            return []
+        stored = int(self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one())
+        if expected_rows * 3 < stored:
+            return []
+        deferred = [ix for ix in Item.__table__.indexes if ix.name in DEFERRED_INDEXES]
+        for index in deferred:
+            index.drop(self.conn)
+        return deferred
 
     # -- driver-level bulk paths -------------------------------------------------------------
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
