@@ -18,6 +18,7 @@ from sqlalchemy import Connection, event, func, select
 from tests.services.test_queue import _project, _user
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
+from truthset.store import queue_sql as sql
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
 from truthset.store.postgres import autocommits, make_async_engine
 
@@ -233,8 +234,9 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     task = server(queue.next_task, a, now=now)
     assert len(server.statements) == 1 and task.payload == {"text": "item number 0 Ann"}
     assert task.progress == {"done": 0} and task.prelabel is None
-    again = server(queue.next_task, a, now=now)  # a lease held: the general path hands it back
-    assert again.assignment_id == task.assignment_id and len(server.statements) > 1
+    again = server(queue.next_task, a, now=now)  # a lease held (a reloaded page): handed back
+    assert again.assignment_id == task.assignment_id and len(server.statements) == 1
+    assert again.payload == task.payload and again.progress == {"done": 0}
     other = server(queue.next_task, b, now=now)
     assert len(server.statements) == 1 and other.item_id == task.item_id  # overlap 2: the same item
     with p.engine.connect() as conn:
@@ -246,3 +248,21 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     now = _quiet(g)
     assert server(queue.next_task, c, now=now) is not None
     assert len(server.statements) > 1  # the gold draw counts the user's items: the general path
+
+
+def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two tabs: each leased an item. Answering one hands back the other, not a third item."""
+    p = _project(new_project, tmp_path, 5, overlap=1, order="sequential")
+    uid = _user(p, "tabs")
+    first = queue.next_task(p, uid)
+    with p.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
+        second_item = conn.execute(select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id)
+                                   .order_by(Item.id).limit(1)).scalar_one()
+        second = queue._lease(conn, p, uid, second_item, utcnow())
+        conn.execute(sql.TAKE_SLOT, {"b_item": second_item, "b_k": 1})
+    server = Server(p)
+    now = _quiet(p)
+    annotation_id, nxt = server(queue.submit_and_next, uid, first.assignment_id, "pos", now=now)
+    assert len(server.statements) == 1 and nxt.assignment_id == second and nxt.progress == {"done": 1}
+    _, third = server(queue.submit_and_next, uid, second, "neg", now=now)
+    assert third.item_id not in (first.item_id, second_item) and third.progress == {"done": 2}

@@ -16,8 +16,8 @@ taken with ``FOR NO KEY UPDATE SKIP LOCKED`` so concurrent annotators do not wai
 SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout). On the server's PostgreSQL
 connections (autocommit) the usual submission, and the usual request for the next item, are
 one statement each (:mod:`truthset.services.queue_at_once`); every other case takes the
-general path, one transaction of several statements. The periodic work (expired leases, due batches, statistics) is in
-:mod:`truthset.services.queue_upkeep`.
+general path here, one transaction of several statements. The periodic work (expired leases,
+due batches, statistics) is in :mod:`truthset.services.queue_upkeep`.
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
               conn: Connection | None = None) -> Task | None:
     """Lease the next item for ``user_id`` (or return the one they already hold).
 
-    ``conn``: run in the caller's transaction (as every function here may); by default each
-    call is a transaction of its own.
+    ``conn`` (every function here takes one): run in the caller's transaction on it, or, if it
+    autocommits (the server's, on PostgreSQL), in statements and transactions made here; by
+    default each call is a transaction of its own.
     """
     now = _now(now)
     if conn is not None and postgres.autocommits(conn):
@@ -164,8 +165,6 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
             return _task_from(row)
     with _transaction(project, conn) as tx:
         return _next_in(tx, project, user_id, now)
-
-
 
 
 _UNKNOWN: Any = object()
@@ -250,7 +249,7 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
         row = at_once.submit_and_lease(conn, project, user_id, assignment_id, value, lead_time, now)
         if row is not None and row.id is not None:
             return int(row.annotation_id), _task_from(row)
-        if row is not None:  # stored; no item free at once, or another lease held: lease the general way
+        if row is not None:  # stored; no item free at that instant, or none left: ask the general way
             with _transaction(project, conn) as tx:
                 return int(row.annotation_id), _next_in(tx, project, user_id, now, draw=f"a{assignment_id}")
     with _transaction(project, conn) as tx:

@@ -4,14 +4,14 @@ Every statement on PostgreSQL is a network round trip, and a transaction adds tw
 COMMIT). The server's connections run in autocommit (``store.postgres.make_async_engine``), and
 the usual submission (the assignment is still the annotator's open lease, the answer is valid,
 the next item is a regular one) is one statement, ``sql.pg_lease_at_once``: store the answer,
-lease the next item, return the task. The usual request for the next item is the same without
-the answer. Anything else returns None here before anything is stored, and
-:mod:`truthset.services.queue` takes its general path, a transaction of several statements:
-a retried or changed answer, an expired lease, a held lease, hidden gold, batches with a due
-date, re-annotations, a per-annotator limit, periodic work due, no item free at that instant,
-and every error to report. Measured with 50 annotators: 6 round trips per annotation became 1
-(2 for NER, which first reads the text its spans must fit), and the server's CPU per
-annotation went from 1.8 to 0.8 ms.
+lease the next item (or hand back the one the annotator holds), return the task. The usual
+request for the next item is the same without the answer. Anything else returns None here
+before anything is stored, and :mod:`truthset.services.queue` takes its general path, a
+transaction of several statements: a retried or changed answer, an expired lease, hidden gold,
+batches with a due date, re-annotations, a per-annotator limit, periodic work due, no item
+free at that instant, and every error to report. Measured with 50 annotators: 6 round trips
+per annotation became 1 (2 for NER, which first reads the text its spans must fit), and the
+server's CPU per annotation went from 1.8 to 0.8 ms.
 """
 
 from __future__ import annotations
@@ -78,9 +78,10 @@ DEADLOCK = "40P01"
 
 
 def lease(conn: Connection, project: Project, user_id: int, now: datetime) -> Any | None:
-    """Lease the user's next item in one statement: the task's row (``sql.TASK``'s columns), or None.
+    """The user's next task in one statement: the lease they hold, or a new one.
 
-    None: the general path must answer (a lease held, no item free at once, or not the usual case).
+    Returns the task's row (``sql.TASK``'s columns), or None: the general path must answer
+    (no item free at that instant or none left, or not the usual case).
     """
     if not _regular_next(project, user_id, now, None):
         return None
@@ -92,10 +93,10 @@ def submit_and_lease(conn: Connection, project: Project, user_id: int, assignmen
                      lead_time: float | None, now: datetime) -> Any | None:
     """Store the answer and lease the next item in one statement.
 
-    Returns the row: ``annotation_id``, and the next task's columns (``sql.TASK``'s; ``id``
-    None if no item was free at once or another lease is held: the caller then leases the
-    general way). None if nothing was stored: not the usual case, or not (any more) the user's
-    open lease; the general path then answers.
+    Returns the row: ``annotation_id``, and the next task's columns (``sql.TASK``'s): another
+    lease the user holds, or a new one; ``id`` None if no item was free at that instant or none
+    is left (the caller then asks the general way). None if nothing was stored: not the usual
+    case, or not (any more) the user's open lease; the general path then answers.
     """
     if not _regular_next(project, user_id, now, f"a{assignment_id}"):
         return None

@@ -124,19 +124,19 @@ LEASED_PAYLOAD = (select(Item.payload).join(Assignment, Assignment.item_id == It
                   .where(Assignment.id == bindparam("b_aid"), Assignment.project_id == bindparam("b_pid"),
                          Assignment.user_id == bindparam("b_uid"), _is("leased")))
 # PostgreSQL, in autocommit: the usual submission, and the usual request for the next item, as
-# one statement each: one round trip and one transaction (services.queue, "at once"). The
+# one statement each: one round trip and one transaction (services.queue_at_once). The
 # submission stores the answer if the assignment is still the user's open lease, and only then
-# goes on. Both take a slot on the first item the user may take (the claim above, inline) and
-# lease it, unless the user holds another lease. The slot is taken before the lease is
-# inserted from it, and without ON CONFLICT: should a concurrent request of the same user have
-# leased that item, the insert fails and the whole statement with it, so no slot is ever taken
-# without its lease. The candidate is locked FOR NO KEY UPDATE (what the UPDATE of its slot
-# takes anyway), not FOR UPDATE: the foreign-key checks of annotations and assignments take
-# FOR KEY SHARE on their item at the end of the statement, and FOR UPDATE would block them,
-# which deadlocked two annotators each holding the item the other had just answered
-# (measured: 1-2 in 10,000 submissions with 50 annotators). All parts see one snapshot, so the user's done count lacks the answer
-# stored here (+ 1). No row of `lease` (no free item, or another lease held): the caller
-# leases the next item the general way.
+# goes on. Both hand back the lease the user holds (the first by id, as sql.HELD), or else take
+# a slot on the first item the user may take (the claim above, inline) and lease it. The slot
+# is taken before the lease is inserted from it, and without ON CONFLICT: should a concurrent
+# request of the same user have leased that item, the insert fails and the whole statement with
+# it, so no slot is ever taken without its lease. The candidate is locked FOR NO KEY UPDATE
+# (what the UPDATE of its slot takes anyway), not FOR UPDATE: the foreign-key checks of
+# annotations and assignments take FOR KEY SHARE on their item at the end of the statement, and
+# FOR UPDATE would block them, which deadlocked two annotators each holding the item the other
+# had just answered (measured: 3 in ~40,000 submissions with 50 annotators). All parts see one
+# snapshot, so the user's done count lacks the answer stored here (+ 1). No row of `task` (no
+# item free at that instant, or none left): the caller asks the general way.
 _PG_ANSWER = """answered AS (
     UPDATE assignments SET status = 'done', done_at = :b_now
     WHERE id = :b_aid AND project_id = :b_pid AND user_id = :b_uid AND stage = 'annotate' AND status = 'leased'
@@ -149,33 +149,36 @@ annotation AS (
     FROM answered RETURNING id),"""
 _PG_LEASE = """
 WITH /*answer*/
+held AS (
+    SELECT h.id, h.item_id, h.leased_until, h.reason FROM assignments AS h
+    WHERE h.user_id = :b_uid AND h.project_id = :b_pid AND h.stage = 'annotate' AND h.status = 'leased'
+      AND h.leased_until >= :b_now /*other_than_answered*/
+    ORDER BY h.id LIMIT 1),
 candidate AS (
     SELECT cand.id FROM items AS cand
     WHERE cand.project_id = :b_pid AND cand."full" IS false AND cand.n_open < :b_k
       AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.item_id = cand.id
                       AND assignments.user_id = :b_uid AND assignments.stage = 'annotate')
       AND NOT EXISTS (SELECT 1 FROM gold WHERE gold.item_id = cand.id)
-      AND NOT EXISTS (SELECT 1 FROM assignments AS held WHERE held.user_id = :b_uid AND held.project_id = :b_pid
-                      AND held.stage = 'annotate' AND held.status = 'leased' AND held.leased_until >= :b_now
-                      /*other_than_answered*/)
-      /*after_answer*/
+      AND NOT EXISTS (SELECT 1 FROM held) /*after_answer*/
     ORDER BY cand./*key*/, cand.id LIMIT 1 FOR NO KEY UPDATE OF cand SKIP LOCKED),
 slot AS (
     UPDATE items SET n_open = items.n_open + 1, "full" = items.n_open + 1 >= :b_k
     FROM candidate WHERE items.id = candidate.id AND items.n_open < :b_k
-    RETURNING items.id, items.payload),
+    RETURNING items.id),
 lease AS (
     INSERT INTO assignments (project_id, item_id, user_id, stage, status, reason, leased_until, is_gold, created_at)
     SELECT :b_pid, slot.id, :b_uid, 'annotate', 'leased', '', :leased_until, false, :b_now FROM slot
-    RETURNING id, item_id, leased_until, reason)
-SELECT /*annotation_id*/ lease.id, lease.item_id, lease.leased_until, lease.reason, slot.payload,
-       CASE WHEN lease.id IS NOT NULL THEN
-           (SELECT a.value FROM annotations AS a WHERE a.item_id = lease.item_id AND a.source = 'model'
+    RETURNING id, item_id, leased_until, reason),
+task AS (SELECT * FROM lease UNION ALL SELECT * FROM held)
+SELECT /*annotation_id*/ task.id, task.item_id, task.leased_until, task.reason, items.payload,
+       CASE WHEN task.id IS NOT NULL THEN
+           (SELECT a.value FROM annotations AS a WHERE a.item_id = task.item_id AND a.source = 'model'
             ORDER BY a.id DESC LIMIT 1) END AS prelabel,
-       CASE WHEN lease.id IS NOT NULL THEN /*plus_one*/
+       CASE WHEN task.id IS NOT NULL THEN /*plus_one*/
            (SELECT count(*) FROM assignments AS d WHERE d.user_id = :b_uid AND d.project_id = :b_pid
             AND d.stage = 'annotate' AND d.status = 'done') END AS done
-FROM (SELECT 1) AS one LEFT JOIN lease ON true LEFT JOIN slot ON slot.id = lease.item_id
+FROM (SELECT 1) AS one LEFT JOIN task ON true LEFT JOIN items ON items.id = task.item_id
 """
 
 
@@ -186,7 +189,7 @@ def pg_lease_at_once(order: str, answer: bool) -> Any:
     parts = {"key": "id" if order == "sequential" else "queue_key", "answer": "", "other_than_answered": "",
              "after_answer": "", "annotation_id": "", "plus_one": ""}
     if answer:
-        parts.update(answer=_PG_ANSWER, other_than_answered="AND held.id <> :b_aid",
+        parts.update(answer=_PG_ANSWER, other_than_answered="AND h.id <> :b_aid",
                      after_answer="AND EXISTS (SELECT 1 FROM annotation)",
                      annotation_id="(SELECT id FROM annotation) AS annotation_id,", plus_one="1 +")
     sql = _PG_LEASE
