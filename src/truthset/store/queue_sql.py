@@ -134,7 +134,7 @@ LEASED_PAYLOAD = (select(Item.payload).join(Assignment, Assignment.item_id == It
 # (what the UPDATE of its slot takes anyway), not FOR UPDATE: the foreign-key checks of
 # annotations and assignments take FOR KEY SHARE on their item at the end of the statement, and
 # FOR UPDATE would block them, which deadlocked two annotators each holding the item the other
-# had just answered (measured: 3 in ~40,000 submissions with 50 annotators). All parts see one
+# had just answered (measured: 3 in ~63,000 submissions with 50 annotators). All parts see one
 # snapshot, so the user's done count lacks the answer stored here (+ 1). No row of `task` (no
 # item free at that instant, or none left): the caller asks the general way.
 _PG_ANSWER = """answered AS (
