@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -138,7 +139,9 @@ def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tm
                             .where(Assignment.user_id == other)).scalar_one() == 0  # a stranger leases nothing
 
 
-def test_gold_due_work_and_limits_take_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A gold item costs the same one statement as a regular one (response times must not
+    tell them apart); once the user has seen every gold item, the draw gives a regular one."""
     p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
     with p.engine.begin() as conn:
         gold_ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id).limit(2)).scalars().all()
@@ -149,12 +152,18 @@ def test_gold_due_work_and_limits_take_the_general_path(new_project, tmp_path: P
     server = Server(p)
     task = server(queue.next_task, uid)
     now = _quiet(p)
-    handed = [task.item_id]
+    handed, statements = [task.item_id], []
     while task is not None:
         _, task = server(queue.submit_and_next, uid, task.assignment_id, "pos", now=now)
         handed += [task.item_id] if task else []
+        statements.append(len(server.statements))
     assert set(handed[:2]) == set(gold_ids) and sorted(handed) == sorted(set(handed))  # gold first, as drawn
-    assert len(handed) == 8
+    assert len(handed) == 8 and statements[:-1] == [1] * 7  # the last found none left: general path
+    with p.engine.connect() as conn:
+        flagged = set(conn.execute(select(Assignment.item_id).where(Assignment.user_id == uid,
+                                                                    Assignment.is_gold.is_(True))).scalars())
+    assert flagged == set(gold_ids)  # outside the overlap: no slot taken on them
+    assert _n_open(p, gold_ids) == [0, 0]
     # periodic work due: the general path does it (here: the expired lease is swept)
     q = _project(new_project, tmp_path, 3, overlap=1)
     a, b = _user(q, "x"), _user(q, "y")
@@ -242,12 +251,21 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     with p.engine.connect() as conn:
         assert conn.execute(select(Item.n_open).where(Item.id == task.item_id)).scalar_one() == 2
 
-    g = _project(new_project, tmp_path, 4, overlap=1, gold_rate=0.5)
-    c = _user(g, "gold")
+    g = _project(new_project, tmp_path, 4, overlap=1, gold_rate=1.0)
+    with g.engine.begin() as conn:
+        first = conn.execute(select(Item.id).where(Item.project_id == g.id).order_by(Item.id).limit(1)).scalar_one()
+        conn.execute(Gold.__table__.insert().values(item_id=first, project_id=g.id, value='"pos"', label="pos",
+                                                    source="test", created_at=utcnow()))
+    c, d = _user(g, "gold"), _user(g, "other")
     server = Server(g)
     now = _quiet(g)
-    assert server(queue.next_task, c, now=now) is not None
-    assert len(server.statements) > 1  # the gold draw counts the user's items: the general path
+    assert server(queue.next_task, c, now=now).item_id == first and len(server.statements) == 1
+    assert server(queue.next_task, d, now=now).item_id == first and len(server.statements) == 1
+
+
+def _n_open(p: Any, item_ids: list[int]) -> list[int]:
+    with p.engine.connect() as conn:
+        return [conn.execute(select(Item.n_open).where(Item.id == i)).scalar_one() for i in item_ids]
 
 
 def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -266,3 +284,53 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     assert len(server.statements) == 1 and nxt.assignment_id == second and nxt.progress == {"done": 1}
     _, third = server(queue.submit_and_next, uid, second, "neg", now=now)
     assert third.item_id not in (first.item_id, second_item) and third.progress == {"done": 2}
+
+
+def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Six annotators at once, one of them in two tabs, each on its own autocommit connection
+    as on the server: every item gets at most k, no one sees an item twice, every acknowledged
+    answer is stored once, and n_open counts exactly the open and done leases."""
+    p = _project(new_project, tmp_path, 40, overlap=2)
+    uids = [_user(p, f"c{i}") for i in range(5)]
+    tabs = uids + [uids[0]]  # the first annotator works in two tabs
+    now = _quiet(p)
+    acked: list[tuple[int, int]] = []
+
+    async def annotate(engine: Any, uid: int) -> None:
+        async with engine.connect() as aconn:
+            task = await aconn.run_sync(lambda conn: queue.next_task(p, uid, now=now, conn=conn))
+            while task is not None:
+                annotation_id, task_next = await aconn.run_sync(
+                    lambda conn, t=task: queue.submit_and_next(p, uid, t.assignment_id, "pos", now=now, conn=conn))
+                acked.append((annotation_id, uid))
+                task = task_next
+                await asyncio.sleep(0)
+
+    statements: list[str] = []
+
+    async def go() -> None:
+        engine = make_async_engine(p.engine, len(tabs))
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda _c, _cur, st, *_a: statements.append(st))
+        try:
+            await asyncio.gather(*(annotate(engine, uid) for uid in tabs))
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, go()).result()
+    with p.engine.connect() as conn:
+        stored = dict(conn.execute(select(Annotation.id, Annotation.user_id).where(Annotation.project_id == p.id)).all())
+        per_item = conn.execute(select(Assignment.item_id, func.count()).where(
+            Assignment.project_id == p.id, Assignment.status.in_(("leased", "done"))).group_by(Assignment.item_id)).all()
+        pairs = conn.execute(select(Assignment.item_id, Assignment.user_id, func.count()).where(
+            Assignment.project_id == p.id).group_by(Assignment.item_id, Assignment.user_id)).all()
+        n_open = dict(conn.execute(select(Item.id, Item.n_open).where(Item.project_id == p.id)).all())
+    assert all(stored.get(a) == u for a, u in acked)  # every acknowledged answer stored, as its user's
+    # the two tabs hold the same lease at times and both answer it: acknowledged twice, stored once
+    twice = [a for a, n in Counter(a for a, _ in acked).items() if n > 1]
+    assert all(stored[a] == uids[0] for a in twice)
+    assert len(stored) == 80 and set(stored) == {a for a, _ in acked}  # 40 items x k = 2, none over
+    assert all(n <= 2 for _, n in per_item) and all(n == 1 for _, _, n in pairs)
+    assert n_open == {item: n for item, n in per_item}
+    one_statement = sum("answered AS" in st for st in statements)
+    assert one_statement > len(acked) // 2  # mostly the one statement, not the general path

@@ -20,8 +20,8 @@ it, and each hand-over also fights the event loop for the GIL (measured with 50 
   (``store.postgres.transaction``), and the usual submission is one statement.
 
 A function given to :func:`run_db` takes the connection as ``conn=`` (PostgreSQL) and must be
-one transaction (or safe to repeat): under ``NO_WAIT`` it may be stopped at its first write
-and run again on a thread.
+safe to repeat: under ``NO_WAIT`` it may be stopped at its first write and run again on a
+thread, and a client may retry a request whose answer it lost.
 """
 
 from __future__ import annotations
@@ -71,7 +71,11 @@ def make_async(project: Project) -> AsyncEngine | None:
 
 
 async def run_db(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(*args, conn=..., **kwargs)`` as one transaction; its exceptions propagate as raised."""
+    """Run ``fn(*args, conn=..., **kwargs)``; its exceptions propagate as raised.
+
+    SQLite: ``fn`` makes one transaction (no ``conn``). PostgreSQL: ``conn`` autocommits, and
+    ``fn`` makes its own transactions on it.
+    """
     state = request.app.state
     if state.db_async is not None:
         # an autocommit connection: fn runs its own transaction on it (store.postgres.transaction)

@@ -10,7 +10,8 @@ Invariants (tested under concurrency on SQLite and PostgreSQL):
 * an assignment is leased for ``queue.lease_minutes``; an expired lease frees its slot, so a
   closed tab strands nothing and a slow annotator holds only the items they have open.
 
-Hidden gold items are mixed in at ``queue.gold_rate``; they sit outside the overlap count, and
+Hidden gold items are mixed in at ``queue.gold_rate`` (drawn per request from the operating
+system's randomness, ``queue_at_once.draws_gold``); they sit outside the overlap count, and
 nothing the annotator receives says an item is gold. On PostgreSQL the candidate rows are
 taken with ``FOR NO KEY UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
 SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout). On the server's PostgreSQL
@@ -159,22 +160,24 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
     default each call is a transaction of its own.
     """
     now = _now(now)
+    gold = at_once.draws_gold(project)
     if conn is not None and postgres.autocommits(conn):
-        row = at_once.lease(conn, project, user_id, now)
+        row = at_once.lease(conn, project, user_id, now, gold=gold)
         if row is not None:
             return _task_from(row)
     with _transaction(project, conn) as tx:
-        return _next_in(tx, project, user_id, now)
+        return _next_in(tx, project, user_id, now, gold=gold)
 
 
 _UNKNOWN: Any = object()
 
 
 def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN,
-             draw: str | None = None) -> Task | None:
+             gold: bool = False) -> Task | None:
     """The user's next task; ``held``: their held lease if the caller already looked (None: none).
 
-    ``draw``: what seeds the gold draw (by default, how many items the user was given).
+    ``gold``: the gold draw came out true (``queue_at_once.draws_gold``), so a new item is a
+    hidden gold one while the user has unseen gold items left.
     """
     q = project.config.queue
     conn.info.pop(_LEASED_ROWS, None)  # rows of leases voided since (a re-annotation taken by another)
@@ -190,12 +193,8 @@ def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *,
             return None
     if assignment is None:
         assignment = _claim_reannotation(conn, project, user_id, now)
-    if assignment is None and q.gold_rate > 0:
-        if draw is None:
-            draw = str(conn.execute(select(func.count()).select_from(Assignment).where(
-                Assignment.project_id == project.id, Assignment.user_id == user_id)).scalar_one())
-        if at_once.draws_gold(project, user_id, draw):
-            assignment = _claim_gold(conn, project, user_id, now)
+    if assignment is None and gold:
+        assignment = _claim_gold(conn, project, user_id, now)
     if assignment is None:
         assignment = _claim_regular(conn, project, user_id, now)
     if assignment is None:
@@ -239,22 +238,26 @@ def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, le
 def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
                     lead_time: float | None = None, now: datetime | None = None,
                     conn: Connection | None = None) -> tuple[int, Task | None]:
-    """``submit`` then ``next_task`` in one transaction (one round trip, one commit).
+    """``submit`` then ``next_task``: one request for the client, one transaction for the store.
 
-    A retried submit returns the same annotation id and the task leased by the first attempt;
-    a refused submit (404, 409, 422) leases nothing.
+    (On the server's PostgreSQL connections, when no item is free at that instant, the answer
+    is stored by one statement and the next item asked for in a transaction of its own; a
+    retry after a failure there still returns the same annotation.) A retried submit returns
+    the same annotation id and the task leased by the first attempt; a refused submit (404,
+    409, 422) leases nothing.
     """
     now = _now(now)
+    gold = at_once.draws_gold(project)
     if conn is not None and postgres.autocommits(conn):
-        row = at_once.submit_and_lease(conn, project, user_id, assignment_id, value, lead_time, now)
+        row = at_once.submit_and_lease(conn, project, user_id, assignment_id, value, lead_time, now, gold=gold)
         if row is not None and row.id is not None:
             return int(row.annotation_id), _task_from(row)
         if row is not None:  # stored; no item free at that instant, or none left: ask the general way
             with _transaction(project, conn) as tx:
-                return int(row.annotation_id), _next_in(tx, project, user_id, now, draw=f"a{assignment_id}")
+                return int(row.annotation_id), _next_in(tx, project, user_id, now, gold=gold)
     with _transaction(project, conn) as tx:
         annotation_id, held = _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)
-        return annotation_id, _next_in(tx, project, user_id, now, held=held, draw=f"a{assignment_id}")
+        return annotation_id, _next_in(tx, project, user_id, now, held=held, gold=gold)
 
 
 def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,

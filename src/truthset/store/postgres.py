@@ -64,7 +64,8 @@ def make_async_engine(engine: Engine, connections: int) -> AsyncEngine:
 
     For the server's queue and account look-ups only. Its connections run in autocommit: each
     statement is a transaction of its own, with no BEGIN and COMMIT round trips around it, and
-    psycopg never rolls back (so it keeps its prepared statements). Work of several statements
+    psycopg rolls back (forgetting its prepared statements) only when a :func:`transaction`
+    fails, as a refused submission does, not after every read. Work of several statements
     that must be atomic runs inside :func:`transaction`. A request that finds all connections
     busy awaits one: ``connections`` bounds how many run on PostgreSQL at once.
     """
@@ -93,8 +94,15 @@ def transaction(conn: Connection) -> Iterator[Connection]:
     try:
         with conn.begin():
             yield conn
-    finally:
-        conn.execution_options(isolation_level=AUTOCOMMIT)
+    except BaseException:
+        # the error that ended the transaction is the one to report; should the connection be
+        # gone too, the pool puts it back in autocommit (or drops it) when it is returned
+        try:
+            conn.execution_options(isolation_level=AUTOCOMMIT)
+        except Exception:  # noqa: BLE001
+            log.debug("could not put the connection back in autocommit", exc_info=True)
+        raise
+    conn.execution_options(isolation_level=AUTOCOMMIT)
 
 
 def pause(seconds: float) -> None:

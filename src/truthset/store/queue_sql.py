@@ -126,17 +126,18 @@ LEASED_PAYLOAD = (select(Item.payload).join(Assignment, Assignment.item_id == It
 # PostgreSQL, in autocommit: the usual submission, and the usual request for the next item, as
 # one statement each: one round trip and one transaction (services.queue_at_once). The
 # submission stores the answer if the assignment is still the user's open lease, and only then
-# goes on. Both hand back the lease the user holds (the first by id, as sql.HELD), or else take
-# a slot on the first item the user may take (the claim above, inline) and lease it. The slot
-# is taken before the lease is inserted from it, and without ON CONFLICT: should a concurrent
-# request of the same user have leased that item, the insert fails and the whole statement with
-# it, so no slot is ever taken without its lease. The candidate is locked FOR NO KEY UPDATE
-# (what the UPDATE of its slot takes anyway), not FOR UPDATE: the foreign-key checks of
-# annotations and assignments take FOR KEY SHARE on their item at the end of the statement, and
-# FOR UPDATE would block them, which deadlocked two annotators each holding the item the other
-# had just answered (measured: 3 in ~63,000 submissions with 50 annotators). All parts see one
-# snapshot, so the user's done count lacks the answer stored here (+ 1). No row of `task` (no
-# item free at that instant, or none left): the caller asks the general way.
+# goes on. Both hand back the lease the user holds (the first by id, as sql.HELD); else they
+# lease a hidden gold item when the gold draw says so, or take a slot on the first item the
+# user may take (``claim`` below, inline) and lease it. The slot is taken before the lease is
+# inserted from it, and without ON CONFLICT: should a concurrent request of the same user have
+# leased that item, the insert fails and the whole statement with it, so no slot is ever taken
+# without its lease. The candidate is locked FOR NO KEY UPDATE (what the UPDATE of its slot
+# takes anyway), not FOR UPDATE: the foreign-key checks of annotations and assignments take
+# FOR KEY SHARE on their item at the end of the statement, and FOR UPDATE would block them,
+# which deadlocked two annotators each holding the item the other had just answered
+# (measured: 3 in ~63,000 submissions with 50 annotators). All parts see one snapshot, so the
+# user's done count lacks the answer stored here (+ 1). No row of `task` (no item free at
+# that instant, or none left): the caller asks the general way.
 _PG_ANSWER = """answered AS (
     UPDATE assignments SET status = 'done', done_at = :b_now
     WHERE id = :b_aid AND project_id = :b_pid AND user_id = :b_uid AND stage = 'annotate' AND status = 'leased'
@@ -154,21 +155,23 @@ held AS (
     WHERE h.user_id = :b_uid AND h.project_id = :b_pid AND h.stage = 'annotate' AND h.status = 'leased'
       AND h.leased_until >= :b_now /*other_than_answered*/
     ORDER BY h.id LIMIT 1),
+/*gold*/
 candidate AS (
     SELECT cand.id FROM items AS cand
     WHERE cand.project_id = :b_pid AND cand."full" IS false AND cand.n_open < :b_k
       AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.item_id = cand.id
                       AND assignments.user_id = :b_uid AND assignments.stage = 'annotate')
       AND NOT EXISTS (SELECT 1 FROM gold WHERE gold.item_id = cand.id)
-      AND NOT EXISTS (SELECT 1 FROM held) /*after_answer*/
+      AND NOT EXISTS (SELECT 1 FROM held) /*no_gold_pick*/ /*after_answer*/
     ORDER BY cand./*key*/, cand.id LIMIT 1 FOR NO KEY UPDATE OF cand SKIP LOCKED),
 slot AS (
     UPDATE items SET n_open = items.n_open + 1, "full" = items.n_open + 1 >= :b_k
     FROM candidate WHERE items.id = candidate.id AND items.n_open < :b_k
     RETURNING items.id),
+picked AS (SELECT slot.id, false AS is_gold FROM slot /*or_gold_pick*/),
 lease AS (
     INSERT INTO assignments (project_id, item_id, user_id, stage, status, reason, leased_until, is_gold, created_at)
-    SELECT :b_pid, slot.id, :b_uid, 'annotate', 'leased', '', :leased_until, false, :b_now FROM slot
+    SELECT :b_pid, picked.id, :b_uid, 'annotate', 'leased', '', :leased_until, picked.is_gold, :b_now FROM picked
     RETURNING id, item_id, leased_until, reason),
 task AS (SELECT * FROM lease UNION ALL SELECT * FROM held)
 SELECT /*annotation_id*/ task.id, task.item_id, task.leased_until, task.reason, items.payload,
@@ -180,20 +183,34 @@ SELECT /*annotation_id*/ task.id, task.item_id, task.leased_until, task.reason, 
             AND d.stage = 'annotate' AND d.status = 'done') END AS done
 FROM (SELECT 1) AS one LEFT JOIN task ON true LEFT JOIN items ON items.id = task.item_id
 """
+# the gold draw came out true: a hidden gold item this user has not seen (as the general
+# path's _claim_gold), outside the overlap, so no slot and no lock (every annotator gets each
+# gold item once); a regular item only if none is left
+_PG_GOLD_PICK = """gold_pick AS (
+    SELECT cand.id FROM items AS cand JOIN gold ON gold.item_id = cand.id
+    WHERE cand.project_id = :b_pid
+      AND NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.item_id = cand.id
+                      AND assignments.user_id = :b_uid AND assignments.stage = 'annotate')
+      AND NOT EXISTS (SELECT 1 FROM held) /*after_answer*/
+    ORDER BY cand.queue_key LIMIT 1),"""
 
 
 @cache
-def pg_lease_at_once(order: str, answer: bool) -> Any:
+def pg_lease_at_once(order: str, answer: bool, gold: bool = False) -> Any:
     """The one-statement lease (``_PG_LEASE``) in queue order ``order``; with ``answer``, the
-    submission of assignment ``b_aid`` comes first and the lease only if it was stored."""
-    parts = {"key": "id" if order == "sequential" else "queue_key", "answer": "", "other_than_answered": "",
-             "after_answer": "", "annotation_id": "", "plus_one": ""}
+    submission of assignment ``b_aid`` comes first and the lease only if it was stored; with
+    ``gold``, of a hidden gold item while the user has one left to see."""
+    parts = {"gold": "", "no_gold_pick": "", "or_gold_pick": "", "key": "id" if order == "sequential" else "queue_key",
+             "answer": "", "other_than_answered": "", "after_answer": "", "annotation_id": "", "plus_one": ""}
+    if gold:
+        parts.update(gold=_PG_GOLD_PICK, no_gold_pick="AND NOT EXISTS (SELECT 1 FROM gold_pick)",
+                     or_gold_pick="UNION ALL SELECT gold_pick.id, true FROM gold_pick")
     if answer:
         parts.update(answer=_PG_ANSWER, other_than_answered="AND h.id <> :b_aid",
                      after_answer="AND EXISTS (SELECT 1 FROM annotation)",
                      annotation_id="(SELECT id FROM annotation) AS annotation_id,", plus_one="1 +")
     sql = _PG_LEASE
-    for name, part in parts.items():
+    for name, part in parts.items():  # in this order: a part may hold markers filled later
         sql = sql.replace(f"/*{name}*/", part)
     stmt = text(sql).bindparams(bindparam("b_now", type_=DateTime(timezone=True)),
                                 bindparam("leased_until", type_=DateTime(timezone=True)))

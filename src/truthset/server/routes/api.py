@@ -69,7 +69,7 @@ def schema(request: Request, account: Account = require("annotator")) -> dict[st
     return {"task": p.task, "schema_version": p.schema_version, **p.config.schema.model_dump()}
 
 
-# The queue routes run their transactions on the queue threads (server/executor.py).
+# The queue routes run through server/executor.run_db: on the event loop when they can.
 
 @router.post("/next", responses={204: {"description": "no item left for you"}})
 async def next_item(request: Request, response: Response,
