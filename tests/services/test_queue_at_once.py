@@ -334,3 +334,26 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
     assert n_open == {item: n for item, n in per_item}
     one_statement = sum("answered AS" in st for st in statements)
     assert one_statement > len(acked) // 2  # mostly the one statement, not the general path
+
+
+def test_the_sequential_one_statement_reads_open_items_from_their_index(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As the general path's claim (test_queue): with most items full, the candidate comes from
+    the partial index of open items in id order, not a walk over the full ones."""
+    from sqlalchemy import text, update
+
+    p = _project(new_project, tmp_path, 300, overlap=1, order="sequential")
+    uid = _user(p, "seq")
+    with p.engine.begin() as conn:
+        conn.execute(update(Item).where(Item.project_id == p.id).values(n_open=1, full=True))
+        last = select(Item.id).where(Item.project_id == p.id).order_by(Item.id.desc()).limit(5)
+        conn.execute(update(Item).where(Item.id.in_(last)).values(n_open=0, full=False))
+        conn.exec_driver_sql("ANALYZE items")
+    now = utcnow()
+    params = {"b_aid": 0, "b_pid": p.id, "b_uid": uid, "b_now": now, "b_k": 1, "value": '"pos"', "label": "pos",
+              "schema_version": 1, "lead_time": None, "leased_until": now}
+    for answer in (False, True):
+        statement = sql.pg_lease_at_once("sequential", answer)
+        with p.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")  # 5 open items could as well be sorted
+            plan = "\n".join(str(r[0]) for r in conn.execute(text("EXPLAIN " + statement.text), params).all())
+        assert "ix_items_open_by_id" in plan and "Sort" not in plan, plan
