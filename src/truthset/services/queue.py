@@ -32,18 +32,17 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
-from truthset.core.schema import validate_value
-from truthset.data.records import canonical_json
 from truthset.services import queue_at_once as at_once
 from truthset.services import queue_upkeep as upkeep
 from truthset.services.projects import Project
+from truthset.services.queue_at_once import MAX_LEAD_TIME
 from truthset.services.queue_upkeep import STATS_EVERY, SWEEP_EVERY, release_expired
 from truthset.store import postgres
 from truthset.store import queue_sql as sql
 from truthset.store.models import Assignment, DataIssue, Gold, Item, utcnow
 
-__all__ = ["SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "next_task", "release_expired", "skip", "submit",
-           "submit_and_next"]
+__all__ = ["MAX_LEAD_TIME", "SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "next_task", "release_expired",
+           "skip", "submit", "submit_and_next"]
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 STAGE = sql.STAGE
 #: key of ``Connection.info`` where a PostgreSQL lease leaves the task row it fetched
@@ -266,9 +265,7 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
     a = conn.execute(sql.SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id, "b_now": now}).first()
     if a is None or a.user_id != user_id:
         raise _not_yours(assignment_id)
-    text = json.loads(a.payload).get(project.config.text_field)
-    canonical = validate_value(project.task, project.config.schema, value, text=text if isinstance(text, str) else None)
-    value_json = canonical_json(canonical)
+    _, value_json, label = at_once.answer_of(project, value, a.payload)
     if a.answer_id is not None:
         if a.answer == value_json:
             return int(a.answer_id), a.held  # a retried submit: the same answer, stored once
@@ -276,8 +273,8 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
                        "a changed answer is a correction for review")
     if a.status not in ("leased", "expired"):
         raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
-    if lead_time is not None and (lead_time < 0 or lead_time > 86400):
-        raise InvalidInput("field 'lead_time': seconds between 0 and 86400")
+    if lead_time is not None and not 0 <= lead_time <= at_once.MAX_LEAD_TIME:
+        raise InvalidInput(f"field 'lead_time': seconds between 0 and {at_once.MAX_LEAD_TIME}")
     if a.status == "expired" and not a.is_gold and not a.reason:
         # a late answer counts only if the item still has room
         k = project.config.queue.overlap
@@ -286,7 +283,7 @@ def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: 
             raise Conflict("your lease expired and the item got its annotations from others; "
                            "ask for the next item")
     values = {"project_id": project.id, "item_id": a.item_id, "user_id": user_id, "value": value_json,
-              "label": canonical if isinstance(canonical, str) else None, "schema_version": project.schema_version,
+              "label": label, "schema_version": project.schema_version,
               "lead_time": lead_time, "assignment_id": assignment_id}
     if conn.dialect.name == "postgresql":
         got = conn.execute(sql.PG_MARK_AND_ANNOTATE, {**values, "b_now": now, "b_status": a.status}).scalar()

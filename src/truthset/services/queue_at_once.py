@@ -33,6 +33,8 @@ from truthset.services import queue_upkeep as upkeep
 from truthset.services.projects import Project
 from truthset.store import queue_sql as sql
 
+#: the longest lead time accepted for one item, in seconds (a day)
+MAX_LEAD_TIME = 86400
 #: the gold draw's randomness: from the operating system, so that no annotator can work out
 #: from what they see (their user id, their assignment ids) when a gold item comes
 _DRAW = random.SystemRandom()
@@ -47,6 +49,17 @@ def draws_gold(project: Project) -> bool:
     """
     rate = project.config.queue.gold_rate
     return rate > 0 and _DRAW.random() < rate
+
+
+def answer_of(project: Project, value: Any, payload: str | None) -> tuple[Any, str, str | None]:
+    """``value`` checked against the schema (and the text in the item's ``payload``, which NER
+    spans must fit): the canonical value, its JSON, and its label if it is a single one.
+
+    Raises InvalidInput naming the field. Both paths of the queue check answers here.
+    """
+    text = None if payload is None else json.loads(payload).get(project.config.text_field)
+    canonical = validate_value(project.task, project.config.schema, value, text=text if isinstance(text, str) else None)
+    return canonical, canonical_json(canonical), canonical if isinstance(canonical, str) else None
 
 
 def _usual(project: Project, now: datetime) -> bool:
@@ -106,22 +119,19 @@ def submit_and_lease(conn: Connection, project: Project, user_id: int, assignmen
     """
     if not _usual(project, now):
         return None
-    if lead_time is not None and not 0 <= lead_time <= 86400:
+    if lead_time is not None and not 0 <= lead_time <= MAX_LEAD_TIME:
         return None
-    text = None
+    payload = None
     if project.task == "ner":
         payload = conn.execute(sql.LEASED_PAYLOAD, {"b_aid": assignment_id, "b_pid": project.id,
                                                     "b_uid": user_id}).scalar()
         if payload is None:
             return None
-        text = json.loads(payload).get(project.config.text_field)
     try:
-        canonical = validate_value(project.task, project.config.schema, value,
-                                   text=text if isinstance(text, str) else None)
+        _, value_json, label = answer_of(project, value, payload)
     except InvalidInput:
         return None  # reported by the general path, after the checks that come first there
-    params = {**_params(project, user_id, now), "b_aid": assignment_id, "value": canonical_json(canonical),
-              "label": canonical if isinstance(canonical, str) else None,
+    params = {**_params(project, user_id, now), "b_aid": assignment_id, "value": value_json, "label": label,
               "schema_version": project.schema_version, "lead_time": lead_time}
     row = _run(conn, sql.pg_lease_at_once(project.config.queue.order, True, gold), params)
     return row if row is not None and row.annotation_id is not None else None

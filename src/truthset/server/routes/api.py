@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 
 class Submission(BaseModel):
     value: Any = Field(description="A label name; a list of names (multi-label); or spans (NER).")
-    lead_time: float | None = Field(None, ge=0, le=86400, description="Seconds spent on the item.")
+    lead_time: float | None = Field(None, ge=0, le=queue.MAX_LEAD_TIME, description="Seconds spent on the item.")
 
 
 class Skip(BaseModel):
