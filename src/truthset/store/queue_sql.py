@@ -104,16 +104,25 @@ SELECT :project_id, :item_id, :user_id, :value, :label, :schema_version, :lead_t
 FROM done RETURNING id
 """).bindparams(bindparam("b_now", type_=DateTime(timezone=True)), bindparam("label", type_=Text),
                 bindparam("lead_time", type_=Float))
-PG_LEASE_AND_TASK = text("""
+def _pg_prelabel(item: str) -> str:
+    """PostgreSQL text of TASK's ``prelabel``: the newest model annotation of ``item``."""
+    return (f"(SELECT a.value FROM annotations AS a WHERE a.item_id = {item} AND a.source = 'model' "
+            "ORDER BY a.id DESC LIMIT 1)")
+
+
+def _pg_done(user: str, project: str) -> str:
+    """PostgreSQL text of TASK's ``done``: how many annotate assignments ``user`` has done."""
+    return (f"(SELECT count(*) FROM assignments AS d WHERE d.user_id = {user} AND d.project_id = {project} "
+            "AND d.stage = 'annotate' AND d.status = 'done')")
+
+
+PG_LEASE_AND_TASK = text(f"""
 WITH lease AS (
     INSERT INTO assignments (project_id, item_id, user_id, stage, status, reason, leased_until, is_gold, created_at)
     VALUES (:project_id, :item_id, :user_id, 'annotate', 'leased', :reason, :leased_until, :is_gold, :created_at)
     ON CONFLICT DO NOTHING RETURNING id, item_id, user_id, project_id, leased_until, reason)
 SELECT lease.id, lease.item_id, lease.leased_until, lease.reason, items.payload,
-       (SELECT a.value FROM annotations a WHERE a.item_id = lease.item_id AND a.source = 'model'
-        ORDER BY a.id DESC LIMIT 1) AS prelabel,
-       (SELECT count(*) FROM assignments d WHERE d.user_id = lease.user_id AND d.project_id = lease.project_id
-        AND d.stage = 'annotate' AND d.status = 'done') AS done
+       {_pg_prelabel("lease.item_id")} AS prelabel, {_pg_done("lease.user_id", "lease.project_id")} AS done
 FROM lease JOIN items ON items.id = lease.item_id
 """).bindparams(bindparam("leased_until", type_=DateTime(timezone=True)),
                 bindparam("created_at", type_=DateTime(timezone=True)), bindparam("is_gold", type_=Boolean))
@@ -175,12 +184,8 @@ lease AS (
     RETURNING id, item_id, leased_until, reason),
 task AS (SELECT * FROM lease UNION ALL SELECT * FROM held)
 SELECT /*annotation_id*/ task.id, task.item_id, task.leased_until, task.reason, items.payload,
-       CASE WHEN task.id IS NOT NULL THEN
-           (SELECT a.value FROM annotations AS a WHERE a.item_id = task.item_id AND a.source = 'model'
-            ORDER BY a.id DESC LIMIT 1) END AS prelabel,
-       CASE WHEN task.id IS NOT NULL THEN /*plus_one*/
-           (SELECT count(*) FROM assignments AS d WHERE d.user_id = :b_uid AND d.project_id = :b_pid
-            AND d.stage = 'annotate' AND d.status = 'done') END AS done
+       CASE WHEN task.id IS NOT NULL THEN """ + _pg_prelabel("task.item_id") + """ END AS prelabel,
+       CASE WHEN task.id IS NOT NULL THEN /*plus_one*/ """ + _pg_done(":b_uid", ":b_pid") + """ END AS done
 FROM (SELECT 1) AS one LEFT JOIN task ON true LEFT JOIN items ON items.id = task.item_id
 """
 # the gold draw came out true: a hidden gold item this user has not seen (as the general
