@@ -19,6 +19,7 @@ from sqlalchemy import Connection, event, func, select
 from tests.services.test_queue import _project, _user
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
+from truthset.services.queue_upkeep import PERIODIC
 from truthset.store import queue_sql as sql
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
 from truthset.store.postgres import autocommits, make_async_engine
@@ -55,8 +56,7 @@ def _quiet(p: Any) -> Any:
     """The steady state of a busy queue: the periodic work was just done. Returns the time to
     pass as ``now`` from here on, so none falls due during the test."""
     now = utcnow()
-    for key, every in (("lease_sweep_due", queue.SWEEP_EVERY), ("stats_due", queue.STATS_EVERY),
-                       ("reannotations_checked_until", queue.SWEEP_EVERY), ("due_batches_until", queue.SWEEP_EVERY)):
+    for key, every in PERIODIC.items():
         p.runtime[key] = now + every
     p.runtime["due_batches"] = []
     return now

@@ -25,6 +25,9 @@ STAGE = sql.STAGE
 SWEEP_EVERY = timedelta(seconds=1)
 #: how often the queue looks for stale planner statistics on PostgreSQL (see sql.STALE_TABLES)
 STATS_EVERY = timedelta(seconds=10)
+#: each periodic job: its key in ``project.runtime`` (when it is next due) and its interval
+PERIODIC = {"lease_sweep_due": SWEEP_EVERY, "stats_due": STATS_EVERY,
+            "reannotations_checked_until": SWEEP_EVERY, "due_batches_until": SWEEP_EVERY}
 
 
 def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *, limit: int = 200) -> int:
@@ -117,6 +120,5 @@ def sweep(conn: Connection, project: Project, now: datetime) -> None:
 
 def upkeep_due(project: Project, now: datetime) -> bool:
     """Whether any of the queue's periodic work is due (``services.queue._next_in`` does it)."""
-    return (is_due(project, "lease_sweep_due", now, SWEEP_EVERY) or is_due(project, "stats_due", now, STATS_EVERY)
-            or is_due(project, "reannotations_checked_until", now, SWEEP_EVERY)
-            or is_due(project, "due_batches_until", now, SWEEP_EVERY) or "due_batches" not in project.runtime)
+    return "due_batches" not in project.runtime or any(is_due(project, key, now, every)
+                                                        for key, every in PERIODIC.items())
