@@ -128,8 +128,7 @@ class Stager:
         """
         if self.dialect != "sqlite" or expected_rows < DEFER_MIN_ROWS:
             return []
-        stored = int(self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one())
-        if expected_rows * 3 < stored:
+        if expected_rows * 3 < self._top_item_id():
             return []
         deferred = [ix for ix in Item.__table__.indexes if ix.name in DEFERRED_INDEXES]
         for index in deferred:
@@ -163,8 +162,12 @@ class Stager:
                 text("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, :n)"), {"n": n}
             )
             return [int(r[0]) for r in res]
-        top = self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one()
-        return list(range(int(top) + 1, int(top) + 1 + n))
+        top = self._top_item_id()
+        return list(range(top + 1, top + 1 + n))
+
+    def _top_item_id(self) -> int:
+        """The largest item id in the store (0 if none)."""
+        return int(self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one())
 
     def _existing(self, hashes: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
         candidates = self.known.filter(hashes)
