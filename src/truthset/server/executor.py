@@ -30,13 +30,16 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from truthset.services.projects import Project
 from truthset.store.db import NO_WAIT, WouldWait
+
+if TYPE_CHECKING:
+    # only PostgreSQL's server path uses it (it needs greenlet, from the [postgres] extra)
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 #: how long (s) a request keeps trying the SQLite write lock from the event loop before it

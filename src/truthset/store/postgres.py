@@ -17,11 +17,15 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util.concurrency import await_, in_greenlet
+
+if TYPE_CHECKING:
+    # imported where used: SQLAlchemy's asyncio package needs greenlet, which only the
+    # [postgres] extra installs; a plain install serving SQLite must never import it
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ def make_async_engine(engine: Engine, connections: int) -> AsyncEngine:
     that must be atomic runs inside :func:`transaction`. A request that finds all connections
     busy awaits one: ``connections`` bounds how many run on PostgreSQL at once.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     return create_async_engine(engine.url, pool_size=connections, max_overflow=0, isolation_level=AUTOCOMMIT)
 
 
