@@ -10,10 +10,12 @@ coefficient for all ``B`` replicates comes out of a few matrix products instead 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple, Protocol
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from truthset.core.errors import InvalidInput
 
@@ -101,3 +103,49 @@ def bootstrap_ci(
     tail = (1.0 - float(confidence)) / 2.0 * 100.0
     low, high = np.percentile(reps[finite], [tail, 100.0 - tail])
     return AgreementCI(value, float(low), float(high), float(confidence), int(n_boot))
+
+
+class ResampledFrames:
+    """Sufficient statistics of any metric: the long frame itself, resampled by item.
+
+    For a metric given as a function (not one of the built-in coefficients), a replicate
+    is the frame with every item's rows repeated as often as the item was drawn, each copy
+    under an item id of its own (so a twice-drawn item counts as two items, as in the
+    coefficients' own bootstrap). The rows of all copies are gathered with one vectorised
+    index per replicate, but ``metric`` runs once per replicate: ``n_boot`` calls.
+    """
+
+    def __init__(self, metric: Callable[..., float], frame: pd.DataFrame, item_column: str,
+                 options: dict[str, Any]) -> None:
+        self.metric, self.frame, self.item_column, self.options = metric, frame, item_column, options
+        codes, uniques = pd.factorize(frame[item_column], sort=False)
+        if (codes < 0).any():
+            raise InvalidInput(
+                f"column {item_column!r} has missing item ids; drop or fill those rows first."
+            )
+        self.order = np.argsort(codes, kind="stable")
+        self.lengths = np.bincount(codes, minlength=len(uniques))
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self._n_units = len(uniques)
+
+    @property
+    def n_units(self) -> int:
+        return self._n_units
+
+    def point(self) -> float:
+        return float(self.metric(self.frame, **self.options))
+
+    def _replicate(self, counts: npt.NDArray[np.int64]) -> float:
+        copies = np.repeat(np.arange(self._n_units), counts)  # item of each drawn copy
+        lengths = self.lengths[copies]
+        total = int(lengths.sum())
+        # position of each output row inside its item's block, then in the sorted frame
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        rows = np.repeat(self.starts[copies], lengths) + (np.arange(total) - first)
+        sample = self.frame.iloc[self.order[rows]].copy()
+        sample[self.item_column] = np.repeat(np.arange(len(copies)), lengths)
+        return float(self.metric(sample, **self.options))
+
+    def replicates(self, w: FloatArray) -> FloatArray:
+        counts = w.astype(np.int64)
+        return np.array([self._replicate(row) for row in counts], dtype=np.float64)

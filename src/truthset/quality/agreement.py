@@ -21,6 +21,7 @@ import pandas as pd
 from truthset.core.errors import InvalidInput
 from truthset.quality._bootstrap import (
     AgreementCI,
+    ResampledFrames,
     SufficientStats,
     UndefinedAgreementWarning,
     bootstrap_ci,
@@ -59,6 +60,13 @@ _BUILDERS: dict[str, Callable[..., SufficientStats]] = {
     "randolph_kappa": lambda df, labels=None: _fleiss_stats(df, labels, randolph=True),
     "krippendorff_alpha": _alpha_stats,
 }
+_BUILTIN_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "percent_agreement": percent_agreement,
+    "cohen_kappa": cohen_kappa,
+    "fleiss_kappa": fleiss_kappa,
+    "randolph_kappa": randolph_kappa,
+    "krippendorff_alpha": krippendorff_alpha,
+}
 
 
 def agreement_ci(
@@ -83,7 +91,9 @@ def agreement_ci(
     metric : str or function
         ``percent_agreement``, ``cohen_kappa`` (frame with exactly two annotators),
         ``fleiss_kappa``, ``randolph_kappa`` or ``krippendorff_alpha`` (the function or its
-        name).
+        name): bootstrapped fast, from per-item statistics. Any other function that takes the
+        long frame (and ``**options``) and returns a number is bootstrapped by resampling
+        the frame's items and calling it once per replicate (``n_boot`` calls).
     data : DataFrame or array-like
         What the metric takes (the long frame; for alpha also a reliability matrix).
     n_boot : int
@@ -111,10 +121,32 @@ def agreement_ci(
     >>> round(r.value, 3), r.ci_low <= r.value <= r.ci_high
     (0.533, True)
     """
-    name = metric if isinstance(metric, str) else getattr(metric, "__name__", repr(metric))
-    if name not in _BUILDERS:
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", None)
+    builtin = name in _BUILDERS and (isinstance(metric, str) or metric is _BUILTIN_FUNCTIONS.get(name))
+    if builtin:
+        stats: SufficientStats = _BUILDERS[str(name)](data, **options)
+    elif callable(metric):
+        stats = _resampled(metric, data, options)
+    else:
         raise InvalidInput(
-            f"agreement_ci does not know metric {metric!r}; choose one of {sorted(_BUILDERS)}."
+            f"agreement_ci does not know metric {metric!r}; choose one of {sorted(_BUILDERS)} "
+            "or pass a function that takes the long frame and returns a number."
         )
-    stats = _BUILDERS[name](data, **options)
     return bootstrap_ci(stats, n_boot=n_boot, confidence=confidence, seed=seed)
+
+
+def _resampled(metric: Callable[..., float], data: pd.DataFrame | npt.ArrayLike,
+               options: dict[str, Any]) -> ResampledFrames:
+    """The bootstrap of a metric given as a function: the long frame resampled by item."""
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidInput(
+            f"agreement_ci with a metric function needs the long frame (item, annotator, label); "
+            f"got {type(data).__name__}. Build one with pandas.DataFrame(...)."
+        )
+    item = next((c for c in ("item", "task") if c in data.columns), None)
+    if item is None:
+        raise InvalidInput(
+            f"agreement_ci: the frame has no 'item' (or 'task') column; its columns are "
+            f"{list(data.columns)}. Name the column of item ids 'item'."
+        )
+    return ResampledFrames(metric, data, item, options)

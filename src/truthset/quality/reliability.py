@@ -13,7 +13,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.stats import norm
 
 from truthset.core.codes import normalize_annotations
 from truthset.core.errors import InvalidInput
@@ -43,7 +42,9 @@ def wilson_interval(
     _check_confidence(confidence)
     x = np.asarray(successes, dtype=np.float64)
     nn = np.asarray(n, dtype=np.float64)
-    z = norm.isf((1 - confidence) / 2)
+    from scipy.special import ndtri  # here: scipy loads in ~0.1 s, not at import
+
+    z = float(ndtri(1 - (1 - confidence) / 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / nn
         denom = 1 + z**2 / nn

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import beta, binom, hypergeom
-
 from truthset.core.errors import InvalidInput
 
 __all__ = ["AcceptanceDecision", "acceptance_decision", "sample_size"]
@@ -39,6 +37,8 @@ def _check_count(name: str, value: int, low: int) -> None:
 
 def _pass_probability(n: int, c: int, p: float, batch_size: int | None) -> float:
     """P(at most c errors among n reviewed) when the batch error rate is just above p."""
+    from scipy.stats import binom, hypergeom  # here, not at import: scipy.stats takes ~0.7 s
+
     if batch_size is None:
         return float(binom.cdf(c, n, p))
     d_star = int(p * batch_size) + 1
@@ -140,6 +140,8 @@ class AcceptanceDecision:
 
 def _hypergeom_upper(n: int, x: int, batch_size: int, alpha: float) -> float:
     """Largest error rate D/N not rejected: max D with P(X <= x | D) > alpha, over N."""
+    from scipy.stats import hypergeom
+
     low, high = x, batch_size - (n - x)  # D is at least x and leaves n - x correct items
     if hypergeom.cdf(x, batch_size, high, n) > alpha:
         return high / batch_size
@@ -187,6 +189,8 @@ def acceptance_decision(
     _check_rate("confidence", confidence, open_high=True)
     if batch_size is not None:
         _check_count("batch_size", batch_size, n_reviewed)
+    from scipy.stats import beta
+
     n, x = n_reviewed, n_errors
     alpha = 1 - confidence
     ci_low = 0.0 if x == 0 else float(beta.ppf(alpha / 2, x, n - x + 1))

@@ -303,8 +303,12 @@ class BaseAggregator:
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY]
 
-    def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters as given to ``__init__`` (scikit-learn's ``get_params``)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__`` (scikit-learn's ``get_params``).
+
+        ``deep`` is accepted for scikit-learn's ``clone`` and ``GridSearchCV``; aggregators
+        hold no nested estimators, so it changes nothing.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> Self:
