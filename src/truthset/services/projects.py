@@ -28,6 +28,7 @@ from truthset.core.errors import Conflict, InvalidInput, ProjectNotFound
 from truthset.core.schema import LabelSchema, schema_hash
 from truthset.store import repo
 from truthset.store.db import make_engine, sqlite_url, upgrade
+from truthset.store.queue.state import QueueState
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Project:
     id: int
     schema_version: int
     settings: dict[str, Any] = field(default_factory=dict)
-    #: per-process state of the services for this open project (e.g. when leases were last swept)
-    runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: this process's memory of the project's annotation queue (when leases were last swept...)
+    queue_state: QueueState = field(default_factory=QueueState, repr=False, compare=False)
 
     @property
     def config_path(self) -> Path:

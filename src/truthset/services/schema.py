@@ -164,7 +164,7 @@ def _queue_split(conn: Connection, project: Project, label: str, into: list[str]
              "status": "pending", "reason": reason, "created_at": now} for i in sorted(items)]
     for start in range(0, len(rows), 5000):
         conn.execute(insert(Assignment), rows[start : start + 5000])
-    project.runtime.pop("reannotations_checked_until", None)  # the queue looks again at once
+    project.queue_state.reannotations_changed()  # the queue looks again at once
     return len(rows)
 
 
