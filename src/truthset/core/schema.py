@@ -97,13 +97,21 @@ class LabelSchema(BaseModel):
         return cls(labels=labels)
 
 
-#: Keys the annotation app uses for actions; labels may not take them.
+#: Keys the web app's pages use for actions (as the browser names them, lower case); labels
+#: may not take them.
 RESERVED_HOTKEYS: dict[str, str] = {
     "enter": "submit",
     "s": "skip",
     "u": "undo",
     "n": "next",
     "?": "help",
+    "=": "copy a line into the adjudication (review)",
+    "arrowup": "previous line (review)",
+    "arrowdown": "next line (review)",
+    "arrowleft": "previous span (review)",
+    "arrowright": "next span (review)",
+    "delete": "remove the span (review)",
+    "backspace": "remove the span (review)",
 }
 
 #: The keys handed to labels that have none, in order: the digits 1-9 and 0 (the top row of
