@@ -22,8 +22,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from truthset.core.errors import ConfigError
-from truthset.core.schema import LabelSchema, TaskType
+from truthset.core.errors import ConfigError, SchemaError
+from truthset.core.schema import LabelSchema, TaskType, require_unique_names
 
 PROJECT_FILE = "truthset.yaml"
 STATE_DIR = ".truthset"
@@ -220,10 +220,15 @@ def parse_project_config(data: Any, *, source: str = PROJECT_FILE) -> ProjectCon
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of keys (name, task, schema, ...), got {type(data).__name__}")
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         details = "; ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"{source}: {details}") from exc
+    try:
+        require_unique_names(config.schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{source}: key 'schema.labels': {exc}") from exc
+    return config
 
 
 def read_project_config(path: Path) -> ProjectConfig:
@@ -242,7 +247,12 @@ def read_project_config(path: Path) -> ProjectConfig:
 
 
 def write_project_config(path: Path, config: ProjectConfig) -> None:
-    """Write ``truthset.yaml`` atomically (a crash never leaves half a file)."""
+    """Write ``truthset.yaml`` atomically (a crash never leaves half a file).
+
+    A schema with two labels of the same name is refused (:class:`SchemaError`), so the file
+    on disk is never one that :func:`read_project_config` would refuse.
+    """
+    require_unique_names(config.schema)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(config.to_yaml(), encoding="utf-8")
     os.replace(tmp, path)

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import text as sql
 
 from truthset.core.errors import ImportFailed, InvalidInput
-from truthset.core.schema import Label
+from truthset.core.schema import Label, duplicate_names
 from truthset.data import readers
 from truthset.data.records import Chunk, ChunkBuilder, ColumnOptions
 from truthset.services.projects import Project, record_schema
@@ -281,6 +281,15 @@ def import_file(
         if new_labels and not schema_names:
             schema = project.config.schema.model_copy(deep=True)
             starter = type(schema).from_names(new_labels)
+            for group in duplicate_names(starter):
+                a, b = (starter.labels[i].name for i in group[:2])
+                raise ImportFailed(
+                    f"{path}: the labels {a!r} and {b!r} are one name written two ways (names are "
+                    "compared ignoring case, Unicode form and spacing), so they cannot both become "
+                    f"labels of the schema. Nothing was imported. Fix the file, or declare the one to "
+                    f"keep in truthset.yaml (schema.labels), import again and then run: "
+                    f"truthset schema merge {b!r} --into {a!r}"
+                )
             schema.labels.extend(Label(**lab.model_dump()) for lab in starter.labels)
             version = record_schema(project, schema, {"op": "import-labels", "labels": new_labels, "batch": batch_id}, conn)
             conn.execute(sql("UPDATE annotations SET schema_version = :v WHERE batch_id = :b"), {"v": version, "b": batch_id})

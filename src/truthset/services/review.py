@@ -54,7 +54,45 @@ def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, An
     return [out[i] for i in sorted(out)][:limit]
 
 
+#: Sources of annotations that are an annotator's judgement (not a model's guess, not an adjudication).
+JUDGEMENT_SOURCES = ("human", "import", "migration")
+
+
+def _mark_current(annotations: list[dict[str, Any]]) -> None:
+    """Set ``current``: the annotation is its annotator's latest judgement (or adjudication).
+
+    ``annotations`` are in id order; an annotator who answered twice counts with the last.
+    """
+    latest: dict[tuple[str, bool], int] = {}
+    for i, a in enumerate(annotations):
+        latest[(a["annotator"], a["source"] == "review")] = i
+    current = set(latest.values())
+    for i, a in enumerate(annotations):
+        a["current"] = i in current
+
+
+def span_votes(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every distinct span in the annotators' current NER judgements, with who marked it.
+
+    A span is ``agreed`` when every annotator with a current judgement marked it (same start,
+    end and label); the review page marks the others as disagreements. Sorted by offsets.
+    """
+    judges = [a for a in annotations if a["current"] and a["source"] in JUDGEMENT_SOURCES]
+    votes: dict[tuple[int, int, str], list[str]] = {}
+    for a in judges:
+        spans = a["value"] if isinstance(a["value"], list) else []
+        for key in dict.fromkeys((s["start"], s["end"], s["label"]) for s in spans if isinstance(s, dict)):
+            votes.setdefault(key, []).append(a["annotator"])
+    return [{"start": k[0], "end": k[1], "label": k[2], "annotators": who, "agreed": len(who) == len(judges)}
+            for k, who in sorted(votes.items())]
+
+
 def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
+    """An item with its annotations (``current``: each annotator's latest), reviews and gold.
+
+    For NER, ``spans`` lists every span the annotators marked, with who marked it and whether
+    all of them did (:func:`span_votes`).
+    """
     with project.engine.connect() as conn:
         item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
         if item is None:
@@ -69,10 +107,12 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
         who = a.annotator if show_names else names.setdefault(a.annotator, f"annotator {len(names) + 1}")
         annotations.append({"annotation_id": a.id, "annotator": who, "value": json.loads(a.value),
                             "source": a.source, "lead_time": a.lead_time, "schema_version": a.schema_version})
+    _mark_current(annotations)
     return {"item_id": item.id, "external_id": item.external_id, "data": json.loads(item.payload),
             "annotations": annotations, "gold": None if gold is None else json.loads(gold),
             "reviews": [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer,
-                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews]}
+                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews],
+            "spans": span_votes(annotations) if project.task == "ner" else None}
 
 
 def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: str, *, annotation_id: int | None = None,
