@@ -86,7 +86,8 @@ def _coded(labels: Any, pred_probs: Any, classes: Sequence[object] | None) -> _C
             f"shape {p.shape}. Pass one row of class probabilities per item."
         )
     if not np.isfinite(p).all() or p.min(initial=0.0) < 0 or p.max(initial=0.0) > 1 + _SUM_TOL:
-        bad = int(np.flatnonzero(~(np.isfinite(p) & (p >= 0) & (p <= 1 + _SUM_TOL)).any(axis=1))[0])
+        valid = np.isfinite(p) & (p >= 0) & (p <= 1 + _SUM_TOL)
+        bad = int(np.flatnonzero(~valid.all(axis=1))[0])
         raise InvalidInput(
             f"pred_probs must hold probabilities in [0, 1]; row {bad} is {p[bad][:6].tolist()}... "
             "Pass predict_proba output (apply a softmax to raw scores first)."
