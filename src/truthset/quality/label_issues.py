@@ -40,7 +40,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
-from truthset.quality.aggregation._base import row_argmax, row_max
 
 __all__ = [
     "FILTERS",
@@ -145,7 +144,9 @@ def _best_other(p: FloatArray, y: IntArray) -> tuple[FloatArray, IntArray]:
     """Largest probability among the classes other than ``y`` and which class it is."""
     others = p.copy()
     np.put_along_axis(others, y[:, None], -1.0, axis=1)
-    return row_max(others), row_argmax(others).astype(np.intp)
+    best = others.argmax(axis=1)
+    top: FloatArray = np.take_along_axis(others, best[:, None], axis=1)[:, 0]
+    return top, best
 
 
 def _scores(p: FloatArray, y: IntArray, method: str) -> FloatArray:
@@ -207,8 +208,9 @@ def _thresholds(p: FloatArray, y: IntArray) -> FloatArray:
 def _confident_labels(p: FloatArray, t: FloatArray) -> IntArray:
     """Each item's most probable class among those reaching their threshold; -1 if none."""
     above = p >= t[None, :]
-    best = row_argmax(np.where(above, p, -1.0)).astype(np.intp)
-    return np.where(above.any(axis=1), best, -1)
+    best = np.where(above, p, -1.0).argmax(axis=1)
+    out: IntArray = np.where(above.any(axis=1), best, -1)
+    return out
 
 
 def _joint(y: IntArray, ystar: IntArray, k: int) -> tuple[FloatArray, FloatArray]:
@@ -327,7 +329,7 @@ def _flags(p: FloatArray, y: IntArray, filter_by: str) -> tuple[BoolArray, IntAr
     t = _thresholds(p, y)
     ystar = _confident_labels(p, t)
     if filter_by == "argmax":
-        return row_argmax(p) != y, ystar, t
+        return p.argmax(axis=1) != y, ystar, t
     if filter_by == "confident_joint":
         return (ystar >= 0) & (ystar != y), ystar, t
     counts = _integer_joint(_joint(y, ystar, k)[1])
@@ -417,7 +419,7 @@ def find_label_issues(
             "is_issue": is_issue,
             "label_quality": _scores(p, y, score),
             "suggested_label": _decode(suggested, c.classes),
-            "predicted_label": _decode(row_argmax(p).astype(np.intp), c.classes),
+            "predicted_label": _decode(p.argmax(axis=1), c.classes),
             "p_given": p_given,
             "p_suggested": np.where(is_issue, p_other, p_given),
             "given_threshold": t[y],
