@@ -29,7 +29,8 @@ from truthset.quality.agreement import (
     randolph_kappa,
 )
 from truthset.quality.consensus import ConsensusQuality, consensus_quality
-from truthset.quality.label_issues import estimate_joint, find_label_issues, label_quality_scores
+from truthset.quality.label_issues import estimate_joint, find_label_issues
+from truthset.quality.label_scores import label_quality_scores
 from truthset.quality.outliers import outlier_scores
 from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
 from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
