@@ -1,4 +1,5 @@
-"""Quality control: agreement, aggregation with annotator reliability, gold checks, sampling.
+"""Quality control: agreement, aggregation with annotator reliability, gold checks, sampling,
+label errors (confident learning), consensus quality (CROWDLAB) and outliers.
 
 Pure functions and scikit-learn-style estimators over the long annotation frame
 (``item``, ``annotator``, ``label``; crowd-kit's ``task``, ``worker`` accepted); no I/O,
@@ -27,6 +28,10 @@ from truthset.quality.agreement import (
     percent_agreement,
     randolph_kappa,
 )
+from truthset.quality.consensus import ConsensusQuality, consensus_quality
+from truthset.quality.label_issues import estimate_joint, find_label_issues
+from truthset.quality.label_scores import label_quality_scores
+from truthset.quality.outliers import outlier_scores
 from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
 from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
 from truthset.quality.spans import pairwise_span_f1, span_f1, token_alpha
@@ -37,6 +42,7 @@ __all__ = [
     "AcceptanceDecision",
     "AgreementCI",
     "BaseAggregator",
+    "ConsensusQuality",
     "DawidSkene",
     "MajorityVote",
     "OneCoinDawidSkene",
@@ -46,10 +52,15 @@ __all__ = [
     "agreement_ci",
     "cohen_kappa",
     "compare_with_majority",
+    "consensus_quality",
+    "estimate_joint",
+    "find_label_issues",
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
     "krippendorff_alpha",
+    "label_quality_scores",
+    "outlier_scores",
     "pairwise_cohen_kappa",
     "pairwise_span_f1",
     "per_label_agreement",
