@@ -39,7 +39,8 @@ import pandas as pd
 
 from truthset.core.codes import AnnotationCodes, encode_annotations
 from truthset.core.errors import InvalidInput
-from truthset.quality.aggregation._base import BaseAggregator, row_argmax, row_max
+from truthset.quality.aggregation._arrays import row_argmax, row_max
+from truthset.quality.aggregation._base import BaseAggregator
 from truthset.quality.aggregation.majority import MajorityVote
 
 __all__ = ["ConsensusQuality", "consensus_quality"]
