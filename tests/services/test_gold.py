@@ -152,3 +152,14 @@ def test_ner_gold_span_f1_per_annotator(new_project) -> None:  # type: ignore[no
         assert r["f1"] == pytest.approx(expect, abs=1e-6)
         assert r["ci_low"] < r["f1"] < r["ci_high"]
         assert r["status"] == ("passed" if r["ci_low"] >= 0.6 else "failed")
+
+
+def test_project_gold_from_label_studio_ground_truth(new_project) -> None:  # type: ignore[no-untyped-def]
+    """Without --gold, the project's own gold (a Label Studio ground-truth flag) is used; an
+    annotation that is itself the gold answer is not evidence about its annotator."""
+    p = new_project()
+    import_file(p, DATASETS / "labelstudio" / "ls_core_tests" / "humor_dataset_2_annotations.json")
+    agg = json.loads(_invoke("-p", str(p.root), "qc", "aggregate", "--method", "mv", "--json").stdout)
+    assert (agg["gold_source"], agg["gold_items"], agg["accuracy"]) == ("the project's gold items", 1, 1.0)
+    res = _invoke("-p", str(p.root), "qc", "gold")
+    assert res.exit_code == 1 and "only judgements are the gold answers themselves" in res.output

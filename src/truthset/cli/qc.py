@@ -59,14 +59,20 @@ def _frame(ctx: click.Context, answers: Path | None, item_col: str, annotator_co
     return project, svc.project_annotations(project)
 
 
-def _gold(project: Any, judgements: Any, gold_file: Path | None, item_col: str, label_col: str, by: str) -> Any:
-    """The gold labels matched to the items (a file's rows, or the project's gold); None if neither."""
+def _gold(project: Any, judgements: Any, gold_file: Path | None, item_col: str, label_col: str, by: str,
+          *, required: bool = True) -> Any:
+    """The gold labels matched to the items: a file's rows, else the project's gold items.
+
+    None when there is neither and ``required`` is false (aggregation without evaluation).
+    """
     from truthset.services import gold as gsvc
 
     if gold_file is not None:
         raw = gsvc.read_gold_file(gold_file, item_col=item_col, label_col=label_col)
         return gsvc.match_gold(raw, str(gold_file), project=project, judgements=judgements, by=by)
-    return gsvc.project_gold(project) if project is not None else None
+    if project is None:
+        return None
+    return gsvc.project_gold(project, required=required)
 
 
 def _warn(data: dict[str, Any]) -> None:
@@ -160,8 +166,7 @@ def qc_aggregate(ctx: click.Context, answers: Path | None, item_col: str, annota
     from truthset.services import qc as svc
 
     project, judgements = _frame(ctx, answers, item_col, annotator_col, label_col)
-    gold = _gold(project, judgements, gold_file, gold_item_col, gold_label_col, gold_by) \
-        if gold_file is not None else None
+    gold = _gold(project, judgements, gold_file, gold_item_col, gold_label_col, gold_by, required=False)
     model, data = svc.aggregate(judgements, method, gold=gold, clamp_gold=clamp_gold, seed=seed)
     if project is not None:
         data["run"] = svc.store_consensus(project, model, method, judgements.frame, data, seed=seed)

@@ -143,11 +143,13 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
                       unmatched_examples=missing[:EXAMPLES].tolist(), by=by if project is not None else "item")
 
 
-def project_gold(project: Project) -> GoldLabels:
-    """The project's stored gold labels (single-label tasks)."""
+def project_gold(project: Project, *, required: bool = True) -> GoldLabels | None:
+    """The project's stored gold labels (single-label tasks); None if it has none and not ``required``."""
     with project.engine.connect() as conn:
         rows = conn.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project.id)).all()
     labels = pd.Series({i: lab for i, lab in rows if lab is not None}, name="gold", dtype=object)
+    if labels.empty and not required:
+        return None
     if labels.empty:
         raise InvalidInput("this project has no gold labels: import a Label Studio export with ground truth, "
                            "or pass --gold FILE")
@@ -184,6 +186,11 @@ def gold_report(j: Judgements, gold: GoldLabels, *, threshold: float, rule: str 
     from truthset.quality import gold_accuracy, gold_confusion
 
     frame = j.frame if j.ground_truth is None else j.frame.loc[~j.ground_truth]
+    on_gold = gold.labels.index.isin(frame["item"].unique())
+    if not on_gold.any() and gold.labels.index.isin(j.frame["item"].unique()).any():
+        raise InvalidInput(f"{gold.source}: the gold items' only judgements are the gold answers themselves "
+                           "(Label Studio ground truth), so no annotator can be checked; have others "
+                           "annotate the gold items first")
     truth = gold.judged(frame, what="check")
     table = gold_accuracy(frame, truth, threshold=threshold, confidence=confidence, rule=rule)  # type: ignore[arg-type]
     # annotators whose only judgements are the gold answers themselves were not tested either

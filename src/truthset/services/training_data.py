@@ -28,11 +28,11 @@ from sqlalchemy import select
 
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
+from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.store import repo
 from truthset.store.models import Annotation, Consensus, Item, Review, Run
 
 LABEL_KINDS = ("consensus", "adjudicated", "latest")
-JUDGEMENT_SOURCES = ("human", "import")
 
 
 @dataclass(frozen=True)
