@@ -63,7 +63,8 @@ def _gold(project: Any, judgements: Any, gold_file: Path | None, item_col: str, 
           *, required: bool = True) -> Any:
     """The gold labels matched to the items: a file's rows, else the project's gold items.
 
-    None when there is neither and ``required`` is false (aggregation without evaluation).
+    With ``required`` false (aggregation, evaluated when it can be), None when there is no
+    gold file and the project's gold items have no judgement.
     """
     from truthset.services import gold as gsvc
 
@@ -72,7 +73,10 @@ def _gold(project: Any, judgements: Any, gold_file: Path | None, item_col: str, 
         return gsvc.match_gold(raw, str(gold_file), project=project, judgements=judgements, by=by)
     if project is None:
         return None
-    return gsvc.project_gold(project, required=required)
+    gold = gsvc.project_gold(project, required=required)
+    if not required and gold is not None and not gold.labels.index.isin(judgements.frame["item"]).any():
+        return None  # gold nobody judged yet: nothing to evaluate, and nobody asked to
+    return gold
 
 
 def _warn(data: dict[str, Any]) -> None:
