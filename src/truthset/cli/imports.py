@@ -132,6 +132,7 @@ def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: b
 def export(ctx: click.Context, fmt: str, output: Path, labels: str | None, as_json: bool) -> None:
     """Export items and current annotations, or (--labels) training data.
 
+    \b
     Example: truthset export --format labelstudio -o tasks.json
     Training data: truthset export --labels consensus --format csv -o train.csv
     """
