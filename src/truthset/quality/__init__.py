@@ -34,6 +34,7 @@ from truthset.quality.label_scores import label_quality_scores
 from truthset.quality.outliers import outlier_scores
 from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
 from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
+from truthset.quality.span_pairs import gold_span_f1, pairwise_span_f1_ci
 from truthset.quality.spans import pairwise_span_f1, span_f1, token_alpha
 
 __all__ = [
@@ -58,11 +59,13 @@ __all__ = [
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
+    "gold_span_f1",
     "krippendorff_alpha",
     "label_quality_scores",
     "outlier_scores",
     "pairwise_cohen_kappa",
     "pairwise_span_f1",
+    "pairwise_span_f1_ci",
     "per_label_agreement",
     "percent_agreement",
     "randolph_kappa",
