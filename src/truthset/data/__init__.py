@@ -1,1 +1,45 @@
-"""truthset.data."""
+"""truthset.data: readers, profiling, duplicates and leakage (pure functions over arrays and frames).
+
+The public names below are imported on first use (PEP 562), so ``from truthset.data import
+readers`` on the import path does not pay for pandas, scipy and the duplicate checks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Clusters": "clusters",
+    "DuplicateReport": "duplicates",
+    "exact_duplicates": "duplicates",
+    "near_duplicates": "duplicates",
+    "normalize_texts": "duplicates",
+    "cosine_knn": "embeddings",
+    "embed_texts": "embeddings",
+    "embedding_neighbours": "embeddings",
+    "load_sentence_model": "embeddings",
+    "SplitLeakage": "leakage",
+    "identifier_leakage": "leakage",
+    "split_leakage": "leakage",
+    "estimate_jaccard": "minhash",
+    "exact_jaccard": "minhash",
+    "lsh_candidates": "minhash",
+    "minhash_signatures": "minhash",
+    "optimal_bands": "minhash",
+    "shingle_hashes": "minhash",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'truthset.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"truthset.data.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
