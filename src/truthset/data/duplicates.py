@@ -39,7 +39,8 @@ URL = r"(?:https?://|www\.)\S+"
 HANDLE = r"(?<!\w)@\w+"
 # zero-width and format characters that NFKC keeps but no reader sees
 INVISIBLE = r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
-PUNCTUATION = r"[^\w\s]|_"
+# punctuation and symbols: not a word character, not a space, not a combining mark
+PUNCTUATION = r"[^\w\s\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]|_"
 
 
 def _one_pass(s: pd.Series, mask_urls: bool, mask_handles: bool,
@@ -65,8 +66,9 @@ def normalize_texts(texts: Sequence[Any] | pd.Series, *, mask_urls: bool = False
     whitespace collapsed to one space and the ends stripped. Missing values become ``""``.
 
     The result is idempotent: ``normalize_texts(normalize_texts(x)) == normalize_texts(x)``.
-    Case folding can produce text that NFKC changes again (and the reverse), so texts that a
-    second pass would still change are passed again until they are stable.
+    Removing a character can bring a letter and a combining mark together (``a!\u0301`` ->
+    ``a\u0301``), which NFKC then composes, so texts that a second pass would still change are
+    passed again until they are stable.
     """
     s = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_list(),
                   dtype=object).fillna("").astype(str)
