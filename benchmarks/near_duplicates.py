@@ -89,7 +89,7 @@ def bases_from(texts: list[str], min_chars: int, max_jaccard: float = 0.3) -> li
 
     norm = normalize_texts(texts, strip_punctuation=True)
     seen: dict[str, int] = {}
-    for t, n in zip(texts, norm):
+    for n in norm:
         if len(n) >= min_chars and n not in seen:
             seen[n] = len(seen)
     cand = list(seen)
@@ -104,7 +104,7 @@ def bases_from(texts: list[str], min_chars: int, max_jaccard: float = 0.3) -> li
     inter = (x @ x.T).tocoo()
     size = np.asarray(x.sum(axis=1)).reshape(-1)
     jac = inter.data / (size[inter.row] + size[inter.col] - inter.data)
-    close = (inter.row < inter.col) & (jac >= max_jaccard)
+    close = (inter.row < inter.col) & (jac >= max_jaccard) & (max_jaccard < 1.0)
     drop: set[int] = set()
     for a, b in sorted(zip(inter.row[close].tolist(), inter.col[close].tolist())):
         if a not in drop:
@@ -144,14 +144,20 @@ def scale_set(source: list[str], n: int, seed: int, levels: list[float]) -> list
 
 # -- the methods ----------------------------------------------------------------------------
 
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_truthset(texts: list[str], args: argparse.Namespace, scheme: str) -> dict:
     from truthset.data import near_duplicates
 
+    c = cpu()
     t = time.perf_counter()
     r = near_duplicates(texts, threshold=args.threshold, num_perm=args.num_perm, k=5,
                         scheme=scheme, verify="signature", seed=args.seed)
     secs = time.perf_counter() - t
-    return {"seconds": secs, "a": r.pairs["a"].to_numpy(), "b": r.pairs["b"].to_numpy(),
+    return {"seconds": secs, "cpu_seconds": cpu() - c, "a": r.pairs["a"].to_numpy(), "b": r.pairs["b"].to_numpy(),
             "cluster": r.clusters.cluster, "candidates": r.params["candidates"],
             "bands": r.params["bands"], "rows": r.params["rows"]}
 
@@ -161,6 +167,7 @@ def run_datasketch(texts: list[str], args: argparse.Namespace) -> dict:
 
     from truthset.data import Clusters, normalize_texts, optimal_bands
 
+    c = cpu()
     t = time.perf_counter()
     norm = normalize_texts(texts, strip_punctuation=True)
     bands, rows = optimal_bands(args.threshold, args.num_perm)
@@ -185,7 +192,7 @@ def run_datasketch(texts: list[str], args: argparse.Namespace) -> dict:
     b += empty[1:]
     clusters = Clusters.from_pairs(len(texts), a, b)
     secs = time.perf_counter() - t
-    return {"seconds": secs, "a": np.asarray(a, dtype=np.int64), "b": np.asarray(b, dtype=np.int64),
+    return {"seconds": secs, "cpu_seconds": cpu() - c, "a": np.asarray(a, dtype=np.int64), "b": np.asarray(b, dtype=np.int64),
             "cluster": clusters.cluster, "candidates": n_cand, "bands": bands, "rows": rows}
 
 
@@ -254,7 +261,8 @@ def score(result: dict, texts: list[str], family: np.ndarray, level: np.ndarray,
             "pair_recall": float(np.isin(keys, found).mean()) if len(copies) else None,
             "cluster_recall": float((result["cluster"][copies] == result["cluster"][origin]).mean())
             if len(copies) else None}
-    return {"seconds": round(result["seconds"], 3), "bands": result["bands"], "rows": result["rows"],
+    return {"seconds": round(result["seconds"], 3), "cpu_seconds": round(result["cpu_seconds"], 3),
+            "bands": result["bands"], "rows": result["rows"],
             "candidates": int(result["candidates"]), "pairs_found": int(len(found)),
             "pair_precision": tp / len(found) if len(found) else 1.0, "pair_recall": tp / len(truth),
             "cluster_precision": cp, "cluster_recall": cr, "by_edit_rate": by_level}
@@ -264,13 +272,17 @@ def score(result: dict, texts: list[str], family: np.ndarray, level: np.ndarray,
 
 def worker(method: str, path: str, args: argparse.Namespace) -> None:
     texts = Path(path).read_text(encoding="utf-8").split("\n")
+    start = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = start.ru_utime + start.ru_stime
     t = time.perf_counter()
     if method == "datasketch":
         r = run_datasketch(texts, args)
     else:
         r = run_truthset(texts, args, method.split("-")[1])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     out = {"method": method, "texts": len(texts), "seconds": time.perf_counter() - t,
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0,
+           "peak_rss_mb": usage.ru_maxrss / 1024,
            "verified_pairs": int(len(r["a"])), "candidates": int(r["candidates"]),
            "clusters_of_2_or_more": int((np.bincount(r["cluster"]) > 1).sum())}
     print(json.dumps(out))
@@ -297,6 +309,8 @@ def main() -> None:
     p.add_argument("--copies", type=int, default=4)
     p.add_argument("--levels", default="0.02,0.05,0.1")
     p.add_argument("--min-chars", type=int, default=20)
+    p.add_argument("--base-jaccard", type=float, default=0.3,
+                   help="drop a base this similar to an earlier one (1.0: keep all distinct texts)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", default="1000000", help="comma-separated sizes; 0 to skip")
     p.add_argument("--timeout", type=float, default=1800.0, help="per method and size, seconds")
@@ -312,9 +326,9 @@ def main() -> None:
     levels = [float(x) for x in args.levels.split(",")]
     source = read_texts(args.data)
     report: dict = {"data": str(args.data), "threshold": args.threshold, "num_perm": args.num_perm,
-                    "seed": args.seed, "levels": levels}
+                    "seed": args.seed, "levels": levels, "base_jaccard": args.base_jaccard}
     if not args.skip_quality:
-        bases = bases_from(source, args.min_chars)
+        bases = bases_from(source, args.min_chars, args.base_jaccard)
         texts, family, level, _ = quality_set(bases, args.copies, levels, args.seed)
         truth = true_pairs(family)
         report["quality"] = {"bases": len(bases), "items": len(texts), "true_pairs": int(len(truth))}
@@ -339,7 +353,8 @@ def main() -> None:
         for name in ["truthset-oph", "truthset-classic", "datasketch"]:
             r = q[name]
             print(f"  {name:17s} pairs P {r['pair_precision']:.3f} R {r['pair_recall']:.3f} | clusters "
-                  f"P {r['cluster_precision']:.3f} R {r['cluster_recall']:.3f} | {r['seconds']:.2f} s | "
+                  f"P {r['cluster_precision']:.3f} R {r['cluster_recall']:.3f} | {r['seconds']:.2f} s "
+                  f"({r['cpu_seconds']:.2f} s CPU) | "
                   + " ".join(f"R@{k} {v['pair_recall']:.3f}/{v['cluster_recall']:.3f}"
                              for k, v in r["by_edit_rate"].items()))
     for r in report["scale"]:

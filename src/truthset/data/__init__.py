@@ -30,7 +30,26 @@ _WHERE = {
     "shingle_hashes": "minhash",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Clusters",
+    "DuplicateReport",
+    "SplitLeakage",
+    "cosine_knn",
+    "embed_texts",
+    "embedding_neighbours",
+    "estimate_jaccard",
+    "exact_duplicates",
+    "exact_jaccard",
+    "identifier_leakage",
+    "load_sentence_model",
+    "lsh_candidates",
+    "minhash_signatures",
+    "near_duplicates",
+    "normalize_texts",
+    "optimal_bands",
+    "shingle_hashes",
+    "split_leakage",
+]
 
 
 def __getattr__(name: str) -> Any:

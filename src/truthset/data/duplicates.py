@@ -12,7 +12,6 @@ joined into clusters by connected components (a copy of a copy is in the same cl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -79,7 +78,7 @@ def normalize_texts(texts: Sequence[Any] | pd.Series, *, mask_urls: bool = False
         if not moved.any():
             break
         out = out.where(~moved, again)
-    return out.to_list()
+    return [str(t) for t in out.to_list()]
 
 
 @dataclass(frozen=True)

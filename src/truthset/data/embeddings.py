@@ -63,7 +63,7 @@ def cosine_knn(embeddings: npt.ArrayLike, *, k: int = 10, block: int = 2048
     if x.ndim != 2:
         raise InvalidInput(f"embeddings must be a 2-D array (n_texts, dim); got shape {x.shape}")
     norm = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.where(norm > 0, norm, 1.0)
+    x = (x / np.where(norm > 0, norm, 1.0)).astype(np.float32)
     n, kk = len(x), min(k, len(x) - 1)
     nbr = np.empty((n, max(kk, 0)), dtype=np.int64)
     sim = np.empty((n, max(kk, 0)), dtype=np.float32)

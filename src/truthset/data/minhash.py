@@ -224,9 +224,9 @@ def _oph(hashes: npt.NDArray[np.uint64], doc: npt.NDArray[np.int64], n_docs: int
     h = _mix64(hashes ^ salt)
     bins = ((h >> U64(32)) * U64(num_perm)) >> U64(32)
     values = (h & U64(0x7FFFFFFF)).astype(np.uint32)
-    sig = np.full(n_docs * num_perm, EMPTY, dtype=np.uint32)
-    np.minimum.at(sig, doc * num_perm + bins.astype(np.int64), values)
-    sig = sig.reshape(n_docs, num_perm)
+    flat = np.full(n_docs * num_perm, EMPTY, dtype=np.uint32)
+    np.minimum.at(flat, doc * num_perm + bins.astype(np.int64), values)
+    sig = flat.reshape(n_docs, num_perm)
     _densify(sig, shifts)
     return sig
 
@@ -392,4 +392,6 @@ def exact_jaccard(texts: list[str], a: npt.ArrayLike, b: npt.ArrayLike, *, k: in
     inter = np.asarray(x[ra].multiply(x[rb]).sum(axis=1)).reshape(-1)
     size = np.diff(x.indptr)
     union = size[ra] + size[rb] - inter
-    return np.divide(inter, union, out=np.ones(len(ia), dtype=np.float64), where=union > 0)
+    out = np.ones(len(ia), dtype=np.float64)
+    np.divide(inter, union, out=out, where=union > 0)
+    return out
