@@ -314,6 +314,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", default="1000000", help="comma-separated sizes; 0 to skip")
     p.add_argument("--timeout", type=float, default=1800.0, help="per method and size, seconds")
+    p.add_argument("--peer-max", type=int, default=0,
+                   help="run datasketch only on scale sizes up to this (0: every size)")
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -343,6 +345,8 @@ def main() -> None:
             path = os.path.join(tmp, "texts.txt")
             Path(path).write_text("\n".join(scale_set(source, n, args.seed, levels)), encoding="utf-8")
             for method in ["truthset-oph", "datasketch"]:
+                if method == "datasketch" and 0 < args.peer_max < n:
+                    continue
                 report["scale"].append(scale_run(method, path, args, args.timeout))
     if args.json:
         print(json.dumps(report, indent=2))

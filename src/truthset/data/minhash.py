@@ -45,7 +45,7 @@ U64 = np.uint64
 EMPTY = np.uint32(0xFFFFFFFF)  # a bin (or a whole text) with no shingle
 _BASE = 0x100000001B3  # odd: invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 2**64)
-_CHUNK_CODEPOINTS = 1 << 22  # texts are processed in chunks of about 4M code points
+_CHUNK_CODEPOINTS = 1 << 20  # texts are processed in chunks of about 1M code points (~100 MB work)
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
