@@ -19,7 +19,7 @@ export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k === 'style') node.setAttribute('style', v);
+    else if (k === 'style') node.style.cssText = v;  // CSSOM: not an inline style under the CSP
     else if (k.startsWith('data-')) node.setAttribute(k, v);
     else node[k] = v;
   }
