@@ -28,7 +28,6 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from truthset.server.app import create_app
-
     from truthset.services.users import list_users
 
     project = _open(ctx)

@@ -17,7 +17,6 @@ import jinja2
 
 from truthset.core.schema import LabelSchema
 
-
 #: characters that make Markdown (CommonMark/GFM) markup anywhere in a line
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
 #: what makes markup at the start of a line: headings, lists, rules (a quote's ">" is an entity)

@@ -14,7 +14,7 @@ import gc
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -188,17 +188,18 @@ def create_app(project: Project) -> FastAPI:
                                               for e in errors[:20]]})
 
     async def _error(request: Request, status: int, message: str, extra: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> Response:
+                     headers: Mapping[str, str] | None = None) -> Response:
         message = excerpt(message, MAX_MESSAGE, quote=False)
         if _wants_html(request):
             try:
                 account = await optional_account(request)
             except HTTPException:
                 account = None
-            return app.state.templates.TemplateResponse(
+            page: Response = app.state.templates.TemplateResponse(
                 request, "error.html", {"status": status, "message": message, "account": account,
                                         "project": project.config.name, "csrf": csrf_token(request)},
                 status_code=status, headers=headers)
+            return page
         return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status,
                             headers=headers)
 

@@ -169,10 +169,9 @@ def authenticate(conn: Connection, name: str, password: str) -> Account | None:
     names exist.
     """
     row = conn.execute(select(User).where(User.name == name)).first()
-    usable = row is not None and row.status == "active"
-    if not verify_password(row.password_hash if usable else None, password) or row is None:
-        return None
-    return _account(row)
+    stored = row.password_hash if row is not None and row.status == "active" else None
+    matches = verify_password(stored, password)  # always: the same work whether or not ``row`` exists
+    return _account(row) if matches and row is not None else None
 
 
 def _account(row: Any) -> Account:

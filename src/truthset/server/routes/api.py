@@ -192,6 +192,6 @@ def stats(request: Request, account: Account = require("reviewer")) -> dict[str,
         data = repo.status_counts(conn, p.id)
         data["items_full"] = conn.execute(select(func.count()).select_from(Item)
                                           .where(Item.project_id == p.id, Item.full.is_(True))).scalar_one()
-    for b in data["batches"]:  # the file's name: where it sat on the server is no caller's business
+    for b in data["by_batch"]:  # the file's name: where it sat on the server is no caller's business
         b["source"] = PurePath(b["source"]).name if b["source"] else b["source"]
     return data
