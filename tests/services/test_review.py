@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from truthset.services import review, users
 from truthset.services.imports import ImportOptions, import_file
-from truthset.store.models import Item
+from truthset.store.models import Annotation, Item
 
 
 def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
@@ -41,7 +41,9 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
     from truthset.services import queue
 
     p, reviewer, ids = _disputed(new_project, tmp_path, 1)
-    review.record_verdict(p, reviewer, ids[0], "accept")
+    with p.engine.connect() as conn:
+        first = conn.execute(select(Annotation.id).where(Annotation.item_id == ids[0]).order_by(Annotation.id)).scalar()
+    review.record_verdict(p, reviewer, ids[0], "accept", annotation_id=first)
     assert review.review_candidates(p) == []
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 3})})
     with p.engine.begin() as conn:

@@ -69,6 +69,42 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a server process reuses a looked-up API token or session user; a changed role, "
         "a new token or a removed user takes effect within this time. 0 looks up every request.",
     ),
+    Setting(
+        "max_body_bytes",
+        2**20,
+        "Largest request body the server accepts (bytes), for every route but item pushes; a larger "
+        "one is answered 413, also when it is sent without a Content-Length.",
+    ),
+    Setting(
+        "max_items_body_bytes",
+        32 * 2**20,
+        "Largest body of an item push (POST /api/items), in bytes; split larger pushes.",
+    ),
+    Setting(
+        "login_concurrency",
+        2,
+        "Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of CPU "
+        "each); further logins wait their turn (up to 10 s, then 503).",
+    ),
+    Setting(
+        "login_free_failures",
+        5,
+        "Failed logins for one name before each further attempt must wait (1 s, doubling up to "
+        "login_backoff_max_seconds; earlier attempts get 429 with Retry-After).",
+    ),
+    Setting(
+        "login_free_failures_per_address",
+        20,
+        "Failed logins from one client address (any names) before the same back-off applies to "
+        "the address. Behind a proxy, see docs/security.md so this is the client's address.",
+    ),
+    Setting("login_backoff_max_seconds", 300, "Longest wait the login back-off imposes, in seconds."),
+    Setting(
+        "https",
+        0,
+        "1 when users reach the server over HTTPS (directly or through a proxy that terminates "
+        "TLS): the session cookie gets the Secure flag and responses send Strict-Transport-Security.",
+    ),
 )
 
 

@@ -272,7 +272,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
     repeats); ``ner`` a list of ``{start, end, label}`` spans inside ``text`` (sorted; no
     overlaps unless the schema allows them). Raises :class:`SchemaError` naming the field.
     """
-    from truthset.core.errors import SchemaError
+    from truthset.core.errors import SchemaError, excerpt
 
     names = set(schema.names)
     if task == "multi-label":
@@ -280,7 +280,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             raise SchemaError("field 'value': a multi-label annotation is a list of label names")
         unknown = sorted(set(value) - names)
         if unknown:
-            raise SchemaError(f"field 'value': unknown label(s) {unknown}; the labels are {sorted(names)}")
+            raise SchemaError(f"field 'value': unknown label(s) {excerpt(unknown, 200)}; the labels are {sorted(names)}")
         return sorted(set(value))
     if task == "ner":
         if not isinstance(value, list):
@@ -294,7 +294,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
                 raise SchemaError(f"{where}: start and end must be whole numbers (character offsets)")
             if label not in names:
-                raise SchemaError(f"{where}: unknown label {label!r}; the labels are {sorted(names)}")
+                raise SchemaError(f"{where}: unknown label {excerpt(label)}; the labels are {sorted(names)}")
             limit = len(text) if text is not None else end
             if not 0 <= start < end <= limit:
                 raise SchemaError(f"{where}: span {start}-{end} lies outside the text (length {limit})")
@@ -309,5 +309,5 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
     if not isinstance(value, str):
         raise SchemaError("field 'value': this task takes one label name")
     if value not in names:
-        raise SchemaError(f"field 'value': unknown label {value!r}; the labels are {sorted(names)}")
+        raise SchemaError(f"field 'value': unknown label {excerpt(value)}; the labels are {sorted(names)}")
     return value

@@ -125,6 +125,8 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
         raise Conflict("this project has no adjudicate stage (review.stages in truthset.yaml)")
     if verdict != "correct" and "review" not in stages:
         raise Conflict("this project has no review stage (review.stages in truthset.yaml)")
+    if verdict in ("accept", "reject") and annotation_id is None:
+        raise InvalidInput(f"field 'annotation_id': say which annotation you {verdict}")
     if verdict == "reject" and not reason.strip():
         raise InvalidInput("field 'reason': say why the annotation is rejected")
     now = utcnow()

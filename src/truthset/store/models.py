@@ -148,6 +148,8 @@ class Item(Base):
 
 
 class User(Base):
+    """A person (or script) who annotates, reviews or administers; see services/users.py."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -155,6 +157,12 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     token_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: active; disabled (no login, no API token; ``truthset user enable`` undoes it); removed
+    #: (the same for good: the annotations stay, attributed, and the name stays taken)
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    #: sessions carry the generation they were made in; a bump (logout, new password or role,
+    #: disable, remove) ends all of them
+    session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 #: the predicate of ix_assignments_open; queries that should use the index spell the status

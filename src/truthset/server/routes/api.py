@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from typing import Any
+from pathlib import PurePath
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from truthset.server.auth import require
 from truthset.server.executor import run_db
+from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
 from truthset.services import media, queue, review
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.users import Account
@@ -29,21 +31,21 @@ class Submission(BaseModel):
 
 
 class Skip(BaseModel):
-    reason: str = Field(description="ambiguous, broken data, guideline gap or other")
-    note: str = Field("", max_length=2000)
+    reason: str = Field(max_length=40, description="ambiguous, broken data, guideline gap or other")
+    note: Annotated[StoredText, Field(max_length=2000)] = ""
 
 
 class Verdict(BaseModel):
-    verdict: str = Field(description="accept, reject or correct")
-    annotation_id: int | None = None
+    verdict: str = Field(max_length=20, description="accept, reject or correct")
+    annotation_id: BodyId | None = Field(None, description="The annotation accepted or rejected (required for those).")
     value: Any = None
-    reason: str = Field("", max_length=2000)
+    reason: Annotated[StoredText, Field(max_length=2000)] = ""
 
 
 class ItemsIn(BaseModel):
     items: list[dict[str, Any]] = Field(min_length=1, max_length=100_000,
                                         description="Item payloads; a 'label' key imports a label.")
-    annotator: str = "api"
+    annotator: Annotated[StoredText, Field(min_length=1, max_length=200)] = "api"
 
 
 def _project(request: Request) -> Any:
@@ -78,7 +80,7 @@ async def next_item(request: Request, response: Response,
 
 
 @router.post("/assignments/{assignment_id}/submit")
-async def submit(assignment_id: int, body: Submission, request: Request,
+async def submit(assignment_id: PathId, body: Submission, request: Request,
                  account: Account = require("annotator")) -> dict[str, Any]:
     """Store the annotation and hand out the next item in the same round trip."""
     p = _project(request)
@@ -88,7 +90,7 @@ async def submit(assignment_id: int, body: Submission, request: Request,
 
 
 @router.post("/assignments/{assignment_id}/skip")
-async def skip(assignment_id: int, body: Skip, request: Request,
+async def skip(assignment_id: PathId, body: Skip, request: Request,
                account: Account = require("annotator")) -> dict[str, Any]:
     p = _project(request)
     issue = await run_db(request, queue.skip, p, account.id, assignment_id, body.reason, note=body.note)
@@ -111,11 +113,10 @@ def push_items(body: ItemsIn, request: Request, account: Account = require("admi
 
 
 @router.get("/items")
-def list_items(request: Request, after: int = Query(0, ge=0, description="Return items with a larger id."),
-               limit: int = Query(50, ge=1, le=1000), batch: int | None = None,
-               label: str | None = Query(None, description="Only items with a current annotation of this label."),
-               account: Account = require("reviewer")) -> dict[str, Any]:
-    """Items in id order (keyset pagination: pass the last id as ``after``)."""
+def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1, le=1000), batch: QueryId = None,
+               label: QueryText = None, account: Account = require("reviewer")) -> dict[str, Any]:
+    """Items in id order (keyset pagination: pass the last id as ``after``); ``batch=`` keeps one
+    batch's items, ``label=`` only items with a current annotation of that label."""
     p = _project(request)
     q = select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open).where(
         Item.project_id == p.id, Item.id > after)
@@ -134,7 +135,7 @@ def list_items(request: Request, after: int = Query(0, ge=0, description="Return
 
 
 @router.get("/items/{item_id}")
-def get_item(item_id: int, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
+def get_item(item_id: PathId, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
     p = _project(request)
     # admins always see who labelled what; reviewers only if the project shows names
     names = account.can("admin") or p.config.review.show_annotator_names
@@ -142,7 +143,7 @@ def get_item(item_id: int, request: Request, account: Account = require("reviewe
 
 
 @router.get("/items/{item_id}/image", response_class=FileResponse)
-def item_image(item_id: int, request: Request, account: Account = require("annotator")) -> FileResponse:
+def item_image(item_id: PathId, request: Request, account: Account = require("annotator")) -> FileResponse:
     """The image of an item: to reviewers, and to annotators who were handed the item."""
     p = _project(request)
     if not account.can("reviewer") and not media.was_assigned(p, item_id, account.id):
@@ -151,7 +152,7 @@ def item_image(item_id: int, request: Request, account: Account = require("annot
 
 
 @router.get("/annotations")
-def pull_annotations(request: Request, after: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10000),
+def pull_annotations(request: Request, after: AfterId = 0, limit: int = Query(1000, ge=1, le=10000),
                      account: Account = require("reviewer")) -> dict[str, Any]:
     """Current annotations in id order, for pipelines pulling labels (pass the last id as ``after``)."""
     p = _project(request)
@@ -178,7 +179,7 @@ def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
 
 
 @router.post("/review/{item_id}")
-def review_item(item_id: int, body: Verdict, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
+def review_item(item_id: PathId, body: Verdict, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
     rid = review.record_verdict(_project(request), account.id, item_id, body.verdict,
                                 annotation_id=body.annotation_id, value=body.value, reason=body.reason)
     return {"review_id": rid}
@@ -191,4 +192,6 @@ def stats(request: Request, account: Account = require("reviewer")) -> dict[str,
         data = repo.status_counts(conn, p.id)
         data["items_full"] = conn.execute(select(func.count()).select_from(Item)
                                           .where(Item.project_id == p.id, Item.full.is_(True))).scalar_one()
+    for b in data["by_batch"]:  # the file's name: where it sat on the server is no caller's business
+        b["source"] = PurePath(b["source"]).name if b["source"] else b["source"]
     return data
