@@ -32,6 +32,12 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     project = _open(ctx)
     click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
                + (f", {workers} worker processes" if workers > 1 else ""))
+    from truthset.services.media import unrecorded_images
+
+    missing = unrecorded_images(project)
+    if missing:
+        click.echo(f"warning: {missing:,} item(s) have no recorded image and will not be shown; "
+                   "run 'truthset media rescan' (see docs/security.md)", err=True)
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return
