@@ -136,7 +136,7 @@ def test_html_and_svg_are_never_images(new_project, tmp_path: Path, how: str) ->
     if how == "push":
         for n, data in enumerate((HTML, svg)):
             res = admin.post("/api/items", json={"items": [{"image_base64": base64.b64encode(data).decode()}]})
-            assert res.status_code == 422 and f"items[0].image_base64" in res.json()["error"], (n, res.text)
+            assert res.status_code == 422 and "items[0].image_base64" in res.json()["error"], (n, res.text)
             assert "not an image" in res.json()["error"]
         assert admin.get("/api/items").json()["items"] == []
         return
