@@ -91,11 +91,11 @@ def _print_import(report: Any) -> None:
 
 @main.command()
 @click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
-@click.option("--kind", type=click.Choice(["rejected", "duplicate"]), default=None)
+@click.option("--kind", type=click.Choice(["rejected", "duplicate", "conflict"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
-    """List rejected and duplicate rows of an import, with line numbers and reasons.
+    """List rejected and duplicate rows and conflicting labels of an import, with lines and reasons.
 
     Example: truthset findings --kind rejected
     """

@@ -175,6 +175,20 @@ class LabelStudioConfig(BaseModel):
     data_key: str = Field("text", description="Key of the task data holding the text.")
 
 
+class MediaConfig(BaseModel):
+    """Images of an image-classification project (other projects have none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_url_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts whose http(s) image URLs items may name (lower case, e.g. images.example.org); "
+        "the browser loads those from there. Empty: images are files imported with the items, or "
+        "bytes pushed through the API.",
+    )
+    max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest image file accepted, in bytes.")
+
+
 class ProjectConfig(BaseModel):
     """The content of ``truthset.yaml``."""
 
@@ -188,6 +202,7 @@ class ProjectConfig(BaseModel):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]

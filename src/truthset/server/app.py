@@ -136,7 +136,8 @@ def create_app(project: Project) -> FastAPI:
                        same_site="strict", https_only=https, max_age=14 * 24 * 3600)
     # outermost, so every response gets the security headers and every body is bounded
     app.add_middleware(Guard, max_body=int(settings.get("max_body_bytes", 2**20)),
-                       max_items_body=int(settings.get("max_items_body_bytes", 32 * 2**20)), https=https)
+                       max_items_body=int(settings.get("max_items_body_bytes", 32 * 2**20)), https=https,
+                       image_hosts=tuple(project.config.media.allowed_url_hosts))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

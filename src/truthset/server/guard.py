@@ -27,8 +27,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "img-src 'self' data:{img_hosts}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
+
+
+def csp(image_hosts: tuple[str, ...] = ()) -> str:
+    """The policy; ``image_hosts``: the hosts whose images the project allows
+    (``media.allowed_url_hosts``: the image route redirects to them)."""
+    return CSP.format(img_hosts="".join(f" https://{h} http://{h}" for h in image_hosts))
 ITEMS_PUSH = ("POST", "/api/items")
 log = logging.getLogger("truthset.server")
 
@@ -48,9 +54,10 @@ def too_large_message(limit: int) -> str:
 class Guard:
     """The middleware; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, max_items_body: int, https: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, max_items_body: int, https: bool = False,
+                 image_hosts: tuple[str, ...] = ()) -> None:
         self.app, self.max_body, self.max_items_body = app, max_body, max_items_body
-        headers = [("content-security-policy", CSP), ("x-frame-options", "DENY"),
+        headers = [("content-security-policy", csp(image_hosts)), ("x-frame-options", "DENY"),
                    ("x-content-type-options", "nosniff"), ("referrer-policy", "same-origin"),
                    ("cross-origin-opener-policy", "same-origin")]
         if https:

@@ -24,16 +24,19 @@ from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
 VERDICTS = ("accept", "reject", "correct")
 
 
-def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, Any]]:
+def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = True) -> list[dict[str, Any]]:
     """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label.
 
     One query per reason, each filtered in SQL by "no review at or after the item's newest
     human label", so reviewed items never crowd out the ones still waiting. Empty when the
-    project uses neither a review nor an adjudicate stage.
+    project uses neither a review nor an adjudicate stage. ``with_gold=False`` (anyone but an
+    admin): gold answers given as annotations count for nothing, and "wrong on gold" is not a
+    reason, since it would tell which items are gold and which answers are wrong on them.
     """
     if not {"review", "adjudicate"} & set(project.config.review.stages):
         return []
-    cur = repo.current_annotations_query(project.id).where(Annotation.source.in_(("human", "import"))).subquery()
+    cur = (repo.current_annotations_query(project.id, with_gold=with_gold)
+           .where(Annotation.source.in_(("human", "import"))).subquery())
     reviewed = (select(Review.item_id, func.max(Review.created_at).label("at"))
                 .join(Item, Item.id == Review.item_id).where(Item.project_id == project.id)
                 .group_by(Review.item_id).subquery())
@@ -44,7 +47,7 @@ def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, An
                   .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
     with read_connection(project.engine) as conn:  # on SQLite: no write lock for a read
-        for why, q in (("disagreement", disagree), ("wrong on gold", wrong_gold)):
+        for why, q in [("disagreement", disagree), *([("wrong on gold", wrong_gold)] if with_gold else [])]:
             c = q.subquery()
             waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)
                        .where(or_(reviewed.c.at.is_(None), reviewed.c.at < c.c.last_at))
@@ -88,7 +91,8 @@ def span_votes(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
-    """An item with its annotations (``current``: each annotator's latest), reviews and gold.
+    """An item with its annotations (``current``: each annotator's latest), reviews, and gold (as
+    the gold answer and as the annotation that gave it) only ``with_gold`` (admins).
 
     For NER, ``spans`` lists every span the annotators marked, with who marked it and whether
     all of them did (:func:`span_votes`).
@@ -97,7 +101,7 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
         item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")
-        anns = repo.annotations_for_items(conn, project.id, [item_id])
+        anns = repo.annotations_for_items(conn, project.id, [item_id], with_gold=with_gold)
         gold = conn.execute(select(Gold.value).where(Gold.item_id == item_id)).scalar() if with_gold else None
         reviews = conn.execute(select(Review, User.name.label("reviewer")).join(User, User.id == Review.reviewer_id)
                                .where(Review.item_id == item_id).order_by(Review.id)).all()
