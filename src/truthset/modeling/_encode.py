@@ -59,7 +59,7 @@ def codes_of(values: npt.NDArray[Any], classes: npt.NDArray[Any], name: str) -> 
         bad = pd.unique(values[pos < 0])[:5].tolist()
         raise InvalidInput(
             f"{name} holds label(s) {bad} that are not among the classes "
-            f"{list(classes)[:10]}; pass classes= with every label, in the order of the "
+            f"{pd.Index(classes)[:10].tolist()}; pass classes= with every label, in the order of the "
             "probability columns."
         )
     return pos.astype(np.int64)
