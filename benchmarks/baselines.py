@@ -207,21 +207,23 @@ def scale(n: int = 100_000) -> dict[str, Any]:
 
     df = read_sms().drop_duplicates("text").reset_index(drop=True)
     x, y, groups = synthesise(df["text"].tolist(), df["label"].to_numpy(), n)
-    t = {}
-    t0 = time.perf_counter()
-    split = group_split(groups, y, test_size=0.2, seed=0)
-    t["split"] = time.perf_counter() - t0
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        wall[name], cpu[name] = time.perf_counter() - w0, time.process_time() - c0
+        return out
+
+    split = timed("split", lambda: group_split(groups, y, test_size=0.2, seed=0))
     xtr, xte = [x[i] for i in split.train], [x[i] for i in split.test]
-    t0 = time.perf_counter()
-    model = fit_baseline(text_baseline(seed=0, n_jobs=2), xtr, y[split.train])
-    t["fit"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    proba = predict_proba(model, xte)
-    t["predict"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ev = evaluate(y[split.test], proba=proba, classes=model.classes_, positive="spam")
-    t["evaluate"] = time.perf_counter() - t0
-    total = sum(t.values())
+    # one process, so process_time() holds all the work (no worker processes or BLAS threads)
+    model = timed("fit", lambda: fit_baseline(text_baseline(seed=0), xtr, y[split.train]))
+    proba = timed("predict", lambda: predict_proba(model, xte))
+    ev = timed("evaluate", lambda: evaluate(y[split.test], proba=proba, classes=model.classes_,
+                                            positive="spam"))
+    total, total_cpu = sum(wall.values()), sum(cpu.values())
     # peer: the same bootstrap (accuracy, macro-F1, MCC only) by calling scikit-learn per replicate
     yt, yp = y[split.test], model.classes_[proba.argmax(axis=1)]
     rng = np.random.default_rng(0)
@@ -237,8 +239,10 @@ def scale(n: int = 100_000) -> dict[str, Any]:
     ours_counts = time.perf_counter() - t0
     return {
         "items": n, "n_train": int(split.train.size), "n_test": int(split.test.size),
-        "seconds": {k: round(v, 2) for k, v in t.items()}, "total_seconds": round(total, 2),
-        "under_60s": total < 60,
+        "wall_seconds": {k: round(v, 2) for k, v in wall.items()},
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "total_wall_seconds": round(total, 2), "total_cpu_seconds": round(total_cpu, 2),
+        "under_60s_wall": total < 60, "under_60s_cpu": total_cpu < 60,
         "metrics": {k: _ci(ev.metrics, k) for k in ("accuracy", "macro_f1", "mcc", "roc_auc")},
         "bootstrap_1000_sklearn_loop_seconds": round(sk_s, 2),
         "bootstrap_1000_truthset_seconds": round(ours_counts, 2),
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, name):
             t0 = time.perf_counter()
             out[name] = fn()
-            out[name]["wall_seconds"] = round(time.perf_counter() - t0, 1)
+            out[name]["part_wall_seconds"] = round(time.perf_counter() - t0, 1)
             if not args.json:
                 print(f"== {name}")
                 for k, v in out[name].items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import truthset.modeling as modeling
 
 
@@ -25,3 +27,20 @@ def test_import_does_not_load_sklearn() -> None:
             "print('sklearn' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_all_lists_exactly_the_lazy_names() -> None:
+    assert sorted(modeling.__all__) == sorted([*modeling._LAZY, "evaluate"])
+
+
+MODULES = ["active", "calibration", "compare", "costs", "evaluate", "splits"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"truthset.modeling.{module}")
+    result = doctest.testmod(mod)
+    assert result.attempted > 0 and result.failed == 0

@@ -13,6 +13,8 @@ the same code. Conventions follow scikit-learn so the point estimates equal its 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -25,7 +27,7 @@ def _div(num: FloatArray, den: FloatArray) -> FloatArray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
-def per_class(cm: FloatArray) -> dict[str, FloatArray]:
+def per_class(cm: FloatArray) -> dict[str, npt.NDArray[Any]]:
     """Per-class ``precision``, ``recall``, ``f1`` and ``support`` (true count), shape (..., K)."""
     tp = np.diagonal(cm, axis1=-2, axis2=-1)
     true_n = cm.sum(axis=-1)

@@ -62,7 +62,7 @@ def codes_of(values: npt.NDArray[Any], classes: npt.NDArray[Any], name: str) -> 
             f"{pd.Index(classes)[:10].tolist()}; pass classes= with every label, in the order of the "
             "probability columns."
         )
-    return pos.astype(np.int64)
+    return np.asarray(pos, dtype=np.int64)
 
 
 def check_proba(proba: Any, n: int, name: str = "proba") -> FloatArray:

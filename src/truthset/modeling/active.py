@@ -63,7 +63,7 @@ def entropy(proba: Any) -> FloatArray:
     if p.shape[1] < 2:
         return np.zeros(p.shape[0])
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
+        h = np.where(p > 0, -p * np.log(p), 0.0).sum(axis=1)
     return np.asarray(h / np.log(p.shape[1]))
 
 

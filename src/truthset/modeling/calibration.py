@@ -72,15 +72,17 @@ class CalibrationBins:
         size = rows * nb
         return (
             np.bincount(flat, minlength=size).reshape(rows, nb).astype(np.float64),
-            np.bincount(flat, weights=self.conf[idx].ravel(), minlength=size).reshape(rows, nb),
-            np.bincount(flat, weights=self.correct[idx].ravel(), minlength=size).reshape(rows, nb),
+            np.bincount(flat, weights=self.conf[idx].ravel(), minlength=size)
+            .reshape(rows, nb).astype(np.float64, copy=False),
+            np.bincount(flat, weights=self.correct[idx].ravel(), minlength=size)
+            .reshape(rows, nb).astype(np.float64, copy=False),
         )
 
     def ece(self, idx: IntArray) -> FloatArray:
         """``(B,)`` ECE of each resample in ``idx`` (B, n)."""
         cnt, conf, corr = self.sums(idx)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.abs(corr - conf).sum(axis=1) / cnt.sum(axis=1)
+            return np.asarray(np.abs(corr - conf).sum(axis=1) / cnt.sum(axis=1))
 
     def point(self) -> float:
         return float(self.ece(np.arange(self.conf.size)[None])[0])

@@ -37,9 +37,8 @@ def _as_rgb(image: Any, position: int) -> FloatArray:
             "(height, width, 4) RGBA or (height, width) grey, with height and width >= 1."
         )
     arr = arr[:, :, :3]
-    if arr.dtype.kind == "f":
-        if np.nanmax(arr, initial=0.0) <= 1.0:
-            arr = arr * 255.0
+    if arr.dtype.kind == "f" and np.nanmax(arr, initial=0.0) <= 1.0:
+        arr = arr * 255.0
     return np.clip(np.nan_to_num(arr.astype(np.float64)), 0.0, 255.0)
 
 
