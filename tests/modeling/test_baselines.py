@@ -125,7 +125,7 @@ def test_fitted_pipeline_round_trips_through_skops(sms_split) -> None:
     import skops.io as sio
 
     xtr, ytr, xte, _ = sms_split
-    model = fit_baseline(text_baseline(seed=0), list(xtr[:300]), ytr[:300])
+    model = fit_baseline(text_baseline(seed=0), list(xtr[:100]), ytr[:100])
     blob = sio.dumps(model)
     untrusted = sio.get_untrusted_types(data=blob)
     loaded = sio.loads(blob, trusted=untrusted)
