@@ -21,6 +21,8 @@ likewise from the true spans' side). Intervals come from a bootstrap over senten
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,10 +40,57 @@ from truthset.modeling._resample import (
     percentile_interval,
 )
 
-__all__ = ["fit_ner", "ner_baseline", "predict_ner", "span_scores", "spans_from_tags",
-           "token_features"]
+__all__ = ["bio_from_spans", "fit_ner", "ner_baseline", "predict_ner", "span_scores",
+           "spans_from_tags", "token_features"]
 
 Sentences = list[list[str]]
+
+
+#: A token is a run of word characters or one other non-space character.
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def bio_from_spans(
+    texts: Sequence[str], spans: pd.DataFrame | None = None
+) -> tuple[Sentences, Sentences]:
+    """Tokenise texts and tag each token BIO from character-offset spans.
+
+    ``spans`` has one row per span: ``item`` (position in ``texts``), ``start``, ``end``
+    (character offsets, ``end`` exclusive) and ``label`` - the shape of span annotations in
+    the store. A token belongs to a span when their characters overlap; where spans overlap,
+    the earlier-starting one keeps the token. Returns ``(tokens, tags)``, one list per text.
+    """
+    tokens: Sentences = []
+    tags: Sentences = []
+    by_item: dict[int, pd.DataFrame] = {}
+    if spans is not None and not spans.empty:
+        missing = [c for c in ("item", "start", "end", "label") if c not in spans.columns]
+        if missing:
+            raise InvalidInput(
+                f"spans lacks column(s) {missing}; give item (text position), start, end "
+                "(character offsets, end exclusive) and label."
+            )
+        ordered = spans.sort_values(["item", "start", "end"], kind="mergesort")
+        by_item = {int(k): g for k, g in ordered.groupby("item", sort=False)}
+    for i, text in enumerate(texts):
+        found = list(_TOKEN.finditer(str(text)))
+        tokens.append([m.group() for m in found])
+        starts = np.fromiter((m.start() for m in found), dtype=np.int64, count=len(found))
+        ends = starts + np.fromiter((len(m.group()) for m in found), dtype=np.int64,
+                                    count=len(found))
+        tag = np.full(len(found), "O", dtype=object)
+        owner = np.full(len(found), -1, dtype=np.int64)
+        group = by_item.get(i)
+        for j, (s0, e0, label) in enumerate(
+            [] if group is None else group[["start", "end", "label"]].itertuples(index=False)
+        ):
+            inside = np.flatnonzero((starts < e0) & (ends > s0) & (owner < 0))
+            if inside.size:
+                owner[inside] = j
+                tag[inside] = f"I-{label}"
+                tag[inside[0]] = f"B-{label}"
+        tags.append(tag.tolist())
+    return tokens, tags
 
 
 def _shape(tok: str) -> str:
