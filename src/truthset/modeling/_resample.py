@@ -2,9 +2,10 @@
 
 A batch of bootstrap replicates is an ``(n_rows, n)`` int array of resampled item indices.
 Metrics built on counts (confusion matrices) take those indices straight into one
-``np.bincount`` over ``replicate * K*K + true * K + pred``; metrics that need per-item
-weights (ranking metrics, calibration bins) turn the same indices into an ``(n_rows, n)``
-draw-count matrix, again with one ``np.bincount``. Batches are sized so that one batch
+``np.bincount`` over ``replicate * K*K + true * K + pred``; ranking metrics and calibration
+bins do the same over (replicate, score group) and (replicate, bin) cells; matrix-product
+metrics (multi-label, spans) turn the indices into an ``(n_rows, n)`` draw-count matrix,
+again with one ``np.bincount``. Batches are sized so that one batch
 holds at most :data:`MAX_BATCH_CELLS` cells, so memory stays bounded for large test sets.
 The same ``seed`` always gives the same replicates, so results are reproducible, and two
 systems evaluated with the same seed on the same items see the same resamples (paired).

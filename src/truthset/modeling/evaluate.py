@@ -4,7 +4,8 @@ Every metric comes with a percentile bootstrap interval over test items (resampl
 replacement, ``n_boot`` times, seeded). The bootstrap is vectorised: a batch of resamples is
 an ``(n_boot, n)`` index array, confusion counts for all of them come from one
 ``np.bincount`` and every count-based metric (accuracy, P/R/F1, MCC) is array arithmetic on
-those counts; ROC-AUC, PR-AUC and ECE reuse one sort of the scores with per-item draw counts.
+those counts; ROC-AUC and PR-AUC count positives and negatives per tied-score group, and ECE
+per confidence bin, with one ``np.bincount`` per batch as well (scores grouped once).
 Point estimates equal scikit-learn's ``accuracy_score``, ``precision_recall_fscore_support``,
 ``f1_score`` (macro, micro, weighted), ``matthews_corrcoef``, ``roc_auc_score``
 (one-vs-rest macro for more than two classes), ``average_precision_score`` and
