@@ -51,6 +51,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("import_chunk_rows", 20000, "Rows per chunk while importing; bounds memory."),
     Setting(
+        "import_max_field_chars",
+        1 << 20,
+        "Longest value (characters) an import accepts; a longer one makes a rejected row, read "
+        "without holding it in memory (a line or JSON element may be 4 times this long).",
+    ),
+    Setting(
         "import_parallel_bytes",
         8 * 2**20,
         "Files at least this large are read in a second process while the first writes.",
