@@ -84,6 +84,7 @@ def _print_import(report: Any) -> None:
         c.print(f"  [red]rejected rows:      {report.rejected:,}[/red] (see 'truthset findings --kind rejected')")
     for name, n, kind in (
             ("changed payloads (same id, other content)", report.changed_payloads, "changed"),
+            ("items with the same content as another id's", report.same_content, "same_content"),
             ("conflicting labels (the later is current)", report.conflicts, "conflict"),
             ("rows with mojibake", report.mojibake_rows, "mojibake"),
             ("rows with control characters", report.control_char_rows, "control"),
@@ -110,15 +111,16 @@ def _print_import(report: Any) -> None:
 
 @main.command()
 @click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
-@click.option("--kind", type=click.Choice(["rejected", "duplicate", "changed", "conflict", "mojibake", "control",
-                                          "overlap"]), default=None)
+@click.option("--kind", type=click.Choice(["rejected", "duplicate", "changed", "same_content", "conflict", "mojibake",
+                                          "control", "overlap"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
     """List what an import noted, row by row, with line numbers and reasons.
 
-    Kinds: rejected rows, duplicated rows, changed payloads (same id, other content),
-    conflicting labels, mojibake, control characters, overlapping spans.
+    Kinds: rejected rows, duplicated rows, changed payloads (same id, other content), items
+    with the same content as another id's, conflicting labels, mojibake, control characters,
+    overlapping spans.
 
     Example: truthset findings --kind mojibake
     """

@@ -42,7 +42,7 @@ from truthset.store.bulk import ChunkResult, Stager
 from truthset.store.models import Batch, ImportFinding, utcnow
 
 DUPLICATE_POLICIES = ("merge", "reject", "error")
-FINDING_KINDS = ("rejected", "duplicate", "changed", "conflict", "mojibake", "control", "overlap")
+FINDING_KINDS = ("rejected", "duplicate", "changed", "same_content", "conflict", "mojibake", "control", "overlap")
 MAX_FINDINGS_SHOWN = 20
 #: a rough size of one row of a text file, to guess how many rows an import brings (the 1M-row
 #: benchmark CSV: 112 bytes); the store decides from it whether to rebuild indexes afterwards
@@ -88,6 +88,10 @@ class ImportReport:
     already_present: int = 0
     #: rows whose external id names an item with other content
     changed_payloads: int = 0
+    #: new items whose content equals that of an item with another external id
+    same_content: int = 0
+    #: items known by content only that took an external id from this file
+    ids_assigned: int = 0
     rejected: int = 0
     #: rows where an annotator's label differs from the one they gave before (the later is current)
     conflicts: int = 0
@@ -153,6 +157,13 @@ class ImportReport:
                                        + ("; the stored gold is kept" if annotator == "gold" else
                                           "; the later is current, the earlier kept in history"),
                              "raw": ""})
+        self.ids_assigned += len(res.adopted)
+        for line, other, item_line, item_batch in res.same_content:
+            self.same_content += 1
+            where = f"line {item_line}" if item_batch == batch_id else f"batch {item_batch}, line {item_line}"
+            findings.append({"kind": "same_content", "line": line, "field": "",
+                             "reason": f"same content as the item with id {other} ({where}); another id, "
+                                       "so another item", "raw": ""})
         for line, reason in res.rejected:
             self.rejected += 1
             findings.append({"kind": "rejected", "line": line, "field": "", "raw": "",

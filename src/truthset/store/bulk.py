@@ -1,9 +1,11 @@
 """Bulk import of parsed chunks: which item each record is, then plain bulk inserts.
 
-An external id identifies an item; a record without one is identified by its content. For
-each record, in file order: the item whose external id it carries, else the item with the
-same content (sha256 of the canonical payload), else a new item (registered under its own id
-and content only). Two in-memory filters of 64-bit keys (content keys and external-id
+An external id identifies an item; a record without one is identified by its content
+(sha256 of the canonical payload). For each record, in file order: the item whose external
+id it carries; else, for a record without an id, the item with the same content; for a
+record with an id, the item with the same content if that item has no id yet (it takes the
+record's id); else a new item. So two ids are two items even with equal content (reported
+as ``same_content``), and a re-import of the same ids with other options adds no items. Two in-memory filters of 64-bit keys (content keys and external-id
 hashes of the project's items) let a chunk skip the database entirely unless some record
 may match a stored item; the few candidates are looked up through a temporary table joined
 on ``ix_items_content_key`` / ``ix_items_external_id``.
@@ -106,6 +108,10 @@ class ChunkResult:
     conflicts: list[tuple[int, str, str, str]] = field(default_factory=list)
     #: records not used under ``--on-duplicate reject``: (line, reason)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    #: new items whose content equals an item's with another external id: (line, its id, its line, its batch)
+    same_content: list[tuple[int, str, int | None, int | None]] = field(default_factory=list)
+    #: stored items known by content only that took a record's external id: (item id, external id)
+    adopted: list[tuple[int, str]] = field(default_factory=list)
 
 
 class _History:
@@ -224,7 +230,8 @@ class Stager:
         return [Stored(int(i), e, h, line, batch) for i, e, h, line, batch in rows]
 
     def _by_content(self, wanted: dict[str, int]) -> dict[str, Stored]:
-        """Stored items with these content hashes (hash -> content key)."""
+        """Stored items with these content hashes (hash -> content key); of several, one
+        without an external id if there is one, else the first."""
         if not wanted:
             return {}
         self._stage("content_key", sorted(set(wanted.values())))
@@ -235,7 +242,9 @@ class Stager:
         out: dict[str, Stored] = {}
         for s in self._stored(rows):
             if s.content_hash in wanted:
-                out.setdefault(s.content_hash, s)
+                first = out.get(s.content_hash)
+                if first is None or (first.external_id is not None and s.external_id is None):
+                    out[s.content_hash] = s
         return out
 
     def _by_external_id(self, wanted: set[str]) -> dict[str, Stored]:
@@ -306,31 +315,51 @@ class Stager:
         # which item each record is: a stored one (Stored), or the k-th new one (int k)
         seen_ext: dict[str, Stored | int] = {}
         seen_hash: dict[str, Stored | int] = {}
+        ext_of: dict[Stored | int, str | None] = {}  # an item's external id, once it has one here
         target: list[Stored | int] = []
         new: list[int] = []
         matched: list[tuple[int, str]] = []
         for i, t in enumerate(items):
             ext, h = t[2], t[3]
             hit: Stored | int | None = None
+            how = "id"
             if ext is not None:
                 hit = seen_ext.get(ext)
                 if hit is None:
                     hit = by_ext.get(ext)
-            how = "id"
             if hit is None:
                 how = "content"
-                hit = seen_hash.get(h)
-                if hit is None:
-                    hit = by_hash.get(h)
+                same = seen_hash.get(h)
+                if same is None:
+                    same = by_hash.get(h)
+                if same is not None:
+                    if ext is None:
+                        hit = same
+                    else:
+                        has = ext_of[same] if same in ext_of else (
+                            same.external_id if isinstance(same, Stored) else items[new[same]][2])
+                        if has is None:  # an item known by content only takes this row's id
+                            hit = same
+                            ext_of[same] = ext
+                            seen_ext[ext] = same
+                            if isinstance(same, Stored):
+                                result.adopted.append((same.id, ext))
+                        else:  # another id: another item, with the same content
+                            line, batch = (same.line, same.batch) if isinstance(same, Stored) else (
+                                items[new[same]][1], self.batch_id)
+                            result.same_content.append((t[1], has, line, batch))
             if hit is None:
                 hit = len(new)
                 new.append(i)
-                seen_hash[h] = hit
+                seen_hash.setdefault(h, hit)
                 if ext is not None:
                     seen_ext[ext] = hit
             else:
                 matched.append((i, how))
             target.append(hit)
+        if result.adopted:
+            self.conn.execute(text("UPDATE items SET external_id = :e WHERE id = :i"),
+                              [{"e": e, "i": i} for i, e in result.adopted])
 
         ids = self._reserve_ids("items", len(new))
         ts = self._timestamp(now)
