@@ -62,6 +62,16 @@ def _pair_class(encodings: tuple[str, ...]) -> str:
 PAIR = re.compile(_pair_class(_MISREAD_AS))
 _PAIR_IN = tuple(re.compile(_pair_class((e,))) for e in _MISREAD_AS)
 _C1 = re.compile(r"[\x80-\x9f]")
+
+
+def _mac_continuations() -> str:
+    return "".join(sorted({bytes([b]).decode("mac_roman") for b in range(0x80, 0xC0)}))
+
+
+#: a four-byte UTF-8 sequence (an emoji) read as Mac Roman starts with the Apple logo (U+F8FF,
+#: byte 0xF0) and three continuation characters; ftfy 6.3 neither detects nor repairs it
+#: ("\uf8ffüòÄ" for 😀), so truthset does, for this one pattern
+MAC_FOUR_BYTES = re.compile("\uf8ff[" + re.escape(_mac_continuations()) + "]{3}")
 #: ASCII bytes that are not control characters
 _ASCII_OK = bytes([9, 10, 13, *range(0x20, 0x7F)])
 
@@ -72,7 +82,7 @@ def has_mojibake(text: str) -> bool:
     ftfy judges a few characters around each place that could be mojibake (a lead and a
     continuation character of one code page, or a C1 control); its detector is local.
     """
-    if "\ufffd" in text:
+    if "\ufffd" in text or MAC_FOUR_BYTES.search(text):
         return True
     for pattern in (PAIR, _C1):
         for m in pattern.finditer(text):
@@ -109,8 +119,17 @@ def problems(text: str) -> tuple[bool, bool]:
     return has_mojibake(text), has_control_chars(text)
 
 
+def _undo_mac_four_bytes(m: re.Match[str]) -> str:
+    try:
+        return m.group().encode("mac_roman").decode("utf-8")
+    except UnicodeError:
+        return m.group()
+
+
 def repair(text: str) -> str:
     """``text`` with mojibake and C1 controls repaired by ftfy (nothing else changed)."""
+    if "\uf8ff" in text:
+        text = MAC_FOUR_BYTES.sub(_undo_mac_four_bytes, text)
     return fix_text(text, REPAIR)
 
 
