@@ -175,14 +175,16 @@ def iter_csv(
         delimiter = "\t"
     max_line = max_field * LINE_FACTOR
     sample: list[str] = []
+    size = 0
     for ln in TextLines(path, encoding, max_line=max_line):
         sample.append(ln)
-        if len(sample) >= sample_lines:
+        size += len(ln)
+        if len(sample) >= sample_lines or size > 2 * max_line:
             break
     if sample and OVERSIZE in sample[0]:
         raise ImportFailed(f"{path}: line 1: the header is longer than {max_line:,} characters; "
                            "is this a delimited text file?")
-    with _field_limit(max_field):
+    with _field_limit(size + 1):  # the sample is in memory already: no field of it is too long to sniff
         delim, quote_mode = sniff_dialect(sample, delimiter=delimiter, quoting=quoting)
     dialect = {"delimiter": delim, "quoting": "none" if quote_mode == csv.QUOTE_NONE else "minimal"}
     lines = TextLines(path, encoding, max_line=max_line)
