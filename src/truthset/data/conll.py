@@ -38,14 +38,21 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
 
 
 def bio_tags(text: str, spans: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Whitespace tokens of ``text`` with BIO tags from character spans."""
+    """Whitespace tokens of ``text`` with BIO tags from character spans.
+
+    A token takes the first span it overlaps; the first token a span gets is ``B-``, the
+    following ones ``I-`` (so overlapping spans still give valid BIO, which reads back the same).
+    """
     tagged = []
+    previous = None
     for tok, s, e in tokens(text):
-        tag = "O"
-        for sp in spans:
+        tag, current = "O", None
+        for i, sp in enumerate(spans):
             if s < sp["end"] and e > sp["start"]:
-                tag = ("B-" if s <= sp["start"] else "I-") + sp["label"]
+                current = i
+                tag = ("I-" if previous == i else "B-") + sp["label"]
                 break
+        previous = current
         tagged.append((tok, tag))
     return tagged
 

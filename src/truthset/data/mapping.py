@@ -202,7 +202,11 @@ class RowMapper:
                 return None, f"empty {c['text']!r}: every item needs text", c["text"]
             text = str(raw_text)
         used = self.used
-        payload = {k: v for k, v in f.items() if k not in used}
+        if self.export_shape:
+            # truthset's long export: an empty cell is a field the item does not have
+            payload = {k: v for k, v in f.items() if k not in used and v not in ("", None)}
+        else:
+            payload = {k: v for k, v in f.items() if k not in used}
         if text is not None:
             payload[self.text_field] = text
         ext = f.get(c["id"]) if c["id"] else None

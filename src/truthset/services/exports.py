@@ -192,6 +192,42 @@ def _write_csv(project: Project, fh: TextIO, page: int, report: ExportReport, pr
             progress(len(rows))
 
 
+def _parquet_schema(rows: list[dict[str, Any]]) -> Any:
+    """The file's schema from its first page: a column whose values are all of one type gets
+    it (numbers stay numbers); a column of mixed or unknown types is text."""
+    import pyarrow as pa
+
+    fields = []
+    for name in rows[0]:
+        kinds = {type(r.get(name)) for r in rows} - {type(None)}
+        if kinds == {bool}:
+            t = pa.bool_()
+        elif kinds == {int}:
+            t = pa.int64()
+        elif kinds and kinds <= {int, float}:
+            t = pa.float64()
+        else:
+            t = pa.string()
+        fields.append(pa.field(name, t))
+    return pa.schema(fields)
+
+
+def _parquet_value(v: Any, t: Any, name: str) -> Any:
+    import pyarrow as pa
+
+    if v is None:
+        return None
+    if pa.types.is_string(t):
+        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    if pa.types.is_floating(t) and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if (pa.types.is_integer(t) and isinstance(v, int) and not isinstance(v, bool)) or (
+            pa.types.is_boolean(t) and isinstance(v, bool)):
+        return v
+    raise InvalidInput(f"field {name!r} holds {type(v).__name__} values after {t} ones; Parquet needs one "
+                       "type per column: export as jsonl (or csv) instead")
+
+
 def _write_parquet(project: Project, path: Path, page: int, report: ExportReport, progress: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -203,11 +239,9 @@ def _write_parquet(project: Project, path: Path, page: int, report: ExportReport
             if not rows:
                 continue
             if schema is None:
-                table = pa.Table.from_pylist(rows)
-                schema = pa.schema([f if not pa.types.is_null(f.type) else pa.field(f.name, pa.string()) for f in table.schema])
+                schema = _parquet_schema(rows)
                 writer = pq.ParquetWriter(path, schema)
-            cols = {name: [r.get(name) for r in rows] for name in schema.names}
-            cols = {k: [None if v is None else (str(v) if pa.types.is_string(schema.field(k).type) and not isinstance(v, str) else v) for v in vals] for k, vals in cols.items()}
+            cols = {f.name: [_parquet_value(r.get(f.name), f.type, f.name) for r in rows] for f in schema}
             assert writer is not None
             writer.write_table(pa.Table.from_pydict(cols, schema=schema))
             if progress:
