@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from truthset.services.exports import export_project
-from truthset.services.imports import ImportOptions, import_file, import_findings
+from truthset.services.imports import import_file, import_findings
 from truthset.store.models import Annotation, Item
 
 

@@ -10,6 +10,7 @@ column), CoNLL blocks, and Label Studio tasks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,10 +141,8 @@ class RowMapper:
             return None, ""
         if self.task == "multi-label":
             if isinstance(raw, str) and raw.startswith("[") and self.export_shape:
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     raw = json.loads(raw)
-                except json.JSONDecodeError:
-                    pass
             vals = [str(v).strip() for v in raw] if isinstance(raw, list) else [
                 v.strip() for v in str(raw).split(self.options.label_sep)]
             return sorted({v for v in vals if v}), ""
@@ -191,7 +190,7 @@ class RowMapper:
         if self.fmt == "conll":
             return self._conll_record(row)
         if not self.cols:
-            if self.fmt == "jsonl" and JSONL_EXPORT_KEYS <= set(f):
+            if self.fmt == "jsonl" and set(f) >= JSONL_EXPORT_KEYS:
                 return self._jsonl_export_record(row)
             self.bind(list(f.keys()))
         c = self.cols
@@ -265,7 +264,8 @@ class RowMapper:
             lead, err = parse_lead_time(a.get("lead_time"))
             if err:
                 return None, err, where + ".lead_time"
-            meta = a.get("meta") if isinstance(a.get("meta"), dict) else {}
+            raw_meta = a.get("meta")
+            meta: dict[str, Any] = dict(raw_meta) if isinstance(raw_meta, dict) else {}
             gt = bool(a.get("ground_truth"))
             if gt:
                 meta = {**meta, "ground_truth": True}

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from truthset.core.errors import ImportFailed
 from truthset.data.jsonfiles import iter_json_array, iter_jsonl
-from truthset.data.rows import LINE_FACTOR, MAX_FIELD_CHARS, NUL_REASON, Row, bad_value, chunked, too_long
+from truthset.data.rows import (
+    LINE_FACTOR,
+    MAX_FIELD_CHARS,
+    NUL_REASON,
+    Row,
+    bad_value,
+    chunked,
+    too_long,
+)
 from truthset.data.textfile import OVERSIZE, TextLines, decoded_lines
 
 Format = Literal["csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll"]

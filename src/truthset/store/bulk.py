@@ -307,8 +307,10 @@ class Stager:
         ckeys = np.fromiter((t[4] for t in items), dtype=np.int64, count=n)
         with_ext = [i for i in range(n) if items[i][2] is not None]
         ekeys = np.fromiter((items[i][9] for i in with_ext), dtype=np.int64, count=len(with_ext))
-        by_hash = self._by_content({items[i][3]: items[i][4] for i in np.flatnonzero(self.known.may_contain(ckeys))})
-        by_ext = self._by_external_id({items[with_ext[j]][2] for j in np.flatnonzero(self.known_ext.may_contain(ekeys))})
+        by_hash = self._by_content({items[i][3]: items[i][4]
+                                    for i in np.flatnonzero(self.known.may_contain(ckeys)).tolist()})
+        by_ext = self._by_external_id({items[with_ext[j]][2]
+                                       for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()})
         self.known.add(ckeys)
         self.known_ext.add(ekeys)
 
