@@ -25,17 +25,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, text
 
 from truthset.core.keys import external_key
+from truthset.store.identity import ChunkResult, History, KeyFilter, Stored
 from truthset.store.models import Item
 from truthset.store.repo import ensure_users
+
+__all__ = ["ANNOTATION_COLUMNS", "DEFERRED_INDEXES", "GOLD_COLUMNS", "ITEM_COLUMNS", "ChunkResult", "KeyFilter",
+           "Stager", "Stored"]
 
 STAGE = "truthset_stage"
 ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "content_key", "payload", "batch_id", "line",
@@ -48,82 +50,6 @@ DEFERRED_INDEXES = ("ix_items_queue", "ix_items_batch_queue")
 DEFER_MIN_ROWS = 100_000
 #: the first key of PostgreSQL advisory locks that serialise imports into one project
 IMPORT_LOCK = 7_401_011
-
-
-class KeyFilter:
-    """Which 64-bit keys may be stored already, in 8 bytes per key.
-
-    Keeps every key seen (items present before the import, and each chunk as it is written)
-    in sorted numpy arrays, merged as they grow. A key that is absent is certainly new and
-    needs no database look-up; only keys that are present (true matches, and 64-bit
-    collisions, about n/2**64 each) are checked in the database.
-    """
-
-    def __init__(self) -> None:
-        self.arrays: list[npt.NDArray[np.int64]] = []
-
-    def add(self, keys: Iterable[int] | npt.NDArray[np.int64]) -> None:
-        arr = np.asarray(keys if isinstance(keys, np.ndarray) else list(keys), dtype=np.int64)
-        if not len(arr):
-            return
-        self.arrays.append(np.sort(arr))
-        # merge equal-sized neighbours (a binary counter) so few arrays are searched
-        while len(self.arrays) > 1 and len(self.arrays[-2]) <= len(self.arrays[-1]) * 2:
-            last = self.arrays.pop()
-            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
-
-    def may_contain(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """For each key: may it be stored?"""
-        hit = np.zeros(len(keys), dtype=bool)
-        for arr in self.arrays:
-            pos = np.searchsorted(arr, keys)
-            pos[pos == len(arr)] = 0
-            hit |= arr[pos] == keys
-        return hit
-
-
-@dataclass(frozen=True)
-class Stored:
-    """An item already in the store, as a look-up found it."""
-
-    id: int
-    external_id: str | None
-    content_hash: str
-    line: int | None
-    batch: int | None
-
-
-@dataclass
-class ChunkResult:
-    items_added: int = 0
-    annotations_added: int = 0
-    gold_added: int = 0
-    superseded: int = 0
-    #: records that are an item met before, in this import or earlier:
-    #: (line, item line, item batch, matched "id" | "content", content changed, annotations or gold added)
-    matched: list[tuple[int, int | None, int | None, str, bool, int]] = field(default_factory=list)
-    #: stored and new payload of records whose id names an item with other content: (line, old, new)
-    changed: list[tuple[int, str, str]] = field(default_factory=list)
-    #: an annotator's new label differs from their current one: (line, annotator, old value, new value)
-    conflicts: list[tuple[int, str, str, str]] = field(default_factory=list)
-    #: records not used under ``--on-duplicate reject``: (line, reason)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    #: new items whose content equals an item's with another external id: (line, its id, its line, its batch)
-    same_content: list[tuple[int, str, int | None, int | None]] = field(default_factory=list)
-    #: stored items known by content only that took a record's external id: (item id, external id)
-    adopted: list[tuple[int, str]] = field(default_factory=list)
-
-
-class _History:
-    """One annotator's annotations of one item: the current one, and what was given."""
-
-    __slots__ = ("current", "value", "given", "keys")
-
-    def __init__(self, current: int, value: str) -> None:
-        self.current = current  # an annotation id (> 0), or -(n + 1) for the chunk's n-th new row
-        self.value = value
-        self.given: set[tuple[str, str]] = set()
-        self.keys: set[str] = set()
 
 
 class Stager:
@@ -261,7 +187,7 @@ class Stager:
             out.setdefault(str(s.external_id), s)
         return out
 
-    def _history(self, item_ids: Sequence[int]) -> dict[tuple[int, int], _History]:
+    def _history(self, item_ids: Sequence[int]) -> dict[tuple[int, int], History]:
         """What each annotator gave each of these items, and their current annotation."""
         if not item_ids:
             return {}
@@ -270,12 +196,12 @@ class Stager:
             f"SELECT a.id, a.item_id, a.user_id, a.value, a.source, a.meta, a.supersedes_id FROM annotations a "
             f"WHERE a.item_id IN (SELECT item_id FROM {STAGE}) ORDER BY a.id")))
         superseded = {int(r[6]) for r in rows if r[6] is not None}
-        out: dict[tuple[int, int], _History] = {}
+        out: dict[tuple[int, int], History] = {}
         for ann_id, item, user, value, source, meta, _sup in rows:
             pair = (int(item), int(user))
             h = out.get(pair)
             if h is None:
-                h = out[pair] = _History(int(ann_id), value)
+                h = out[pair] = History(int(ann_id), value)
             elif int(ann_id) not in superseded:
                 h.current, h.value = int(ann_id), value
             h.given.add((value, source))
@@ -410,31 +336,40 @@ class Stager:
         rows: list[list[Any]] = []
         chained = False
         p, b, sv, users = self.project_id, self.batch_id, self.schema_version, self.users
+        # an (item, annotator) met once in this chunk is a tuple (row, value, source, key): most
+        # are never met again, and a history object each would cost more than the insert
+        once: dict[tuple[int, int], tuple[int, str, str, str | None]] = {}
         for idx, annotator, value, label, lead, source, meta, key in anns:
             if idx in skip:
                 continue
-            item, user = item_of[idx], users[annotator]
-            h = history.get((item, user))
-            supersedes: int | None = None
-            if h is not None:
-                if (key in h.keys) if key is not None else ((value, source) in h.given):
-                    continue  # given before: nothing new
-                if h.value != value:
-                    if self.reject:
-                        result.rejected.append((items[idx][1], f"{annotator} labelled this item {h.value} "
-                                                               f"before; this row says {value}"))
-                        continue
-                    result.conflicts.append((items[idx][1], annotator, h.value, value))
-                supersedes = h.current
-                chained = chained or supersedes < 0
-            else:
-                h = history[(item, user)] = _History(0, value)
-            h.current, h.value = -(len(rows) + 1), value
+            pair = (item_of[idx], users[annotator])
+            row_ref = -(len(rows) + 1)
+            h = history.get(pair)
+            if h is None:
+                first = once.get(pair)
+                if first is None:
+                    once[pair] = (row_ref, value, source, key)
+                    added[idx] += 1
+                    rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, None])
+                    continue
+                h = history[pair] = History.of(first)
+                del once[pair]
+            if (key in h.keys) if key is not None else ((value, source) in h.given):
+                continue  # given before: nothing new
+            if h.value != value:
+                if self.reject:
+                    result.rejected.append((items[idx][1], f"{annotator} labelled this item {h.value} "
+                                                           f"before; this row says {value}"))
+                    continue
+                result.conflicts.append((items[idx][1], annotator, h.value, value))
+            supersedes = h.current
+            chained = chained or supersedes < 0
+            h.current, h.value = row_ref, value
             h.given.add((value, source))
             if key is not None:
                 h.keys.add(key)
             added[idx] += 1
-            rows.append([p, item, user, value, label, sv, lead, source, b, meta, ts, supersedes])
+            rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, supersedes])
         result.superseded += sum(1 for r in rows if r[11] is not None)
         if chained:  # a row supersedes one of this chunk: ids are needed before the insert
             ann_ids = self._reserve_ids("annotations", len(rows))
