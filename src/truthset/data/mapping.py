@@ -64,7 +64,11 @@ class Ann(NamedTuple):
     key: str | None = None
 
 
-@dataclass
+_new_ann = tuple.__new__
+_NO_META: dict[str, Any] = {}
+
+
+@dataclass(slots=True)
 class Record:
     line: int
     payload: dict[str, Any]
@@ -240,7 +244,8 @@ class RowMapper:
         source = "import"
         if c["source"] is not None and f.get(c["source"]) in SOURCES:
             source = str(f[c["source"]])
-        rec.annotations.append(Ann(annotator, value, lead, source))
+        # tuple.__new__: the NamedTuple's own constructor is Python code, run once per row
+        rec.annotations.append(_new_ann(Ann, (annotator, value, lead, source, _NO_META, False, None)))
         return rec, "", ""
 
     def _jsonl_export_record(self, row: Row) -> Mapped:

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +110,10 @@ class ChunkBuilder:
     def ls(self) -> Any:
         return self.mapper.ls
 
-    def _value_text(self, value: Any) -> str:
-        if isinstance(value, str):
-            cached = self._value_json.get(value)
-            if cached is None:
-                cached = self._value_json[value] = canonical_json(value)
-            return cached
-        return canonical_json(value)
-
     def _text_health(self, recs: list[Record], chunk: Chunk) -> None:
         """Count (and with ``fix_text`` repair) mojibake and control characters in payloads."""
+        if not profile.any_problem([v for rec in recs for v in rec.payload.values() if isinstance(v, str)]):
+            return
         texts: list[str] = []
         owners: list[tuple[int, str]] = []
         for i, rec in enumerate(recs):
@@ -126,8 +121,6 @@ class ChunkBuilder:
                 if isinstance(v, str):
                     texts.append(v)
                     owners.append((i, k))
-        if not profile.any_problem(texts):
-            return
         moji_rows: set[int] = set()
         ctrl_rows: set[int] = set()
         fixed_rows: set[int] = set()
@@ -197,6 +190,9 @@ class ChunkBuilder:
         self.mapper.cancelled = self.mapper.empty = 0
         self._text_health(recs, chunk)
         items, anns, labels = chunk.items, chunk.anns, chunk.labels
+        value_json = self._value_json
+        check_overlaps = self.check_overlaps
+        src_row = self.src_row
         for rec in recs:
             try:
                 try:
@@ -206,32 +202,45 @@ class ChunkBuilder:
                     rec.payload = _finite(rec.payload)
                     payload_json = canonical_json(rec.payload)
                 gold_json = None if rec.gold is None else canonical_json(rec.gold)
-                metas = [canonical_json(a.meta) if a.meta else "{}" for a in rec.annotations]
+                metas = None
+                for a in rec.annotations:
+                    if a.meta:
+                        metas = [canonical_json(x.meta) if x.meta else "{}" for x in rec.annotations]
+                        break
             except (RecursionError, ValueError) as exc:
                 chunk.rejected += 1
                 reason = "nested too deeply to store" if isinstance(exc, RecursionError) else str(exc)
                 chunk.findings.append({"kind": "rejected", "line": rec.line, "field": "", "reason": reason, "raw": ""})
                 continue
-            if self.check_overlaps:
+            if check_overlaps:
                 self._overlaps(rec, chunk)
-            digest = content_hash(payload_json)
-            self.src_row += 1
+            raw = sha256(payload_json.encode("utf-8")).digest()
+            src_row += 1
             index = len(items)
             ext = rec.external_id
-            gold_label = rec.gold if isinstance(rec.gold, str) else None
-            items.append((self.src_row, rec.line, ext, digest, key_of_hash(digest), int(digest[:8], 16) >> 1,
-                          payload_json, gold_json, gold_label, None if ext is None else external_key(ext)))
-            for a, meta_json in zip(rec.annotations, metas):
+            gold = rec.gold
+            items.append((src_row, rec.line, ext, raw.hex(), from_bytes(raw[:8], "big", signed=True),
+                          from_bytes(raw[:4], "big") >> 1, payload_json, gold_json,
+                          gold if isinstance(gold, str) else None, None if ext is None else external_key(ext)))
+            for k, a in enumerate(rec.annotations):
                 value = a.value
                 if isinstance(value, str):
                     labels.add(value)
                     label: str | None = value
+                    vj = value_json.get(value)
+                    if vj is None:
+                        vj = value_json[value] = canonical_json(value)
                 else:
                     labels.update(v["label"] if isinstance(v, dict) else str(v) for v in value)
                     label = None
-                anns.append((index, a.annotator, self._value_text(value), label, a.lead_time, a.source,
-                             meta_json, a.key))
+                    vj = canonical_json(value)
+                anns.append((index, a.annotator, vj, label, a.lead_time, a.source,
+                             "{}" if metas is None else metas[k], a.key))
+        self.src_row = src_row
         return chunk
+
+
+from_bytes = int.from_bytes
 
 
 def _finite(value: Any) -> Any:
