@@ -171,3 +171,15 @@ def test_xlsx_is_read_with_openpyxl(new_project, tmp_path: Path) -> None:  # typ
                     conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == p.id))}
     assert payloads["5703061336"] == {"text": "“Nice” flight 😀", "retweets": 0}
     assert sorted(r.labels_added_to_schema) == ["negative", "positive"]
+
+
+def test_xlsx_without_openpyxl_names_the_extra(new_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from truthset.core.errors import MissingDependency
+
+    f = tmp_path / "a.xlsx"
+    f.write_bytes(b"PK\x03\x04 not really a workbook")
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    with pytest.raises(MissingDependency, match=r"truthset\[excel\]"):
+        import_file(new_project(), f)
