@@ -272,7 +272,21 @@ def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, r
     from truthset.core.keys import key_of_hash
     from truthset.store.db import _alembic_config
 
-    url = sqlite_url(tmp_path / "m.db") if backend_name == "sqlite" else request.getfixturevalue("pg_url")
+    if backend_name == "sqlite":
+        url = sqlite_url(tmp_path / "m.db")
+    else:  # a database of its own: the session's is at the newest revision already
+        import uuid
+
+        import psycopg
+
+        from tests.conftest import PG_ADMIN_URL
+
+        request.getfixturevalue("pg_url")  # skips (or fails in CI) when PostgreSQL is not there
+        name = f"truthset_m_{uuid.uuid4().hex[:10]}"
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+        admin.execute(f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close()))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0008")

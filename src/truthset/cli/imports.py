@@ -77,8 +77,8 @@ def _print_import(report: Any) -> None:
     if report.new_judgements:
         c.print(f"  new judgements of items met before: {report.new_judgements:,} (same item, another label)")
     if report.duplicates or report.already_present:
-        c.print(f"  duplicated rows:    {report.duplicates:,} repeat an earlier row of the file"
-                + (f", {report.already_present:,} were already in the project" if report.already_present else "")
+        c.print(f"  duplicates:         {report.duplicates:,} exact duplicate copies of earlier rows"
+                + (f", {report.already_present:,} rows already in the project" if report.already_present else "")
                 + " (nothing new; see 'truthset findings --kind duplicate')")
     if report.rejected:
         c.print(f"  [red]rejected rows:      {report.rejected:,}[/red] (see 'truthset findings --kind rejected')")
