@@ -72,6 +72,10 @@ def _mac_continuations() -> str:
 #: byte 0xF0) and three continuation characters; ftfy 6.3 neither detects nor repairs it
 #: ("\uf8ffüòÄ" for 😀), so truthset does, for this one pattern
 MAC_FOUR_BYTES = re.compile("\uf8ff[" + re.escape(_mac_continuations()) + "]{3}")
+#: a two-byte UTF-8 letter of Latin-1 Supplement or Latin Extended-A (lead bytes 0xC2-0xC5) read as
+#: Mac Roman: "¬", "√", "ƒ" or "≈" and a continuation character ("√òresund" for "Øresund"), which
+#: ftfy misses for several letters; no real text puts a continuation letter right after these signs
+MAC_TWO_BYTES = re.compile("[\u00ac\u221a\u0192\u2248][" + re.escape(_mac_continuations()) + "]")
 #: ASCII bytes that are not control characters
 _ASCII_OK = bytes([9, 10, 13, *range(0x20, 0x7F)])
 
@@ -82,7 +86,7 @@ def has_mojibake(text: str) -> bool:
     ftfy judges a few characters around each place that could be mojibake (a lead and a
     continuation character of one code page, or a C1 control); its detector is local.
     """
-    if "\ufffd" in text or MAC_FOUR_BYTES.search(text):
+    if "\ufffd" in text or MAC_FOUR_BYTES.search(text) or MAC_TWO_BYTES.search(text):
         return True
     for pattern in (PAIR, _C1):
         for m in pattern.finditer(text):
@@ -119,7 +123,7 @@ def problems(text: str) -> tuple[bool, bool]:
     return has_mojibake(text), has_control_chars(text)
 
 
-def _undo_mac_four_bytes(m: re.Match[str]) -> str:
+def _undo_mac(m: re.Match[str]) -> str:
     try:
         return m.group().encode("mac_roman").decode("utf-8")
     except UnicodeError:
@@ -128,9 +132,10 @@ def _undo_mac_four_bytes(m: re.Match[str]) -> str:
 
 def repair(text: str) -> str:
     """``text`` with mojibake and C1 controls repaired by ftfy (nothing else changed)."""
-    if "\uf8ff" in text:
-        text = MAC_FOUR_BYTES.sub(_undo_mac_four_bytes, text)
-    return fix_text(text, REPAIR)
+    text = fix_text(text, REPAIR)
+    if MAC_FOUR_BYTES.search(text) or MAC_TWO_BYTES.search(text):  # what ftfy left, one by one
+        text = fix_text(MAC_TWO_BYTES.sub(_undo_mac, MAC_FOUR_BYTES.sub(_undo_mac, text)), REPAIR)
+    return text
 
 
 def describe(text: str, *, width: int = 40) -> str:
