@@ -52,10 +52,10 @@ def test_control_characters(text: str, control: bool) -> None:
 
 def test_suggestion_is_cp1252_for_a_windows_file_and_never_one_that_fails(tmp_path: Path) -> None:
     win = tmp_path / "win.csv"
-    win.write_bytes("id,text\n".encode() + "".join(f"{i},café “quoted” — 10€\n" for i in range(50)).encode("cp1252"))
+    win.write_bytes(b"id,text\n" + "".join(f"{i},café “quoted” — 10€\n" for i in range(50)).encode("cp1252"))
     assert suggest_encoding(win, exclude={"utf_8"}) == "cp1252"
     mac = tmp_path / "mac.csv"
-    mac.write_bytes("id,text\n".encode() + "".join(f"{i},où est le café, très cher ù\n" for i in range(50)).encode("mac_roman"))
+    mac.write_bytes(b"id,text\n" + "".join(f"{i},où est le café, très cher ù\n" for i in range(50)).encode("mac_roman"))
     assert not decodes_whole(mac, "cp1252")
     suggested = suggest_encoding(mac, exclude={"utf_8"})
     assert suggested is not None and decodes_whole(mac, suggested) and suggested != "cp1252"
