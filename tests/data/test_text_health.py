@@ -84,3 +84,25 @@ def test_token_aligned_spans_survive_bio(toks: list[tuple[str, str]], seps: list
         sp.pop("run")
     tags = [tag for _tok, tag in bio_tags(text, spans)]
     assert spans_from_tags(offsets, tags) == spans
+
+
+def test_conll_blocks_read_back(tmp_path: Path) -> None:
+    from truthset.data.conll import block, iter_conll
+
+    text = "Ann met  Bob\tin Rome"
+    spans = [{"start": 0, "end": 3, "label": "PER"}, {"start": 9, "end": 12, "label": "PER"},
+             {"start": 16, "end": 20, "label": "LOC"}]
+    f = tmp_path / "x.conll"
+    f.write_text(block(item_id=1, external_id="doc-1", text=text, payload={"text": text, "src": 2}, text_field="text",
+                       annotator="ann", spans=spans)
+                 + block(item_id=2, external_id=None, text="multi\nline", payload={"text": "multi\nline"},
+                         text_field="text")
+                 + "-DOCSTART- -X- O O\n\nPlain O\nCoNLL B-ORG\n\n"
+                 + "# text = bad\x00token\nbad O\n\n", encoding="utf-8")
+    rows = list(iter_conll(f))
+    assert rows[0].fields == {"text": text, "external_id": "doc-1", "annotator": "ann", "gold": False,
+                              "spans": spans, "payload": {"src": 2}}
+    assert rows[1].fields["text"] == "multi\nline" and rows[1].fields["spans"] is None
+    assert rows[2].fields["text"] == "Plain CoNLL" and rows[2].fields["spans"] == [
+        {"start": 6, "end": 11, "label": "ORG"}]
+    assert rows[3].error is not None and "NUL" in rows[3].error

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from truthset.data.rows import LINE_FACTOR, MAX_FIELD_CHARS, Row, too_long
+from truthset.data.rows import LINE_FACTOR, MAX_FIELD_CHARS, NUL_REASON, Row, too_long
 from truthset.data.textfile import OVERSIZE, TextLines
 
 
@@ -165,24 +165,30 @@ def iter_conll(path: Path, *, encoding: str = "utf-8", max_field: int = MAX_FIEL
     block_lines: list[tuple[int, str]] = []
     size = 0
     over = False
+    nul = False
     for number, raw in enumerate(TextLines(path, encoding, max_line=max_field * LINE_FACTOR), start=1):
         ln = raw.rstrip("\r\n")
         if ln.strip():
             if OVERSIZE in ln or size + len(ln) > max_field * LINE_FACTOR:
                 over = True
             elif not over:
+                nul = nul or "\x00" in ln
                 block_lines.append((number, ln))
                 size += len(ln)
             continue
         if over:
             yield Row(line=(block_lines[0][0] if block_lines else number), error=too_long(max_field))
+        elif nul:
+            yield Row(line=block_lines[0][0], error=NUL_REASON)
         elif block_lines:
             row = _parse_block(block_lines)
             if row is not None:
                 yield row
-        block_lines, size, over = [], 0, False
+        block_lines, size, over, nul = [], 0, False, False
     if over:
         yield Row(line=block_lines[0][0] if block_lines else 1, error=too_long(max_field))
+    elif nul:
+        yield Row(line=block_lines[0][0], error=NUL_REASON)
     elif block_lines:
         row = _parse_block(block_lines)
         if row is not None:
