@@ -271,3 +271,24 @@ def test_schema_merge_keeps_tie_breaks_and_lists_dropped_exclusions(run, tmp_pat
     spam = json.loads(run("-p", str(d), "schema", "show", "--json").output)["schema"]["labels"][1]
     assert spam["name"] == "spam"
     assert spam["tie_break"] == "promo: promo if nothing is asked / scam: scam if money is asked"
+
+
+def test_import_findings_kinds_and_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A header-only file and a batch that does not exist exit non-zero (main: exit 0,
+    "0 finding(s)"); mojibake rows are listed by ``findings --kind mojibake``."""
+    d = str(tmp_path / "proj")
+    run("init", d, "--task", "text-classification")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,text,label\n", encoding="utf-8")
+    res = run("-p", d, "import", str(empty), code=1)
+    assert "no rows" in res.output and "Traceback" not in res.output
+    moji = tmp_path / "moji.csv"
+    moji.write_text("id,text\n1,plain\n2,â€œquotedâ€\x9d text\n3,caf\u00c3\u00a9\n", encoding="utf-8")
+    rep = json.loads(run("-p", d, "import", str(moji), "--json").output)
+    assert rep["mojibake_rows"] == 2 and rep["control_char_rows"] == 1
+    found = json.loads(run("-p", d, "findings", "--kind", "mojibake", "--json").output)["findings"]
+    assert [f["line"] for f in found] == [3, 4]
+    res = run("-p", d, "findings", "--batch", "99", code=1)
+    assert "batch 99" in res.output
+    fixed = json.loads(run("-p", d, "import", str(moji), "--fix-text", "--json").output)
+    assert fixed["repaired_rows"] == 2

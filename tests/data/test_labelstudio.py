@@ -60,6 +60,40 @@ def test_unknown_annotator_is_labelstudio() -> None:
     assert UNKNOWN_ANNOTATOR == "labelstudio"
 
 
+def test_anonymous_annotations_get_one_annotator_per_labelstudio_id() -> None:
+    parser = LabelStudioParser("text-classification")
+    res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
+    task = parser.parse({"id": 9, "data": {"text": "t"}, "annotations": [
+        {"id": 101, "result": res}, {"id": 102, "result": res}, {"result": res}]}, line=4)
+    assert [a.annotator for a in task.annotations] == [
+        "labelstudio-annotation-101", "labelstudio-annotation-102", "labelstudio-task-9-annotation-3"]
+
+
+@pytest.mark.parametrize("data", [None, "text", 3, ["x"]])
+def test_task_whose_data_is_not_an_object_is_an_error(data: Any) -> None:
+    """``{"data": null}`` became an item with no text (issue 10.9)."""
+    task = LabelStudioParser("text-classification").parse({"id": 1, "data": data})
+    assert task.error is not None and task.error[0] == "data"
+    assert "not an object" in task.error[1]
+
+
+@pytest.mark.parametrize("lead", [-5, float("inf"), float("nan")])
+def test_bad_lead_time_is_an_error(lead: float) -> None:
+    """lead_time 1e999 became ``inf`` and was exported as invalid JSON (issue 10.9)."""
+    res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
+    task = LabelStudioParser("text-classification").parse(
+        {"id": 1, "data": {"text": "t"}, "annotations": [{"id": 5, "result": res, "lead_time": lead}]})
+    assert task.error is not None and task.error[0] == "lead_time"
+
+
+def test_annotations_come_oldest_first_by_created_at() -> None:
+    res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
+    task = LabelStudioParser("text-classification").parse({"id": 1, "data": {"text": "t"}, "annotations": [
+        {"id": 2, "result": res, "created_at": "2024-03-12T10:00:00Z"},
+        {"id": 1, "result": res, "created_at": "2024-03-11T10:00:00Z"}]})
+    assert [a.meta["ls_id"] for a in task.annotations] == [1, 2]
+
+
 # --- NER on the LEOKA project (130 tasks x 3 annotators) ------------------------------------
 
 
@@ -161,9 +195,10 @@ def test_leoka_taxonomy_results_kept_in_meta(
 ) -> None:
     _, parsed = leoka_ner
     for raw, task in zip(leoka_raw, parsed):
-        live = [a for a in raw["annotations"] if not a["was_cancelled"]]
+        live = sorted((a for a in raw["annotations"] if not a["was_cancelled"]), key=lambda a: a["created_at"])
         assert len(live) == len(task.annotations)
-        for r, a in zip(live, task.annotations):
+        for r, a in zip(live, task.annotations):  # oldest first, so the latest is current
+            assert a.meta["ls_id"] == r["id"]
             others = [x for x in r["result"] if x["type"] != "labels"]
             assert a.meta.get("ls_other_results", []) == others
     with_tax = sum("ls_other_results" in a.meta for t in parsed for a in t.annotations)
@@ -242,7 +277,7 @@ def test_core_humor_ground_truth_and_annotator() -> None:
 @pytest.fixture(scope="module")
 def core_tasks() -> list[ParsedTask]:
     parser = LabelStudioParser("text-classification")
-    return [parser.parse(t) for t in load(CORE / "tasks_annotations_predictions.json")]
+    return [parser.parse(t, line=i) for i, t in enumerate(load(CORE / "tasks_annotations_predictions.json"))]
 
 
 def test_core_predictions_become_model_annotations(core_tasks: list[ParsedTask]) -> None:
@@ -260,14 +295,17 @@ def test_core_predictions_become_model_annotations(core_tasks: list[ParsedTask])
 
 
 def test_core_annotations_lead_time_and_unknown_annotator(core_tasks: list[ParsedTask]) -> None:
+    """Annotations without ``completed_by`` (and here without an id) are not one shared
+    annotator: task 2's two annotations were one person and one was dropped (issue 11.7)."""
     people = [
         [(a.annotator, a.value, a.lead_time) for a in t.annotations if a.source == "import"]
         for t in core_tasks
     ]
     assert people == [
-        [("labelstudio", "class_A", 3.0)],
-        [("labelstudio", "class_A", 3.0), ("labelstudio", "class_A", 5.0)],
-        [("labelstudio", "class_TESTING", None)],
+        [("labelstudio-task-line0-annotation-1", "class_A", 3.0)],
+        [("labelstudio-task-line1-annotation-1", "class_A", 3.0),
+         ("labelstudio-task-line1-annotation-2", "class_A", 5.0)],
+        [("labelstudio-task-line2-annotation-1", "class_TESTING", None)],
         [],
         [],
         [],

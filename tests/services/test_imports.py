@@ -137,11 +137,11 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     calls = {"n": 0}
     real = bulk.Stager.move
 
-    def failing(self, rows, now, **kw):  # type: ignore[no-untyped-def]
+    def failing(self, *args, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full (simulated)")
-        return real(self, rows, now, **kw)
+        return real(self, *args, **kw)
 
     monkeypatch.setattr(bulk.Stager, "move", failing)
     with pytest.raises(RuntimeError):
@@ -175,11 +175,11 @@ def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(new_proj
     during: list[set[str]] = []
     real = bulk.Stager.move
 
-    def spy(self, rows, now, **kw):  # type: ignore[no-untyped-def]
+    def spy(self, *args, **kw):  # type: ignore[no-untyped-def]
         if self.dialect == "sqlite":
             during.append({r[0] for r in self.conn.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")})
-        return real(self, rows, now, **kw)
+        return real(self, *args, **kw)
 
     monkeypatch.setattr(bulk.Stager, "move", spy)
     assert import_file(p, SMS).items_added == 5171
@@ -187,7 +187,13 @@ def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(new_proj
     if backend == "sqlite":
         assert during and all(not set(bulk.DEFERRED_INDEXES) & names for names in during)
     q = new_project(folder="second")
-    monkeypatch.setattr(bulk.Stager, "conflicts", lambda self: (_ for _ in ()).throw(RuntimeError("crash")))
+    real_close = bulk.Stager.close
+
+    def crash(self):  # type: ignore[no-untyped-def]
+        real_close(self)  # the indexes are built again, then the import fails
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(bulk.Stager, "close", crash)
     with pytest.raises(RuntimeError):
         import_file(q, SMS)
     assert _item_indexes(q) == before and counts(q)["items"] == 0

@@ -1,41 +1,48 @@
-"""The hash pre-filter of the bulk import: it may say 'maybe' wrongly, never 'no' wrongly."""
+"""The key pre-filter of the bulk import: it may say 'maybe' wrongly, never 'no' wrongly."""
 
 from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truthset.store.bulk import HashFilter
+from truthset.core.keys import external_key, key_of_hash
+from truthset.store.bulk import KeyFilter
 
 
-def _h(x: int) -> str:
-    return hashlib.sha256(str(x).encode()).hexdigest()
+def _k(x: int) -> int:
+    return key_of_hash(hashlib.sha256(str(x).encode()).hexdigest())
 
 
 @settings(max_examples=60, deadline=None)
 @given(batches=st.lists(st.lists(st.integers(0, 10_000), max_size=50), max_size=12),
        probes=st.lists(st.integers(0, 10_000), max_size=80))
-def test_filter_never_misses_a_stored_hash(batches: list[list[int]], probes: list[int]) -> None:
-    f = HashFilter()
+def test_filter_never_misses_a_stored_key(batches: list[list[int]], probes: list[int]) -> None:
+    f = KeyFilter()
     stored: set[int] = set()
     for batch in batches:
-        f.add([_h(x) for x in batch])
+        f.add([_k(x) for x in batch])
         stored.update(batch)
-    maybe = set(f.filter([_h(x) for x in probes]))
-    for x in probes:
-        if x in stored:
-            assert _h(x) in maybe
-        else:
-            # distinct sha256 prefixes of small integers never collide: exact answers here
-            assert _h(x) not in maybe
+    maybe = f.may_contain(np.array([_k(x) for x in probes], dtype=np.int64))
+    for x, m in zip(probes, maybe):
+        # distinct sha256 prefixes of small integers never collide: exact answers here
+        assert bool(m) == (x in stored)
 
 
 def test_filter_merges_arrays_and_stays_small() -> None:
-    f = HashFilter()
+    f = KeyFilter()
     for k in range(64):
-        f.add([_h(k * 1000 + i) for i in range(1000)])
+        f.add(np.array([_k(k * 1000 + i) for i in range(1000)], dtype=np.int64))
     assert len(f.arrays) <= 8
     assert sum(a.nbytes for a in f.arrays) == 64 * 1000 * 8
-    assert f.filter([_h(5), _h(10**9)]) == [_h(5)]
+    assert f.may_contain(np.array([_k(5), _k(10**9)], dtype=np.int64)).tolist() == [True, False]
+
+
+def test_keys_are_signed_64_bit_and_match_postgresql() -> None:
+    """content_key is the hash's first 8 bytes as PostgreSQL's ('x' || ...)::bit(64)::bigint reads them."""
+    assert key_of_hash("ffffffffffffffff" + "0" * 48) == -1
+    assert key_of_hash("8000000000000000" + "0" * 48) == -(2**63)
+    assert key_of_hash("7fffffffffffffff" + "0" * 48) == 2**63 - 1
+    assert -(2**63) <= external_key("abc") < 2**63 and external_key("abc") != external_key("abd")

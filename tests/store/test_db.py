@@ -260,3 +260,51 @@ def test_no_wait_writer_gives_up_on_a_writer_outside_our_locks(tmp_path: Path) -
         conn.exec_driver_sql("INSERT INTO t VALUES (2)")
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, request: pytest.FixtureRequest) -> None:
+    """Items stored before 0011 get their content_key (as the import computes it), and the
+    same content may then be stored twice under two external ids."""
+    import hashlib
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from truthset.core.keys import key_of_hash
+    from truthset.store.db import _alembic_config
+
+    if backend_name == "sqlite":
+        url = sqlite_url(tmp_path / "m.db")
+    else:  # a database of its own: the session's is at the newest revision already
+        import uuid
+
+        import psycopg
+
+        from tests.conftest import PG_ADMIN_URL
+
+        request.getfixturevalue("pg_url")  # skips (or fails in CI) when PostgreSQL is not there
+        name = f"truthset_m_{uuid.uuid4().hex[:10]}"
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+        admin.execute(f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close()))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0008")
+    hashes = [hashlib.sha256(s.encode()).hexdigest() for s in ("a", "b", "zz")]
+    with engine.begin() as conn:
+        pid = conn.execute(text("INSERT INTO projects (name, task, config, schema_version, created_at) "
+                                "VALUES ('m', 'text-classification', '{}', 0, CURRENT_TIMESTAMP) RETURNING id")).scalar()
+        for h in hashes:
+            conn.execute(text("INSERT INTO items (project_id, content_hash, payload, created_at) "
+                              "VALUES (:p, :h, '{}', CURRENT_TIMESTAMP)"), {"p": pid, "h": h})
+    upgrade(engine)
+    with engine.begin() as conn:
+        got = dict(conn.execute(text("SELECT content_hash, content_key FROM items WHERE project_id = :p"), {"p": pid}).all())
+        assert got == {h: key_of_hash(h) for h in hashes}
+        assert min(got.values()) < 0 < max(got.values())  # both halves of the signed range
+        conn.execute(text("INSERT INTO items (project_id, external_id, content_hash, content_key, payload, created_at) "
+                          "VALUES (:p, 'other', :h, :k, '{}', CURRENT_TIMESTAMP)"),
+                     {"p": pid, "h": hashes[0], "k": key_of_hash(hashes[0])})
+    engine.dispose()

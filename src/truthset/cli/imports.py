@@ -13,9 +13,13 @@ from truthset.core.errors import TruthsetError
 
 @main.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "images", "labelstudio"]),
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll"]),
               default=None, help="Override format detection.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding, e.g. cp1252.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding, e.g. cp1252; a file that does not decode gets a suggestion that does.")
+@click.option("--fix-text", is_flag=True,
+              help="Repair mojibake and C1 control characters (ftfy); each original is kept in the findings.")
+@click.option("--sheet", default=None, help="Excel: the sheet to read (default: the first).")
 @click.option("--delimiter", default=None, help="CSV delimiter (default: detected; use '\\t' for tab).")
 @click.option("--quoting", type=click.Choice(["auto", "minimal", "none"]), default="auto", show_default=True,
               help="CSV quoting: 'none' keeps quote characters as text.")
@@ -27,7 +31,9 @@ from truthset.core.errors import TruthsetError
 @click.option("--label-sep", default="|", show_default=True, help="Separator of labels (multi-label).")
 @click.option("--annotator", default="import", show_default=True, help="Annotator name for labels without one.")
 @click.option("--on-duplicate", type=click.Choice(["merge", "reject", "error"]), default="merge", show_default=True,
-              help="merge: copies become the same item; reject: copies are rejected rows; error: abort.")
+              help="A row whose id (or content) is an item already met: merge: it is that item (a changed "
+                   "payload is reported, a different label by the same annotator supersedes); reject: "
+                   "changed payloads and conflicting labels are rejected rows; error: abort.")
 @click.option("--labels-from-folders", is_flag=True, help="Images: use each sub-folder's name as the label.")
 @click.option("--from-name", default=None, help="Label Studio: the control to read labels from.")
 @click.option("--due", default=None, help="Due date of this batch (2026-12-01 or 2026-12-01T17:00): its items "
@@ -36,7 +42,7 @@ from truthset.core.errors import TruthsetError
 @click.pass_context
 def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None,
             due: str | None, **kw: Any) -> None:
-    """Import FILE (CSV/TSV, JSONL, Parquet, image folder, Label Studio export).
+    """Import FILE (CSV/TSV, Excel, JSONL, Parquet, image folder, Label Studio export, CoNLL).
 
     Example: truthset import messages.tsv --text-col SMS --label-col Label --due 2026-12-01
     """
@@ -68,17 +74,31 @@ def _print_import(report: Any) -> None:
             f"({report.format}) in {report.seconds:.2f} s ({rate:,.0f} rows/s)")
     c.print(f"  items added:        {report.items_added:,}")
     c.print(f"  annotations added:  {report.annotations_added:,}" + (f" (gold: {report.gold_added:,})" if report.gold_added else ""))
+    if report.new_judgements:
+        c.print(f"  new judgements of items met before: {report.new_judgements:,} (same item, another label)")
     if report.duplicates or report.already_present:
-        c.print(f"  duplicates:         {report.duplicates:,} exact duplicate copies in the file"
+        c.print(f"  duplicates:         {report.duplicates:,} exact duplicate copies of earlier rows"
                 + (f", {report.already_present:,} rows already in the project" if report.already_present else "")
-                + " (merged into one item each; see 'truthset findings')")
+                + " (nothing new; see 'truthset findings --kind duplicate')")
     if report.rejected:
         c.print(f"  [red]rejected rows:      {report.rejected:,}[/red] (see 'truthset findings --kind rejected')")
-    for name, n in (("conflicting labels on copies", report.conflicts), ("cancelled annotations skipped", report.cancelled_annotations),
-                    ("empty annotations skipped", report.empty_annotations), ("rows with mojibake", report.mojibake_rows),
-                    ("rows with control characters", report.control_char_rows)):
+    for name, n, kind in (
+            ("changed payloads (same id, other content)", report.changed_payloads, "changed"),
+            ("items with the same content as another id's", report.same_content, "same_content"),
+            ("conflicting labels (the later is current)", report.conflicts, "conflict"),
+            ("rows with mojibake", report.mojibake_rows, "mojibake"),
+            ("rows with control characters", report.control_char_rows, "control"),
+            ("overlapping span pairs", report.overlapping_spans, "overlap")):
+        if n:
+            c.print(f"  [yellow]{name}: {n:,}[/yellow] (see 'truthset findings --kind {kind}')")
+    for name, n in (("rows repaired by --fix-text", report.repaired_rows),
+                    ("earlier annotations superseded", report.superseded),
+                    ("cancelled annotations skipped", report.cancelled_annotations),
+                    ("empty annotations skipped", report.empty_annotations)):
         if n:
             c.print(f"  {name}: {n:,}")
+    if (report.mojibake_rows or report.control_char_rows) and not report.repaired_rows:
+        c.print("  --fix-text repairs mojibake and C1 controls on import (the originals stay in the findings)")
     if report.labels_added_to_schema:
         c.print(f"  labels added to the schema: {', '.join(report.labels_added_to_schema)}")
     if report.labels_not_in_schema:
@@ -91,13 +111,18 @@ def _print_import(report: Any) -> None:
 
 @main.command()
 @click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
-@click.option("--kind", type=click.Choice(["rejected", "duplicate", "conflict"]), default=None)
+@click.option("--kind", type=click.Choice(["rejected", "duplicate", "changed", "same_content", "conflict", "mojibake",
+                                          "control", "overlap"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
-    """List rejected and duplicate rows and conflicting labels of an import, with lines and reasons.
+    """List what an import noted, row by row, with line numbers and reasons.
 
-    Example: truthset findings --kind rejected
+    Kinds: rejected rows, duplicated rows, changed payloads (same id, other content), items
+    with the same content as another id's, conflicting labels, mojibake, control characters,
+    overlapping spans.
+
+    Example: truthset findings --kind mojibake
     """
     from truthset.services.imports import import_findings
 
@@ -129,7 +154,8 @@ def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: b
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path, labels: str | None, as_json: bool) -> None:
-    """Export items and current annotations, or (--labels) training data.
+    """Export items, annotations and gold (every format re-imports into an equal project), or
+    (--labels) training data.
 
     \b
     Example: truthset export --format labelstudio -o tasks.json

@@ -52,6 +52,9 @@ class Settings(BaseModel):
         None, description="SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
         "Example: postgresql+psycopg://user@host/db")
     import_chunk_rows: int = Field(20000, ge=1, description="Rows per chunk while importing; bounds memory.")
+    import_max_field_chars: int = Field(
+        1 << 20, ge=1, description="Longest value (characters) an import accepts; a longer one makes a rejected "
+        "row, read without holding it in memory (a line or JSON element may be 4 times this long).")
     import_parallel_bytes: int = Field(
         8 * 2**20, ge=0, description="Files at least this large are read in a second process while the first writes.")
     sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="How long a SQLite writer waits for the lock.")

@@ -5,6 +5,11 @@ A Label Studio task is ``{"id", "data": {...}, "annotations": [...], "prediction
 Each annotation holds a ``result`` list; the results of the project's main control (choices
 or taxonomy for classification, labels for NER) become the annotation value; all other
 results are kept verbatim in the annotation's ``meta`` so an export gives them back.
+
+Every annotation is its own record, with its Label Studio id (``meta["ls_id"]``): two
+annotations by one person are two judgements, the later (by ``created_at``, else file order)
+the current one. An annotation without ``completed_by`` gets an annotator of its own
+(``labelstudio-annotation-<id>``), never one shared by every anonymous annotation.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from truthset.data.rows import parse_lead_time
 
 MAIN_TYPES: dict[str, tuple[str, ...]] = {
     "text-classification": ("choices", "taxonomy"),
@@ -21,6 +28,8 @@ MAIN_TYPES: dict[str, tuple[str, ...]] = {
     "ner": ("labels",),
 }
 UNKNOWN_ANNOTATOR = "labelstudio"
+#: the task ``meta`` key holding an item's gold value when no ground-truth annotation carries it
+GOLD_META = "truthset_gold"
 
 
 @dataclass
@@ -43,10 +52,14 @@ class ParsedTask:
     cancelled: int = 0
     empty: int = 0
     problems: list[str] = field(default_factory=list)
+    #: why the task cannot be imported (field, reason), or None
+    error: tuple[str, str] | None = None
+    #: the item's gold value from the task's ``meta`` (a truthset export), if any
+    gold: Any = None
 
 
-def annotator_name(completed_by: Any) -> str:
-    """``completed_by`` is a user object (with e-mail), a bare user id, or absent."""
+def annotator_name(completed_by: Any, *, anonymous: str = UNKNOWN_ANNOTATOR) -> str:
+    """``completed_by`` is a user object (with e-mail), a bare user id, or absent (``anonymous``)."""
     if isinstance(completed_by, Mapping):
         email = completed_by.get("email")
         if email:
@@ -55,7 +68,14 @@ def annotator_name(completed_by: Any) -> str:
             return f"labelstudio-user-{completed_by['id']}"
     elif completed_by is not None:
         return f"labelstudio-user-{completed_by}"
-    return UNKNOWN_ANNOTATOR
+    return anonymous
+
+
+def _lead_time(raw: Any) -> tuple[float | None, str]:
+    """A Label Studio lead time: numbers only (text is ignored, as Label Studio writes none)."""
+    if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+        return None, ""
+    return parse_lead_time(raw)
 
 
 def _taxonomy_path(path: Any) -> str:
@@ -121,7 +141,8 @@ class LabelStudioParser:
             )
         return labels[0], problems
 
-    def _parse_one(self, ann: Mapping[str, Any], *, source: str) -> tuple[ParsedAnnotation | None, list[str]]:
+    def _parse_one(self, ann: Mapping[str, Any], *, source: str,
+                   anonymous: str = UNKNOWN_ANNOTATOR) -> tuple[ParsedAnnotation | None, list[str]]:
         results = [r for r in ann.get("result") or [] if isinstance(r, Mapping)]
         main = [r for r in results if self._is_main(r)]
         other = [r for r in results if r not in main]
@@ -140,35 +161,57 @@ class LabelStudioParser:
             if ann.get("score") is not None:
                 meta["score"] = ann["score"]
         else:
-            name = annotator_name(ann.get("completed_by"))
-        lead = ann.get("lead_time")
+            if ann.get("id") is not None:
+                anonymous = f"labelstudio-annotation-{ann['id']}"
+            name = annotator_name(ann.get("completed_by"), anonymous=anonymous)
+        lead, _ = _lead_time(ann.get("lead_time"))
         return (
             ParsedAnnotation(
                 annotator=name,
                 value=value,
                 source=source,
-                lead_time=float(lead) if isinstance(lead, (int, float)) else None,
+                lead_time=lead,
                 ground_truth=bool(ann.get("ground_truth")),
                 meta=meta,
             ),
             problems,
         )
 
-    def parse(self, task: Mapping[str, Any]) -> ParsedTask:
-        """Parse one task. Cancelled annotations are counted, not imported."""
+    def parse(self, task: Mapping[str, Any], *, line: int = 0) -> ParsedTask:
+        """Parse one task (``line``: where it starts, names anonymous annotations).
+
+        Cancelled annotations are counted, not imported. Annotations come out oldest first
+        (by ``created_at`` when every one has it, else in file order).
+        """
+        if "data" in task and not isinstance(task["data"], Mapping):
+            out = ParsedTask(data={}, external_id=None, annotations=[])
+            out.error = ("data", f"the task's data is {type(task['data']).__name__}, not an object "
+                                 "of fields (e.g. {\"text\": ...})")
+            return out
         data = task.get("data")
         if not isinstance(data, Mapping):
             data = {k: v for k, v in task.items() if k not in {"id", "annotations", "predictions"}}
         ext = task.get("id")
         out = ParsedTask(data=dict(data), external_id=None if ext is None else str(ext), annotations=[])
-        for ann in task.get("annotations") or []:
-            if not isinstance(ann, Mapping):
-                out.problems.append("an annotation that is not an object was skipped")
-                continue
+        meta = task.get("meta")
+        if isinstance(meta, Mapping) and GOLD_META in meta:
+            out.gold = meta[GOLD_META]
+        task_key = out.external_id if out.external_id is not None else f"line{line}"
+        anns = [a for a in task.get("annotations") or [] if isinstance(a, Mapping)]
+        out.problems.extend(["an annotation that is not an object was skipped"]
+                            * (len(task.get("annotations") or []) - len(anns)))
+        if anns and all(isinstance(a.get("created_at"), str) for a in anns):
+            anns.sort(key=lambda a: str(a["created_at"]))
+        for k, ann in enumerate(anns, start=1):
             if ann.get("was_cancelled"):
                 out.cancelled += 1
                 continue
-            parsed, problems = self._parse_one(ann, source="import")
+            _, bad_lead = _lead_time(ann.get("lead_time"))
+            if bad_lead:
+                out.error = ("lead_time", f"annotation {ann.get('id', k)}: {bad_lead}")
+                return out
+            parsed, problems = self._parse_one(
+                ann, source="import", anonymous=f"labelstudio-task-{task_key}-annotation-{k}")
             out.problems.extend(problems)
             if parsed is None:
                 out.empty += 1
@@ -205,12 +248,17 @@ def to_task(
     task_type: str,
     from_name: str,
     to_name: str,
+    gold: Any = None,
 ) -> dict[str, Any]:
-    """Build one Label Studio task from an item and its current annotations.
+    """Build one Label Studio task from an item and its annotations (oldest first).
 
     Each annotation mapping has ``annotator``, ``value``, ``source``, ``lead_time``,
-    ``ground_truth`` and ``meta`` (as stored by the import).
+    ``ground_truth`` and ``meta`` (as stored by the import), and may carry ``from_name`` and
+    ``to_name`` (the control names of the file it came from) instead of the defaults given.
+    ``gold``: the item's gold value; written to the task's ``meta`` unless a ground-truth
+    annotation already carries it.
     """
+    annotations = list(annotations)
     task: dict[str, Any] = {}
     if external_id is not None:
         numeric = external_id.isascii() and external_id.isdigit() and str(int(external_id)) == external_id
@@ -220,7 +268,8 @@ def to_task(
     preds: list[dict[str, Any]] = []
     for a in annotations:
         meta = a.get("meta") or {}
-        result = _results(a["value"], task_type, from_name=from_name, to_name=to_name)
+        result = _results(a["value"], task_type, from_name=a.get("from_name") or from_name,
+                          to_name=a.get("to_name") or to_name)
         result.extend(meta.get("ls_other_results", []))
         if a.get("source") == "model":
             pred: dict[str, Any] = {"result": result, "model_version": str(a["annotator"]).removeprefix("model:")}
@@ -243,4 +292,6 @@ def to_task(
         anns.append(ann)
     task["annotations"] = anns
     task["predictions"] = preds
+    if gold is not None and not any(a.get("ground_truth") and a.get("value") == gold for a in annotations):
+        task["meta"] = {GOLD_META: gold}
     return task

@@ -9,36 +9,34 @@ affect the whole file (bad encoding, unreadable file) raise :class:`ImportFailed
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
-import json
 import os
-import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from truthset.core.errors import EncodingProblem, ImportFailed, InvalidInput
+from truthset.core.errors import ImportFailed
+from truthset.data.jsonfiles import iter_json_array, iter_jsonl
+from truthset.data.rows import (
+    LINE_FACTOR,
+    MAX_FIELD_CHARS,
+    NUL_REASON,
+    Row,
+    bad_value,
+    chunked,
+    too_long,
+)
+from truthset.data.textfile import OVERSIZE, TextLines, decoded_lines
 
-Format = Literal["csv", "jsonl", "parquet", "images", "labelstudio"]
-FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "images", "labelstudio")
+Format = Literal["csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll"]
+FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 _BLOCK = 1 << 20
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-@dataclass
-class Row:
-    """One record of a source file: its fields, or why it could not be read."""
-
-    line: int
-    fields: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    error_field: str = ""
-    raw: str = ""
+__all__ = ["FORMATS", "LINE_FACTOR", "MAX_FIELD_CHARS", "Row", "bad_value", "chunked", "decoded_lines",
+           "detect_format", "file_sha256", "iter_csv", "iter_images", "iter_json_array", "iter_jsonl",
+           "iter_parquet", "iter_xlsx", "looks_like_image", "too_long"]
 
 
 def file_sha256(path: Path) -> str:
@@ -64,10 +62,16 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"}:
         return "parquet"
+    if suffix in {".xlsx", ".xlsm"}:
+        return "xlsx"
     with path.open("rb") as fh:
         head = fh.read(4096)
     if head.startswith(b"PAR1"):
         return "parquet"
+    if head.startswith(b"PK\x03\x04") and suffix not in {".csv", ".tsv", ".tab"}:
+        return "xlsx"  # a zip file: an Excel workbook is the one truthset reads
+    if suffix in {".conll", ".bio", ".iob"}:
+        return "conll"
     if suffix in {".csv", ".tsv", ".tab"}:
         return "csv"
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -77,61 +81,9 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if suffix == ".json":
         return "labelstudio"
+    if stripped.startswith((b"# item_id = ", b"-DOCSTART-")):
+        return "conll"
     return "csv"
-
-
-def decoded_lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
-    """Yield the lines of a text file (ends kept), decoding strictly.
-
-    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as a file opened with ``newline=''`` gives them
-    (what the ``csv`` module expects); other characters that ``str.splitlines`` treats as
-    breaks (form feed, U+2028, ...) are data. A byte sequence that is not valid in ``encoding``
-    raises :class:`EncodingProblem` naming the byte offset and line.
-    """
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError as exc:
-        raise InvalidInput(f"unknown encoding {encoding!r}; try utf-8, cp1252 or latin-1") from exc
-    offset = 0
-    newlines = 0
-    tail = ""
-    first = True
-    with path.open("rb") as fh:
-        while True:
-            block = fh.read(_BLOCK)
-            final = not block
-            try:
-                text = decoder.decode(block, final=final)
-            except UnicodeDecodeError as exc:
-                buffered = len(exc.object) - len(block)
-                pos = offset - buffered + exc.start
-                line = newlines + exc.object[: exc.start].count(b"\n") + 1
-                bad = exc.object[exc.start : exc.start + 1].hex().upper()
-                raise EncodingProblem(
-                    f"{path}: not valid {encoding}: byte 0x{bad} at byte offset {pos} "
-                    f"(line {line}). If the file was saved by Excel or an older system, "
-                    "re-run with --encoding cp1252 (or latin-1)."
-                ) from exc
-            newlines += block.count(b"\n")
-            offset += len(block)
-            if first and text:
-                text = text.lstrip("\ufeff")
-                first = False
-            pending = ""
-            lines: list[str] = []
-            for part in (tail + text).splitlines(keepends=True):
-                pending += part
-                if pending.endswith(("\n", "\r")):
-                    lines.append(pending)
-                    pending = ""
-            if not final and lines and lines[-1].endswith("\r"):
-                pending = lines.pop() + pending  # may be the first half of a \r\n
-            tail = pending
-            yield from lines
-            if final:
-                break
-    if tail:
-        yield tail
 
 
 def _iter_image_paths(folder: Path) -> Iterator[Path]:
@@ -219,22 +171,34 @@ def iter_csv(
     delimiter: str | None = None,
     quoting: str = "auto",
     sample_lines: int = 2000,
+    max_field: int = MAX_FIELD_CHARS,
 ) -> tuple[list[str], Iterator[Row], dict[str, Any]]:
-    """Open a delimited file: return its header, a row iterator and the dialect used."""
+    """Open a delimited file: return its header, a row iterator and the dialect used.
+
+    A value longer than ``max_field`` characters, or a line longer than ``LINE_FACTOR`` times
+    that, makes a rejected row without being held in memory; so does a NUL character.
+    """
     if delimiter is None and path.suffix.lower() == ".tsv":
         delimiter = "\t"
+    max_line = max_field * LINE_FACTOR
     sample: list[str] = []
-    for ln in decoded_lines(path, encoding):
+    size = 0
+    for ln in TextLines(path, encoding, max_line=max_line):
         sample.append(ln)
-        if len(sample) >= sample_lines:
+        size += len(ln)
+        if len(sample) >= sample_lines or size > 2 * max_line:
             break
-    sample = [s for s in sample]
-    delim, quote_mode = sniff_dialect(sample, delimiter=delimiter, quoting=quoting)
+    if sample and OVERSIZE in sample[0]:
+        raise ImportFailed(f"{path}: line 1: the header is longer than {max_line:,} characters; "
+                           "is this a delimited text file?")
+    with _field_limit(size + 1):  # the sample is in memory already: no field of it is too long to sniff
+        delim, quote_mode = sniff_dialect(sample, delimiter=delimiter, quoting=quoting)
     dialect = {"delimiter": delim, "quoting": "none" if quote_mode == csv.QUOTE_NONE else "minimal"}
-    lines = decoded_lines(path, encoding)
-    reader = csv.reader(lines, delimiter=delim, quoting=cast("Literal[0, 1, 2, 3]", quote_mode), strict=False)
+    lines = TextLines(path, encoding, max_line=max_line)
+    reader = csv.reader(iter(lines), delimiter=delim, quoting=cast("Literal[0, 1, 2, 3]", quote_mode), strict=False)
     try:
-        header = [h.strip() for h in next(reader)]
+        with _field_limit(max_field):
+            header = [h.strip() for h in next(reader)]
     except StopIteration as exc:
         raise ImportFailed(f"{path}: the file is empty; expected a header line") from exc
     except csv.Error as exc:
@@ -242,21 +206,54 @@ def iter_csv(
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise ImportFailed(f"{path}: line 1: duplicate column name(s) {dupes}; rename them")
-    return header, _csv_rows(reader, header, delim, dialect["quoting"]), dialect
+    return header, _csv_rows(reader, lines, header, delim, dialect["quoting"], max_field), dialect
 
 
-def _csv_rows(reader: Any, header: list[str], delim: str, quoting: str) -> Iterator[Row]:
+class _field_limit:  # noqa: N801 - used as a context manager, like a function
+    """Set ``csv.field_size_limit`` for the duration of one read, then put it back.
+
+    The limit is process-wide state of the ``csv`` module; truthset changes it only while its
+    own reader runs (per row), never at import time, so other code in the process keeps its own.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.old = 0
+
+    def __enter__(self) -> None:
+        self.old = csv.field_size_limit(self.limit)
+
+    def __exit__(self, *exc: object) -> None:
+        csv.field_size_limit(self.old)
+
+
+def _csv_rows(reader: Any, lines: TextLines, header: list[str], delim: str, quoting: str,
+              max_field: int) -> Iterator[Row]:
     width = len(header)
     line = reader.line_num + 1
+    limit = _field_limit(max_field)
     while True:
         try:
-            values = next(reader)
+            with limit:
+                values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Row(line=line, error=f"unreadable row: {exc}")
+            reason = too_long(max_field) if "field limit" in str(exc) else f"unreadable row: {exc}"
+            yield Row(line=line, error=reason)
             line = reader.line_num + 1
             continue
+        if lines.flagged:
+            if any(OVERSIZE in v for v in values):
+                yield Row(line=line, error=too_long(max_field))
+                line = reader.line_num + 1
+                continue
+            nul = next((i for i, v in enumerate(values) if "\x00" in v), None)
+            if nul is not None:
+                name = header[nul] if nul < width else f"field {nul + 1}"
+                yield Row(line=line, error=NUL_REASON, error_field=name)
+                line = reader.line_num + 1
+                continue
         if len(values) == width:
             yield Row(line=line, fields=dict(zip(header, values)))
         elif not values or (len(values) == 1 and not values[0].strip()):
@@ -276,109 +273,93 @@ def _csv_rows(reader: Any, header: list[str], delim: str, quoting: str) -> Itera
         line = reader.line_num + 1
 
 
-# --- JSONL, JSON arrays, Parquet, images ------------------------------------------------
+# --- Parquet, Excel ------------------------------------------------------------------------
 
-def iter_jsonl(path: Path, *, encoding: str = "utf-8") -> Iterator[Row]:
-    for number, text in enumerate(decoded_lines(path, encoding), start=1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Row(line=number, error=f"not valid JSON at column {exc.colno}: {exc.msg}", raw=text[:500])
-            continue
-        if not isinstance(obj, dict):
-            yield Row(line=number, error=f"expected a JSON object, found {type(obj).__name__}", raw=text[:500])
-            continue
-        yield Row(line=number, fields=obj)
-
-
-def iter_json_array(path: Path, *, encoding: str = "utf-8") -> Iterator[Row]:
-    """Stream the elements of a top-level JSON array without loading the whole file.
-
-    ``Row.line`` is the line where the element starts; ``fields`` holds the element
-    (``{"_value": x}`` for a non-object element, flagged as an error).
-    """
-    decoder = json.JSONDecoder()
-    buf = ""
-    pos = 0
-    line = 1
-    started = False
-    lines = decoded_lines(path, encoding)
-    exhausted = False
-
-    def fill() -> bool:
-        nonlocal buf, pos, exhausted
-        chunk = []
-        for _ in range(4096):
-            try:
-                chunk.append(next(lines))
-            except StopIteration:
-                exhausted = True
-                break
-        if not chunk:
-            return False
-        buf = buf[pos:] + "".join(chunk)
-        pos = 0
-        return True
-
-    def skip_ws(chars: str) -> None:
-        nonlocal pos, line
-        while True:
-            while pos < len(buf) and buf[pos] in chars:
-                if buf[pos] == "\n":
-                    line += 1
-                pos += 1
-            if pos < len(buf) or exhausted or not fill():
-                return
-
-    fill()
-    skip_ws(" \t\r\n")
-    if pos >= len(buf) or buf[pos] != "[":
-        raise ImportFailed(f"{path}: line {line}: expected a JSON array of tasks ('[' ...)")
-    pos += 1
-    started = True
-    while started:
-        skip_ws(" \t\r\n,")
-        if pos >= len(buf):
-            raise ImportFailed(f"{path}: line {line}: the JSON array is not closed (file truncated?)")
-        if buf[pos] == "]":
-            return
-        while True:
-            try:
-                obj, end = decoder.raw_decode(buf, pos)
-                break
-            except json.JSONDecodeError as exc:
-                if exhausted or not fill():
-                    err_line = line + buf[pos : exc.pos].count("\n")
-                    raise ImportFailed(
-                        f"{path}: line {err_line}: not valid JSON ({exc.msg}); "
-                        "is the export complete?"
-                    ) from exc
-        start_line = line
-        line += buf.count("\n", pos, end)
-        pos = end
-        if isinstance(obj, dict):
-            yield Row(line=start_line, fields=obj)
-        else:
-            yield Row(line=start_line, error=f"expected a JSON object (a task), found {type(obj).__name__}",
-                      raw=json.dumps(obj)[:500])
-
-
-def iter_parquet(path: Path, *, batch_rows: int = 20000) -> Iterator[Row]:
+def iter_parquet(path: Path, *, batch_rows: int = 20000, max_field: int = MAX_FIELD_CHARS) -> Iterator[Row]:
     """Rows of a Parquet file; ``line`` is the 1-based row number (+1 for a notional header)."""
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid / OSError
         raise ImportFailed(f"{path}: not a readable Parquet file: {exc}") from exc
     number = 1
     for batch in pf.iter_batches(batch_size=batch_rows):
         for rec in batch.to_pylist():
             number += 1
+            bad = bad_value(rec, max_field)
+            if bad is not None:
+                yield Row(line=number, error=bad[1], error_field=bad[0])
+                continue
             yield Row(line=number, fields=rec)
 
+
+def _cell(v: Any) -> Any:
+    """An Excel cell as a plain value: whole floats as ints, dates as ISO text."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v
+
+
+def iter_xlsx(path: Path, *, sheet: str | None = None,
+              max_field: int = MAX_FIELD_CHARS) -> tuple[list[str], Iterator[Row]]:
+    """Open an Excel workbook (openpyxl, read-only: rows stream, memory stays flat).
+
+    The first row of ``sheet`` (default: the first sheet) is the header; ``line`` is the row
+    number in the sheet. Rows whose cells are all empty are skipped.
+    """
+    try:
+        import openpyxl
+    except ImportError as exc:
+        from truthset.core.errors import missing_extra
+
+        raise missing_extra("openpyxl", "excel") from exc
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - zipfile/openpyxl raise many kinds
+        raise ImportFailed(f"{path}: not a readable Excel workbook (.xlsx): {exc}") from exc
+    if sheet is not None and sheet not in wb.sheetnames:
+        wb.close()
+        raise ImportFailed(f"{path}: no sheet {sheet!r}; the sheets are {wb.sheetnames}")
+    ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    first = next(rows, None)
+    if first is None:
+        wb.close()
+        raise ImportFailed(f"{path}: the sheet {ws.title!r} is empty; expected a header row")
+    header = [str(h).strip() if h is not None else "" for h in first]
+    while header and header[-1] == "":
+        header.pop()
+    if "" in header:
+        wb.close()
+        raise ImportFailed(f"{path}: row 1: column {header.index('') + 1} has no name; name it in the header row")
+    if len(set(header)) != len(header):
+        wb.close()
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise ImportFailed(f"{path}: row 1: duplicate column name(s) {dupes}; rename them")
+
+    def gen() -> Iterator[Row]:
+        try:
+            for number, values in enumerate(rows, start=2):
+                cells = [_cell(v) for v in values[: len(header)]]
+                if all(v is None or v == "" for v in cells):
+                    continue
+                cells += [None] * (len(header) - len(cells))
+                fields = dict(zip(header, cells))
+                bad = bad_value(fields, max_field)
+                if bad is not None:
+                    yield Row(line=number, error=bad[1], error_field=bad[0])
+                    continue
+                yield Row(line=number, fields=fields)
+        finally:
+            wb.close()
+
+    return header, gen()
+
+
+# --- images -----------------------------------------------------------------------------
 
 _MAGIC: tuple[tuple[bytes, ...], ...] = (
     (b"\x89PNG\r\n\x1a\n",), (b"\xff\xd8\xff",), (b"GIF87a", b"GIF89a"), (b"BM",),
@@ -409,15 +390,3 @@ def iter_images(folder: Path, *, labels_from_folders: bool = False) -> Iterator[
         if labels_from_folders and p.parent != folder:
             fields["label"] = p.parent.name
         yield Row(line=number, fields=fields)
-
-
-def chunked(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Group an iterator of rows into lists of at most ``size``."""
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -1,9 +1,12 @@
-"""Export a project's items and current annotations, streaming page by page.
+"""Export a project's items and annotations, streaming page by page.
 
-Formats: ``jsonl`` (one item per line with its annotations), ``csv`` and ``parquet`` (long
-format: one row per annotation, so a re-import with ``--annotator-col`` restores the
-annotators), ``labelstudio`` (a JSON array of tasks that Label Studio and truthset import),
-and ``conll`` (NER: one token per line with BIO tags, one block per annotation).
+Formats: ``jsonl`` (one item per line with every annotation, oldest first, and its gold),
+``csv`` and ``parquet`` (long format: one row per current annotation, with the item's gold),
+``labelstudio`` (a JSON array of tasks that Label Studio and truthset import; every
+annotation, each under the control names of the file it came from) and ``conll`` (NER: one
+token per line with BIO tags, one block per current annotation, headed by the item's ids
+and text). Each re-imports into an equal project: the same items, annotations, annotators
+and gold. Files are valid: no ``NaN`` or ``Infinity`` is ever written.
 Memory is bounded by the page size, whatever the project size.
 """
 
@@ -19,9 +22,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from truthset.core.errors import InvalidInput
+from truthset.data import conll
 from truthset.data.labelstudio import to_task
 from truthset.services.projects import Project
 from truthset.store import repo
+
+bio_tags = conll.bio_tags
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet", "labelstudio", "conll")
 
@@ -34,26 +40,42 @@ class ExportReport:
     annotations: int = 0
 
 
-def _pages(project: Project, page: int) -> Iterator[list[tuple[Any, dict[str, Any], list[dict[str, Any]], Any]]]:
-    """Pages of (item row, payload, current annotations, gold value or None)."""
+def _finite(v: Any) -> Any:
+    """A stored number that JSON cannot hold (NaN, infinity: older imports) becomes None."""
+    return v if not isinstance(v, float) or v - v == 0 else None
+
+
+def _pages(project: Project, page: int, *, history: bool = False,
+           ) -> Iterator[list[tuple[Any, dict[str, Any], list[dict[str, Any]], Any]]]:
+    """Pages of (item row, payload, annotations oldest first, gold value or None).
+
+    ``history``: superseded annotations too (each with ``current``), else current ones only.
+    Each annotation carries the Label Studio control names of the batch it came from, if any.
+    """
     with project.store.read() as conn:
+        names = repo.labelstudio_names_by_batch(conn, project.id)
         for items in repo.iter_items(conn, project.id, page=page):
             ids = [it.id for it in items]
+            batch_of = {it.id: it.batch_id for it in items}
             anns: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for a in repo.annotations_for_items(conn, project.id, ids):
+            for a in repo.annotations_for_items(conn, project.id, ids, history=history):
                 meta = json.loads(a.meta or "{}")
-                anns[a.item_id].append(
-                    {
-                        "annotator": a.annotator,
-                        "value": json.loads(a.value),
-                        "source": a.source,
-                        "lead_time": a.lead_time,
-                        "schema_version": a.schema_version,
-                        "created_at": a.created_at.isoformat(),
-                        "ground_truth": bool(meta.pop("ground_truth", False)),
-                        "meta": meta,
-                    }
-                )
+                ls = names.get(a.batch_id) or names.get(batch_of[a.item_id]) or {}
+                ann = {
+                    "annotator": a.annotator,
+                    "value": json.loads(a.value),
+                    "source": a.source,
+                    "lead_time": _finite(a.lead_time),
+                    "schema_version": a.schema_version,
+                    "created_at": a.created_at.isoformat(),
+                    "ground_truth": bool(meta.pop("ground_truth", False)),
+                    "meta": meta,
+                    "from_name": ls.get("from_name"),
+                    "to_name": ls.get("to_name"),
+                }
+                if history:
+                    ann["current"] = bool(a.current)
+                anns[a.item_id].append(ann)
             gold = repo.gold_for_items(conn, project.id, ids)
             yield [
                 (it, json.loads(it.payload), anns.get(it.id, []), json.loads(gold[it.id]) if it.id in gold else None)
@@ -62,7 +84,18 @@ def _pages(project: Project, page: int) -> Iterator[list[tuple[Any, dict[str, An
 
 
 def _cell(v: Any) -> Any:
-    return v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float):
+        return _finite(v)
+    return v if isinstance(v, (str, int, bool)) or v is None else json.dumps(v, ensure_ascii=False)
+
+
+def _label_cell(project: Project, v: Any) -> Any:
+    """A label (or gold) value as the long format writes it: text, ``a|b``, or JSON spans."""
+    if v is None or isinstance(v, str):
+        return v
+    if project.task == "multi-label":
+        return "|".join(v)
+    return json.dumps(v, ensure_ascii=False)
 
 
 def _long_rows(project: Project, page: int, report: ExportReport) -> Iterator[list[dict[str, Any]]]:
@@ -80,42 +113,11 @@ def _long_rows(project: Project, page: int, report: ExportReport) -> Iterator[li
                     row.update(annotator=None, label=None, source=None, lead_time=None, schema_version=None)
                 else:
                     report.annotations += 1
-                    v = a["value"]
-                    label = v if isinstance(v, str) else (
-                        "|".join(v) if project.task == "multi-label" else json.dumps(v, ensure_ascii=False)
-                    )
-                    row.update(annotator=a["annotator"], label=label, source=a["source"],
+                    row.update(annotator=a["annotator"], label=_label_cell(project, a["value"]), source=a["source"],
                                lead_time=a["lead_time"], schema_version=a["schema_version"])
-                row["gold"] = None if gold is None else _cell(gold)
+                row["gold"] = _label_cell(project, gold)
                 out.append(row)
         yield out
-
-
-def _tokens(text: str) -> list[tuple[str, int, int]]:
-    out, i, n = [], 0, len(text)
-    while i < n:
-        while i < n and text[i].isspace():
-            i += 1
-        j = i
-        while j < n and not text[j].isspace():
-            j += 1
-        if j > i:
-            out.append((text[i:j], i, j))
-        i = j
-    return out
-
-
-def bio_tags(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Whitespace tokens of ``text`` with BIO tags from character spans."""
-    tagged = []
-    for tok, s, e in _tokens(text):
-        tag = "O"
-        for sp in spans:
-            if s < sp["end"] and e > sp["start"]:
-                tag = ("B-" if s <= sp["start"] else "I-") + sp["label"]
-                break
-        tagged.append((tok, tag))
-    return tagged
 
 
 def export_project(
@@ -147,14 +149,33 @@ def export_project(
     return report
 
 
+def _json_line(obj: Any) -> str:
+    """Compact JSON that any parser reads: a NaN or infinity in old data is written as null."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_all_finite(obj), ensure_ascii=False, allow_nan=False)
+
+
+def _all_finite(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _all_finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_all_finite(x) for x in v]
+    return _finite(v)
+
+
 def _write_jsonl(project: Project, fh: TextIO, page: int, report: ExportReport, progress: Any) -> None:
-    for batch in _pages(project, page):
+    for batch in _pages(project, page, history=True):
         for it, payload, anns, gold in batch:
             report.items += 1
             report.annotations += len(anns)
+            for a in anns:
+                a.pop("from_name")
+                a.pop("to_name")
             rec = {"item_id": it.id, "external_id": it.external_id, "data": payload,
                    "annotations": anns, "gold": gold}
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            fh.write(_json_line(rec) + "\n")
         if progress:
             progress(len(batch))
 
@@ -171,6 +192,42 @@ def _write_csv(project: Project, fh: TextIO, page: int, report: ExportReport, pr
             progress(len(rows))
 
 
+def _parquet_schema(rows: list[dict[str, Any]]) -> Any:
+    """The file's schema from its first page: a column whose values are all of one type gets
+    it (numbers stay numbers); a column of mixed or unknown types is text."""
+    import pyarrow as pa
+
+    fields = []
+    for name in rows[0]:
+        kinds = {type(r.get(name)) for r in rows} - {type(None)}
+        if kinds == {bool}:
+            t = pa.bool_()
+        elif kinds == {int}:
+            t = pa.int64()
+        elif kinds and kinds <= {int, float}:
+            t = pa.float64()
+        else:
+            t = pa.string()
+        fields.append(pa.field(name, t))
+    return pa.schema(fields)
+
+
+def _parquet_value(v: Any, t: Any, name: str) -> Any:
+    import pyarrow as pa
+
+    if v is None:
+        return None
+    if pa.types.is_string(t):
+        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    if pa.types.is_floating(t) and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if (pa.types.is_integer(t) and isinstance(v, int) and not isinstance(v, bool)) or (
+            pa.types.is_boolean(t) and isinstance(v, bool)):
+        return v
+    raise InvalidInput(f"field {name!r} holds {type(v).__name__} values after {t} ones; Parquet needs one "
+                       "type per column: export as jsonl (or csv) instead")
+
+
 def _write_parquet(project: Project, path: Path, page: int, report: ExportReport, progress: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -182,11 +239,9 @@ def _write_parquet(project: Project, path: Path, page: int, report: ExportReport
             if not rows:
                 continue
             if schema is None:
-                table = pa.Table.from_pylist(rows)
-                schema = pa.schema([f if not pa.types.is_null(f.type) else pa.field(f.name, pa.string()) for f in table.schema])
+                schema = _parquet_schema(rows)
                 writer = pq.ParquetWriter(path, schema)
-            cols = {name: [r.get(name) for r in rows] for name in schema.names}
-            cols = {k: [None if v is None else (str(v) if pa.types.is_string(schema.field(k).type) and not isinstance(v, str) else v) for v in vals] for k, vals in cols.items()}
+            cols = {f.name: [_parquet_value(r.get(f.name), f.type, f.name) for r in rows] for f in schema}
             assert writer is not None
             writer.write_table(pa.Table.from_pydict(cols, schema=schema))
             if progress:
@@ -202,13 +257,13 @@ def _write_ls(project: Project, fh: TextIO, page: int, report: ExportReport, pro
     ls = project.config.labelstudio
     fh.write("[")
     first = True
-    for batch in _pages(project, page):
-        for it, payload, anns, _gold in batch:
+    for batch in _pages(project, page, history=True):
+        for it, payload, anns, gold in batch:
             report.items += 1
             report.annotations += len(anns)
             task = to_task(data=payload, external_id=it.external_id, annotations=anns,
-                           task_type=project.task, from_name=ls.from_name, to_name=ls.to_name)
-            fh.write(("\n" if first else ",\n") + json.dumps(task, ensure_ascii=False))
+                           task_type=project.task, from_name=ls.from_name, to_name=ls.to_name, gold=gold)
+            fh.write(("\n" if first else ",\n") + _json_line(task))
             first = False
         if progress:
             progress(len(batch))
@@ -218,13 +273,17 @@ def _write_ls(project: Project, fh: TextIO, page: int, report: ExportReport, pro
 def _write_conll(project: Project, fh: TextIO, page: int, report: ExportReport, progress: Any) -> None:
     text_field = project.config.text_field
     for batch in _pages(project, page):
-        for it, payload, anns, _gold in batch:
+        for it, payload, anns, gold in batch:
             report.items += 1
             text = str(payload.get(text_field, ""))
+            common = {"item_id": it.id, "external_id": it.external_id, "text": text, "payload": payload,
+                      "text_field": text_field}
             for a in anns:
                 report.annotations += 1
-                fh.write(f"# item_id = {it.id}\n# annotator = {a['annotator']}\n")
-                fh.writelines(f"{tok}\t{tag}\n" for tok, tag in bio_tags(text, a["value"]))
-                fh.write("\n")
+                fh.write(conll.block(**common, annotator=a["annotator"], spans=a["value"]))
+            if gold is not None:
+                fh.write(conll.block(**common, gold=True, spans=gold))
+            if not anns and gold is None:
+                fh.write(conll.block(**common))  # the item, so a re-import has it too
         if progress:
             progress(len(batch))

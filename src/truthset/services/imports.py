@@ -1,10 +1,15 @@
-"""Import a file into a project: stream, validate, deduplicate, store — atomically.
+"""Import a file into a project: stream, validate, identify, store — atomically.
 
 The whole import is one database transaction: an interrupted or failed import leaves
-nothing behind. Importing the same file (with the same options) twice adds nothing the
-second time. Every row that is not imported as-is is accounted for in the batch's findings:
-rejected rows with line and reason, duplicate copies with the line of the first copy.
-Labels already in the file become annotations with source ``import``.
+nothing behind, and a file that holds no rows is an error. An external id identifies an
+item, so importing the same ids again (with the same options or others) adds no items:
+their new annotations are added, a changed payload is reported and handled per
+``--on-duplicate``. Every row that is not imported as-is is accounted for in the batch's
+findings: rejected rows with line, field and reason; duplicated rows with the line of the
+first copy; changed payloads; conflicting labels; mojibake and control characters;
+overlapping spans. A row on an item already met that adds a judgement (another annotator's
+label) is counted as such, not as a duplicate. Labels in the file become annotations with
+source ``import``.
 
 Reading and hashing (Python) run in a helper thread one chunk ahead of the database work,
 which releases the GIL; at most two chunks are in flight, so memory stays bounded.
@@ -19,18 +24,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import text as sql
 
-from truthset.core.errors import ImportFailed, InvalidInput
+from truthset.core.errors import ImportFailed, InvalidInput, NotFound
 from truthset.core.schema import Label, duplicate_names
 from truthset.data import readers
+from truthset.data.conll import iter_conll
 from truthset.data.media import MediaPolicy
 from truthset.data.records import Chunk, ChunkBuilder, ColumnOptions
+from truthset.services.import_report import ImportReport
 from truthset.services.media import IMAGE_TASK, import_policy
 from truthset.services.projects import Project, record_schema
 from truthset.store import repo
@@ -39,6 +46,7 @@ from truthset.store.media import record_media
 from truthset.store.models import Batch, ImportFinding, utcnow
 
 DUPLICATE_POLICIES = ("merge", "reject", "error")
+FINDING_KINDS = ("rejected", "duplicate", "changed", "same_content", "conflict", "mojibake", "control", "overlap")
 MAX_FINDINGS_SHOWN = 20
 #: a rough size of one row of a text file, to guess how many rows an import brings (the 1M-row
 #: benchmark CSV: 112 bytes); the store decides from it whether to rebuild indexes afterwards
@@ -58,69 +66,36 @@ class ImportOptions(ColumnOptions):
     delimiter: str | None = None
     quoting: str = "auto"
     labels_from_folders: bool = False
+    sheet: str | None = None
 
     def key(self) -> str:
         """The options that change what an import produces (for idempotence)."""
         return json.dumps(asdict(self), sort_keys=True)
 
 
-@dataclass
-class ImportReport:
-    """What an import did. Field names are the ``--json`` keys."""
-
-    batch: int | None
-    source: str
-    format: str
-    rows_read: int = 0
-    items_added: int = 0
-    annotations_added: int = 0
-    gold_added: int = 0
-    duplicates: int = 0
-    already_present: int = 0
-    rejected: int = 0
-    conflicts: int = 0
-    cancelled_annotations: int = 0
-    empty_annotations: int = 0
-    mojibake_rows: int = 0
-    control_char_rows: int = 0
-    labels_added_to_schema: list[str] = field(default_factory=list)
-    labels_not_in_schema: list[str] = field(default_factory=list)
-    columns: dict[str, str | None] = field(default_factory=dict)
-    dialect: dict[str, Any] = field(default_factory=dict)
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    already_imported: bool = False
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def add(self, chunk: Chunk) -> None:
-        self.rows_read += chunk.rows_read
-        self.rejected += chunk.rejected
-        self.duplicates += chunk.duplicates
-        self.mojibake_rows += chunk.mojibake_rows
-        self.control_char_rows += chunk.control_char_rows
-        self.cancelled_annotations += chunk.cancelled
-        self.empty_annotations += chunk.empty
-
-
-def _rows(path: Path, fmt: str, options: ImportOptions, report: ImportReport) -> tuple[list[str] | None, Iterator[readers.Row]]:
+def _rows(path: Path, fmt: str, options: ImportOptions, report: ImportReport,
+          max_field: int) -> tuple[list[str] | None, Iterator[readers.Row]]:
+    enc = options.encoding
     if fmt == "csv":
         header, rows, dialect = readers.iter_csv(
-            path, encoding=options.encoding, delimiter=options.delimiter, quoting=options.quoting
+            path, encoding=enc, delimiter=options.delimiter, quoting=options.quoting, max_field=max_field
         )
         report.dialect = dialect
         return header, rows
+    if fmt == "xlsx":
+        return readers.iter_xlsx(path, sheet=options.sheet, max_field=max_field)
     if fmt == "jsonl":
-        return None, readers.iter_jsonl(path, encoding=options.encoding)
+        return None, readers.iter_jsonl(path, encoding=enc, max_field=max_field)
     if fmt == "parquet":
-        return None, readers.iter_parquet(path)
+        return None, readers.iter_parquet(path, max_field=max_field)
     if fmt == "images":
         if not path.is_dir():
             raise ImportFailed(f"{path}: --format images needs a folder of image files")
         return None, readers.iter_images(path, labels_from_folders=options.labels_from_folders)
     if fmt == "labelstudio":
-        return None, readers.iter_json_array(path, encoding=options.encoding)
+        return None, readers.iter_json_array(path, encoding=enc, max_field=max_field)
+    if fmt == "conll":
+        return None, iter_conll(path, encoding=enc, max_field=max_field)
     raise InvalidInput(f"unknown format {fmt!r}; use one of {', '.join(readers.FORMATS)}")
 
 
@@ -134,12 +109,13 @@ class _Source:
 
 
 def _produce(path: Path, fmt: str, options: ImportOptions, task: str, text_field: str,
-             chunk_rows: int, media: MediaPolicy | None = None) -> Iterator[tuple[str, Any]]:
+             chunk_rows: int, max_field: int = readers.MAX_FIELD_CHARS,
+             span_overlap: str = "forbid", media: MediaPolicy | None = None) -> Iterator[tuple[str, Any]]:
     """Read ``path``: yield ``("chunk", Chunk)`` messages, then ``("done", _Source)``."""
     stub = ImportReport(batch=None, source=str(path), format=fmt)
-    header, rows = _rows(path, fmt, options, stub)
+    header, rows = _rows(path, fmt, options, stub, max_field)
     builder = ChunkBuilder(task=task, text_field=text_field, fmt=fmt, path=path,
-                           options=options, header=header, media=media)
+                           options=options, header=header, span_overlap=span_overlap, media=media)
     for raw in readers.chunked(rows, chunk_rows):
         yield "chunk", builder.build(raw)
     ls = builder.ls
@@ -234,15 +210,16 @@ def import_file(
         report.seconds = time.perf_counter() - started
         return report
     chunk_rows = project.settings.import_chunk_rows
+    max_field = project.settings.import_max_field_chars
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     parallel = size >= project.settings.import_parallel_bytes and (os.cpu_count() or 1) > 1
-    messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows, media),
-                         parallel=parallel)
+    messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows, max_field,
+                          project.config.schema.span_overlap, media), parallel=parallel)
     source: _Source | None = None
     schema_names = set(project.config.schema.names)
     seen_labels: dict[str, None] = {}
     shown: list[dict[str, Any]] = []
-    first_duplicate: dict[str, Any] | None = None
+    first_problem: dict[str, Any] | None = None
     now = utcnow()
     with project.store.write() as conn:
         batch_id = int(conn.execute(
@@ -253,7 +230,8 @@ def import_file(
         ).inserted_primary_key[0])  # type: ignore[index]
         report.batch = batch_id
         stager = Stager(conn, project_id=project.id, batch_id=batch_id, schema_version=project.schema_version,
-                        expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW)
+                        expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW,
+                        policy=options.on_duplicate)
         for kind, payload in messages:
             if kind == "done":
                 source = payload
@@ -262,43 +240,34 @@ def import_file(
             report.add(chunk)
             for lab in sorted(chunk.labels):
                 seen_labels.setdefault(lab, None)
-            moved = stager.move(chunk.staged, now, reject_existing=options.on_duplicate == "reject")
-            if chunk.media:
-                record_media(conn, project.id, [(moved.item_ids[h], row) for h, row in chunk.media
-                                                if h in moved.item_ids], now)
             findings = chunk.findings
-            for _src_row, line, item_line, item_batch in moved.existing:
-                if item_batch == batch_id:
-                    report.duplicates += 1
-                    reason = f"same content as line {item_line}"
-                else:
-                    report.already_present += 1
-                    reason = f"already in the project (batch {item_batch}, line {item_line})"
-                findings.append({"kind": "duplicate", "line": line, "field": "", "reason": reason, "raw": ""})
+            moved = stager.move(chunk.items, chunk.anns, now)
+            report.stored(batch_id, moved, findings)
+            if chunk.media:
+                record_media(conn, project.id, [(moved.item_of[i], row) for i, row in chunk.media], now)
             findings.sort(key=lambda f: f["line"])
-            if first_duplicate is None:
-                first_duplicate = next((f for f in findings if f["kind"] == "duplicate"), None)
+            if first_problem is None:
+                first_problem = next((f for f in findings if f["kind"] in ("duplicate", "changed", "conflict")), None)
             shown.extend(findings[: MAX_FINDINGS_SHOWN - len(shown)])
             _write_findings(conn, batch_id, findings)
-            report.items_added += moved.items_added
-            report.annotations_added += moved.annotations_added
-            report.gold_added += moved.gold_added
             if progress is not None:
                 progress(chunk.rows_read)
-        if options.on_duplicate == "error" and first_duplicate is not None:
+        if report.rows_read == 0:
+            what = "no image files" if fmt == "images" else "no rows (a header only, or nothing at all)"
+            raise ImportFailed(f"{path}: {what}; nothing was imported")
+        if options.on_duplicate == "error" and first_problem is not None:
             raise ImportFailed(
-                f"{path}: line {first_duplicate['line']}: {first_duplicate['reason']}; "
-                f"{report.duplicates + report.already_present} duplicate row(s) in all. Nothing was imported. "
+                f"{path}: line {first_problem['line']}: {first_problem['kind']}: {first_problem['reason']}; "
+                f"{report.duplicates + report.already_present} duplicate row(s), {report.changed_payloads} "
+                f"changed payload(s), {report.conflicts} conflicting label(s) in all. Nothing was imported. "
                 "Use --on-duplicate merge or reject."
             )
-        conflicts = _conflict_findings(stager.conflicts())
-        report.conflicts = len(conflicts)
-        _write_findings(conn, batch_id, conflicts)
-        shown.extend(conflicts[: MAX_FINDINGS_SHOWN - len(shown)])
         stager.close()
         assert source is not None  # the producer always ends with "done"
         report.columns = source.columns
         report.dialect = source.dialect
+        if source.ls_names is not None and source.ls_names[0]:
+            report.labelstudio = dict(zip(("from_name", "to_name", "data_key"), source.ls_names))
         new_labels = [lab for lab in seen_labels if lab not in schema_names]
         if new_labels and not schema_names:
             schema = project.config.schema.model_copy(deep=True)
@@ -333,19 +302,6 @@ def import_file(
     return report
 
 
-def _conflict_findings(details: list[tuple[int, str | None, int | None, int | None, str, list[str]]]
-                       ) -> list[dict[str, Any]]:
-    """One ``conflict`` finding per item and annotator holding different labels after the import."""
-    out = []
-    for item_id, ext, line, batch, annotator, values in details:
-        shown = ", ".join(str(json.loads(v)) for v in values)
-        name = f"item {item_id}" + (f" (id {ext})" if ext is not None else "")
-        out.append({"kind": "conflict", "line": line or 0, "field": "label",
-                    "reason": f"{name}, first seen at line {line} of batch {batch}: {annotator!r} gave "
-                              f"different labels: {shown}", "raw": ""})
-    return out
-
-
 def _remember_labelstudio_mapping(project: Project, source: _Source, *, changed: bool) -> None:
     """Save the Label Studio control names met in the file, so an export gives them back."""
     if source.ls_names is not None and source.ls_names[0]:
@@ -363,11 +319,22 @@ def _remember_labelstudio_mapping(project: Project, source: _Source, *, changed:
 
 
 def import_findings(project: Project, batch: int, *, kind: str | None = None) -> list[dict[str, Any]]:
-    """Every finding (rejected row, duplicate) recorded for a batch, in line order."""
+    """Every finding recorded for a batch of this project, in line order.
+
+    Raises :class:`NotFound` for a batch that is not one of the project's imports.
+    """
+    if kind is not None and kind not in FINDING_KINDS:
+        raise InvalidInput(f"--kind {kind!r}: use one of {', '.join(FINDING_KINDS)}")
     q = select(ImportFinding).where(ImportFinding.batch_id == batch).order_by(ImportFinding.line, ImportFinding.id)
     if kind is not None:
         q = q.where(ImportFinding.kind == kind)
     with project.store.read() as conn:
+        found = conn.execute(select(Batch.id).where(Batch.id == batch, Batch.project_id == project.id)).first()
+        if found is None:
+            ids = list(conn.execute(select(Batch.id).where(Batch.project_id == project.id).order_by(Batch.id)).scalars())
+            listed = ", ".join(map(str, ids[-10:])) if ids else "none yet"
+            raise NotFound(f"batch {batch} is not an import of this project (its batches: {listed}); "
+                           "'truthset status' lists them")
         return [
             {"kind": f.kind, "line": f.line, "field": f.field, "reason": f.reason, "raw": f.raw}
             for f in conn.execute(q)

@@ -1,111 +1,89 @@
-"""Bulk import of parsed chunks: one hash look-up per row, then plain bulk inserts.
+"""Bulk import of parsed chunks: which item each record is, then plain bulk inserts.
 
-For each chunk the distinct content hashes go into a small temporary table and one join
-finds the items that already exist. New items get ids reserved up front (on SQLite from
-``MAX(id)`` — the import holds the write lock; on PostgreSQL from the table's sequence), so
-items, annotations and gold are written with the driver's fastest path (``executemany`` on
-SQLite, ``COPY`` on PostgreSQL) without joining back on the hash. Memory is bounded by the
-chunk size whatever the file size, and the whole import stays one transaction.
+An external id identifies an item; a record without one is identified by its content
+(sha256 of the canonical payload). For each record, in file order: the item whose external
+id it carries; else, for a record without an id, the item with the same content; for a
+record with an id, the item with the same content if that item has no id yet (it takes the
+record's id); else a new item. So two ids are two items even with equal content (reported
+as ``same_content``), and a re-import of the same ids with other options adds no items. Two in-memory filters of 64-bit keys (content keys and external-id
+hashes of the project's items) let a chunk skip the database entirely unless some record
+may match a stored item; the few candidates are looked up through a temporary table joined
+on ``ix_items_content_key`` / ``ix_items_external_id``.
+
+Annotations are append-only. An annotation an annotator already gave the item (same value
+and source, or the same source id, e.g. a Label Studio annotation id) adds nothing; another
+one is added and, if the annotator had a current annotation of the item, supersedes it (the
+latest is current); a different value is a conflict, reported.
+
+New items get ids reserved up front (on SQLite from ``MAX(id)``: the import holds the write
+lock; on PostgreSQL from the table's sequence), so items, annotations and gold are written
+with the driver's fastest path (``executemany`` on SQLite, ``COPY`` on PostgreSQL). Memory
+is bounded by the chunk size, and the whole import stays one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, text
 
+from truthset.core.keys import external_key
+from truthset.store.identity import ChunkResult, History, KeyFilter, Stored
 from truthset.store.models import Item
 from truthset.store.repo import ensure_users
 
+__all__ = ["ANNOTATION_COLUMNS", "DEFERRED_INDEXES", "GOLD_COLUMNS", "ITEM_COLUMNS", "ChunkResult", "KeyFilter",
+           "Stager", "Stored"]
+
 STAGE = "truthset_stage"
-#: the layout of the tuples handed to :meth:`Stager.move` (built by ``data.records``)
-COLUMNS: tuple[str, ...] = (
-    "src_row", "line", "is_first", "dup", "external_id", "content_hash", "payload",
-    "value", "label", "annotator", "lead_time", "source", "meta", "ground_truth",
-)
-ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "batch_id", "line", "queue_key",
-                "created_at")
+ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "content_key", "payload", "batch_id", "line",
+                "queue_key", "created_at")
 ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
-                      "source", "batch_id", "meta", "ground_truth", "created_at")
+                      "source", "batch_id", "meta", "created_at", "supersedes_id", "ground_truth")
+#: how a gold answer given as an annotation (Label Studio ``ground_truth``) marks its canonical meta
+GROUND_TRUTH = '"ground_truth":true'
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
 #: SQLite indexes that a large import drops and builds again at its end (Stager._defer_indexes)
 DEFERRED_INDEXES = ("ix_items_queue", "ix_items_batch_queue")
 DEFER_MIN_ROWS = 100_000
-
-
-class HashFilter:
-    """Which content hashes may already be stored, in 8 bytes per hash.
-
-    Keeps the first 64 bits of every hash seen (items present before the import, and each
-    chunk as it is written) in sorted numpy arrays, merged as they grow. A hash whose prefix
-    is absent is certainly new and needs no database look-up; only the few that match (true
-    duplicates, and prefix collisions, about n/2**64 each) are checked in the database.
-    """
-
-    def __init__(self) -> None:
-        self.arrays: list[npt.NDArray[np.uint64]] = []
-
-    @staticmethod
-    def prefixes(hashes: Sequence[str]) -> npt.NDArray[np.uint64]:
-        raw = bytes.fromhex("".join(h[:16] for h in hashes))
-        return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
-
-    def add(self, hashes: Sequence[str]) -> None:
-        if not hashes:
-            return
-        self.arrays.append(np.sort(self.prefixes(hashes)))
-        # merge equal-sized neighbours (a binary counter) so few arrays are searched
-        while len(self.arrays) > 1 and len(self.arrays[-2]) <= len(self.arrays[-1]) * 2:
-            last = self.arrays.pop()
-            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
-
-    def filter(self, hashes: Sequence[str]) -> list[str]:
-        """The hashes that may be stored already."""
-        if not hashes or not self.arrays:
-            return []
-        p = self.prefixes(hashes)
-        hit = np.zeros(len(p), dtype=bool)
-        for arr in self.arrays:
-            pos = np.searchsorted(arr, p)
-            pos[pos == len(arr)] = 0
-            hit |= arr[pos] == p
-        return [h for h, m in zip(hashes, hit) if m]
-
-
-@dataclass
-class ChunkResult:
-    items_added: int = 0
-    annotations_added: int = 0
-    gold_added: int = 0
-    #: staged records whose content was already an item: (src_row, line, item line, item batch)
-    existing: list[tuple[int, int, int | None, int | None]] = field(default_factory=list)
-    #: content hash -> item id, for every item the chunk's records went to (new or existing)
-    item_ids: dict[str, int] = field(default_factory=dict)
+#: the first key of PostgreSQL advisory locks that serialise imports into one project
+IMPORT_LOCK = 7_401_011
 
 
 class Stager:
-    """Writes chunks of staged tuples into the store, inside the caller's transaction."""
+    """Writes chunks of records into the store, inside the caller's transaction."""
 
     def __init__(self, conn: Connection, *, project_id: int, batch_id: int, schema_version: int,
-                 expected_rows: int = 0) -> None:
-        """``expected_rows``: about how many rows the import brings (0: unknown, or few)."""
+                 expected_rows: int = 0, policy: str = "merge") -> None:
+        """``expected_rows``: about how many rows the import brings (0: unknown, or few).
+
+        ``policy``: ``merge`` (a record whose id names an item with other content joins it,
+        a conflicting label supersedes) or ``reject`` (such records are not used).
+        """
         self.conn = conn
         self.dialect = conn.dialect.name
         self.project_id = project_id
         self.batch_id = batch_id
         self.schema_version = schema_version
+        self.reject = policy == "reject"
         self.users: dict[str, int] = {}
-        self.known = HashFilter()
-        hashes = text("SELECT content_hash FROM items WHERE project_id = :p").execution_options(yield_per=50000)
-        for part in conn.execute(hashes, {"p": project_id}).scalars().partitions():
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k, :p)"), {"k": IMPORT_LOCK, "p": project_id})
+        self.known = KeyFilter()
+        self.known_ext = KeyFilter()
+        keys = text("SELECT content_key FROM items WHERE project_id = :p").execution_options(yield_per=50000)
+        for part in conn.execute(keys, {"p": project_id}).scalars().partitions():
             self.known.add(part)
+        exts = text("SELECT external_id FROM items WHERE project_id = :p AND external_id IS NOT NULL"
+                    ).execution_options(yield_per=50000)
+        for part in conn.execute(exts, {"p": project_id}).scalars().partitions():
+            self.known_ext.add(external_key(e) for e in part)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (content_hash TEXT, item_id BIGINT)")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (content_key BIGINT, ext TEXT, item_id BIGINT)")
         self.deferred = self._defer_indexes(expected_rows)
 
     def close(self) -> None:
@@ -130,7 +108,7 @@ class Stager:
         """
         if self.dialect != "sqlite" or expected_rows < DEFER_MIN_ROWS:
             return []
-        if expected_rows * 3 < self._top_item_id():
+        if expected_rows * 3 < self._top_id("items"):
             return []
         deferred = [ix for ix in Item.__table__.indexes if ix.name in DEFERRED_INDEXES]
         for index in deferred:
@@ -152,142 +130,280 @@ class Stager:
             cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
             cur.close()
 
+    def _stage(self, column: str, values: Iterable[Any]) -> None:
+        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
+        self._copy(STAGE, (column,), [(v,) for v in values])
+
     def _timestamp(self, now: datetime) -> Any:
         # SQLAlchemy stores SQLite datetimes as this text; PostgreSQL takes the object.
         return now if self.dialect == "postgresql" else now.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def _reserve_ids(self, n: int) -> list[int]:
+    def _reserve_ids(self, table: str, n: int) -> list[int]:
         if n == 0:
             return []
         if self.dialect == "postgresql":
             res = self.conn.execute(
-                text("SELECT nextval(pg_get_serial_sequence('items', 'id')) FROM generate_series(1, :n)"), {"n": n}
-            )
+                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+                {"n": n})
             return [int(r[0]) for r in res]
-        top = self._top_item_id()
+        top = self._top_id(table)
         return list(range(top + 1, top + 1 + n))
 
-    def _top_item_id(self) -> int:
-        """The largest item id in the store (0 if none)."""
-        return int(self.conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM items")).scalar_one())
+    def _top_id(self, table: str) -> int:
+        """The largest id in ``table`` (0 if none)."""
+        return int(self.conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
 
-    def _existing(self, hashes: Sequence[str]) -> dict[str, tuple[int, int | None, int | None]]:
-        candidates = self.known.filter(hashes)
-        if not candidates:
+    # -- look-ups ------------------------------------------------------------------------------
+    def _stored(self, rows: Any) -> list[Stored]:
+        return [Stored(int(i), e, h, line, batch) for i, e, h, line, batch in rows]
+
+    def _by_content(self, wanted: dict[str, int]) -> dict[str, Stored]:
+        """Stored items with these content hashes (hash -> content key); of several, one
+        without an external id if there is one, else the first."""
+        if not wanted:
             return {}
-        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
-        self._copy(STAGE, ("content_hash",), [(h,) for h in candidates])
-        res = self.conn.execute(
-            text(f"SELECT i.content_hash, i.id, i.line, i.batch_id FROM {STAGE} s "
-                 "JOIN items i ON i.project_id = :p AND i.content_hash = s.content_hash"),
-            {"p": self.project_id},
-        )
-        return {h: (int(i), line, batch) for h, i, line, batch in res}
+        self._stage("content_key", sorted(set(wanted.values())))
+        # "IN (subquery)": the planner then looks each key up in ix_items_content_key; a join
+        # with the (unindexed, unanalysed) stage table was planned as a scan (10 s per chunk)
+        rows = self.conn.execute(text(
+            "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
+            f"WHERE i.project_id = :p AND i.content_key IN (SELECT content_key FROM {STAGE})"),
+            {"p": self.project_id})
+        out: dict[str, Stored] = {}
+        for s in sorted(self._stored(rows), key=lambda s: s.id):  # no ORDER BY: it made SQLite walk by id
+            if s.content_hash in wanted:
+                first = out.get(s.content_hash)
+                if first is None or (first.external_id is not None and s.external_id is None):
+                    out[s.content_hash] = s
+        return out
 
-    def _known_annotations(self, item_ids: Sequence[int]) -> set[tuple[int, int, str, str]]:
-        if not item_ids:
-            return set()
-        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
-        self._copy(STAGE, ("item_id",), [(i,) for i in item_ids])
-        res = self.conn.execute(text(
-            f"SELECT a.item_id, a.user_id, a.value, a.source FROM annotations a "
-            f"WHERE a.item_id IN (SELECT item_id FROM {STAGE})"
-        ))
-        return {(int(i), int(u), v, s) for i, u, v, s in res}
+    def _by_external_id(self, wanted: set[str]) -> dict[str, Stored]:
+        """Stored items with these external ids (of several with one id, the first)."""
+        if not wanted:
+            return {}
+        self._stage("ext", sorted(wanted))
+        rows = self.conn.execute(text(
+            "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
+            f"WHERE i.project_id = :p AND i.external_id IN (SELECT ext FROM {STAGE})"),
+            {"p": self.project_id})
+        out: dict[str, Stored] = {}
+        for s in sorted(self._stored(rows), key=lambda s: s.id):
+            out.setdefault(str(s.external_id), s)
+        return out
 
-    def _known_gold(self, item_ids: Sequence[int]) -> set[int]:
+    def _history(self, item_ids: Sequence[int]) -> dict[tuple[int, int], History]:
+        """What each annotator gave each of these items, and their current annotation."""
         if not item_ids:
-            return set()
-        self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
-        self._copy(STAGE, ("item_id",), [(i,) for i in item_ids])
-        res = self.conn.execute(text(f"SELECT item_id FROM gold WHERE item_id IN (SELECT item_id FROM {STAGE})"))
-        return {int(r[0]) for r in res}
+            return {}
+        self._stage("item_id", item_ids)
+        rows = list(self.conn.execute(text(
+            f"SELECT a.id, a.item_id, a.user_id, a.value, a.source, a.meta, a.supersedes_id FROM annotations a "
+            f"WHERE a.item_id IN (SELECT item_id FROM {STAGE}) ORDER BY a.id")))
+        superseded = {int(r[6]) for r in rows if r[6] is not None}
+        out: dict[tuple[int, int], History] = {}
+        for ann_id, item, user, value, source, meta, _sup in rows:
+            pair = (int(item), int(user))
+            h = out.get(pair)
+            if h is None:
+                h = out[pair] = History(int(ann_id), value)
+            elif int(ann_id) not in superseded:
+                h.current, h.value = int(ann_id), value
+            h.given.add((value, source))
+            if meta and '"ls_id"' in meta:
+                ls_id = json.loads(meta).get("ls_id")
+                if ls_id is not None:
+                    h.keys.add(f"{source}:{ls_id}")
+        return out
+
+    def _gold_of(self, item_ids: Sequence[int]) -> dict[int, str]:
+        if not item_ids:
+            return {}
+        self._stage("item_id", item_ids)
+        res = self.conn.execute(text(f"SELECT item_id, value FROM gold WHERE item_id IN (SELECT item_id FROM {STAGE})"))
+        return {int(i): v for i, v in res}
+
+    def _payloads(self, item_ids: Sequence[int]) -> dict[int, str]:
+        if not item_ids:
+            return {}
+        self._stage("item_id", item_ids)
+        res = self.conn.execute(text(f"SELECT id, payload FROM items WHERE id IN (SELECT item_id FROM {STAGE})"))
+        return {int(i): p for i, p in res}
 
     # -- one chunk -----------------------------------------------------------------------------
-    def move(self, rows: Sequence[tuple[Any, ...]], now: datetime, *, reject_existing: bool = False) -> ChunkResult:
-        """Write one chunk of staged tuples (layout :data:`COLUMNS`) and report what it did.
-
-        ``reject_existing``: rows whose content is already an item add no annotation (the
-        ``--on-duplicate reject`` policy); otherwise their annotations go to that item.
-        """
+    def move(self, items: Sequence[tuple[Any, ...]], anns: Sequence[tuple[Any, ...]], now: datetime) -> ChunkResult:
+        """Write one chunk (items and annotations in the layouts of ``data.records.ITEM`` / ``ANN``)."""
         result = ChunkResult()
-        first_of: dict[str, tuple[Any, ...]] = {}
-        for r in rows:
-            first_of.setdefault(r[5], r)
-        existing = self._existing(list(first_of))
-        self.known.add(list(first_of))
-        seen_rows: set[int] = set()
-        for r in rows:
-            hit = existing.get(r[5])
-            if hit is not None and r[0] not in seen_rows:
-                seen_rows.add(r[0])
-                result.existing.append((r[0], r[1], hit[1], hit[2]))
-        new = [r for h, r in first_of.items() if h not in existing and r[2] == 1 and r[3] == 0]
-        ids = self._reserve_ids(len(new))
+        n = len(items)
+        ckeys = np.fromiter((t[4] for t in items), dtype=np.int64, count=n)
+        with_ext = [i for i in range(n) if items[i][2] is not None]
+        ekeys = np.fromiter((items[i][9] for i in with_ext), dtype=np.int64, count=len(with_ext))
+        by_hash = self._by_content({items[i][3]: items[i][4]
+                                    for i in np.flatnonzero(self.known.may_contain(ckeys)).tolist()})
+        by_ext = self._by_external_id({items[with_ext[j]][2]
+                                       for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()})
+        self.known.add(ckeys)
+        self.known_ext.add(ekeys)
+
+        # which item each record is: a stored one (Stored), or the k-th new one (int k)
+        seen_ext: dict[str, Stored | int] = {}
+        seen_hash: dict[str, Stored | int] = {}
+        ext_of: dict[Stored | int, str | None] = {}  # an item's external id, once it has one here
+        target: list[Stored | int] = []
+        new: list[int] = []
+        matched: list[tuple[int, str]] = []
+        for i, t in enumerate(items):
+            ext, h = t[2], t[3]
+            hit: Stored | int | None = None
+            how = "id"
+            if ext is not None:
+                hit = seen_ext.get(ext)
+                if hit is None:
+                    hit = by_ext.get(ext)
+            if hit is None:
+                how = "content"
+                same = seen_hash.get(h)
+                if same is None:
+                    same = by_hash.get(h)
+                if same is not None:
+                    if ext is None:
+                        hit = same
+                    else:
+                        has = ext_of[same] if same in ext_of else (
+                            same.external_id if isinstance(same, Stored) else items[new[same]][2])
+                        if has is None:  # an item known by content only takes this row's id
+                            hit = same
+                            ext_of[same] = ext
+                            seen_ext[ext] = same
+                            if isinstance(same, Stored):
+                                result.adopted.append((same.id, ext))
+                        else:  # another id: another item, with the same content
+                            line, batch = (same.line, same.batch) if isinstance(same, Stored) else (
+                                items[new[same]][1], self.batch_id)
+                            result.same_content.append((t[1], has, line, batch))
+            if hit is None:
+                hit = len(new)
+                new.append(i)
+                seen_hash.setdefault(h, hit)
+                if ext is not None:
+                    seen_ext[ext] = hit
+            else:
+                matched.append((i, how))
+            target.append(hit)
+        if result.adopted:
+            self.conn.execute(text("UPDATE items SET external_id = :e WHERE id = :i"),
+                              [{"e": e, "i": i} for i, e in result.adopted])
+
+        ids = self._reserve_ids("items", len(new))
         ts = self._timestamp(now)
-        item_id = {h: v[0] for h, v in existing.items()}
-        item_rows = []
-        for r, i in zip(new, ids):
-            item_id[r[5]] = i
-            item_rows.append((i, self.project_id, r[4], r[5], r[6], self.batch_id, r[1], int(r[5][:8], 16) >> 1, ts))
+        p, b = self.project_id, self.batch_id
+        item_rows = [(ids[k], p, items[i][2], items[i][3], items[i][4], items[i][6], b, items[i][1], items[i][5], ts)
+                     for k, i in enumerate(new)]
         self._copy("items", ITEM_COLUMNS, item_rows)
         result.items_added = len(item_rows)
-        result.item_ids = item_id
+        item_of = [x.id if isinstance(x, Stored) else ids[x] for x in target]
+        result.item_of = item_of
 
-        labelled = [r for r in rows if r[7] is not None and r[3] == 0
-                    and not (reject_existing and r[5] in existing) and r[5] in item_id]
-        missing = {r[9] for r in labelled} - set(self.users)
-        if missing:
-            self.users.update(ensure_users(self.conn, missing))
-        old_items = sorted({item_id[r[5]] for r in labelled if r[5] in existing})
-        known = self._known_annotations(old_items)
-        ann_rows = []
-        for r in labelled:
-            key = (item_id[r[5]], self.users[r[9]], r[7], r[11])
-            if key in known:
-                continue
-            known.add(key)
-            ann_rows.append((self.project_id, key[0], key[1], r[7], r[8], self.schema_version, r[10], r[11],
-                             self.batch_id, r[12], bool(r[13]), ts))
-        self._copy("annotations", ANNOTATION_COLUMNS, ann_rows)
-        result.annotations_added = len(ann_rows)
+        # a record whose id names an item with other content: its payload changed
+        skip: set[int] = set()
+        changed_at: dict[int, tuple[int, str]] = {}
+        for i, how in matched:
+            x = target[i]
+            stored_hash = x.content_hash if isinstance(x, Stored) else items[new[x]][3]
+            if how == "id" and stored_hash != items[i][3]:
+                changed_at[i] = (item_of[i], items[new[x]][6] if isinstance(x, int) else "")
+        if changed_at:
+            old = self._payloads(sorted({item for item, text_ in changed_at.values() if not text_}))
+            for i, (item, text_) in changed_at.items():
+                result.changed.append((items[i][1], text_ or old.get(item, "{}"), items[i][6]))
+                if self.reject:
+                    skip.add(i)
+                    result.rejected.append((items[i][1], "its id names an item with other content"))
 
-        golden = [r for r in labelled if r[13]]
-        if golden:
-            has_gold = self._known_gold(sorted({item_id[r[5]] for r in golden if r[5] in existing}))
-            gold_rows = []
-            for r in golden:
-                i = item_id[r[5]]
-                if i not in has_gold:
-                    has_gold.add(i)
-                    gold_rows.append((i, self.project_id, r[7], r[8], "import", ts))
-            self._copy("gold", GOLD_COLUMNS, gold_rows)
-            result.gold_added = len(gold_rows)
+        added = [0] * n
+        self._write_annotations(items, anns, item_of, target, skip, added, result, ts)
+        self._write_gold(items, item_of, target, skip, added, result, ts)
+        for i, how in matched:
+            x = target[i]
+            line, batch = (x.line, x.batch) if isinstance(x, Stored) else (items[new[x]][1], b)
+            result.matched.append((items[i][1], line, batch, how, i in changed_at, added[i]))
         return result
 
-    def conflicts(self) -> list[tuple[int, str | None, int | None, int | None, str, list[str]]]:
-        """Items where one annotator holds different current values after this batch.
+    def _write_annotations(self, items: Sequence[tuple[Any, ...]], anns: Sequence[tuple[Any, ...]],
+                           item_of: list[int], target: list[Stored | int], skip: set[int], added: list[int],
+                           result: ChunkResult, ts: Any) -> None:
+        if not anns:
+            return
+        missing = {a[1] for a in anns} - set(self.users)
+        if missing:
+            self.users.update(ensure_users(self.conn, missing))
+        stored = sorted({x.id for x in target if isinstance(x, Stored)})
+        history = self._history(stored)
+        rows: list[list[Any]] = []
+        chained = False
+        p, b, sv, users = self.project_id, self.batch_id, self.schema_version, self.users
+        # an (item, annotator) met once in this chunk is a tuple (row, value, source, key): most
+        # are never met again, and a history object each would cost more than the insert
+        once: dict[tuple[int, int], tuple[int, str, str, str | None]] = {}
+        for idx, annotator, value, label, lead, source, meta, key in anns:
+            if idx in skip:
+                continue
+            pair = (item_of[idx], users[annotator])
+            row_ref = -(len(rows) + 1)
+            h = history.get(pair)
+            if h is None:
+                first = once.get(pair)
+                if first is None:
+                    once[pair] = (row_ref, value, source, key)
+                    added[idx] += 1
+                    rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, None,
+                                 GROUND_TRUTH in meta])
+                    continue
+                h = history[pair] = History.of(first)
+                del once[pair]
+            if (key in h.keys) if key is not None else ((value, source) in h.given):
+                continue  # given before: nothing new
+            if h.value != value:
+                if self.reject:
+                    result.rejected.append((items[idx][1], f"{annotator} labelled this item {h.value} "
+                                                           f"before; this row says {value}"))
+                    continue
+                result.conflicts.append((items[idx][1], annotator, h.value, value))
+            supersedes = h.current
+            chained = chained or supersedes < 0
+            h.current, h.value = row_ref, value
+            h.given.add((value, source))
+            if key is not None:
+                h.keys.add(key)
+            added[idx] += 1
+            rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, supersedes,
+                         GROUND_TRUTH in meta])
+        result.superseded += sum(1 for r in rows if r[11] is not None)
+        if chained:  # a row supersedes one of this chunk: ids are needed before the insert
+            ann_ids = self._reserve_ids("annotations", len(rows))
+            for r, ann_id in zip(rows, ann_ids):
+                if r[11] is not None and r[11] < 0:
+                    r[11] = ann_ids[-r[11] - 1]
+                r.append(ann_id)
+            self._copy("annotations", (*ANNOTATION_COLUMNS, "id"), [tuple(r) for r in rows])
+        else:
+            self._copy("annotations", ANNOTATION_COLUMNS, [tuple(r) for r in rows])
+        result.annotations_added = len(rows)
 
-        One tuple per item and annotator: (item id, external id, item line, item batch,
-        annotator name, the distinct values as stored JSON, sorted), in item order.
-        """
-        current = "NOT EXISTS (SELECT 1 FROM annotations n WHERE n.supersedes_id = a.id)"
-        rows = self.conn.execute(
-            text(
-                "SELECT a.item_id, i.external_id, i.line, i.batch_id, u.name, a.value FROM "
-                "(SELECT a.item_id, a.user_id FROM annotations a "
-                "WHERE a.project_id = :p AND a.source = 'import' AND a.item_id IN "
-                f"(SELECT item_id FROM annotations WHERE batch_id = :b) AND {current} "
-                "GROUP BY a.item_id, a.user_id HAVING COUNT(DISTINCT a.value) > 1) c "
-                "JOIN annotations a ON a.item_id = c.item_id AND a.user_id = c.user_id "
-                "JOIN items i ON i.id = a.item_id JOIN users u ON u.id = a.user_id "
-                f"WHERE a.source = 'import' AND {current} ORDER BY a.item_id, u.name, a.value"
-            ),
-            {"p": self.project_id, "b": self.batch_id},
-        ).all()
-        out: dict[tuple[int, str], tuple[int, str | None, int | None, int | None, str, list[str]]] = {}
-        for item_id, ext, line, batch, name, value in rows:
-            entry = out.setdefault((int(item_id), str(name)), (int(item_id), ext, line, batch, str(name), []))
-            if value not in entry[5]:
-                entry[5].append(value)
-        return [e for e in out.values() if len(e[5]) > 1]
+    def _write_gold(self, items: Sequence[tuple[Any, ...]], item_of: list[int], target: list[Stored | int],
+                    skip: set[int], added: list[int], result: ChunkResult, ts: Any) -> None:
+        golden = [i for i in range(len(items)) if items[i][7] is not None and i not in skip]
+        if not golden:
+            return
+        has = self._gold_of(sorted({item_of[i] for i in golden if isinstance(target[i], Stored)}))
+        rows = []
+        for i in golden:
+            item, value = item_of[i], items[i][7]
+            old = has.get(item)
+            if old is None:
+                has[item] = value
+                added[i] += 1
+                rows.append((item, self.project_id, value, items[i][8], "import", ts))
+            elif old != value:
+                result.conflicts.append((items[i][1], "gold", old, value))
+        self._copy("gold", GOLD_COLUMNS, rows)
+        result.gold_added = len(rows)

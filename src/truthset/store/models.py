@@ -112,7 +112,15 @@ class ImportFinding(Base):
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
-        UniqueConstraint("project_id", "content_hash"),
+        # an import finds items with the same content by the first 64 bits of the content hash
+        # (the full hash is compared in Python): 8-byte keys instead of 64-character text keep
+        # this random-order index small enough to stay cached (migration 0011). Not unique: a
+        # 64-bit collision of two contents must not stop an import; imports into one project
+        # are serialised (SQLite's single writer, an advisory lock on PostgreSQL)
+        Index("ix_items_content_key", "project_id", "content_key"),
+        # an external id identifies an item: a re-import finds it by its id (migration 0011)
+        Index("ix_items_external_id", "project_id", "external_id",
+              postgresql_where=text("external_id IS NOT NULL"), sqlite_where=text("external_id IS NOT NULL")),
         # keyset pagination (exports, listings) walks a project's items by id
         Index("ix_items_project_page", "project_id", "id"),
         # the annotation queue walks a project's not-yet-full items in queue order; id is the
@@ -136,6 +144,8 @@ class Item(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
+    #: the first 64 bits of ``content_hash`` as a signed integer (ix_items_content_key)
+    content_key: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     payload: Mapped[str] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)

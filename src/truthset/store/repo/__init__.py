@@ -115,23 +115,39 @@ def iter_items(conn: Connection, project_id: int, *, page: int = 5000) -> Iterat
 
 
 def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int], *,
-                          with_gold: bool = True) -> list[Any]:
+                          with_gold: bool = True, history: bool = False) -> list[Any]:
     """Current annotations (with annotator names) of the given items, by item then id.
 
+    ``history``: every annotation, superseded ones too, each with a ``current`` flag.
     Filtering on the id list (not on ``project_id``) lets the item index drive the query.
     ``with_gold=False`` leaves out gold answers given as annotations (for non-admins).
     """
     newer = aliased(Annotation)
+    superseded = select(newer.id).where(newer.supersedes_id == Annotation.id).exists()
     q = (
-        select(Annotation, User.name.label("annotator"))
+        select(Annotation, User.name.label("annotator"), (~superseded).label("current"))
         .join(User, User.id == Annotation.user_id)
         .where(Annotation.item_id.in_(item_ids))
-        .where(~select(newer.id).where(newer.supersedes_id == Annotation.id).exists())
         .order_by(Annotation.item_id, Annotation.id)
     )
     if not with_gold:
         q = q.where(Annotation.ground_truth.is_(False))
+    if not history:
+        q = q.where(~superseded)
     return list(conn.execute(q))
+
+
+def labelstudio_names_by_batch(conn: Connection, project_id: int) -> dict[int, dict[str, str]]:
+    """The Label Studio control names each batch's file used (from its import report)."""
+    out: dict[int, dict[str, str]] = {}
+    for batch_id, report in conn.execute(select(Batch.id, Batch.report).where(Batch.project_id == project_id)):
+        try:
+            names = json.loads(report or "{}").get("labelstudio") or {}
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if names.get("from_name"):
+            out[int(batch_id)] = {k: v for k, v in names.items() if v}
+    return out
 
 
 def gold_for_items(conn: Connection, project_id: int, item_ids: list[int]) -> dict[int, str]:
