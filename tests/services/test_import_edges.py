@@ -59,7 +59,7 @@ def test_exports_never_write_infinity(new_project, tmp_path: Path) -> None:  # t
     f.write_text("text,label,lead_time\nok,a,2.5\n", encoding="utf-8")
     p = new_project()
     import_file(p, f)
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         conn.execute(update(Annotation).where(Annotation.project_id == p.id).values(lead_time=math.inf))
     for fmt in ("jsonl", "labelstudio"):
         out = tmp_path / f"x.{fmt}"
@@ -90,11 +90,11 @@ def test_value_over_the_field_limit_is_a_rejected_row(new_project, tmp_path: Pat
     f = tmp_path / "big.csv"
     f.write_text("text,label\nsmall,a\n" + "x" * 5000 + ",b\nafter,a\n", encoding="utf-8")
     p = new_project()
-    p.settings["import_max_field_chars"] = 1000
+    p.settings = p.settings.model_copy(update={"import_max_field_chars": 1000})
     r = import_file(p, f)
     assert (r.items_added, r.rejected) == (2, 1)
     line, _field, reason = _rejected(p, r)[0]
     assert line == 3 and "1,000 characters" in reason and "TRUTHSET_IMPORT_MAX_FIELD_CHARS" in reason
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         longest = conn.execute(select(func.max(func.length(Item.payload))).where(Item.project_id == p.id)).scalar()
     assert longest < 100

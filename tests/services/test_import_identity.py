@@ -24,12 +24,12 @@ CORE = DATASETS / "labelstudio" / "ls_core_tests"
 
 
 def counts(project) -> dict:  # type: ignore[no-untyped-def]
-    with project.engine.connect() as conn:
+    with project.store.engine.connect() as conn:
         return status_counts(conn, project.id)
 
 
 def _all_annotations(project) -> int:  # type: ignore[no-untyped-def]
-    with project.engine.connect() as conn:
+    with project.store.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(Annotation)
                                 .where(Annotation.project_id == project.id)).scalar_one())
 
@@ -57,7 +57,7 @@ def test_reimport_with_other_options_adds_no_items(new_project, tweets: Path) ->
     second = import_file(p, tweets, ImportOptions(id_col="tweet_id", text_col="text"))
     assert second.items_added == 0
     assert counts(p)["items"] == 5574
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         repeated = conn.execute(select(func.count()).select_from(
             select(Item.external_id).where(Item.project_id == p.id).group_by(Item.external_id)
             .having(func.count() > 1).subquery())).scalar_one()
@@ -109,7 +109,7 @@ def test_an_item_known_by_content_takes_the_id(new_project, tmp_path: Path) -> N
     import_file(p, f1)
     r = import_file(p, f2, ImportOptions(id_col="id"))
     assert r.items_added == 0 and r.ids_assigned == 2
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         assert dict(conn.execute(select(Item.external_id, Item.line).where(Item.project_id == p.id)).all()) == {
             "7": 2, "8": 3}
     r = import_file(p, f3, ImportOptions(id_col="id"))
@@ -149,7 +149,7 @@ def test_a_repeated_row_is_a_duplicate_and_a_changed_label_a_conflict(new_projec
     assert '"a"' in conflict[0]["reason"] and '"b"' in conflict[0]["reason"]
     # w1's later label is current; the earlier is kept in history, superseded
     assert counts(p)["annotations"] == 3 and _all_annotations(p) == 4
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         current = conn.execute(select(Annotation.value).where(
             Annotation.project_id == p.id, Annotation.supersedes_id.is_not(None))).scalar_one()
     assert current == '"b"'
@@ -163,7 +163,7 @@ def test_a_header_only_csv_is_an_error(new_project, tmp_path: Path, content: str
     p = new_project()
     with pytest.raises(ImportFailed, match="no rows"):
         import_file(p, f)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Batch).where(Batch.project_id == p.id)).scalar_one() == 0
 
 
@@ -224,12 +224,12 @@ def test_a_second_annotation_by_one_person_is_kept_and_current(new_project, tmp_
     r = import_file(p, f)
     assert r.annotations_added == 4 and r.superseded == 2 and r.conflicts == 1
     assert [c["field"] for c in import_findings(p, r.batch, kind="conflict")] == ["bob@x.org"]
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         rows = conn.execute(select(Annotation.meta, Annotation.value, Annotation.supersedes_id)
                             .where(Annotation.project_id == p.id).order_by(Annotation.id)).all()
     ls_ids = [json.loads(m)["ls_id"] for m, _v, _s in rows]
     assert ls_ids == [13, 11, 12, 14]  # oldest first
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         current = {r.annotator: (json.loads(r.meta)["ls_id"], r.value)
                    for r in conn.execute(current_annotations_query(p.id))}
     assert current == {"ann@x.org": (12, '"pos"'), "bob@x.org": (14, '"pos"')}

@@ -45,7 +45,7 @@ def _write(path: Path, texts: list[tuple[int, str]], *, encoding: str) -> Path:
 
 
 def _texts(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    with project.engine.connect() as conn:
+    with project.store.engine.connect() as conn:
         return {e: json.loads(p)["text"] for e, p in
                 conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == project.id))}
 
@@ -166,7 +166,7 @@ def test_xlsx_is_read_with_openpyxl(new_project, tmp_path: Path) -> None:  # typ
     assert r.format == "xlsx"
     assert (r.rows_read, r.items_added, r.annotations_added, r.rejected) == (3, 2, 2, 1)
     assert import_findings(p, r.batch, kind="rejected")[0]["line"] == 5
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         payloads = {e: json.loads(x) for e, x in
                     conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == p.id))}
     assert payloads["5703061336"] == {"text": "“Nice” flight 😀", "retweets": 0}

@@ -303,7 +303,8 @@ def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type:
     i = new_project(task="image-classification")
     r = import_file(i, img, ImportOptions(labels_from_folders=True))
     assert r.format == "images"
-    assert (r.items_added, r.rejected, r.duplicates, r.conflicts) == (2, 1, 1, 1)
+    # c.png is a.png's item (same bytes): a new judgement with another label, so a conflict
+    assert (r.items_added, r.rejected, r.new_judgements, r.duplicates, r.conflicts) == (2, 1, 1, 0, 1)
 
 
 def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -386,8 +387,7 @@ def test_no_reader_process_outlives_a_killed_import(tmp_path: Path) -> None:
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / 'proj')!r})
-        p.settings = p.settings.model_copy(update={"import_parallel_bytes": 0})
-        p.settings = p.settings.model_copy(update={"import_chunk_rows": 2000})
+        p.settings = p.settings.model_copy(update=dict(import_parallel_bytes=0, import_chunk_rows=2000))
         import_file(p, {str(big)!r}, progress=lambda n: print('chunk', flush=True))
     """)
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}

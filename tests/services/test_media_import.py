@@ -66,15 +66,17 @@ def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project,
     (folder / "dog" / "b.png").write_bytes(DOG)
     p = new_project(task="image-classification", labels=["cat", "dog"])
     report = import_file(p, folder, ImportOptions(labels_from_folders=True))
-    assert (report.items_added, report.annotations_added, report.duplicates, report.conflicts) == (2, 3, 1, 1)
+    # the copy is the same item (one image), a new judgement of it rather than a duplicated row,
+    # and its other label is a conflict (the later label is current, the earlier kept)
+    assert (report.items_added, report.annotations_added, report.new_judgements, report.duplicates,
+            report.conflicts) == (2, 3, 1, 0, 1)
     values = rows(p, Annotation.item_id, Annotation.value)
     first = values[0].item_id
     assert sorted(json.loads(v) for i, v in values if i == first) == ["cat", "dog"]
     out = json.loads(cli("-p", str(p.root), "findings", "--kind", "conflict", "--json"))
     [conflict] = out["findings"]
-    assert conflict["kind"] == "conflict" and conflict["line"] == 1
-    assert "cat, dog" in conflict["reason"] and "'import'" in conflict["reason"]
-    assert "same content as line 1" in cli("-p", str(p.root), "findings", "--kind", "duplicate")
+    assert conflict["kind"] == "conflict" and conflict["line"] == 2 and conflict["field"] == "import"
+    assert '"cat" before' in conflict["reason"] and '"dog"' in conflict["reason"]
     # one recorded image per item, with what Pillow found
     from truthset.store.models import Media
 

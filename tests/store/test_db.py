@@ -272,7 +272,7 @@ def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, r
     from sqlalchemy import text
 
     from truthset.core.keys import key_of_hash
-    from truthset.store.db import _alembic_config
+    from truthset.store.migrate import _alembic_config
 
     if backend_name == "sqlite":
         url = sqlite_url(tmp_path / "m.db")

@@ -43,7 +43,7 @@ def test_ground_truth_annotations_are_flagged_and_media_is_empty(engine) -> None
                           "VALUES (1, 'old', 'text-classification', '{}', 1, CURRENT_TIMESTAMP)"))
         conn.execute(text("INSERT INTO users (id, name, role, created_at) VALUES (1, 'u', 'annotator', CURRENT_TIMESTAMP)"))
         conn.execute(text("INSERT INTO items (id, project_id, content_hash, payload, created_at) "
-                          "VALUES (1, 1, 'h', '{}', CURRENT_TIMESTAMP)"))
+                          "VALUES (1, 1, 'abababababababababababababababababababababababababababababababab', '{}', CURRENT_TIMESTAMP)"))
         for i, meta in enumerate(['{"ground_truth":true,"ls_id":4}', '{"ls_id":5}', '{"ground_truth": true}',
                                   '{"ground_truth":false}'], start=1):
             conn.execute(text("INSERT INTO annotations (id, project_id, item_id, user_id, value, schema_version, "

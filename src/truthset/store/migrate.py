@@ -41,5 +41,25 @@ def upgrade(engine: Engine) -> None:
         raise ConfigError(f"cannot open the database: {exc.orig}") from exc
     if current == head_revision():
         return
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "head")
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+        return
+    # SQLite: a batch migration rebuilds a table (copy, drop the old, rename the copy). Dropping a
+    # table that other rows reference fails with foreign keys on, and the pragma is a no-op inside
+    # a transaction; so, as SQLite's documentation prescribes for such changes, the connection
+    # turns them off before the transaction, checks every reference before committing, and turns
+    # them on again.
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                command.upgrade(_alembic_config(conn), "head")
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise ConfigError(f"a migration left {len(broken)} broken reference(s) (e.g. {broken[0]}); "
+                                      "nothing was changed. Report this with the migration's name.")
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
