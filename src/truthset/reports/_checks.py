@@ -63,7 +63,7 @@ def _finding(f: dict[str, Any]) -> dict[str, Any]:
         "kind": f.get("kind"), "message": f.get("message"),
         "what_to_do": f.get("what_to_do") or DEFAULT_ADVICE.get(severity),
         "check_version": f.get("check_version"), "n_items": f.get("items"),
-        "examples": examples(f.get("examples"), total=None),
+        "examples": examples(f.get("examples"), total=int(f["count"])),
         "precision": prec if isinstance(prec, dict) else None,
     }
 

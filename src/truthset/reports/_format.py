@@ -36,8 +36,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if callable(getattr(value, "to_dict", None)):  # Evaluation, ErrorBuckets: their JSON form
-            return plain(value.to_dict())
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):  # Evaluation, ErrorBuckets: their JSON form
+            return plain(to_dict())
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame
         return [plain(r) for r in value.to_dict(orient="records")]

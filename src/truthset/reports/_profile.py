@@ -106,7 +106,7 @@ def _labels(spec: Any, figs: Figures) -> dict[str, Any] | None:
         return None
     overall = counts(spec.get("overall"))
     total = sum(v for _, v in overall) or None
-    batches = []
+    batches: list[dict[str, Any]] = []
     names = [k for k, _ in overall]
     for b in as_records(spec.get("by_batch")):
         bc = dict(counts(b.get("counts")))

@@ -93,7 +93,7 @@ def _drawing(width: float, height: float) -> Iterator[tuple[Any, Any]]:
     from matplotlib.figure import Figure
 
     rc = {**_RC, "axes.prop_cycle": cycler(color=list(PALETTE))}
-    with _LOCK, matplotlib.rc_context(rc):
+    with _LOCK, matplotlib.rc_context(rc):  # type: ignore[arg-type]
         fig = Figure(figsize=(width, height), layout="constrained")
         yield fig, fig.add_subplot()
 
@@ -318,13 +318,13 @@ def confusion_heatmap(
     title: str = "Confusion matrix",
     ident: str | None = None,
 ) -> str:
-    """True (rows) x predicted (columns) counts, coloured by the share of each true class
-    (row-normalised, so a rare class's errors show as clearly as a common one's), each cell
-    showing its count. ``matrix`` is a square list of lists, array or DataFrame (whose index
-    gives the labels when ``labels`` is not given)."""
+    """True (rows) x predicted (columns) counts, shaded by the share of each true class
+    (row-normalised, so a rare class's errors show as clearly as a common one's; white 0,
+    dark blue 1), each cell showing its count. ``matrix`` is a square list of lists, array or
+    DataFrame (whose index gives the labels when ``labels`` is not given)."""
     import numpy as np
 
-    if labels is None and hasattr(matrix, "index"):
+    if labels is None and hasattr(matrix, "columns"):  # a DataFrame: its index names the rows
         labels = [str(v) for v in matrix.index]
     cm = np.asarray(matrix, dtype=np.float64)
     k = cm.shape[0]
@@ -335,9 +335,14 @@ def confusion_heatmap(
         raise InvalidInput(f"confusion matrix {title!r}: {k} rows but {len(names)} labels.")
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
-    size = min(6.4, 2.6 + 0.4 * k)
-    with _drawing(size + 0.8, size) as (fig, ax):
-        im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    size = min(6.4, 2.4 + 0.4 * k)
+    with _drawing(size, size) as (fig, ax):
+        # vector cells (pcolormesh), not imshow: an image would be embedded as a PNG
+        ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, share, cmap="Blues",
+                      vmin=0, vmax=1, edgecolors="white", linewidth=0.5)
+        ax.set_xlim(-0.5, k - 0.5)
+        ax.set_ylim(k - 0.5, -0.5)
+        ax.set_aspect("equal")
         ticks = list(range(k))
         ax.set_xticks(ticks, [_short(n) for n in names], rotation=45 if k > 4 else 0,
                       ha="right" if k > 4 else "center")
@@ -350,7 +355,6 @@ def confusion_heatmap(
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.spines[:].set_visible(False)
-        fig.colorbar(im, ax=ax, shrink=0.8, label="share of true class")
         ax.set_title(title, loc="left")
         desc = "; ".join(f"true {names[r]}: " + ", ".join(
             f"predicted {names[c]} {int(cm[r, c])}" for c in range(k)) for r in range(k))
