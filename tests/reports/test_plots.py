@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from truthset.core.errors import InvalidInput
 from truthset.reports import plots
@@ -163,3 +165,21 @@ def test_import_does_not_load_matplotlib_numpy_or_pandas() -> None:
 def test_bad_input_is_a_clear_error(call: Callable[[], str], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         call()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(labels=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=4, unique=True),
+       title=st.text(min_size=1, max_size=40).filter(str.strip))
+def test_any_text_gives_well_formed_svg_that_keeps_it(labels: list[str], title: str) -> None:
+    """Labels and titles come from users and items: markup, quotes, dollars, control
+    characters, surrogates. The SVG must still parse, and show the text (control characters
+    and other XML-forbidden ones become U+FFFD)."""
+    svg = plots.bar_chart(labels, list(range(1, len(labels) + 1)), title=title, ident="p")
+    root = ET.fromstring(svg)
+    assert not {el.tag for el in root.iter()} & {f"{NS}script", f"{NS}foreignObject"}
+    texts = {el.text or "" for el in root.iter(f"{NS}text")}
+    # XML parsers read a carriage return as a line feed
+    shown = {plots._XML_INVALID.sub("\ufffd", plots._short(x)).replace("\r\n", "\n")
+             .replace("\r", "\n") for x in labels}
+    assert {t.strip() for t in shown} <= {t.strip() for t in texts}
+    assert root.find(f"{NS}title").text == plots._XML_INVALID.sub("\ufffd", title)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -72,6 +73,9 @@ _PROLOG = re.compile(r"\A.*?(?=<svg )", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 _STYLE = re.compile(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", re.S)
 _IDENT = re.compile(r"[^A-Za-z0-9_-]+")
+#: Characters XML 1.0 forbids (control characters, lone surrogates, U+FFFE/F): item text may
+#: hold them (the profile counts them), and one would make the SVG unreadable as XML.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _short(label: Any) -> str:
@@ -93,7 +97,9 @@ def _drawing(width: float, height: float) -> Iterator[tuple[Any, Any]]:
     from matplotlib.figure import Figure
 
     rc = {**_RC, "axes.prop_cycle": cycler(color=list(PALETTE))}
-    with _LOCK, matplotlib.rc_context(rc):  # type: ignore[arg-type]
+    with _LOCK, matplotlib.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]
+        # text is kept as text, so a character DejaVu Sans lacks is the viewer's font's job
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig = Figure(figsize=(width, height), layout="constrained")
         yield fig, fig.add_subplot()
 
@@ -111,7 +117,8 @@ def _svg(fig: Any, *, title: str, desc: str, ident: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": f"truthset-{safe_id}", "svg.id": safe_id}):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     svg = _STYLE.sub("", _METADATA.sub("", _PROLOG.sub("", buf.getvalue(), count=1)), count=1)
-    svg = _GROUP_ID.sub("<g", svg)
+    svg = _XML_INVALID.sub("\ufffd", _GROUP_ID.sub("<g", svg))
+    title, desc = _XML_INVALID.sub("\ufffd", title), _XML_INVALID.sub("\ufffd", desc)
     head_end = svg.index(">") + 1
     head = svg[:head_end - 1] + (f' class="ts-chart" role="img" '
                                  f'aria-labelledby="{safe_id}-title {safe_id}-desc">')
