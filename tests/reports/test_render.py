@@ -162,6 +162,10 @@ def test_check_report_groups_by_severity_and_fails_the_gate(check_summary: dict[
     assert "What to do: Keep one copy" in text
     assert "What to do: Fix these items (or the rule)" in text  # default for blocking
     assert "label_conflicts (warning)" in text  # ran and found nothing: listed as passed
+    longest = max((e["text"] for f in check_summary["findings"] for e in f.get("examples", [])),
+                  key=len)
+    assert len(longest) > 300 and longest not in text  # examples are cut, with their length
+    assert f"{longest[:300]}… ({len(longest):,} characters)" in text
     no_blocking = {**check_summary, "findings": [f for f in check_summary["findings"]
                                                  if f["severity"] != "blocking"]}
     assert "Gate passed." in visible_text(render_check_report(no_blocking))

@@ -63,9 +63,7 @@ _RC: dict[str, Any] = {
     "text.usetex": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": None,  # set in _drawing (needs matplotlib's cycler)
     "path.simplify": True,
-    "svg.image_inline": True,
 }
 _LOCK = threading.Lock()
 _GROUP_ID = re.compile(r'<g id="[^"]*"')
@@ -96,7 +94,7 @@ def _drawing(width: float, height: float) -> Iterator[tuple[Any, Any]]:
     from cycler import cycler
     from matplotlib.figure import Figure
 
-    rc = {**_RC, "axes.prop_cycle": cycler(color=list(PALETTE))}
+    rc = {**_RC, "axes.prop_cycle": cycler(color=list(PALETTE))}  # cycler comes with matplotlib
     with _LOCK, matplotlib.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]
         # text is kept as text, so a character DejaVu Sans lacks is the viewer's font's job
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")

@@ -49,6 +49,13 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+def _clip(value: Any, limit: int = 300) -> str:
+    """Item text cut to ``limit`` characters, saying how long it was (a report shows examples,
+    not whole documents)."""
+    text = _show(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _slug(value: Any) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in str(value).lower())
 
@@ -57,7 +64,7 @@ def _slug(value: Any) -> str:
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of the report templates: autoescape on for ``.html``,
     undefined names are errors (a misspelt key fails the tests instead of printing
-    nothing), and the number filters ``num``, ``ci``, ``pct``, ``show``, ``human``."""
+    nothing), and the filters ``num``, ``ci``, ``pct``, ``show``, ``human``, ``clip``."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("truthset.reports", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
@@ -66,7 +73,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(num=fmt_num, ci=fmt_ci, pct=fmt_pct, show=_show, human=_human,
-                       slug=_slug)
+                       slug=_slug, clip=_clip)
     return env
 
 
