@@ -77,7 +77,8 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def _short(label: Any) -> str:
-    text = str(label)
+    """A category label on one line (whitespace runs become one space), cut to MAX_LABEL."""
+    text = " ".join(str(label).split())
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
