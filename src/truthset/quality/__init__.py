@@ -1,4 +1,5 @@
-"""Quality control: agreement, aggregation with annotator reliability, gold checks, sampling.
+"""Quality control: agreement, aggregation with annotator reliability, gold checks, sampling,
+anomaly flags.
 
 Pure functions and scikit-learn-style estimators over the long annotation frame
 (``item``, ``annotator``, ``label``; crowd-kit's ``task``, ``worker`` accepted); no I/O,
@@ -27,6 +28,12 @@ from truthset.quality.agreement import (
     percent_agreement,
     randolph_kappa,
 )
+from truthset.quality.anomalies import (
+    AnomalyFlag,
+    AnomalyThresholds,
+    detect_anomalies,
+    stalled_queue,
+)
 from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
 from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
 from truthset.quality.spans import pairwise_span_f1, span_f1, token_alpha
@@ -36,6 +43,8 @@ __all__ = [
     "MACE",
     "AcceptanceDecision",
     "AgreementCI",
+    "AnomalyFlag",
+    "AnomalyThresholds",
     "BaseAggregator",
     "DawidSkene",
     "MajorityVote",
@@ -46,6 +55,7 @@ __all__ = [
     "agreement_ci",
     "cohen_kappa",
     "compare_with_majority",
+    "detect_anomalies",
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
@@ -57,6 +67,7 @@ __all__ = [
     "randolph_kappa",
     "sample_size",
     "span_f1",
+    "stalled_queue",
     "token_alpha",
     "wilson_interval",
 ]
