@@ -299,3 +299,15 @@ def test_text_drift_without_scikit_learn_names_the_extra(monkeypatch: pytest.Mon
     assert not drift_report(ref[["x"]], ref[["x"]]).drift  # numeric needs no scikit-learn
     with pytest.raises(MissingDependency, match=r"truthset\[ml\]"):
         drift_report(ref, ref, text_columns=["t"])
+
+
+@pytest.mark.parametrize("package", ["truthset.data", "truthset.quality"])
+def test_importing_drift_and_anomalies_loads_no_heavy_module(package: str) -> None:
+    """scipy.stats, scipy.spatial and scikit-learn load when a test runs, not at import."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, {package}; print(sorted(m for m in ('scipy.stats', 'scipy.spatial', "
+            "'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -349,7 +349,9 @@ def _infer_kind(series: pd.Series, *, text: bool = True) -> str:
     if values.empty:
         return "categorical"
     as_text = values.astype(str)
-    words = as_text.str.count(r"\S+")
+    # the median word count of a seeded sample of 1,000 decides as well as all would, faster
+    sample = as_text.sample(min(len(as_text), 1000), random_state=0)
+    words = sample.str.count(r"\S+")
     return ("text" if float(words.median()) >= 3 or as_text.nunique() > 0.5 * len(as_text)
             else "categorical")
 
