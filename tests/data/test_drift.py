@@ -311,3 +311,18 @@ def test_importing_drift_and_anomalies_loads_no_heavy_module(package: str) -> No
             "'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("ref", "cur", "reason"),
+    [
+        ([f"w{i} x{i}" for i in range(30)], [f"q{i} z{i}" for i in range(30)], "no word appears"),
+        (["the cat sat"] * 5, ["the dog ran"] * 5, "at least 10 rows"),
+    ],
+)
+def test_domain_classifier_says_why_it_was_skipped(ref: list[str], cur: list[str],
+                                                   reason: str) -> None:
+    report = drift_report(pd.DataFrame({"t": ref}), pd.DataFrame({"t": cur}), text_columns=["t"])
+    test = next(c for c in report.columns if c.method == "domain_classifier")
+    assert np.isnan(test.score) and not test.drift and reason in test.details["skipped"]
+    assert json.loads(json.dumps(report.to_dict(), allow_nan=False))["columns"][2]["score"] is None

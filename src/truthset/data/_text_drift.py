@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
@@ -46,6 +47,7 @@ from truthset.data.drift import (
     normalised_wasserstein,
 )
 
+Words = npt.NDArray[np.object_]
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 #: Cross-validation folds of the domain classifier, and the fewest rows per side it needs.
 FOLDS = 5
@@ -74,7 +76,7 @@ def text_drift(column: str, reference: pd.Series, current: pd.Series, th: DriftT
             _domain_classifier(column, counts, vocabulary, n_ref, th, max_rows, rng, seed)]
 
 
-def _count_matrix(reference: pd.Series, current: pd.Series) -> tuple[sp.csr_matrix, FloatArray]:
+def _count_matrix(reference: pd.Series, current: pd.Series) -> tuple[sp.csr_matrix, Words]:
     try:
         from sklearn.feature_extraction.text import CountVectorizer
     except ImportError as exc:
@@ -99,8 +101,10 @@ def _ratio(unseen: FloatArray, tokens: FloatArray) -> tuple[float, float]:
     return rate, float(np.square(unseen - rate * tokens).sum()) / total**2
 
 
-def _oov(column: str, counts: sp.csr_matrix, vocabulary: FloatArray, n_ref: int,
+def _oov(column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int,
          th: DriftThresholds, rng: np.random.Generator) -> ColumnDrift:
+    from scipy.stats import norm
+
     ref, cur = counts[:n_ref], counts[n_ref:]
     order = rng.permutation(n_ref)
     halves = (order[: n_ref // 2], order[n_ref // 2:])
@@ -116,8 +120,6 @@ def _oov(column: str, counts: sp.csr_matrix, vocabulary: FloatArray, n_ref: int,
         ses.append(np.sqrt(r_var + c_var))
     in_ref = np.asarray(ref.sum(axis=0)).ravel() > 0
     new_words = np.asarray(cur.sum(axis=0)).ravel() * ~in_ref
-    from scipy.stats import norm
-
     ref_rate, cur_rate, se = float(np.mean(ref_rates)), float(np.mean(cur_rates)), float(np.mean(ses))
     score = cur_rate - ref_rate
     # the two halves' estimates are correlated, so the mean of their standard errors is kept
@@ -146,7 +148,7 @@ def _sample(n: int, cap: int, rng: np.random.Generator) -> Any:
     return np.arange(n) if n <= cap else np.sort(rng.choice(n, size=cap, replace=False))
 
 
-def _domain_classifier(column: str, counts: sp.csr_matrix, vocabulary: FloatArray, n_ref: int,
+def _domain_classifier(column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int,
                        th: DriftThresholds, max_rows: int, rng: np.random.Generator,
                        seed: int) -> ColumnDrift:
     n_cur = counts.shape[0] - n_ref
@@ -165,6 +167,9 @@ def _domain_classifier(column: str, counts: sp.csr_matrix, vocabulary: FloatArra
     y = (rows >= n_ref).astype(np.int8)
     x = counts[rows]
     words = np.flatnonzero(np.diff(x.tocsc().indptr) >= 2)  # seen in at least two rows
+    if words.size == 0:
+        return ColumnDrift(column, "domain_classifier", float("nan"), th.domain_auc, False, {
+            "skipped": "no word appears in two rows, so there is nothing to learn from"})
     x = TfidfTransformer(sublinear_tf=True).fit_transform(x[:, words])
     aucs = []
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
