@@ -217,3 +217,58 @@ def test_serve_with_two_workers_shares_one_queue(tmp_path: Path) -> None:
     assert all(len(done) == len(set(done)) for done in per_user)  # nobody saw an item twice
     assert len(everything) == 40 * 2  # overlap 2: every item exactly twice
     assert set(Counter(everything).values()) == {2}
+
+
+def test_schema_check_hotkeys_beyond_nine_and_labels_without_one(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before issue 11 the tenth label of `init --labels` had no hotkey and `schema check` said nothing."""
+    import yaml
+
+    d = tmp_path / "p"
+    names = [f"L{i}" for i in range(1, 13)]
+    run("init", str(d), "--task", "text-classification", "--labels", ",".join(names))
+    shown = json.loads(run("-p", str(d), "schema", "show", "--json").output)
+    assert [lab["hotkey"] for lab in shown["schema"]["labels"]] == [*"1234567890", "a", "b"]
+    res = json.loads(run("-p", str(d), "schema", "check", "--json").output)
+    assert [f["code"] for f in res["findings"]] == ["missing-definition"] * 12
+    data = yaml.safe_load((d / "truthset.yaml").read_text(encoding="utf-8"))
+    data["schema"]["labels"][9]["hotkey"] = ""
+    (d / "truthset.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    res = json.loads(run("-p", str(d), "schema", "check", "--json").output)  # a warning: exit 0
+    [missing] = [f for f in res["findings"] if f["code"] == "missing-hotkey"]
+    assert missing["severity"] == "warning" and "'L10'" in missing["message"]
+    assert "hotkey: '0'" in missing["message"]  # the key it lost, now free again
+    text = run("-p", str(d), "schema", "check").output
+    assert "warning: missing-hotkey: label 'L10' has no hotkey" in text
+
+
+def test_schema_with_one_name_twice_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before issue 11 'negative' and 'Negative' were two labels and `schema check` passed."""
+    import yaml
+
+    res = run("init", str(tmp_path / "x"), "--task", "text-classification", "--labels", "negative,Negative", code=1)
+    assert "twice, as 'negative' and 'Negative'" in res.output
+    d = tmp_path / "p"
+    run("init", str(d), "--task", "text-classification", "--labels", "negative,positive")
+    data = yaml.safe_load((d / "truthset.yaml").read_text(encoding="utf-8"))
+    data["schema"]["labels"].append({"name": "Negative", "hotkey": "3"})
+    (d / "truthset.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    res = run("-p", str(d), "schema", "check", code=1)
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+    assert "'negative' (labels[0]) and 'Negative' (labels[2])" in res.output
+    assert "truthset schema merge 'Negative' --into 'negative'" in res.output
+
+
+def test_schema_merge_keeps_tie_breaks_and_lists_dropped_exclusions(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    d = tmp_path / "p"
+    run("init", str(d), "--task", "text-classification", "--labels", "ham,promo,scam")
+    data = yaml.safe_load((d / "truthset.yaml").read_text(encoding="utf-8"))
+    data["schema"]["labels"][1].update(tie_break="promo if nothing is asked", exclude=["phishing (scam)"])
+    data["schema"]["labels"][2].update(tie_break="scam if money is asked")
+    (d / "truthset.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = run("-p", str(d), "schema", "merge", "promo", "scam", "--into", "spam").output
+    assert "exclusion dropped (now the same label): promo: phishing (scam)" in out
+    spam = json.loads(run("-p", str(d), "schema", "show", "--json").output)["schema"]["labels"][1]
+    assert spam["name"] == "spam"
+    assert spam["tie_break"] == "promo: promo if nothing is asked / scam: scam if money is asked"

@@ -20,7 +20,7 @@ from truthset.core.config import (
     write_project_config,
 )
 from truthset.core.errors import ConfigError, InvalidInput, TruthsetError
-from truthset.core.schema import TASK_TYPES, LabelSchema
+from truthset.core.schema import TASK_TYPES, Label, LabelSchema, name_key
 
 SOURCE = "projects/demo/truthset.yaml"
 
@@ -308,7 +308,7 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
     data = yaml.safe_load(text)
     assert "schema" in data and "schema_" not in data
     assert "Ünïcode" in text  # allow_unicode: not \u escapes
-    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio"]
+    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio", "media"]
 
 
 @pytest.mark.parametrize(
@@ -355,7 +355,7 @@ _label = st.builds(
 @given(
     name=_text.filter(lambda s: s != ""),
     task=st.sampled_from(TASK_TYPES),
-    labels=st.lists(_label, max_size=4),
+    labels=st.lists(_label, max_size=4, unique_by=lambda lab: name_key(lab["name"])),
     instructions=_text,
     gold=st.floats(0, 1),
 )
@@ -371,6 +371,49 @@ def test_to_yaml_round_trips_any_config(
         }
     )
     assert parse_project_config(yaml.safe_load(cfg.to_yaml())) == cfg
+
+
+# --- duplicate label names are refused on load and on save -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "shown"),
+    [
+        (["negative", "positive", "Negative"], ["'negative' (labels[0])", "'Negative' (labels[2])"]),
+        (["caf\u00e9", "cafe\u0301"], ["'caf\u00e9' (labels[0])", "'cafe\u0301' (labels[1])"]),
+        (["PER", "\uff30\uff25\uff32"], ["'PER' (labels[0])", "'\uff30\uff25\uff32' (labels[1])"]),
+        (["spam", "spam"], ["label 'spam' is defined 2 times"]),
+    ],
+)
+def test_duplicate_label_names_are_refused_on_load(tmp_path: Path, names: list[str], shown: list[str]) -> None:
+    """Before issue 11 such a schema loaded (and was saved) without a word."""
+    path = tmp_path / PROJECT_FILE
+    data = minimal(schema={"labels": [{"name": n} for n in names]})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        read_project_config(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: key 'schema.labels': ")
+    for part in shown:
+        assert part in msg
+    assert "delete the other(s) from schema.labels in truthset.yaml" in msg
+    if len(set(names)) > 1:  # the fix for annotations already using the other spelling
+        assert f"truthset schema merge {names[-1]!r} --into {names[0]!r}" in msg
+
+
+def test_duplicate_label_names_are_refused_on_save_and_nothing_is_written(tmp_path: Path) -> None:
+    from truthset.core.errors import SchemaError
+
+    path = tmp_path / PROJECT_FILE
+    good = parse_project_config(minimal(schema={"labels": [{"name": "negative"}]}))
+    write_project_config(path, good)
+    before = path.read_bytes()
+    labels = [*good.schema.labels, Label(name="Negative")]
+    bad = good.model_copy(update={"schema_": good.schema.model_copy(update={"labels": labels})})
+    with pytest.raises(SchemaError, match="'negative' \\(labels\\[0\\]\\) and 'Negative' \\(labels\\[1\\]\\)"):
+        write_project_config(path, bad)
+    assert path.read_bytes() == before
+    assert not (tmp_path / (PROJECT_FILE + ".tmp")).exists()
 
 
 # --- load_settings --------------------------------------------------------------------------

@@ -154,12 +154,24 @@ def test_html_has_no_raw_script_tag_from_a_definition() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
 
 
-def test_md_keeps_user_text_verbatim() -> None:
-    # Markdown is plain text for people and tools; it must not be HTML-escaped.
-    s = LabelSchema(labels=[Label(name="a&b", definition="x < y & z")])
-    out = render_guide(s, project="p", task="text-classification", fmt="md")
-    assert "x < y & z" in out
-    assert "&amp;" not in out and "&lt;" not in out
+@pytest.mark.parametrize("text", ["x < y & z", "<script>alert(1)</script>", '<img src=x onerror="alert(2)">',
+                                  "[click](javascript:alert(3))", "![pixel](http://tracker.example/p.png)",
+                                  "*not emphasis* and _not_ either", "# not a heading", "1. not a list",
+                                  "a | b", "back\\slash `code`"])
+def test_md_shows_schema_text_verbatim_and_never_as_markup(text: str) -> None:
+    """Schema text is plain text: rendered by a CommonMark renderer (markdown-it, with GFM
+    tables) it reads exactly as written, and makes no element, link or image. Failed before
+    the fix (issue 10, finding 7): the guide copied the text in as Markdown, HTML included."""
+    from markdown_it import MarkdownIt
+
+    s = LabelSchema(instructions=text, labels=[Label(name="spam", definition=text, include=[text], tie_break=text)])
+    out = render_guide(s, project=text, task="text-classification", fmt="md")
+    rendered = MarkdownIt("commonmark").enable("table").render(out)
+    for tag in ("<script", "<img", "<a ", "<em>", "<strong>x", "<ol", "<h1>#"):
+        assert tag not in rendered.replace("<h1>Annotation", "")
+    shown = re.sub(r"<[^>]+>", "", rendered)
+    shown = shown.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    assert shown.count(text) >= 4, rendered  # title, instructions, definition (table and section), example
 
 
 def test_default_format_is_html() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -9,13 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from truthset.core.errors import SchemaError
 from truthset.core.schema import (
+    HOTKEYS,
     PALETTE,
     RESERVED_HOTKEYS,
     Finding,
     Label,
     LabelSchema,
     check_schema,
+    duplicate_names,
+    name_key,
+    require_unique_names,
     schema_hash,
 )
 
@@ -24,8 +30,12 @@ def schema(*labels: dict[str, Any], **kw: Any) -> LabelSchema:
     return LabelSchema(labels=[Label(**lab) for lab in labels], **kw)
 
 
+_keys = itertools.count(1)
+
+
 def defined(name: str, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "definition": f"what {name} means", **kw}
+    """A label with a definition and, unless given, a hotkey of its own (F1, F2, ...)."""
+    return {"name": name, "definition": f"what {name} means", "hotkey": f"F{next(_keys)}", **kw}
 
 
 def codes(findings: list[Finding]) -> list[tuple[str, str]]:
@@ -49,6 +59,47 @@ def test_duplicate_name_is_an_error_naming_label_and_count() -> None:
 
 
 @pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("negative", "Negative"),  # case
+        ("NEGATIVE", "negative"),
+        ("Stra\u00dfe", "STRASSE"),  # casefold: sharp s
+        ("caf\u00e9", "cafe\u0301"),  # composed vs combining accent (NFC vs NFD)
+        ("PER", "\uff30\uff25\uff32"),  # full-width letters (NFKC)
+        ("New York", "new  york"),  # runs of spaces
+        (" ORG", "ORG"),
+    ],
+)
+def test_names_differing_in_case_or_unicode_form_are_duplicates(a: str, b: str) -> None:
+    """Before issue 11 'negative' and 'Negative' passed the check as two labels."""
+    assert name_key(a) == name_key(b)
+    s = schema(defined(a), defined("other"), defined(b))
+    assert duplicate_names(s) == [[0, 2]]
+    findings = check_schema(s)
+    assert codes(findings) == [("error", "duplicate-name")]
+    assert f"{a!r} (labels[0])" in findings[0].message
+    assert f"{b!r} (labels[2])" in findings[0].message
+
+
+@pytest.mark.parametrize(("a", "b"), [("PER", "PERS"), ("e", "\u00e9"), ("ORG", "0RG"), ("a-b", "a b")])
+def test_distinct_names_are_not_duplicates(a: str, b: str) -> None:
+    assert name_key(a) != name_key(b)
+    assert check_schema(schema(defined(a), defined(b))) == []
+    require_unique_names(schema(defined(a), defined(b)))
+
+
+def test_require_unique_names_names_both_and_the_fix() -> None:
+    s = schema(defined("negative"), defined("positive"), defined("Negative"), defined("NEGATIVE"))
+    with pytest.raises(SchemaError) as info:
+        require_unique_names(s)
+    msg = str(info.value)
+    assert "'negative' (labels[0]) and 'Negative' (labels[2]) and 'NEGATIVE' (labels[3])" in msg
+    assert "delete the other(s) from schema.labels in truthset.yaml" in msg
+    assert "truthset schema merge 'Negative' --into 'negative'" in msg
+    assert "truthset schema merge 'NEGATIVE' --into 'negative'" in msg
+
+
+@pytest.mark.parametrize(
     ("keys", "clash"),
     [
         (["1", "1"], "'1'"),
@@ -66,9 +117,24 @@ def test_hotkey_clash_is_an_error_naming_key_and_labels(keys: list[str], clash: 
         assert name in findings[0].message
 
 
-def test_labels_without_hotkeys_do_not_clash() -> None:
-    s = schema(defined("a"), defined("b"), defined("c"))
-    assert check_schema(s) == []
+def test_labels_without_hotkeys_do_not_clash_but_each_is_reported() -> None:
+    """Before issue 11 a label without a hotkey passed the check in silence."""
+    s = schema(defined("a", hotkey=""), defined("b", hotkey=""), defined("c", hotkey="1"))
+    findings = check_schema(s)
+    assert codes(findings) == [("warning", "missing-hotkey")] * 2
+    # each names its label and suggests a key nobody uses (1 is c's, so 2 and 3)
+    assert ["'a'" in findings[0].message, "'b'" in findings[1].message] == [True, True]
+    assert "hotkey: '2'" in findings[0].message and "hotkey: '3'" in findings[1].message
+
+
+def test_missing_hotkey_suggestion_skips_reserved_and_used_keys() -> None:
+    used = [defined(f"L{k}", hotkey=k) for k in HOTKEYS[:-1]]
+    findings = check_schema(schema(*used, defined("late", hotkey="")))
+    assert codes(findings) == [("warning", "missing-hotkey")]
+    assert f"hotkey: '{HOTKEYS[-1]}'" in findings[0].message
+    full = check_schema(schema(*used, defined("last", hotkey=HOTKEYS[-1]), defined("extra", hotkey="")))
+    assert codes(full) == [("warning", "missing-hotkey")]
+    assert "every key is taken" in full[0].message
 
 
 @pytest.mark.parametrize(("key", "action"), sorted(RESERVED_HOTKEYS.items()))
@@ -89,7 +155,7 @@ def test_reserved_hotkey_check_ignores_case(key: str) -> None:
 
 @pytest.mark.parametrize("definition", ["", "   ", "\n\t"])
 def test_missing_definition_is_a_warning(definition: str) -> None:
-    s = schema(defined("spam"), {"name": "ham", "definition": definition})
+    s = schema(defined("spam"), {"name": "ham", "definition": definition, "hotkey": "h"})
     findings = check_schema(s)
     assert codes(findings) == [("warning", "missing-definition")]
     assert "'ham'" in findings[0].message
@@ -272,12 +338,25 @@ def test_from_names_gives_hotkeys_and_palette_colours() -> None:
     assert all(lab.definition == "" for lab in s.labels)
 
 
-def test_from_names_beyond_nine_has_no_hotkey_and_cycles_colours() -> None:
-    names = [f"l{i}" for i in range(12)]
+def test_from_names_gives_keys_beyond_nine_then_reports_the_rest() -> None:
+    """Before issue 11 the tenth label got no hotkey and ``schema check`` said nothing."""
+    names = [f"l{i}" for i in range(40)]
     s = LabelSchema.from_names(names)
-    assert [lab.hotkey for lab in s.labels] == [str(i) for i in range(1, 10)] + ["", "", ""]
+    keys = [lab.hotkey for lab in s.labels]
+    assert keys[:10] == [*"1234567890"]
+    assert keys[10:13] == ["a", "b", "c"]
+    assert keys[:33] == list(HOTKEYS) and keys[33:] == [""] * 7
+    assert not set(keys) & set(RESERVED_HOTKEYS)
     assert s.labels[len(PALETTE)].color == PALETTE[0]
     assert s.labels[11].color == PALETTE[11 % len(PALETTE)]
+    findings = check_schema(s)
+    assert sorted({f.code for f in findings}) == ["missing-definition", "missing-hotkey"]
+    assert sorted(f.message.split("'")[1] for f in findings if f.code == "missing-hotkey") == sorted(names[33:])
+
+
+def test_hotkey_order_is_digits_then_unreserved_letters() -> None:
+    assert len(HOTKEYS) == len(set(HOTKEYS)) == 33
+    assert {k for k in HOTKEYS if k.isalpha()} == set("abcdefghijklmnopqrstuvwxyz") - {"s", "u", "n"}
 
 
 def test_from_names_accepts_a_generator_and_empty_input() -> None:
@@ -286,7 +365,7 @@ def test_from_names_accepts_a_generator_and_empty_input() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(names=st.lists(st.text(min_size=1, max_size=10), unique=True, max_size=20))
+@given(names=st.lists(st.text(min_size=1, max_size=10), unique_by=name_key, max_size=20))
 def test_from_names_starter_schema_passes_its_own_checks_except_definitions(
     names: list[str],
 ) -> None:

@@ -111,7 +111,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Site]]:
-    """Factory: ``serve(task, labels, texts, overlap=1)`` makes a project and serves it.
+    """Factory: ``serve(task, labels, texts, overlap=1, name=None)`` makes a project and serves it.
 
     Items are handed out in file order (``queue.order: sequential``), so a test knows which
     item comes first. Users: ``admin``, ``reviewer``, ``ann1`` and ``ann2`` (annotators).
@@ -119,10 +119,12 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     started: list[tuple[subprocess.Popen[bytes], Project]] = []
 
-    def make(task: str, labels: list[str], texts: list[str], *, overlap: int = 1, folder: Path | None = None) -> Site:
+    def make(task: str, labels: list[str], texts: list[str], *, overlap: int = 1, folder: Path | None = None,
+             name: str | None = None) -> Site:
         root = tmp_path / f"site{len(started)}"
         # each project has its own SQLite store, so a fixed name is unique and the screenshots stable
-        p = init_project(root, task=task, labels=labels, name="news-entities" if task == "ner" else "product-reviews")
+        name = name or ("news-entities" if task == "ner" else "product-reviews")
+        p = init_project(root, task=task, labels=labels, name=name)
         queue = p.config.queue.model_copy(update={"order": "sequential", "overlap": overlap})
         p.save_config(p.config.model_copy(update={"queue": queue}))
         items = tmp_path / f"items{len(started)}.jsonl"

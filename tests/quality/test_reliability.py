@@ -33,22 +33,34 @@ def test_wilson_matches_statsmodels(n: int, frac: float, conf: float) -> None:
 
 def test_gold_accuracy_table() -> None:
     res = gold_accuracy(DF, GOLD, threshold=0.7)
-    assert list(res.columns) == ["n_gold", "correct", "accuracy", "ci_low", "ci_high", "passed"]
+    assert list(res.columns) == ["n_gold", "correct", "accuracy", "ci_low", "ci_high", "passed", "status"]
     assert res.index.tolist() == ["x", "y", "z"]
     assert res.loc["x", ["n_gold", "correct"]].tolist() == [4, 3]
     assert res.loc["y", "accuracy"] == 0.25
     lo, hi = proportion_confint(3, 4, alpha=0.05, method="wilson")
     assert res.loc["x", "ci_low"] == pytest.approx(lo, abs=1e-12)
     assert res.loc["x", "ci_high"] == pytest.approx(hi, abs=1e-12)
-    assert res["passed"].tolist() == [True, False, False]
-    # z has no gold judgement: no evidence, no pass
+    assert res["status"].tolist() == ["passed", "failed", "not tested"]
+    assert res["passed"].dtype == "boolean"
+
+
+def test_annotator_without_gold_is_not_tested_not_failed() -> None:
+    """Issue 11 item 2: on main, z (no gold judgement) got passed=False, i.e. counted as failed."""
+    res = gold_accuracy(DF, GOLD, threshold=0.7)
     assert res.loc["z", "n_gold"] == 0 and np.isnan(res.loc["z", "accuracy"])
-    assert res["passed"].dtype == bool
+    assert res.loc["z", "passed"] is pd.NA and res.loc["z", "status"] == "not tested"
+    assert res["passed"].tolist()[:2] == [True, False]
 
 
-@pytest.mark.parametrize(("rule", "expected"), [("estimate", True), ("lower", False), ("upper", True)])
+@pytest.mark.parametrize(("rule", "expected"), [("point", True), ("lower", False), ("upper", True)])
 def test_pass_rules(rule: str, expected: bool) -> None:
+    # x: 3 of 4 correct, Wilson 95% interval 0.30-0.95, threshold 0.7
     assert bool(gold_accuracy(DF, GOLD, threshold=0.7, rule=rule).loc["x", "passed"]) is expected
+
+
+def test_unknown_rule_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="'point'"):
+        gold_accuracy(DF, GOLD, rule="estimate")  # type: ignore[arg-type]
 
 
 def test_crowdkit_aliases_and_errors() -> None:

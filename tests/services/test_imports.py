@@ -288,15 +288,16 @@ def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type:
     img = tmp_path / "imgs"
     (img / "cat").mkdir(parents=True)
     (img / "dog").mkdir()
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
-    (img / "cat" / "a.png").write_bytes(png + b"a")
-    (img / "dog" / "b.png").write_bytes(png + b"b")
-    (img / "dog" / "c.png").write_bytes(png + b"a")  # same bytes as a.png, other folder
+    from tests.server.test_images import png
+
+    (img / "cat" / "a.png").write_bytes(png(2, 2, (1, 1, 1)))
+    (img / "dog" / "b.png").write_bytes(png(2, 2, (2, 2, 2)))
+    (img / "dog" / "c.png").write_bytes(png(2, 2, (1, 1, 1)))  # same bytes as a.png: the same item
     (img / "dog" / "broken.jpg").write_bytes(b"not an image")
     i = new_project(task="image-classification")
     r = import_file(i, img, ImportOptions(labels_from_folders=True))
     assert r.format == "images"
-    assert r.items_added == 3 and r.rejected == 1
+    assert (r.items_added, r.rejected, r.duplicates, r.conflicts) == (2, 1, 1, 1)
 
 
 def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,9 @@ from sqlalchemy import func, select, update
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue, users
 from truthset.services.imports import import_file
-from truthset.store import queue_sql as sql
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
+from truthset.store.queue import QueueState
+from truthset.store.queue import statements as sql
 
 
 def _project(new_project, tmp_path: Path, n: int = 10, *, task: str = "text-classification", **queue_cfg):  # type: ignore[no-untyped-def]
@@ -112,7 +113,7 @@ def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: P
     t0 = utcnow()
     held = queue.next_task(p, a, now=t0)
     expiry = t0 + timedelta(minutes=1, microseconds=1)  # just past the lease
-    p.runtime["lease_sweep_due"] = expiry + timedelta(milliseconds=500)  # as if swept just before expiry
+    p.queue_state.lease_sweep_due = expiry + timedelta(milliseconds=500)  # as if swept just before expiry
     got = queue.next_task(p, b, now=expiry)  # expired, but not swept yet: b gets the other item
     assert got is not None and got.item_id != held.item_id
     queue.submit(p, b, got.assignment_id, "pos", now=expiry)
@@ -168,7 +169,7 @@ def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> 
 
 def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Another process's split (here: another open Project on the same store) is not announced
-    in this process's runtime state; the queue finds it at its next look, SWEEP_EVERY later."""
+    in this process's queue state; the queue finds it at its next look, SWEEP_EVERY later."""
     import dataclasses
 
     from truthset.services.schema import split_label
@@ -186,7 +187,7 @@ def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, t
         return t.reason
 
     assert take(timedelta(0)) == ""  # the queue looked: nothing to re-annotate
-    split_label(dataclasses.replace(p, runtime={}), "neg", ["sad", "angry"])
+    split_label(dataclasses.replace(p, queue_state=QueueState()), "neg", ["sad", "angry"])
     assert take(timedelta(milliseconds=10)) == ""  # not looked again yet
     assert "split" in take(queue.SWEEP_EVERY + timedelta(milliseconds=20))
 
@@ -298,12 +299,12 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
             time.sleep(0.2)
     queue.next_task(p, a, now=now)
     if backend == "postgres":
-        assert "items" in p.runtime["analyzed"]
-        p.runtime["analyzed"] = []
+        assert "items" in p.queue_state.analyzed
+        p.queue_state.analyzed = []
         queue.next_task(p, a, now=now + timedelta(seconds=1))  # within STATS_EVERY: not looked at again
-        assert p.runtime["analyzed"] == [] and p.runtime["stats_due"] == now + queue.STATS_EVERY
+        assert p.queue_state.analyzed == [] and p.queue_state.stats_due == now + queue.STATS_EVERY
     else:
-        assert "analyzed" not in p.runtime and "stats_due" not in p.runtime
+        assert p.queue_state.analyzed == [] and p.queue_state.stats_due is None
 
 
 def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -349,7 +350,7 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
         sweeper.start()
         holding.wait(10)
         threading.Timer(0.3, go.set).start()  # the submit below reads, then waits on the row lock
-        p.runtime["lease_sweep_due"] = later + timedelta(seconds=5)  # this submit does not sweep itself
+        p.queue_state.lease_sweep_due = later + timedelta(seconds=5)  # this submit does not sweep itself
         aid = queue.submit(p, a, t.assignment_id, "pos", now=later)
         sweeper.join()
     else:
@@ -400,7 +401,7 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
         conn.exec_driver_sql("ANALYZE items" if pg else "ANALYZE")
     with p.engine.connect() as conn:
         batch = conn.execute(select(func.min(Item.batch_id)).where(Item.project_id == p.id)).scalar()
-        statement = sql.eligible("sequential", pg, 1, in_batch).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
+        statement = sql.eligible("sequential", in_batch=in_batch, lock=pg).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
             dialect=p.engine.dialect, compile_kwargs={"literal_binds": True})
         if pg:  # with 15 open items PostgreSQL may as well sort them; ask for the path that
             conn.exec_driver_sql("SET LOCAL enable_sort = off")  # stays cheap when they are many

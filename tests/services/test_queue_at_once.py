@@ -1,5 +1,5 @@
 """The queue on the server's PostgreSQL connections (autocommit): the usual submission and the
-usual request for the next item are one statement each (``services.queue_at_once``); every
+usual request for the next item are one statement each (``store.queue.at_once``); every
 other case takes the general path, in a real transaction, and answers exactly as it would have."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sqlalchemy import Connection, event, func, select
 from tests.services.test_queue import _project, _user
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
-from truthset.services.queue_upkeep import PERIODIC
-from truthset.store import queue_sql as sql
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
 from truthset.store.postgres import autocommits, make_async_engine
+from truthset.store.queue import at_once, general
+from truthset.store.queue import statements as sql
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
@@ -56,9 +56,10 @@ def _quiet(p: Any) -> Any:
     """The steady state of a busy queue: the periodic work was just done. Returns the time to
     pass as ``now`` from here on, so none falls due during the test."""
     now = utcnow()
-    for key, every in PERIODIC.items():
-        p.runtime[key] = now + every
-    p.runtime["due_batches"] = []
+    state = p.queue_state
+    for job, every in state.PERIODIC.items():
+        setattr(state, job, now + every)
+    state.due_batches = []
     return now
 
 
@@ -172,7 +173,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     with q.engine.begin() as conn:
         conn.execute(Assignment.__table__.update().where(Assignment.id == held.assignment_id)
                      .values(leased_until=utcnow() - timedelta(minutes=1)))
-    q.runtime.pop("lease_sweep_due", None)
+    q.queue_state.lease_sweep_due = None
     mine = server(queue.next_task, b)
     _, nxt = server(queue.submit_and_next, b, mine.assignment_id, "pos")
     with q.engine.connect() as conn:
@@ -193,7 +194,8 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
         assert autocommits(conn)
         with queue._transaction(project, conn) as tx:
             assert not autocommits(tx)
-            queue._submit_in(tx, project, uid, task.assignment_id, "pos", None, utcnow())
+            general.submit(tx, queue.policy(project), uid, task.assignment_id, queue._check(project, "pos"), None,
+                           utcnow())
             raise RuntimeError("the next step failed")
 
     with pytest.raises(RuntimeError):
@@ -276,7 +278,7 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     with p.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
         second_item = conn.execute(select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id)
                                    .order_by(Item.id).limit(1)).scalar_one()
-        second = queue._lease(conn, p, uid, second_item, utcnow())
+        second = general._lease(conn, queue.policy(p), uid, second_item, utcnow()).id
         conn.execute(sql.TAKE_SLOT, {"b_item": second_item, "b_k": 1})
     server = Server(p)
     now = _quiet(p)
@@ -352,7 +354,7 @@ def test_the_sequential_one_statement_reads_open_items_from_their_index(new_proj
     params = {"b_aid": 0, "b_pid": p.id, "b_uid": uid, "b_now": now, "b_k": 1, "value": '"pos"', "label": "pos",
               "schema_version": 1, "lead_time": None, "leased_until": now}
     for answer in (False, True):
-        statement = sql.pg_lease_at_once("sequential", answer)
+        statement = at_once.statement("sequential", answer)
         with p.engine.begin() as conn:
             conn.exec_driver_sql("SET LOCAL enable_sort = off")  # 5 open items could as well be sorted
             plan = "\n".join(str(r[0]) for r in conn.execute(text("EXPLAIN " + statement.text), params).all())

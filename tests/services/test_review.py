@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from truthset.services import review, users
 from truthset.services.imports import ImportOptions, import_file
-from truthset.store.models import Item
+from truthset.store.models import Annotation, Item
 
 
 def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
@@ -41,7 +41,9 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
     from truthset.services import queue
 
     p, reviewer, ids = _disputed(new_project, tmp_path, 1)
-    review.record_verdict(p, reviewer, ids[0], "accept")
+    with p.engine.connect() as conn:
+        first = conn.execute(select(Annotation.id).where(Annotation.item_id == ids[0]).order_by(Annotation.id)).scalar()
+    review.record_verdict(p, reviewer, ids[0], "accept", annotation_id=first)
     assert review.review_candidates(p) == []
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 3})})
     with p.engine.begin() as conn:
@@ -49,3 +51,71 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
     task = queue.next_task(p, c)
     queue.submit(p, c, task.assignment_id, "neg")
     assert [x["item_id"] for x in review.review_candidates(p)] == ids
+
+
+# --- the NER review page's data: each annotator's current spans, and which all of them share ----
+
+
+def _ann(who: str, value, source: str = "human") -> dict:  # type: ignore[no-untyped-def]
+    return {"annotator": who, "value": value, "source": source}
+
+
+def _sp(start: int, end: int, label: str) -> dict:  # type: ignore[no-untyped-def]
+    return {"start": start, "end": end, "label": label}
+
+
+def test_span_votes_use_each_annotators_latest_judgement_only() -> None:
+    anns = [
+        _ann("a", [_sp(0, 5, "PER")]),  # replaced by a's later answer below
+        _ann("b", [_sp(0, 5, "PER"), _sp(10, 14, "ORG"), _sp(10, 14, "ORG")]),  # a span given twice counts once
+        _ann("model", [_sp(20, 25, "LOC")], source="model"),  # a model's guess is no judgement
+        _ann("c", [_sp(0, 5, "PER"), _sp(10, 14, "LOC")], source="import"),
+        _ann("a", [_sp(0, 5, "PER"), _sp(10, 14, "ORG")]),
+        _ann("rev", [_sp(0, 9, "PER")], source="review"),  # an adjudication is no judgement either
+    ]
+    review._mark_current(anns)
+    assert [a["current"] for a in anns] == [False, True, True, True, True, True]
+    assert review.span_votes(anns) == [
+        {"start": 0, "end": 5, "label": "PER", "annotators": ["b", "c", "a"], "agreed": True},
+        {"start": 10, "end": 14, "label": "LOC", "annotators": ["c"], "agreed": False},
+        {"start": 10, "end": 14, "label": "ORG", "annotators": ["b", "a"], "agreed": False},
+    ]
+
+
+def test_span_votes_of_one_annotator_or_none() -> None:
+    one = [_ann("a", [_sp(3, 4, "X")])]
+    review._mark_current(one)
+    assert review.span_votes(one) == [{"start": 3, "end": 4, "label": "X", "annotators": ["a"], "agreed": True}]
+    assert review.span_votes([]) == []
+
+
+def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services import queue
+
+    p = new_project(task="ner", labels=["PER", "ORG"])
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2})})
+    f = tmp_path / "ner.jsonl"
+    f.write_text(json.dumps({"text": "Alice met Bob at Acme."}) + "\n", encoding="utf-8")
+    import_file(p, f)
+    answers = {"ann-a": [_sp(0, 5, "PER"), _sp(17, 21, "ORG")], "ann-b": [_sp(0, 5, "PER"), _sp(10, 13, "PER")]}
+    for name, value in answers.items():
+        with p.engine.begin() as conn:
+            uid = users.add_user(conn, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
+        task = queue.next_task(p, uid)
+        queue.submit(p, uid, task.assignment_id, value)
+    [candidate] = review.review_candidates(p)
+    detail = review.item_detail(p, candidate["item_id"], show_names=False)
+    assert [(a["annotator"], a["current"]) for a in detail["annotations"]] == [("annotator 1", True),
+                                                                              ("annotator 2", True)]
+    assert detail["spans"] == [
+        {"start": 0, "end": 5, "label": "PER", "annotators": ["annotator 1", "annotator 2"], "agreed": True},
+        {"start": 10, "end": 13, "label": "PER", "annotators": ["annotator 2"], "agreed": False},
+        {"start": 17, "end": 21, "label": "ORG", "annotators": ["annotator 1"], "agreed": False},
+    ]
+
+
+def test_item_detail_has_no_spans_outside_ner(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, _, ids = _disputed(new_project, tmp_path, 1)
+    detail = review.item_detail(p, ids[0])
+    assert detail["spans"] is None
+    assert [a["current"] for a in detail["annotations"]] == [True, True]

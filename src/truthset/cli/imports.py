@@ -91,11 +91,11 @@ def _print_import(report: Any) -> None:
 
 @main.command()
 @click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
-@click.option("--kind", type=click.Choice(["rejected", "duplicate"]), default=None)
+@click.option("--kind", type=click.Choice(["rejected", "duplicate", "conflict"]), default=None)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
-    """List rejected and duplicate rows of an import, with line numbers and reasons.
+    """List rejected and duplicate rows and conflicting labels of an import, with lines and reasons.
 
     Example: truthset findings --kind rejected
     """
@@ -124,13 +124,21 @@ def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: b
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet", "labelstudio", "conll"]),
               default="jsonl", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--labels", default=None,
+              help="Training data: one row per item with its final label, its source and confidence, "
+                   "from consensus (the latest 'qc aggregate' run), run:N, adjudicated or latest.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def export(ctx: click.Context, fmt: str, output: Path, as_json: bool) -> None:
-    """Export items and current annotations.
+def export(ctx: click.Context, fmt: str, output: Path, labels: str | None, as_json: bool) -> None:
+    """Export items and current annotations, or (--labels) training data.
 
+    \b
     Example: truthset export --format labelstudio -o tasks.json
+    Training data: truthset export --labels consensus --format csv -o train.csv
     """
+    if labels is not None:
+        _export_training(ctx, fmt, output, labels, as_json)
+        return
     from truthset.services.exports import export_project
 
     project = _open(ctx)
@@ -140,6 +148,24 @@ def export(ctx: click.Context, fmt: str, output: Path, as_json: bool) -> None:
         _echo_json(report.__dict__)
     else:
         click.echo(f"wrote {report.items:,} items and {report.annotations:,} annotations to {output} ({fmt})")
+
+
+def _export_training(ctx: click.Context, fmt: str, output: Path, labels: str, as_json: bool) -> None:
+    from truthset.services.training_export import export_training_data
+
+    project = _open(ctx)
+    with _progress(f"exporting {output.name}", not as_json) as progress:
+        report = export_training_data(project, output, fmt=fmt, labels=labels, progress=progress)
+    if as_json:
+        _echo_json(report.__dict__)
+        return
+    sources = ", ".join(f"{k} {v:,}" for k, v in report.by_source.items())
+    click.echo(f"wrote {report.labelled:,} of {report.items:,} items with their final label to {output} "
+               f"({fmt}; {sources})")
+    if report.unlabelled:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in report.unlabelled_reasons.items())
+        click.echo(f"{report.unlabelled:,} item(s) have no final label ({reasons}); listed in "
+                   f"{report.unlabelled_file}", err=True)
 
 
 

@@ -38,9 +38,10 @@ def schema_show(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def schema_check(ctx: click.Context, as_json: bool) -> None:
-    """Find duplicate names, hotkey clashes, missing definitions, labels not in the schema.
+    """Find duplicate names, hotkey clashes, labels without a hotkey or definition, labels not in the schema.
 
-    Exits 1 when an error is found. Example: truthset schema check
+    Names are compared ignoring case, Unicode form and spacing ('negative' and 'Negative' are
+    one name). Exits 1 when an error is found (warnings alone exit 0). Example: truthset schema check
     """
     from truthset.services.schema import check
 
@@ -64,6 +65,8 @@ def _migration_output(result: dict[str, Any], as_json: bool) -> None:
     click.echo(f"schema v{result['version']}: {result['op']}; {result['annotations_migrated']:,} annotation(s) "
                f"migrated (old rows kept as history)"
                + (f"; {result['items_queued']:,} item(s) queued for re-annotation" if result["items_queued"] else ""))
+    for dropped in result.get("exclusions_dropped", []):
+        click.echo(f"  exclusion dropped (now the same label): {dropped}")
 
 
 @schema.command("rename")
@@ -89,7 +92,10 @@ def schema_rename(ctx: click.Context, old: str, new: str, as_json: bool) -> None
 def schema_merge(ctx: click.Context, labels: tuple[str, ...], into: str, as_json: bool) -> None:
     """Merge LABELS into one label.
 
-    Example: truthset schema merge promo scam --into spam
+    The merged labels' examples and tie-break rules are kept (each rule prefixed by its label);
+    an exclusion is dropped, and listed, when it is now an example of the label or names another
+    of the merged labels. A label used in annotations but no longer in the schema may be merged
+    too. Example: truthset schema merge promo scam --into spam
     """
     from truthset.services.schema import merge_labels
 

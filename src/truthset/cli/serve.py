@@ -28,10 +28,23 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from truthset.server.app import create_app
+    from truthset.services.users import list_users
 
     project = _open(ctx)
     click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
                + (f", {workers} worker processes" if workers > 1 else ""))
+    with project.engine.connect() as conn:
+        can_log_in = any(u["can_log_in"] for u in list_users(conn))
+    if not can_log_in:
+        where = "" if project.root.resolve() == Path.cwd().resolve() else f" -p {project.root}"
+        click.echo(f"no user can log in yet: create one, e.g. truthset{where} user add NAME --role admin "
+                   "(the server need not stop)", err=True)
+    from truthset.services.media import unrecorded_images
+
+    missing = unrecorded_images(project)
+    if missing:
+        click.echo(f"warning: {missing:,} item(s) have no recorded image and will not be shown; "
+                   "run 'truthset media rescan' (see docs/security.md)", err=True)
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return

@@ -1,4 +1,6 @@
-"""The ``user`` group: add users of the web app, set passwords, issue API tokens, list them."""
+"""The ``user`` group: add users of the web app, set passwords and roles, issue API tokens,
+disable, enable or remove users, list them. Every change that affects what a user may do ends
+their browser sessions (within ``account_cache_seconds`` in a running server)."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def user_password(ctx: click.Context, name: str, password: str | None) -> None:
             f"new password for {name}", hide_input=True, confirmation_prompt=True)
     with _open(ctx.find_root()).engine.begin() as conn:
         set_password(conn, name, password)
-    click.echo(f"password of {name!r} changed")
+    click.echo(f"password of {name!r} changed; their sessions are ended")
 
 
 @user.command("token")
@@ -67,6 +69,65 @@ def user_token(ctx: click.Context, name: str) -> None:
         click.echo(new_token(conn, name))
 
 
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "reviewer", "annotator"]))
+@click.pass_context
+def user_role(ctx: click.Context, name: str, role: str) -> None:
+    """Give a user another role; their sessions end. Example: truthset user role alice reviewer"""
+    from truthset.services.users import set_role
+
+    with _open(ctx.find_root()).engine.begin() as conn:
+        set_role(conn, name, role)
+    click.echo(f"{name!r} is now {role}; their sessions are ended (they log in again)")
+
+
+@user.command("disable")
+@click.argument("name")
+@click.pass_context
+def user_disable(ctx: click.Context, name: str) -> None:
+    """Stop a user logging in or using their API token (until enabled); their sessions end.
+
+    Example: truthset user disable alice
+    """
+    from truthset.services.users import disable
+
+    with _open(ctx.find_root()).engine.begin() as conn:
+        disable(conn, name)
+    click.echo(f"{name!r} is disabled: no login, no API token, sessions ended ('truthset user enable {name}' undoes it)")
+
+
+@user.command("enable")
+@click.argument("name")
+@click.pass_context
+def user_enable(ctx: click.Context, name: str) -> None:
+    """Let a disabled user log in and use their API token again. Example: truthset user enable alice"""
+    from truthset.services.users import enable
+
+    with _open(ctx.find_root()).engine.begin() as conn:
+        enable(conn, name)
+    click.echo(f"{name!r} is enabled")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def user_remove(ctx: click.Context, name: str, yes: bool) -> None:
+    """Remove a user for good: no login, password or API token; sessions end. Their annotations
+    and reviews stay, attributed to the name, and the name cannot be given to anyone else.
+
+    Example: truthset user remove alice --yes
+    """
+    from truthset.services.users import remove
+
+    if not yes:
+        click.confirm(f"remove {name!r} for good (their annotations stay)?", abort=True)
+    with _open(ctx.find_root()).engine.begin() as conn:
+        remove(conn, name)
+    click.echo(f"{name!r} is removed; their annotations stay, attributed to {name!r}")
+
+
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -80,4 +141,5 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
         _echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['name']}\t{r['role']}\t{'can log in' if r['can_log_in'] else 'no login'}")
+        login = r["status"] if r["status"] != "active" else ("can log in" if r["can_log_in"] else "no login")
+        click.echo(f"{r['name']}\t{r['role']}\t{login}")

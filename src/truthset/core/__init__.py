@@ -15,6 +15,7 @@ from truthset.core.errors import (
     ProjectNotFound,
     SchemaError,
     TruthsetError,
+    excerpt,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "ProjectNotFound",
     "SchemaError",
     "TruthsetError",
+    "excerpt",
 ]

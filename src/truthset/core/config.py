@@ -22,8 +22,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from truthset.core.errors import ConfigError
-from truthset.core.schema import LabelSchema, TaskType
+from truthset.core.errors import ConfigError, SchemaError
+from truthset.core.schema import LabelSchema, TaskType, require_unique_names
 
 PROJECT_FILE = "truthset.yaml"
 STATE_DIR = ".truthset"
@@ -68,6 +68,42 @@ SETTINGS: tuple[Setting, ...] = (
         2,
         "How long a server process reuses a looked-up API token or session user; a changed role, "
         "a new token or a removed user takes effect within this time. 0 looks up every request.",
+    ),
+    Setting(
+        "max_body_bytes",
+        2**20,
+        "Largest request body the server accepts (bytes), for every route but item pushes; a larger "
+        "one is answered 413, also when it is sent without a Content-Length.",
+    ),
+    Setting(
+        "max_items_body_bytes",
+        32 * 2**20,
+        "Largest body of an item push (POST /api/items), in bytes; split larger pushes.",
+    ),
+    Setting(
+        "login_concurrency",
+        2,
+        "Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of CPU "
+        "each); further logins wait their turn (up to 10 s, then 503).",
+    ),
+    Setting(
+        "login_free_failures",
+        5,
+        "Failed logins for one name before each further attempt must wait (1 s, doubling up to "
+        "login_backoff_max_seconds; earlier attempts get 429 with Retry-After).",
+    ),
+    Setting(
+        "login_free_failures_per_address",
+        20,
+        "Failed logins from one client address (any names) before the same back-off applies to "
+        "the address. Behind a proxy, see docs/security.md so this is the client's address.",
+    ),
+    Setting("login_backoff_max_seconds", 300, "Longest wait the login back-off imposes, in seconds."),
+    Setting(
+        "https",
+        0,
+        "1 when users reach the server over HTTPS (directly or through a proxy that terminates "
+        "TLS): the session cookie gets the Secure flag and responses send Strict-Transport-Security.",
     ),
 )
 
@@ -139,6 +175,20 @@ class LabelStudioConfig(BaseModel):
     data_key: str = Field("text", description="Key of the task data holding the text.")
 
 
+class MediaConfig(BaseModel):
+    """Images of an image-classification project (other projects have none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_url_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts whose http(s) image URLs items may name (lower case, e.g. images.example.org); "
+        "the browser loads those from there. Empty: images are files imported with the items, or "
+        "bytes pushed through the API.",
+    )
+    max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest image file accepted, in bytes.")
+
+
 class ProjectConfig(BaseModel):
     """The content of ``truthset.yaml``."""
 
@@ -152,6 +202,7 @@ class ProjectConfig(BaseModel):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]
@@ -220,10 +271,15 @@ def parse_project_config(data: Any, *, source: str = PROJECT_FILE) -> ProjectCon
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of keys (name, task, schema, ...), got {type(data).__name__}")
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         details = "; ".join(_describe(e) for e in exc.errors())
         raise ConfigError(f"{source}: {details}") from exc
+    try:
+        require_unique_names(config.schema)
+    except SchemaError as exc:
+        raise ConfigError(f"{source}: key 'schema.labels': {exc}") from exc
+    return config
 
 
 def read_project_config(path: Path) -> ProjectConfig:
@@ -242,7 +298,12 @@ def read_project_config(path: Path) -> ProjectConfig:
 
 
 def write_project_config(path: Path, config: ProjectConfig) -> None:
-    """Write ``truthset.yaml`` atomically (a crash never leaves half a file)."""
+    """Write ``truthset.yaml`` atomically (a crash never leaves half a file).
+
+    A schema with two labels of the same name is refused (:class:`SchemaError`), so the file
+    on disk is never one that :func:`read_project_config` would refuse.
+    """
+    require_unique_names(config.schema)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(config.to_yaml(), encoding="utf-8")
     os.replace(tmp, path)

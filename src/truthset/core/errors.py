@@ -8,6 +8,8 @@ server will answer with. The CLI prints ``str(error)`` on one line and exits non
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TruthsetError(Exception):
     """Base of every error truthset raises on purpose."""
@@ -71,3 +73,12 @@ def missing_extra(module: str, extra: str) -> MissingDependency:
         f"this feature needs the '{module}' package, which is not installed; "
         f"run: pip install 'truthset[{extra}]'"
     )
+
+
+def excerpt(value: Any, limit: int = 60, *, quote: bool = True) -> str:
+    """``value`` for an error message: its repr (or str, with ``quote=False``), cut to about
+    ``limit`` characters with the full length said, so a message never echoes a huge input."""
+    text = repr(value) if quote else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"

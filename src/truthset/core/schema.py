@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,17 +86,91 @@ class LabelSchema(BaseModel):
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> LabelSchema:
-        """A starter schema: the given names with hotkeys 1..9 and palette colours."""
+        """A starter schema: the given names with hotkeys (see :data:`HOTKEYS`) and palette colours.
+
+        The first 33 labels get a key; any further label gets none (``schema check`` says so).
+        """
         labels = []
+        keys = free_hotkeys(())
         for i, name in enumerate(names):
-            labels.append(
-                Label(
-                    name=name,
-                    hotkey=str(i + 1) if i < 9 else "",
-                    color=PALETTE[i % len(PALETTE)],
-                )
-            )
+            labels.append(Label(name=name, hotkey=next(keys, ""), color=PALETTE[i % len(PALETTE)]))
         return cls(labels=labels)
+
+
+#: Keys the web app's pages use for actions (as the browser names them, lower case); labels
+#: may not take them.
+RESERVED_HOTKEYS: dict[str, str] = {
+    "enter": "submit",
+    "s": "skip",
+    "u": "undo",
+    "n": "next",
+    "?": "help",
+    "=": "copy a line into the adjudication (review)",
+    "arrowup": "previous line (review)",
+    "arrowdown": "next line (review)",
+    "arrowleft": "previous span (review)",
+    "arrowright": "next span (review)",
+    "delete": "remove the span (review)",
+    "backspace": "remove the span (review)",
+}
+
+#: The keys handed to labels that have none, in order: the digits 1-9 and 0 (the top row of
+#: the keyboard), then the letters a-z that no page action uses (not s, u, n). 33 keys in all.
+HOTKEYS: tuple[str, ...] = (
+    *"1234567890",
+    *(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in RESERVED_HOTKEYS),
+)
+
+
+def free_hotkeys(used: Iterable[str]) -> Iterator[str]:
+    """The keys of :data:`HOTKEYS` not in ``used`` (compared ignoring case), in order."""
+    taken = {k.lower() for k in used}
+    return (k for k in HOTKEYS if k not in taken)
+
+
+def name_key(name: str) -> str:
+    """The form in which two label names are compared: the same key means the same name.
+
+    Case (``casefold``), Unicode form (NFKC: a composed "é" equals "e" + combining accent, a
+    full-width "Ａ" equals "A") and runs of spaces are ignored, since annotators cannot tell
+    such names apart on screen.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
+
+
+def duplicate_names(schema: LabelSchema) -> list[list[int]]:
+    """Groups of label positions whose names are the same by :func:`name_key` (two or more each)."""
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(schema.labels):
+        groups.setdefault(name_key(label.name), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _describe_duplicates(schema: LabelSchema, group: list[int]) -> str:
+    names = [schema.labels[i].name for i in group]
+    if len(set(names)) == 1:
+        return f"label {names[0]!r} is defined {len(names)} times (labels[{'], labels['.join(map(str, group))}])"
+    listed = " and ".join(f"{n!r} (labels[{i}])" for n, i in zip(names, group))
+    return (f"labels {listed} are the same name written differently (names are compared ignoring "
+            "case, Unicode form and spacing)")
+
+
+def require_unique_names(schema: LabelSchema) -> None:
+    """Refuse a schema in which two labels share a name; the error names both and the fix."""
+    from truthset.core.errors import SchemaError
+
+    problems = []
+    for group in duplicate_names(schema):
+        keep, *others = (schema.labels[i].name for i in group)
+        merges = "; ".join(f"truthset schema merge {o!r} --into {keep!r}" for o in others if o != keep)
+        problems.append(
+            f"{_describe_duplicates(schema, group)}. Keep one: delete the other(s) from schema.labels "
+            "in truthset.yaml or give them a distinct name"
+            + (f"; if annotations already use a deleted name, then run: {merges}" if merges else "")
+        )
+    if problems:
+        raise SchemaError("; ".join(problems))
 
 
 def schema_hash(schema: LabelSchema) -> str:
@@ -119,15 +193,16 @@ def check_schema(
 ) -> list[Finding]:
     """Find what would confuse annotators or break annotation.
 
-    Checks duplicate names, hotkey clashes (with each other and with the app's reserved
-    keys), labels without a definition, and labels present in the data but absent from
-    the schema. ``pending`` names labels already awaiting re-annotation (after a split);
-    they are reported as warnings instead of errors.
+    Checks duplicate names (ignoring case, Unicode form and spacing: :func:`name_key`), hotkey
+    clashes (with each other and with the app's reserved keys), labels without a hotkey or a
+    definition, and labels present in the data but absent from the schema. ``pending`` names
+    labels already awaiting re-annotation (after a split); they are reported as warnings
+    instead of errors.
     """
     findings: list[Finding] = []
-    for name, n in Counter(schema.names).items():
-        if n > 1:
-            findings.append(Finding("error", "duplicate-name", f"label {name!r} is defined {n} times"))
+    for group in duplicate_names(schema):
+        findings.append(Finding("error", "duplicate-name", _describe_duplicates(schema, group)
+                                + "; keep one and delete or rename the other(s)"))
     keys: dict[str, list[str]] = {}
     for label in schema.labels:
         if label.hotkey:
@@ -144,6 +219,18 @@ def check_schema(
                     "hotkey-reserved",
                     f"hotkey {key!r} of {', '.join(names)} is reserved for "
                     f"'{RESERVED_HOTKEYS[key]}'; pick another key",
+                )
+            )
+    spare = free_hotkeys([*keys, *RESERVED_HOTKEYS])
+    for label in schema.labels:
+        if not label.hotkey:
+            key = next(spare, "")
+            fix = f"add e.g. hotkey: '{key}' to it in truthset.yaml" if key else "every key is taken"
+            findings.append(
+                Finding(
+                    "warning",
+                    "missing-hotkey",
+                    f"label {label.name!r} has no hotkey; annotators must click it ({fix})",
                 )
             )
     for label in schema.labels:
@@ -178,16 +265,6 @@ def check_schema(
     return findings
 
 
-#: Keys the annotation app uses for actions; labels may not take them.
-RESERVED_HOTKEYS: dict[str, str] = {
-    "enter": "submit",
-    "s": "skip",
-    "u": "undo",
-    "n": "next",
-    "?": "help",
-}
-
-
 def validate_value(task: str, schema: LabelSchema, value: object, *, text: str | None = None) -> object:
     """Check an annotation value against the task and schema; return it in canonical form.
 
@@ -195,7 +272,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
     repeats); ``ner`` a list of ``{start, end, label}`` spans inside ``text`` (sorted; no
     overlaps unless the schema allows them). Raises :class:`SchemaError` naming the field.
     """
-    from truthset.core.errors import SchemaError
+    from truthset.core.errors import SchemaError, excerpt
 
     names = set(schema.names)
     if task == "multi-label":
@@ -203,7 +280,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             raise SchemaError("field 'value': a multi-label annotation is a list of label names")
         unknown = sorted(set(value) - names)
         if unknown:
-            raise SchemaError(f"field 'value': unknown label(s) {unknown}; the labels are {sorted(names)}")
+            raise SchemaError(f"field 'value': unknown label(s) {excerpt(unknown, 200)}; the labels are {sorted(names)}")
         return sorted(set(value))
     if task == "ner":
         if not isinstance(value, list):
@@ -217,7 +294,7 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
                 raise SchemaError(f"{where}: start and end must be whole numbers (character offsets)")
             if label not in names:
-                raise SchemaError(f"{where}: unknown label {label!r}; the labels are {sorted(names)}")
+                raise SchemaError(f"{where}: unknown label {excerpt(label)}; the labels are {sorted(names)}")
             limit = len(text) if text is not None else end
             if not 0 <= start < end <= limit:
                 raise SchemaError(f"{where}: span {start}-{end} lies outside the text (length {limit})")
@@ -232,5 +309,5 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
     if not isinstance(value, str):
         raise SchemaError("field 'value': this task takes one label name")
     if value not in names:
-        raise SchemaError(f"field 'value': unknown label {value!r}; the labels are {sorted(names)}")
+        raise SchemaError(f"field 'value': unknown label {excerpt(value)}; the labels are {sorted(names)}")
     return value

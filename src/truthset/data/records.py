@@ -18,6 +18,7 @@ from typing import Any
 
 from truthset.core.errors import ImportFailed
 from truthset.data.labelstudio import LabelStudioParser
+from truthset.data.media import MediaPolicy, MediaProblem
 from truthset.data.profile import count_control_rows, count_mojibake_rows
 from truthset.data.readers import Row
 
@@ -95,14 +96,18 @@ class Chunk:
     cancelled: int = 0
     empty: int = 0
     labels: set[str] = field(default_factory=set)
+    #: image projects: (content hash, media row) of each record, for the store's media table
+    media: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 class ChunkBuilder:
     """Maps rows of one file to records and staged tuples, for one project's task."""
 
     def __init__(self, *, task: str, text_field: str, fmt: str, path: Path, options: ColumnOptions,
-                 header: Sequence[str] | None) -> None:
+                 header: Sequence[str] | None, media: MediaPolicy | None = None) -> None:
+        """``media``: for an image project, what its records' images may be (each is checked)."""
         self.task = task
+        self.media = media
         self.text_field = text_field
         self.fmt = fmt
         self.path = path
@@ -257,6 +262,14 @@ class ChunkBuilder:
             return cached
         return canonical_json(value)
 
+    def _image_field(self) -> str:
+        """The payload key naming a record's image (image folders: ``image``)."""
+        if self.fmt == "images":
+            return "image"
+        if self.ls is not None and self.ls.data_key:
+            return self.ls.data_key
+        return self.text_field
+
     # -- chunk ------------------------------------------------------------------------------
     def build(self, rows: Sequence[Row]) -> Chunk:
         """Map a chunk of rows to staged tuples (see ``store.bulk.COLUMNS``) and findings."""
@@ -279,11 +292,24 @@ class ChunkBuilder:
                 chunk.findings.append({"kind": "rejected", "line": row.line, "field": fld, "reason": err,
                                        "raw": canonical_json(row.fields)[:500]})
                 continue
+            payload_json = canonical_json(rec.payload)
+            digest = content_hash(payload_json)
+            if self.media is not None:
+                # an image item is its image: the same bytes under two names are one item
+                where = self._image_field()
+                try:
+                    info = self.media.check(rec.payload.get(where))
+                except MediaProblem as exc:
+                    chunk.rejected += 1
+                    column = where if self.fmt in ("images", "labelstudio") else self.cols.get("text") or where
+                    chunk.findings.append({"kind": "rejected", "line": row.line, "field": column,
+                                           "reason": str(exc), "raw": str(rec.payload.get(where))[:500]})
+                    continue
+                digest = info.sha256 or digest
+                chunk.media.append((digest, info.to_row()))
             text = rec.payload.get(self.text_field)
             if isinstance(text, str):
                 texts.append(text)
-            payload_json = canonical_json(rec.payload)
-            digest = content_hash(payload_json)
             self.src_row += 1
             first = first_line.get(digest)
             dup = 0

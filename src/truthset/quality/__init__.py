@@ -1,5 +1,6 @@
 """Quality control: agreement, aggregation with annotator reliability, gold checks, sampling,
-anomaly flags.
+label errors (confident learning), consensus quality (CROWDLAB), outliers and anomaly
+flags.
 
 Pure functions and scikit-learn-style estimators over the long annotation frame
 (``item``, ``annotator``, ``label``; crowd-kit's ``task``, ``worker`` accepted); no I/O,
@@ -34,8 +35,13 @@ from truthset.quality.anomalies import (
     detect_anomalies,
     stalled_queue,
 )
+from truthset.quality.consensus import ConsensusQuality, consensus_quality
+from truthset.quality.label_issues import estimate_joint, find_label_issues
+from truthset.quality.label_scores import label_quality_scores
+from truthset.quality.outliers import outlier_scores
 from truthset.quality.reliability import gold_accuracy, gold_confusion, wilson_interval
 from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, sample_size
+from truthset.quality.span_pairs import gold_span_f1, pairwise_span_f1_ci
 from truthset.quality.spans import pairwise_span_f1, span_f1, token_alpha
 
 __all__ = [
@@ -46,6 +52,7 @@ __all__ = [
     "AnomalyFlag",
     "AnomalyThresholds",
     "BaseAggregator",
+    "ConsensusQuality",
     "DawidSkene",
     "MajorityVote",
     "OneCoinDawidSkene",
@@ -55,13 +62,20 @@ __all__ = [
     "agreement_ci",
     "cohen_kappa",
     "compare_with_majority",
+    "consensus_quality",
     "detect_anomalies",
+    "estimate_joint",
+    "find_label_issues",
     "fleiss_kappa",
     "gold_accuracy",
     "gold_confusion",
+    "gold_span_f1",
     "krippendorff_alpha",
+    "label_quality_scores",
+    "outlier_scores",
     "pairwise_cohen_kappa",
     "pairwise_span_f1",
+    "pairwise_span_f1_ci",
     "per_label_agreement",
     "percent_agreement",
     "randolph_kappa",

@@ -16,6 +16,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds, so messages show ``75``, not ``np.int64(75)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_unique_judgements(item: npt.ArrayLike, annotator: npt.ArrayLike, n_annotators: int,
                             items: pd.Index, annotators: pd.Index) -> None:
     """Raise if an annotator judged the same item more than once."""
@@ -24,9 +29,11 @@ def check_unique_judgements(item: npt.ArrayLike, annotator: npt.ArrayLike, n_ann
     dup = np.flatnonzero(key[1:] == key[:-1])
     if dup.size:
         k = int(key[dup[0]])
+        item_name = _plain(items[k // max(n_annotators, 1)])
+        annotator_name = _plain(annotators[k % max(n_annotators, 1)])
         raise InvalidInput(
             f"{dup.size} judgement(s) repeat an (item, annotator) pair, e.g. item "
-            f"{items[k // max(n_annotators, 1)]!r} by annotator {annotators[k % max(n_annotators, 1)]!r}; "
+            f"{item_name!r} by annotator {annotator_name!r}; "
             "agreement needs one judgement per annotator and item. Keep the latest one, "
             "e.g. df.drop_duplicates(['item', 'annotator'], keep='last')."
         )

@@ -17,7 +17,7 @@ import pandas as pd
 from truthset.core.codes import normalize_annotations
 from truthset.core.errors import InvalidInput
 
-__all__ = ["gold_accuracy", "gold_confusion", "wilson_interval"]
+__all__ = ["PASS_RULES", "gold_accuracy", "gold_confusion", "wilson_interval"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,15 +77,19 @@ def _join_gold(df: pd.DataFrame, gold: pd.Series) -> pd.DataFrame:
     return out[pd.notna(out["true_label"])]
 
 
+#: How ``passed`` is decided from an annotator's accuracy on gold (see :func:`gold_accuracy`).
+PASS_RULES = ("point", "lower", "upper")
+
+
 def gold_accuracy(
     df: pd.DataFrame,
     gold: pd.Series,
     *,
     threshold: float = 0.8,
     confidence: float = 0.95,
-    rule: Literal["estimate", "lower", "upper"] = "estimate",
+    rule: Literal["point", "lower", "upper"] = "point",
 ) -> pd.DataFrame:
-    """Per-annotator accuracy on gold items with a Wilson interval and a pass/fail flag.
+    """Per-annotator accuracy on gold items with a Wilson interval and a pass/fail verdict.
 
     Parameters
     ----------
@@ -97,33 +101,40 @@ def gold_accuracy(
         Required accuracy.
     confidence : float, default 0.95
         Two-sided confidence of the interval.
-    rule : {"estimate", "lower", "upper"}, default "estimate"
-        How ``passed`` is decided: ``"estimate"`` -- ``accuracy >= threshold``;
-        ``"lower"`` -- ``ci_low >= threshold`` (pass only when confidently good: strict for
-        few gold items); ``"upper"`` -- ``ci_high >= threshold`` (fail only when confidently
-        bad: the benefit of the doubt).
+    rule : {"point", "lower", "upper"}, default "point"
+        What the threshold is compared with: ``"point"`` -- the point estimate,
+        ``accuracy >= threshold`` (3 of 4 correct passes at 0.7 although the interval is
+        0.30-0.95); ``"lower"`` -- the interval's lower bound, ``ci_low >= threshold``
+        (pass only when confidently good: strict with few gold items); ``"upper"`` -- the
+        upper bound, ``ci_high >= threshold`` (fail only when confidently bad).
 
     Returns
     -------
     DataFrame indexed by annotator (every annotator in ``df``) with columns ``n_gold``,
-    ``correct``, ``accuracy``, ``ci_low``, ``ci_high``, ``passed``. Annotators with no gold
-    judgement have ``n_gold = 0``, NaN accuracy and interval, and ``passed = False``
-    (no evidence is not a pass).
+    ``correct``, ``accuracy``, ``ci_low``, ``ci_high``, ``passed`` (nullable boolean) and
+    ``status`` (``"passed"``, ``"failed"`` or ``"not tested"``). Annotators with no gold
+    judgement were not tested: ``n_gold = 0``, NaN accuracy and interval, ``passed`` NA --
+    no evidence is neither a pass nor a fail.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"item": [1, 2, 3, 1, 2, 3], "annotator": list("xxxyyy"),
-    ...                    "label": ["a", "b", "a", "a", "a", "a"]})
+    >>> df = pd.DataFrame({"item": [1, 2, 3, 1, 2, 3, 4], "annotator": list("xxxyyyz"),
+    ...                    "label": ["a", "b", "a", "a", "a", "a", "b"]})
     >>> res = gold_accuracy(df, pd.Series({1: "a", 2: "b", 3: "a"}))
-    >>> res[["n_gold", "correct", "passed"]].to_dict("index")
-    {'x': {'n_gold': 3, 'correct': 3, 'passed': True}, 'y': {'n_gold': 3, 'correct': 2, 'passed': False}}
+    >>> res[["n_gold", "correct", "status"]].to_dict("index")  # doctest: +NORMALIZE_WHITESPACE
+    {'x': {'n_gold': 3, 'correct': 3, 'status': 'passed'},
+     'y': {'n_gold': 3, 'correct': 2, 'status': 'failed'},
+     'z': {'n_gold': 0, 'correct': 0, 'status': 'not tested'}}
     """
     _check_confidence(confidence)
     if not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
         raise InvalidInput(f"threshold must be an accuracy in [0, 1]; got {threshold!r}.")
-    if rule not in ("estimate", "lower", "upper"):
-        raise InvalidInput(f"rule must be 'estimate', 'lower' or 'upper'; got {rule!r}.")
+    if rule not in PASS_RULES:
+        raise InvalidInput(
+            f"rule must be 'point' (the accuracy), 'lower' or 'upper' (a bound of its "
+            f"interval); got {rule!r}."
+        )
     annotators = pd.Index(pd.unique(normalize_annotations(df)["annotator"]), name="annotator")
     joined = _join_gold(df, gold)
     hit = (joined["label"].to_numpy() == joined["true_label"].to_numpy()).astype(np.int64)
@@ -136,8 +147,9 @@ def gold_accuracy(
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n > 0, correct.to_numpy() / np.maximum(n, 1), np.nan)
     lo, hi = wilson_interval(correct.to_numpy(), n, confidence=confidence)
-    basis = {"estimate": acc, "lower": lo, "upper": hi}[rule]
-    passed = np.where(n > 0, np.nan_to_num(basis, nan=-1.0) >= threshold, False)
+    basis = {"point": acc, "lower": lo, "upper": hi}[rule]
+    tested = n > 0
+    passed = np.nan_to_num(basis, nan=-1.0) >= threshold
     return pd.DataFrame(
         {
             "n_gold": n_gold.to_numpy(),
@@ -145,7 +157,8 @@ def gold_accuracy(
             "accuracy": acc,
             "ci_low": lo,
             "ci_high": hi,
-            "passed": passed.astype(bool),
+            "passed": pd.arrays.BooleanArray(passed & tested, ~tested),
+            "status": np.where(tested, np.where(passed, "passed", "failed"), "not tested"),
         },
         index=annotators,
     ).sort_index()

@@ -2,33 +2,43 @@
 
 ``create_app`` builds the FastAPI app for an open project; ``truthset serve`` hands it to
 uvicorn. Pages are rendered on the server (Jinja2, autoescaped) with small ES modules; there
-is no build step and nothing is loaded from a CDN, so the app works offline.
+is no build step and nothing is loaded from a CDN (the API docs' Swagger UI is vendored under
+static/swagger), so the app works offline. Every error, whatever raised it, is answered in
+one format (JSON ``{"error", "status"}``, or an HTML page for a browser) without a traceback;
+docs/security.md lists the checks and the tests that cover them.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from truthset.core.config import STATE_DIR
-from truthset.core.errors import TruthsetError
+from truthset.core.errors import TruthsetError, excerpt
 from truthset.services.projects import Project
 from truthset.store.db import Checkpointer
 
 HERE = Path(__file__).parent
+log = logging.getLogger("truthset.server")
+#: the longest error message a response carries (a message quoting input is cut to this)
+MAX_MESSAGE = 500
+#: where a validation error's location starts with one of these, the rest names the field
+LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
 def session_key(project: Project) -> str:
@@ -62,11 +72,30 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc or ()]
+    if parts and parts[0] in LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    """One validation error as "field 'x': what is wrong", never quoting the input at length."""
+    if error.get("type") == "json_invalid":  # loc holds a character offset, not a field
+        where = error.get("loc", ("body", "?"))[-1]
+        return f"the body is not valid JSON (at character {where}: {(error.get('ctx') or {}).get('error', '')})"
+    msg = excerpt(str(error.get("msg", "invalid")).removeprefix("Value error, "), 200, quote=False)
+    field = _field(error.get("loc"))
+    return f"field '{field}': {msg}" if field else f"the request body: {msg}"
+
+
 def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
-    from truthset.server.auth import AccountCache
+    from truthset.server.auth import AccountCache, csrf_token, optional_account
     from truthset.server.executor import make_async, make_executor, runs_inline
+    from truthset.server.guard import Guard
     from truthset.server.routes import api, pages
+    from truthset.server.throttle import LoginThrottle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,51 +114,95 @@ def create_app(project: Project) -> FastAPI:
             await app.state.db_async.dispose()
         checkpointer.stop()
 
+    settings = project.settings
+    # /docs is served from the package (routes/pages.py), /redoc not at all: both loaded
+    # Swagger and ReDoc from a CDN, with the project name unescaped in the page title
     app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0", lifespan=lifespan,
-                  description="Annotation, review and quality control. Every route checks the caller's role.")
+                  description="Annotation, review and quality control. Every route checks the caller's role.",
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.project = project
     app.state.db_executor = make_executor(project)
     app.state.db_inline = runs_inline(project)
     app.state.db_async = make_async(project)
-    app.state.accounts = AccountCache(float(project.settings.get("account_cache_seconds", 2)))
+    app.state.accounts = AccountCache(float(settings.get("account_cache_seconds", 2)))
+    app.state.login = LoginThrottle(
+        free_per_name=int(settings.get("login_free_failures", 5)),
+        free_per_address=int(settings.get("login_free_failures_per_address", 20)),
+        max_delay=float(settings.get("login_backoff_max_seconds", 300)),
+        concurrency=int(settings.get("login_concurrency", 2)))
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    https = bool(int(settings.get("https", 0) or 0))
     app.add_middleware(SessionMiddleware, secret_key=session_key(project), session_cookie="truthset_session",
-                       same_site="strict", https_only=False, max_age=14 * 24 * 3600)
+                       same_site="strict", https_only=https, max_age=14 * 24 * 3600)
+    # outermost, so every response gets the security headers and every body is bounded
+    app.add_middleware(Guard, max_body=int(settings.get("max_body_bytes", 2**20)),
+                       max_items_body=int(settings.get("max_items_body_bytes", 32 * 2**20)), https=https,
+                       image_hosts=tuple(project.config.media.allowed_url_hosts))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
 
     @app.exception_handler(TruthsetError)
     async def truthset_error(request: Request, exc: TruthsetError) -> Response:
-        return _error(request, exc.status, str(exc))
+        if exc.status >= 500:
+            log.error("%s: %s", type(exc).__name__, exc)
+        return await _error(request, exc.status, str(exc))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        # a value the store cannot hold (an id past its integer range, a NUL in text): the
+        # routes validate these at the boundary, naming the field; this is the safety net
+        log.warning("a request reached the store with a value it cannot hold: %s", excerpt(str(exc), 300))
+        return await _error(request, 422, "a value in the request cannot be stored (an id out of range, or a "
+                                          "character such as NUL in a text); check the ids and texts sent")
 
     @app.exception_handler(OperationalError)
     async def store_error(request: Request, exc: OperationalError) -> Response:
         # SQLite's "database is locked" (another process held the write lock for the whole
         # busy timeout) is a retryable 503 for the user, not a 500 with a driver message.
         if "database is locked" in str(exc.orig):
-            return _error(request, 503, "the store is busy with another writer (an import?); try again shortly")
-        raise exc
+            return await _error(request, 503, "the store is busy with another writer (an import?); try again shortly")
+        log.error("store error: %s", exc)
+        return await _error(request, 500, "the store failed to answer; the server log has the details")
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: FastAPI's, routing's 404 and body errors too
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 401 and _wants_html(request):
             return Response(status_code=303, headers={"location": "/login"})
-        return _error(request, exc.status_code, str(exc.detail))
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            message = ("the request body could not be read: send JSON encoded as UTF-8 with "
+                       "'Content-Type: application/json' (forms: URL-encoded or multipart)")
+        elif exc.status_code == 404 and message == "Not Found":
+            message = f"there is no page or API route at {excerpt(request.url.path, 100)}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {excerpt(request.url.path, 100)}"
+        return await _error(request, exc.status_code, message, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(request, 422, f"field '{where}': {first.get('msg', 'invalid')}",
-                      extra={"errors": [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                                         "message": e.get("msg")} for e in exc.errors()]})
+        errors = exc.errors()
+        return await _error(request, 422, _validation_message(errors[0]) if errors else "invalid request",
+                            extra={"errors": [{"field": _field(e.get("loc")),
+                                               "message": _validation_message(e)}
+                                              for e in errors[:20]]})
 
-    def _error(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
+    async def _error(request: Request, status: int, message: str, extra: dict[str, Any] | None = None,
+                     headers: Mapping[str, str] | None = None) -> Response:
+        message = excerpt(message, MAX_MESSAGE, quote=False)
         if _wants_html(request):
-            return app.state.templates.TemplateResponse(
-                request, "error.html", {"status": status, "message": message, "account": None}, status_code=status)
-        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status)
+            try:
+                account = await optional_account(request)
+            except HTTPException:
+                account = None
+            page: Response = app.state.templates.TemplateResponse(
+                request, "error.html", {"status": status, "message": message, "account": account,
+                                        "project": project.config.name, "csrf": csrf_token(request)},
+                status_code=status, headers=headers)
+            return page
+        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status,
+                            headers=headers)
 
     return app
 

@@ -1,7 +1,12 @@
 """Who is calling, and may they? Sessions, API tokens, CSRF, role checks.
 
-A browser logs in with a form and gets a signed session cookie (HttpOnly, SameSite=Strict);
-every state-changing request from a page must carry the session's CSRF token (form field
+A browser logs in with a form and gets a signed session cookie (HttpOnly, SameSite=Strict)
+holding the user id and the user's session generation at login (services/users.py). Each
+request compares that generation with the user's current one, on the account it looks up
+anyway (from the AccountCache), so logging out, a new password or role, disabling or removing
+the user end the session: at once in the server process that handled the logout, and within
+``account_cache_seconds`` (default 2 s) in other processes and for changes made with the CLI.
+Every state-changing request from a page must carry the session's CSRF token (form field
 ``csrf`` or header ``X-CSRF-Token``). Scripts send ``Authorization: Bearer <token>`` and need
 no CSRF token, since no cookie is involved. Every route declares the role it needs.
 """
@@ -43,6 +48,10 @@ class AccountCache:
             return None
         return hit[1]
 
+    def drop(self, key: tuple[str, Any]) -> None:
+        """Forget ``key`` (e.g. a user who just logged out), so the next request looks it up."""
+        self._entries.pop(key, None)
+
     def put(self, key: tuple[str, Any], account: Account | None) -> None:
         if account is None or self.seconds <= 0:
             return
@@ -51,6 +60,13 @@ class AccountCache:
         # a little jitter, so the entries of clients that started together do not all expire
         # (and go to the database) in the same instant
         self._entries[key] = (time.monotonic() + self.seconds * random.uniform(0.75, 1.0), account)
+
+
+def start_session(request: Request, account: Account) -> None:
+    """Log ``account`` in on this browser: a fresh session (new CSRF token) of its generation."""
+    request.session.clear()
+    request.session.update({"uid": account.id, "gen": account.generation})
+    csrf_token(request)
 
 
 def csrf_token(request: Request) -> str:
@@ -73,8 +89,16 @@ async def _account(request: Request) -> Account | None:
             raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
         request.state.via_token = True
     elif "uid" in request.session:
-        uid = int(request.session["uid"])
+        uid, generation = int(request.session["uid"]), request.session.get("gen")
         found = await _find(request, ("user", uid), users.account, uid)
+        if found is not None and isinstance(generation, int) and generation > found.generation:
+            # a session newer than the cached account (logged out and in again through another
+            # server process): the cache is stale, not the session
+            request.app.state.accounts.drop(("user", uid))
+            found = await _find(request, ("user", uid), users.account, uid)
+        if found is not None and found.generation != generation:
+            found = None  # the session was ended: logout, new password or role, user disabled
+            request.session.clear()
         request.state.via_token = False
         if found is not None and request.method not in SAFE_METHODS:
             await _check_csrf(request)

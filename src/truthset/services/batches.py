@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import update
 
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
-from truthset.store.models import Batch, Item, as_utc
+from truthset.store.models import Batch, as_utc
 
 
 def parse_due(text: str) -> datetime:
@@ -35,12 +35,4 @@ def set_due(project: Project, batch_id: int, due_at: datetime | None) -> None:
                                .values(due_at=due_at)).rowcount
     if not changed:
         raise NotFound(f"no batch {batch_id} in this project; 'truthset status' lists the batches")
-    project.runtime.pop("due_batches", None)
-
-
-def due_batches(conn: Connection, project_id: int) -> list[int]:
-    """Ids of the batches with a due date and items still short of annotations, soonest first."""
-    open_items = select(Item.id).where(Item.batch_id == Batch.id, Item.full.is_(False)).exists()
-    return [int(b) for b in conn.execute(
-        select(Batch.id).where(Batch.project_id == project_id, Batch.due_at.is_not(None), open_items)
-        .order_by(Batch.due_at, Batch.id)).scalars()]
+    project.queue_state.batches_changed()

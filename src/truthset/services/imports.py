@@ -27,12 +27,15 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy import text as sql
 
 from truthset.core.errors import ImportFailed, InvalidInput
-from truthset.core.schema import Label
+from truthset.core.schema import Label, duplicate_names
 from truthset.data import readers
+from truthset.data.media import MediaPolicy
 from truthset.data.records import Chunk, ChunkBuilder, ColumnOptions
+from truthset.services.media import IMAGE_TASK, import_policy
 from truthset.services.projects import Project, record_schema
 from truthset.store import repo
 from truthset.store.bulk import Stager
+from truthset.store.media import record_media
 from truthset.store.models import Batch, ImportFinding, utcnow
 
 DUPLICATE_POLICIES = ("merge", "reject", "error")
@@ -131,12 +134,12 @@ class _Source:
 
 
 def _produce(path: Path, fmt: str, options: ImportOptions, task: str, text_field: str,
-             chunk_rows: int) -> Iterator[tuple[str, Any]]:
+             chunk_rows: int, media: MediaPolicy | None = None) -> Iterator[tuple[str, Any]]:
     """Read ``path``: yield ``("chunk", Chunk)`` messages, then ``("done", _Source)``."""
     stub = ImportReport(batch=None, source=str(path), format=fmt)
     header, rows = _rows(path, fmt, options, stub)
     builder = ChunkBuilder(task=task, text_field=text_field, fmt=fmt, path=path,
-                           options=options, header=header)
+                           options=options, header=header, media=media)
     for raw in readers.chunked(rows, chunk_rows):
         yield "chunk", builder.build(raw)
     ls = builder.ls
@@ -194,8 +197,15 @@ def import_file(
     options: ImportOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    media: MediaPolicy | None = None,
+    source_name: str | None = None,
 ) -> ImportReport:
-    """Import ``path`` into ``project`` in one transaction and return the report."""
+    """Import ``path`` into ``project`` in one transaction and return the report.
+
+    Image projects: each row's image is checked and recorded (``services.media``); ``media``
+    replaces the default policy (paths inside the imported folder or the file's folder).
+    ``source_name``: what the batch records as its source (default: ``path``).
+    """
     options = options or ImportOptions()
     path = Path(path)
     if options.on_duplicate not in DUPLICATE_POLICIES:
@@ -205,8 +215,14 @@ def import_file(
     fmt = options.format or readers.detect_format(path)
     if fmt not in readers.FORMATS:
         raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(readers.FORMATS)}")
+    if fmt == "images" and project.task != IMAGE_TASK:
+        raise ImportFailed(f"{path}: a folder of images imports only into an {IMAGE_TASK} project; "
+                           f"this one is {project.task}")
+    if media is None:
+        media = import_policy(project, path)
+    source_name = source_name or str(path)
     started = time.perf_counter()
-    report = ImportReport(batch=None, source=str(path), format=fmt)
+    report = ImportReport(batch=None, source=source_name, format=fmt)
     sha = readers.file_sha256(path)
     key = options.key()
     with project.engine.connect() as conn:
@@ -220,7 +236,7 @@ def import_file(
     chunk_rows = max(1, int(project.settings.get("import_chunk_rows") or 20000))
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     parallel = size >= int(project.settings.get("import_parallel_bytes") or 0) and (os.cpu_count() or 1) > 1
-    messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows),
+    messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows, media),
                          parallel=parallel)
     source: _Source | None = None
     schema_names = set(project.config.schema.names)
@@ -231,7 +247,7 @@ def import_file(
     with project.engine.begin() as conn:
         batch_id = int(conn.execute(
             insert(Batch).values(
-                project_id=project.id, source=str(path), file_sha256=sha, format=fmt,
+                project_id=project.id, source=source_name, file_sha256=sha, format=fmt,
                 options=key, status="importing", created_at=now,
             )
         ).inserted_primary_key[0])  # type: ignore[index]
@@ -247,6 +263,9 @@ def import_file(
             for lab in sorted(chunk.labels):
                 seen_labels.setdefault(lab, None)
             moved = stager.move(chunk.staged, now, reject_existing=options.on_duplicate == "reject")
+            if chunk.media:
+                record_media(conn, project.id, [(moved.item_ids[h], row) for h, row in chunk.media
+                                                if h in moved.item_ids], now)
             findings = chunk.findings
             for _src_row, line, item_line, item_batch in moved.existing:
                 if item_batch == batch_id:
@@ -272,7 +291,10 @@ def import_file(
                 f"{report.duplicates + report.already_present} duplicate row(s) in all. Nothing was imported. "
                 "Use --on-duplicate merge or reject."
             )
-        report.conflicts = stager.conflicts()
+        conflicts = _conflict_findings(stager.conflicts())
+        report.conflicts = len(conflicts)
+        _write_findings(conn, batch_id, conflicts)
+        shown.extend(conflicts[: MAX_FINDINGS_SHOWN - len(shown)])
         stager.close()
         assert source is not None  # the producer always ends with "done"
         report.columns = source.columns
@@ -281,6 +303,15 @@ def import_file(
         if new_labels and not schema_names:
             schema = project.config.schema.model_copy(deep=True)
             starter = type(schema).from_names(new_labels)
+            for group in duplicate_names(starter):
+                a, b = (starter.labels[i].name for i in group[:2])
+                raise ImportFailed(
+                    f"{path}: the labels {a!r} and {b!r} are one name written two ways (names are "
+                    "compared ignoring case, Unicode form and spacing), so they cannot both become "
+                    f"labels of the schema. Nothing was imported. Fix the file, or declare the one to "
+                    f"keep in truthset.yaml (schema.labels), import again and then run: "
+                    f"truthset schema merge {b!r} --into {a!r}"
+                )
             schema.labels.extend(Label(**lab.model_dump()) for lab in starter.labels)
             version = record_schema(project, schema, {"op": "import-labels", "labels": new_labels, "batch": batch_id}, conn)
             conn.execute(sql("UPDATE annotations SET schema_version = :v WHERE batch_id = :b"), {"v": version, "b": batch_id})
@@ -309,6 +340,19 @@ def import_file(
             conn.exec_driver_sql("ANALYZE annotations")
         conn.commit()
     return report
+
+
+def _conflict_findings(details: list[tuple[int, str | None, int | None, int | None, str, list[str]]]
+                       ) -> list[dict[str, Any]]:
+    """One ``conflict`` finding per item and annotator holding different labels after the import."""
+    out = []
+    for item_id, ext, line, batch, annotator, values in details:
+        shown = ", ".join(str(json.loads(v)) for v in values)
+        name = f"item {item_id}" + (f" (id {ext})" if ext is not None else "")
+        out.append({"kind": "conflict", "line": line or 0, "field": "label",
+                    "reason": f"{name}, first seen at line {line} of batch {batch}: {annotator!r} gave "
+                              f"different labels: {shown}", "raw": ""})
+    return out
 
 
 def _remember_labelstudio_mapping(project: Project, source: _Source, *, changed: bool) -> None:

@@ -25,9 +25,10 @@ from truthset.core.config import (
     write_project_config,
 )
 from truthset.core.errors import Conflict, InvalidInput, ProjectNotFound
-from truthset.core.schema import LabelSchema, schema_hash
+from truthset.core.schema import LabelSchema, name_key, require_unique_names, schema_hash
 from truthset.store import repo
 from truthset.store.db import make_engine, sqlite_url, upgrade
+from truthset.store.queue.state import QueueState
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Project:
     id: int
     schema_version: int
     settings: dict[str, Any] = field(default_factory=dict)
-    #: per-process state of the services for this open project (e.g. when leases were last swept)
-    runtime: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: this process's memory of the project's annotation queue (when leases were last swept...)
+    queue_state: QueueState = field(default_factory=QueueState, repr=False, compare=False)
 
     @property
     def config_path(self) -> Path:
@@ -135,8 +136,15 @@ def init_project(
     if (root / PROJECT_FILE).exists():
         raise Conflict(f"{root / PROJECT_FILE} already exists; open it instead, or pick another folder")
     labels = [x.strip() for x in labels or [] if x.strip()]
-    if len(set(labels)) != len(labels):
-        raise InvalidInput(f"--labels lists a label twice: {labels}; give each label once")
+    seen: dict[str, str] = {}
+    for label in labels:
+        first = seen.get(name_key(label))
+        if first is not None:
+            same = "twice" if first == label else (
+                f"twice, as {first!r} and {label!r} (names are compared ignoring case, Unicode form "
+                "and spacing)")
+            raise InvalidInput(f"--labels lists a label {same}: {labels}; give each label once")
+        seen[name_key(label)] = label
     project_name = name or _NAME.sub("-", root.resolve().name).strip("-") or "project"
     from truthset.core.config import parse_project_config
 
@@ -152,7 +160,12 @@ def init_project(
 
 
 def record_schema(project: Project, schema: LabelSchema, note: dict[str, Any], conn: Any) -> int:
-    """Inside ``conn``'s transaction, record ``schema`` as the project's next version."""
+    """Inside ``conn``'s transaction, record ``schema`` as the project's next version.
+
+    A schema with two labels of the same name is refused (:class:`SchemaError`) before
+    anything is written, so the transaction rolls back whole.
+    """
+    require_unique_names(schema)
     version = repo.add_schema_version(
         conn, project_id=project.id, schema_json=schema.model_dump_json(), hash_=schema_hash(schema), note=note
     )

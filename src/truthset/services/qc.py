@@ -1,8 +1,13 @@
 """Quality control on a project's annotations or on a plain answers file.
 
-The numbers come from :mod:`truthset.quality` (pure); this module gathers the annotation
-frame from the store or a file, calls the algorithms, stores consensus labels as a run, and
-shapes plainly named results for the CLI and ``--json``.
+The numbers come from :mod:`truthset.quality` (pure); this module gathers the judgements
+from the store or a file, calls the algorithms, stores consensus labels as a run, and shapes
+plainly named results for the CLI and ``--json``. Gold files and gold reports are in
+:mod:`truthset.services.gold`, NER (span) agreement in :mod:`truthset.services.qc_spans`.
+
+One judgement per annotator and item: when an annotator judged an item more than once (a
+crowd worker answering twice, an annotator correcting themself), their latest judgement is
+their current one; the earlier ones are set aside and counted, never silently mixed in.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,7 @@ from sqlalchemy import insert, select
 from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
 from truthset.store import repo
-from truthset.store.models import Consensus, Gold, Item, Run, utcnow
+from truthset.store.models import Annotation, Consensus, Item, Run, utcnow
 
 METHODS: dict[str, str] = {
     "mv": "MajorityVote",
@@ -32,54 +38,97 @@ METHODS: dict[str, str] = {
     "mace": "MACE",
 }
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+#: annotation sources that are independent judgements (not model pre-labels, not a
+#: reviewer's adjudication made after seeing everyone's labels)
+JUDGEMENT_SOURCES = ("human", "import")
 
 
-# -- inputs ---------------------------------------------------------------------------------
+@dataclass
+class Judgements:
+    """The judgements QC works on: one per annotator and item, the latest.
 
-def project_annotations(project: Project) -> pd.DataFrame:
-    """Current human and imported judgements of a single-label project: item, annotator, label.
+    ``frame`` has columns ``item`` (the store's item id, or the file's item id),
+    ``annotator``, ``label``. ``names`` maps a project item id to its external id, so
+    messages name items as the user knows them. ``ground_truth`` marks judgements that
+    are themselves the gold answer (a Label Studio ground-truth annotation): a gold check
+    leaves them out, as comparing gold with itself proves nothing.
+    """
 
-    Model pre-labels are left out: they are not judgements. Items are the store's item ids.
+    frame: pd.DataFrame
+    set_aside: int = 0
+    set_aside_examples: list[dict[str, str]] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+    ground_truth: np.ndarray | None = None
+
+    def name(self, item: Any) -> str:
+        """How a message names an item: its external id, else its id."""
+        if isinstance(item, np.generic):
+            item = item.item()
+        return self.names.get(item) or str(item)
+
+    def summary(self) -> dict[str, Any]:
+        df = self.frame
+        return {"items": int(df["item"].nunique()), "annotations": int(len(df)),
+                "annotators": int(df["annotator"].nunique()), "set_aside": self.set_aside,
+                "set_aside_examples": self.set_aside_examples}
+
+    def set_aside_warning(self) -> list[str]:
+        if not self.set_aside:
+            return []
+        eg = ", ".join(f"item {e['item']!r} by {e['annotator']!r}" for e in self.set_aside_examples)
+        return [f"{self.set_aside:,} earlier judgement(s) set aside: where an annotator judged an item "
+                f"more than once, only their latest counts (e.g. {eg})"]
+
+
+def latest_judgements(frame: pd.DataFrame, *, names: dict[int, str] | None = None,
+                      ground_truth: np.ndarray | None = None) -> Judgements:
+    """Keep each annotator's last row per item (rows in time order); count the others."""
+    earlier = frame.duplicated(["item", "annotator"], keep="last").to_numpy()
+    names = names or {}
+    out = Judgements(frame, names=names, ground_truth=ground_truth)
+    if earlier.any():
+        out.set_aside = int(earlier.sum())
+        out.frame = frame.loc[~earlier].reset_index(drop=True)
+        out.ground_truth = None if ground_truth is None else ground_truth[~earlier]
+        eg = frame.loc[earlier, ["item", "annotator"]].head(3)
+        out.set_aside_examples = [{"item": out.name(i), "annotator": str(a)}
+                                  for i, a in zip(eg["item"], eg["annotator"])]
+    return out
+
+
+def _is_ground_truth(meta: str | None) -> bool:
+    """Whether an annotation's meta marks it as the gold answer (Label Studio ground truth)."""
+    if not meta or meta == "{}":
+        return False
+    return bool(json.loads(meta).get("ground_truth"))
+
+
+def project_annotations(project: Project) -> Judgements:
+    """Current judgements of a single-label project, one per annotator and item (the latest).
+
+    Model pre-labels and reviewers' adjudications are left out: they are not independent
+    judgements. Items are the store's item ids; ``names`` holds their external ids.
     """
     if project.task in ("multi-label", "ner"):
         raise InvalidInput(
             f"this is a {project.task} project; agreement and aggregation here work on one label per "
             "judgement. For NER use 'truthset qc agreement' (span F1 and token alpha)."
         )
+    q = (repo.current_annotations_query(project.id)
+         .where(Annotation.source.in_(JUDGEMENT_SOURCES), Annotation.label.is_not(None))
+         .order_by(Annotation.id))
     with project.engine.connect() as conn:
-        q = repo.current_annotations_query(project.id)
         rows = conn.execute(q).all()
-    data = [(r.item_id, r.annotator, r.label) for r in rows if r.source != "model" and r.label is not None]
-    return pd.DataFrame(data, columns=["item", "annotator", "label"])
+        names = _external_ids(conn, project.id)
+    frame = pd.DataFrame([(r.item_id, r.annotator, r.label) for r in rows],
+                         columns=["item", "annotator", "label"])
+    truth = np.fromiter((_is_ground_truth(r.meta) for r in rows), dtype=bool, count=len(rows))
+    return latest_judgements(frame, names=names, ground_truth=truth)
 
 
-def project_spans(project: Project) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """NER: current spans (item, annotator, start, end, label), item texts, and coverage.
-
-    Coverage lists every (item, annotator) with an annotation, including those that marked
-    no span at all: "no entity here" is a judgement agreement must count.
-    """
-    with project.engine.connect() as conn:
-        rows = conn.execute(repo.current_annotations_query(project.id)).all()
-        texts = {
-            i: json.loads(p).get(project.config.text_field, "")
-            for i, p in conn.execute(select(Item.id, Item.payload).where(Item.project_id == project.id))
-        }
-    spans = [
-        (r.item_id, r.annotator, s["start"], s["end"], s["label"])
-        for r in rows if r.source != "model"
-        for s in json.loads(r.value)
-    ]
-    frame = pd.DataFrame(spans, columns=["item", "annotator", "start", "end", "label"])
-    coverage = pd.DataFrame([(r.item_id, r.annotator) for r in rows if r.source != "model"],
-                            columns=["item", "annotator"]).drop_duplicates()
-    return frame, pd.Series(texts, name="text"), coverage
-
-
-def project_gold(project: Project) -> pd.Series:
-    with project.engine.connect() as conn:
-        rows = conn.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project.id)).all()
-    return pd.Series({i: lab for i, lab in rows if lab is not None}, name="gold", dtype=object)
+def _external_ids(conn: Any, project_id: int) -> dict[int, str]:
+    return dict(conn.execute(select(Item.id, Item.external_id).where(
+        Item.project_id == project_id, Item.external_id.is_not(None))).all())
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -100,8 +149,11 @@ def _need(frame: pd.DataFrame, path: Path, cols: dict[str, str]) -> None:
         raise InvalidInput(f"{path}: no column(s) for {opts}; the columns are {list(frame.columns)}")
 
 
-def read_answers(path: Path, *, item_col: str, annotator_col: str, label_col: str) -> pd.DataFrame:
-    """A plain answers file (one row per judgement) as the long frame."""
+def read_answers(path: Path, *, item_col: str, annotator_col: str, label_col: str) -> Judgements:
+    """A plain answers file (one row per judgement, in time order) as judgements.
+
+    A later row of the same annotator and item replaces an earlier one.
+    """
     raw = _read_table(path)
     _need(raw, path, {"item-col": item_col, "annotator-col": annotator_col, "label-col": label_col})
     df = raw[[item_col, annotator_col, label_col]].set_axis(["item", "annotator", "label"], axis=1)
@@ -110,13 +162,7 @@ def read_answers(path: Path, *, item_col: str, annotator_col: str, label_col: st
         lines = (np.flatnonzero(empty)[:5] + 2).tolist()
         raise InvalidInput(f"{path}: {int(empty.sum())} row(s) with an empty item, annotator or label "
                            f"(lines {lines}); fill or remove them")
-    return df
-
-
-def read_gold(path: Path, *, item_col: str, label_col: str) -> pd.Series:
-    raw = _read_table(path)
-    _need(raw, path, {"gold-item-col": item_col, "gold-label-col": label_col})
-    return pd.Series(raw[label_col].to_numpy(), index=raw[item_col].to_numpy(), name="gold")
+    return latest_judgements(df)
 
 
 def dataset_hash(df: pd.DataFrame) -> str:
@@ -128,28 +174,36 @@ def dataset_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def _summary(df: pd.DataFrame) -> dict[str, int]:
-    return {"items": int(df["item"].nunique()), "annotations": int(len(df)),
-            "annotators": int(df["annotator"].nunique())}
-
-
 # -- agreement ------------------------------------------------------------------------------
 
-def agreement_report(df: pd.DataFrame, *, level: str, n_boot: int = 1000, seed: int = 0,
+def agreement_report(j: Judgements, *, level: str, n_boot: int = 1000, seed: int = 0,
                      confidence: float = 0.95) -> dict[str, Any]:
-    """Agreement coefficients with bootstrap confidence intervals over items."""
+    """Agreement coefficients with bootstrap confidence intervals over items.
+
+    A coefficient that does not apply to the data is not silently dropped: ``left_out``
+    says which and why (Fleiss' kappa needs the same number of judgements on every item).
+    """
     from truthset.quality import agreement_ci, pairwise_cohen_kappa, per_label_agreement
 
     if level not in LEVELS:
         raise InvalidInput(f"--level {level!r}: use one of {', '.join(LEVELS)}")
+    df = j.frame
     if df.empty:
         raise InvalidInput("there are no annotations to compare; import or annotate first")
-    out: dict[str, Any] = {**_summary(df), "level": level, "confidence": confidence, "metrics": []}
+    out: dict[str, Any] = {**j.summary(), "level": level, "confidence": confidence, "metrics": [],
+                           "left_out": []}
     per_item = df.groupby("item", sort=False)["annotator"].size()
     out["items_with_2plus"] = int((per_item >= 2).sum())
     wanted = ["percent_agreement", "krippendorff_alpha", "randolph_kappa"]
     if per_item.nunique() == 1:
         wanted.insert(1, "fleiss_kappa")
+    else:
+        out["left_out"].append({
+            "metric": "fleiss_kappa",
+            "reason": f"items have unequal numbers of judgements ({int(per_item.min())} to "
+                      f"{int(per_item.max())}); Fleiss' kappa needs the same number on every item. "
+                      "Krippendorff's alpha and Randolph's kappa allow it.",
+        })
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for name in wanted:
@@ -168,32 +222,21 @@ def agreement_report(df: pd.DataFrame, *, level: str, n_boot: int = 1000, seed: 
                 "pairs": int(len(vals) // 2), "mean": _f(vals.mean()) if len(vals) else None,
                 "min": _f(vals.min()) if len(vals) else None, "max": _f(vals.max()) if len(vals) else None,
             }
-    out["warnings"] = sorted({str(w.message) for w in caught})
-    return out
-
-
-def span_agreement_report(spans: pd.DataFrame, texts: pd.Series, coverage: pd.DataFrame | None = None) -> dict[str, Any]:
-    from truthset.quality import pairwise_span_f1, token_alpha
-
-    if spans.empty:
-        raise InvalidInput("there are no spans to compare; import or annotate first")
-    out: dict[str, Any] = {"items": int(spans["item"].nunique()), "spans": int(len(spans)),
-                           "annotators": int(spans["annotator"].nunique())}
-    for match in ("exact", "overlap"):
-        m = pairwise_span_f1(spans, match=match, coverage=coverage)
-        vals = m.to_numpy()[~np.eye(len(m), dtype=bool)]
-        vals = vals[~np.isnan(vals)]
-        out[f"span_f1_{match}"] = _f(vals.mean()) if len(vals) else None
-    out["token_alpha"] = _f(token_alpha(spans, texts, coverage=coverage))
+    out["warnings"] = (j.set_aside_warning() + [f"{x['metric']} left out: {x['reason']}" for x in out["left_out"]]
+                       + sorted({str(w.message) for w in caught}))
     return out
 
 
 def _plain(v: Any) -> Any:
     """numpy scalars as plain JSON values (NaN as null)."""
+    if v is None or v is pd.NA:
+        return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     if isinstance(v, (int, np.integer)):
         return int(v)
+    if isinstance(v, str):
+        return v
     return _f(v)
 
 
@@ -214,42 +257,58 @@ def make_model(method: str, *, seed: int = 0) -> Any:
     return cls(random_state=seed) if "random_state" in cls().get_params() else cls()
 
 
-def aggregate(df: pd.DataFrame, method: str, *, gold: pd.Series | None = None, clamp_gold: bool = False,
+def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool = False,
               seed: int = 0) -> tuple[Any, dict[str, Any]]:
     """Fit an aggregator; report it beside majority vote (and against gold when given).
 
-    Gold labels are used only to evaluate, unless ``clamp_gold`` (Dawid-Skene models): then
-    they are fixed during fitting, and the accuracy on gold says nothing about held-out items.
+    ``gold`` is a :class:`truthset.services.gold.GoldLabels` (or None). Gold labels are used
+    only to evaluate, unless ``clamp_gold`` (Dawid-Skene models): then they are fixed
+    during fitting, and the accuracy on gold says nothing about held-out items.
     """
     from truthset.quality import gold_accuracy
 
+    df = j.frame
     if df.empty:
         raise InvalidInput("there are no annotations to aggregate; import or annotate first")
     if clamp_gold and method not in ("ds", "onecoin"):
         raise InvalidInput("--clamp-gold works with --method ds or onecoin")
+    truth = None
+    if gold is not None:
+        truth = gold.judged(df, what="compare the consensus with")
     model = make_model(method, seed=seed)
-    fit_gold = gold if clamp_gold and gold is not None and len(gold) else None
+    fit_gold = truth if clamp_gold and truth is not None else None
     model.fit(df, gold=fit_gold) if fit_gold is not None else model.fit(df)
     labels = model.labels_
     majority = model.majority_labels_ if hasattr(model, "majority_labels_") else labels
+    per_item = df.groupby("item", sort=False)["annotator"].size()
+    single = int((per_item == 1).sum())
     report: dict[str, Any] = {
-        **_summary(df), "method": method, "estimator": type(model).__name__,
+        **j.summary(), "method": method, "estimator": type(model).__name__,
         "agreement_with_majority": _f((labels == majority.reindex(labels.index)).mean()),
         "iterations": int(getattr(model, "n_iter_", 0) or 0),
         "gold_used_in_fit": fit_gold is not None,
+        "items_single_judgement": single,
     }
-    if gold is not None and len(gold):
-        common = labels.index.intersection(gold.index)
-        if len(common):
-            truth = gold.loc[common].astype(str)
-            report["gold_items"] = int(len(common))
-            report["accuracy"] = _f((labels.loc[common].astype(str) == truth).mean())
-            report["majority_accuracy"] = _f((majority.loc[common].astype(str) == truth).mean())
+    warn = j.set_aside_warning()
+    if single == len(per_item):
+        warn.append("every item has a single judgement: the consensus only copies it, and annotator "
+                    "reliability cannot be estimated without overlap. Have items judged by 2+ annotators "
+                    "(queue.overlap in truthset.yaml) before aggregating.")
+    elif single:
+        warn.append(f"{single:,} of {len(per_item):,} items have a single judgement: their consensus is "
+                    "that judgement")
+    if gold is not None and truth is not None:
+        report.update(gold.summary())
+        common = labels.index.intersection(truth.index)
+        true = truth.loc[common].astype(str)
+        report["gold_items"] = int(len(common))
+        report["accuracy"] = _f((labels.loc[common].astype(str) == true).mean())
+        report["majority_accuracy"] = _f((majority.loc[common].astype(str) == true).mean())
+        report["annotators_on_gold"] = int((gold_accuracy(df, truth)["n_gold"] > 0).sum())
+        warn += gold.warnings()
     skills = model.skills_.sort_values()
     report["annotators_least_reliable"] = [{"annotator": str(a), "skill": _f(s)} for a, s in skills.head(10).items()]
-    if gold is not None and len(gold):
-        ga = gold_accuracy(df, gold)
-        report["annotators_on_gold"] = int(len(ga))
+    report["warnings"] = warn
     return model, report
 
 
@@ -275,19 +334,7 @@ def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame,
     return int(run_id)
 
 
-def gold_report(df: pd.DataFrame, gold: pd.Series, *, threshold: float, confidence: float = 0.95) -> dict[str, Any]:
-    from truthset.quality import gold_accuracy, gold_confusion
-
-    if gold is None or not len(gold):
-        raise InvalidInput("no gold labels: import a Label Studio export with ground truth, or pass --gold FILE")
-    table = gold_accuracy(df, gold, threshold=threshold, confidence=confidence)
-    rows = [{"annotator": str(rec.pop("annotator")), **{k: _plain(v) for k, v in rec.items()}}
-            for rec in table.rename_axis("annotator").reset_index().to_dict("records")]
-    confusion = gold_confusion(df, gold)
-    return {**_summary(df), "gold_items": int(len(gold)), "threshold": threshold, "confidence": confidence,
-            "annotators": rows, "failed": [r["annotator"] for r in rows if not r.get("passed", True)],
-            "confusion_labels": [str(c) for c in confusion.columns]}
-
+# -- acceptance sampling --------------------------------------------------------------------
 
 def batch_item_ids(project: Project, batch: int) -> list[int]:
     with project.engine.connect() as conn:

@@ -1,52 +1,54 @@
 """The annotation queue: lease the next item, take a submission, take a skip.
 
-Invariants (tested under concurrency on SQLite and PostgreSQL):
-
-* an item never gets more than ``queue.overlap`` annotate-stage assignments leased or done
-  (``items.n_open``, changed only by conditional updates ``... WHERE n_open < k``);
-* an annotator is never handed the same item twice (unique (item, user, stage));
-* a submission is stored exactly once, however often a client retries it (unique
-  ``annotations.assignment_id``);
-* an assignment is leased for ``queue.lease_minutes``; an expired lease frees its slot, so a
-  closed tab strands nothing and a slow annotator holds only the items they have open.
+The store keeps the invariants (``store.queue``: an item never gets more than ``queue.overlap``
+annotations, an annotator never gets an item twice, a submission is stored once however often
+it is retried, an expired lease frees its slot). This module decides which of the store's two
+paths serves a request, checks answers against the label schema, and hands out tasks.
 
 Hidden gold items are mixed in at ``queue.gold_rate`` (drawn per request from the operating
-system's randomness, ``queue_at_once.draws_gold``); they sit outside the overlap count, and
-nothing the annotator receives says an item is gold. On PostgreSQL the candidate rows are
-taken with ``FOR NO KEY UPDATE SKIP LOCKED`` so concurrent annotators do not wait on each other;
-SQLite has one writer (``BEGIN IMMEDIATE`` with a busy timeout). On the server's PostgreSQL
-connections (autocommit) the usual submission, and the usual request for the next item, are
-one statement each (:mod:`truthset.services.queue_at_once`); every other case takes the
-general path here, one transaction of several statements. The periodic work (expired leases,
-due batches, statistics) is in :mod:`truthset.services.queue_upkeep`.
+system's randomness, :func:`draws_gold`); they sit outside the overlap count, and nothing the
+annotator receives says an item is gold. On the server's PostgreSQL connections (autocommit)
+the usual submission, and the usual request for the next item, are one statement each
+(``store.queue.at_once``): the assignment is still the annotator's open lease, the answer is
+valid, the next item comes from the usual places (a lease held, a gold item when drawn, or the
+first regular item), and no periodic work is due. Every other case takes the general path, one
+transaction of several statements (``store.queue.general``). When no item is free at that
+instant, the answer is stored by the one statement and the next item asked for the general way.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection
 
-from truthset.core.errors import Conflict, InvalidInput, NotFound
-from truthset.services import queue_at_once as at_once
-from truthset.services import queue_upkeep as upkeep
+from truthset.core.errors import InvalidInput
+from truthset.core.schema import validate_value
+from truthset.data.records import canonical_json
 from truthset.services.projects import Project
-from truthset.services.queue_at_once import MAX_LEAD_TIME
-from truthset.services.queue_upkeep import STATS_EVERY, SWEEP_EVERY, release_expired
 from truthset.store import postgres
-from truthset.store import queue_sql as sql
-from truthset.store.models import Assignment, DataIssue, Gold, Item, utcnow
+from truthset.store.models import utcnow
+from truthset.store.queue import (
+    MAX_LEAD_TIME,
+    STATS_EVERY,
+    SWEEP_EVERY,
+    QueuePolicy,
+    at_once,
+    general,
+)
+from truthset.store.queue.upkeep import release_expired
 
-__all__ = ["MAX_LEAD_TIME", "SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "next_task", "release_expired",
-           "skip", "submit", "submit_and_next"]
+__all__ = ["MAX_LEAD_TIME", "SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "answer_of", "draws_gold",
+           "next_task", "release_expired", "skip", "submit", "submit_and_next"]
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
-STAGE = sql.STAGE
-#: key of ``Connection.info`` where a PostgreSQL lease leaves the task row it fetched
-_LEASED_ROWS = "truthset_leased_task_rows"
+#: the gold draw's randomness: from the operating system, so that no annotator can work out
+#: from what they see (their user id, their assignment ids) when a gold item comes
+_DRAW = random.SystemRandom()
 
 
 @dataclass
@@ -67,79 +69,63 @@ class Task:
                 "reason": self.reason, "progress": self.progress}
 
 
-def _now(now: datetime | None) -> datetime:
-    return now or utcnow()
+def _task(row: Any) -> Task:
+    """The task of a row with the columns of ``store.queue.statements.TASK``."""
+    payload = json.loads(row.payload)
+    payload.pop("_sha256", None)
+    return Task(assignment_id=row.id, item_id=row.item_id, payload=payload, leased_until=row.leased_until,
+                prelabel=None if row.prelabel is None else json.loads(row.prelabel), reason=row.reason,
+                progress={"done": int(row.done)})
 
 
-def _lease(conn: Connection, project: Project, user_id: int, item_id: int, now: datetime, *,
-           gold: bool = False, reason: str = "") -> int | None:
-    """Create the assignment; None if the user already has this item."""
-    until = now + timedelta(minutes=project.config.queue.lease_minutes)
-    values = {"project_id": project.id, "item_id": item_id, "user_id": user_id, "leased_until": until,
-              "is_gold": gold, "reason": reason, "created_at": now}
-    if conn.dialect.name == "postgresql":
-        row = conn.execute(sql.PG_LEASE_AND_TASK, values).first()
-        if row is None:
-            return None
-        conn.info.setdefault(_LEASED_ROWS, {})[row.id] = row  # _task takes it from here
-        return int(row.id)
-    got = conn.execute(sql.NEW_ASSIGNMENT, {**values, "stage": STAGE, "status": "leased"}).scalar()
-    return None if got is None else int(got)
+def _task_or_none(row: Any | None) -> Task | None:
+    return None if row is None else _task(row)
 
 
-def _claim_regular(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
-    """The first item the user may take: from the batches due soonest, then from all."""
-    for batch_id in upkeep.due_batches(conn, project, now):
-        assignment = _claim_from(conn, project, user_id, now, batch_id)
-        if assignment is not None:
-            return assignment
-    return _claim_from(conn, project, user_id, now, None)
+def policy(project: Project) -> QueuePolicy:
+    """The project's queue settings as the store takes them."""
+    q = project.config.queue
+    return QueuePolicy(project_id=project.id, overlap=q.overlap, order=q.order, lease_minutes=q.lease_minutes,
+                       max_per_annotator=q.max_per_annotator, schema_version=project.schema_version)
 
 
-def _claim_from(conn: Connection, project: Project, user_id: int, now: datetime, batch_id: int | None) -> int | None:
-    order = project.config.queue.order
-    pg = conn.dialect.name == "postgresql"
-    in_batch = batch_id is not None
-    params = {"b_pid": project.id, "b_uid": user_id, "b_batch": batch_id, "b_k": project.config.queue.overlap}
-    for attempt in range(20):
-        item_id = conn.execute(sql.claim(order, pg, in_batch), params).scalar()
-        if item_id is not None:
-            assignment = _lease(conn, project, user_id, item_id, now)
-            if assignment is not None:
-                return assignment
-            # a concurrent request of the same user leased it first: give the slot back, look again
-            conn.execute(sql.GIVE_BACK, {"b_item": item_id, "b_k": params["b_k"]})
-            continue
-        # SKIP LOCKED hides rows other annotators are taking right now: "none free this instant"
-        # is not "none left". Look without locking; if work remains, try again shortly.
-        if not pg or conn.execute(sql.eligible(order, False, 1, in_batch), params).first() is None:
-            return None
-        postgres.pause(0.002 * (attempt + 1))
-    return None
+def draws_gold(project: Project) -> bool:
+    """Whether the next item handed out is a hidden gold item: true at ``queue.gold_rate``.
+
+    Drawn once per request and handed to whichever path serves it: the one statement has a
+    gold variant, so a gold item costs no more round trips than a regular one and response
+    times do not tell them apart.
+    """
+    rate = project.config.queue.gold_rate
+    return rate > 0 and _DRAW.random() < rate
 
 
-def _claim_gold(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
-    gold_item = conn.execute(
-        select(Item.id).join(Gold, Gold.item_id == Item.id)
-        .where(Item.project_id == project.id, ~sql.seen_by(Item.id, user_id)).order_by(Item.queue_key).limit(1)
-    ).scalar()
-    return None if gold_item is None else _lease(conn, project, user_id, int(gold_item), now, gold=True)
+def answer_of(project: Project, value: Any, payload: str | None) -> tuple[Any, str, str | None]:
+    """``value`` checked against the schema (and the text in the item's ``payload``, which NER
+    spans must fit): the canonical value, its JSON, and its label if it is a single one.
+
+    Raises InvalidInput naming the field. Both paths of the queue check answers here.
+    """
+    text = None if payload is None else json.loads(payload).get(project.config.text_field)
+    canonical = validate_value(project.task, project.config.schema, value, text=text if isinstance(text, str) else None)
+    return canonical, canonical_json(canonical), canonical if isinstance(canonical, str) else None
 
 
-def _claim_reannotation(conn: Connection, project: Project, user_id: int, now: datetime) -> int | None:
-    if not upkeep.reannotations_pending(conn, project, now):
-        return None
-    rows = conn.execute(sql.OPEN_REANNOTATIONS, {"b_pid": project.id}).all()
-    for a in rows:
-        assignment = _lease(conn, project, user_id, a.item_id, now, reason=a.reason)
-        if assignment is None:
-            continue  # this annotator already had the item: leave it for another
-        taken = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "pending")
-                             .values(status="claimed")).rowcount
-        if taken:
-            return assignment
-        conn.execute(update(Assignment).where(Assignment.id == assignment).values(status="void"))
-    return None
+def _check(project: Project, value: Any) -> general.AnswerCheck:
+    def check(payload: str | None) -> tuple[str, str | None]:
+        _, value_json, label = answer_of(project, value, payload)
+        return value_json, label
+
+    return check
+
+
+def _usual(project: Project, now: datetime) -> bool:
+    """Whether the next item comes, without asking the store, from the usual places: a lease
+    held, a gold item when drawn, or the first regular item of all (not from a batch with a due
+    date, a re-annotation, or past a per-annotator limit); and no periodic work is due."""
+    state = project.queue_state
+    return not (project.config.queue.max_per_annotator is not None or state.due_batches
+                or state.any_due(now))
 
 
 def _transaction(project: Project, conn: Connection | None) -> Any:
@@ -150,6 +136,10 @@ def _transaction(project: Project, conn: Connection | None) -> Any:
     return postgres.transaction(conn) if postgres.autocommits(conn) else nullcontext(conn)
 
 
+def _one_statement(conn: Connection | None) -> bool:
+    return conn is not None and postgres.autocommits(conn)
+
+
 def next_task(project: Project, user_id: int, *, now: datetime | None = None,
               conn: Connection | None = None) -> Task | None:
     """Lease the next item for ``user_id`` (or return the one they already hold).
@@ -158,80 +148,48 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
     autocommits (the server's, on PostgreSQL), in statements and transactions made here; by
     default each call is a transaction of its own.
     """
-    now = _now(now)
-    gold = at_once.draws_gold(project)
-    if conn is not None and postgres.autocommits(conn):
-        row = at_once.lease(conn, project, user_id, now, gold=gold)
-        if row is not None:
-            return _task_from(row)
+    now = now or utcnow()
+    gold = draws_gold(project)
+    pol = policy(project)
+    if conn is not None and _one_statement(conn) and _usual(project, now):
+        params = at_once.params(pol.project_id, user_id, pol.overlap, now, now + pol.lease)
+        row = at_once.run(conn, pol.order, False, gold, params)
+        if row is not None and row.id is not None:
+            return _task(row)
     with _transaction(project, conn) as tx:
-        return _next_in(tx, project, user_id, now, gold=gold)
-
-
-_UNKNOWN: Any = object()
-
-
-def _next_in(conn: Connection, project: Project, user_id: int, now: datetime, *, held: Any = _UNKNOWN,
-             gold: bool = False) -> Task | None:
-    """The user's next task; ``held``: their held lease if the caller already looked (None: none).
-
-    ``gold``: the gold draw came out true (``queue_at_once.draws_gold``), so a new item is a
-    hidden gold one while the user has unseen gold items left.
-    """
-    q = project.config.queue
-    conn.info.pop(_LEASED_ROWS, None)  # rows of leases voided since (a re-annotation taken by another)
-    upkeep.sweep(conn, project, now)
-    if held is _UNKNOWN:
-        held = conn.execute(sql.HELD, {"b_pid": project.id, "b_uid": user_id, "b_now": now}).scalar()
-    assignment: int | None = int(held) if held is not None else None
-    if assignment is None and q.max_per_annotator is not None:
-        given = conn.execute(select(func.count()).select_from(Assignment).where(
-            Assignment.project_id == project.id, Assignment.user_id == user_id, Assignment.stage == STAGE,
-            Assignment.status.in_(("leased", "done")), Assignment.is_gold.is_(False))).scalar_one()
-        if given >= q.max_per_annotator:
-            return None
-    if assignment is None:
-        assignment = _claim_reannotation(conn, project, user_id, now)
-    if assignment is None and gold:
-        assignment = _claim_gold(conn, project, user_id, now)
-    if assignment is None:
-        assignment = _claim_regular(conn, project, user_id, now)
-    if assignment is None:
-        return None
-    return _task(conn, assignment)
-
-
-def _task(conn: Connection, assignment_id: int) -> Task:
-    a = conn.info.get(_LEASED_ROWS, {}).pop(assignment_id, None) or conn.execute(sql.TASK, {"b_aid": assignment_id}).one()
-    return _task_from(a)
-
-
-def _task_from(a: Any) -> Task:
-    """The task of a row with the columns of ``sql.TASK``."""
-    payload = json.loads(a.payload)
-    payload.pop("_sha256", None)
-    return Task(assignment_id=a.id, item_id=a.item_id, payload=payload, leased_until=a.leased_until,
-                prelabel=None if a.prelabel is None else json.loads(a.prelabel), reason=a.reason,
-                progress={"done": int(a.done)})
-
-
-def _not_yours(assignment_id: int) -> NotFound:
-    return NotFound(f"assignment {assignment_id} is not yours; ask for the next item instead")
-
-
-def _own(conn: Connection, project: Project, user_id: int, assignment_id: int) -> Any:
-    a = conn.execute(select(Assignment).where(Assignment.id == assignment_id, Assignment.project_id == project.id)).first()
-    if a is None or a.user_id != user_id:
-        raise _not_yours(assignment_id)
-    return a
+        return _task_or_none(general.next_task(tx, pol, project.queue_state, user_id, now, gold=gold))
 
 
 def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, lead_time: float | None = None,
            now: datetime | None = None, conn: Connection | None = None) -> int:
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
-    now = _now(now)
+    now = now or utcnow()
     with _transaction(project, conn) as tx:
-        return _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)[0]
+        return general.submit(tx, policy(project), user_id, assignment_id, _check(project, value), lead_time, now)[0]
+
+
+def _submit_at_once(conn: Connection, project: Project, pol: QueuePolicy, user_id: int, assignment_id: int,
+                    value: Any, lead_time: float | None, now: datetime, gold: bool) -> Any | None:
+    """The usual submission as one statement: its row (``annotation_id`` and the next task's
+    columns, ``id`` None if no item was free or none is left), or None if nothing was stored
+    (not the usual case, or not the user's open lease any more): the general path answers."""
+    if not _usual(project, now):
+        return None
+    if lead_time is not None and not 0 <= lead_time <= MAX_LEAD_TIME:
+        return None
+    payload = None
+    if project.task == "ner":  # the spans must fit the text: read it first (a second round trip)
+        payload = general.leased_payload(conn, pol, user_id, assignment_id)
+        if payload is None:
+            return None
+    try:
+        _, value_json, label = answer_of(project, value, payload)
+    except InvalidInput:
+        return None  # reported by the general path, after the checks that come first there
+    params = {**at_once.params(pol.project_id, user_id, pol.overlap, now, now + pol.lease), "b_aid": assignment_id,
+              "value": value_json, "label": label, "schema_version": pol.schema_version, "lead_time": lead_time}
+    row = at_once.run(conn, pol.order, True, gold, params)
+    return row if row is not None and row.annotation_id is not None else None
 
 
 def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
@@ -245,58 +203,21 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
     the same annotation id and the task leased by the first attempt; a refused submit (404,
     409, 422) leases nothing.
     """
-    now = _now(now)
-    gold = at_once.draws_gold(project)
-    if conn is not None and postgres.autocommits(conn):
-        row = at_once.submit_and_lease(conn, project, user_id, assignment_id, value, lead_time, now, gold=gold)
+    now = now or utcnow()
+    gold = draws_gold(project)
+    pol = policy(project)
+    if conn is not None and _one_statement(conn):
+        row = _submit_at_once(conn, project, pol, user_id, assignment_id, value, lead_time, now, gold)
         if row is not None and row.id is not None:
-            return int(row.annotation_id), _task_from(row)
+            return int(row.annotation_id), _task(row)
         if row is not None:  # stored; no item free at that instant, or none left: ask the general way
             with _transaction(project, conn) as tx:
-                return int(row.annotation_id), _next_in(tx, project, user_id, now, gold=gold)
+                return int(row.annotation_id), _task_or_none(
+                    general.next_task(tx, pol, project.queue_state, user_id, now, gold=gold))
     with _transaction(project, conn) as tx:
-        annotation_id, held = _submit_in(tx, project, user_id, assignment_id, value, lead_time, now)
-        return annotation_id, _next_in(tx, project, user_id, now, held=held, gold=gold)
-
-
-def _submit_in(conn: Connection, project: Project, user_id: int, assignment_id: int, value: Any,
-               lead_time: float | None, now: datetime) -> tuple[int, int | None]:
-    """The annotation's id, and another lease the user holds (or None)."""
-    a = conn.execute(sql.SUBMITTED, {"b_aid": assignment_id, "b_pid": project.id, "b_now": now}).first()
-    if a is None or a.user_id != user_id:
-        raise _not_yours(assignment_id)
-    _, value_json, label = at_once.answer_of(project, value, a.payload)
-    if a.answer_id is not None:
-        if a.answer == value_json:
-            return int(a.answer_id), a.held  # a retried submit: the same answer, stored once
-        raise Conflict(f"assignment {assignment_id} was already answered with {json.loads(a.answer)!r}; "
-                       "a changed answer is a correction for review")
-    if a.status not in ("leased", "expired"):
-        raise Conflict(f"assignment {assignment_id} is {a.status}; ask for the next item")
-    if lead_time is not None and not 0 <= lead_time <= at_once.MAX_LEAD_TIME:
-        raise InvalidInput(f"field 'lead_time': seconds between 0 and {at_once.MAX_LEAD_TIME}")
-    if a.status == "expired" and not a.is_gold and not a.reason:
-        # a late answer counts only if the item still has room
-        k = project.config.queue.overlap
-        room = conn.execute(sql.TAKE_SLOT, {"b_item": a.item_id, "b_k": k}).rowcount
-        if not room:
-            raise Conflict("your lease expired and the item got its annotations from others; "
-                           "ask for the next item")
-    values = {"project_id": project.id, "item_id": a.item_id, "user_id": user_id, "value": value_json,
-              "label": label, "schema_version": project.schema_version,
-              "lead_time": lead_time, "assignment_id": assignment_id}
-    if conn.dialect.name == "postgresql":
-        got = conn.execute(sql.PG_MARK_AND_ANNOTATE, {**values, "b_now": now, "b_status": a.status}).scalar()
-    elif conn.execute(sql.MARK_DONE, {"b_aid": assignment_id, "b_now": now, "b_status": a.status}).rowcount:
-        got = conn.execute(sql.NEW_ANNOTATION, {**values, "source": "human", "meta": "{}", "created_at": now}).scalar()
-    else:
-        got = None
-    if got is None:
-        # PostgreSQL: the status changed after we read it (a sweep expired the lease, or a
-        # concurrent retry of this submit committed first): read again and answer as if the
-        # submit had come after that
-        return _submit_in(conn, project, user_id, assignment_id, value, lead_time, now)
-    return int(got), a.held
+        annotation_id, held = general.submit(tx, pol, user_id, assignment_id, _check(project, value), lead_time, now)
+        return annotation_id, _task_or_none(
+            general.next_task(tx, pol, project.queue_state, user_id, now, held=held, gold=gold))
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
@@ -304,22 +225,7 @@ def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, not
     """Give an item back with a reason; the reason is recorded as a data issue. Returns its id."""
     if reason not in SKIP_REASONS:
         raise InvalidInput(f"field 'reason': {reason!r}; use one of {', '.join(SKIP_REASONS)}")
-    now = _now(now)
+    now = now or utcnow()
     with _transaction(project, conn) as tx:
-        return _skip_in(tx, project, user_id, assignment_id, reason, note, now)
+        return general.skip(tx, policy(project), user_id, assignment_id, reason, note, now)
 
-
-def _skip_in(conn: Connection, project: Project, user_id: int, assignment_id: int, reason: str, note: str,
-             now: datetime) -> int:
-    a = _own(conn, project, user_id, assignment_id)
-    changed = conn.execute(update(Assignment).where(Assignment.id == assignment_id, Assignment.status == "leased")
-                           .values(status="skipped", reason=f"{reason}: {note}".strip(": "), done_at=now)).rowcount
-    if not changed:
-        raise Conflict(f"assignment {assignment_id} is {a.status}; nothing to skip")
-    if not a.is_gold and not a.reason:
-        conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": project.config.queue.overlap})
-    history = [{"at": now.isoformat(), "by": user_id, "event": "opened", "note": note}]
-    return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
-        project_id=project.id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),
-        items=json.dumps([a.item_id]), severity="medium", status="open", history=json.dumps(history),
-        is_auto=True, created_at=now)).scalar_one())

@@ -24,16 +24,19 @@ from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
 VERDICTS = ("accept", "reject", "correct")
 
 
-def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, Any]]:
+def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = True) -> list[dict[str, Any]]:
     """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label.
 
     One query per reason, each filtered in SQL by "no review at or after the item's newest
     human label", so reviewed items never crowd out the ones still waiting. Empty when the
-    project uses neither a review nor an adjudicate stage.
+    project uses neither a review nor an adjudicate stage. ``with_gold=False`` (anyone but an
+    admin): gold answers given as annotations count for nothing, and "wrong on gold" is not a
+    reason, since it would tell which items are gold and which answers are wrong on them.
     """
     if not {"review", "adjudicate"} & set(project.config.review.stages):
         return []
-    cur = repo.current_annotations_query(project.id).where(Annotation.source.in_(("human", "import"))).subquery()
+    cur = (repo.current_annotations_query(project.id, with_gold=with_gold)
+           .where(Annotation.source.in_(("human", "import"))).subquery())
     reviewed = (select(Review.item_id, func.max(Review.created_at).label("at"))
                 .join(Item, Item.id == Review.item_id).where(Item.project_id == project.id)
                 .group_by(Review.item_id).subquery())
@@ -44,7 +47,7 @@ def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, An
                   .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
     with read_connection(project.engine) as conn:  # on SQLite: no write lock for a read
-        for why, q in (("disagreement", disagree), ("wrong on gold", wrong_gold)):
+        for why, q in [("disagreement", disagree), *([("wrong on gold", wrong_gold)] if with_gold else [])]:
             c = q.subquery()
             waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)
                        .where(or_(reviewed.c.at.is_(None), reviewed.c.at < c.c.last_at))
@@ -54,12 +57,51 @@ def review_candidates(project: Project, *, limit: int = 50) -> list[dict[str, An
     return [out[i] for i in sorted(out)][:limit]
 
 
+#: Sources of annotations that are an annotator's judgement (not a model's guess, not an adjudication).
+JUDGEMENT_SOURCES = ("human", "import", "migration")
+
+
+def _mark_current(annotations: list[dict[str, Any]]) -> None:
+    """Set ``current``: the annotation is its annotator's latest judgement (or adjudication).
+
+    ``annotations`` are in id order; an annotator who answered twice counts with the last.
+    """
+    latest: dict[tuple[str, bool], int] = {}
+    for i, a in enumerate(annotations):
+        latest[(a["annotator"], a["source"] == "review")] = i
+    current = set(latest.values())
+    for i, a in enumerate(annotations):
+        a["current"] = i in current
+
+
+def span_votes(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every distinct span in the annotators' current NER judgements, with who marked it.
+
+    A span is ``agreed`` when every annotator with a current judgement marked it (same start,
+    end and label); the review page marks the others as disagreements. Sorted by offsets.
+    """
+    judges = [a for a in annotations if a["current"] and a["source"] in JUDGEMENT_SOURCES]
+    votes: dict[tuple[int, int, str], list[str]] = {}
+    for a in judges:
+        spans = a["value"] if isinstance(a["value"], list) else []
+        for key in dict.fromkeys((s["start"], s["end"], s["label"]) for s in spans if isinstance(s, dict)):
+            votes.setdefault(key, []).append(a["annotator"])
+    return [{"start": k[0], "end": k[1], "label": k[2], "annotators": who, "agreed": len(who) == len(judges)}
+            for k, who in sorted(votes.items())]
+
+
 def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
+    """An item with its annotations (``current``: each annotator's latest), reviews, and gold (as
+    the gold answer and as the annotation that gave it) only ``with_gold`` (admins).
+
+    For NER, ``spans`` lists every span the annotators marked, with who marked it and whether
+    all of them did (:func:`span_votes`).
+    """
     with project.engine.connect() as conn:
         item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")
-        anns = repo.annotations_for_items(conn, project.id, [item_id])
+        anns = repo.annotations_for_items(conn, project.id, [item_id], with_gold=with_gold)
         gold = conn.execute(select(Gold.value).where(Gold.item_id == item_id)).scalar() if with_gold else None
         reviews = conn.execute(select(Review, User.name.label("reviewer")).join(User, User.id == Review.reviewer_id)
                                .where(Review.item_id == item_id).order_by(Review.id)).all()
@@ -69,10 +111,12 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
         who = a.annotator if show_names else names.setdefault(a.annotator, f"annotator {len(names) + 1}")
         annotations.append({"annotation_id": a.id, "annotator": who, "value": json.loads(a.value),
                             "source": a.source, "lead_time": a.lead_time, "schema_version": a.schema_version})
+    _mark_current(annotations)
     return {"item_id": item.id, "external_id": item.external_id, "data": json.loads(item.payload),
             "annotations": annotations, "gold": None if gold is None else json.loads(gold),
             "reviews": [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer,
-                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews]}
+                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews],
+            "spans": span_votes(annotations) if project.task == "ner" else None}
 
 
 def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: str, *, annotation_id: int | None = None,
@@ -85,6 +129,8 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
         raise Conflict("this project has no adjudicate stage (review.stages in truthset.yaml)")
     if verdict != "correct" and "review" not in stages:
         raise Conflict("this project has no review stage (review.stages in truthset.yaml)")
+    if verdict in ("accept", "reject") and annotation_id is None:
+        raise InvalidInput(f"field 'annotation_id': say which annotation you {verdict}")
     if verdict == "reject" and not reason.strip():
         raise InvalidInput("field 'reason': say why the annotation is rejected")
     now = utcnow()

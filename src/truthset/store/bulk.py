@@ -31,7 +31,7 @@ COLUMNS: tuple[str, ...] = (
 ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "payload", "batch_id", "line", "queue_key",
                 "created_at")
 ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
-                      "source", "batch_id", "meta", "created_at")
+                      "source", "batch_id", "meta", "ground_truth", "created_at")
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
 #: SQLite indexes that a large import drops and builds again at its end (Stager._defer_indexes)
 DEFERRED_INDEXES = ("ix_items_queue", "ix_items_batch_queue")
@@ -84,6 +84,8 @@ class ChunkResult:
     gold_added: int = 0
     #: staged records whose content was already an item: (src_row, line, item line, item batch)
     existing: list[tuple[int, int, int | None, int | None]] = field(default_factory=list)
+    #: content hash -> item id, for every item the chunk's records went to (new or existing)
+    item_ids: dict[str, int] = field(default_factory=dict)
 
 
 class Stager:
@@ -230,6 +232,7 @@ class Stager:
             item_rows.append((i, self.project_id, r[4], r[5], r[6], self.batch_id, r[1], int(r[5][:8], 16) >> 1, ts))
         self._copy("items", ITEM_COLUMNS, item_rows)
         result.items_added = len(item_rows)
+        result.item_ids = item_id
 
         labelled = [r for r in rows if r[7] is not None and r[3] == 0
                     and not (reject_existing and r[5] in existing) and r[5] in item_id]
@@ -245,7 +248,7 @@ class Stager:
                 continue
             known.add(key)
             ann_rows.append((self.project_id, key[0], key[1], r[7], r[8], self.schema_version, r[10], r[11],
-                             self.batch_id, r[12], ts))
+                             self.batch_id, r[12], bool(r[13]), ts))
         self._copy("annotations", ANNOTATION_COLUMNS, ann_rows)
         result.annotations_added = len(ann_rows)
 
@@ -262,17 +265,29 @@ class Stager:
             result.gold_added = len(gold_rows)
         return result
 
-    def conflicts(self) -> int:
-        """Items where one annotator holds different current values after this batch."""
-        return int(
-            self.conn.execute(
-                text(
-                    "SELECT COUNT(*) FROM (SELECT a.item_id, a.user_id FROM annotations a "
-                    "WHERE a.project_id = :p AND a.source = 'import' AND a.item_id IN "
-                    "(SELECT item_id FROM annotations WHERE batch_id = :b) "
-                    "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.supersedes_id = a.id) "
-                    "GROUP BY a.item_id, a.user_id HAVING COUNT(DISTINCT a.value) > 1) c"
-                ),
-                {"p": self.project_id, "b": self.batch_id},
-            ).scalar_one()
-        )
+    def conflicts(self) -> list[tuple[int, str | None, int | None, int | None, str, list[str]]]:
+        """Items where one annotator holds different current values after this batch.
+
+        One tuple per item and annotator: (item id, external id, item line, item batch,
+        annotator name, the distinct values as stored JSON, sorted), in item order.
+        """
+        current = "NOT EXISTS (SELECT 1 FROM annotations n WHERE n.supersedes_id = a.id)"
+        rows = self.conn.execute(
+            text(
+                "SELECT a.item_id, i.external_id, i.line, i.batch_id, u.name, a.value FROM "
+                "(SELECT a.item_id, a.user_id FROM annotations a "
+                "WHERE a.project_id = :p AND a.source = 'import' AND a.item_id IN "
+                f"(SELECT item_id FROM annotations WHERE batch_id = :b) AND {current} "
+                "GROUP BY a.item_id, a.user_id HAVING COUNT(DISTINCT a.value) > 1) c "
+                "JOIN annotations a ON a.item_id = c.item_id AND a.user_id = c.user_id "
+                "JOIN items i ON i.id = a.item_id JOIN users u ON u.id = a.user_id "
+                f"WHERE a.source = 'import' AND {current} ORDER BY a.item_id, u.name, a.value"
+            ),
+            {"p": self.project_id, "b": self.batch_id},
+        ).all()
+        out: dict[tuple[int, str], tuple[int, str | None, int | None, int | None, str, list[str]]] = {}
+        for item_id, ext, line, batch, name, value in rows:
+            entry = out.setdefault((int(item_id), str(name)), (int(item_id), ext, line, batch, str(name), []))
+            if value not in entry[5]:
+                entry[5].append(value)
+        return [e for e in out.values() if len(e[5]) > 1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -148,6 +149,8 @@ class Item(Base):
 
 
 class User(Base):
+    """A person (or script) who annotates, reviews or administers; see services/users.py."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -155,6 +158,12 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
     token_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: active; disabled (no login, no API token; ``truthset user enable`` undoes it); removed
+    #: (the same for good: the annotations stay, attributed, and the name stays taken)
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    #: sessions carry the generation they were made in; a bump (logout, new password or role,
+    #: disable, remove) ends all of them
+    session_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 #: the predicate of ix_assignments_open; queries that should use the index spell the status
@@ -223,6 +232,31 @@ class Annotation(Base):
     #: the queue assignment this answers; unique, so a retried submit can never add a copy
     assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), nullable=True, unique=True)
     meta: Mapped[str] = mapped_column(Text, default="{}")
+    #: the item's gold answer given as an annotation (Label Studio ``ground_truth``): shown to
+    #: admins only, like the gold table; migration 0010
+    ground_truth: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Media(Base):
+    """The image behind an item of an image project: the only files the app ever serves.
+
+    Recorded when an import named it and checked it (``truthset.data.media``); looked up by
+    item id, never by anything in the item's payload. ``kind``: ``file`` (``location`` is the
+    resolved path), ``upload`` (bytes pushed through the API, kept in the project's media
+    store as ``<sha256>.<ext>``) or ``url`` (an allowed http(s) URL). Migration 0010.
+    """
+
+    __tablename__ = "media"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    location: Mapped[str] = mapped_column(Text)
+    mime: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

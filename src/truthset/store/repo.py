@@ -83,15 +83,20 @@ def ensure_users(conn: Connection, names: Iterable[str], *, role: str = "annotat
     return found
 
 
-def current_annotations_query(project_id: int) -> Any:
-    """Select current (not superseded) annotations of a project with annotator names."""
+def current_annotations_query(project_id: int, *, with_gold: bool = True) -> Any:
+    """Select current (not superseded) annotations of a project with annotator names.
+
+    ``with_gold=False`` leaves out gold answers given as annotations (``ground_truth``): what
+    anyone but an admin may see.
+    """
     newer = aliased(Annotation)
-    return (
+    q = (
         select(Annotation, User.name.label("annotator"))
         .join(User, User.id == Annotation.user_id)
         .where(Annotation.project_id == project_id)
         .where(~select(newer.id).where(newer.supersedes_id == Annotation.id).exists())
     )
+    return q if with_gold else q.where(Annotation.ground_truth.is_(False))
 
 
 def iter_items(conn: Connection, project_id: int, *, page: int = 5000) -> Iterator[list[Any]]:
@@ -109,10 +114,12 @@ def iter_items(conn: Connection, project_id: int, *, page: int = 5000) -> Iterat
         last = rows[-1].id
 
 
-def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int]) -> list[Any]:
+def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int], *,
+                          with_gold: bool = True) -> list[Any]:
     """Current annotations (with annotator names) of the given items, by item then id.
 
     Filtering on the id list (not on ``project_id``) lets the item index drive the query.
+    ``with_gold=False`` leaves out gold answers given as annotations (for non-admins).
     """
     newer = aliased(Annotation)
     q = (
@@ -122,6 +129,8 @@ def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int]
         .where(~select(newer.id).where(newer.supersedes_id == Annotation.id).exists())
         .order_by(Annotation.item_id, Annotation.id)
     )
+    if not with_gold:
+        q = q.where(Annotation.ground_truth.is_(False))
     return list(conn.execute(q))
 
 

@@ -32,21 +32,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from truthset.core.codes import AnnotationCodes
-from truthset.quality.aggregation._base import (
+from truthset.quality.aggregation._arrays import (
     EPS,
-    BaseAggregator,
-    Constraint,
-    Fitted,
     FloatArray,
-    Interval,
     encode_gold,
     normalize_rows,
     one_hot_matrix,
     posterior_from_log,
     soft_confusion,
-    trivial_fit,
     vote_counts,
 )
+from truthset.quality.aggregation._base import BaseAggregator, Fitted, trivial_fit
+from truthset.quality.aggregation._params import Constraint, Interval
 
 __all__ = ["DawidSkene", "OneCoinDawidSkene"]
 

@@ -39,18 +39,15 @@ import pandas as pd
 
 from truthset.core.codes import AnnotationCodes
 from truthset.core.errors import InvalidInput
-from truthset.quality.aggregation._base import (
-    BaseAggregator,
-    Constraint,
-    Fitted,
+from truthset.quality.aggregation._arrays import (
     FloatArray,
-    Interval,
     confusion_rates,
     one_hot_matrix,
     posterior_from_log,
     soft_confusion,
-    trivial_fit,
 )
+from truthset.quality.aggregation._base import BaseAggregator, Fitted, trivial_fit
+from truthset.quality.aggregation._params import Constraint, Interval
 
 __all__ = ["GLAD"]
 

@@ -43,19 +43,9 @@ from scipy.special import digamma
 
 from truthset.core.codes import AnnotationCodes
 from truthset.core.errors import InvalidInput
-from truthset.quality.aggregation._base import (
-    SEED,
-    BaseAggregator,
-    Constraint,
-    Fitted,
-    FloatArray,
-    InstanceOf,
-    Interval,
-    Options,
-    posterior_from_log_by_label,
-    row_sum,
-    trivial_fit,
-)
+from truthset.quality.aggregation._arrays import FloatArray, posterior_from_log_by_label, row_sum
+from truthset.quality.aggregation._base import BaseAggregator, Fitted, trivial_fit
+from truthset.quality.aggregation._params import SEED, Constraint, InstanceOf, Interval, Options
 
 __all__ = ["MACE"]
 

@@ -25,100 +25,25 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from truthset.core.codes import AnnotationCodes
 from truthset.core.errors import InvalidInput
-from truthset.quality.aggregation._base import (
-    SEED,
-    BaseAggregator,
-    Constraint,
-    Fitted,
+from truthset.quality.aggregation._arrays import (
     FloatArray,
-    InstanceOf,
     IntArray,
-    Interval,
-    Options,
+    break_ties,
     confusion_rates,
     normalize_rows,
-    row_argmax,
-    row_max,
-    row_sum,
     soft_confusion_bincount,
     vote_counts,
 )
+from truthset.quality.aggregation._base import BaseAggregator, Fitted
+from truthset.quality.aggregation._params import SEED, Constraint, InstanceOf, Interval, Options
 
 __all__ = ["MajorityVote", "WeightedMajorityVote", "compare_with_majority"]
 
 _TIE = Options(("random", "first", "nan"))
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a well-mixed uint64 from a uint64 (vectorised, wraps on overflow)."""
-    x = x.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return x
-
-
-def _tie_keys(codes: AnnotationCodes, seed: int, rows: npt.NDArray[np.intp]) -> np.ndarray:
-    """(len(rows), K) uint64 keys from hashes of (seed, item id, label name) for items ``rows``.
-
-    Each key depends only on its own item and label, so hashing a subset of the items gives
-    the same keys as hashing all of them.
-    """
-    hash_key = f"{seed % 10**16:016d}"
-    h_item = pd.util.hash_pandas_object(
-        pd.Series(codes.items.take(rows)), index=False, hash_key=hash_key
-    ).to_numpy(np.uint64)
-    h_label = pd.util.hash_pandas_object(
-        pd.Series(codes.labels), index=False, hash_key=hash_key
-    ).to_numpy(np.uint64)
-    with np.errstate(over="ignore"):
-        return _mix64(h_item[:, None] ^ _mix64(h_label * _GOLDEN)[None, :])
-
-
-def break_ties(
-    scores: FloatArray,
-    codes: AnnotationCodes,
-    *,
-    tie: str,
-    random_state: int | None,
-    exact: bool = False,
-) -> IntArray:
-    """Label code with the top score per row, ties resolved by ``tie`` (see module doc).
-
-    ``exact=True`` says the scores are whole vote counts, so ties are exact equalities;
-    otherwise scores equal up to a relative 1e-12 (weighted sums) count as tied.
-    """
-    if exact and tie == "first":
-        return row_argmax(scores)  # the first maximum
-    top = row_max(scores)[:, None]
-    # weighted sums equal up to rounding (relative 1e-12) count as ties
-    tol = 0.0 if exact else 1e-12 * np.maximum(np.abs(top), 1.0)
-    tied = scores >= top - tol
-    first: IntArray = row_argmax(tied)
-    if tie == "first":
-        return first
-    multi = row_sum(tied) > 1
-    if tie == "nan":
-        out: IntArray = np.where(multi, -1, first).astype(np.int32)
-        return out
-    entropy = np.random.SeedSequence().entropy
-    seed = int(entropy) if random_state is None else int(random_state)  # type: ignore[arg-type]
-    rows = np.flatnonzero(multi)
-    if rows.size:  # only tied items need their keys
-        keys = np.where(tied[rows], _tie_keys(codes, seed, rows), np.uint64(0))
-        first[rows] = keys.argmax(axis=1)
-    return first
-
-
 class MajorityVote(BaseAggregator):
     """Majority vote: each item gets its most frequent label.
 

@@ -1,16 +1,21 @@
-"""Server-rendered pages: login, home, annotate, review, guide. Jinja2 autoescapes all text."""
+"""Server-rendered pages: login, home, annotate, review, guide, API docs. Jinja2 autoescapes all text."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import math
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from truthset.core.guide import render_guide
 from truthset.server.app import html
-from truthset.server.auth import csrf_token, optional_account, require
+from truthset.server.auth import csrf_token, optional_account, require, start_session
+from truthset.server.inputs import unstorable_problem
+from truthset.server.throttle import LOGIN_QUEUE_SECONDS, LoginThrottle
 from truthset.services import users
 from truthset.services.users import Account
 from truthset.store.db import read_connection
@@ -26,7 +31,7 @@ def _ctx(request: Request, account: Account | None, **extra: Any) -> dict[str, A
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> Response:
-    return html(request, "login.html", **_ctx(request, None, error=None))
+    return html(request, "login.html", **_ctx(request, None, error=None, name=""))
 
 
 def _authenticate(engine: Any, name: str, password: str) -> Account | None:
@@ -35,22 +40,58 @@ def _authenticate(engine: Any, name: str, password: str) -> Account | None:
         return users.authenticate(conn, name, password)
 
 
+def _refused(request: Request, name: str, error: str, status: int, retry_after: float | None = None) -> Response:
+    """The login form again, with the name as typed and what went wrong."""
+    response = html(request, "login.html", **_ctx(request, None, error=error, name=name))
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, name: str = Form(...), password: str = Form(...), csrf: str = Form("")) -> Response:
+async def login(request: Request, name: Annotated[str, Form(max_length=200)],
+                password: Annotated[str, Form(max_length=1024)], csrf: Annotated[str, Form(max_length=100)] = "",
+                ) -> Response:
+    for field, value in (("name", name), ("password", password)):
+        problem = unstorable_problem(value)
+        if problem is not None:
+            return _refused(request, "" if field == "name" else name, f"{field.capitalize()}: {problem}.", 422)
     expected = request.session.get("csrf")
     if not expected or csrf != expected:
-        return html(request, "login.html", **_ctx(request, None, error="The form expired; please try again."))
-    account = await run_in_threadpool(_authenticate, request.app.state.project.engine, name, password)
+        return _refused(request, name, "The form expired; please try again.", 403)
+    throttle: LoginThrottle = request.app.state.login
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(name, address)
+    if wait > 0:
+        return _refused(request, name, f"Too many failed logins; try again in {math.ceil(wait)} s.", 429, wait)
+    slots = throttle.semaphore()
+    try:
+        await asyncio.wait_for(slots.acquire(), LOGIN_QUEUE_SECONDS)
+    except TimeoutError:
+        return _refused(request, name, "The server is checking many logins at once; try again shortly.", 503, 5)
+    try:
+        account = await run_in_threadpool(_authenticate, request.app.state.project.engine, name, password)
+    finally:
+        slots.release()
     if account is None:
-        return html(request, "login.html", **_ctx(request, None, error="Wrong name or password."))
-    request.session.clear()
-    request.session["uid"] = account.id
-    csrf_token(request)
+        throttle.failed(name, address)
+        return _refused(request, name, "Wrong name or password.", 401)
+    throttle.succeeded(name)
+    start_session(request, account)
     return RedirectResponse("/", status_code=303)
+
+
+def _end_sessions(engine: Any, user_id: int) -> None:
+    with engine.begin() as conn:
+        users.end_sessions(conn, user_id)
 
 
 @router.post("/logout")
 async def logout(request: Request, account: Account = require("annotator")) -> Response:
+    """Log out: this session and every other session of the user end (a copied cookie too)."""
+    await run_in_threadpool(_end_sessions, request.app.state.project.engine, account.id)
+    request.app.state.accounts.drop(("user", account.id))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -76,5 +117,13 @@ async def review_page(request: Request, account: Account = require("reviewer")) 
 @router.get("/guide", response_class=HTMLResponse)
 async def guide(request: Request, account: Account = require("annotator")) -> Response:
     p = request.app.state.project
-    return HTMLResponse(render_guide(p.config.schema, project=p.config.name, task=p.task,
-                                     version=p.schema_version, fmt="html"))
+    # the fragment is rendered by an autoescaping template (core/templates/guide_body.html)
+    body = Markup(render_guide(p.config.schema, project=p.config.name, task=p.task,  # noqa: S704
+                               version=p.schema_version, fmt="fragment"))
+    return html(request, "guide.html", **_ctx(request, account, guide=body))
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request) -> Response:
+    """The OpenAPI explorer (Swagger UI), served from the package: no CDN, no inline script."""
+    return html(request, "docs.html", title=request.app.title)

@@ -1,4 +1,5 @@
-import {api, el, renderGuide, renderText} from './common.js';
+import {api, el, renderGuide} from './common.js';
+import {renderSpans, selectedSpan, spanText} from './spans.js';
 
 const app = document.getElementById('app');
 const task = app.dataset.task;
@@ -32,9 +33,9 @@ function show(t) {
 function draw() {
   if (!current) return;
   if (task === 'ner') {
-    renderText($('item'), textOf(current), spans, colors());
+    renderSpans($('item'), textOf(current), spans, {colors: colors()});
     $('spans').replaceChildren(...spans.map((s, i) => el('span', {class: 'chip', 'data-i': i},
-      `${s.label}: ${[...textOf(current)].slice(s.start, s.end).join('')}`)));
+      `${s.label}: ${spanText(textOf(current), s)}`)));
   } else if (task === 'image-classification') {
     $('item').replaceChildren(el('img', {src: `/api/items/${current.item_id}/image`, alt: textOf(current),
       class: 'picture'}), el('div', {class: 'meta'}, textOf(current)));
@@ -55,18 +56,9 @@ function choose(name) {
 function markSpan(label) {
   const sel = window.getSelection();
   if (!sel || sel.isCollapsed) { say('Select some text first, then press a label key.', true); return; }
-  const range = sel.getRangeAt(0), box = $('item');
-  if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return;
-  const pre = document.createRange();
-  pre.selectNodeContents(box); pre.setEnd(range.startContainer, range.startOffset);
-  // Offsets count characters (code points), as the server does; a JS string's length counts
-  // UTF-16 units, which puts every span after an emoji one place off.
-  let start = [...pre.toString()].length, end = start + [...range.toString()].length;
-  const chars = [...textOf(current)];
-  while (start < end && /\s/.test(chars[start])) start++;
-  while (end > start && /\s/.test(chars[end - 1])) end--;
-  if (end <= start) return;
-  spans.push({start, end, label}); sel.removeAllRanges(); say(''); draw();
+  const span = selectedSpan($('item'));
+  if (!span) return;
+  spans.push({...span, label}); sel.removeAllRanges(); say(''); draw();
 }
 
 async function submit() {

@@ -19,7 +19,8 @@ export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k === 'style') node.setAttribute('style', v);
+    // through the CSSOM: a Content-Security-Policy without 'unsafe-inline' blocks style attributes
+    else if (k === 'style') node.style.cssText = v;
     else if (k.startsWith('data-')) node.setAttribute(k, v);
     else node[k] = v;
   }
@@ -39,21 +40,4 @@ export function renderGuide(target, schema) {
     if (lab.tie_break) box.append(el('p', {class: 'tie'}, 'When in doubt: ' + lab.tie_break));
     target.append(box);
   }
-}
-
-export function renderText(target, text, spans, colors = {}) {
-  // Draw the text with span highlights, from plain text nodes only. Span offsets count
-  // characters (code points), not UTF-16 units, so slice an array of characters.
-  target.replaceChildren();
-  const chars = [...text], part = (a, b) => chars.slice(a, b).join('');
-  let pos = 0;
-  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
-    if (s.start < pos) continue;
-    target.append(document.createTextNode(part(pos, s.start)));
-    target.append(el('mark', {'data-label': s.label, title: s.label,
-      style: colors[s.label] ? `background:${colors[s.label]}40;border-bottom:3px solid ${colors[s.label]}` : ''},
-      part(s.start, s.end)));
-    pos = s.end;
-  }
-  target.append(document.createTextNode(part(pos)));
 }

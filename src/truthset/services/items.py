@@ -1,0 +1,56 @@
+"""Listing items and pulling annotations for the API, with gold kept to admins.
+
+Gold answers given as annotations (Label Studio ``ground_truth``) are left out of every
+listing and filter unless the caller may see gold (``with_gold``: admins), so that a
+reviewer, who may annotate too, cannot look up the answer of an item before it is handed
+to them as hidden gold.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from truthset.services.projects import Project
+from truthset.store import repo
+from truthset.store.db import read_connection
+from truthset.store.models import Annotation, Item
+
+
+def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int | None = None,
+               label: str | None = None, with_gold: bool = False) -> dict[str, Any]:
+    """Items in id order (keyset pagination: pass the last id as ``after``).
+
+    ``label``: only items with an annotation of this label (gold answers count only
+    ``with_gold``).
+    """
+    q = select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open).where(
+        Item.project_id == project.id, Item.id > after)
+    if batch is not None:
+        q = q.where(Item.batch_id == batch)
+    if label is not None:
+        # ``item_id > after`` repeats the correlation as a range PostgreSQL can seek to: without
+        # it a merge semi-join reads the label's annotations from the first item on every page.
+        has = select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after,
+                                          Annotation.label == label)
+        if not with_gold:
+            has = has.where(Annotation.ground_truth.is_(False))
+        q = q.where(has.exists())
+    with read_connection(project.engine) as conn:
+        rows = conn.execute(q.order_by(Item.id).limit(limit)).all()
+    items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
+              "assigned": r.n_open} for r in rows]
+    return {"items": items, "next_after": items[-1]["item_id"] if len(items) == limit else None}
+
+
+def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
+                     with_gold: bool = False) -> dict[str, Any]:
+    """Current annotations in id order (pass the last id as ``after``); gold answers only ``with_gold``."""
+    with read_connection(project.engine) as conn:
+        rows = conn.execute(repo.current_annotations_query(project.id, with_gold=with_gold)
+                            .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all()
+    out = [{"annotation_id": r.id, "item_id": r.item_id, "annotator": r.annotator, "value": json.loads(r.value),
+            "source": r.source, "schema_version": r.schema_version, "lead_time": r.lead_time} for r in rows]
+    return {"annotations": out, "next_after": out[-1]["annotation_id"] if len(out) == limit else None}
