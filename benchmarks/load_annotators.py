@@ -99,13 +99,12 @@ def setup_project(root: Path, *, items: int, overlap: int, clients: int, labels:
     report = import_file(p, src, opts)
     src.unlink()
     tokens = []
-    with p.engine.begin() as conn:
-        users.add_user(conn, f"{user_prefix}admin", role="admin", password=PASSWORD)
-        admin = users.new_token(conn, f"{user_prefix}admin")
-        for i in range(clients):
-            name = f"{user_prefix}ann{i:03d}"
-            users.add_user(conn, name, role="annotator", password=PASSWORD)
-            tokens.append([name, users.new_token(conn, name)])
+    users.add_user(p, f"{user_prefix}admin", role="admin", password=PASSWORD)
+    admin = users.new_token(p, f"{user_prefix}admin")
+    for i in range(clients):
+        name = f"{user_prefix}ann{i:03d}"
+        users.add_user(p, name, role="annotator", password=PASSWORD)
+        tokens.append([name, users.new_token(p, name)])
     p.close()
     return {"root": str(root), "tokens": tokens, "admin_token": admin, "items": report.items_added,
             "setup_seconds": time.perf_counter() - t0}
@@ -421,7 +420,7 @@ def verify(root: Path | str, acks: list[list[Any]], overlap: int) -> dict[str, A
 
     p = open_project(root)
     try:
-        with p.engine.connect() as conn:
+        with p.store.engine.connect() as conn:
             stored = {r.id: (r.item_id, r.name) for r in conn.execute(
                 select(Annotation.id, Annotation.item_id, User.name).join(User, User.id == Annotation.user_id)
                 .where(Annotation.project_id == p.id, Annotation.source == "human"))}

@@ -172,11 +172,10 @@ def test_serve_with_two_workers_shares_one_queue(tmp_path: Path) -> None:
         items = tmp_path / "items.jsonl"
         items.write_text("".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(40)), encoding="utf-8")
         import_file(p, items)
-        with p.engine.begin() as conn:
-            tokens = []
-            for i in range(4):
-                users.add_user(conn, f"w{i}", role="annotator", password="correct horse")
-                tokens.append(users.new_token(conn, f"w{i}"))
+        tokens = []
+        for i in range(4):
+            users.add_user(p, f"w{i}", role="annotator", password="correct horse")
+            tokens.append(users.new_token(p, f"w{i}"))
         p.close()
     finally:
         if "TRUTHSET_DATABASE_URL" in env:

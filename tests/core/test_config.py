@@ -420,9 +420,9 @@ def test_duplicate_label_names_are_refused_on_save_and_nothing_is_written(tmp_pa
 
 
 def test_settings_defaults_from_an_empty_mapping() -> None:
-    assert load_settings({}) == {s.name: s.default for s in SETTINGS}
-    assert load_settings({})["import_chunk_rows"] == 20000
-    assert load_settings({})["database_url"] is None
+    assert load_settings({}).model_dump() == {s.name: s.default for s in SETTINGS}
+    assert load_settings({}).import_chunk_rows == 20000
+    assert load_settings({}).database_url is None
 
 
 def test_settings_read_from_the_given_mapping_not_the_process_environment(
@@ -431,11 +431,11 @@ def test_settings_read_from_the_given_mapping_not_the_process_environment(
     monkeypatch.setenv("TRUTHSET_IMPORT_CHUNK_ROWS", "7")
     monkeypatch.setenv("TRUTHSET_DATABASE_URL", "sqlite:///from-os.db")
     values = load_settings({"TRUTHSET_IMPORT_CHUNK_ROWS": "500"})
-    assert values["import_chunk_rows"] == 500
-    assert values["database_url"] is None
+    assert values.import_chunk_rows == 500
+    assert values.database_url is None
     # without a mapping, the process environment is used (read at call time)
-    assert load_settings()["import_chunk_rows"] == 7
-    assert load_settings()["database_url"] == "sqlite:///from-os.db"
+    assert load_settings().import_chunk_rows == 7
+    assert load_settings().database_url == "sqlite:///from-os.db"
 
 
 @pytest.mark.parametrize(
@@ -454,7 +454,7 @@ def test_settings_read_from_the_given_mapping_not_the_process_environment(
     ],
 )
 def test_settings_values(env: dict[str, str], name: str, expected: Any) -> None:
-    assert load_settings(env)[name] == expected
+    assert getattr(load_settings(env), name) == expected
 
 
 @pytest.mark.parametrize("raw", ["many", "1.5", "1e3", "20_000x", "0x10"])

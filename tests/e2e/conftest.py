@@ -132,10 +132,9 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         report = import_file(p, folder if folder is not None else items)
         assert report.to_dict()["batch"] is not None
         accounts = {}
-        with p.engine.begin() as conn:
-            for name, role in (("admin", "admin"), ("reviewer", "reviewer"), ("ann1", "annotator"),
-                               ("ann2", "annotator")):
-                accounts[name] = users.add_user(conn, name, role=role, password=PASSWORD)
+        for name, role in (("admin", "admin"), ("reviewer", "reviewer"), ("ann1", "annotator"),
+                           ("ann2", "annotator")):
+            accounts[name] = users.add_user(p, name, role=role, password=PASSWORD)
         proc, url = _serve(root, tmp_path / f"server{len(started)}.log")
         started.append((proc, p))
         return Site(url=url, project=p, accounts=accounts)
@@ -278,7 +277,7 @@ def stored_annotations(site: Site, user: str | None = None) -> list[dict[str, ob
          .where(Annotation.project_id == site.project.id).order_by(Annotation.id))
     if user is not None:
         q = q.where(Annotation.user_id == site.accounts[user].id)
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         rows = conn.execute(q).all()
     return [{"item_id": r.item_id, "text": json.loads(r.payload).get("text"), "user_id": r.user_id,
              "value": json.loads(r.value), "label": r.label, "source": r.source, "lead_time": r.lead_time}
@@ -290,7 +289,7 @@ def item_id_of(site: Site, text: str) -> int:
 
     from truthset.store.models import Item
 
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         for item_id, payload in conn.execute(select(Item.id, Item.payload).where(Item.project_id == site.project.id)):
             if json.loads(payload)["text"] == text:
                 return int(item_id)

@@ -143,7 +143,7 @@ def test_skip_with_a_reason_opens_a_data_issue(serve, page) -> None:  # type: ig
     expect(page.locator("#item")).to_have_text(TEXTS[1])
     screenshot(page, "skip.png")
 
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         issues = conn.execute(select(DataIssue).where(DataIssue.project_id == site.project.id)).all()
     assert [(i.kind, json.loads(i.items), i.status) for i in issues] == [
         ("skip:broken data", [item_id_of(site, first)], "open")]

@@ -67,8 +67,7 @@ def test_no_imported_or_pushed_file_runs_script(serve, page, tmp_path: Path, req
     planted = Path(tempfile.gettempdir()) / f"evil-{os.getpid()}.html"
     planted.write_bytes(HTML)
     request.addfinalizer(lambda: planted.unlink(missing_ok=True))
-    with p.engine.begin() as conn:
-        token = users.new_token(conn, "admin")
+    token = users.new_token(p, "admin")
     pushed = [_push(site, token, [{"text": "pushed", "image": planted.name}])]
     pushed += [_push(site, token, [{"image_base64": base64.b64encode(data).decode()}]) for data in (HTML, SVG)]
 

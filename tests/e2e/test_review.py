@@ -43,7 +43,7 @@ def test_reviewer_sees_both_annotations_and_adjudicates(serve, page) -> None:  #
     expect(page.locator("#item")).to_have_text("Nothing to review.")  # decided: off the queue
     expect(rows).to_have_count(0)
 
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         reviews = conn.execute(select(Review).where(Review.item_id == item_id)).all()
     assert [(r.verdict, json.loads(r.correction), r.reviewer_id) for r in reviews] == [
         ("correct", "neg", site.accounts["reviewer"].id)]

@@ -89,13 +89,13 @@ def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve, p
     expect(page.locator("#status")).to_have_text("Adjudicated with ann1's spans.")
     expect(page.locator(".line[data-annotator=ann1] .text")).to_have_text(SECOND)  # the next item
     assert adjudications(site) == [(FIRST, ANSWERS["ann1"][0])]
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         reviews = conn.execute(select(Review)).all()
     ann1_first = next(a for a in stored_annotations(site, "ann1") if a["text"] == FIRST)
     assert [(r.verdict, json.loads(r.correction), r.reviewer_id) for r in reviews] == [
         ("correct", ANSWERS["ann1"][0], site.accounts["reviewer"].id)]
     assert reviews[0].annotation_id is not None
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         from truthset.store.models import Annotation
 
         accepted = conn.execute(select(Annotation.value).where(Annotation.id == reviews[0].annotation_id)).scalar()
@@ -165,7 +165,7 @@ def test_editing_spans_stores_the_edited_value(serve, page) -> None:  # type: ig
     expect(page.locator(".line[data-annotator=ann1] .text")).to_have_text(SECOND)
     edited = [span(FIRST, "Alice Smith", "PER"), span(FIRST, "Acme Corp", "ORG"), span(FIRST, "Paris", "LOC")]
     assert adjudications(site) == [(FIRST, edited)]
-    with site.project.engine.connect() as conn:
+    with site.project.store.engine.connect() as conn:
         [review] = conn.execute(select(Review)).all()
     assert (review.verdict, json.loads(review.correction), review.annotation_id) == ("correct", edited, None)
 

@@ -26,12 +26,11 @@ def served(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     import_file(p, f)
     names = {}
-    with p.engine.begin() as conn:
-        for role in ("admin", "reviewer", "annotator"):
-            names[role] = f"{role}-{p.config.name}"
-            users.add_user(conn, names[role], role=role, password=PASSWORD)
-        names["annotator2"] = f"annotator2-{p.config.name}"
-        users.add_user(conn, names["annotator2"], role="annotator", password=PASSWORD)
+    for role in ("admin", "reviewer", "annotator"):
+        names[role] = f"{role}-{p.config.name}"
+        users.add_user(p, names[role], role=role, password=PASSWORD)
+    names["annotator2"] = f"annotator2-{p.config.name}"
+    users.add_user(p, names["annotator2"], role="annotator", password=PASSWORD)
     return p, create_app(p), names
 
 

@@ -109,8 +109,7 @@ def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
     assert reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "reject"}).status_code == 422
     assert reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "correct", "value": "neg"}).status_code == 200
     assert reviewer.get("/api/review/queue").json()["items"] == []
-    with p.engine.begin() as conn:
-        token = users.new_token(conn, names["admin"])
+    token = users.new_token(p, names["admin"])
     bot = TestClient(app, headers={"Authorization": f"Bearer {token}"})
     pushed = bot.post("/api/items", json={"items": [{"text": "pushed by a pipeline"}]}).json()
     assert pushed["items_added"] == 1
@@ -154,24 +153,22 @@ def test_account_cache_keeps_a_lookup_for_its_seconds_only(served) -> None:  # t
     from truthset.store.models import User
 
     p, _, names = served
-    p.settings = {**p.settings, "account_cache_seconds": 0.4}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 0.4})
     app = create_app(p)
-    with p.engine.begin() as conn:
-        old = users.new_token(conn, names["annotator"])
+    old = users.new_token(p, names["annotator"])
     client = TestClient(app, headers={"authorization": f"Bearer {old}"})
     assert client.get("/api/me").json()["role"] == "annotator"
-    with p.engine.begin() as conn:
-        new = users.new_token(conn, names["annotator"])
+    new = users.new_token(p, names["annotator"])
     assert client.get("/api/me").status_code == 200  # still cached
     time.sleep(0.5)
     assert client.get("/api/me").status_code == 401
     assert TestClient(app, headers={"authorization": f"Bearer {new}"}).get("/api/me").status_code == 200
 
-    p.settings = {**p.settings, "account_cache_seconds": 0}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 0})
     uncached = create_app(p)
     reviewer = TestClient(uncached, headers={"authorization": f"Bearer {new}"})
     assert reviewer.get("/api/review/queue").status_code == 403
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         conn.execute(update(User).where(User.name == names["annotator"]).values(role="reviewer"))
     assert reviewer.get("/api/review/queue").status_code == 200  # no cache: at once
 
@@ -183,19 +180,19 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
     import time
 
     p, app, names = served
-    assert app.state.db_inline is (p.engine.dialect.name == "sqlite")
+    assert p.store.serves_on_event_loop == ("inline" if p.store.dialect == "sqlite" else "async")
     client, _ = login(app, names["annotator"])
     task = client.post("/api/next").json()
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with p.engine.begin() as conn:
+        with p.store.engine.begin() as conn:
             conn.exec_driver_sql("SELECT 1")
             holding.set()
             release.wait(10)
 
     handed = []
-    executor = app.state.db_executor
+    executor = p.store.serving_threads
     submit_to_thread = executor.submit
     executor.submit = lambda *a, **k: handed.append(a) or submit_to_thread(*a, **k)  # count hand-overs
     thread = threading.Thread(target=hold)
@@ -207,11 +204,11 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
     waited = time.monotonic() - t0
     thread.join()
     assert res.status_code == 200, res.text
-    if p.engine.dialect.name == "sqlite":
+    if p.store.engine.dialect.name == "sqlite":
         assert len(handed) == 1  # after INLINE_PATIENCE on the loop
         assert waited > 0.4  # it waited for the other writer instead of failing
     else:
-        assert handed == [] and app.state.db_async is not None  # PostgreSQL: on the loop, awaiting
+        assert handed == []  # PostgreSQL: on the loop, awaiting
     again = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
     assert again.json()["annotation_id"] == res.json()["annotation_id"]
 
@@ -228,8 +225,8 @@ def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> 
     locked, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # another session keeps the write lock (SQLite) or the row (PostgreSQL)
-        with p.engine.begin() as conn:
-            lock = "" if p.engine.dialect.name == "sqlite" else " FOR UPDATE"
+        with p.store.engine.begin() as conn:
+            lock = "" if p.store.engine.dialect.name == "sqlite" else " FOR UPDATE"
             conn.exec_driver_sql(f"SELECT id FROM assignments WHERE id = {int(task['assignment_id'])}{lock}")
             locked.set()
             release.wait(10)
@@ -262,7 +259,7 @@ def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> 
 def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: ignore[no-untyped-def]
     from truthset.core.config import STATE_DIR
     from truthset.core.errors import TruthsetError
-    from truthset.server.app import session_key
+    from truthset.services.projects import session_key
 
     p, _, _ = served
     key = session_key(p)
@@ -282,11 +279,11 @@ def test_a_session_users_changed_role_applies_once_the_cache_entry_expires(serve
     from truthset.store.models import User
 
     p, _, names = served
-    p.settings = {**p.settings, "account_cache_seconds": 2.0}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 2.0})
     app = create_app(p)
     reviewer, _ = login(app, names["reviewer"])
     assert reviewer.get("/api/review/queue").status_code == 200
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         conn.execute(update(User).where(User.name == names["reviewer"]).values(role="annotator"))
     assert reviewer.get("/api/review/queue").status_code == 200  # cached for up to 2 s
     time.sleep(2.1)

@@ -46,9 +46,8 @@ def gold_site(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     assert report.gold_added == 2
     app = create_app(p)
     clients = {}
-    with p.engine.begin() as conn:
-        for role in ("admin", "reviewer", "annotator"):
-            users.add_user(conn, f"{role}-{p.config.name}", role=role, password=PASSWORD)
+    for role in ("admin", "reviewer", "annotator"):
+        users.add_user(p, f"{role}-{p.config.name}", role=role, password=PASSWORD)
     for role in ("admin", "reviewer", "annotator"):
         clients[role], _ = login(app, f"{role}-{p.config.name}")
     ids = {it["external_id"]: it["item_id"] for it in clients["admin"].get("/api/items").json()["items"]}

@@ -61,7 +61,7 @@ def test_item_pushes_have_their_own_larger_limit(served) -> None:  # type: ignor
     admin, _ = login(create_app(p), names["admin"])
     items = [{"text": f"pushed {i} " + "b" * 1000} for i in range(1500)]  # ~1.5 MB
     assert admin.post("/api/items", json={"items": items}).json()["items_added"] == 1500
-    p.settings = {**p.settings, "max_items_body_bytes": MB}
+    p.settings = p.settings.model_copy(update={"max_items_body_bytes": MB})
     small, _ = login(create_app(p), names["admin"])
     assert small.post("/api/items", json={"items": items}).status_code == 413
 
@@ -168,7 +168,7 @@ def test_templates_hold_no_inline_script() -> None:
 @pytest.mark.parametrize("https", [0, 1])
 def test_the_session_cookie_is_secure_when_served_over_https(served, https: int) -> None:  # type: ignore[no-untyped-def]
     p, _, _ = served
-    p.settings = {**p.settings, "https": https}
+    p.settings = p.settings.model_copy(update={"https": https})
     res = TestClient(create_app(p), base_url="https://testserver").get("/login")
     cookie = res.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie

@@ -37,10 +37,9 @@ def image_app(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     p = new_project(task="image-classification", labels=["cat", "dog"])
     import_file(p, folder, ImportOptions(labels_from_folders=True))
     names = {}
-    with p.engine.begin() as conn:
-        for role in ("annotator", "annotator2", "reviewer"):
-            names[role] = f"{role}-{p.config.name}"
-            users.add_user(conn, names[role], role="reviewer" if role == "reviewer" else "annotator", password=PASSWORD)
+    for role in ("annotator", "annotator2", "reviewer"):
+        names[role] = f"{role}-{p.config.name}"
+        users.add_user(p, names[role], role="reviewer" if role == "reviewer" else "annotator", password=PASSWORD)
     return p, create_app(p), names, folder
 
 
@@ -73,8 +72,7 @@ def test_paths_outside_the_import_folder_are_refused(new_project, tmp_path: Path
     assert (report.items_added, report.rejected) == (1, 2)
     assert [(f["line"], f["field"]) for f in report.findings] == [(3, "image"), (4, "image")]
     assert all("outside the import's folder" in f["reason"] for f in report.findings)
-    with p.engine.begin() as conn:
-        users.add_user(conn, f"rev-{p.config.name}", role="reviewer", password=PASSWORD)
+    users.add_user(p, f"rev-{p.config.name}", role="reviewer", password=PASSWORD)
     app = create_app(p)
     client, _ = login(app, f"rev-{p.config.name}")
     items = client.get("/api/items").json()["items"]

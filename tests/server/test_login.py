@@ -44,7 +44,7 @@ def test_repeated_failures_for_a_name_get_429_with_retry_after(served) -> None: 
 
 def test_failures_from_one_address_across_names_are_bounded_too(served) -> None:  # type: ignore[no-untyped-def]
     p, _, names = served
-    p.settings = {**p.settings, "login_free_failures_per_address": 8}
+    p.settings = p.settings.model_copy(update={"login_free_failures_per_address": 8})
     app = create_app(p)
     client = TestClient(app)
     for i in range(8):
@@ -65,14 +65,14 @@ def test_a_good_login_clears_the_names_count(served) -> None:  # type: ignore[no
 
 def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Eight parallel logins with login_concurrency 2: never more than two argon2 checks at once."""
-    from truthset.server.routes import pages
+    from truthset.services import users
 
     p, _, names = served
-    p.settings = {**p.settings, "login_concurrency": 2}
+    p.settings = p.settings.model_copy(update={"login_concurrency": 2})
     app = create_app(p)
     running, most = 0, 0
     lock = threading.Lock()
-    real = pages._authenticate
+    real = users.authenticate
 
     def counted(*args):  # type: ignore[no-untyped-def]
         nonlocal running, most
@@ -86,7 +86,7 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypat
             with lock:
                 running -= 1
 
-    monkeypatch.setattr(pages, "_authenticate", counted)
+    monkeypatch.setattr(users, "authenticate", counted)
     statuses: list[int] = []
     with TestClient(app) as shared:  # one event loop for every request, as in the server
         forms = []

@@ -35,11 +35,8 @@ HTML = b"<html><body><script>window.__pwned = 1</script></body></html>"
 def client(project, role: str):  # type: ignore[no-untyped-def]
     """A logged-in client of ``project`` with ``role`` (a fresh app and user)."""
     name = f"{role}-{project.config.name}"
-    made = project.runtime.setdefault("test_users", set())
-    if name not in made:
-        with project.engine.begin() as conn:
-            users.add_user(conn, name, role=role, password=PASSWORD)
-        made.add(name)
+    if name not in {u["name"] for u in users.list_users(project)}:
+        users.add_user(project, name, role=role, password=PASSWORD)
     c, _ = login(create_app(project), name)
     return c
 

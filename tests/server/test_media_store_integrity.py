@@ -58,9 +58,8 @@ def test_asking_for_store_files_leaves_the_store_intact(tmp_path: Path, monkeypa
         return f
 
     import_file(p, listing("first.csv", names[:20] + STORE))
-    with p.engine.begin() as conn:
-        users.add_user(conn, "rev", role="reviewer", password=PASSWORD)
-        users.add_user(conn, "ann", role="annotator", password=PASSWORD)
+    users.add_user(p, "rev", role="reviewer", password=PASSWORD)
+    users.add_user(p, "ann", role="annotator", password=PASSWORD)
     app = create_app(p)
     reviewer, _ = login(app, "rev")
     annotator, _ = login(app, "ann")

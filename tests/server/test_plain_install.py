@@ -40,9 +40,8 @@ p = init_project(root / "p", task="text-classification", labels=["pos", "neg"])
 f = root / "items.jsonl"
 f.write_text("".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(3)), encoding="utf-8")
 import_file(p, f)
-with p.engine.begin() as conn:
-    users.add_user(conn, "ann", role="annotator", password="correct horse battery")
-    token = users.new_token(conn, "ann")
+users.add_user(p, "ann", role="annotator", password="correct horse battery")
+token = users.new_token(p, "ann")
 with TestClient(create_app(p)) as client:
     assert client.get("/login").status_code == 200
     headers = {"Authorization": f"Bearer {token}"}

@@ -44,33 +44,29 @@ def test_a_change_to_the_user_ends_their_sessions(served, change: str) -> None: 
     """A change made with the CLI (here: the service it calls, in another connection) ends
     the user's sessions; with the account cache off, at the next request."""
     p, _, names = served
-    p.settings = {**p.settings, "account_cache_seconds": 0}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 0})
     app = create_app(p)
     name = names["reviewer"]
     client, _ = login(app, name)
     assert client.get("/api/review/queue").status_code == 200
-    with p.engine.begin() as conn:
-        {"password": lambda: users.set_password(conn, name, "a new password"),
-         "role": lambda: users.set_role(conn, name, "annotator"),
-         "disable": lambda: users.disable(conn, name),
-         "remove": lambda: users.remove(conn, name)}[change]()
+    {"password": lambda: users.set_password(p, name, "a new password"),
+     "role": lambda: users.set_role(p, name, "annotator"),
+     "disable": lambda: users.disable(p, name),
+     "remove": lambda: users.remove(p, name)}[change]()
     assert client.get("/api/me").status_code == 401
     assert client.get("/api/review/queue").status_code == 401
 
 
 def test_a_disabled_users_api_token_stops_working_and_enable_restores_it(served) -> None:  # type: ignore[no-untyped-def]
     p, _, names = served
-    p.settings = {**p.settings, "account_cache_seconds": 0}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 0})
     app = create_app(p)
-    with p.engine.begin() as conn:
-        token = users.new_token(conn, names["annotator"])
+    token = users.new_token(p, names["annotator"])
     bot = TestClient(app, headers={"authorization": f"Bearer {token}"})
     assert bot.get("/api/me").status_code == 200
-    with p.engine.begin() as conn:
-        users.disable(conn, names["annotator"])
+    users.disable(p, names["annotator"])
     assert bot.get("/api/me").status_code == 401
-    with p.engine.begin() as conn:
-        users.enable(conn, names["annotator"])
+    users.enable(p, names["annotator"])
     assert bot.get("/api/me").status_code == 200
 
 
@@ -79,8 +75,7 @@ def test_a_removed_user_keeps_their_annotations_attributed(served) -> None:  # t
     ann, _ = login(app, names["annotator"])
     task = ann.post("/api/next").json()
     assert ann.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"}).status_code == 200
-    with p.engine.begin() as conn:
-        users.remove(conn, names["annotator"])
+    users.remove(p, names["annotator"])
     admin, _ = login(app, names["admin"])
     detail = admin.get(f"/api/items/{task['item_id']}").json()
     assert [a["annotator"] for a in detail["annotations"]] == [names["annotator"]]
@@ -98,7 +93,7 @@ def test_another_process_honours_a_logout_within_the_cache_seconds(served) -> No
     alive for at most ``account_cache_seconds``; a session made after the logout (log in
     again) works there at once, even while that process still holds the old account."""
     p, _, names = served
-    p.settings = {**p.settings, "account_cache_seconds": 1.0}
+    p.settings = p.settings.model_copy(update={"account_cache_seconds": 1.0})
     here, there = create_app(p), create_app(p)  # two worker processes over one store
     client, token = login(here, names["annotator"])
     cookie = client.cookies["truthset_session"]

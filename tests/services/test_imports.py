@@ -24,7 +24,7 @@ from truthset.store.repo import status_counts
 
 
 def counts(project) -> dict:  # type: ignore[no-untyped-def]
-    with project.engine.connect() as conn:
+    with project.store.engine.connect() as conn:
         return status_counts(conn, project.id)
 
 
@@ -50,7 +50,7 @@ def test_sms_import_counts_and_duplicates(new_project) -> None:  # type: ignore[
         first = int(f["reason"].rsplit(" ", 1)[1])
         assert lines[f["line"] - 1].split("\t", 1)[1] == lines[first - 1].split("\t", 1)[1]
     # a quote that is text, not CSV quoting, is kept (line 284 of the file)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         payload = conn.execute(select(Item.payload).where(Item.project_id == p.id, Item.line == 284)).scalar_one()
     assert json.loads(payload)["text"].startswith('"Wen u miss someone')
 
@@ -86,7 +86,7 @@ def test_reject_policy_lists_copies_as_rejected_and_error_policy_writes_nothing(
     with pytest.raises(ImportFailed, match="duplicate"):
         import_file(q, SMS, ImportOptions(on_duplicate="error"))
     assert counts(q)["items"] == 0
-    with q.engine.connect() as conn:
+    with q.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Batch).where(Batch.project_id == q.id)).scalar_one() == 0
 
 
@@ -107,7 +107,7 @@ def test_bad_rows_are_reported_with_line_and_reason(new_project, tmp_path: Path)
     assert "empty" in rejected[0]["reason"] and rejected[0]["field"] == "text"
     assert "expected 3 fields" in rejected[1]["reason"]
     assert r.mojibake_rows == 1 and r.control_char_rows == 1
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         ext = dict(conn.execute(select(Item.external_id, Item.line).where(Item.project_id == p.id)).all())
     assert ext == {"1": 2, "2": 3, "5": 7, "6": 8}
 
@@ -124,7 +124,7 @@ def test_encoding_error_names_offset_and_encoding_option_imports(new_project, tm
     assert counts(p)["items"] == 0
     r = import_file(p, f, ImportOptions(encoding="cp1252"))
     assert r.items_added == 2
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         texts = {json.loads(x)["text"] for x in conn.execute(select(Item.payload).where(Item.project_id == p.id)).scalars()}
     assert "café" in texts
 
@@ -133,7 +133,7 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     from truthset.store import bulk
 
     p = new_project()
-    p.settings["import_chunk_rows"] = 1000
+    p.settings = p.settings.model_copy(update={"import_chunk_rows": 1000})
     calls = {"n": 0}
     real = bulk.Stager.move
 
@@ -154,8 +154,8 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
 
 def _item_indexes(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """The store's indexes on ``items``: name -> definition."""
-    with project.engine.connect() as conn:
-        if project.engine.dialect.name == "sqlite":
+    with project.store.engine.connect() as conn:
+        if project.store.engine.dialect.name == "sqlite":
             rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")
         else:
             rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items'")
@@ -209,7 +209,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / 'proj')!r})
-        p.settings['import_chunk_rows'] = 5000
+        p.settings = p.settings.model_copy(update={"import_chunk_rows": 5000})
         def progress(n):
             print('chunk', flush=True)
         import_file(p, {str(big)!r}, progress=progress)
@@ -322,7 +322,7 @@ def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # typ
 def test_schema_version_recorded_on_annotations(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(labels=["ham", "spam"])
     import_file(p, SMS)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         versions = set(conn.execute(select(Annotation.schema_version).where(Annotation.project_id == p.id)).scalars())
     assert versions == {p.schema_version}
 
@@ -331,8 +331,8 @@ def test_schema_version_recorded_on_annotations(new_project) -> None:  # type: i
 def test_reader_process_gives_the_same_result(new_project, monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:  # type: ignore[no-untyped-def]
     """Large files are read in a second process; the outcome must not depend on it."""
     p = new_project()
-    p.settings["import_parallel_bytes"] = 0 if parallel else 10**12
-    p.settings["import_chunk_rows"] = 700
+    p.settings = p.settings.model_copy(update={"import_parallel_bytes": 0 if parallel else 10**12})
+    p.settings = p.settings.model_copy(update={"import_chunk_rows": 700})
     calls: list[bool] = []
     from truthset.services import imports
 
@@ -354,7 +354,7 @@ def test_reader_process_errors_reach_the_user(new_project, tmp_path: Path) -> No
     f = tmp_path / "bad.csv"
     f.write_bytes(b"text,label\n" + b"fine,a\n" * 5000 + b"caf\xe9,b\n")
     p = new_project()
-    p.settings["import_parallel_bytes"] = 0
+    p.settings = p.settings.model_copy(update={"import_parallel_bytes": 0})
     with pytest.raises(EncodingProblem, match=r"line 5002"):
         import_file(p, f)
     assert counts(p)["items"] == 0
@@ -380,8 +380,8 @@ def test_no_reader_process_outlives_a_killed_import(tmp_path: Path) -> None:
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / 'proj')!r})
-        p.settings['import_parallel_bytes'] = 0
-        p.settings['import_chunk_rows'] = 2000
+        p.settings = p.settings.model_copy(update={"import_parallel_bytes": 0})
+        p.settings = p.settings.model_copy(update={"import_chunk_rows": 2000})
         import_file(p, {str(big)!r}, progress=lambda n: print('chunk', flush=True))
     """)
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}

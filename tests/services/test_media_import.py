@@ -34,7 +34,7 @@ def cli(*args: str, code: int = 0) -> str:
 def rows(project, *columns):  # type: ignore[no-untyped-def]
     """The project's rows of the columns' table (the PostgreSQL test database holds many projects)."""
     table = columns[0].class_
-    with project.engine.connect() as conn:
+    with project.store.engine.connect() as conn:
         return conn.execute(select(*columns).where(table.project_id == project.id).order_by(columns[0])).all()
 
 
@@ -119,7 +119,7 @@ def _as_before_0010(project) -> None:  # type: ignore[no-untyped-def]
     """Make the project look as earlier versions left it: no media rows, payload hashes."""
     from truthset.store.models import Media
 
-    with project.engine.begin() as conn:
+    with project.store.engine.begin() as conn:
         conn.execute(delete(Media).where(Media.project_id == project.id))
         for item_id, payload in conn.execute(select(Item.id, Item.payload).where(Item.project_id == project.id)).all():
             conn.execute(update(Item).where(Item.id == item_id).values(

@@ -45,7 +45,7 @@ def test_project_aggregate_stores_consensus_run(new_project) -> None:  # type: i
     model, report = qc.aggregate(j, "ds")
     assert report["items"] == raw["question"].nunique()
     run = qc.store_consensus(p, model, "ds", df, report, seed=0)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(Consensus).where(Consensus.run_id == run)).scalar_one()
         stored = conn.execute(select(Run).where(Run.id == run)).one()
     assert n == report["items"]

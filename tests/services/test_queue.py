@@ -29,9 +29,8 @@ def _project(new_project, tmp_path: Path, n: int = 10, *, task: str = "text-clas
 
 
 def _user(p, name: str) -> int:  # type: ignore[no-untyped-def]
-    with p.engine.begin() as conn:
-        # users are shared by all projects of a store (the PostgreSQL test database is shared)
-        return users.add_user(conn, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
+    # users are shared by all projects of a store (the PostgreSQL test database is shared)
+    return users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
 
 
 def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-untyped-def]
@@ -51,7 +50,7 @@ def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type
     per_item = Counter(i for items in got.values() for i in items)
     assert set(per_item.values()) == {2} and len(per_item) == 10
     assert len(got[a]) == 10 and len(got[b]) == 10 and got[c] == []
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(Annotation)
                          .where(Annotation.project_id == p.id, Annotation.source == "human")).scalar_one()
     assert n == 20
@@ -119,7 +118,7 @@ def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: P
     queue.submit(p, b, got.assignment_id, "pos", now=expiry)
 
     def status() -> str:
-        with p.engine.connect() as conn:
+        with p.store.engine.connect() as conn:
             return conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one()
 
     assert status() == "leased"
@@ -134,7 +133,7 @@ def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Pat
     with pytest.raises(InvalidInput, match="reason"):
         queue.skip(p, a, t.assignment_id, "boring")
     issue = queue.skip(p, a, t.assignment_id, "ambiguous", note="sarcasm?")
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         row = conn.execute(select(DataIssue).where(DataIssue.id == issue)).one()
     assert row.kind == "skip:ambiguous" and json.loads(row.items) == [t.item_id]
     assert queue.next_task(p, a) is None  # never the same item twice
@@ -143,7 +142,7 @@ def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Pat
 
 def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path, 6, overlap=1, gold_rate=1.0)
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()
         for i in ids[:2]:
             conn.execute(Gold.__table__.insert().values(item_id=i, project_id=p.id, value='"pos"', label="pos",
@@ -217,7 +216,7 @@ def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path)
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         rows = conn.execute(select(Annotation.item_id, Annotation.user_id)
                             .where(Annotation.project_id == p.id, Annotation.source == "human")).all()
     assert len(rows) == 180 == sum(len(v) for v in acknowledged.values())
@@ -236,7 +235,7 @@ def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order
         f = tmp_path / f"batch{b}-{p.config.name}.jsonl"
         f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(4)), encoding="utf-8")
         reports.append(import_file(p, f).batch)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         batch_of = dict(conn.execute(select(Item.id, Item.batch_id).where(Item.project_id == p.id)).all())
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": order})})
     set_due(p, reports[2], parse_due("2026-12-01"))
@@ -284,7 +283,7 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
     now = utcnow()
     if backend == "postgres":
         stats = text("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'items'")
-        with p.engine.begin() as conn:  # more row changes since the last ANALYZE than the threshold
+        with p.store.engine.begin() as conn:  # more row changes since the last ANALYZE than the threshold
             live, _ = conn.execute(stats).one()
             rounds = int((1000 + 0.1 * live) / 3) + 100
             ids = ",".join(str(i) for i in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars())
@@ -292,7 +291,7 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
                                  f"UPDATE items SET queue_key = queue_key WHERE id IN ({ids}); END LOOP; END $$")
         deadline = time.monotonic() + 5  # PostgreSQL publishes table statistics about once a second
         while time.monotonic() < deadline:
-            with p.engine.connect() as conn:
+            with p.store.engine.connect() as conn:
                 live, changed = conn.execute(stats).one()
             if changed > 1000 + 0.1 * live:
                 break
@@ -323,7 +322,7 @@ def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path)
     assert got is not None and got.item_id != first[0].item_id
     set_k(1)
     queue.skip(p, a, first[0].assignment_id, "ambiguous")  # 2 -> 1 leased: full for k = 1
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         n_open, full = conn.execute(select(Item.n_open, Item.full).where(Item.id == first[0].item_id)).one()
     assert (n_open, bool(full)) == (1, True)
 
@@ -340,7 +339,7 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
         holding, go = threading.Event(), threading.Event()
 
         def sweep() -> None:
-            with p.engine.begin() as conn:
+            with p.store.engine.begin() as conn:
                 conn.execute(select(Assignment.id).where(Assignment.id == t.assignment_id).with_for_update())
                 holding.set()
                 go.wait(10)
@@ -355,7 +354,7 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
         sweeper.join()
     else:
         aid = queue.submit(p, a, t.assignment_id, "pos", now=later)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         n_open = conn.execute(select(Item.n_open).where(Item.id == t.item_id)).scalar_one()
         status = conn.execute(select(Assignment.status).where(Assignment.id == t.assignment_id)).scalar_one()
     assert aid and status == "done" and n_open == 1  # one slot, held by the answered assignment
@@ -369,11 +368,11 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
     p = _project(new_project, tmp_path, 30, overlap=1)
     uid = _user(p, "ann")
     _drain(p, uid)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         aid = conn.execute(select(Assignment.id).where(Assignment.user_id == uid)).scalars().first()
-        statement = sql.TASK.params(b_aid=aid).compile(dialect=p.engine.dialect, compile_kwargs={"literal_binds": True})
-        explain = "EXPLAIN QUERY PLAN" if p.engine.dialect.name == "sqlite" else "EXPLAIN"
-        if p.engine.dialect.name == "postgresql":  # 30 rows fit a page: ask which index, not whether
+        statement = sql.TASK.params(b_aid=aid).compile(dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
+        explain = "EXPLAIN QUERY PLAN" if p.store.engine.dialect.name == "sqlite" else "EXPLAIN"
+        if p.store.engine.dialect.name == "postgresql":  # 30 rows fit a page: ask which index, not whether
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"{explain} {statement}").all())
     assert "ix_annotations_prelabel" in plan, plan
@@ -392,17 +391,17 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
         f.write_text("".join(json.dumps({"text": f"batch {n} item {i}"}) + "\n" for i in range(200)), encoding="utf-8")
         import_file(p, f)
     uid = _user(p, "ann")
-    pg = p.engine.dialect.name == "postgresql"
-    with p.engine.begin() as conn:  # all but the last 5 items of each batch are done
+    pg = p.store.engine.dialect.name == "postgresql"
+    with p.store.engine.begin() as conn:  # all but the last 5 items of each batch are done
         conn.execute(update(Item).where(Item.project_id == p.id).values(n_open=1, full=True))
         for (batch,) in conn.execute(select(Item.batch_id).where(Item.project_id == p.id).distinct()).all():
             last = select(Item.id).where(Item.batch_id == batch).order_by(Item.id.desc()).limit(5)
             conn.execute(update(Item).where(Item.id.in_(last)).values(n_open=0, full=False))
         conn.exec_driver_sql("ANALYZE items" if pg else "ANALYZE")
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         batch = conn.execute(select(func.min(Item.batch_id)).where(Item.project_id == p.id)).scalar()
         statement = sql.eligible("sequential", in_batch=in_batch, lock=pg).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
-            dialect=p.engine.dialect, compile_kwargs={"literal_binds": True})
+            dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
         if pg:  # with 15 open items PostgreSQL may as well sort them; ask for the path that
             conn.exec_driver_sql("SET LOCAL enable_sort = off")  # stays cheap when they are many
         plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(

@@ -36,7 +36,7 @@ class Server:
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async def go() -> Any:
-            engine = make_async_engine(self.project.engine, 1)
+            engine = make_async_engine(self.project.store.engine, 1)
             event.listen(engine.sync_engine, "before_cursor_execute",
                          lambda _c, _cur, statement, *_a: self.statements.append(statement))
             try:
@@ -66,7 +66,7 @@ def _quiet(p: Any) -> Any:
 def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path, 6, overlap=1, order="sequential")
     model = _user(p, "model")
-    with p.engine.begin() as conn:  # a model's pre-label on every item
+    with p.store.engine.begin() as conn:  # a model's pre-label on every item
         for item_id in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars():
             conn.execute(Annotation.__table__.insert().values(
                 project_id=p.id, item_id=item_id, user_id=model, value=json.dumps("neg"), label="neg",
@@ -84,7 +84,7 @@ def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> N
         seen.append(task.item_id)
     annotation_id, task = server(queue.submit_and_next, uid, task.assignment_id, "neg", now=now)
     assert task is None  # none left: the general path looked, and found none
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         stored = conn.execute(select(Annotation.item_id, Annotation.label, Annotation.lead_time, Assignment.status)
                               .join(Assignment, Assignment.id == Annotation.assignment_id)
                               .where(Annotation.user_id == uid).order_by(Annotation.id)).all()
@@ -96,7 +96,7 @@ def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> N
 
 
 def _annotation_ids(p: Any, uid: int) -> list[int]:
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         return list(conn.execute(select(Annotation.id).where(Annotation.user_id == uid)).scalars())
 
 
@@ -133,7 +133,7 @@ def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tm
         server(queue.submit_and_next, uid, first[1].assignment_id, "maybe", now=now)
     with pytest.raises(InvalidInput, match="lead_time"):
         server(queue.submit_and_next, uid, first[1].assignment_id, "pos", lead_time=-1.0, now=now)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Annotation)
                             .where(Annotation.user_id.in_((uid, other)))).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(Assignment)
@@ -144,7 +144,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     """A gold item costs the same one statement as a regular one (response times must not
     tell them apart); once the user has seen every gold item, the draw gives a regular one."""
     p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         gold_ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id).limit(2)).scalars().all()
         for item_id in gold_ids:
             conn.execute(Gold.__table__.insert().values(item_id=item_id, project_id=p.id, value='"pos"',
@@ -160,7 +160,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
         statements.append(len(server.statements))
     assert set(handed[:2]) == set(gold_ids) and sorted(handed) == sorted(set(handed))  # gold first, as drawn
     assert len(handed) == 8 and statements[:-1] == [1] * 7  # the last found none left: general path
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         flagged = set(conn.execute(select(Assignment.item_id).where(Assignment.user_id == uid,
                                                                     Assignment.is_gold.is_(True))).scalars())
     assert flagged == set(gold_ids)  # outside the overlap: no slot taken on them
@@ -170,13 +170,13 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     a, b = _user(q, "x"), _user(q, "y")
     server = Server(q)
     held = server(queue.next_task, a)
-    with q.engine.begin() as conn:
+    with q.store.engine.begin() as conn:
         conn.execute(Assignment.__table__.update().where(Assignment.id == held.assignment_id)
                      .values(leased_until=utcnow() - timedelta(minutes=1)))
     q.queue_state.lease_sweep_due = None
     mine = server(queue.next_task, b)
     _, nxt = server(queue.submit_and_next, b, mine.assignment_id, "pos")
-    with q.engine.connect() as conn:
+    with q.store.engine.connect() as conn:
         assert conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one() == "expired"
     assert nxt is not None
 
@@ -200,7 +200,7 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
 
     with pytest.raises(RuntimeError):
         server(submit_then_fail)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         assert conn.execute(select(Assignment.status).where(Assignment.id == task.assignment_id)).scalar_one() == "leased"
         assert conn.execute(select(func.count()).select_from(Annotation)
                             .where(Annotation.user_id == uid)).scalar_one() == 0
@@ -250,11 +250,11 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     assert again.payload == task.payload and again.progress == {"done": 0}
     other = server(queue.next_task, b, now=now)
     assert len(server.statements) == 1 and other.item_id == task.item_id  # overlap 2: the same item
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         assert conn.execute(select(Item.n_open).where(Item.id == task.item_id)).scalar_one() == 2
 
     g = _project(new_project, tmp_path, 4, overlap=1, gold_rate=1.0)
-    with g.engine.begin() as conn:
+    with g.store.engine.begin() as conn:
         first = conn.execute(select(Item.id).where(Item.project_id == g.id).order_by(Item.id).limit(1)).scalar_one()
         conn.execute(Gold.__table__.insert().values(item_id=first, project_id=g.id, value='"pos"', label="pos",
                                                     source="test", created_at=utcnow()))
@@ -266,7 +266,7 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
 
 
 def _n_open(p: Any, item_ids: list[int]) -> list[int]:
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         return [conn.execute(select(Item.n_open).where(Item.id == i)).scalar_one() for i in item_ids]
 
 
@@ -275,7 +275,7 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     p = _project(new_project, tmp_path, 5, overlap=1, order="sequential")
     uid = _user(p, "tabs")
     first = queue.next_task(p, uid)
-    with p.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
+    with p.store.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
         second_item = conn.execute(select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id)
                                    .order_by(Item.id).limit(1)).scalar_one()
         second = general._lease(conn, queue.policy(p), uid, second_item, utcnow()).id
@@ -311,7 +311,7 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
     statements: list[str] = []
 
     async def go() -> None:
-        engine = make_async_engine(p.engine, len(tabs))
+        engine = make_async_engine(p.store.engine, len(tabs))
         event.listen(engine.sync_engine, "before_cursor_execute", lambda _c, _cur, st, *_a: statements.append(st))
         try:
             await asyncio.gather(*(annotate(engine, uid) for uid in tabs))
@@ -320,7 +320,7 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, go()).result()
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         stored = dict(conn.execute(select(Annotation.id, Annotation.user_id).where(Annotation.project_id == p.id)).all())
         per_item = conn.execute(select(Assignment.item_id, func.count()).where(
             Assignment.project_id == p.id, Assignment.status.in_(("leased", "done"))).group_by(Assignment.item_id)).all()
@@ -345,7 +345,7 @@ def test_the_sequential_one_statement_reads_open_items_from_their_index(new_proj
 
     p = _project(new_project, tmp_path, 300, overlap=1, order="sequential")
     uid = _user(p, "seq")
-    with p.engine.begin() as conn:
+    with p.store.engine.begin() as conn:
         conn.execute(update(Item).where(Item.project_id == p.id).values(n_open=1, full=True))
         last = select(Item.id).where(Item.project_id == p.id).order_by(Item.id.desc()).limit(5)
         conn.execute(update(Item).where(Item.id.in_(last)).values(n_open=0, full=False))
@@ -355,7 +355,7 @@ def test_the_sequential_one_statement_reads_open_items_from_their_index(new_proj
               "schema_version": 1, "lead_time": None, "leased_until": now}
     for answer in (False, True):
         statement = at_once.statement("sequential", answer)
-        with p.engine.begin() as conn:
+        with p.store.engine.begin() as conn:
             conn.exec_driver_sql("SET LOCAL enable_sort = off")  # 5 open items could as well be sorted
             plan = "\n".join(str(r[0]) for r in conn.execute(text("EXPLAIN " + statement.text), params).all())
         assert "ix_items_open_by_id" in plan and "Sort" not in plan, plan

@@ -20,9 +20,8 @@ def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-d
     rows = [{"text": f"item {i}", "label": lab, "annotator": who} for i in range(n) for lab, who in (("pos", "a"), ("neg", "b"))]
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     import_file(p, f, ImportOptions(label_col="label", annotator_col="annotator"))
-    with p.engine.begin() as conn:
-        reviewer = users.add_user(conn, f"rev-{p.config.name}", role="reviewer", password="correct horse").id
-    with p.engine.connect() as conn:
+    reviewer = users.add_user(p, f"rev-{p.config.name}", role="reviewer", password="correct horse").id
+    with p.store.engine.connect() as conn:
         ids = list(conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars())
     return p, reviewer, ids
 
@@ -41,13 +40,12 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
     from truthset.services import queue
 
     p, reviewer, ids = _disputed(new_project, tmp_path, 1)
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         first = conn.execute(select(Annotation.id).where(Annotation.item_id == ids[0]).order_by(Annotation.id)).scalar()
     review.record_verdict(p, reviewer, ids[0], "accept", annotation_id=first)
     assert review.review_candidates(p) == []
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 3})})
-    with p.engine.begin() as conn:
-        c = users.add_user(conn, f"c-{p.config.name}", role="annotator", password="correct horse").id
+    c = users.add_user(p, f"c-{p.config.name}", role="annotator", password="correct horse").id
     task = queue.next_task(p, c)
     queue.submit(p, c, task.assignment_id, "neg")
     assert [x["item_id"] for x in review.review_candidates(p)] == ids
@@ -99,8 +97,7 @@ def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path:
     import_file(p, f)
     answers = {"ann-a": [_sp(0, 5, "PER"), _sp(17, 21, "ORG")], "ann-b": [_sp(0, 5, "PER"), _sp(10, 13, "PER")]}
     for name, value in answers.items():
-        with p.engine.begin() as conn:
-            uid = users.add_user(conn, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
+        uid = users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
         task = queue.next_task(p, uid)
         queue.submit(p, uid, task.assignment_id, value)
     [candidate] = review.review_candidates(p)

@@ -17,7 +17,7 @@ from truthset.store.repo import status_counts
 
 
 def _counts(p):  # type: ignore[no-untyped-def]
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         return status_counts(conn, p.id)
 
 
@@ -30,7 +30,7 @@ def test_rename_keeps_history(new_project) -> None:  # type: ignore[no-untyped-d
     after = _counts(p)
     assert after["by_label"] == {"ham": before["ham"], "junk": before["spam"]}
     assert after["annotations"] == before["ham"] + before["spam"]
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         rows = conn.execute(select(Annotation.label, Annotation.supersedes_id, Annotation.schema_version)
                             .where(Annotation.project_id == p.id)).all()
     assert sum(1 for r in rows if r.label == "spam") == before["spam"]  # old rows kept
@@ -56,7 +56,7 @@ def test_merge_and_split_ner(new_project) -> None:  # type: ignore[no-untyped-de
     assert res["annotations_migrated"] > 0
     res = split_label(p, "Person", ["Officer", "Suspect"])
     assert res["items_queued"] > 0
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         queued = conn.execute(select(Assignment).where(Assignment.project_id == p.id)).all()
     assert len(queued) == res["items_queued"] and all("split" in q.reason for q in queued)
     codes = {f.code for f in check(p)}
@@ -100,7 +100,7 @@ def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> No
     p = new_project()
     import_file(p, f)
     rename_label(p, "naïve", "niña")
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         gold = conn.execute(select(Gold.value).where(Gold.project_id == p.id)).scalar_one()
         current = conn.execute(select(Annotation.value).where(Annotation.project_id == p.id,
                                                               Annotation.source == "migration")).scalar_one()

@@ -139,9 +139,8 @@ def test_adjudication_wins_and_rejected_annotations_do_not_count(new_project, tm
     j = qc.project_annotations(p)
     model, report = qc.aggregate(j, "ds")
     qc.store_consensus(p, model, "ds", j.frame, report, seed=0)
-    with p.engine.begin() as conn:
-        reviewer = users.add_user(conn, f"rev-{p.config.name}", role="reviewer", password="correct horse").id
-    with p.engine.connect() as conn:
+    reviewer = users.add_user(p, f"rev-{p.config.name}", role="reviewer", password="correct horse").id
+    with p.store.engine.connect() as conn:
         first, second = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()[:2]
         some = conn.execute(select(Annotation.id).where(Annotation.item_id == second)).scalars().first()
     flipped = "0" if model.labels_.loc[first] == "1" else "1"
@@ -155,7 +154,7 @@ def test_adjudication_wins_and_rejected_annotations_do_not_count(new_project, tm
     only = export_training_data(p, out, fmt="csv", labels="adjudicated")
     assert (only.labelled, only.unlabelled, only.unlabelled_reasons) == (2, 798, {"not adjudicated": 798})
     # rejecting every judgement of an item leaves it without a latest label
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         third = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()[2]
         mine = conn.execute(select(Annotation.id).where(Annotation.item_id == third)).scalars().all()
     for a in mine:

@@ -16,7 +16,7 @@ PASSWORD = "correct horse battery"
 
 
 def _generation(p, name: str) -> int:  # type: ignore[no-untyped-def]
-    with p.engine.connect() as conn:
+    with p.store.engine.connect() as conn:
         return int(conn.execute(select(User.session_gen).where(User.name == name)).scalar_one())
 
 
@@ -28,18 +28,16 @@ def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project) -
     tens of ms; the gap on main was about 100x: 262-601 ms vs 2-4 ms over HTTP, here ~50 ms
     vs ~0.1 ms). Failed on main, where unknown names returned before hashing anything."""
     p = new_project()
-    with p.engine.begin() as conn:
-        known = users.add_user(conn, f"known-{p.config.name}", role="annotator", password=PASSWORD).name
-        users.add_user(conn, f"imported-{p.config.name}", role="annotator")  # no password
-        users.authenticate(conn, "warm-up", "x")  # the dummy hash is made once per process
+    known = users.add_user(p, f"known-{p.config.name}", role="annotator", password=PASSWORD).name
+    users.add_user(p, f"imported-{p.config.name}", role="annotator")  # no password
+    users.authenticate(p, "warm-up", "x")  # the dummy hash is made once per process
 
     def median_seconds(name: str) -> float:
         times = []
-        with p.engine.connect() as conn:
-            for _ in range(7):
-                t0 = time.perf_counter()
-                assert users.authenticate(conn, name, "wrong password") is None
-                times.append(time.perf_counter() - t0)
+        for _ in range(7):
+            t0 = time.perf_counter()
+            assert users.authenticate(p, name, "wrong password") is None
+            times.append(time.perf_counter() - t0)
         return statistics.median(times)
 
     known_s = median_seconds(known)
@@ -51,42 +49,40 @@ def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project) -
 def test_logins_and_tokens_follow_the_users_status(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project()
     name = f"ann-{p.config.name}"
-    with p.engine.begin() as conn:
-        users.add_user(conn, name, role="annotator", password=PASSWORD)
-        token = users.new_token(conn, name)
-        assert users.authenticate(conn, name, PASSWORD) is not None
-        users.disable(conn, name)
-        assert users.authenticate(conn, name, PASSWORD) is None
-        assert users.account_for_token(conn, token) is None
-        users.enable(conn, name)
-        assert users.authenticate(conn, name, PASSWORD) is not None
-        assert users.account_for_token(conn, token) is not None
-        users.remove(conn, name)
-        assert users.authenticate(conn, name, PASSWORD) is None
-        assert users.account_for_token(conn, token) is None
+    users.add_user(p, name, role="annotator", password=PASSWORD)
+    token = users.new_token(p, name)
+    assert users.authenticate(p, name, PASSWORD) is not None
+    users.disable(p, name)
+    assert users.authenticate(p, name, PASSWORD) is None
+    assert users.account_for_token(p, token) is None
+    users.enable(p, name)
+    assert users.authenticate(p, name, PASSWORD) is not None
+    assert users.account_for_token(p, token) is not None
+    users.remove(p, name)
+    assert users.authenticate(p, name, PASSWORD) is None
+    assert users.account_for_token(p, token) is None
+    with p.store.engine.connect() as conn:
         row = conn.execute(select(User).where(User.name == name)).one()
-        assert (row.status, row.password_hash, row.token_hash) == ("removed", None, None)
-        # the name stays taken, and a removed user cannot be brought back
-        for change in (lambda: users.add_user(conn, name, role="admin", password=PASSWORD),
-                       lambda: users.enable(conn, name), lambda: users.new_token(conn, name),
-                       lambda: users.set_password(conn, name, PASSWORD)):
-            with pytest.raises(Conflict, match="was removed"):
-                change()
-        with pytest.raises(NotFound, match="no user"):
-            users.disable(conn, "nobody-at-all")
+    assert (row.status, row.password_hash, row.token_hash) == ("removed", None, None)
+    # the name stays taken, and a removed user cannot be brought back
+    for change in (lambda: users.add_user(p, name, role="admin", password=PASSWORD),
+                   lambda: users.enable(p, name), lambda: users.new_token(p, name),
+                   lambda: users.set_password(p, name, PASSWORD)):
+        with pytest.raises(Conflict, match="was removed"):
+            change()
+    with pytest.raises(NotFound, match="no user"):
+        users.disable(p, "nobody-at-all")
 
 
 @pytest.mark.parametrize("change", ["password", "role", "disable", "remove", "end_sessions"])
 def test_each_change_that_must_end_sessions_moves_the_generation(new_project, change: str) -> None:  # type: ignore[no-untyped-def]
     p = new_project()
     name = f"u-{p.config.name}"
-    with p.engine.begin() as conn:
-        account = users.add_user(conn, name, role="annotator", password=PASSWORD)
+    account = users.add_user(p, name, role="annotator", password=PASSWORD)
     before = _generation(p, name)
-    with p.engine.begin() as conn:
-        {"password": lambda: users.set_password(conn, name, "another password"),
-         "role": lambda: users.set_role(conn, name, "reviewer"),
-         "disable": lambda: users.disable(conn, name),
-         "remove": lambda: users.remove(conn, name),
-         "end_sessions": lambda: users.end_sessions(conn, account.id)}[change]()
+    {"password": lambda: users.set_password(p, name, "another password"),
+     "role": lambda: users.set_role(p, name, "reviewer"),
+     "disable": lambda: users.disable(p, name),
+     "remove": lambda: users.remove(p, name),
+     "end_sessions": lambda: users.end_sessions(p, account.id)}[change]()
     assert _generation(p, name) == before + 1

@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import inspect
 
 from truthset.core.errors import ConfigError, MissingDependency
-from truthset.store.db import StoreBusy, head_revision, make_engine, sqlite_url, upgrade
+from truthset.core.errors import StoreBusy
+from truthset.store.engine import make_engine, sqlite_url
+from truthset.store.migrate import head_revision, upgrade
 from truthset.store.models import Base
 
 
@@ -67,7 +69,7 @@ def test_bad_urls_get_clear_errors(tmp_path: Path) -> None:
 
 HOLD_WRITE_LOCK = """
 import sys, time
-from truthset.store.db import make_engine
+from truthset.store.engine import make_engine
 engine = make_engine(sys.argv[1])
 with engine.begin() as conn:
     conn.exec_driver_sql("INSERT INTO t VALUES (1)")
@@ -141,7 +143,7 @@ def test_no_wait_writers_give_up_at_once_and_touch_nothing(tmp_path: Path) -> No
     thread of ours) raises WouldWait before running anything; with the lock free it writes."""
     import threading
 
-    from truthset.store.db import NO_WAIT, WouldWait
+    from truthset.store.locks import NO_WAIT, WouldWait
 
     url = sqlite_url(tmp_path / "db.sqlite")
     engine = make_engine(url)
@@ -191,7 +193,7 @@ def test_checkpointer_takes_wal_checkpoints_off_the_writers(tmp_path: Path) -> N
     thread copies the WAL into the database, and nothing is left behind when it stops."""
     import sqlite3
 
-    from truthset.store.db import Checkpointer
+    from truthset.store.checkpoint import Checkpointer
 
     engine = make_engine(sqlite_url(tmp_path / "db.sqlite"))
     with engine.begin() as conn:
@@ -237,7 +239,7 @@ def test_no_wait_writer_gives_up_on_a_writer_outside_our_locks(tmp_path: Path) -
     event-loop writer must not sit out the busy timeout behind it."""
     import sqlite3
 
-    from truthset.store.db import NO_WAIT, WouldWait
+    from truthset.store.locks import NO_WAIT, WouldWait
 
     engine = make_engine(sqlite_url(tmp_path / "db.sqlite"), busy_timeout_ms=5000)
     with engine.begin() as conn:

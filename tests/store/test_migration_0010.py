@@ -10,7 +10,8 @@ from alembic import command
 from sqlalchemy import text
 
 from tests.conftest import PG_ADMIN_URL
-from truthset.store.db import _alembic_config, head_revision, make_engine, sqlite_url, upgrade
+from truthset.store.engine import make_engine, sqlite_url
+from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
 @pytest.fixture

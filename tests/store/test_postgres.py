@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from truthset.store.db import make_engine
+from truthset.store.engine import make_engine
 
 
 @pytest.fixture

@@ -59,14 +59,6 @@ class _Group(click.Group):
         except OSError as exc:
             click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(1)
-        except Exception as exc:
-            from sqlalchemy.exc import OperationalError
-
-            if isinstance(exc, OperationalError):
-                click.echo(f"error: the database refused the operation: {exc.orig}. Check "
-                           "TRUTHSET_DATABASE_URL and that the server is running.", err=True)
-                ctx.exit(1)
-            raise
 
 
 @click.group(cls=_Group)

@@ -103,10 +103,9 @@ def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: b
 
     project = _open(ctx)
     if batch is None:
-        from truthset.store.repo import status_counts
+        from truthset.services.status import status
 
-        with project.engine.connect() as conn:
-            batches = status_counts(conn, project.id)["by_batch"]
+        batches = status(project)["by_batch"]
         if not batches:
             raise TruthsetError("no imports yet; run 'truthset import FILE' first")
         batch = batches[-1]["batch"]

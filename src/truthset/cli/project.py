@@ -37,12 +37,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Example: truthset status --json
     """
-    from truthset.store.repo import status_counts
+    from truthset.services.status import status
 
     project = _open(ctx)
-    with project.engine.connect() as conn:
-        data = status_counts(conn, project.id)
-    data = {"project": project.config.name, "task": project.task, "schema_version": project.schema_version, **data}
+    data = status(project)
     if as_json:
         _echo_json(data)
         return

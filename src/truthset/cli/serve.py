@@ -33,8 +33,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     project = _open(ctx)
     click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
                + (f", {workers} worker processes" if workers > 1 else ""))
-    with project.engine.connect() as conn:
-        can_log_in = any(u["can_log_in"] for u in list_users(conn))
+    can_log_in = any(u["can_log_in"] for u in list_users(project))
     if not can_log_in:
         where = "" if project.root.resolve() == Path.cwd().resolve() else f" -p {project.root}"
         click.echo(f"no user can log in yet: create one, e.g. truthset{where} user add NAME --role admin "
@@ -48,7 +47,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return
-    from truthset.server.app import session_key
+    from truthset.services.projects import session_key
 
     session_key(project)  # made once here, before the workers start and read it
     project.close()
@@ -68,12 +67,10 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     Example: truthset demo ./spam-demo --serve
     """
     from truthset.services.demo import build_demo
-    from truthset.store.repo import status_counts
+    from truthset.services.status import status
 
     project, report = build_demo(directory)
-    with project.engine.connect() as conn:
-        data = {"project": project.config.name, "task": project.task,
-                "schema_version": project.schema_version, **status_counts(conn, project.id)}
+    data = status(project)
     if as_json:
         _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data})
         return

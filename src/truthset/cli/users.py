@@ -24,16 +24,13 @@ def user_add(ctx: click.Context, name: str, role: str, password: str | None) -> 
 
     Example: truthset user add alice --role annotator
     """
-    import os
-
+    from truthset.core.config import load_settings
     from truthset.services.users import add_user
 
     if password is None:
-        password = os.environ.get("TRUTHSET_PASSWORD") or click.prompt(
+        password = load_settings().password or click.prompt(
             f"password for {name}", hide_input=True, confirmation_prompt=True)
-    project = _open(ctx.find_root())
-    with project.engine.begin() as conn:
-        account = add_user(conn, name, role=role, password=password)
+    account = add_user(_open(ctx.find_root()), name, role=role, password=password)
     click.echo(f"user {account.name!r} ({account.role}) can now log in")
 
 
@@ -43,15 +40,13 @@ def user_add(ctx: click.Context, name: str, role: str, password: str | None) -> 
 @click.pass_context
 def user_password(ctx: click.Context, name: str, password: str | None) -> None:
     """Set a user's password. Example: truthset user password alice"""
-    import os
-
+    from truthset.core.config import load_settings
     from truthset.services.users import set_password
 
     if password is None:
-        password = os.environ.get("TRUTHSET_PASSWORD") or click.prompt(
+        password = load_settings().password or click.prompt(
             f"new password for {name}", hide_input=True, confirmation_prompt=True)
-    with _open(ctx.find_root()).engine.begin() as conn:
-        set_password(conn, name, password)
+    set_password(_open(ctx.find_root()), name, password)
     click.echo(f"password of {name!r} changed; their sessions are ended")
 
 
@@ -65,8 +60,7 @@ def user_token(ctx: click.Context, name: str) -> None:
     """
     from truthset.services.users import new_token
 
-    with _open(ctx.find_root()).engine.begin() as conn:
-        click.echo(new_token(conn, name))
+    click.echo(new_token(_open(ctx.find_root()), name))
 
 
 @user.command("role")
@@ -77,8 +71,7 @@ def user_role(ctx: click.Context, name: str, role: str) -> None:
     """Give a user another role; their sessions end. Example: truthset user role alice reviewer"""
     from truthset.services.users import set_role
 
-    with _open(ctx.find_root()).engine.begin() as conn:
-        set_role(conn, name, role)
+    set_role(_open(ctx.find_root()), name, role)
     click.echo(f"{name!r} is now {role}; their sessions are ended (they log in again)")
 
 
@@ -92,8 +85,7 @@ def user_disable(ctx: click.Context, name: str) -> None:
     """
     from truthset.services.users import disable
 
-    with _open(ctx.find_root()).engine.begin() as conn:
-        disable(conn, name)
+    disable(_open(ctx.find_root()), name)
     click.echo(f"{name!r} is disabled: no login, no API token, sessions ended ('truthset user enable {name}' undoes it)")
 
 
@@ -104,8 +96,7 @@ def user_enable(ctx: click.Context, name: str) -> None:
     """Let a disabled user log in and use their API token again. Example: truthset user enable alice"""
     from truthset.services.users import enable
 
-    with _open(ctx.find_root()).engine.begin() as conn:
-        enable(conn, name)
+    enable(_open(ctx.find_root()), name)
     click.echo(f"{name!r} is enabled")
 
 
@@ -123,8 +114,7 @@ def user_remove(ctx: click.Context, name: str, yes: bool) -> None:
 
     if not yes:
         click.confirm(f"remove {name!r} for good (their annotations stay)?", abort=True)
-    with _open(ctx.find_root()).engine.begin() as conn:
-        remove(conn, name)
+    remove(_open(ctx.find_root()), name)
     click.echo(f"{name!r} is removed; their annotations stay, attributed to {name!r}")
 
 
@@ -135,8 +125,7 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     """List users and roles. Example: truthset user list"""
     from truthset.services.users import list_users
 
-    with _open(ctx.find_root()).engine.connect() as conn:
-        rows = list_users(conn)
+    rows = list_users(_open(ctx.find_root()))
     if as_json:
         _echo_json(rows)
         return

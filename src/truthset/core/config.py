@@ -42,90 +42,76 @@ class Setting:
         return "TRUTHSET_" + self.name.upper()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "database_url",
-        None,
-        "SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
-        "Example: postgresql+psycopg://user@host/db",
-    ),
-    Setting("import_chunk_rows", 20000, "Rows per chunk while importing; bounds memory."),
-    Setting(
-        "import_parallel_bytes",
-        8 * 2**20,
-        "Files at least this large are read in a second process while the first writes.",
-    ),
-    Setting("sqlite_busy_timeout_ms", 30000, "How long a SQLite writer waits for the lock."),
-    Setting(
-        "server_db_threads",
-        0,
-        "How many annotation-queue transactions a server process runs at once. 0: one on SQLite "
-        "(it has one writer; the thread it waits on when the lock is taken), four on PostgreSQL "
-        "(pooled asynchronous connections).",
-    ),
-    Setting(
-        "account_cache_seconds",
-        2,
-        "How long a server process reuses a looked-up API token or session user; a changed role, "
-        "a new token or a removed user takes effect within this time. 0 looks up every request.",
-    ),
-    Setting(
-        "max_body_bytes",
-        2**20,
-        "Largest request body the server accepts (bytes), for every route but item pushes; a larger "
-        "one is answered 413, also when it is sent without a Content-Length.",
-    ),
-    Setting(
-        "max_items_body_bytes",
-        32 * 2**20,
-        "Largest body of an item push (POST /api/items), in bytes; split larger pushes.",
-    ),
-    Setting(
-        "login_concurrency",
-        2,
-        "Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of CPU "
-        "each); further logins wait their turn (up to 10 s, then 503).",
-    ),
-    Setting(
-        "login_free_failures",
-        5,
-        "Failed logins for one name before each further attempt must wait (1 s, doubling up to "
-        "login_backoff_max_seconds; earlier attempts get 429 with Retry-After).",
-    ),
-    Setting(
-        "login_free_failures_per_address",
-        20,
-        "Failed logins from one client address (any names) before the same back-off applies to "
-        "the address. Behind a proxy, see docs/security.md so this is the client's address.",
-    ),
-    Setting("login_backoff_max_seconds", 300, "Longest wait the login back-off imposes, in seconds."),
-    Setting(
-        "https",
-        0,
-        "1 when users reach the server over HTTPS (directly or through a proxy that terminates "
-        "TLS): the session cookie gets the Secure flag and responses send Strict-Transport-Security.",
-    ),
-)
+class Settings(BaseModel):
+    """Every program setting, typed; read once from ``TRUTHSET_<NAME>`` variables by
+    :func:`load_settings`. The field descriptions are the help in docs/config.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
+        "Example: postgresql+psycopg://user@host/db")
+    import_chunk_rows: int = Field(20000, ge=1, description="Rows per chunk while importing; bounds memory.")
+    import_parallel_bytes: int = Field(
+        8 * 2**20, ge=0, description="Files at least this large are read in a second process while the first writes.")
+    sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="How long a SQLite writer waits for the lock.")
+    server_db_threads: int = Field(
+        0, ge=0, description="How many annotation-queue transactions a server process runs at once. 0: one on "
+        "SQLite (it has one writer; the thread it waits on when the lock is taken), four on PostgreSQL "
+        "(pooled asynchronous connections).")
+    account_cache_seconds: float = Field(
+        2, ge=0, description="How long a server process reuses a looked-up API token or session user; a changed "
+        "role, a new token or a removed user takes effect within this time. 0 looks up every request.")
+    max_body_bytes: int = Field(
+        2**20, ge=1, description="Largest request body the server accepts (bytes), for every route but item "
+        "pushes; a larger one is answered 413, also when it is sent without a Content-Length.")
+    max_items_body_bytes: int = Field(
+        32 * 2**20, ge=1, description="Largest body of an item push (POST /api/items), in bytes; split larger "
+        "pushes.")
+    login_concurrency: int = Field(
+        2, ge=1, description="Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of "
+        "CPU each); further logins wait their turn (up to 10 s, then 503).")
+    login_free_failures: int = Field(
+        5, ge=0, description="Failed logins for one name before each further attempt must wait (1 s, doubling "
+        "up to login_backoff_max_seconds; earlier attempts get 429 with Retry-After).")
+    login_free_failures_per_address: int = Field(
+        20, ge=0, description="Failed logins from one client address (any names) before the same back-off "
+        "applies to the address. Behind a proxy, see docs/security.md so this is the client's address.")
+    login_backoff_max_seconds: float = Field(
+        300, ge=0, description="Longest wait the login back-off imposes, in seconds.")
+    https: bool = Field(
+        False, description="1 when users reach the server over HTTPS (directly or through a proxy that "
+        "terminates TLS): the session cookie gets the Secure flag and responses send "
+        "Strict-Transport-Security.")
+    secret_key: str | None = Field(
+        None, description="Key that signs session cookies (32+ characters). Default: a random key kept in "
+        "<project>/.truthset/secret_key (mode 0600); set it so several servers share sessions.")
+    project: str | None = Field(
+        None, description="Project folder served by `uvicorn --factory truthset.server.app:app_from_env` "
+        "(set by `truthset serve --workers N`).")
+    password: str | None = Field(
+        None, description="Password for `truthset user add` and `truthset user password` without a prompt "
+        "(scripts, CI).")
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+#: the declared table (name, default, help) of every setting, from :class:`Settings`
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(name, f.default, f.description or "") for name, f in Settings.model_fields.items())
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve every setting from the environment (``TRUTHSET_*``) or its default."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for s in SETTINGS:
-        raw = env.get(s.env)
-        if raw is None or raw == "":
-            values[s.name] = s.default
-        elif isinstance(s.default, int):
-            try:
-                values[s.name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"environment variable {s.env}={raw!r} is not a whole number; {s.help}"
-                ) from exc
-        else:
-            values[s.name] = raw
-    return values
+    given = {s.name: env[s.env] for s in SETTINGS if env.get(s.env) not in (None, "")}
+    try:
+        return Settings.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        setting = next(s for s in SETTINGS if s.name == first["loc"][0])
+        problem = "is not a whole number" if first["type"].startswith("int_") else first["msg"]
+        raise ConfigError(
+            f"environment variable {setting.env}={given[setting.name]!r} {problem}; {setting.help}"
+        ) from exc
 
 
 class QualityConfig(BaseModel):

@@ -55,6 +55,22 @@ class Conflict(TruthsetError, RuntimeError):
     status = 409
 
 
+class Unstorable(InvalidInput):
+    """A value the store cannot hold (an integer past its range, a NUL character in text)."""
+
+
+class StoreBusy(TruthsetError, TimeoutError):
+    """The store stayed locked by another writer for the whole busy timeout; try again."""
+
+    status = 503
+
+
+class StoreUnavailable(TruthsetError, ConnectionError):
+    """The database refused or dropped the work (a PostgreSQL server down, a broken file)."""
+
+    status = 503
+
+
 class NotFittedError(TruthsetError, AttributeError):
     """An estimator was used before ``fit``. Same role as scikit-learn's NotFittedError."""
 

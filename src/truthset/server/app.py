@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,17 +19,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from truthset.core.config import STATE_DIR
+from truthset.core.config import load_settings
 from truthset.core.errors import TruthsetError, excerpt
-from truthset.services.projects import Project
-from truthset.store.db import Checkpointer
+from truthset.services.projects import Project, session_key
 
 HERE = Path(__file__).parent
 log = logging.getLogger("truthset.server")
@@ -39,33 +35,6 @@ log = logging.getLogger("truthset.server")
 MAX_MESSAGE = 500
 #: where a validation error's location starts with one of these, the rest names the field
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
-
-
-def session_key(project: Project) -> str:
-    """The session-signing key: TRUTHSET_SECRET_KEY, or one kept in the project's state folder.
-
-    Created atomically (written to a temporary file, then linked into place), so server
-    workers starting together agree on one key and none can read a half-written (empty) one.
-    """
-    env = os.environ.get("TRUTHSET_SECRET_KEY")
-    if env:
-        return env
-    path = project.root / STATE_DIR / "secret_key"
-    if not path.exists():
-        tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)  # fails if another process got there first: theirs is the key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    key = path.read_text().strip()
-    if len(key) < 32:
-        raise TruthsetError(f"{path} holds no usable session key; delete it and start the server again")
-    return key
 
 
 def _wants_html(request: Request) -> bool:
@@ -92,16 +61,13 @@ def _validation_message(error: dict[str, Any]) -> str:
 def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
     from truthset.server.auth import AccountCache, csrf_token, optional_account
-    from truthset.server.executor import make_async, make_executor, runs_inline
     from truthset.server.guard import Guard
     from truthset.server.routes import api, pages
     from truthset.server.throttle import LoginThrottle
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        checkpointer = Checkpointer(project.engine)
-        checkpointer.start()
-        app.state.checkpointer = checkpointer
+        project.store.start_checkpoints()  # SQLite's WAL, on a thread of its own while serving
         # What exists once the server has started (modules, the app, SQLAlchemy's metadata and
         # caches) lives as long as the process, and every full garbage collection walked all of
         # it: pauses of 84-117 ms every ~12 s under 50 annotators, which were the queue's p99
@@ -109,10 +75,7 @@ def create_app(project: Project) -> FastAPI:
         gc.freeze()
         yield
         gc.unfreeze()
-        app.state.db_executor.shutdown(wait=True)
-        if app.state.db_async is not None:
-            await app.state.db_async.dispose()
-        checkpointer.stop()
+        await project.store.stop_serving()
 
     settings = project.settings
     # /docs is served from the package (routes/pages.py), /redoc not at all: both loaded
@@ -121,22 +84,19 @@ def create_app(project: Project) -> FastAPI:
                   description="Annotation, review and quality control. Every route checks the caller's role.",
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.project = project
-    app.state.db_executor = make_executor(project)
-    app.state.db_inline = runs_inline(project)
-    app.state.db_async = make_async(project)
-    app.state.accounts = AccountCache(float(settings.get("account_cache_seconds", 2)))
+    # the store's hot path for this server: the queue on the event loop where it can (Store.serve)
+    project.store.start_serving(settings.server_db_threads)
+    app.state.accounts = AccountCache(settings.account_cache_seconds)
     app.state.login = LoginThrottle(
-        free_per_name=int(settings.get("login_free_failures", 5)),
-        free_per_address=int(settings.get("login_free_failures_per_address", 20)),
-        max_delay=float(settings.get("login_backoff_max_seconds", 300)),
-        concurrency=int(settings.get("login_concurrency", 2)))
+        free_per_name=settings.login_free_failures, free_per_address=settings.login_free_failures_per_address,
+        max_delay=settings.login_backoff_max_seconds, concurrency=settings.login_concurrency)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    https = bool(int(settings.get("https", 0) or 0))
+    https = settings.https
     app.add_middleware(SessionMiddleware, secret_key=session_key(project), session_cookie="truthset_session",
                        same_site="strict", https_only=https, max_age=14 * 24 * 3600)
     # outermost, so every response gets the security headers and every body is bounded
-    app.add_middleware(Guard, max_body=int(settings.get("max_body_bytes", 2**20)),
-                       max_items_body=int(settings.get("max_items_body_bytes", 32 * 2**20)), https=https,
+    app.add_middleware(Guard, max_body=settings.max_body_bytes, max_items_body=settings.max_items_body_bytes,
+                       https=https,
                        image_hosts=tuple(project.config.media.allowed_url_hosts))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
@@ -148,7 +108,6 @@ def create_app(project: Project) -> FastAPI:
             log.error("%s: %s", type(exc).__name__, exc)
         return await _error(request, exc.status, str(exc))
 
-    @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
     async def unstorable(request: Request, exc: Exception) -> Response:
         # a value the store cannot hold (an id past its integer range, a NUL in text): the
@@ -156,15 +115,6 @@ def create_app(project: Project) -> FastAPI:
         log.warning("a request reached the store with a value it cannot hold: %s", excerpt(str(exc), 300))
         return await _error(request, 422, "a value in the request cannot be stored (an id out of range, or a "
                                           "character such as NUL in a text); check the ids and texts sent")
-
-    @app.exception_handler(OperationalError)
-    async def store_error(request: Request, exc: OperationalError) -> Response:
-        # SQLite's "database is locked" (another process held the write lock for the whole
-        # busy timeout) is a retryable 503 for the user, not a 500 with a driver message.
-        if "database is locked" in str(exc.orig):
-            return await _error(request, 503, "the store is busy with another writer (an import?); try again shortly")
-        log.error("store error: %s", exc)
-        return await _error(request, 500, "the store failed to answer; the server log has the details")
 
     @app.exception_handler(HTTPException)  # Starlette's: FastAPI's, routing's 404 and body errors too
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -214,12 +164,7 @@ def app_from_env() -> FastAPI:
     """
     from truthset.services.projects import open_project
 
-    root = os.environ.get("TRUTHSET_PROJECT")
+    root = load_settings().project
     if not root:
         raise TruthsetError("set TRUTHSET_PROJECT to the project folder to serve (e.g. TRUTHSET_PROJECT=spam)")
     return create_app(open_project(root))
-
-
-def html(request: Request, template: str, **context: Any) -> HTMLResponse:
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, template, context)
-    return response

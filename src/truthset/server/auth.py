@@ -16,15 +16,13 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from truthset.services import users
 from truthset.services.users import Account
-from truthset.store.db import read_connection
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -84,18 +82,18 @@ async def _account(request: Request) -> Account | None:
     found: Account | None = None
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
-        found = await _find(request, ("token", users.token_digest(token)), users.account_for_token, token)
+        found = await _find(request, ("token", users.token_digest(token)), users.served_account_for_token, token)
         if found is None:
             raise HTTPException(401, "invalid API token; create one with 'truthset user token NAME'")
         request.state.via_token = True
     elif "uid" in request.session:
         uid, generation = int(request.session["uid"]), request.session.get("gen")
-        found = await _find(request, ("user", uid), users.account, uid)
+        found = await _find(request, ("user", uid), users.served_account, uid)
         if found is not None and isinstance(generation, int) and generation > found.generation:
             # a session newer than the cached account (logged out and in again through another
             # server process): the cache is stale, not the session
             request.app.state.accounts.drop(("user", uid))
-            found = await _find(request, ("user", uid), users.account, uid)
+            found = await _find(request, ("user", uid), users.served_account, uid)
         if found is not None and found.generation != generation:
             found = None  # the session was ended: logout, new password or role, user disabled
             request.session.clear()
@@ -106,32 +104,20 @@ async def _account(request: Request) -> Account | None:
     return found
 
 
-async def _find(request: Request, cache_key: tuple[str, Any], find: Callable[[Any, Any], Account | None],
-                key: Any) -> Account | None:
-    """The account ``find(conn, key)`` gives, from the app's AccountCache when it has it."""
+async def _find(request: Request, cache_key: tuple[str, Any],
+                find: Callable[[Any, Any], Awaitable[Account | None]], key: Any) -> Account | None:
+    """The account ``await find(project, key)`` gives, from the app's AccountCache when it has it.
+
+    (The look-up itself runs on the event loop where the store allows: an await on PostgreSQL,
+    an indexed WAL read on SQLite; ``Store.read_served``.)
+    """
     cache: AccountCache = request.app.state.accounts
     found = cache.get(cache_key)
     if found is not None:
         return found
-    state = request.app.state
-    if state.db_async is not None:
-        # PostgreSQL: an await on the queue's asynchronous connections (autocommit: one round
-        # trip, no BEGIN or COMMIT), not a hop to a thread and back
-        async with state.db_async.connect() as aconn:
-            found = await aconn.run_sync(find, key)
-    elif state.db_inline:
-        # SQLite: a read in WAL mode never waits for a writer, and one indexed look-up costs
-        # less than the hop to a thread and back
-        found = _lookup(state.project.engine, find, key)
-    else:  # another store's driver: a network round trip, which must not stall the event loop
-        found = await run_in_threadpool(_lookup, state.project.engine, find, key)
+    found = await find(request.app.state.project, key)
     cache.put(cache_key, found)
     return found
-
-
-def _lookup(engine: Any, find: Callable[[Any, Any], Account | None], key: Any) -> Account | None:
-    with read_connection(engine) as conn:
-        return find(conn, key)
 
 
 async def _check_csrf(request: Request) -> None:

@@ -30,7 +30,7 @@ def parse_due(text: str) -> datetime:
 
 def set_due(project: Project, batch_id: int, due_at: datetime | None) -> None:
     """Give batch ``batch_id`` a due date (None removes it)."""
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         changed = conn.execute(update(Batch).where(Batch.id == batch_id, Batch.project_id == project.id)
                                .values(due_at=due_at)).rowcount
     if not changed:

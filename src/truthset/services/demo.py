@@ -68,15 +68,15 @@ def demo_users(project: Project) -> list[tuple[str, str, str]]:
     """Give the demo's users fresh random passwords; returns (name, role, password) to print once."""
     import secrets
 
+    from truthset.core.errors import Conflict
     from truthset.services.users import add_user, set_password
 
     out = []
-    with project.engine.begin() as conn:
-        for name, role in DEMO_USERS:
-            password = secrets.token_urlsafe(9)
-            try:
-                add_user(conn, name, role=role, password=password)
-            except Exception:  # noqa: BLE001 - the user exists from an earlier demo run: new password
-                set_password(conn, name, password)
-            out.append((name, role, password))
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        try:
+            add_user(project, name, role=role, password=password)
+        except Conflict:  # the user exists from an earlier demo run: a new password
+            set_password(project, name, password)
+        out.append((name, role, password))
     return out

@@ -36,7 +36,7 @@ class ExportReport:
 
 def _pages(project: Project, page: int) -> Iterator[list[tuple[Any, dict[str, Any], list[dict[str, Any]], Any]]]:
     """Pages of (item row, payload, current annotations, gold value or None)."""
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         for items in repo.iter_items(conn, project.id, page=page):
             ids = [it.id for it in items]
             anns: dict[int, list[dict[str, Any]]] = defaultdict(list)

@@ -110,7 +110,7 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
         target = pd.Series(ids, index=ids).where(ids.isin(known))
         where, sample = "of the answers file", known[:3].tolist()
     elif by == "external_id":
-        with project.engine.connect() as conn:
+        with project.store.read() as conn:
             pairs = conn.execute(select(Item.external_id, Item.id).where(
                 Item.project_id == project.id, Item.external_id.is_not(None))).all()
         lookup = pd.Series([i for _, i in pairs], index=pd.Index([e for e, _ in pairs], dtype=object), dtype=object)
@@ -121,7 +121,7 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
             where += " (its items have no external id: import them with --id-col)"
     else:
         numeric = pd.to_numeric(pd.Series(ids, index=ids), errors="coerce")
-        with project.engine.connect() as conn:
+        with project.store.read() as conn:
             known_ids = pd.Index(conn.execute(select(Item.id).where(Item.project_id == project.id)).scalars())
         target = numeric.where(numeric.isin(known_ids))
         where, sample = "of this project by item id", known_ids.sort_values()[:3].tolist()
@@ -145,7 +145,7 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
 
 def project_gold(project: Project, *, required: bool = True) -> GoldLabels | None:
     """The project's stored gold labels (single-label tasks); None if it has none and not ``required``."""
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         rows = conn.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project.id)).all()
     labels = pd.Series({i: lab for i, lab in rows if lab is not None}, name="gold", dtype=object)
     if labels.empty and not required:
@@ -158,7 +158,7 @@ def project_gold(project: Project, *, required: bool = True) -> GoldLabels | Non
 
 def project_gold_spans(project: Project) -> tuple[pd.DataFrame, list[int]]:
     """NER gold: the true spans and every gold item (some have no span at all)."""
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         rows = conn.execute(select(Gold.item_id, Gold.value).where(Gold.project_id == project.id)).all()
     if not rows:
         raise InvalidInput("this project has no gold spans: import a Label Studio export whose ground-truth "

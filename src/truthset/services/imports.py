@@ -225,7 +225,7 @@ def import_file(
     report = ImportReport(batch=None, source=source_name, format=fmt)
     sha = readers.file_sha256(path)
     key = options.key()
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         earlier = repo.find_batch(conn, project.id, sha, key)
     if earlier is not None:
         report.batch = earlier.id
@@ -233,9 +233,9 @@ def import_file(
         report.rows_read = earlier.rows_read
         report.seconds = time.perf_counter() - started
         return report
-    chunk_rows = max(1, int(project.settings.get("import_chunk_rows") or 20000))
+    chunk_rows = project.settings.import_chunk_rows
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-    parallel = size >= int(project.settings.get("import_parallel_bytes") or 0) and (os.cpu_count() or 1) > 1
+    parallel = size >= project.settings.import_parallel_bytes and (os.cpu_count() or 1) > 1
     messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows, media),
                          parallel=parallel)
     source: _Source | None = None
@@ -244,7 +244,7 @@ def import_file(
     shown: list[dict[str, Any]] = []
     first_duplicate: dict[str, Any] | None = None
     now = utcnow()
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         batch_id = int(conn.execute(
             insert(Batch).values(
                 project_id=project.id, source=source_name, file_sha256=sha, format=fmt,
@@ -329,16 +329,7 @@ def import_file(
             )
         )
     _remember_labelstudio_mapping(project, source, changed=bool(report.labels_added_to_schema))
-    with project.engine.connect() as conn:
-        # refresh the query planner's statistics after a bulk change, so the first queries
-        # after an import do not plan as if the tables were empty
-        if project.engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit=400")  # samples: milliseconds at any size
-            conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE items")
-            conn.exec_driver_sql("ANALYZE annotations")
-        conn.commit()
+    project.store.analyze()
     return report
 
 
@@ -376,7 +367,7 @@ def import_findings(project: Project, batch: int, *, kind: str | None = None) ->
     q = select(ImportFinding).where(ImportFinding.batch_id == batch).order_by(ImportFinding.line, ImportFinding.id)
     if kind is not None:
         q = q.where(ImportFinding.kind == kind)
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         return [
             {"kind": f.kind, "line": f.line, "field": f.field, "reason": f.reason, "raw": f.raw}
             for f in conn.execute(q)

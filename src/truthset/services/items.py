@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from truthset.services.projects import Project
 from truthset.store import repo
-from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Item
 
 
@@ -38,7 +37,7 @@ def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int 
         if not with_gold:
             has = has.where(Annotation.ground_truth.is_(False))
         q = q.where(has.exists())
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         rows = conn.execute(q.order_by(Item.id).limit(limit)).all()
     items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
               "assigned": r.n_open} for r in rows]
@@ -48,9 +47,15 @@ def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int 
 def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
                      with_gold: bool = False) -> dict[str, Any]:
     """Current annotations in id order (pass the last id as ``after``); gold answers only ``with_gold``."""
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         rows = conn.execute(repo.current_annotations_query(project.id, with_gold=with_gold)
                             .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all()
     out = [{"annotation_id": r.id, "item_id": r.item_id, "annotator": r.annotator, "value": json.loads(r.value),
             "source": r.source, "schema_version": r.schema_version, "lead_time": r.lead_time} for r in rows]
     return {"annotations": out, "next_after": out[-1]["annotation_id"] if len(out) == limit else None}
+
+
+def gold_answers(project: Project) -> list[dict[str, Any]]:
+    """Every gold item's answer (admins only: the route checks the role)."""
+    with project.store.read() as tx:
+        return [{"item_id": i, "value": json.loads(v)} for i, v in repo.gold_answers(tx, project.id)]

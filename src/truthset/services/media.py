@@ -31,7 +31,6 @@ from truthset.data.media import (
 )
 from truthset.services.projects import Project
 from truthset.store import media as media_store
-from truthset.store.db import read_connection
 from truthset.store.models import Assignment
 
 IMAGE_TASK = "image-classification"
@@ -44,10 +43,7 @@ def store_files(project: Project) -> tuple[str, ...]:
     """Absolute paths that are never media: the project file, its state folder, the store's files."""
     root = Path(os.path.realpath(project.root))
     files = [root / PROJECT_FILE, root / STATE_DIR]
-    url = project.engine.url
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        db = Path(os.path.realpath(url.database))
-        files += [db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))]
+    files += [Path(os.path.realpath(f)) for f in project.store.files()]
     return tuple(str(f) for f in files)
 
 
@@ -116,7 +112,7 @@ def served_image(project: Project, item_id: int) -> Served:
     """
     if project.task != IMAGE_TASK:
         raise NotFound(f"this project has no images (its task is {project.task})")
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         row = media_store.media_of(conn, project.id, item_id)
     if row is None:
         raise NotFound(f"item {item_id} has no recorded image; images of items imported before this "
@@ -150,7 +146,7 @@ def served_image(project: Project, item_id: int) -> Served:
 
 def was_assigned(project: Project, item_id: int, user_id: int) -> bool:
     """Has this annotator been handed the item (so may see its content)?"""
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         return conn.execute(select(Assignment.id).where(Assignment.item_id == item_id, Assignment.user_id == user_id)
                             .limit(1)).first() is not None
 
@@ -159,5 +155,5 @@ def unrecorded_images(project: Project) -> int:
     """Items of an image project with no recorded image (0 for other projects)."""
     if project.task != IMAGE_TASK:
         return 0
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         return media_store.count_without_media(conn, project.id)

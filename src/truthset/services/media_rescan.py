@@ -22,7 +22,6 @@ from truthset.data.media import MediaInfo, MediaPolicy, MediaProblem
 from truthset.services.media import IMAGE_TASK, media_policy
 from truthset.services.projects import Project
 from truthset.store import media as media_store
-from truthset.store.db import read_connection
 
 MAX_LISTED = 100
 
@@ -63,7 +62,7 @@ def rescan(project: Project, *, folder: Path | str | None = None) -> RescanRepor
     report = RescanReport()
     policies: dict[Path, MediaPolicy] = {}
     found: list[tuple[int, str, MediaInfo]] = []
-    with read_connection(project.engine) as conn:
+    with project.store.read() as conn:
         for page in media_store.items_without_media(conn, project.id):
             for item_id, payload, content_hash, source, fmt in page:
                 report.items += 1
@@ -79,7 +78,7 @@ def rescan(project: Project, *, folder: Path | str | None = None) -> RescanRepor
                     report.not_recorded += 1
                     if len(report.problems) < MAX_LISTED:
                         report.problems.append({"item_id": item_id, "image": str(value)[:200], "reason": str(exc)})
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         taken: set[str] = set()
         for item_id, content_hash, info in found:
             new_hash = info.sha256

@@ -9,26 +9,28 @@ version, so every annotation made afterwards records the definitions it was made
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.engine import Engine
 
 from truthset.core.config import (
     PROJECT_FILE,
     STATE_DIR,
     ProjectConfig,
+    Settings,
     load_settings,
     read_project_config,
     write_project_config,
 )
-from truthset.core.errors import Conflict, InvalidInput, ProjectNotFound
+from truthset.core.errors import ConfigError, Conflict, InvalidInput, ProjectNotFound
 from truthset.core.schema import LabelSchema, name_key, require_unique_names, schema_hash
 from truthset.store import repo
-from truthset.store.db import make_engine, sqlite_url, upgrade
+from truthset.store.engine import sqlite_url
 from truthset.store.queue.state import QueueState
+from truthset.store.store import Store
 
 
 @dataclass
@@ -37,10 +39,10 @@ class Project:
 
     root: Path
     config: ProjectConfig
-    engine: Engine
+    store: Store
     id: int
     schema_version: int
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
     #: this process's memory of the project's annotation queue (when leases were last swept...)
     queue_state: QueueState = field(default_factory=QueueState, repr=False, compare=False)
 
@@ -57,7 +59,7 @@ class Project:
         self.config = config
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.store.close()
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -79,15 +81,15 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-def _engine(root: Path, settings: dict[str, Any]) -> Engine:
-    url = settings["database_url"] or sqlite_url(root / STATE_DIR / "truthset.db")
-    return make_engine(url, busy_timeout_ms=int(settings["sqlite_busy_timeout_ms"]))
+def _store(root: Path, settings: Settings) -> Store:
+    url = settings.database_url or sqlite_url(root / STATE_DIR / "truthset.db")
+    return Store.open(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
-def _sync(engine: Engine, config: ProjectConfig) -> tuple[int, int]:
+def _sync(store: Store, config: ProjectConfig) -> tuple[int, int]:
     """Create the project row if needed and record a schema version if the schema changed."""
     digest = schema_hash(config.schema)
-    with engine.begin() as conn:
+    with store.write() as conn:
         row = repo.get_project(conn, config.name)
         if row is None:
             pid = repo.create_project(conn, name=config.name, task=config.task, config={})
@@ -115,10 +117,9 @@ def open_project(path: Path | str | None = None) -> Project:
     root = find_root(Path(path) if path is not None else None)
     config = read_project_config(root / PROJECT_FILE)
     settings = load_settings()
-    engine = _engine(root, settings)
-    upgrade(engine)
-    pid, version = _sync(engine, config)
-    return Project(root=root, config=config, engine=engine, id=pid, schema_version=version, settings=settings)
+    store = _store(root, settings)
+    pid, version = _sync(store, config)
+    return Project(root=root, config=config, store=store, id=pid, schema_version=version, settings=settings)
 
 
 _NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -175,7 +176,7 @@ def record_schema(project: Project, schema: LabelSchema, note: dict[str, Any], c
 
 def schema_history(project: Project) -> list[dict[str, Any]]:
     """Every schema version with its note (what changed) and label names."""
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         rows = repo.schema_versions(conn, project.id)
     return [
         {
@@ -187,3 +188,29 @@ def schema_history(project: Project) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def session_key(project: Project) -> str:
+    """The session-signing key: TRUTHSET_SECRET_KEY, or one kept in the project's state folder.
+
+    Created atomically (written to a temporary file, then linked into place), so server
+    workers starting together agree on one key and none can read a half-written (empty) one.
+    """
+    if project.settings.secret_key:
+        return project.settings.secret_key
+    path = project.root / STATE_DIR / "secret_key"
+    if not path.exists():
+        tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # fails if another process got there first: theirs is the key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds no usable session key; delete it and start the server again")
+    return key

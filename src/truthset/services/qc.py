@@ -117,7 +117,7 @@ def project_annotations(project: Project) -> Judgements:
     q = (repo.current_annotations_query(project.id)
          .where(Annotation.source.in_(JUDGEMENT_SOURCES), Annotation.label.is_not(None))
          .order_by(Annotation.id))
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         rows = conn.execute(q).all()
         names = _external_ids(conn, project.id)
     frame = pd.DataFrame([(r.item_id, r.annotator, r.label) for r in rows],
@@ -318,7 +318,7 @@ def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame,
     probas = model.probas_
     posterior = probas.max(axis=1)
     now = utcnow()
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         run_id = conn.execute(insert(Run).returning(Run.id).values(
             project_id=project.id, kind="qc-aggregate",
             config=json.dumps({"method": method, "estimator": type(model).__name__,
@@ -337,7 +337,7 @@ def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame,
 # -- acceptance sampling --------------------------------------------------------------------
 
 def batch_item_ids(project: Project, batch: int) -> list[int]:
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         ids = conn.execute(select(Item.id).where(Item.project_id == project.id, Item.batch_id == batch)
                            .order_by(Item.id)).scalars().all()
     if not ids:

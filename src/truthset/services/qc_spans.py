@@ -52,7 +52,7 @@ def project_spans(project: Project) -> SpanJudgements:
     """NER: the latest annotation per annotator and item, as spans, texts and coverage."""
     q = (repo.current_annotations_query(project.id)
          .where(Annotation.source.in_(JUDGEMENT_SOURCES)).order_by(Annotation.id))
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         rows = conn.execute(q).all()
         texts = {
             i: json.loads(p).get(project.config.text_field, "")

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from truthset.core.errors import InvalidInput
 from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
@@ -42,6 +40,7 @@ from truthset.store.queue import (
     general,
 )
 from truthset.store.queue.upkeep import release_expired
+from truthset.store.store import Transaction
 
 __all__ = ["MAX_LEAD_TIME", "SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "answer_of", "draws_gold",
            "next_task", "release_expired", "skip", "submit", "submit_and_next"]
@@ -128,20 +127,20 @@ def _usual(project: Project, now: datetime) -> bool:
                 or state.any_due(now))
 
 
-def _transaction(project: Project, conn: Connection | None) -> Any:
+def _transaction(project: Project, conn: Transaction | None) -> Any:
     """A transaction: a new one; on ``conn`` if it autocommits (the server's, on PostgreSQL);
     else ``conn``'s own, which the caller runs."""
     if conn is None:
-        return project.engine.begin()
+        return project.store.write()
     return postgres.transaction(conn) if postgres.autocommits(conn) else nullcontext(conn)
 
 
-def _one_statement(conn: Connection | None) -> bool:
+def _one_statement(conn: Transaction | None) -> bool:
     return conn is not None and postgres.autocommits(conn)
 
 
 def next_task(project: Project, user_id: int, *, now: datetime | None = None,
-              conn: Connection | None = None) -> Task | None:
+              conn: Transaction | None = None) -> Task | None:
     """Lease the next item for ``user_id`` (or return the one they already hold).
 
     ``conn`` (every function here takes one): run in the caller's transaction on it, or, if it
@@ -161,14 +160,14 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
 
 
 def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, lead_time: float | None = None,
-           now: datetime | None = None, conn: Connection | None = None) -> int:
+           now: datetime | None = None, conn: Transaction | None = None) -> int:
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
     now = now or utcnow()
     with _transaction(project, conn) as tx:
         return general.submit(tx, policy(project), user_id, assignment_id, _check(project, value), lead_time, now)[0]
 
 
-def _submit_at_once(conn: Connection, project: Project, pol: QueuePolicy, user_id: int, assignment_id: int,
+def _submit_at_once(conn: Transaction, project: Project, pol: QueuePolicy, user_id: int, assignment_id: int,
                     value: Any, lead_time: float | None, now: datetime, gold: bool) -> Any | None:
     """The usual submission as one statement: its row (``annotation_id`` and the next task's
     columns, ``id`` None if no item was free or none is left), or None if nothing was stored
@@ -194,7 +193,7 @@ def _submit_at_once(conn: Connection, project: Project, pol: QueuePolicy, user_i
 
 def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
                     lead_time: float | None = None, now: datetime | None = None,
-                    conn: Connection | None = None) -> tuple[int, Task | None]:
+                    conn: Transaction | None = None) -> tuple[int, Task | None]:
     """``submit`` then ``next_task``: one request for the client, one transaction for the store.
 
     (On the server's PostgreSQL connections, when no item is free at that instant, the answer
@@ -221,7 +220,7 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
 
 
 def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
-         now: datetime | None = None, conn: Connection | None = None) -> int:
+         now: datetime | None = None, conn: Transaction | None = None) -> int:
     """Give an item back with a reason; the reason is recorded as a data issue. Returns its id."""
     if reason not in SKIP_REASONS:
         raise InvalidInput(f"field 'reason': {reason!r}; use one of {', '.join(SKIP_REASONS)}")
@@ -229,3 +228,21 @@ def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, not
     with _transaction(project, conn) as tx:
         return general.skip(tx, policy(project), user_id, assignment_id, reason, note, now)
 
+
+
+# --------------------------------------------------------------------------- the server's path
+async def serve_next_task(project: Project, user_id: int) -> Task | None:
+    """:func:`next_task` for a server request: on the event loop where the store allows, and
+    one statement for the usual request on PostgreSQL (``Store.serve``)."""
+    return await project.store.serve(next_task, project, user_id)
+
+
+async def serve_submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any,
+                                lead_time: float | None) -> tuple[int, Task | None]:
+    """:func:`submit_and_next` for a server request (see :func:`serve_next_task`)."""
+    return await project.store.serve(submit_and_next, project, user_id, assignment_id, value, lead_time=lead_time)
+
+
+async def serve_skip(project: Project, user_id: int, assignment_id: int, reason: str, note: str) -> int:
+    """:func:`skip` for a server request (see :func:`serve_next_task`)."""
+    return await project.store.serve(skip, project, user_id, assignment_id, reason, note=note)

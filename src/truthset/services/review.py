@@ -18,7 +18,6 @@ from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
-from truthset.store.db import read_connection
 from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
 
 VERDICTS = ("accept", "reject", "correct")
@@ -46,7 +45,7 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
                   .join(Gold, Gold.item_id == cur.c.item_id).where(Gold.value != cur.c.value)
                   .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
-    with read_connection(project.engine) as conn:  # on SQLite: no write lock for a read
+    with project.store.read() as conn:  # on SQLite: no write lock for a read
         for why, q in [("disagreement", disagree), *([("wrong on gold", wrong_gold)] if with_gold else [])]:
             c = q.subquery()
             waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)
@@ -97,7 +96,7 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
     For NER, ``spans`` lists every span the annotators marked, with who marked it and whether
     all of them did (:func:`span_votes`).
     """
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")
@@ -134,7 +133,7 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
     if verdict == "reject" and not reason.strip():
         raise InvalidInput("field 'reason': say why the annotation is rejected")
     now = utcnow()
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")

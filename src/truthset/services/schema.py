@@ -106,7 +106,7 @@ def _refuse_same_name(schema: LabelSchema, new: str, *, allowed: tuple[str, ...]
 
 def _commit(project: Project, schema: LabelSchema, note: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
     require_unique_names(schema)  # before anything is written
-    with project.engine.begin() as conn:
+    with project.store.write() as conn:
         version = record_schema(project, schema, note, conn)
         migrated = _migrate_annotations(conn, project, mapping, version) if mapping else 0
         queued = 0
@@ -236,7 +236,7 @@ def _queue_split(conn: Connection, project: Project, label: str, into: list[str]
 def _used_labels(project: Project) -> set[str]:
     """Every label name in the project's current annotations."""
     used: set[str] = set()
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         for a in conn.execute(repo.current_annotations_query(project.id)).fetchall():
             value = json.loads(a.value)
             if isinstance(value, str):
@@ -249,7 +249,7 @@ def _used_labels(project: Project) -> set[str]:
 def check(project: Project) -> list[Finding]:
     """:func:`truthset.core.schema.check_schema` with the labels actually used in the data."""
     used = _used_labels(project)
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         pending = {
             json.loads(n)["label"]
             for (n,) in conn.execute(select(SchemaVersion.note).where(SchemaVersion.project_id == project.id))

@@ -68,7 +68,7 @@ def resolve(project: Project, text: str) -> LabelChoice:
                            f"{project.task}. Use --labels adjudicated or latest.")
     q = select(Run.id, Run.config).where(Run.project_id == project.id, Run.kind == "qc-aggregate")
     q = q.where(Run.id == run) if kind == "run" else q.order_by(Run.id.desc()).limit(1)
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         row = conn.execute(q).first()
         if row is None and kind == "run":
             runs = conn.execute(select(Run.id).where(Run.project_id == project.id, Run.kind == "qc-aggregate")
@@ -167,7 +167,7 @@ def _decide(row: FinalLabel, ev: _Evidence, choice: LabelChoice) -> None:
 def iter_final_labels(project: Project, choice: LabelChoice, *, page: int = 5000,
                       item_ids: list[int] | None = None) -> Iterator[list[FinalLabel]]:
     """Pages of items (all, or ``item_ids``) with their final labels; memory bounded by ``page``."""
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         if item_ids is None:
             pages: Iterator[list[Any]] = repo.iter_items(conn, project.id, page=page)
         else:
@@ -253,7 +253,7 @@ def item_table(project: Project, item_ids: list[int]) -> Any:
 
     wanted = sorted(set(item_ids))
     rows = []
-    with project.engine.connect() as conn:
+    with project.store.read() as conn:
         for s in range(0, len(wanted), 5000):
             rows += [(i, e, _shown(project, json.loads(p))) for i, e, p in conn.execute(
                 select(Item.id, Item.external_id, Item.payload)

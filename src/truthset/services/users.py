@@ -16,12 +16,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
-
-from sqlalchemy import Connection, insert, select, update
+from typing import TYPE_CHECKING, Any
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
-from truthset.store.models import User, utcnow
+from truthset.store.repo import users as repo
+
+if TYPE_CHECKING:
+    from truthset.services.projects import Project
 
 ROLES = ("admin", "reviewer", "annotator")
 STATUSES = ("active", "disabled", "removed")
@@ -76,7 +77,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_user(conn: Connection, name: str, *, role: str, password: str | None = None) -> Account:
+def add_user(project: Project, name: str, *, role: str, password: str | None = None) -> Account:
     """Create a user, or give an existing password-less one (e.g. from an import) a login."""
     if role not in ROLES:
         raise InvalidInput(f"--role {role!r}: use one of {', '.join(ROLES)}")
@@ -84,17 +85,15 @@ def add_user(conn: Connection, name: str, *, role: str, password: str | None = N
     if not name:
         raise InvalidInput("a user needs a name")
     digest = hash_password(password) if password is not None else None
-    row = conn.execute(select(User).where(User.name == name)).first()
-    if row is not None:
-        _refuse_removed(row)
-        if row.password_hash:
-            raise Conflict(f"user {name!r} already exists; use 'truthset user password {name}' to change it")
-        conn.execute(update(User).where(User.id == row.id).values(role=role, password_hash=digest))
-        return Account(row.id, name, role, row.session_gen)
-    uid = conn.execute(
-        insert(User).returning(User.id).values(name=name, role=role, password_hash=digest, created_at=utcnow())
-    ).scalar_one()
-    return Account(int(uid), name, role)
+    with project.store.write() as tx:
+        row = repo.by_name(tx, name)
+        if row is not None:
+            _refuse_removed(row)
+            if row.password_hash:
+                raise Conflict(f"user {name!r} already exists; use 'truthset user password {name}' to change it")
+            repo.update_user(tx, row.id, role=role, password_hash=digest)
+            return Account(row.id, name, role, row.session_gen)
+        return Account(repo.create(tx, name, role, digest), name, role)
 
 
 def _refuse_removed(row: Any) -> None:
@@ -102,73 +101,78 @@ def _refuse_removed(row: Any) -> None:
         raise Conflict(f"user {row.name!r} was removed (their annotations keep the name); choose another name")
 
 
-def _user(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(User).where(User.name == name)).first()
+def _user(tx: Any, name: str) -> Any:
+    row = repo.by_name(tx, name)
     if row is None:
         raise NotFound(f"no user {name!r}; 'truthset user list' shows who there is")
     return row
 
 
-def _change(conn: Connection, name: str, **values: Any) -> None:
+def _change(project: Project, name: str, **values: Any) -> None:
     """Update ``name``'s row and end their sessions (every change here is one that must)."""
-    row = _user(conn, name)
-    _refuse_removed(row)
-    conn.execute(update(User).where(User.id == row.id).values(session_gen=User.session_gen + 1, **values))
+    with project.store.write() as tx:
+        row = _user(tx, name)
+        _refuse_removed(row)
+        repo.update_user(tx, row.id, new_session=True, **values)
 
 
-def end_sessions(conn: Connection, user_id: int) -> None:
+def end_sessions(project: Project, user_id: int) -> None:
     """End every browser session of the user (logging out does this): the next request of any
     of them finds a newer generation than the one it carries."""
-    conn.execute(update(User).where(User.id == user_id).values(session_gen=User.session_gen + 1))
+    with project.store.write() as tx:
+        repo.update_user(tx, user_id, new_session=True)
 
 
-def set_password(conn: Connection, name: str, password: str) -> None:
+def set_password(project: Project, name: str, password: str) -> None:
     """Set ``name``'s password and end their sessions."""
-    if conn.execute(select(User.id).where(User.name == name)).first() is None:
-        raise NotFound(f"no user {name!r}; create it with 'truthset user add {name} --role annotator'")
-    _change(conn, name, password_hash=hash_password(password))
+    with project.store.read() as tx:
+        if repo.by_name(tx, name) is None:
+            raise NotFound(f"no user {name!r}; create it with 'truthset user add {name} --role annotator'")
+    _change(project, name, password_hash=hash_password(password))
 
 
-def set_role(conn: Connection, name: str, role: str) -> None:
+def set_role(project: Project, name: str, role: str) -> None:
     """Give ``name`` another role; their sessions end (their API token keeps working, with the new role)."""
     if role not in ROLES:
         raise InvalidInput(f"role {role!r}: use one of {', '.join(ROLES)}")
-    _change(conn, name, role=role)
+    _change(project, name, role=role)
 
 
-def disable(conn: Connection, name: str) -> None:
+def disable(project: Project, name: str) -> None:
     """Stop ``name`` logging in or using their API token, and end their sessions; ``enable`` undoes it."""
-    _change(conn, name, status="disabled")
+    _change(project, name, status="disabled")
 
 
-def enable(conn: Connection, name: str) -> None:
+def enable(project: Project, name: str) -> None:
     """Let a disabled user log in (and use their token) again."""
-    _change(conn, name, status="active")
+    _change(project, name, status="active")
 
 
-def remove(conn: Connection, name: str) -> None:
+def remove(project: Project, name: str) -> None:
     """Remove ``name`` for good: no login, password or token any more, sessions ended; their
     annotations and reviews stay, attributed to the name, which no one else can take."""
-    _change(conn, name, status="removed", password_hash=None, token_hash=None)
+    _change(project, name, status="removed", password_hash=None, token_hash=None)
 
 
-def new_token(conn: Connection, name: str) -> str:
+def new_token(project: Project, name: str) -> str:
     """Issue a new API token for ``name`` (replacing the old one); returns it once."""
-    row = _user(conn, name)
-    _refuse_removed(row)
     token = "ts_" + secrets.token_urlsafe(32)
-    conn.execute(update(User).where(User.id == row.id).values(token_hash=token_digest(token)))
+    with project.store.write() as tx:
+        row = _user(tx, name)
+        _refuse_removed(row)
+        repo.update_user(tx, row.id, token_hash=token_digest(token))
     return token
 
 
-def authenticate(conn: Connection, name: str, password: str) -> Account | None:
+def authenticate(project: Project, name: str, password: str) -> Account | None:
     """The active account whose name and password these are, or None.
 
     Unknown names, users without a password and disabled or removed users cost the same
     argon2 verification as a real one (against a dummy hash), so timing tells no one which
-    names exist.
+    names exist. Slow on purpose (argon2): the server runs it on a thread.
     """
-    row = conn.execute(select(User).where(User.name == name)).first()
+    with project.store.read() as tx:
+        row = repo.by_name(tx, name)
     stored = row.password_hash if row is not None and row.status == "active" else None
     matches = verify_password(stored, password)  # always: the same work whether or not ``row`` exists
     return _account(row) if matches and row is not None else None
@@ -178,19 +182,37 @@ def _account(row: Any) -> Account:
     return Account(row.id, row.name, row.role, row.session_gen)
 
 
-def account_for_token(conn: Connection, token: str) -> Account | None:
-    row = conn.execute(select(User).where(User.token_hash == token_digest(token), User.status == "active")).first()
+def _maybe(row: Any) -> Account | None:
     return None if row is None else _account(row)
 
 
-def account(conn: Connection, user_id: int) -> Account | None:
-    row = conn.execute(select(User).where(User.id == user_id, User.status == "active")).first()
-    return None if row is None else _account(row)
+def account_for_token(project: Project, token: str) -> Account | None:
+    """The active account of an API token, or None."""
+    with project.store.read() as tx:
+        return _maybe(repo.active_by_token(tx, token_digest(token)))
 
 
-def list_users(conn: Connection) -> list[dict[str, Any]]:
+def account(project: Project, user_id: int) -> Account | None:
+    """The active account with this id, or None."""
+    with project.store.read() as tx:
+        return _maybe(repo.active_by_id(tx, user_id))
+
+
+async def served_account_for_token(project: Project, token: str) -> Account | None:
+    """:func:`account_for_token` for a server request (on the event loop where it can)."""
+    return _maybe(await project.store.read_served(repo.active_by_token, token_digest(token)))
+
+
+async def served_account(project: Project, user_id: int) -> Account | None:
+    """:func:`account` for a server request (on the event loop where it can)."""
+    return _maybe(await project.store.read_served(repo.active_by_id, user_id))
+
+
+def list_users(project: Project) -> list[dict[str, Any]]:
+    with project.store.read() as tx:
+        rows = repo.all_users(tx)
     return [
         {"id": r.id, "name": r.name, "role": r.role, "status": r.status,
          "can_log_in": bool(r.password_hash) and r.status == "active", "has_token": bool(r.token_hash)}
-        for r in conn.execute(select(User).order_by(User.id))
+        for r in rows
     ]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from truthset.server.auth import require
-from truthset.server.executor import run_db
 from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
 from truthset.services import items, media, pushes, queue, review
+from truthset.services.status import status
 from truthset.services.users import Account
-from truthset.store import repo
-from truthset.store.db import read_connection
-from truthset.store.models import Gold, Item
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -72,12 +67,12 @@ def schema(request: Request, account: Account = require("annotator")) -> dict[st
     return {"task": p.task, "schema_version": p.schema_version, **p.config.schema.model_dump()}
 
 
-# The queue routes run through server/executor.run_db: on the event loop when they can.
+# The queue routes run on the event loop where the store allows (services.queue.serve_*).
 
 @router.post("/next", responses={204: {"description": "no item left for you"}})
 async def next_item(request: Request, response: Response,
                     account: Account = require("annotator")) -> dict[str, Any] | None:
-    return _task_or_none(await run_db(request, queue.next_task, _project(request), account.id), response)
+    return _task_or_none(await queue.serve_next_task(_project(request), account.id), response)
 
 
 @router.post("/assignments/{assignment_id}/submit")
@@ -85,8 +80,7 @@ async def submit(assignment_id: PathId, body: Submission, request: Request,
                  account: Account = require("annotator")) -> dict[str, Any]:
     """Store the annotation and hand out the next item in the same round trip."""
     p = _project(request)
-    annotation_id, nxt = await run_db(request, queue.submit_and_next, p, account.id, assignment_id, body.value,
-                                      lead_time=body.lead_time)
+    annotation_id, nxt = await queue.serve_submit_and_next(p, account.id, assignment_id, body.value, body.lead_time)
     return {"annotation_id": annotation_id, "next": None if nxt is None else nxt.to_dict()}
 
 
@@ -94,8 +88,8 @@ async def submit(assignment_id: PathId, body: Submission, request: Request,
 async def skip(assignment_id: PathId, body: Skip, request: Request,
                account: Account = require("annotator")) -> dict[str, Any]:
     p = _project(request)
-    issue = await run_db(request, queue.skip, p, account.id, assignment_id, body.reason, note=body.note)
-    nxt = await run_db(request, queue.next_task, p, account.id)
+    issue = await queue.serve_skip(p, account.id, assignment_id, body.reason, body.note)
+    nxt = await queue.serve_next_task(p, account.id)
     return {"data_issue": issue, "next": None if nxt is None else nxt.to_dict()}
 
 
@@ -152,10 +146,7 @@ def pull_annotations(request: Request, after: AfterId = 0, limit: int = Query(10
 
 @router.get("/gold")
 def gold(request: Request, account: Account = require("admin")) -> dict[str, Any]:
-    p = _project(request)
-    with read_connection(p.engine) as conn:
-        rows = conn.execute(select(Gold.item_id, Gold.value).where(Gold.project_id == p.id).order_by(Gold.item_id)).all()
-    return {"gold": [{"item_id": i, "value": json.loads(v)} for i, v in rows]}
+    return {"gold": items.gold_answers(_project(request))}
 
 
 @router.get("/review/queue")
@@ -173,11 +164,7 @@ def review_item(item_id: PathId, body: Verdict, request: Request, account: Accou
 
 @router.get("/stats")
 def stats(request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
-    p = _project(request)
-    with read_connection(p.engine) as conn:
-        data = repo.status_counts(conn, p.id)
-        data["items_full"] = conn.execute(select(func.count()).select_from(Item)
-                                          .where(Item.project_id == p.id, Item.full.is_(True))).scalar_one()
+    data = status(_project(request))
     for b in data["by_batch"]:  # the file's name: where it sat on the server is no caller's business
         b["source"] = PurePath(b["source"]).name if b["source"] else b["source"]
     return data

@@ -12,13 +12,12 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from truthset.core.guide import render_guide
-from truthset.server.app import html
 from truthset.server.auth import csrf_token, optional_account, require, start_session
 from truthset.server.inputs import unstorable_problem
+from truthset.server.render import html
 from truthset.server.throttle import LOGIN_QUEUE_SECONDS, LoginThrottle
 from truthset.services import users
 from truthset.services.users import Account
-from truthset.store.db import read_connection
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,12 +31,6 @@ def _ctx(request: Request, account: Account | None, **extra: Any) -> dict[str, A
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> Response:
     return html(request, "login.html", **_ctx(request, None, error=None, name=""))
-
-
-def _authenticate(engine: Any, name: str, password: str) -> Account | None:
-    # argon2 takes tens of milliseconds of CPU on purpose: keep it off the event loop
-    with read_connection(engine) as conn:
-        return users.authenticate(conn, name, password)
 
 
 def _refused(request: Request, name: str, error: str, status: int, retry_after: float | None = None) -> Response:
@@ -71,7 +64,8 @@ async def login(request: Request, name: Annotated[str, Form(max_length=200)],
     except TimeoutError:
         return _refused(request, name, "The server is checking many logins at once; try again shortly.", 503, 5)
     try:
-        account = await run_in_threadpool(_authenticate, request.app.state.project.engine, name, password)
+        # argon2 takes tens of milliseconds of CPU on purpose: keep it off the event loop
+        account = await run_in_threadpool(users.authenticate, request.app.state.project, name, password)
     finally:
         slots.release()
     if account is None:
@@ -82,15 +76,10 @@ async def login(request: Request, name: Annotated[str, Form(max_length=200)],
     return RedirectResponse("/", status_code=303)
 
 
-def _end_sessions(engine: Any, user_id: int) -> None:
-    with engine.begin() as conn:
-        users.end_sessions(conn, user_id)
-
-
 @router.post("/logout")
 async def logout(request: Request, account: Account = require("annotator")) -> Response:
     """Log out: this session and every other session of the user end (a copied cookie too)."""
-    await run_in_threadpool(_end_sessions, request.app.state.project.engine, account.id)
+    await run_in_threadpool(users.end_sessions, request.app.state.project, account.id)
     request.app.state.accounts.drop(("user", account.id))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

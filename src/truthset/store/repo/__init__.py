@@ -202,3 +202,15 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
         "by_source": by_source,
         "by_stage": stages,
     }
+
+
+def items_full(conn: Connection, project_id: int) -> int:
+    """Items that have all the annotations the overlap asks for (leased or done)."""
+    return int(conn.execute(select(func.count()).select_from(Item)
+                            .where(Item.project_id == project_id, Item.full.is_(True))).scalar_one())
+
+
+def gold_answers(conn: Connection, project_id: int) -> list[tuple[int, str]]:
+    """(item id, gold value as JSON text) of every gold item, by item id."""
+    return [(int(i), str(v)) for i, v in conn.execute(
+        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id))]
