@@ -15,6 +15,7 @@ from scipy.stats import wasserstein_distance
 
 import truthset.data.drift as drift_module
 import truthset.data.label_drift as label_drift_module
+from truthset.core.divergence import chi2_p_values, js_distance
 from truthset.core.errors import InvalidInput
 from truthset.data import (
     DriftThresholds,
@@ -23,7 +24,7 @@ from truthset.data import (
     prediction_drift,
 )
 from truthset.data._text_drift import auc_noise_floor
-from truthset.data.drift import chi2_p_values, js_distance, normalised_wasserstein
+from truthset.data.drift import normalised_wasserstein
 
 from .sms_shifts import SMS, halves, load_rte_sentences, load_sms, plant
 

@@ -39,7 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from truthset.core.errors import missing_extra
-from truthset.data.drift import (
+from truthset.data._drift_base import (
     ColumnDrift,
     DriftThresholds,
     FloatArray,

@@ -24,15 +24,14 @@ import pandas as pd
 from truthset.core.codes import normalize_annotations
 from truthset.core.divergence import chi2_p_values, js_distances
 from truthset.core.errors import InvalidInput
-from truthset.data.drift import (
+from truthset.data._drift_base import (
     ColumnDrift,
     DriftReport,
     DriftThresholds,
-    categorical_drift,
-    numeric_drift,
     plain_value,
     summarise,
 )
+from truthset.data.drift import categorical_drift, numeric_drift
 
 
 def prediction_drift(
