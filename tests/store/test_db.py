@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from truthset.core.errors import ConfigError, MissingDependency
-from truthset.core.errors import StoreBusy
+from truthset.core.errors import ConfigError, MissingDependency, StoreBusy
 from truthset.store.engine import make_engine, sqlite_url
 from truthset.store.migrate import head_revision, upgrade
 from truthset.store.models import Base

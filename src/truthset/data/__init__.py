@@ -1,4 +1,5 @@
-"""truthset.data: readers, profiling, duplicates and leakage (pure functions over arrays and frames).
+"""truthset.data: readers, profiling, duplicates, leakage and drift (pure functions over arrays and
+frames).
 
 The public names below are imported on first use (PEP 562), so ``from truthset.data import
 readers`` on the import path does not pay for pandas, scipy and the duplicate checks.
@@ -10,6 +11,14 @@ import importlib
 from typing import Any
 
 _WHERE = {
+    "AnnotatorDrift": "label_drift",
+    "ColumnDrift": "drift",
+    "DriftReport": "drift",
+    "DriftThresholds": "drift",
+    "LabellingDrift": "label_drift",
+    "drift_report": "drift",
+    "labelling_drift": "label_drift",
+    "prediction_drift": "label_drift",
     "Clusters": "clusters",
     "DuplicateReport": "duplicates",
     "exact_duplicates": "duplicates",
@@ -31,22 +40,30 @@ _WHERE = {
 }
 
 __all__ = [
+    "AnnotatorDrift",
     "Clusters",
+    "ColumnDrift",
+    "DriftReport",
+    "DriftThresholds",
     "DuplicateReport",
+    "LabellingDrift",
     "SplitLeakage",
     "cosine_knn",
+    "drift_report",
     "embed_texts",
     "embedding_neighbours",
     "estimate_jaccard",
     "exact_duplicates",
     "exact_jaccard",
     "identifier_leakage",
+    "labelling_drift",
     "load_sentence_model",
     "lsh_candidates",
     "minhash_signatures",
     "near_duplicates",
     "normalize_texts",
     "optimal_bands",
+    "prediction_drift",
     "shingle_hashes",
     "split_leakage",
 ]

@@ -19,19 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from truthset.core.errors import InvalidInput, missing_extra
+from truthset.core.errors import InvalidInput
 
 __all__ = ["out_of_fold_probabilities", "text_classifier"]
 
 
 def text_classifier(*, seed: int | None = 0) -> Any:
     """The default text model: TF-IDF word and char n-grams + logistic regression (a Pipeline)."""
-    try:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion, make_pipeline
-    except ImportError as exc:  # scikit-learn is an optional dependency
-        raise missing_extra("scikit-learn", "ml") from exc
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, make_pipeline
+
     features = FeatureUnion(
         [
             ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)),
@@ -99,10 +97,7 @@ def out_of_fold_probabilities(
     from that fold's model. Pass it straight to
     :func:`truthset.quality.find_label_issues`.
     """
-    try:
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    except ImportError as exc:
-        raise missing_extra("scikit-learn", "ml") from exc
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     y_raw = labels.to_numpy() if isinstance(labels, pd.Series) else np.asarray(labels)
     index = labels.index if isinstance(labels, pd.Series) else pd.RangeIndex(len(y_raw))
     n = len(y_raw)

@@ -1,5 +1,6 @@
 """Quality control: agreement, aggregation with annotator reliability, gold checks, sampling,
-label errors (confident learning), consensus quality (CROWDLAB) and outliers.
+label errors (confident learning), consensus quality (CROWDLAB), outliers and anomaly
+flags.
 
 Pure functions and scikit-learn-style estimators over the long annotation frame
 (``item``, ``annotator``, ``label``; crowd-kit's ``task``, ``worker`` accepted); no I/O,
@@ -28,6 +29,12 @@ from truthset.quality.agreement import (
     percent_agreement,
     randolph_kappa,
 )
+from truthset.quality.anomalies import (
+    AnomalyFlag,
+    AnomalyThresholds,
+    detect_anomalies,
+    stalled_queue,
+)
 from truthset.quality.consensus import ConsensusQuality, consensus_quality
 from truthset.quality.label_issues import estimate_joint, find_label_issues
 from truthset.quality.label_scores import label_quality_scores
@@ -42,6 +49,8 @@ __all__ = [
     "MACE",
     "AcceptanceDecision",
     "AgreementCI",
+    "AnomalyFlag",
+    "AnomalyThresholds",
     "BaseAggregator",
     "ConsensusQuality",
     "DawidSkene",
@@ -54,6 +63,7 @@ __all__ = [
     "cohen_kappa",
     "compare_with_majority",
     "consensus_quality",
+    "detect_anomalies",
     "estimate_joint",
     "find_label_issues",
     "fleiss_kappa",
@@ -71,6 +81,7 @@ __all__ = [
     "randolph_kappa",
     "sample_size",
     "span_f1",
+    "stalled_queue",
     "token_alpha",
     "wilson_interval",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from truthset.core.errors import InvalidInput, missing_extra
+from truthset.core.errors import InvalidInput
 
 __all__ = ["outlier_scores"]
 
@@ -79,10 +79,7 @@ def outlier_scores(
     >>> int(r["knn_distance"].to_numpy().argmax()), bool(r["is_outlier"].iloc[-1])
     (50, True)
     """
-    try:
-        from sklearn.neighbors import NearestNeighbors
-    except ImportError as exc:
-        raise missing_extra("scikit-learn", "ml") from exc
+    from sklearn.neighbors import NearestNeighbors
     index = X.index if isinstance(X, pd.Series) else None
     feats = _features(X)
     n = feats.shape[0]
