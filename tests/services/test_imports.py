@@ -215,7 +215,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / 'proj')!r})
-        p.settings = p.settings.model_copy(update={"import_chunk_rows": 5000})
+        p.settings = p.settings.model_copy(update=dict(import_chunk_rows=5000))
         def progress(n):
             print('chunk', flush=True)
         import_file(p, {str(big)!r}, progress=progress)
