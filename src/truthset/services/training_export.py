@@ -41,8 +41,8 @@ Pages = Iterator[list[FinalLabel]]
 def _payload_keys(project: Project, page: int) -> list[str]:
     """Every payload field of the project, text field first (a CSV header needs them all)."""
     keys = {project.config.text_field: None}
-    with project.store.read() as conn:
-        for items in repo.iter_items(conn, project.id, page=page):
+    with project.store.read() as tx:
+        for items in repo.iter_items(tx, project.id, page=page):
             for it in items:
                 keys.update(dict.fromkeys(json.loads(it.payload)))
     return list(keys)

@@ -1,0 +1,42 @@
+"""Training data's reads: the items asked for, the reviewers' decisions on them, accepted values.
+
+:mod:`truthset.services.training_data` decides each item's final label from these (and from
+the consensus of :mod:`.quality`); here only the queries, one per function, on the caller's
+transaction, returning plain tuples and values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
+from truthset.store.models import Annotation, Item, Review
+
+#: (item id, external id, payload as JSON text)
+ItemRow = tuple[int, str | None, str]
+#: (item id, reviewed annotation id or None, verdict, correction as JSON text or None)
+ReviewRow = tuple[int, int | None, str, str | None]
+
+
+def items_by_id(tx: Connection, project_id: int, item_ids: Sequence[int]) -> Sequence[ItemRow]:
+    """The project's items among ``item_ids`` (ids of other projects are ignored), in id order.
+    The caller keeps ``item_ids`` to a page (a few thousand) so the IN list stays bounded."""
+    return tx.execute(select(Item.id, Item.external_id, Item.payload)
+                      .where(Item.project_id == project_id, Item.id.in_(item_ids))
+                      .order_by(Item.id)).tuples().all()
+
+
+def reviews_of_items(tx: Connection, item_ids: Sequence[int]) -> Sequence[ReviewRow]:
+    """Every review of the items, oldest first: a later verdict on an item or an annotation
+    overrides an earlier one."""
+    return tx.execute(select(Review.item_id, Review.annotation_id, Review.verdict, Review.correction)
+                      .where(Review.item_id.in_(item_ids)).order_by(Review.id)).tuples().all()
+
+
+def annotation_values(tx: Connection, annotation_ids: Sequence[int]) -> dict[int, str]:
+    """Annotation id -> value as JSON text (the annotations a reviewer accepted)."""
+    if not annotation_ids:
+        return {}
+    return {int(i): str(v) for i, v in tx.execute(
+        select(Annotation.id, Annotation.value).where(Annotation.id.in_(annotation_ids)))}
