@@ -164,8 +164,7 @@ def iter_final_labels(project: Project, choice: LabelChoice, *, page: int = 5000
     """Pages of items (all, or ``item_ids``) with their final labels; memory bounded by ``page``."""
     with project.store.read() as tx:
         if item_ids is None:
-            pages: Iterator[Sequence[ItemRow]] = ([(it.id, it.external_id, it.payload) for it in items]
-                                                  for items in repo.iter_items(tx, project.id, page=page))
+            pages: Iterator[Sequence[ItemRow]] = repo_training.item_pages(tx, project.id, page=page)
         else:
             wanted = sorted(set(item_ids))
             pages = (repo_training.items_by_id(tx, project.id, wanted[s : s + page])

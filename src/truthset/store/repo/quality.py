@@ -4,16 +4,16 @@ The services of quality control (``services.qc``, ``qc_spans``, ``gold``, ``trai
 gather what the pure :mod:`truthset.quality` algorithms need through these functions and keep
 all the logic (latest judgement per annotator, matching gold, the final-label rule) themselves.
 Each function runs one query (one write: a run with its labels) on the caller's transaction
-and returns plain tuples or values, never ORM objects.
+and returns rows (tuples of plain values, typed column by column) or values, never ORM objects.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Row, insert, select
 
 from truthset.store.models import Annotation, Consensus, Gold, Item, Run, User, utcnow
 from truthset.store.repo import current_annotations_query
@@ -24,9 +24,9 @@ CONSENSUS_RUN = "qc-aggregate"
 INSERT_CHUNK = 5000
 
 #: (item id, annotator name, label, annotation meta as JSON text)
-LabelJudgement = tuple[int, str, str | None, str | None]
+LabelJudgement: TypeAlias = "Row[int, str, str | None, str | None]"
 #: (item id, annotator name, value as JSON text, annotation meta as JSON text)
-ValueJudgement = tuple[int, str, str, str | None]
+ValueJudgement: TypeAlias = "Row[int, str, str, str | None]"
 
 
 def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str]) -> Sequence[LabelJudgement]:
@@ -37,7 +37,7 @@ def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str])
          .where(Annotation.source.in_(sources), Annotation.label.is_not(None))
          .order_by(Annotation.id)
          .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.label, Annotation.meta))
-    rows: Sequence[LabelJudgement] = tx.execute(q).tuples().all()
+    rows: Sequence[LabelJudgement] = tx.execute(q).all()
     return rows
 
 
@@ -48,17 +48,17 @@ def valued_judgements(tx: Connection, project_id: int, sources: Sequence[str]) -
          .where(Annotation.source.in_(sources))
          .order_by(Annotation.id)
          .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.value, Annotation.meta))
-    rows: Sequence[ValueJudgement] = tx.execute(q).tuples().all()
+    rows: Sequence[ValueJudgement] = tx.execute(q).all()
     return rows
 
 
-def external_ids(tx: Connection, project_id: int) -> Sequence[tuple[int, str]]:
+def external_ids(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
     """(item id, external id) of the project's items that have an external id (the id column
     of the imported file): messages and gold files name items by it."""
     rows = tx.execute(
         select(Item.id, Item.external_id).where(Item.project_id == project_id, Item.external_id.is_not(None))
-    ).tuples().all()
-    return cast("Sequence[tuple[int, str]]", rows)  # the WHERE leaves out the NULLs
+    ).all()
+    return cast("Sequence[Row[int, str]]", rows)  # the WHERE leaves out the NULLs
 
 
 def item_ids(tx: Connection, project_id: int) -> list[int]:
@@ -66,9 +66,9 @@ def item_ids(tx: Connection, project_id: int) -> list[int]:
     return [int(i) for i in tx.execute(select(Item.id).where(Item.project_id == project_id)).scalars()]
 
 
-def item_payloads(tx: Connection, project_id: int) -> Sequence[tuple[int, str]]:
+def item_payloads(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
     """(item id, payload as JSON text) of every item: the texts token-level agreement reads."""
-    return tx.execute(select(Item.id, Item.payload).where(Item.project_id == project_id)).tuples().all()
+    return tx.execute(select(Item.id, Item.payload).where(Item.project_id == project_id)).all()
 
 
 def batch_item_ids(tx: Connection, project_id: int, batch_id: int) -> list[int]:
@@ -78,10 +78,10 @@ def batch_item_ids(tx: Connection, project_id: int, batch_id: int) -> list[int]:
         select(Item.id).where(Item.project_id == project_id, Item.batch_id == batch_id).order_by(Item.id)).scalars()]
 
 
-def gold_labels(tx: Connection, project_id: int) -> Sequence[tuple[int, str | None]]:
+def gold_labels(tx: Connection, project_id: int) -> Sequence[Row[int, str | None]]:
     """(item id, gold label) of every gold item; the label is None where the gold value is not a
     single label (multi-label, NER)."""
-    return tx.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project_id)).tuples().all()
+    return tx.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project_id)).all()
 
 
 def add_consensus_run(tx: Connection, project_id: int, *, method: str, config: dict[str, Any], dataset_hash: str,
@@ -108,7 +108,7 @@ def consensus_run(tx: Connection, project_id: int, run_id: int | None = None) ->
     latest when ``run_id`` is None; None when there is no such run."""
     q = select(Run.id, Run.config).where(Run.project_id == project_id, Run.kind == CONSENSUS_RUN)
     q = q.where(Run.id == run_id) if run_id is not None else q.order_by(Run.id.desc()).limit(1)
-    row = tx.execute(q).tuples().first()
+    row = tx.execute(q).first()
     return None if row is None else (int(row[0]), row[1])
 
 
@@ -118,8 +118,8 @@ def consensus_run_ids(tx: Connection, project_id: int) -> list[int]:
         select(Run.id).where(Run.project_id == project_id, Run.kind == CONSENSUS_RUN).order_by(Run.id)).scalars()]
 
 
-def consensus_labels(tx: Connection, run_id: int, item_ids: Sequence[int]) -> Sequence[tuple[int, str, float | None]]:
+def consensus_labels(tx: Connection, run_id: int, item_ids: Sequence[int]) -> Sequence[Row[int, str, float | None]]:
     """(item id, consensus value as JSON text, posterior) that run ``run_id`` gave the items
     (those it did not see are absent)."""
     return tx.execute(select(Consensus.item_id, Consensus.value, Consensus.posterior)
-                      .where(Consensus.run_id == run_id, Consensus.item_id.in_(item_ids))).tuples().all()
+                      .where(Consensus.run_id == run_id, Consensus.item_id.in_(item_ids))).all()
