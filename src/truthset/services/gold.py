@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
 from truthset.services.qc import Judgements, _need, _plain, _read_table
 from truthset.services.qc_spans import SpanJudgements, span_frame
-from truthset.store.models import Gold, Item
+from truthset.store import repo
+from truthset.store.repo import quality as repo_quality
 
 GOLD_KEYS = ("external_id", "item_id")
 EXAMPLES = 5
@@ -110,10 +110,9 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
         target = pd.Series(ids, index=ids).where(ids.isin(known))
         where, sample = "of the answers file", known[:3].tolist()
     elif by == "external_id":
-        with project.store.read() as conn:
-            pairs = conn.execute(select(Item.external_id, Item.id).where(
-                Item.project_id == project.id, Item.external_id.is_not(None))).all()
-        lookup = pd.Series([i for _, i in pairs], index=pd.Index([e for e, _ in pairs], dtype=object), dtype=object)
+        with project.store.read() as tx:
+            pairs = repo_quality.external_ids(tx, project.id)
+        lookup = pd.Series([i for i, _ in pairs], index=pd.Index([e for _, e in pairs], dtype=object), dtype=object)
         lookup = lookup[~lookup.index.duplicated()]
         target = pd.Series(lookup.reindex(ids).to_numpy(), index=ids)
         where, sample = "of this project by external id", lookup.index[:3].tolist()
@@ -121,8 +120,8 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
             where += " (its items have no external id: import them with --id-col)"
     else:
         numeric = pd.to_numeric(pd.Series(ids, index=ids), errors="coerce")
-        with project.store.read() as conn:
-            known_ids = pd.Index(conn.execute(select(Item.id).where(Item.project_id == project.id)).scalars())
+        with project.store.read() as tx:
+            known_ids = pd.Index(repo_quality.item_ids(tx, project.id))
         target = numeric.where(numeric.isin(known_ids))
         where, sample = "of this project by item id", known_ids.sort_values()[:3].tolist()
     hit = target.notna().to_numpy()
@@ -145,8 +144,8 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
 
 def project_gold(project: Project, *, required: bool = True) -> GoldLabels | None:
     """The project's stored gold labels (single-label tasks); None if it has none and not ``required``."""
-    with project.store.read() as conn:
-        rows = conn.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project.id)).all()
+    with project.store.read() as tx:
+        rows = repo_quality.gold_labels(tx, project.id)
     labels = pd.Series({i: lab for i, lab in rows if lab is not None}, name="gold", dtype=object)
     if labels.empty and not required:
         return None
@@ -158,8 +157,8 @@ def project_gold(project: Project, *, required: bool = True) -> GoldLabels | Non
 
 def project_gold_spans(project: Project) -> tuple[pd.DataFrame, list[int]]:
     """NER gold: the true spans and every gold item (some have no span at all)."""
-    with project.store.read() as conn:
-        rows = conn.execute(select(Gold.item_id, Gold.value).where(Gold.project_id == project.id)).all()
+    with project.store.read() as tx:
+        rows = repo.gold_answers(tx, project.id)
     if not rows:
         raise InvalidInput("this project has no gold spans: import a Label Studio export whose ground-truth "
                            "annotations hold them")

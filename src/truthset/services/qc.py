@@ -22,12 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
 
 from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
-from truthset.store import repo
-from truthset.store.models import Annotation, Consensus, Item, Run, utcnow
+from truthset.store.repo import quality as repo_quality
 
 METHODS: dict[str, str] = {
     "mv": "MajorityVote",
@@ -114,21 +112,13 @@ def project_annotations(project: Project) -> Judgements:
             f"this is a {project.task} project; agreement and aggregation here work on one label per "
             "judgement. For NER use 'truthset qc agreement' (span F1 and token alpha)."
         )
-    q = (repo.current_annotations_query(project.id)
-         .where(Annotation.source.in_(JUDGEMENT_SOURCES), Annotation.label.is_not(None))
-         .order_by(Annotation.id))
-    with project.store.read() as conn:
-        rows = conn.execute(q).all()
-        names = _external_ids(conn, project.id)
-    frame = pd.DataFrame([(r.item_id, r.annotator, r.label) for r in rows],
+    with project.store.read() as tx:
+        rows = repo_quality.labelled_judgements(tx, project.id, JUDGEMENT_SOURCES)
+        names = dict(repo_quality.external_ids(tx, project.id))
+    frame = pd.DataFrame([(item, annotator, label) for item, annotator, label, _ in rows],
                          columns=["item", "annotator", "label"])
-    truth = np.fromiter((_is_ground_truth(r.meta) for r in rows), dtype=bool, count=len(rows))
+    truth = np.fromiter((_is_ground_truth(meta) for *_, meta in rows), dtype=bool, count=len(rows))
     return latest_judgements(frame, names=names, ground_truth=truth)
-
-
-def _external_ids(conn: Any, project_id: int) -> dict[int, str]:
-    return dict(conn.execute(select(Item.id, Item.external_id).where(
-        Item.project_id == project_id, Item.external_id.is_not(None))).all())
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -315,34 +305,26 @@ def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool 
 def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame, report: dict[str, Any],
                     *, seed: int) -> int:
     """Record a QC run and its consensus label per item; returns the run id."""
-    probas = model.probas_
-    posterior = probas.max(axis=1)
-    now = utcnow()
-    with project.store.write() as conn:
-        run_id = conn.execute(insert(Run).returning(Run.id).values(
-            project_id=project.id, kind="qc-aggregate",
-            config=json.dumps({"method": method, "estimator": type(model).__name__,
-                               "params": {k: repr(v) for k, v in getattr(model, "get_params", dict)().items()}}),
-            dataset_hash=dataset_hash(df), seed=seed, metrics=json.dumps(report), created_at=now,
-        )).scalar_one()
-        rows = [{"project_id": project.id, "item_id": int(item), "run_id": run_id, "method": method,
-                 "value": json.dumps(str(label), ensure_ascii=False), "posterior": float(posterior.loc[item]),
-                 "created_at": now}
-                for item, label in model.labels_.items()]
-        for start in range(0, len(rows), 5000):
-            conn.execute(insert(Consensus), rows[start : start + 5000])
-    return int(run_id)
+    posterior = model.probas_.max(axis=1)
+    config = {"method": method, "estimator": type(model).__name__,
+              "params": {k: repr(v) for k, v in getattr(model, "get_params", dict)().items()}}
+    labels = [(int(item), json.dumps(str(label), ensure_ascii=False), float(posterior.loc[item]))
+              for item, label in model.labels_.items()]
+    with project.store.write() as tx:
+        return repo_quality.add_consensus_run(tx, project.id, method=method, config=config,
+                                              dataset_hash=dataset_hash(df), seed=seed, metrics=report,
+                                              labels=labels)
 
 
 # -- acceptance sampling --------------------------------------------------------------------
 
 def batch_item_ids(project: Project, batch: int) -> list[int]:
-    with project.store.read() as conn:
-        ids = conn.execute(select(Item.id).where(Item.project_id == project.id, Item.batch_id == batch)
-                           .order_by(Item.id)).scalars().all()
+    """The ids of the items import batch ``batch`` added, in id order; an error if none."""
+    with project.store.read() as tx:
+        ids = repo_quality.batch_item_ids(tx, project.id, batch)
     if not ids:
         raise InvalidInput(f"batch {batch} added no items to this project; see 'truthset status' for batches")
-    return [int(i) for i in ids]
+    return ids
 
 
 def draw_sample(ids: Sequence[int], n: int, *, seed: int) -> list[int]:

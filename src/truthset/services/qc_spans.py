@@ -14,13 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
 from truthset.services.qc import JUDGEMENT_SOURCES, _f, _is_ground_truth
-from truthset.store import repo
-from truthset.store.models import Annotation, Item
+from truthset.store.repo import quality as repo_quality
 
 
 @dataclass
@@ -50,20 +48,16 @@ def span_frame(rows: list[tuple[Any, ...]], columns: list[str] = SPAN_COLUMNS) -
 
 def project_spans(project: Project) -> SpanJudgements:
     """NER: the latest annotation per annotator and item, as spans, texts and coverage."""
-    q = (repo.current_annotations_query(project.id)
-         .where(Annotation.source.in_(JUDGEMENT_SOURCES)).order_by(Annotation.id))
-    with project.store.read() as conn:
-        rows = conn.execute(q).all()
-        texts = {
-            i: json.loads(p).get(project.config.text_field, "")
-            for i, p in conn.execute(select(Item.id, Item.payload).where(Item.project_id == project.id))
-        }
-    cover = pd.DataFrame([(r.item_id, r.annotator) for r in rows], columns=["item", "annotator"])
+    with project.store.read() as tx:
+        rows = repo_quality.valued_judgements(tx, project.id, JUDGEMENT_SOURCES)
+        payloads = repo_quality.item_payloads(tx, project.id)
+    texts = {i: json.loads(p).get(project.config.text_field, "") for i, p in payloads}
+    cover = pd.DataFrame([(item, annotator) for item, annotator, _, _ in rows], columns=["item", "annotator"])
     latest = ~cover.duplicated(keep="last").to_numpy()
     kept = [r for r, keep in zip(rows, latest) if keep]
-    spans = span_frame([(r.item_id, r.annotator, s["start"], s["end"], s["label"])
-                        for r in kept for s in json.loads(r.value)])
-    truth = np.fromiter((_is_ground_truth(r.meta) for r in kept), dtype=bool, count=len(kept))
+    spans = span_frame([(item, annotator, s["start"], s["end"], s["label"])
+                        for item, annotator, value, _ in kept for s in json.loads(value)])
+    truth = np.fromiter((_is_ground_truth(meta) for *_, meta in kept), dtype=bool, count=len(kept))
     return SpanJudgements(spans, pd.Series(texts, name="text", dtype=object),
                           cover.loc[latest].reset_index(drop=True), int((~latest).sum()), truth)
 

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import select
 
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
 from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.store import repo
-from truthset.store.models import Annotation, Consensus, Item, Review, Run
+from truthset.store.repo import quality as repo_quality
+from truthset.store.repo import training as repo_training
+from truthset.store.repo.training import ItemRow
+from truthset.store.store import Transaction
 
 LABEL_KINDS = ("consensus", "adjudicated", "latest")
 
@@ -66,19 +67,17 @@ def resolve(project: Project, text: str) -> LabelChoice:
     if project.task in ("multi-label", "ner"):
         raise InvalidInput(f"--labels {text}: consensus runs exist for single-label tasks; this project is "
                            f"{project.task}. Use --labels adjudicated or latest.")
-    q = select(Run.id, Run.config).where(Run.project_id == project.id, Run.kind == "qc-aggregate")
-    q = q.where(Run.id == run) if kind == "run" else q.order_by(Run.id.desc()).limit(1)
-    with project.store.read() as conn:
-        row = conn.execute(q).first()
+    with project.store.read() as tx:
+        row = repo_quality.consensus_run(tx, project.id, run)
         if row is None and kind == "run":
-            runs = conn.execute(select(Run.id).where(Run.project_id == project.id, Run.kind == "qc-aggregate")
-                                .order_by(Run.id)).scalars().all()
+            runs = repo_quality.consensus_run_ids(tx, project.id)
             raise NotFound(f"--labels run:{run}: this project has no such consensus run; "
-                           + (f"its runs are {list(runs)}" if runs else "run 'truthset qc aggregate' first"))
+                           + (f"its runs are {runs}" if runs else "run 'truthset qc aggregate' first"))
     if row is None:
         raise InvalidInput("--labels consensus: no consensus run yet. Run 'truthset qc aggregate --method ds' "
                            "first, or use --labels latest")
-    return LabelChoice(kind, int(row.id), json.loads(row.config or "{}").get("method"))
+    run_id, config = row
+    return LabelChoice(kind, run_id, json.loads(config or "{}").get("method"))
 
 
 @dataclass
@@ -103,40 +102,36 @@ class _Evidence:
     consensus: tuple[Any, float | None] | None = None
 
 
-def _decisions(conn: Any, ids: list[int]) -> tuple[dict[int, Any], set[int]]:
+def _decisions(tx: Transaction, ids: list[int]) -> tuple[dict[int, Any], set[int]]:
     """Per item the value of the reviewer's latest correction or acceptance; rejected annotations."""
-    reviews = conn.execute(select(Review.item_id, Review.annotation_id, Review.verdict, Review.correction)
-                           .where(Review.item_id.in_(ids)).order_by(Review.id)).all()
-    last_on_annotation = {r.annotation_id: r.verdict for r in reviews if r.annotation_id is not None}
+    reviews = repo_training.reviews_of_items(tx, ids)
+    last_on_annotation = {ann: verdict for _, ann, verdict, _ in reviews if ann is not None}
     rejected = {a for a, v in last_on_annotation.items() if v == "reject"}
     decided: dict[int, Any] = {}
-    accepted = [r.annotation_id for r in reviews if r.verdict == "accept" and r.annotation_id is not None]
-    values = dict(conn.execute(select(Annotation.id, Annotation.value).where(Annotation.id.in_(accepted)))
-                  .all()) if accepted else {}
-    for r in reviews:
-        if r.verdict == "correct" and r.correction is not None:
-            decided[r.item_id] = json.loads(r.correction)
-        elif r.verdict == "accept" and r.annotation_id in values:
-            decided[r.item_id] = json.loads(values[r.annotation_id])
+    accepted = [ann for _, ann, verdict, _ in reviews if verdict == "accept" and ann is not None]
+    values = repo_training.annotation_values(tx, accepted)
+    for item, ann, verdict, correction in reviews:
+        if verdict == "correct" and correction is not None:
+            decided[item] = json.loads(correction)
+        elif verdict == "accept" and ann in values:
+            decided[item] = json.loads(values[ann])
     return decided, rejected
 
 
-def _evidence(conn: Any, project: Project, ids: list[int], choice: LabelChoice) -> dict[int, _Evidence]:
+def _evidence(tx: Transaction, project: Project, ids: list[int], choice: LabelChoice) -> dict[int, _Evidence]:
     out = {i: _Evidence() for i in ids}
-    decided, rejected = _decisions(conn, ids)
+    decided, rejected = _decisions(tx, ids)
     for i, v in decided.items():
         out[i].adjudicated = v
     latest: dict[tuple[int, str], Any] = {}
-    for a in repo.annotations_for_items(conn, project.id, ids):  # by item, then id: time order
+    for a in repo.annotations_for_items(tx, project.id, ids):  # by item, then id: time order
         if a.source in JUDGEMENT_SOURCES and a.id not in rejected:
             latest.pop((a.item_id, a.annotator), None)
             latest[(a.item_id, a.annotator)] = a
     for (item, _), a in latest.items():
         out[item].judgements.append(a)
     if choice.run is not None:
-        for item, value, posterior in conn.execute(
-                select(Consensus.item_id, Consensus.value, Consensus.posterior)
-                .where(Consensus.run_id == choice.run, Consensus.item_id.in_(ids))):
+        for item, value, posterior in repo_quality.consensus_labels(tx, choice.run, ids):
             out[item].consensus = (json.loads(value), posterior)
     return out
 
@@ -167,21 +162,20 @@ def _decide(row: FinalLabel, ev: _Evidence, choice: LabelChoice) -> None:
 def iter_final_labels(project: Project, choice: LabelChoice, *, page: int = 5000,
                       item_ids: list[int] | None = None) -> Iterator[list[FinalLabel]]:
     """Pages of items (all, or ``item_ids``) with their final labels; memory bounded by ``page``."""
-    with project.store.read() as conn:
+    with project.store.read() as tx:
         if item_ids is None:
-            pages: Iterator[list[Any]] = repo.iter_items(conn, project.id, page=page)
+            pages: Iterator[Sequence[ItemRow]] = repo_training.item_pages(tx, project.id, page=page)
         else:
             wanted = sorted(set(item_ids))
-            pages = (list(conn.execute(select(Item).where(Item.project_id == project.id,
-                                                          Item.id.in_(wanted[s : s + page])).order_by(Item.id)))
+            pages = (repo_training.items_by_id(tx, project.id, wanted[s : s + page])
                      for s in range(0, len(wanted), page))
         for items in pages:
-            ids = [it.id for it in items]
-            evidence = _evidence(conn, project, ids, choice)
+            ids = [item_id for item_id, _, _ in items]
+            evidence = _evidence(tx, project, ids, choice)
             rows = []
-            for it in items:
-                row = FinalLabel(it.id, it.external_id, json.loads(it.payload))
-                _decide(row, evidence[it.id], choice)
+            for item_id, external_id, payload in items:
+                row = FinalLabel(item_id, external_id, json.loads(payload))
+                _decide(row, evidence[item_id], choice)
                 rows.append(row)
             yield rows
 
@@ -253,11 +247,10 @@ def item_table(project: Project, item_ids: list[int]) -> Any:
 
     wanted = sorted(set(item_ids))
     rows = []
-    with project.store.read() as conn:
+    with project.store.read() as tx:
         for s in range(0, len(wanted), 5000):
-            rows += [(i, e, _shown(project, json.loads(p))) for i, e, p in conn.execute(
-                select(Item.id, Item.external_id, Item.payload)
-                .where(Item.project_id == project.id, Item.id.in_(wanted[s : s + 5000])).order_by(Item.id))]
+            rows += [(i, e, _shown(project, json.loads(p)))
+                     for i, e, p in repo_training.items_by_id(tx, project.id, wanted[s : s + 5000])]
     return pd.DataFrame(rows, columns=["item_id", "external_id", project.config.text_field])
 
 

@@ -32,7 +32,7 @@ from truthset.services.training_data import (
     label_text,
     resolve,
 )
-from truthset.store import repo
+from truthset.store.repo import training as repo_training
 
 LABEL_COLUMNS = ["label", "label_source", "confidence", "annotators", "run"]
 Pages = Iterator[list[FinalLabel]]
@@ -41,10 +41,10 @@ Pages = Iterator[list[FinalLabel]]
 def _payload_keys(project: Project, page: int) -> list[str]:
     """Every payload field of the project, text field first (a CSV header needs them all)."""
     keys = {project.config.text_field: None}
-    with project.store.read() as conn:
-        for items in repo.iter_items(conn, project.id, page=page):
-            for it in items:
-                keys.update(dict.fromkeys(json.loads(it.payload)))
+    with project.store.read() as tx:
+        for items in repo_training.item_pages(tx, project.id, page=page):
+            for _, _, payload in items:
+                keys.update(dict.fromkeys(json.loads(payload)))
     return list(keys)
 
 
