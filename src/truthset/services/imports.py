@@ -25,11 +25,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy import text as sql
 
 from truthset.core.errors import ImportFailed, InvalidInput, NotFound
 from truthset.core.schema import Label, duplicate_names
@@ -43,7 +41,9 @@ from truthset.services.projects import Project, record_schema
 from truthset.store import repo
 from truthset.store.bulk import Stager
 from truthset.store.media import record_media
-from truthset.store.models import Batch, ImportFinding, utcnow
+from truthset.store.models import utcnow
+from truthset.store.repo import imports as repo_imports
+from truthset.store.store import Transaction
 
 DUPLICATE_POLICIES = ("merge", "reject", "error")
 FINDING_KINDS = ("rejected", "duplicate", "changed", "same_content", "conflict", "mojibake", "control", "overlap")
@@ -161,10 +161,19 @@ def _messages(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, A
         proc.stdout.close()
 
 
-def _write_findings(conn: Connection, batch_id: int, findings: list[dict[str, Any]]) -> None:
-    for start in range(0, len(findings), 5000):
-        conn.execute(insert(ImportFinding),
-                     [{**f, "batch_id": batch_id} for f in findings[start : start + 5000]])
+def _check_request(project: Project, path: Path, options: ImportOptions) -> str:
+    """The file's format, once the request is known to make sense (else a clear error)."""
+    if options.on_duplicate not in DUPLICATE_POLICIES:
+        raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: use one of {', '.join(DUPLICATE_POLICIES)}")
+    if not path.exists():
+        raise ImportFailed(f"{path}: no such file or folder")
+    fmt = options.format or readers.detect_format(path)
+    if fmt not in readers.FORMATS:
+        raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(readers.FORMATS)}")
+    if fmt == "images" and project.task != IMAGE_TASK:
+        raise ImportFailed(f"{path}: a folder of images imports only into an {IMAGE_TASK} project; "
+                           f"this one is {project.task}")
+    return fmt
 
 
 def import_file(
@@ -184,122 +193,122 @@ def import_file(
     """
     options = options or ImportOptions()
     path = Path(path)
-    if options.on_duplicate not in DUPLICATE_POLICIES:
-        raise InvalidInput(f"--on-duplicate {options.on_duplicate!r}: use one of {', '.join(DUPLICATE_POLICIES)}")
-    if not path.exists():
-        raise ImportFailed(f"{path}: no such file or folder")
-    fmt = options.format or readers.detect_format(path)
-    if fmt not in readers.FORMATS:
-        raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(readers.FORMATS)}")
-    if fmt == "images" and project.task != IMAGE_TASK:
-        raise ImportFailed(f"{path}: a folder of images imports only into an {IMAGE_TASK} project; "
-                           f"this one is {project.task}")
-    if media is None:
-        media = import_policy(project, path)
-    source_name = source_name or str(path)
+    fmt = _check_request(project, path, options)
+    media = media if media is not None else import_policy(project, path)
     started = time.perf_counter()
-    report = ImportReport(batch=None, source=source_name, format=fmt)
-    sha = readers.file_sha256(path)
-    key = options.key()
-    with project.store.read() as conn:
-        earlier = repo.find_batch(conn, project.id, sha, key)
+    report = ImportReport(batch=None, source=source_name or str(path), format=fmt)
+    sha, key = readers.file_sha256(path), options.key()
+    with project.store.read() as tx:
+        earlier = repo.find_batch(tx, project.id, sha, key)
     if earlier is not None:
-        report.batch = earlier.id
-        report.already_imported = True
-        report.rows_read = earlier.rows_read
+        report.batch, report.already_imported, report.rows_read = earlier.id, True, earlier.rows_read
         report.seconds = time.perf_counter() - started
         return report
-    chunk_rows = project.settings.import_chunk_rows
-    max_field = project.settings.import_max_field_chars
+    settings = project.settings
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
-    parallel = size >= project.settings.import_parallel_bytes and (os.cpu_count() or 1) > 1
-    messages = _messages((path, fmt, options, project.task, project.config.text_field, chunk_rows, max_field,
-                          project.config.schema.span_overlap, media), parallel=parallel)
-    source: _Source | None = None
-    schema_names = set(project.config.schema.names)
-    seen_labels: dict[str, None] = {}
-    shown: list[dict[str, Any]] = []
-    first_problem: dict[str, Any] | None = None
+    parallel = size >= settings.import_parallel_bytes and (os.cpu_count() or 1) > 1
+    messages = _messages((path, fmt, options, project.task, project.config.text_field, settings.import_chunk_rows,
+                          settings.import_max_field_chars, project.config.schema.span_overlap, media),
+                         parallel=parallel)
     now = utcnow()
-    with project.store.write() as conn:
-        batch_id = int(conn.execute(
-            insert(Batch).values(
-                project_id=project.id, source=source_name, file_sha256=sha, format=fmt,
-                options=key, status="importing", created_at=now,
-            )
-        ).inserted_primary_key[0])  # type: ignore[index]
-        report.batch = batch_id
-        stager = Stager(conn, project_id=project.id, batch_id=batch_id, schema_version=project.schema_version,
-                        expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW,
-                        policy=options.on_duplicate)
-        for kind, payload in messages:
-            if kind == "done":
-                source = payload
-                continue
-            chunk: Chunk = payload
-            report.add(chunk)
-            for lab in sorted(chunk.labels):
-                seen_labels.setdefault(lab, None)
-            findings = chunk.findings
-            moved = stager.move(chunk.items, chunk.anns, now)
-            report.stored(batch_id, moved, findings)
-            if chunk.media:
-                record_media(conn, project.id, [(moved.item_of[i], row) for i, row in chunk.media], now)
-            findings.sort(key=lambda f: f["line"])
-            if first_problem is None:
-                first_problem = next((f for f in findings if f["kind"] in ("duplicate", "changed", "conflict")), None)
-            shown.extend(findings[: MAX_FINDINGS_SHOWN - len(shown)])
-            _write_findings(conn, batch_id, findings)
-            if progress is not None:
-                progress(chunk.rows_read)
-        if report.rows_read == 0:
-            what = "no image files" if fmt == "images" else "no rows (a header only, or nothing at all)"
-            raise ImportFailed(f"{path}: {what}; nothing was imported")
-        if options.on_duplicate == "error" and first_problem is not None:
-            raise ImportFailed(
-                f"{path}: line {first_problem['line']}: {first_problem['kind']}: {first_problem['reason']}; "
-                f"{report.duplicates + report.already_present} duplicate row(s), {report.changed_payloads} "
-                f"changed payload(s), {report.conflicts} conflicting label(s) in all. Nothing was imported. "
-                "Use --on-duplicate merge or reject."
-            )
+    with project.store.write() as tx:
+        report.batch = repo_imports.start_batch(tx, project_id=project.id, source=report.source, file_sha256=sha,
+                                                fmt=fmt, options=key, now=now)
+        stager = Stager(tx, project_id=project.id, batch_id=report.batch, schema_version=project.schema_version,
+                        expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW, policy=options.on_duplicate)
+        source, labels, first_problem = _store_chunks(tx, project, stager, messages, report, now, progress)
+        _refuse_unwanted(path, fmt, options, report, first_problem)
         stager.close()
-        assert source is not None  # the producer always ends with "done"
-        report.columns = source.columns
-        report.dialect = source.dialect
+        report.columns, report.dialect = source.columns, source.dialect
         if source.ls_names is not None and source.ls_names[0]:
             report.labelstudio = dict(zip(("from_name", "to_name", "data_key"), source.ls_names))
-        new_labels = [lab for lab in seen_labels if lab not in schema_names]
-        if new_labels and not schema_names:
-            schema = project.config.schema.model_copy(deep=True)
-            starter = type(schema).from_names(new_labels)
-            for group in duplicate_names(starter):
-                a, b = (starter.labels[i].name for i in group[:2])
-                raise ImportFailed(
-                    f"{path}: the labels {a!r} and {b!r} are one name written two ways (names are "
-                    "compared ignoring case, Unicode form and spacing), so they cannot both become "
-                    f"labels of the schema. Nothing was imported. Fix the file, or declare the one to "
-                    f"keep in truthset.yaml (schema.labels), import again and then run: "
-                    f"truthset schema merge {b!r} --into {a!r}"
-                )
-            schema.labels.extend(Label(**lab.model_dump()) for lab in starter.labels)
-            version = record_schema(project, schema, {"op": "import-labels", "labels": new_labels, "batch": batch_id}, conn)
-            conn.execute(sql("UPDATE annotations SET schema_version = :v WHERE batch_id = :b"), {"v": version, "b": batch_id})
-            report.labels_added_to_schema = new_labels
-            project.config = project.config.model_copy(update={"schema_": schema})
-        else:
-            report.labels_not_in_schema = new_labels
-        report.findings = shown
+        _labels_into_schema(tx, project, path, report, labels)
         report.seconds = time.perf_counter() - started
-        conn.execute(
-            update(Batch).where(Batch.id == batch_id).values(
-                status="committed", rows_read=report.rows_read, items_added=report.items_added,
-                annotations_added=report.annotations_added, duplicates=report.duplicates + report.already_present,
-                rejected=report.rejected, report=json.dumps(report.to_dict()),
-            )
-        )
+        repo_imports.finish_batch(tx, report.batch, rows_read=report.rows_read, items_added=report.items_added,
+                                  annotations_added=report.annotations_added,
+                                  duplicates=report.duplicates + report.already_present, rejected=report.rejected,
+                                  report=report.to_dict())
     _remember_labelstudio_mapping(project, source, changed=bool(report.labels_added_to_schema))
     project.store.analyze()
     return report
+
+
+def _store_chunks(tx: Transaction, project: Project, stager: Stager, messages: Iterator[tuple[str, Any]],
+                  report: ImportReport, now: datetime, progress: Callable[[int], None] | None,
+                  ) -> tuple[_Source, list[str], dict[str, Any] | None]:
+    """Write every chunk the reader sends; returns what reading decided, the labels met (in order)
+    and the first finding that ``--on-duplicate error`` refuses."""
+    batch_id = int(report.batch or 0)
+    source: _Source | None = None
+    seen_labels: dict[str, None] = {}
+    shown: list[dict[str, Any]] = []
+    first_problem: dict[str, Any] | None = None
+    for kind, payload in messages:
+        if kind == "done":
+            source = payload
+            continue
+        chunk: Chunk = payload
+        report.add(chunk)
+        for lab in sorted(chunk.labels):
+            seen_labels.setdefault(lab, None)
+        findings = chunk.findings
+        moved = stager.move(chunk.items, chunk.anns, now)
+        report.stored(batch_id, moved, findings)
+        if chunk.media:
+            record_media(tx, project.id, [(moved.item_of[i], row) for i, row in chunk.media], now)
+        findings.sort(key=lambda f: f["line"])
+        if first_problem is None:
+            first_problem = next((f for f in findings if f["kind"] in ("duplicate", "changed", "conflict")), None)
+        shown.extend(findings[: MAX_FINDINGS_SHOWN - len(shown)])
+        repo_imports.write_findings(tx, batch_id, findings)
+        if progress is not None:
+            progress(chunk.rows_read)
+    assert source is not None  # the producer always ends with "done"
+    report.findings = shown
+    return source, list(seen_labels), first_problem
+
+
+def _refuse_unwanted(path: Path, fmt: str, options: ImportOptions, report: ImportReport,
+                     first_problem: dict[str, Any] | None) -> None:
+    """Raise (so the transaction writes nothing) for a file with no rows, or a duplicate, changed
+    payload or conflict under ``--on-duplicate error``."""
+    if report.rows_read == 0:
+        what = "no image files" if fmt == "images" else "no rows (a header only, or nothing at all)"
+        raise ImportFailed(f"{path}: {what}; nothing was imported")
+    if options.on_duplicate == "error" and first_problem is not None:
+        raise ImportFailed(
+            f"{path}: line {first_problem['line']}: {first_problem['kind']}: {first_problem['reason']}; "
+            f"{report.duplicates + report.already_present} duplicate row(s), {report.changed_payloads} "
+            f"changed payload(s), {report.conflicts} conflicting label(s) in all. Nothing was imported. "
+            "Use --on-duplicate merge or reject."
+        )
+
+
+def _labels_into_schema(tx: Transaction, project: Project, path: Path, report: ImportReport,
+                        labels: list[str]) -> None:
+    """Labels the file brought that the schema lacks: a project with no labels yet takes them
+    (a new schema version, which the batch's annotations record); otherwise they are reported."""
+    schema_names = set(project.config.schema.names)
+    new_labels = [lab for lab in labels if lab not in schema_names]
+    if not new_labels or schema_names:
+        report.labels_not_in_schema = new_labels
+        return
+    schema = project.config.schema.model_copy(deep=True)
+    starter = type(schema).from_names(new_labels)
+    for group in duplicate_names(starter):
+        a, b = (starter.labels[i].name for i in group[:2])
+        raise ImportFailed(
+            f"{path}: the labels {a!r} and {b!r} are one name written two ways (names are "
+            "compared ignoring case, Unicode form and spacing), so they cannot both become "
+            f"labels of the schema. Nothing was imported. Fix the file, or declare the one to "
+            f"keep in truthset.yaml (schema.labels), import again and then run: "
+            f"truthset schema merge {b!r} --into {a!r}"
+        )
+    schema.labels.extend(Label(**lab.model_dump()) for lab in starter.labels)
+    version = record_schema(project, schema, {"op": "import-labels", "labels": new_labels, "batch": report.batch}, tx)
+    repo_imports.set_schema_version(tx, int(report.batch or 0), version)
+    report.labels_added_to_schema = new_labels
+    project.config = project.config.model_copy(update={"schema_": schema})
 
 
 def _remember_labelstudio_mapping(project: Project, source: _Source, *, changed: bool) -> None:
@@ -325,17 +334,10 @@ def import_findings(project: Project, batch: int, *, kind: str | None = None) ->
     """
     if kind is not None and kind not in FINDING_KINDS:
         raise InvalidInput(f"--kind {kind!r}: use one of {', '.join(FINDING_KINDS)}")
-    q = select(ImportFinding).where(ImportFinding.batch_id == batch).order_by(ImportFinding.line, ImportFinding.id)
-    if kind is not None:
-        q = q.where(ImportFinding.kind == kind)
-    with project.store.read() as conn:
-        found = conn.execute(select(Batch.id).where(Batch.id == batch, Batch.project_id == project.id)).first()
-        if found is None:
-            ids = list(conn.execute(select(Batch.id).where(Batch.project_id == project.id).order_by(Batch.id)).scalars())
+    with project.store.read() as tx:
+        ids = repo_imports.batch_ids(tx, project.id)
+        if batch not in ids:
             listed = ", ".join(map(str, ids[-10:])) if ids else "none yet"
             raise NotFound(f"batch {batch} is not an import of this project (its batches: {listed}); "
                            "'truthset status' lists them")
-        return [
-            {"kind": f.kind, "line": f.line, "field": f.field, "reason": f.reason, "raw": f.raw}
-            for f in conn.execute(q)
-        ]
+        return repo_imports.findings(tx, batch, kind)
