@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 from truthset.services.projects import Project
-from truthset.store import repo
 from truthset.store.repo import items as repo_items
 
 
@@ -44,4 +43,4 @@ def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
 def gold_answers(project: Project) -> list[dict[str, Any]]:
     """Every gold item's answer (admins only: the route checks the role)."""
     with project.store.read() as tx:
-        return [{"item_id": i, "value": json.loads(v)} for i, v in repo.gold_answers(tx, project.id)]
+        return [{"item_id": i, "value": json.loads(v)} for i, v in repo_items.gold_answers(tx, project.id)]

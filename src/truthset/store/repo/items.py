@@ -48,6 +48,12 @@ def annotations_page(tx: Connection, project_id: int, *, after: int, limit: int,
                            .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all())
 
 
+def gold_answers(tx: Connection, project_id: int) -> list[tuple[int, str]]:
+    """(item id, gold value as JSON text) of every gold item, by item id (for admins only)."""
+    return [(int(i), str(v)) for i, v in tx.execute(
+        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id))]
+
+
 def item_in_project(tx: Connection, project_id: int, item_id: int) -> Record | None:
     """The item row ``item_id`` if it belongs to this project (an id from a request may not)."""
     return tx.execute(select(Item).where(Item.id == item_id, Item.project_id == project_id)).first()
