@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
-from truthset.store.models import Batch, as_utc
+from truthset.store.models import as_utc
+from truthset.store.repo import batches as repo_batches
 
 
 def parse_due(text: str) -> datetime:
@@ -30,9 +29,8 @@ def parse_due(text: str) -> datetime:
 
 def set_due(project: Project, batch_id: int, due_at: datetime | None) -> None:
     """Give batch ``batch_id`` a due date (None removes it)."""
-    with project.store.write() as conn:
-        changed = conn.execute(update(Batch).where(Batch.id == batch_id, Batch.project_id == project.id)
-                               .values(due_at=due_at)).rowcount
+    with project.store.write() as tx:
+        changed = repo_batches.set_due(tx, project.id, batch_id, due_at)
     if not changed:
         raise NotFound(f"no batch {batch_id} in this project; 'truthset status' lists the batches")
     project.queue_state.batches_changed()

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from truthset.services.projects import Project
-from truthset.store import repo
-from truthset.store.models import Annotation, Item
+from truthset.store.repo import items as repo_items
 
 
 def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int | None = None,
@@ -25,20 +22,9 @@ def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int 
     ``label``: only items with an annotation of this label (gold answers count only
     ``with_gold``).
     """
-    q = select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open).where(
-        Item.project_id == project.id, Item.id > after)
-    if batch is not None:
-        q = q.where(Item.batch_id == batch)
-    if label is not None:
-        # ``item_id > after`` repeats the correlation as a range PostgreSQL can seek to: without
-        # it a merge semi-join reads the label's annotations from the first item on every page.
-        has = select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after,
-                                          Annotation.label == label)
-        if not with_gold:
-            has = has.where(Annotation.ground_truth.is_(False))
-        q = q.where(has.exists())
-    with project.store.read() as conn:
-        rows = conn.execute(q.order_by(Item.id).limit(limit)).all()
+    with project.store.read() as tx:
+        rows = repo_items.items_page(tx, project.id, after=after, limit=limit, batch=batch, label=label,
+                                     with_gold=with_gold)
     items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
               "assigned": r.n_open} for r in rows]
     return {"items": items, "next_after": items[-1]["item_id"] if len(items) == limit else None}
@@ -47,9 +33,8 @@ def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int 
 def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
                      with_gold: bool = False) -> dict[str, Any]:
     """Current annotations in id order (pass the last id as ``after``); gold answers only ``with_gold``."""
-    with project.store.read() as conn:
-        rows = conn.execute(repo.current_annotations_query(project.id, with_gold=with_gold)
-                            .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all()
+    with project.store.read() as tx:
+        rows = repo_items.annotations_page(tx, project.id, after=after, limit=limit, with_gold=with_gold)
     out = [{"annotation_id": r.id, "item_id": r.item_id, "annotator": r.annotator, "value": json.loads(r.value),
             "source": r.source, "schema_version": r.schema_version, "lead_time": r.lead_time} for r in rows]
     return {"annotations": out, "next_after": out[-1]["annotation_id"] if len(out) == limit else None}
@@ -58,4 +43,4 @@ def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
 def gold_answers(project: Project) -> list[dict[str, Any]]:
     """Every gold item's answer (admins only: the route checks the role)."""
     with project.store.read() as tx:
-        return [{"item_id": i, "value": json.loads(v)} for i, v in repo.gold_answers(tx, project.id)]
+        return [{"item_id": i, "value": json.loads(v)} for i, v in repo_items.gold_answers(tx, project.id)]

@@ -15,8 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from truthset.core.config import PROJECT_FILE, STATE_DIR
 from truthset.core.errors import NotFound
 from truthset.data.media import (
@@ -31,7 +29,7 @@ from truthset.data.media import (
 )
 from truthset.services.projects import Project
 from truthset.store import media as media_store
-from truthset.store.models import Assignment
+from truthset.store.repo import items as repo_items
 
 IMAGE_TASK = "image-classification"
 #: what the route says for every image it will not serve (no path, no reason an attacker can use)
@@ -112,8 +110,8 @@ def served_image(project: Project, item_id: int) -> Served:
     """
     if project.task != IMAGE_TASK:
         raise NotFound(f"this project has no images (its task is {project.task})")
-    with project.store.read() as conn:
-        row = media_store.media_of(conn, project.id, item_id)
+    with project.store.read() as tx:
+        row = media_store.media_of(tx, project.id, item_id)
     if row is None:
         raise NotFound(f"item {item_id} has no recorded image; images of items imported before this "
                        "version are recorded by 'truthset media rescan'")
@@ -146,14 +144,13 @@ def served_image(project: Project, item_id: int) -> Served:
 
 def was_assigned(project: Project, item_id: int, user_id: int) -> bool:
     """Has this annotator been handed the item (so may see its content)?"""
-    with project.store.read() as conn:
-        return conn.execute(select(Assignment.id).where(Assignment.item_id == item_id, Assignment.user_id == user_id)
-                            .limit(1)).first() is not None
+    with project.store.read() as tx:
+        return repo_items.was_assigned(tx, item_id, user_id)
 
 
 def unrecorded_images(project: Project) -> int:
     """Items of an image project with no recorded image (0 for other projects)."""
     if project.task != IMAGE_TASK:
         return 0
-    with project.store.read() as conn:
-        return media_store.count_without_media(conn, project.id)
+    with project.store.read() as tx:
+        return media_store.count_without_media(tx, project.id)

@@ -62,8 +62,8 @@ def rescan(project: Project, *, folder: Path | str | None = None) -> RescanRepor
     report = RescanReport()
     policies: dict[Path, MediaPolicy] = {}
     found: list[tuple[int, str, MediaInfo]] = []
-    with project.store.read() as conn:
-        for page in media_store.items_without_media(conn, project.id):
+    with project.store.read() as tx:
+        for page in media_store.items_without_media(tx, project.id):
             for item_id, payload, content_hash, source, fmt in page:
                 report.items += 1
                 value = payload.get("image") if fmt == "images" else None
@@ -78,15 +78,15 @@ def rescan(project: Project, *, folder: Path | str | None = None) -> RescanRepor
                     report.not_recorded += 1
                     if len(report.problems) < MAX_LISTED:
                         report.problems.append({"item_id": item_id, "image": str(value)[:200], "reason": str(exc)})
-    with project.store.write() as conn:
+    with project.store.write() as tx:
         taken: set[str] = set()
         for item_id, content_hash, info in found:
             new_hash = info.sha256
             # another item with the same bytes keeps its hash: the two stay apart, as imported
             if (new_hash and new_hash != content_hash and new_hash not in taken
-                    and media_store.item_with_hash(conn, project.id, new_hash) is None):
-                media_store.set_content_hash(conn, item_id, new_hash)
+                    and media_store.item_with_hash(tx, project.id, new_hash) is None):
+                media_store.set_content_hash(tx, item_id, new_hash)
                 taken.add(new_hash)
                 report.rehashed += 1
-        report.recorded = media_store.record_media(conn, project.id, [(i, info.to_row()) for i, _h, info in found])
+        report.recorded = media_store.record_media(tx, project.id, [(i, info.to_row()) for i, _h, info in found])
     return report

@@ -30,7 +30,7 @@ from truthset.core.schema import LabelSchema, name_key, require_unique_names, sc
 from truthset.store import repo
 from truthset.store.engine import sqlite_url
 from truthset.store.queue.state import QueueState
-from truthset.store.store import Store
+from truthset.store.store import Store, Transaction
 
 
 @dataclass
@@ -160,15 +160,15 @@ def init_project(
     return open_project(root)
 
 
-def record_schema(project: Project, schema: LabelSchema, note: dict[str, Any], conn: Any) -> int:
-    """Inside ``conn``'s transaction, record ``schema`` as the project's next version.
+def record_schema(project: Project, schema: LabelSchema, note: dict[str, Any], tx: Transaction) -> int:
+    """Inside the caller's write transaction ``tx``, record ``schema`` as the project's next version.
 
     A schema with two labels of the same name is refused (:class:`SchemaError`) before
     anything is written, so the transaction rolls back whole.
     """
     require_unique_names(schema)
     version = repo.add_schema_version(
-        conn, project_id=project.id, schema_json=schema.model_dump_json(), hash_=schema_hash(schema), note=note
+        tx, project_id=project.id, schema_json=schema.model_dump_json(), hash_=schema_hash(schema), note=note
     )
     project.schema_version = version
     return version

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
-
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
 from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
-from truthset.store.models import Annotation, Gold, Item, Review, User, utcnow
+from truthset.store.models import utcnow
+from truthset.store.repo import items as repo_items
+from truthset.store.repo import review as repo_review
 
 VERDICTS = ("accept", "reject", "correct")
 
@@ -34,25 +34,15 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
     """
     if not {"review", "adjudicate"} & set(project.config.review.stages):
         return []
-    cur = (repo.current_annotations_query(project.id, with_gold=with_gold)
-           .where(Annotation.source.in_(("human", "import"))).subquery())
-    reviewed = (select(Review.item_id, func.max(Review.created_at).label("at"))
-                .join(Item, Item.id == Review.item_id).where(Item.project_id == project.id)
-                .group_by(Review.item_id).subquery())
-    disagree = (select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
-                .group_by(cur.c.item_id).having(func.count(func.distinct(cur.c.value)) > 1))
-    wrong_gold = (select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
-                  .join(Gold, Gold.item_id == cur.c.item_id).where(Gold.value != cur.c.value)
-                  .group_by(cur.c.item_id))
     out: dict[int, dict[str, Any]] = {}
-    with project.store.read() as conn:  # on SQLite: no write lock for a read
-        for why, q in [("disagreement", disagree), *([("wrong on gold", wrong_gold)] if with_gold else [])]:
-            c = q.subquery()
-            waiting = (select(c.c.item_id).outerjoin(reviewed, reviewed.c.item_id == c.c.item_id)
-                       .where(or_(reviewed.c.at.is_(None), reviewed.c.at < c.c.last_at))
-                       .order_by(c.c.item_id).limit(limit))
-            for item_id in conn.execute(waiting).scalars():
-                out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)
+    with project.store.read() as tx:  # on SQLite: no write lock for a read
+        waiting = [("disagreement", repo_review.disagreements_waiting(tx, project.id, limit=limit,
+                                                                      with_gold=with_gold))]
+        if with_gold:
+            waiting.append(("wrong on gold", repo_review.wrong_on_gold_waiting(tx, project.id, limit=limit)))
+    for why, item_ids in waiting:
+        for item_id in item_ids:
+            out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)
     return [out[i] for i in sorted(out)][:limit]
 
 
@@ -96,14 +86,13 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
     For NER, ``spans`` lists every span the annotators marked, with who marked it and whether
     all of them did (:func:`span_votes`).
     """
-    with project.store.read() as conn:
-        item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
+    with project.store.read() as tx:
+        item = repo_items.item_in_project(tx, project.id, item_id)
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")
-        anns = repo.annotations_for_items(conn, project.id, [item_id], with_gold=with_gold)
-        gold = conn.execute(select(Gold.value).where(Gold.item_id == item_id)).scalar() if with_gold else None
-        reviews = conn.execute(select(Review, User.name.label("reviewer")).join(User, User.id == Review.reviewer_id)
-                               .where(Review.item_id == item_id).order_by(Review.id)).all()
+        anns = repo.annotations_for_items(tx, project.id, [item_id], with_gold=with_gold)
+        gold = repo_items.gold_value(tx, item_id) if with_gold else None
+        reviews = repo_review.reviews_of_item(tx, item_id)
     names: dict[str, str] = {}
     annotations = []
     for a in anns:
@@ -133,12 +122,12 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
     if verdict == "reject" and not reason.strip():
         raise InvalidInput("field 'reason': say why the annotation is rejected")
     now = utcnow()
-    with project.store.write() as conn:
-        item = conn.execute(select(Item).where(Item.id == item_id, Item.project_id == project.id)).first()
+    with project.store.write() as tx:
+        item = repo_items.item_in_project(tx, project.id, item_id)
         if item is None:
             raise NotFound(f"item {item_id} is not in this project")
         if annotation_id is not None:
-            owner = conn.execute(select(Annotation.item_id).where(Annotation.id == annotation_id)).scalar()
+            owner = repo_items.annotation_item(tx, annotation_id)
             if owner != item_id:
                 raise InvalidInput(f"field 'annotation_id': {annotation_id} is not an annotation of item {item_id}")
         correction = None
@@ -147,10 +136,8 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
             canonical = validate_value(project.task, project.config.schema, value,
                                        text=text if isinstance(text, str) else None)
             correction = canonical_json(canonical)
-            conn.execute(insert(Annotation).values(
-                project_id=project.id, item_id=item_id, user_id=reviewer_id, value=correction,
-                label=canonical if isinstance(canonical, str) else None, schema_version=project.schema_version,
-                source="review", meta=json.dumps({"adjudication": True}), created_at=now))
-        return int(conn.execute(insert(Review).returning(Review.id).values(
-            item_id=item_id, annotation_id=annotation_id, reviewer_id=reviewer_id, verdict=verdict,
-            reason=reason, correction=correction, created_at=now)).scalar_one())
+            repo_review.add_adjudication(tx, project.id, item_id, reviewer_id, value=correction,
+                                         label=canonical if isinstance(canonical, str) else None,
+                                         schema_version=project.schema_version, at=now)
+        return repo_review.add_review(tx, item_id, reviewer_id, verdict=verdict, annotation_id=annotation_id,
+                                      reason=reason, correction=correction, at=now)

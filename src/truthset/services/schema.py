@@ -13,8 +13,6 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-
 from truthset.core.errors import SchemaError
 from truthset.core.schema import (
     PALETTE,
@@ -28,8 +26,9 @@ from truthset.core.schema import (
 )
 from truthset.data.records import canonical_json
 from truthset.services.projects import Project, record_schema
-from truthset.store import repo
-from truthset.store.models import Annotation, Assignment, Gold, SchemaVersion, utcnow
+from truthset.store.models import utcnow
+from truthset.store.repo import schema as repo_schema
+from truthset.store.store import Transaction
 
 
 def _map_value(value: Any, mapping: dict[str, str]) -> Any:
@@ -51,13 +50,13 @@ def _mentions(value: Any, names: set[str]) -> bool:
     return False
 
 
-def _migrate_annotations(conn: Connection, project: Project, mapping: dict[str, str], version: int) -> int:
+def _migrate_annotations(tx: Transaction, project: Project, mapping: dict[str, str], version: int) -> int:
     """Write superseding rows for every current annotation that uses a mapped label."""
     names = set(mapping)
     now = utcnow()
     count = 0
     batch: list[dict[str, Any]] = []
-    rows = conn.execute(repo.current_annotations_query(project.id).order_by(Annotation.id)).fetchall()
+    rows = repo_schema.current_annotations(tx, project.id, in_id_order=True)
     for a in rows:
         value = json.loads(a.value)
         if not _mentions(value, names):
@@ -71,18 +70,12 @@ def _migrate_annotations(conn: Connection, project: Project, mapping: dict[str, 
             "supersedes_id": a.id, "meta": a.meta, "created_at": now,
         })
         count += 1
-    for start in range(0, len(batch), 5000):
-        conn.execute(insert(Annotation), batch[start : start + 5000])
-    for g in conn.execute(select(Gold).where(Gold.project_id == project.id)).fetchall():
+    repo_schema.add_annotations(tx, batch)
+    for g in repo_schema.gold_rows(tx, project.id):
         value = json.loads(g.value)
         if _mentions(value, names):
             new = _map_value(value, mapping)
-            conn.execute(
-                update(Gold).where(Gold.item_id == g.item_id).values(
-                    value=canonical_json(new),
-                    label=new if isinstance(new, str) else None,
-                )
-            )
+            repo_schema.set_gold(tx, g.item_id, value=canonical_json(new), label=new if isinstance(new, str) else None)
     return count
 
 
@@ -106,12 +99,12 @@ def _refuse_same_name(schema: LabelSchema, new: str, *, allowed: tuple[str, ...]
 
 def _commit(project: Project, schema: LabelSchema, note: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
     require_unique_names(schema)  # before anything is written
-    with project.store.write() as conn:
-        version = record_schema(project, schema, note, conn)
-        migrated = _migrate_annotations(conn, project, mapping, version) if mapping else 0
+    with project.store.write() as tx:
+        version = record_schema(project, schema, note, tx)
+        migrated = _migrate_annotations(tx, project, mapping, version) if mapping else 0
         queued = 0
         if note["op"] == "split":
-            queued = _queue_split(conn, project, note["label"], note["into"], version)
+            queued = _queue_split(tx, project, note["label"], note["into"], version)
     project.save_config(project.config.model_copy(update={"schema_": schema}))
     return {"version": version, "annotations_migrated": migrated, "items_queued": queued, **note}
 
@@ -218,17 +211,16 @@ def split_label(project: Project, label: str, into: list[str]) -> dict[str, Any]
     return _commit(project, schema, {"op": "split", "label": label, "into": into}, {})
 
 
-def _queue_split(conn: Connection, project: Project, label: str, into: list[str], version: int) -> int:
+def _queue_split(tx: Transaction, project: Project, label: str, into: list[str], version: int) -> int:
     items = set()
-    for a in conn.execute(repo.current_annotations_query(project.id)).fetchall():
+    for a in repo_schema.current_annotations(tx, project.id):
         if _mentions(json.loads(a.value), {label}):
             items.add(a.item_id)
     now = utcnow()
     reason = f"label {label!r} was split into {', '.join(into)} (schema v{version}); annotate again"
     rows = [{"project_id": project.id, "item_id": i, "user_id": None, "stage": "annotate",
              "status": "pending", "reason": reason, "created_at": now} for i in sorted(items)]
-    for start in range(0, len(rows), 5000):
-        conn.execute(insert(Assignment), rows[start : start + 5000])
+    repo_schema.add_assignments(tx, rows)
     project.queue_state.reannotations_changed()  # the queue looks again at once
     return len(rows)
 
@@ -236,8 +228,8 @@ def _queue_split(conn: Connection, project: Project, label: str, into: list[str]
 def _used_labels(project: Project) -> set[str]:
     """Every label name in the project's current annotations."""
     used: set[str] = set()
-    with project.store.read() as conn:
-        for a in conn.execute(repo.current_annotations_query(project.id)).fetchall():
+    with project.store.read() as tx:
+        for a in repo_schema.current_annotations(tx, project.id):
             value = json.loads(a.value)
             if isinstance(value, str):
                 used.add(value)
@@ -249,10 +241,7 @@ def _used_labels(project: Project) -> set[str]:
 def check(project: Project) -> list[Finding]:
     """:func:`truthset.core.schema.check_schema` with the labels actually used in the data."""
     used = _used_labels(project)
-    with project.store.read() as conn:
-        pending = {
-            json.loads(n)["label"]
-            for (n,) in conn.execute(select(SchemaVersion.note).where(SchemaVersion.project_id == project.id))
-            if json.loads(n or "{}").get("op") == "split"
-        }
+    with project.store.read() as tx:
+        notes = repo_schema.schema_notes(tx, project.id)
+    pending = {json.loads(n)["label"] for n in notes if n and json.loads(n).get("op") == "split"}
     return check_schema(project.config.schema, data_labels=used, pending=pending)

@@ -42,7 +42,14 @@ from truthset.store.locks import NO_WAIT, READ_ONLY, WouldWait
 from truthset.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sqlalchemy import Row
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    #: a row as repository functions return it: columns by name (``row.id``), of any number and
+    #: type (spelt for SQLAlchemy 2.1's variadic ``Row``; a type only, never evaluated)
+    Record: TypeAlias = Row[*tuple[Any, ...]]
 
 T = TypeVar("T")
 #: a transaction on the store, as ``Store.read``/``write`` give it to repository functions

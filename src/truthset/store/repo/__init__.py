@@ -225,8 +225,3 @@ def items_full(conn: Connection, project_id: int) -> int:
     return int(conn.execute(select(func.count()).select_from(Item)
                             .where(Item.project_id == project_id, Item.full.is_(True))).scalar_one())
 
-
-def gold_answers(conn: Connection, project_id: int) -> list[tuple[int, str]]:
-    """(item id, gold value as JSON text) of every gold item, by item id."""
-    return [(int(i), str(v)) for i, v in conn.execute(
-        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id))]

@@ -1,0 +1,78 @@
+"""Items and their annotations as the API lists them (services.items), and one item by id.
+
+Gold answers given as annotations (``ground_truth``) are left out unless ``with_gold``: the
+services pass it only for admins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+
+from truthset.store.models import Annotation, Assignment, Gold, Item
+from truthset.store.repo import current_annotations_query
+
+if TYPE_CHECKING:
+    from truthset.store.store import Record
+
+
+def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch: int | None = None,
+               label: str | None = None, with_gold: bool = False) -> list[Record]:
+    """Up to ``limit`` items with id above ``after``, in id order (keyset pagination): rows of
+    (id, external_id, payload JSON text, batch_id, n_open).
+
+    ``batch``: only that batch's items; ``label``: only items with an annotation of this label
+    (gold answers count only ``with_gold``).
+    """
+    q = select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open).where(
+        Item.project_id == project_id, Item.id > after)
+    if batch is not None:
+        q = q.where(Item.batch_id == batch)
+    if label is not None:
+        # ``item_id > after`` repeats the correlation as a range PostgreSQL can seek to: without
+        # it a merge semi-join reads the label's annotations from the first item on every page.
+        has = select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after,
+                                          Annotation.label == label)
+        if not with_gold:
+            has = has.where(Annotation.ground_truth.is_(False))
+        q = q.where(has.exists())
+    return list(tx.execute(q.order_by(Item.id).limit(limit)).all())
+
+
+def annotations_page(tx: Connection, project_id: int, *, after: int, limit: int,
+                     with_gold: bool = False) -> list[Record]:
+    """Up to ``limit`` current annotations with id above ``after``, in id order (keyset
+    pagination): annotation rows with the annotator's name as ``annotator``."""
+    return list(tx.execute(current_annotations_query(project_id, with_gold=with_gold)
+                           .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all())
+
+
+def gold_answers(tx: Connection, project_id: int) -> list[tuple[int, str]]:
+    """(item id, gold value as JSON text) of every gold item, by item id (for admins only)."""
+    return [(int(i), str(v)) for i, v in tx.execute(
+        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id))]
+
+
+def item_in_project(tx: Connection, project_id: int, item_id: int) -> Record | None:
+    """The item row ``item_id`` if it belongs to this project (an id from a request may not)."""
+    return tx.execute(select(Item).where(Item.id == item_id, Item.project_id == project_id)).first()
+
+
+def gold_value(tx: Connection, item_id: int) -> str | None:
+    """The gold answer of an item as JSON text, or None when it is not a gold item."""
+    value = tx.execute(select(Gold.value).where(Gold.item_id == item_id)).scalar()
+    return None if value is None else str(value)
+
+
+def annotation_item(tx: Connection, annotation_id: int) -> int | None:
+    """The item an annotation belongs to (None: no such annotation), to check a request's pair."""
+    found = tx.execute(select(Annotation.item_id).where(Annotation.id == annotation_id)).scalar()
+    return None if found is None else int(found)
+
+
+def was_assigned(tx: Connection, item_id: int, user_id: int) -> bool:
+    """Whether the user has ever been handed the item (an assignment in any state): what lets
+    an annotator see its content."""
+    return tx.execute(select(Assignment.id).where(Assignment.item_id == item_id, Assignment.user_id == user_id)
+                      .limit(1)).first() is not None
