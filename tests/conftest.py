@@ -70,3 +70,92 @@ def new_project(tmp_path: Path, backend: str):  # type: ignore[no-untyped-def]
     yield make
     for p in made:
         p.close()
+
+
+#: tests that take more than a few seconds (measured with ``pytest --durations``): marked
+#: ``slow`` here, in one place, so the quick subset (``-m "not slow and not postgres"``) stays
+#: under a minute; browser tests (tests/e2e) are slow as a whole
+SLOW = frozenset({
+    "tests/data/test_duplicates.py::test_exact_clusters_partition_items_by_normalised_text",
+    "tests/data/test_duplicates.py::test_normalize_is_idempotent",
+    "tests/data/test_embeddings.py::test_packaged_model_finds_paraphrases_offline",
+    "tests/data/test_limits.py::test_importing_truthset_leaves_the_csv_field_limit_alone",
+    "tests/data/test_minhash.py::test_estimate_is_unbiased_and_within_tolerance",
+    "tests/modeling/test_baselines.py::test_embedding_baseline_offline",
+    "tests/modeling/test_baselines.py::test_fitted_pipeline_round_trips_through_skops",
+    "tests/modeling/test_evaluate.py::test_interval_matches_a_plain_bootstrap_with_sklearn",
+    "tests/modeling/test_ner.py::test_crf_on_real_label_studio_ner",
+    "tests/modeling/test_real_data.py::test_rte_majority_vote_vs_dawid_skene",
+    "tests/quality/test_aggregation.py::test_dawid_skene_equals_crowdkit",
+    "tests/quality/test_aggregation.py::test_glad_matches_crowdkit",
+    "tests/quality/test_aggregation.py::test_mace_equals_crowdkit_when_names_sort_in_appearance_order",
+    "tests/quality/test_span_pairs.py::test_gold_f1_equals_span_f1_on_each_annotators_gold_items",
+    "tests/quality/test_span_pairs.py::test_pairs_equal_pairwise_span_f1",
+    "tests/quality/test_spans.py::test_overlap_matches_brute_force_and_bounds_exact",
+    "tests/reports/test_pdf.py::test_a_longer_report_prints_on_more_pages",
+    "tests/reports/test_pdf.py::test_quality_report_prints_with_every_heading",
+    "tests/reports/test_plots.py::test_any_text_gives_well_formed_svg_that_keeps_it",
+    "tests/reports/test_plots.py::test_chart_is_deterministic_and_ids_follow_ident",
+    "tests/reports/test_plots.py::test_same_bytes_in_a_fresh_interpreter",
+    "tests/reports/test_plots.py::test_threads_draw_the_same_charts_as_one_thread",
+    "tests/reports/test_render.py::test_same_bytes_in_a_fresh_interpreter",
+    "tests/reports/test_render.py::test_same_input_same_bytes",
+    "tests/server/test_api.py::test_a_waiting_queue_transaction_does_not_hold_up_other_requests",
+    "tests/server/test_load_smoke.py::test_acknowledged_annotations_survive_sigkill",
+    "tests/server/test_login.py::test_a_good_login_clears_the_names_count",
+    "tests/server/test_login.py::test_failures_from_one_address_across_names_are_bounded_too",
+    "tests/server/test_login.py::test_password_checks_run_at_most_login_concurrency_at_once",
+    "tests/server/test_login.py::test_repeated_failures_for_a_name_get_429_with_retry_after",
+    "tests/server/test_media.py::test_a_changed_moved_or_swapped_file_is_not_served",
+    "tests/server/test_media.py::test_a_csv_naming_store_files_is_rejected_in_an_image_project",
+    "tests/server/test_media.py::test_a_csv_naming_store_files_serves_nothing_in_a_text_project",
+    "tests/server/test_media.py::test_an_admin_push_cannot_read_another_projects_database",
+    "tests/server/test_media.py::test_an_image_field_in_a_text_projects_jsonl_serves_nothing",
+    "tests/server/test_media_store_integrity.py::test_asking_for_store_files_leaves_the_store_intact",
+    "tests/server/test_plain_install.py::test_app_serves_and_annotates_without_greenlet",
+    "tests/server/test_sessions.py::test_another_process_honours_a_logout_within_the_cache_seconds",
+    "tests/services/test_exports.py::test_csv_export_import_round_trip_property",
+    "tests/services/test_exports.py::test_labelstudio_round_trip_ner",
+    "tests/services/test_exports.py::test_long_format_round_trip_sms",
+    "tests/services/test_gold.py::test_gold_file_matches_items_by_external_id",
+    "tests/services/test_gold.py::test_gold_rule_says_what_the_threshold_compares",
+    "tests/services/test_import_identity.py::test_changed_payload_under_reject_and_error",
+    "tests/services/test_import_identity.py::test_crowd_judgements_are_not_duplicates",
+    "tests/services/test_imports.py::test_failure_mid_import_leaves_nothing",
+    "tests/services/test_imports.py::test_multilabel_and_ner_columns",
+    "tests/services/test_imports.py::test_no_reader_process_outlives_a_killed_import",
+    "tests/services/test_imports.py::test_reader_process_errors_reach_the_user",
+    "tests/services/test_imports.py::test_reader_process_gives_the_same_result",
+    "tests/services/test_imports.py::test_sigkill_during_import_leaves_nothing",
+    "tests/services/test_imports.py::test_sms_import_counts_and_duplicates",
+    "tests/services/test_qc.py::test_aggregate_warns_when_items_have_one_judgement",
+    "tests/services/test_qc.py::test_sample_file_can_be_reviewed_as_it_is",
+    "tests/services/test_qc.py::test_single_annotator_project_gets_a_clear_error",
+    "tests/services/test_queue.py::test_batches_due_soonest_are_served_first",
+    "tests/services/test_queue.py::test_concurrent_annotators_keep_every_invariant",
+    "tests/services/test_queue.py::test_overlap_and_no_item_twice",
+    "tests/services/test_round_trips.py::test_conll_round_trip_keeps_ids_annotators_and_gold",
+    "tests/services/test_round_trips.py::test_every_format_round_trips_the_leoka_ner_export",
+    "tests/services/test_round_trips.py::test_overlapping_spans_are_findings",
+    "tests/services/test_schema.py::test_an_import_that_would_add_one_name_twice_is_refused_whole",
+    "tests/services/test_training_data.py::test_every_format_carries_the_same_final_labels",
+    "tests/services/test_training_data.py::test_items_without_a_final_label_are_listed",
+    "tests/services/test_users.py::test_logins_and_tokens_follow_the_users_status",
+    "tests/services/test_users.py::test_unknown_names_cost_the_same_password_check_as_known_ones",
+    "tests/test_architecture.py::test_no_import_cycle",
+    "tests/test_cli.py::test_demo_serve_prints_working_logins",
+    "tests/test_cli.py::test_serve_with_two_workers_shares_one_queue",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark PostgreSQL runs ``postgres`` and long tests ``slow`` (see ``SLOW``)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        uses_pg = "pg_url" in getattr(item, "fixturenames", ()) or (
+            callspec is not None and callspec.params.get("backend") == "postgres")
+        if uses_pg:
+            item.add_marker(pytest.mark.postgres)
+        node = item.nodeid.split("[", 1)[0]
+        if node in SLOW or node.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.slow)

@@ -25,7 +25,7 @@ from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
 from truthset.services.qc import Judgements, _need, _plain, _read_table
 from truthset.services.qc_spans import SpanJudgements, span_frame
-from truthset.store import repo
+from truthset.store.repo import items as repo_items
 from truthset.store.repo import quality as repo_quality
 
 GOLD_KEYS = ("external_id", "item_id")
@@ -158,7 +158,7 @@ def project_gold(project: Project, *, required: bool = True) -> GoldLabels | Non
 def project_gold_spans(project: Project) -> tuple[pd.DataFrame, list[int]]:
     """NER gold: the true spans and every gold item (some have no span at all)."""
     with project.store.read() as tx:
-        rows = repo.gold_answers(tx, project.id)
+        rows = repo_items.gold_answers(tx, project.id)
     if not rows:
         raise InvalidInput("this project has no gold spans: import a Label Studio export whose ground-truth "
                            "annotations hold them")
