@@ -404,7 +404,10 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
             Item.project_id == p.id, Item.full.is_(False), *([Item.batch_id == batch] if in_batch else []))).scalar()
     statement = sql.eligible("sequential", in_batch=in_batch, lock=pg).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
         dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
-    wanted = "ix_items_batch_open_by_id" if in_batch else "ix_items_open_by_id"
+    # Within a batch the batch's own index is the narrower one, but SQLite's planner may also pick
+    # the project's (CI saw it once): both are partial over open items in id order, so neither
+    # steps over done items nor sorts, which is the property under test.
+    wanted = ("ix_items_batch_open_by_id", "ix_items_open_by_id") if in_batch else ("ix_items_open_by_id",)
     # The plan is the planner's choice from statistics, which autovacuum may be refreshing at the
     # same moment (the test once failed that way under load): look again after a fresh ANALYZE
     # before concluding the index is not used.
@@ -417,9 +420,9 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
             plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(
                 f"{'EXPLAIN' if pg else 'EXPLAIN QUERY PLAN'} {statement}").all())
             claimed = conn.exec_driver_sql(str(statement)).scalar()
-        if wanted in plan and "Sort" not in plan and "TEMP B-TREE" not in plan:
+        if any(w in plan for w in wanted) and "Sort" not in plan and "TEMP B-TREE" not in plan:
             break
-    assert wanted in plan, plan
+    assert any(w in plan for w in wanted), plan
     assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
     assert claimed == first_open  # whatever the plan, the first open item by id
     assert queue.next_task(p, uid) is not None

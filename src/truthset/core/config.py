@@ -142,13 +142,17 @@ class QueueConfig(BaseModel):
     )
 
 
+Stage = Literal["annotate", "review", "adjudicate"]
+STAGES: tuple[Stage, ...] = ("annotate", "review", "adjudicate")
+
+
 class ReviewConfig(BaseModel):
     """Which stages a project uses after annotation, and what reviewers see."""
 
     model_config = ConfigDict(extra="forbid")
 
-    stages: list[Literal["annotate", "review", "adjudicate"]] = Field(
-        default_factory=lambda: ["annotate", "review", "adjudicate"],
+    stages: list[Stage] = Field(
+        default_factory=lambda: list(STAGES),
         description="review: accept/reject annotations; adjudicate: fix the final label.",
     )
     show_annotator_names: bool = Field(True, description="Show reviewers who gave each label.")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from truthset.core.config import PROJECT_FILE
 from truthset.core.schema import Label, LabelSchema
-from truthset.services.imports import ImportOptions, ImportReport, import_file
+from truthset.services.import_report import ImportReport
+from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project, init_project, open_project
 
 DEMO_SCHEMA = LabelSchema(

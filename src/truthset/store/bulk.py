@@ -26,10 +26,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Table, text
 
 from truthset.core.keys import external_key
 from truthset.store.identity import ChunkResult, History, KeyFilter, Stored
@@ -110,7 +110,7 @@ class Stager:
             return []
         if expected_rows * 3 < self._top_id("items"):
             return []
-        deferred = [ix for ix in Item.__table__.indexes if ix.name in DEFERRED_INDEXES]
+        deferred = [ix for ix in cast(Table, Item.__table__).indexes if ix.name in DEFERRED_INDEXES]
         for index in deferred:
             index.drop(self.conn)
         return deferred

@@ -155,6 +155,7 @@ def serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
             raise StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
                             "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
         dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # a connection in a transaction has its driver connection
         holder.update(conn=id(conn), dbapi=id(dbapi))
         try:
             if no_wait:

@@ -9,11 +9,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from truthset.server.auth import require
+from truthset.server.auth import Admin, Annotator, Reviewer
 from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
 from truthset.services import items, media, pushes, queue, review
 from truthset.services.status import status
-from truthset.services.users import Account
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -56,12 +55,12 @@ def _task_or_none(task: queue.Task | None, response: Response) -> dict[str, Any]
 
 
 @router.get("/me")
-def me(account: Account = require("annotator")) -> dict[str, Any]:
+def me(*, account: Annotator) -> dict[str, Any]:
     return {"id": account.id, "name": account.name, "role": account.role}
 
 
 @router.get("/schema")
-def schema(request: Request, account: Account = require("annotator")) -> dict[str, Any]:
+def schema(request: Request, *, account: Annotator) -> dict[str, Any]:
     """The labels and their guide text (what annotators read)."""
     p = _project(request)
     return {"task": p.task, "schema_version": p.schema_version, **p.config.schema.model_dump()}
@@ -71,13 +70,13 @@ def schema(request: Request, account: Account = require("annotator")) -> dict[st
 
 @router.post("/next", responses={204: {"description": "no item left for you"}})
 async def next_item(request: Request, response: Response,
-                    account: Account = require("annotator")) -> dict[str, Any] | None:
+                    *, account: Annotator) -> dict[str, Any] | None:
     return _task_or_none(await queue.serve_next_task(_project(request), account.id), response)
 
 
 @router.post("/assignments/{assignment_id}/submit")
 async def submit(assignment_id: PathId, body: Submission, request: Request,
-                 account: Account = require("annotator")) -> dict[str, Any]:
+                 *, account: Annotator) -> dict[str, Any]:
     """Store the annotation and hand out the next item in the same round trip."""
     p = _project(request)
     annotation_id, nxt = await queue.serve_submit_and_next(p, account.id, assignment_id, body.value, body.lead_time)
@@ -86,7 +85,7 @@ async def submit(assignment_id: PathId, body: Submission, request: Request,
 
 @router.post("/assignments/{assignment_id}/skip")
 async def skip(assignment_id: PathId, body: Skip, request: Request,
-               account: Account = require("annotator")) -> dict[str, Any]:
+               *, account: Annotator) -> dict[str, Any]:
     p = _project(request)
     issue = await queue.serve_skip(p, account.id, assignment_id, body.reason, body.note)
     nxt = await queue.serve_next_task(p, account.id)
@@ -94,14 +93,14 @@ async def skip(assignment_id: PathId, body: Skip, request: Request,
 
 
 @router.post("/items")
-def push_items(body: ItemsIn, request: Request, account: Account = require("admin")) -> dict[str, Any]:
+def push_items(body: ItemsIn, request: Request, *, account: Admin) -> dict[str, Any]:
     """Add items (idempotent: content already present is not added twice)."""
     return pushes.push_items(_project(request), body.items, annotator=body.annotator)
 
 
 @router.get("/items")
 def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1, le=1000), batch: QueryId = None,
-               label: QueryText = None, account: Account = require("reviewer")) -> dict[str, Any]:
+               label: QueryText = None, *, account: Reviewer) -> dict[str, Any]:
     """Items in id order (keyset pagination: pass the last id as ``after``); ``batch=`` keeps one
     batch's items, ``label=`` only items with a current annotation of that label."""
     return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label,
@@ -109,7 +108,7 @@ def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1
 
 
 @router.get("/items/{item_id}")
-def get_item(item_id: PathId, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
+def get_item(item_id: PathId, request: Request, *, account: Reviewer) -> dict[str, Any]:
     p = _project(request)
     # admins always see who labelled what; reviewers only if the project shows names
     names = account.can("admin") or p.config.review.show_annotator_names
@@ -123,7 +122,7 @@ IMAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy":
 
 @router.get("/items/{item_id}/image", responses={200: {"content": {"image/png": {}}},
                                                   307: {"description": "an allowed image URL"}})
-def item_image(item_id: PathId, request: Request, account: Account = require("annotator")) -> Response:
+def item_image(item_id: PathId, request: Request, *, account: Annotator) -> Response:
     """The recorded image of an item of an image project: to reviewers, and to annotators who
     were handed the item. Only images an import checked and recorded; 404 for anything else."""
     p = _project(request)
@@ -138,32 +137,32 @@ def item_image(item_id: PathId, request: Request, account: Account = require("an
 
 @router.get("/annotations")
 def pull_annotations(request: Request, after: AfterId = 0, limit: int = Query(1000, ge=1, le=10000),
-                     account: Account = require("reviewer")) -> dict[str, Any]:
+                     *, account: Reviewer) -> dict[str, Any]:
     """Current annotations in id order, for pipelines pulling labels (pass the last id as ``after``).
     Gold answers given as annotations are listed to admins only."""
     return items.pull_annotations(_project(request), after=after, limit=limit, with_gold=account.can("admin"))
 
 
 @router.get("/gold")
-def gold(request: Request, account: Account = require("admin")) -> dict[str, Any]:
+def gold(request: Request, *, account: Admin) -> dict[str, Any]:
     return {"gold": items.gold_answers(_project(request))}
 
 
 @router.get("/review/queue")
 def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
-                 account: Account = require("reviewer")) -> dict[str, Any]:
+                 *, account: Reviewer) -> dict[str, Any]:
     return {"items": review.review_candidates(_project(request), limit=limit, with_gold=account.can("admin"))}
 
 
 @router.post("/review/{item_id}")
-def review_item(item_id: PathId, body: Verdict, request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
+def review_item(item_id: PathId, body: Verdict, request: Request, *, account: Reviewer) -> dict[str, Any]:
     rid = review.record_verdict(_project(request), account.id, item_id, body.verdict,
                                 annotation_id=body.annotation_id, value=body.value, reason=body.reason)
     return {"review_id": rid}
 
 
 @router.get("/stats")
-def stats(request: Request, account: Account = require("reviewer")) -> dict[str, Any]:
+def stats(request: Request, *, account: Reviewer) -> dict[str, Any]:
     data = status(_project(request))
     for b in data["by_batch"]:  # the file's name: where it sat on the server is no caller's business
         b["source"] = PurePath(b["source"]).name if b["source"] else b["source"]

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from truthset.core.guide import render_guide
-from truthset.server.auth import csrf_token, optional_account, require, start_session
+from truthset.server.auth import Annotator, Reviewer, csrf_token, optional_account, start_session
 from truthset.server.inputs import unstorable_problem
 from truthset.server.render import html
 from truthset.server.throttle import LOGIN_QUEUE_SECONDS, LoginThrottle
@@ -77,7 +77,7 @@ async def login(request: Request, name: Annotated[str, Form(max_length=200)],
 
 
 @router.post("/logout")
-async def logout(request: Request, account: Account = require("annotator")) -> Response:
+async def logout(request: Request, *, account: Annotator) -> Response:
     """Log out: this session and every other session of the user end (a copied cookie too)."""
     await run_in_threadpool(users.end_sessions, request.app.state.project, account.id)
     request.app.state.accounts.drop(("user", account.id))
@@ -94,17 +94,17 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/annotate", response_class=HTMLResponse)
-async def annotate(request: Request, account: Account = require("annotator")) -> Response:
+async def annotate(request: Request, *, account: Annotator) -> Response:
     return html(request, "annotate.html", **_ctx(request, account))
 
 
 @router.get("/review", response_class=HTMLResponse)
-async def review_page(request: Request, account: Account = require("reviewer")) -> Response:
+async def review_page(request: Request, *, account: Reviewer) -> Response:
     return html(request, "review.html", **_ctx(request, account))
 
 
 @router.get("/guide", response_class=HTMLResponse)
-async def guide(request: Request, account: Account = require("annotator")) -> Response:
+async def guide(request: Request, *, account: Annotator) -> Response:
     p = request.app.state.project
     # the fragment is rendered by an autoescaping template (core/templates/guide_body.html)
     body = Markup(render_guide(p.config.schema, project=p.config.name, task=p.task,  # noqa: S704
