@@ -6,14 +6,40 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support import NewProject
+    from truthset.services.projects import Project
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SMS = DATASETS / "text" / "sms_spam_collection" / "SMSSpamCollection.tsv"
 LS = DATASETS / "labelstudio"
 LEOKA = LS / "leoka_ner" / "LEOKA_team_2_pseudonymized.json"
 PG_ADMIN_URL = os.environ.get("TRUTHSET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """argon2id with the smallest cost in tests, unless marked ``real_argon2``.
+
+    The production cost (~0.1 s and 64 MiB per hash) is what makes a stolen hash expensive; it
+    made each server test spend most of its setup hashing four users' passwords. The code path
+    is the same (``users._hasher``); only the cost parameters differ, and they travel inside
+    each hash, so hashes made either way verify. Tests of timing and of the hash itself keep the
+    real cost with ``@pytest.mark.real_argon2``. The cached dummy hash (the unknown-name check)
+    is made afresh for each test, so it always has the cost the test runs with."""
+    from argon2 import PasswordHasher
+
+    from truthset.services import users
+
+    if not request.node.get_closest_marker("real_argon2"):
+        monkeypatch.setattr(users, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    users._dummy_hash.cache_clear()
+    yield
+    users._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +81,13 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def new_project(tmp_path: Path, backend: str):  # type: ignore[no-untyped-def]
+def new_project(tmp_path: Path, backend: str) -> Iterator[NewProject]:
     """Factory: ``new_project(task, labels=...)`` creates a project with a unique name."""
     from truthset.services.projects import init_project
 
-    made = []
+    made: list[Project] = []
 
-    def make(task: str = "text-classification", labels: list[str] | None = None, folder: str | None = None):  # type: ignore[no-untyped-def]
+    def make(task: str = "text-classification", labels: list[str] | None = None, folder: str | None = None) -> Project:
         root = tmp_path / (folder or f"p{len(made)}")
         project = init_project(root, task=task, labels=labels, name=f"t-{uuid.uuid4().hex[:12]}")
         made.append(project)

@@ -10,17 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SMS
+from tests.support import sms
 from truthset.core.errors import InvalidInput
 from truthset.data import Clusters, exact_duplicates, near_duplicates, normalize_texts
-
-
-def sms() -> tuple[list[str], list[str]]:
-    """(labels, texts) of the SMS Spam Collection, read as its SOURCE.md says (no quoting)."""
-    lines = SMS.read_text(encoding="utf-8").split("\n")[1:]
-    rows = [line.split("\t", 1) for line in lines if line]
-    return [r[0] for r in rows], [r[1] for r in rows]
-
 
 # -- normalisation --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.data.test_duplicates import sms
+from tests.support import sms
 from truthset.core.errors import InvalidInput
 from truthset.data import exact_duplicates, identifier_leakage, split_leakage
 

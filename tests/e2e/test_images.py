@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, open_annotate, screenshot, stored_annotations
-from tests.server.test_images import png
+from tests.support import png
 
 
 def test_image_is_shown_and_labelled(serve, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

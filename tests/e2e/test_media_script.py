@@ -23,7 +23,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.e2e.conftest import login
-from tests.server.test_images import png
+from tests.support import png
 from truthset.services import users
 from truthset.services.imports import import_file
 

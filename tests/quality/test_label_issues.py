@@ -12,22 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import noisy
 from truthset.core.errors import InvalidInput
 from truthset.quality import estimate_joint, find_label_issues
 from truthset.quality.label_issues import FILTERS, SCORES
 
 NEWS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "label_errors" / "20news"
-
-
-def noisy(n: int, k: int, noise: float, seed: int, sharp: float = 4.0):
-    """Labels with ``noise`` of them flipped, and probabilities that point at the truth."""
-    rng = np.random.default_rng(seed)
-    truth = rng.integers(0, k, n)
-    flip = rng.random(n) < noise
-    given_ = np.where(flip, (truth + rng.integers(1, k, n)) % k, truth)
-    logits = rng.normal(size=(n, k)) + sharp * (np.arange(k) == truth[:, None])
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return given_, p / p.sum(axis=1, keepdims=True), given_ != truth
 
 
 def random_case(seed: int, n: int, k: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.quality.test_label_issues import noisy
+from tests.support import noisy
 from truthset.core.errors import InvalidInput
 from truthset.quality import label_quality_scores
 from truthset.quality.label_scores import SCORES

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from tests.server.conftest import PASSWORD, login
-from tests.server.test_images import png
+from tests.support import png
 from truthset.core.config import STATE_DIR
 from truthset.server.app import create_app
 from truthset.services import users

@@ -20,7 +20,7 @@ import pytest
 
 import truthset
 from tests.server.conftest import PASSWORD, login
-from tests.server.test_images import png
+from tests.support import png
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file

@@ -294,7 +294,7 @@ def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type:
     img = tmp_path / "imgs"
     (img / "cat").mkdir(parents=True)
     (img / "dog").mkdir()
-    from tests.server.test_images import png
+    from tests.support import png
 
     (img / "cat" / "a.png").write_bytes(png(2, 2, (1, 1, 1)))
     (img / "dog" / "b.png").write_bytes(png(2, 2, (2, 2, 2)))

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from tests.server.test_images import png
+from tests.support import png
 from truthset.cli import main
 from truthset.data.records import canonical_json, content_hash
 from truthset.services.imports import ImportOptions, import_file, import_findings

@@ -11,26 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.support import add_annotator as _user
+from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
-from truthset.services import queue, users
+from truthset.services import queue
 from truthset.services.imports import import_file
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 from truthset.store.queue import QueueState
 from truthset.store.queue import statements as sql
-
-
-def _project(new_project, tmp_path: Path, n: int = 10, *, task: str = "text-classification", **queue_cfg):  # type: ignore[no-untyped-def]
-    p = new_project(task=task, labels=["pos", "neg", "PER"] if task == "ner" else ["pos", "neg"])
-    f = tmp_path / f"items-{p.config.name}.jsonl"
-    f.write_text("".join(json.dumps({"text": f"item number {i} Ann"}) + "\n" for i in range(n)), encoding="utf-8")
-    import_file(p, f)
-    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
-    return p
-
-
-def _user(p, name: str) -> int:  # type: ignore[no-untyped-def]
-    # users are shared by all projects of a store (the PostgreSQL test database is shared)
-    return users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
 
 
 def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-untyped-def]

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event, func, select
 
-from tests.services.test_queue import _project, _user
+from tests.support import add_annotator as _user
+from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow

@@ -20,6 +20,7 @@ def _generation(p, name: str) -> int:  # type: ignore[no-untyped-def]
         return int(conn.execute(select(User.session_gen).where(User.name == name)).scalar_one())
 
 
+@pytest.mark.real_argon2
 def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project) -> None:  # type: ignore[no-untyped-def]
     """Timing does not tell whether a name exists (issue 10, finding 4).
 

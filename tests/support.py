@@ -1,0 +1,73 @@
+"""Helpers shared by test modules (builders of real projects, files and arrays).
+
+Test modules import these from here rather than from one another, so a test module never
+depends on another test module's internals.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from tests.conftest import SMS
+from truthset.services import users
+from truthset.services.imports import import_file
+from truthset.services.projects import Project
+
+
+class NewProject(Protocol):
+    """The ``new_project`` fixture: makes a project with a unique name on the test's store."""
+
+    def __call__(self, task: str = ..., labels: list[str] | None = ..., folder: str | None = ...) -> Project: ...
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A valid PNG of one colour (no imaging library needed)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def project_with_items(new_project: NewProject, tmp_path: Path, n: int = 10, *, task: str = "text-classification",
+                       **queue_cfg: Any) -> Project:
+    """A project with ``n`` imported texts and the given queue settings (overlap, order, ...)."""
+    p = new_project(task=task, labels=["pos", "neg", "PER"] if task == "ner" else ["pos", "neg"])
+    f = tmp_path / f"items-{p.config.name}.jsonl"
+    f.write_text("".join(json.dumps({"text": f"item number {i} Ann"}) + "\n" for i in range(n)), encoding="utf-8")
+    import_file(p, f)
+    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
+    return p
+
+
+def add_annotator(p: Project, name: str) -> int:
+    """An annotator's id; users are shared by all projects of a store (the PostgreSQL test
+    database is shared), so the name carries the project's."""
+    return users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
+
+
+def noisy(n: int, k: int, noise: float, seed: int,
+          sharp: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels with ``noise`` of them flipped, probabilities (n, k) that point at the truth, and
+    the boolean mask of the flipped ones."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    flip = rng.random(n) < noise
+    given_ = np.where(flip, (truth + rng.integers(1, k, n)) % k, truth)
+    logits = rng.normal(size=(n, k)) + sharp * (np.arange(k) == truth[:, None])
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return given_, p / p.sum(axis=1, keepdims=True), given_ != truth
+
+
+def sms() -> tuple[list[str], list[str]]:
+    """(labels, texts) of the SMS Spam Collection, read as its SOURCE.md says (no quoting)."""
+    lines = SMS.read_text(encoding="utf-8").split("\n")[1:]
+    rows = [line.split("\t", 1) for line in lines if line]
+    return [r[0] for r in rows], [r[1] for r in rows]
