@@ -98,12 +98,21 @@ def push_items(body: ItemsIn, request: Request, *, account: Admin) -> dict[str, 
     return pushes.push_items(_project(request), body.items, annotator=body.annotator)
 
 
-@router.get("/items")
+ITEMS_EXAMPLE = {"items": [{"item_id": 7, "external_id": "msg-7", "data": {"text": "Free entry in a weekly comp"},
+                            "batch": 1, "assigned": 2}], "total": 1, "next_after": None}
+
+
+@router.get("/items", responses={200: {"content": {"application/json": {"example": ITEMS_EXAMPLE}}}})
 def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1, le=1000), batch: QueryId = None,
-               label: QueryText = None, *, account: Reviewer) -> dict[str, Any]:
-    """Items in id order (keyset pagination: pass the last id as ``after``); ``batch=`` keeps one
-    batch's items, ``label=`` only items with a current annotation of that label."""
-    return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label,
+               label: QueryText = None, text: QueryText = None, annotator: QueryText = None,
+               offset: int = Query(0, ge=0, le=10_000_000, description="Skip this many more (a page browser)."),
+               *, account: Reviewer) -> dict[str, Any]:
+    """Items in id order (keyset pagination: pass the last id as ``after``) and ``total``, the
+    number the filters keep on all pages. ``batch=`` keeps one batch's items, ``label=`` only
+    items with a current annotation of that label, ``annotator=`` only items that user
+    annotated, ``text=`` only items whose content contains it (any case)."""
+    return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label or None,
+                            text=text or None, annotator=annotator or None, offset=offset,
                             with_gold=account.can("admin"))
 
 
