@@ -21,8 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from truthset.core.config import STATE_DIR
 from truthset.core.errors import TruthsetError
-from truthset.services.projects import STATE_DIR, Project, find_root, open_project
+from truthset.services.projects import Project, find_root, open_project
 from truthset.store import health as store_health
 from truthset.store.models import as_utc, utcnow
 
