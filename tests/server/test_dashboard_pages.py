@@ -59,6 +59,7 @@ def test_dashboard_numbers_and_roles(site) -> None:  # type: ignore[no-untyped-d
     page = clients["reviewer"].get("/dashboard")
     assert page.status_code == 200
     assert page.text.count("<svg ") >= 3 and "ann2" in page.text
+    assert "34 items · 8 judgements by 2 annotators" in page.text
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # no inline script: the CSP forbids it
     assert "<script>window" not in page.text
     home = clients["reviewer"].get("/")
@@ -81,7 +82,8 @@ def test_item_browser_filters_and_total(site) -> None:  # type: ignore[no-untype
     assert len(re.findall(r'<a href="/items/\d+">', page2.text)) == 5
     evil = api.get("/items?text=script")
     assert EVIL not in evil.text and "&lt;script&gt;" in evil.text
-    assert api.get("/items?batch=0").status_code == 422
+    assert api.get("/items?batch=0").status_code == 422 and api.get("/items?batch=x").status_code == 422
+    assert "30 items" in api.get("/items?text=plain&batch=&label=").text
     assert clients["annotator"].get("/items").status_code == 403
     assert clients["annotator"].get("/api/items").status_code == 403
 

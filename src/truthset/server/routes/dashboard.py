@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from truthset.core.errors import InvalidInput, excerpt
 from truthset.server.auth import Reviewer, csrf_token
-from truthset.server.inputs import PathId, QueryId, QueryText
+from truthset.server.inputs import MAX_ID, PathId, QueryText
 from truthset.server.render import html
 from truthset.services import items
 from truthset.services.dashboard import dashboard
@@ -68,17 +69,28 @@ async def dashboard_page(request: Request, *, account: Reviewer) -> Response:
 
 @router.get("/items", response_class=HTMLResponse, include_in_schema=False)
 async def items_page(request: Request, page: Page = 1, text: QueryText = None, label: QueryText = None,
-                     annotator: QueryText = None, batch: QueryId = None, *, account: Reviewer) -> Response:
+                     annotator: QueryText = None, batch: Annotated[str | None, Query(max_length=12)] = None,
+                     *, account: Reviewer) -> Response:
     p = request.app.state.project
+    batch_id = _batch(batch)
     text, label, annotator = text or None, label or None, annotator or None
     found = await run_in_threadpool(lambda: items.list_items(
         p, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, with_gold=account.can("admin"), text=text, label=label,
-        annotator=annotator, batch=batch))
-    filters = {"text": text, "label": label, "annotator": annotator, "batch": batch}
+        annotator=annotator, batch=batch_id))
+    filters = {"text": text, "label": label, "annotator": annotator, "batch": batch_id}
     pages = max(1, math.ceil(found["total"] / PER_PAGE))
     shown = {k: ("" if v is None else v) for k, v in filters.items()}
     return html(request, "items.html", **_ctx(request, account, found=found, page=page, pages=pages,
                                               filters=shown, labels=p.config.schema.names))
+
+
+def _batch(text: str | None) -> int | None:
+    """The form's batch field: empty is no filter (a form sends every field, empty or not)."""
+    if text is None or not text.strip():
+        return None
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise InvalidInput(f"field 'batch': {excerpt(text, 20)} is not a batch number (1, 2, ...)")
+    return int(text)
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False)
