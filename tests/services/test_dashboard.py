@@ -99,3 +99,29 @@ def test_batch_at_risk_and_skips(new_project, tmp_path: Path) -> None:  # type: 
         skipped = tx.execute(Assignment.__table__.select().where(Assignment.project_id == p.id,
                                                                  Assignment.status == "skipped")).all()
     assert len(skipped) == 1 and d["stages"]["annotate"]["skipped"] == 1
+
+
+def test_demo_leaves_a_dashboard_with_numbers(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from truthset.cli import main
+
+    monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
+    res = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
+    assert res.exit_code == 0, res.output
+    assert "simulated judgements by 3 annotators over 14 days, 60 gold items" in res.output
+    from truthset.services.projects import open_project
+
+    p = open_project(tmp_path / "demo")
+    try:
+        d = dashboard(p, n_boot=50)
+        people = {r["annotator"]: r for r in d["annotator_table"] if r["annotator"] in ("ann", "bob", "cy")}
+        assert set(people) == {"ann", "bob", "cy"}
+        assert all(r["gold_n"] > 0 and r["agreement"] is not None for r in people.values())
+        # bob is careless in the second week: below ann on gold
+        assert people["bob"]["gold_accuracy"] < people["ann"]["gold_accuracy"]
+        assert d["batches"][0]["at_risk"] is True and len(d["agreement_by_week"]) >= 2
+        again = CliRunner().invoke(main, ["demo", str(tmp_path / "demo"), "--json"])
+        assert json.loads(again.output)["dashboard"] == {"skipped": True}
+    finally:
+        p.close()

@@ -233,3 +233,86 @@ def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_
         "labels_by_schema_version": _label_counts(df, "schema_version"),
     }
 
+
+
+#: the demo's simulated annotators: (name, accuracy in week 1, in week 2, median lead time in s,
+#: first day they work). bob gets careless in the second week, which the dashboard shows.
+DEMO_ANNOTATORS = (("ann", 0.97, 0.97, 4.0, 0), ("bob", 0.93, 0.78, 2.0, 0), ("cy", 0.95, 0.95, 6.0, 4))
+
+
+def demo_step(project: Project, *, days: int = 14, per_day: int = 25, seed: int = 0) -> dict[str, Any]:
+    """Simulated work for the demo, so its dashboard has numbers: three annotators label items
+    through the queue over the last ``days`` days (``per_day`` items each a day; the SMS
+    collection's own label is the truth they mostly give), 60 of those items become gold, a
+    reviewer decides 10 disagreements, and the batch gets a due date 10 days out. Skipped when
+    people have annotated already (running the demo again adds nothing)."""
+    from truthset.core.errors import Conflict
+    from truthset.services import items as items_service
+    from truthset.services import queue, review, users
+    from truthset.services.batches import set_due
+
+    with project.store.read() as tx:
+        if repo_dash.human_judgements(tx, project.id):
+            return {"skipped": True}
+    truth: dict[int, str] = {}
+    after = 0
+    while after is not None:
+        page = items_service.pull_annotations(project, after=after, limit=5000)
+        truth.update({a["item_id"]: a["value"] for a in page["annotations"] if a["source"] == "import"})
+        after = page["next_after"]
+    known = {u["name"]: u["id"] for u in users.list_users(project)}
+    ids = {}
+    for name, role in [(a[0], "annotator") for a in DEMO_ANNOTATORS] + [("reviewer", "reviewer")]:
+        ids[name] = known[name] if name in known else users.add_user(project, name, role=role).id
+    names = project.config.schema.names
+    rng = np.random.default_rng(seed)
+    start = utcnow() - timedelta(days=days)
+    done: list[int] = []
+    skips = 0
+    for day in range(days):
+        for k in range(per_day):
+            for name, acc1, acc2, lead, first_day in DEMO_ANNOTATORS:
+                if day < first_day:
+                    continue
+                now = start + timedelta(days=day, hours=9 + 8 * k / per_day, minutes=float(rng.uniform(0, 15)))
+                task = queue.next_task(project, ids[name], now=now)
+                if task is None:
+                    continue
+                if rng.random() < 0.01:
+                    queue.skip(project, ids[name], task.assignment_id, "ambiguous", now=now)
+                    skips += 1
+                    continue
+                true = truth.get(task.item_id, names[0])
+                right = rng.random() < (acc1 if day < 7 else acc2)
+                label = true if right else str(rng.choice([n for n in names if n != true]))
+                queue.submit(project, ids[name], task.assignment_id, label, now=now,
+                             lead_time=round(float(rng.lognormal(np.log(lead), 0.5)), 2))
+                done.append(task.item_id)
+    gold_items = sorted({int(i) for i in rng.choice(sorted(set(done)), size=min(60, len(set(done))), replace=False)})
+    with project.store.write() as tx:
+        gold = repo_dash.add_gold_labels(tx, project.id, {i: truth[i] for i in gold_items if i in truth},
+                                         source="demo")
+    reviews = 0
+    for cand in review.review_candidates(project, limit=10):
+        detail = review.item_detail(project, cand["item_id"])
+        wrong = [a for a in detail["annotations"] if a["value"] != truth.get(cand["item_id"])]
+        if not wrong:
+            continue
+        try:
+            review.record_verdict(project, ids["reviewer"], cand["item_id"], "reject",
+                                  annotation_id=wrong[0]["annotation_id"], reason="the sender wanted nothing")
+            reviews += 1
+        except Conflict:
+            break  # the project has no review stage
+    batch = _first_batch(project)
+    due = utcnow() + timedelta(days=10)
+    if batch is not None:
+        set_due(project, batch, due)
+    return {"skipped": False, "judgements": len(done), "skips": skips, "gold_items": gold, "reviews": reviews,
+            "due_at": due.isoformat() if batch is not None else None}
+
+
+def _first_batch(project: Project) -> int | None:
+    with project.store.read() as tx:
+        rows = repo_dash.batches(tx, project.id)
+    return int(rows[0].id) if rows else None

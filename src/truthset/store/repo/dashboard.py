@@ -8,12 +8,13 @@ never read here: the dashboard compares annotators with gold, it does not list g
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, insert, select
 
-from truthset.store.models import Annotation, Assignment, Batch, Item, Review, User
+from truthset.store.models import Annotation, Assignment, Batch, Gold, Item, Review, User, utcnow
 from truthset.store.repo import current_annotations_query
 
 
@@ -58,3 +59,20 @@ def batches(tx: Connection, project_id: int) -> Sequence[Any]:
     q = (select(Batch.id, Batch.source, Batch.created_at, Batch.due_at, n_items.label("items"))
          .where(Batch.project_id == project_id).order_by(Batch.id))
     return tx.execute(q).all()
+
+
+def add_gold_labels(tx: Connection, project_id: int, labels: dict[int, str], *, source: str) -> int:
+    """Mark items as gold with a single label each (items already gold are left alone); how many
+    were added. For the demo, which has no gold file."""
+    have = set(tx.execute(select(Gold.item_id).where(Gold.item_id.in_(list(labels)))).scalars())
+    rows = [{"item_id": i, "project_id": project_id, "value": json.dumps(lb), "label": lb, "source": source,
+             "created_at": utcnow()} for i, lb in labels.items() if i not in have]
+    if rows:
+        tx.execute(insert(Gold), rows)
+    return len(rows)
+
+
+def human_judgements(tx: Connection, project_id: int) -> int:
+    """How many annotations people made in the app (source ``human``)."""
+    return int(tx.execute(select(func.count()).select_from(Annotation).where(
+        Annotation.project_id == project_id, Annotation.source == "human")).scalar_one())
