@@ -17,7 +17,7 @@ MAX_LINES = 6
 def _interval_chart(rows: list[dict[str, Any]], key: str, value: str, *, title: str, ylabel: str,
                     ident: str, prefix: str = "") -> str | None:
     rows = [r for r in rows if r.get(value) is not None]
-    if not rows:
+    if len(rows) < 2:  # one point is no trend: the page's table shows it
         return None
     x = [f"{prefix}{r[key]}" for r in rows]
     series = {"name": ylabel, "y": [r[value] for r in rows], "ci_low": [r["ci_low"] for r in rows],
@@ -27,7 +27,7 @@ def _interval_chart(rows: list[dict[str, Any]], key: str, value: str, *, title: 
 
 
 def _shares(counts: dict[str, dict[str, int]], *, title: str, ident: str, prefix: str = "") -> str | None:
-    if not counts:
+    if len(counts) < 2:  # one week or version: the page's table shows it
         return None
     keys = sorted(counts)
     totals = {k: sum(counts[k].values()) or 1 for k in keys}
