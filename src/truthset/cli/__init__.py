@@ -17,7 +17,7 @@ package holds one group of commands and registers them on ``main`` when imported
 
 from __future__ import annotations
 
-from truthset.cli import imports, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
+from truthset.cli import doctor, imports, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
 from truthset.cli._common import main
 
 __all__ = ["main"]

@@ -70,9 +70,13 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     from truthset.services.status import status
 
     project, report = build_demo(directory)
+    from truthset.services.dashboard import demo_step
+
+    simulated = demo_step(project)
     data = status(project)
     if as_json:
-        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data})
+        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data,
+                    "dashboard": simulated})
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -86,6 +90,9 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     click.echo(f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
                f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
                "--max-error-rate 0.02 -o review.csv draws them).")
+    if not simulated["skipped"]:
+        click.echo(f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
+                   f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
     if serve:

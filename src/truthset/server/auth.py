@@ -50,6 +50,10 @@ class AccountCache:
         """Forget ``key`` (e.g. a user who just logged out), so the next request looks it up."""
         self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every account (an admin disabled a user or revoked a token over the API)."""
+        self._entries.clear()
+
     def put(self, key: tuple[str, Any], account: Account | None) -> None:
         if account is None or self.seconds <= 0:
             return

@@ -16,18 +16,24 @@ from truthset.store.repo import items as repo_items
 
 
 def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int | None = None,
-               label: str | None = None, with_gold: bool = False) -> dict[str, Any]:
-    """Items in id order (keyset pagination: pass the last id as ``after``).
+               label: str | None = None, with_gold: bool = False, text: str | None = None,
+               annotator: str | None = None, offset: int = 0) -> dict[str, Any]:
+    """Items in id order (keyset pagination: pass the last id as ``after``; or ``offset``),
+    with ``total``, the number of items the filters keep on all pages.
 
-    ``label``: only items with an annotation of this label (gold answers count only
-    ``with_gold``).
+    ``label``: only items with an annotation of this label; ``annotator``: only items that
+    annotator labelled (gold answers count only ``with_gold``); ``text``: only items whose
+    content contains it, in any case; ``batch``: one import batch.
     """
     with project.store.read() as tx:
-        rows = repo_items.items_page(tx, project.id, after=after, limit=limit, batch=batch, label=label,
-                                     with_gold=with_gold)
+        rows = repo_items.items_page(tx, project.id, after=after, limit=limit, offset=offset, batch=batch,
+                                     label=label, text=text, annotator=annotator, with_gold=with_gold)
+        total = repo_items.items_count(tx, project.id, batch=batch, label=label, text=text, annotator=annotator,
+                                       with_gold=with_gold)
     items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
               "assigned": r.n_open} for r in rows]
-    return {"items": items, "next_after": items[-1]["item_id"] if len(items) == limit else None}
+    return {"items": items, "total": total,
+            "next_after": items[-1]["item_id"] if len(items) == limit else None}
 
 
 def pull_annotations(project: Project, *, after: int = 0, limit: int = 1000,
@@ -44,3 +50,24 @@ def gold_answers(project: Project) -> list[dict[str, Any]]:
     """Every gold item's answer (admins only: the route checks the role)."""
     with project.store.read() as tx:
         return [{"item_id": i, "value": json.loads(v)} for i, v in repo_items.gold_answers(tx, project.id)]
+
+
+def item_history(project: Project, item_id: int, *, show_names: bool = True,
+                 with_gold: bool = False) -> dict[str, Any]:
+    """An item as the review page shows it (:func:`truthset.services.review.item_detail`), plus
+    ``history``: every annotation ever given, superseded ones too, oldest first, each with its
+    time and whether it is still current. Gold answers only ``with_gold`` (admins)."""
+    from truthset.services.review import item_detail
+    from truthset.store import repo
+
+    detail = item_detail(project, item_id, show_names=show_names, with_gold=with_gold)
+    with project.store.read() as tx:
+        rows = repo.annotations_for_items(tx, project.id, [item_id], with_gold=with_gold, history=True)
+    names: dict[str, str] = {}
+    detail["history"] = [
+        {"annotation_id": a.id, "annotator": a.annotator if show_names else
+         names.setdefault(a.annotator, f"annotator {len(names) + 1}"),
+         "value": json.loads(a.value), "source": a.source, "schema_version": a.schema_version,
+         "lead_time": a.lead_time, "created_at": a.created_at.isoformat(), "superseded": not a.current}
+        for a in rows]
+    return detail

@@ -57,8 +57,10 @@ def _image_of(project: Project, index: int, item: dict[str, Any], uploads: dict[
     return info.location
 
 
-def push_items(project: Project, items: list[dict[str, Any]], *, annotator: str = "api") -> dict[str, Any]:
-    """Import pushed items (idempotent: content already present is not added twice); the report."""
+def push_items(project: Project, items: list[dict[str, Any]], *, annotator: str = "api", id_col: str | None = None,
+               on_duplicate: str = "merge") -> dict[str, Any]:
+    """Import pushed items (idempotent: content already present is not added twice); the report.
+    ``id_col`` and ``on_duplicate`` are the import's options of the same names."""
     is_image = project.task == IMAGE_TASK
     uploads: dict[str, MediaInfo] = {}
     rows = []
@@ -72,7 +74,8 @@ def push_items(project: Project, items: list[dict[str, Any]], *, annotator: str 
             raise InvalidInput(f"field 'items[{index}].{extra[0]}': this project has no images "
                                f"(its task is {project.task})")
         rows.append(item)
-    options = ImportOptions(format="jsonl", annotator=annotator, text_col=IMAGE_FIELD if is_image else None)
+    options = ImportOptions(format="jsonl", annotator=annotator, text_col=IMAGE_FIELD if is_image else None,
+                            id_col=id_col, on_duplicate=on_duplicate)
     policy = media_policy(project, None, uploads) if is_image else None
     with tempfile.TemporaryDirectory(prefix="truthset-push-") as folder:
         path = Path(folder) / "items.jsonl"

@@ -164,6 +164,15 @@ def new_token(project: Project, name: str) -> str:
     return token
 
 
+def revoke_token(project: Project, name: str) -> None:
+    """Make ``name``'s API token stop working (a running server forgets it within
+    ``account_cache_seconds``); :func:`new_token` issues another."""
+    with project.store.write() as tx:
+        row = _user(tx, name)
+        _refuse_removed(row)
+        repo.update_user(tx, row.id, token_hash=None)
+
+
 def authenticate(project: Project, name: str, password: str) -> Account | None:
     """The active account whose name and password these are, or None.
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from truthset.server.auth import Admin, Annotator, Reviewer
 from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
-from truthset.services import items, media, pushes, queue, review
+from truthset.services import items, media, pipeline, queue, review
 from truthset.services.status import status
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -41,6 +41,16 @@ class ItemsIn(BaseModel):
                                                     "image_url (a host in media.allowed_url_hosts), never "
                                                     "a path on the server.")
     annotator: Annotated[StoredText, Field(min_length=1, max_length=200)] = "api"
+    id_col: Annotated[StoredText | None, Field(max_length=200, description="The key holding each item's "
+                                               "external id (as truthset import --id-col).")] = None
+    due: Annotated[StoredText | None, Field(max_length=40, description="Due date of the batch: 2026-12-01 or "
+                                            "2026-12-01T17:00 (UTC); its items are handed out first.")] = None
+    on_duplicate: str = Field("merge", max_length=10, description="Content already in the project: merge, "
+                              "reject or error (as truthset import --on-duplicate).")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "items": [{"id": "msg-1", "text": "Free entry in a weekly comp"}, {"id": "msg-2", "text": "See you at 6"}],
+        "id_col": "id", "due": "2026-12-01", "on_duplicate": "merge"}]}}
 
 
 def _project(request: Request) -> Any:
@@ -74,13 +84,30 @@ async def next_item(request: Request, response: Response,
     return _task_or_none(await queue.serve_next_task(_project(request), account.id), response)
 
 
-@router.post("/assignments/{assignment_id}/submit")
+@router.post("/assignments/{assignment_id}/submit", responses={200: {"content": {"application/json": {
+    "example": {"annotation_id": 41, "next": {"assignment_id": 43, "item_id": 12, "data": {"text": "..."}}}}}}})
 async def submit(assignment_id: PathId, body: Submission, request: Request,
+                 take_next: bool = Query(True, alias="next", description="false: store the answer only, "
+                                                                         "lease nothing (a run's last item)"),
                  *, account: Annotator) -> dict[str, Any]:
-    """Store the annotation and hand out the next item in the same round trip."""
+    """Store the annotation and hand out the next item in the same round trip (``next=false``:
+    store it only, so a run's last answer leaves no lease behind)."""
     p = _project(request)
+    if not take_next:
+        annotation_id = await p.store.serve(queue.submit, p, account.id, assignment_id, body.value,
+                                            lead_time=body.lead_time)
+        return {"annotation_id": annotation_id, "next": None}
     annotation_id, nxt = await queue.serve_submit_and_next(p, account.id, assignment_id, body.value, body.lead_time)
     return {"annotation_id": annotation_id, "next": None if nxt is None else nxt.to_dict()}
+
+
+@router.post("/tasks/{assignment_id}/release", responses={200: {"content": {"application/json": {
+    "example": {"released": 43, "item_id": 12}}}}, 404: {"description": "not your assignment"},
+    409: {"description": "no longer leased (answered, skipped or expired)"}})
+def release(assignment_id: PathId, request: Request, *, account: Annotator) -> dict[str, Any]:
+    """Hand a leased item back without a skip: no reason, no data issue; the item is free for
+    anyone (you too) at once instead of staying leased until the lease runs out."""
+    return pipeline.release(_project(request), account.id, assignment_id)
 
 
 @router.post("/assignments/{assignment_id}/skip")
@@ -92,18 +119,31 @@ async def skip(assignment_id: PathId, body: Skip, request: Request,
     return {"data_issue": issue, "next": None if nxt is None else nxt.to_dict()}
 
 
-@router.post("/items")
+@router.post("/items", responses={200: {"content": {"application/json": {"example": {
+    "batch": 3, "source": "api", "rows_read": 2, "items_added": 2, "duplicates": 0, "rejected": 0,
+    "due_at": "2026-12-01T00:00:00+00:00"}}}}})
 def push_items(body: ItemsIn, request: Request, *, account: Admin) -> dict[str, Any]:
-    """Add items (idempotent: content already present is not added twice)."""
-    return pushes.push_items(_project(request), body.items, annotator=body.annotator)
+    """Add items as a batch whose source is ``api`` (idempotent: content already present is not
+    added twice), with the import's options: ``id_col``, ``due`` and ``on_duplicate``."""
+    return pipeline.push(_project(request), body.items, annotator=body.annotator, id_col=body.id_col,
+                         due=body.due, on_duplicate=body.on_duplicate)
 
 
-@router.get("/items")
+ITEMS_EXAMPLE = {"items": [{"item_id": 7, "external_id": "msg-7", "data": {"text": "Free entry in a weekly comp"},
+                            "batch": 1, "assigned": 2}], "total": 1, "next_after": None}
+
+
+@router.get("/items", responses={200: {"content": {"application/json": {"example": ITEMS_EXAMPLE}}}})
 def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1, le=1000), batch: QueryId = None,
-               label: QueryText = None, *, account: Reviewer) -> dict[str, Any]:
-    """Items in id order (keyset pagination: pass the last id as ``after``); ``batch=`` keeps one
-    batch's items, ``label=`` only items with a current annotation of that label."""
-    return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label,
+               label: QueryText = None, text: QueryText = None, annotator: QueryText = None,
+               offset: int = Query(0, ge=0, le=10_000_000, description="Skip this many more (a page browser)."),
+               *, account: Reviewer) -> dict[str, Any]:
+    """Items in id order (keyset pagination: pass the last id as ``after``) and ``total``, the
+    number the filters keep on all pages. ``batch=`` keeps one batch's items, ``label=`` only
+    items with a current annotation of that label, ``annotator=`` only items that user
+    annotated, ``text=`` only items whose content contains it (any case)."""
+    return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label or None,
+                            text=text or None, annotator=annotator or None, offset=offset,
                             with_gold=account.can("admin"))
 
 

@@ -6,38 +6,62 @@ services pass it only for admins.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from truthset.store.models import Annotation, Assignment, Gold, Item
+from truthset.store.models import Annotation, Assignment, Gold, Item, User
 from truthset.store.repo import current_annotations_query
 
 if TYPE_CHECKING:
     from truthset.store.store import Record
 
 
-def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch: int | None = None,
-               label: str | None = None, with_gold: bool = False) -> list[Record]:
-    """Up to ``limit`` items with id above ``after``, in id order (keyset pagination): rows of
-    (id, external_id, payload JSON text, batch_id, n_open).
-
-    ``batch``: only that batch's items; ``label``: only items with an annotation of this label
-    (gold answers count only ``with_gold``).
-    """
-    q = select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open).where(
-        Item.project_id == project_id, Item.id > after)
+def _item_filters(q: Any, project_id: int, *, after: int, batch: int | None, label: str | None,
+                  text: str | None, annotator: str | None, with_gold: bool) -> Any:
+    """``q`` (a select over items) restricted to the listing's filters."""
+    q = q.where(Item.project_id == project_id, Item.id > after)
     if batch is not None:
         q = q.where(Item.batch_id == batch)
-    if label is not None:
+    if text:
+        # the payload is JSON text: a case-insensitive substring of it (LIKE's wildcards escaped)
+        q = q.where(Item.payload.icontains(text, autoescape=True))
+    if label is not None or annotator is not None:
         # ``item_id > after`` repeats the correlation as a range PostgreSQL can seek to: without
         # it a merge semi-join reads the label's annotations from the first item on every page.
-        has = select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after,
-                                          Annotation.label == label)
+        has = select(Annotation.id).where(Annotation.item_id == Item.id, Annotation.item_id > after)
+        if label is not None:
+            has = has.where(Annotation.label == label)
+        if annotator is not None:
+            has = has.join(User, User.id == Annotation.user_id).where(User.name == annotator)
         if not with_gold:
             has = has.where(Annotation.ground_truth.is_(False))
         q = q.where(has.exists())
-    return list(tx.execute(q.order_by(Item.id).limit(limit)).all())
+    return q
+
+
+def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch: int | None = None,
+               label: str | None = None, with_gold: bool = False, text: str | None = None,
+               annotator: str | None = None, offset: int = 0) -> list[Record]:
+    """Up to ``limit`` items with id above ``after``, in id order (keyset pagination; ``offset``
+    skips that many more, for a page browser): rows of (id, external_id, payload JSON text,
+    batch_id, n_open).
+
+    ``batch``: only that batch's items; ``label``: only items with an annotation of this label;
+    ``annotator``: only items that user annotated (gold answers count only ``with_gold``);
+    ``text``: only items whose content contains it (any case).
+    """
+    q = _item_filters(select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open), project_id,
+                      after=after, batch=batch, label=label, text=text, annotator=annotator, with_gold=with_gold)
+    return list(tx.execute(q.order_by(Item.id).offset(offset).limit(limit)).all())
+
+
+def items_count(tx: Connection, project_id: int, *, batch: int | None = None, label: str | None = None,
+                with_gold: bool = False, text: str | None = None, annotator: str | None = None) -> int:
+    """How many items the listing's filters keep (all pages)."""
+    q = _item_filters(select(func.count()).select_from(Item), project_id, after=0, batch=batch, label=label,
+                      text=text, annotator=annotator, with_gold=with_gold)
+    return int(tx.execute(q).scalar_one())
 
 
 def annotations_page(tx: Connection, project_id: int, *, after: int, limit: int,
