@@ -14,11 +14,12 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``serve``: serve, demo
 - ``media``: the media group (images of image projects)
 - ``issues``: the data-issue tracker
+- ``watch``: anomalies, drift
 """
 
 from __future__ import annotations
 
-from truthset.cli import imports, issues, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
+from truthset.cli import imports, issues, media, project, qc, schema, serve, users, watch  # noqa: F401  (registers the commands)
 from truthset.cli._common import main
 
 __all__ = ["main"]
