@@ -15,11 +15,24 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``media``: the media group (images of image projects)
 - ``issues``: the data-issue tracker
 - ``watch``: anomalies, drift
+- ``reports``: the report group; ``report_quality``: report quality, report data-card
 """
 
 from __future__ import annotations
 
-from truthset.cli import imports, issues, media, project, qc, schema, serve, users, watch  # noqa: F401  (registers the commands)
+from truthset.cli import (  # noqa: F401  (registers the commands)
+    imports,
+    issues,
+    media,
+    project,
+    qc,
+    report_quality,
+    reports,
+    schema,
+    serve,
+    users,
+    watch,
+)
 from truthset.cli._common import main
 
 __all__ = ["main"]
