@@ -16,6 +16,7 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``issues``: the data-issue tracker
 - ``watch``: anomalies, drift
 - ``reports``: the report group; ``report_quality``: report quality, report data-card
+- ``sql``: read-only SQL for analysts
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from truthset.cli import (  # noqa: F401  (registers the commands)
     reports,
     schema,
     serve,
+    sql,
     users,
     watch,
 )
