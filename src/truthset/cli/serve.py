@@ -71,8 +71,11 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
 
     project, report = build_demo(directory)
     data = status(project)
+    from truthset.services.reporting import demo_step
+
+    written = demo_step(project)  # the quality report and the data card
     if as_json:
-        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data})
+        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data, "reports": written})
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -88,6 +91,7 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
                "--max-error-rate 0.02 -o review.csv draws them).")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
+    click.echo(f"\nreports: {written['quality_report']} and {written['data_card']}")
     if serve:
         import uvicorn
 
