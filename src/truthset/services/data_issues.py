@@ -170,10 +170,10 @@ def _dict(row: Any, links: Sequence[Any], events: Sequence[Any] | None = None) -
         history = [{"at": e.created_at.isoformat(), "author": e.author, "event": e.event,
                     "from": e.from_status, "to": e.to_status,
                     "note": e.note} for e in events]
-        if not history:  # raised by the queue's skip: its history is in the issue row
-            history = [{"at": h.get("at"), "author": None, "event": h.get("event"), "from": None,
-                        "to": "open", "note": h.get("note", "")} for h in json.loads(issue.history or "[]")]
-        out["history"] = history
+        # a skip in the queue records its opening in the issue row itself: it comes first
+        opened = [{"at": h.get("at"), "author": None, "event": h.get("event"), "from": None,
+                   "to": "open", "note": h.get("note", "")} for h in json.loads(issue.history or "[]")]
+        out["history"] = opened + history
     return out
 
 
