@@ -93,3 +93,35 @@ def test_bad_sides_are_named(new_project, tmp_path: Path) -> None:  # type: igno
     b = _write(pd.DataFrame({"y": [1, 2, 3]}), tmp_path / "y.csv")
     r = run(main, ["drift", "--reference", str(a), "--current", str(b)])
     assert r.exit_code == 1 and "share no column" in r.output
+
+
+def test_labelling_drift_between_schema_versions(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from truthset.services.projects import open_project
+
+    p = new_project(labels=["ham", "spam"])
+    rng = np.random.default_rng(1)
+    sms = load_sms().iloc[rng.permutation(5574)[:1200]].reset_index(drop=True)
+    opts = ImportOptions(text_col="text", label_col="label")
+    import_file(p, _write(sms.iloc[:600], tmp_path / "a.csv"), opts)
+    v1 = p.schema_version
+    # version 2: the guide now defines spam (the same labels, annotations untouched)
+    schema = p.config.schema.model_copy(update={"labels": [
+        lab.model_copy(update={"definition": "unsolicited advertising"}) if lab.name == "spam" else lab
+        for lab in p.config.schema.labels]})
+    p.save_config(p.config.model_copy(update={"schema_": schema}))
+    p2 = open_project(p.root)
+    try:
+        v2 = p2.schema_version
+        assert v2 == v1 + 1
+        import_file(p2, _write(sms.iloc[600:], tmp_path / "b.csv"), opts)
+        result = drift.labelling(p2, v1, v2)
+        assert result["drift"] is False and result["n_reference"] > 500 and result["n_current"] > 500
+        everything_spam = sms.iloc[:400].assign(text=sms["text"].iloc[:400] + " again", label="spam")
+        import_file(p2, _write(everything_spam, tmp_path / "c.csv"), opts)
+        moved = drift.labelling(p2, v1, v2)
+        assert moved["drift"] is True and moved["label"]["score"] >= moved["label"]["threshold"]
+        r = CliRunner().invoke(main, ["--project", str(p.root), "labelling-drift", "--from-version", "9",
+                                      "--to-version", str(v2)])
+        assert r.exit_code == 1 and "--from-version 9" in r.output
+    finally:
+        p2.close()

@@ -71,3 +71,27 @@ def drift(ctx: click.Context, reference: str, current: str, columns: tuple[str, 
                    f"{'  DRIFT' if c['drift'] else ''}")
     if output is not None:
         click.echo(f"wrote {output}")
+
+
+@main.command("labelling-drift")
+@click.option("--from-version", "from_version", type=int, required=True, help="The reference schema version.")
+@click.option("--to-version", "to_version", type=int, required=True, help="The current schema version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def labelling_drift(ctx: click.Context, from_version: int, to_version: int, as_json: bool) -> None:
+    """Did the labels move between two schema versions? Overall and per annotator
+    (Jensen-Shannon distance >= 0.1, beyond sampling noise).
+
+    Example: truthset labelling-drift --from-version 1 --to-version 2 --json
+    """
+    from truthset.services.drift import labelling
+
+    result = labelling(_open(ctx), from_version, to_version)
+    if as_json:
+        _echo_json(result)
+        return
+    label = result["label"]
+    click.echo(f"labels, version {from_version} -> {to_version}: Jensen-Shannon {label['score']:.4f} "
+               f"(threshold {label['threshold']}){'  DRIFT' if result['drift'] else ''}")
+    for a in result["annotators"]:
+        click.echo(f"  {a['annotator']:<20} {a['score']:.4f}{'  DRIFT' if a['drift'] else ''}")

@@ -179,3 +179,26 @@ def after_import(project: Project, batch_id: int | None, items_added: int) -> di
             body=_summary(result), links=[("batch", str(batch_id))])
         result["issue"] = issue
     return result
+
+
+def labelling(project: Project, reference_version: int, current_version: int) -> dict[str, Any]:
+    """Labelling drift between the judgements made under two schema versions: the label
+    distribution overall and each annotator's (:func:`truthset.data.label_drift.labelling_drift`).
+    A change in one annotator alone points at that annotator; in everyone at the guide or the data."""
+    from truthset.data.label_drift import labelling_drift
+
+    with project.store.read() as tx:
+        rows = repo.versioned_labels(tx, project.id, SOURCES)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["item", "annotator", "label", "version"])
+    sides = []
+    for option, version in (("--from-version", reference_version), ("--to-version", current_version)):
+        part = frame[frame["version"] == version]
+        if part.empty:
+            have = sorted(int(v) for v in frame["version"].unique())
+            raise InvalidInput(f"{option} {version}: no judgement was made under schema version {version}; "
+                               f"judgements exist under {have or 'no version yet'}")
+        sides.append(part[["item", "annotator", "label"]])
+    result = labelling_drift(sides[0], sides[1], thresholds=thresholds(project),
+                             min_annotations=project.config.anomalies.label_shift_min_count)
+    return {"reference_version": reference_version, "current_version": current_version,
+            "n_reference": len(sides[0]), "n_current": len(sides[1]), **result.to_dict()}

@@ -64,3 +64,12 @@ def batch_item_ids(tx: Connection, project_id: int, batch_ids: Sequence[int]) ->
     """The ids of the items the batches added, in id order (the order of :func:`batch_payloads`)."""
     return [int(i) for i in tx.execute(select(Item.id).where(
         Item.project_id == project_id, Item.batch_id.in_(list(batch_ids))).order_by(Item.id)).scalars()]
+
+
+def versioned_labels(tx: Connection, project_id: int, sources: Sequence[str]) -> list[Record]:
+    """(item_id, annotator, label, schema_version) of the current single-label annotations."""
+    q = (current_annotations_query(project_id)
+         .where(Annotation.source.in_(sources), Annotation.label.is_not(None))
+         .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.label,
+                            Annotation.schema_version))
+    return list(tx.execute(q).fetchall())
