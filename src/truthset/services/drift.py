@@ -57,25 +57,25 @@ def batch_ids(spec: str, option: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-def batch_frame(project: Project, ids: Sequence[int], option: str = "batch") -> pd.DataFrame:
-    """The payload fields of the batches' items, with their most common current label as ``label``."""
+def batch_frame(project: Project, ids: Sequence[int], option: str = "batch", *,
+                last: int | None = None) -> pd.DataFrame:
+    """The payload fields of the batches' items (``last``: only the latest so many), with their
+    most common current label as ``label``."""
     with project.store.read() as tx:
         known = {int(b.id) for b in repo.batches(tx, project.id)}
         missing = sorted(set(ids) - known)
         if missing:
             raise InvalidInput(f"{option}: no batch {missing} in this project; its batches are {sorted(known)}")
-        payloads = repo.batch_payloads(tx, project.id, ids)
-        labels = repo.item_labels(tx, project.id, ids, SOURCES)
-    if not payloads:
+        rows = repo.batch_payloads(tx, project.id, ids, last=last)
+        labels = repo.item_labels(tx, project.id, ids, SOURCES, from_item=int(rows[0][0]) if rows else 0)
+    if not rows:
         raise InvalidInput(f"{option}: batch(es) {list(ids)} added no items; pick batches that did")
-    frame = pd.DataFrame.from_records([json.loads(p) for p in payloads])
+    frame = pd.DataFrame.from_records([json.loads(payload) for _, payload in rows])
     if labels:
         votes: dict[int, Counter[str]] = {}
         for item, label in labels:
             votes.setdefault(int(item), Counter())[str(label)] += 1
-        with project.store.read() as tx:
-            order = [int(i) for i in repo.batch_item_ids(tx, project.id, ids)]
-        frame["label"] = [votes[i].most_common(1)[0][0] if i in votes else None for i in order]
+        frame["label"] = [votes[int(i)].most_common(1)[0][0] if int(i) in votes else None for i, _ in rows]
     return frame
 
 
@@ -165,7 +165,7 @@ def after_import(project: Project, batch_id: int | None, items_added: int) -> di
     if not earlier:
         return None
     try:
-        ref = batch_frame(project, earlier).tail(AUTO_REFERENCE_ROWS)
+        ref = batch_frame(project, earlier, last=AUTO_REFERENCE_ROWS)
         cur = batch_frame(project, [batch_id])
         result = {"reference": "batch " + ",".join(map(str, earlier)), "current": f"batch {batch_id}",
                   **compare_frames(project, ref, cur)}

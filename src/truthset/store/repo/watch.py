@@ -42,28 +42,28 @@ def batches(tx: Connection, project_id: int) -> list[Record]:
                            .where(Batch.project_id == project_id).order_by(Batch.id)).fetchall())
 
 
-def batch_payloads(tx: Connection, project_id: int, batch_ids: Sequence[int]) -> list[str]:
-    """The payloads (JSON text) of the items the batches added, in id order."""
+def batch_payloads(tx: Connection, project_id: int, batch_ids: Sequence[int], *,
+                   last: int | None = None) -> list[Record]:
+    """(id, payload as JSON text) of the items the batches added, in id order; ``last``: only
+    the latest so many."""
     if not batch_ids:
         return []
-    return [str(p) for p in tx.execute(select(Item.payload).where(
-        Item.project_id == project_id, Item.batch_id.in_(list(batch_ids))).order_by(Item.id)).scalars()]
+    q = select(Item.id, Item.payload).where(Item.project_id == project_id, Item.batch_id.in_(list(batch_ids)))
+    if last is not None:
+        return list(reversed(tx.execute(q.order_by(Item.id.desc()).limit(last)).fetchall()))
+    return list(tx.execute(q.order_by(Item.id)).fetchall())
 
 
-def item_labels(tx: Connection, project_id: int, batch_ids: Sequence[int], sources: Sequence[str]) -> list[Record]:
-    """(item_id, label) of the current single-label annotations on the batches' items."""
+def item_labels(tx: Connection, project_id: int, batch_ids: Sequence[int], sources: Sequence[str], *,
+                from_item: int = 0) -> list[Record]:
+    """(item_id, label) of the current single-label annotations on the batches' items (those
+    with an id of at least ``from_item``)."""
     q = (current_annotations_query(project_id)
          .join(Item, Item.id == Annotation.item_id)
-         .where(Item.batch_id.in_(list(batch_ids)), Annotation.source.in_(sources),
+         .where(Item.batch_id.in_(list(batch_ids)), Item.id >= from_item, Annotation.source.in_(sources),
                 Annotation.label.is_not(None))
          .with_only_columns(Annotation.item_id, Annotation.label))
     return list(tx.execute(q).fetchall())
-
-
-def batch_item_ids(tx: Connection, project_id: int, batch_ids: Sequence[int]) -> list[int]:
-    """The ids of the items the batches added, in id order (the order of :func:`batch_payloads`)."""
-    return [int(i) for i in tx.execute(select(Item.id).where(
-        Item.project_id == project_id, Item.batch_id.in_(list(batch_ids))).order_by(Item.id)).scalars()]
 
 
 def versioned_labels(tx: Connection, project_id: int, sources: Sequence[str]) -> list[Record]:
