@@ -172,6 +172,7 @@ SLOW = frozenset({
     "tests/test_architecture.py::test_no_import_cycle",
     "tests/test_cli.py::test_demo_serve_prints_working_logins",
     "tests/test_cli.py::test_serve_with_two_workers_shares_one_queue",
+    "tests/services/test_reporting.py::test_report_quality_html_and_pdf",
 })
 
 

@@ -103,9 +103,13 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert "403 exact duplicate copies" in res.output
     n = sample_size(5171, max_error_rate=0.02, confidence=0.95)
     assert f"review {n:,} of them" in " ".join(res.output.split())
+    quality, card = tmp_path / "demo" / "reports" / "quality-report.html", tmp_path / "demo" / "reports" / "data-card.html"
+    assert res.output.rstrip().splitlines()[-1] == f"reports: {quality} and {card}"
+    assert "Quality report" in quality.read_text(encoding="utf-8") and "Known limitations" in card.read_text(encoding="utf-8")
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171
+    assert data["reports"] == {"quality_report": str(quality), "data_card": str(card)}
 
 
 def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:

@@ -308,7 +308,8 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
     data = yaml.safe_load(text)
     assert "schema" in data and "schema_" not in data
     assert "Ünïcode" in text  # allow_unicode: not \u escapes
-    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio", "media"]
+    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio", "media",
+                          "anomalies", "drift"]
 
 
 @pytest.mark.parametrize(

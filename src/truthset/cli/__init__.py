@@ -13,11 +13,29 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``qc``: the qc group
 - ``serve``: serve, demo
 - ``media``: the media group (images of image projects)
+- ``issues``: the data-issue tracker
+- ``watch``: anomalies, drift
+- ``reports``: the report group; ``report_quality``: report quality, report data-card
+- ``sql``: read-only SQL for analysts
 """
 
 from __future__ import annotations
 
-from truthset.cli import doctor, imports, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
+from truthset.cli import (  # noqa: F401  (registers the commands)
+    doctor,
+    imports,
+    issues,
+    media,
+    project,
+    qc,
+    report_quality,
+    reports,
+    schema,
+    serve,
+    sql,
+    users,
+    watch,
+)
 from truthset.cli._common import main
 
 __all__ = ["main"]

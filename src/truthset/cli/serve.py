@@ -69,14 +69,16 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     from truthset.services.demo import build_demo
     from truthset.services.status import status
 
-    project, report = build_demo(directory)
-    from truthset.services.dashboard import demo_step
+    from truthset.services.dashboard import demo_step as simulate_team
+    from truthset.services.reporting import demo_step as write_reports
 
-    simulated = demo_step(project)
+    project, report = build_demo(directory)
+    simulated = simulate_team(project)  # annotators, gold, reviews: the dashboard's numbers
     data = status(project)
+    written = write_reports(project)  # the quality report and the data card
     if as_json:
         _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data,
-                    "dashboard": simulated})
+                    "dashboard": simulated, "reports": written})
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -95,6 +97,7 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
                    f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
+    click.echo(f"\nreports: {written['quality_report']} and {written['data_card']}")
     if serve:
         import uvicorn
 

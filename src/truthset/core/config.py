@@ -182,6 +182,36 @@ class MediaConfig(BaseModel):
     max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest image file accepted, in bytes.")
 
 
+class AnomaliesConfig(BaseModel):
+    """Thresholds of the anomaly flags (``truthset anomalies``; truthset.quality.AnomalyThresholds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_annotations: int = Field(20, ge=1, description="Annotations an annotator needs before the per-annotator flags judge them.")
+    fast_ratio: float = Field(3.0, gt=1, description="fast_annotator: the others' median seconds per item over the annotator's.")
+    single_label_share: float = Field(0.9, gt=0, le=1, description="single_label: share of one label in an annotator's answers.")
+    single_label_excess: float = Field(0.2, ge=0, le=1, description="single_label: points above the other annotators' share.")
+    pattern_kappa: float = Field(0.8, gt=0, le=1, description="fixed_pattern: chance-corrected self-agreement at some lag.")
+    gold_fail_run: int = Field(6, ge=1, description="gold_failures: gold items wrong in a row.")
+    agreement_drop: float = Field(0.2, gt=0, description="agreement_drop: fall of a batch's agreement from the previous batch's.")
+    agreement_min_items: int = Field(50, ge=1, description="agreement_drop: items with 2+ judgements a batch needs.")
+    label_shift_js: float = Field(0.1, gt=0, le=1, description="label_shift: Jensen-Shannon distance between batches.")
+    label_shift_min_count: int = Field(30, ge=1, description="label_shift: annotations each side needs.")
+    stall_hours: float = Field(24.0, gt=0, description="stalled_queue: hours without an annotation while items are open.")
+
+
+class DriftConfig(BaseModel):
+    """Drift thresholds (``truthset drift`` and the check after each import); Evidently's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on_import: bool = Field(True, description="Compare each new batch with the earlier ones and raise a drift issue.")
+    wasserstein: float = Field(0.1, gt=0, description="Numeric columns: normalised Wasserstein distance.")
+    jensenshannon: float = Field(0.1, gt=0, le=1, description="Categorical columns: Jensen-Shannon distance.")
+    domain_auc: float = Field(0.55, gt=0.5, lt=1, description="Text columns: cross-validated ROC-AUC of the domain classifier.")
+    drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that makes the data set drift.")
+
+
 class ProjectConfig(BaseModel):
     """The content of ``truthset.yaml``."""
 
@@ -196,6 +226,8 @@ class ProjectConfig(BaseModel):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
+    anomalies: AnomaliesConfig = Field(default_factory=AnomaliesConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]

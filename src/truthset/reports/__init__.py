@@ -18,6 +18,7 @@ from truthset.reports.plots import (
 from truthset.reports.render import (
     render_check_report,
     render_data_card,
+    render_drift_report,
     render_model_card,
     render_profile,
     render_quality_report,
@@ -33,6 +34,7 @@ __all__ = [
     "reliability_chart",
     "render_check_report",
     "render_data_card",
+    "render_drift_report",
     "render_model_card",
     "render_profile",
     "render_quality_report",

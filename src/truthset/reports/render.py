@@ -133,3 +133,25 @@ def render_data_card(card: Any) -> str:
     from truthset.reports._data_card import data_card_view
 
     return _render("data_card.html", data_card_view(card))
+
+
+def render_drift_report(result: Any) -> str:
+    """The drift report: the data-set verdict, then each column's test, score and threshold.
+
+    ``result``: the dict of ``services.drift.compare`` (``DriftReport.to_dict()`` plus
+    ``reference``/``current`` descriptions and their row counts)."""
+    from markupsafe import Markup
+
+    from truthset.reports import plots
+
+    tests = [{**c, "verdict": "drift" if c.get("drift") else "ok"} for c in result.get("columns", [])]
+    chart = Markup(plots.bar_chart([f"{c['column']} · {c['method']}" for c in tests],
+                            [float(c["score"] or 0.0) / float(c["threshold"] or 1.0) for c in tests],
+                            title="Score as a multiple of its threshold (1 = the threshold)", xlabel="score / threshold",
+                            ident="drift-scores")) if tests else None
+    view = {"kind": "drift", "kind_name": "drift report", "title": result.get("title") or "Drift report",
+            "subtitle": f"{result.get('reference')} → {result.get('current')}", "generated": result.get("generated"),
+            "toc": [("verdict", "Verdict"), ("columns", "Columns")], "tests": tests, "chart": chart,
+            **{k: result.get(k) for k in ("drift", "n_columns", "n_drifted_columns", "drift_share", "reference",
+                                          "current", "n_reference", "n_current")}}
+    return _render("drift.html", view)

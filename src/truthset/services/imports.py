@@ -230,6 +230,9 @@ def import_file(
                                   report=report.to_dict())
     _remember_labelstudio_mapping(project, source, changed=bool(report.labels_added_to_schema))
     project.store.analyze()
+    from truthset.services.drift import after_import
+
+    after_import(project, report.batch, report.items_added)  # a drifted batch raises a data issue
     return report
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from truthset.core.errors import ConfigError
+from truthset.store.views import create_views, drop_views
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,7 +44,7 @@ def upgrade(engine: Engine) -> None:
         return
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), "head")
+            _upgrade_around_views(conn)
         return
     # SQLite: a batch migration rebuilds a table (copy, drop the old, rename the copy). Dropping a
     # table that other rows reference fails with foreign keys on, and the pragma is a no-op inside
@@ -56,10 +57,19 @@ def upgrade(engine: Engine) -> None:
         raw.execute("PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
-                command.upgrade(_alembic_config(conn), "head")
+                _upgrade_around_views(conn)
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise ConfigError(f"a migration left {len(broken)} broken reference(s) (e.g. {broken[0]}); "
                                       "nothing was changed. Report this with the migration's name.")
         finally:
             raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _upgrade_around_views(conn: Any) -> None:
+    """Run the pending migrations with the analysts' views dropped, then create them again:
+    a view pins the tables it reads (:mod:`truthset.store.views`), so a later migration that
+    rebuilds or alters one of them never trips over it."""
+    drop_views(conn)
+    command.upgrade(_alembic_config(conn), "head")
+    create_views(conn)

@@ -323,9 +323,17 @@ class Consensus(Base):
 
 
 class DataIssue(Base):
-    """A ticket about the data: open -> triaged -> escalated -> resolved / wont-fix."""
+    """A ticket about the data: open -> triaged -> escalated -> resolved / wont_fix.
+
+    ``items`` (JSON list of item ids) and ``history`` (JSON list) are what a skip in the queue
+    writes; the tracker (services/data_issues.py) keeps its history in ``data_issue_events``
+    and its links in ``data_issue_links`` (migration 0015). ``fingerprint`` names what raised an
+    automatic issue (an anomaly flag, a drifted batch), so raising it again updates it instead
+    of opening a copy.
+    """
 
     __tablename__ = "data_issues"
+    __table_args__ = (Index("ix_data_issues_fingerprint", "project_id", "fingerprint"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -336,4 +344,38 @@ class DataIssue(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     history: Mapped[str] = mapped_column(Text, default="[]")
     is_auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: what raised it: check, anomaly, drift, skip or manual
+    source: Mapped[str] = mapped_column(String(20), default="manual", server_default="manual")
+    fingerprint: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the project's schema version when the issue was opened (a fix must come after it)
+    schema_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DataIssueEvent(Base):
+    """One step in a data issue's history: opened, moved, comment, assigned, linked, updated."""
+
+    __tablename__ = "data_issue_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("data_issues.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    event: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataIssueLink(Base):
+    """What a data issue is about: an item, a schema version, a guide section or a finding."""
+
+    __tablename__ = "data_issue_links"
+    __table_args__ = (UniqueConstraint("issue_id", "kind", "target", name="uq_data_issue_links_target"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("data_issues.id"), index=True)
+    #: item | schema_version | guide_section | finding | batch
+    kind: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

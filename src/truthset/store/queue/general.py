@@ -205,7 +205,7 @@ def skip(conn: Connection, policy: QueuePolicy, user_id: int, assignment_id: int
     return int(conn.execute(insert(DataIssue).returning(DataIssue.id).values(
         project_id=policy.project_id, kind=f"skip:{reason}", title=f"skipped as {reason}" + (f": {note}" if note else ""),
         items=json.dumps([a.item_id]), severity="medium", status="open", history=json.dumps(history),
-        is_auto=True, created_at=now)).scalar_one())
+        is_auto=True, created_at=now, source="skip", body=note, updated_at=now)).scalar_one())
 
 
 def leased_payload(conn: Connection, policy: QueuePolicy, user_id: int, assignment_id: int) -> str | None:
