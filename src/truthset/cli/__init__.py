@@ -13,11 +13,21 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``qc``: the qc group
 - ``serve``: serve, demo
 - ``media``: the media group (images of image projects)
+- ``check``: check (rules and data checks, findings), profile
 """
 
 from __future__ import annotations
 
-from truthset.cli import imports, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
+from truthset.cli import (  # noqa: F401  (registers the commands)
+    check,  # noqa: F401  (registers check and profile)
+    imports,
+    media,
+    project,
+    qc,
+    schema,
+    serve,
+    users,
+)
 from truthset.cli._common import main
 
 __all__ = ["main"]

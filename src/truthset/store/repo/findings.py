@@ -171,3 +171,18 @@ def verdict_counts(tx: Connection, project_id: int) -> Sequence[Row[str, str, st
     return tx.execute(select(Finding.check, Finding.check_version, Finding.verdict, func.count())
                       .where(Finding.project_id == project_id)
                       .group_by(Finding.check, Finding.check_version, Finding.verdict)).all()
+
+
+def item_payload_batches(tx: Connection, project_id: int) -> Sequence[Row[int, str | None, int | None, str]]:
+    """(item id, external id, batch id, payload as JSON text) of every item, in id order: what
+    the profile reads (it looks at every field)."""
+    return tx.execute(select(Item.id, Item.external_id, Item.batch_id, Item.payload)
+                      .where(Item.project_id == project_id).order_by(Item.id)).all()
+
+
+def batch_names(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
+    """(batch id, "#<id> <source file>") of the project's import batches."""
+    from truthset.store.models import Batch
+
+    return tx.execute(select(Batch.id, ("#" + cast(Batch.id, Text) + " " + Batch.source))
+                      .where(Batch.project_id == project_id)).all()
