@@ -62,7 +62,7 @@ def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
     from truthset.server.auth import AccountCache, csrf_token, optional_account
     from truthset.server.guard import Guard
-    from truthset.server.routes import api, pages
+    from truthset.server.routes import api, findings, pages
     from truthset.server.throttle import LoginThrottle
 
     @asynccontextmanager
@@ -101,6 +101,7 @@ def create_app(project: Project) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(findings.router)
 
     @app.exception_handler(TruthsetError)
     async def truthset_error(request: Request, exc: TruthsetError) -> Response:
