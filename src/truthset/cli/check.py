@@ -19,7 +19,7 @@ def _print_precision(rows: list[dict[str, Any]]) -> None:
 
     table = Table(title="Precision of each check, from reviewers' verdicts (95% Wilson interval)")
     for col in ("check", "version", "findings", "wrong", "right", "ambiguous", "precision", "interval"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "check")
     for r in rows:
         table.add_row(r["check"], r["check_version"], str(r["findings"]), str(r["wrong"]), str(r["right"]),
                       str(r["ambiguous"]), _fmt(r["precision"]),

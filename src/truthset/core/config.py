@@ -253,6 +253,10 @@ class ProjectConfig(BaseModel):
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
+        if not data["rules"]:  # a project without rules keeps a file without the section
+            del data["rules"]
+        else:  # each rule with only the keys it uses
+            data["rules"] = [{k: v for k, v in r.items() if v is not None} for r in data["rules"]]
         return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

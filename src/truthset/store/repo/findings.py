@@ -60,7 +60,7 @@ def payload_json_type(tx: Connection, name: str) -> Any:
                 (kind.in_(("true", "false")), "boolean"), else_=kind)
 
 
-def item_fields(tx: Connection, project_id: int, fields: Sequence[str]) -> Sequence[Row[Any]]:
+def item_fields(tx: Connection, project_id: int, fields: Sequence[str]) -> Sequence[Any]:
     """(item id, external id, split, *fields as text) of every item of the project, in id order:
     only the columns a check needs."""
     cols = [payload_field(tx, f).label(f"f{i}") for i, f in enumerate(fields)]
@@ -106,7 +106,7 @@ def replace_findings(tx: Connection, project_id: int, check: str, version: str, 
 
 
 def findings(tx: Connection, project_id: int, *, check: str | None = None, item_id: int | None = None,
-             limit: int | None = None) -> Sequence[Row[Any]]:
+             limit: int | None = None) -> Sequence[Any]:
     """Findings of the project (of one check, or about one item), newest check first, with their
     item ids as a comma-separated text ``items``."""
     items = (select(func.count()).where(FindingItem.finding_id == Finding.id).scalar_subquery())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from truthset.core.config import Rule
 from truthset.store.models import Annotation, Item
@@ -25,7 +25,7 @@ def _items(project_id: int) -> Any:
     return select(Item.id, Item.external_id).where(Item.project_id == project_id)
 
 
-def violations(tx: Connection, project_id: int, rule: Rule, *, schema_labels: Sequence[str]) -> Sequence[Row[Any]]:
+def violations(tx: Connection, project_id: int, rule: Rule, *, schema_labels: Sequence[str]) -> Sequence[Any]:
     """(item id, external id) of the items that break ``rule`` (a kind in ``SQL_KINDS``), in id
     order. A missing (or JSON null) value breaks only ``required``; the other kinds check the
     values that are there."""
@@ -65,7 +65,7 @@ def _as_text(v: str | int | float | bool) -> str:
     return str(v)
 
 
-def field_pages(tx: Connection, project_id: int, name: str, *, page: int = 20000) -> Iterator[Sequence[Row[Any]]]:
+def field_pages(tx: Connection, project_id: int, name: str, *, page: int = 20000) -> Iterator[Sequence[Any]]:
     """Pages of (item id, external id, value as text) of the items that have the field, in id
     order (keyset pagination: bounded memory for any size)."""
     value = payload_field(tx, name)
