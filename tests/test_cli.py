@@ -103,6 +103,7 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert "403 exact duplicate copies" in res.output
     n = sample_size(5171, max_error_rate=0.02, confidence=0.95)
     assert f"review {n:,} of them" in " ".join(res.output.split())
+    assert (tmp_path / "demo" / "check.html").is_file() and "data checks (truthset check)" in res.output
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171

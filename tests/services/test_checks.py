@@ -215,3 +215,11 @@ def test_rerun_replaces_unjudged_findings(new_project, tmp_path: Path) -> None: 
     second = checks.list_findings(p, check="label_conflicts")
     assert len(second) == 5 and not first & {f["created_at"] for f in second}  # written anew
     assert all(f["sent_to_review"] for f in second)  # still in the review queue
+
+
+def test_demo_step_writes_the_report(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = _conflicted(new_project, tmp_path)
+    out = checks.demo_step(p)
+    page = Path(out["report"]).read_text(encoding="utf-8")
+    assert out["report"] == str(p.root / "check.html") and out["flagged"]["label_conflicts"] == 10
+    assert "Same text, different labels" in page and "flip0" in page
