@@ -223,3 +223,34 @@ def test_demo_step_writes_the_report(new_project, tmp_path: Path) -> None:  # ty
     page = Path(out["report"]).read_text(encoding="utf-8")
     assert out["report"] == str(p.root / "check.html") and out["flagged"]["label_conflicts"] == 10
     assert "Same text, different labels" in page and "flip0" in page
+
+
+def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path: Path, datasets: Path) -> None:  # type: ignore[no-untyped-def]
+    """RTE (Snow et al. 2008): 800 sentence pairs, 10 crowd workers each, expert gold."""
+    import csv
+
+    d = datasets / "crowd" / "snow2008"
+    with open(d / "rte1.tsv", encoding="utf-8", newline="") as f:
+        texts = {r["id"]: f"{r['text']} => {r['hypothesis']}" for r in csv.DictReader(f, delimiter="\t")}
+    with open(d / "rte.standardized.tsv", encoding="utf-8", newline="") as f:
+        judged = list(csv.DictReader(f, delimiter="\t"))
+    gold = {r["orig_id"]: "yes" if r["gold"] == "1" else "no" for r in judged}
+    rows = [{"id": r["orig_id"], "text": texts[r["orig_id"]], "label": "yes" if r["response"] == "1" else "no",
+             "annotator": r["!amt_worker_ids"]} for r in judged]
+    p = new_project(labels=["yes", "no"])
+    import_file(p, write_jsonl(tmp_path / "rte.jsonl", rows),
+                ImportOptions(id_col="id", label_col="label", annotator_col="annotator"))
+    res = by_check(checks.run_checks(p, ["consensus"]))["consensus"]
+    found = checks.list_findings(p, check="consensus", limit=None)
+    with p.store.read() as tx:
+        from truthset.store.repo.quality import external_ids
+        name = dict(external_ids(tx, p.id))
+    assert res["count"] == len(found) > 0
+    flagged = {name[f["items"][0]]: f["detail"]["consensus_label"] for f in found}
+    miss_flagged = sum(lab != gold[i] for i, lab in flagged.items()) / len(flagged)
+    majority = Counter()  # type: ignore[var-annotated]
+    for r in rows:
+        majority[(r["id"], r["label"])] += 1
+    mv = {i: max(("yes", "no"), key=lambda lab: majority[(i, lab)]) for i in gold}
+    miss_all = sum(mv[i] != gold[i] for i in gold) / len(gold)
+    assert miss_flagged > 3 * miss_all  # the flagged items are where the crowd's answer is wrong

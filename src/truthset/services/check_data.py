@@ -28,8 +28,10 @@ VERSIONS = {"exact_duplicates": "1", "label_conflicts": "1", "near_duplicates": 
 NEAR_THRESHOLD = 0.8
 #: items above which the outlier check (exact kNN, quadratic) is skipped
 MAX_OUTLIER_ITEMS = 50_000
-#: ensemble probability of the consensus label below which an item is flagged
-CONSENSUS_FLAG = 0.5
+#: share of items with several annotations flagged by the consensus check: the least certain
+#: consensus labels (CROWDLAB ranks; the ensemble's probabilities are compressed, e.g. all of
+#: RTE's lie in [0.50, 0.64], so no fixed probability separates right from wrong consensus)
+CONSENSUS_SHARE = 0.1
 MAX_EXAMPLES = 10
 
 Result = tuple[dict[str, Any], list[NewFinding]]
@@ -242,7 +244,9 @@ def consensus(d: CheckData) -> Result:
         probs = probs.loc[probs.index.isin(j["item"])]
         j = j[j["item"].isin(probs.index)]
     cq = consensus_quality(j[["item", "annotator", "label"]], probs, labels=labels).items
-    flagged = cq[cq["consensus_quality"] < CONSENSUS_FLAG].sort_values("consensus_quality")
+    multi = cq[cq["num_annotations"] >= 2]
+    cut = float(multi["consensus_quality"].quantile(CONSENSUS_SHARE)) if len(multi) else 0.0
+    flagged = multi[multi["consensus_quality"] <= cut].sort_values("consensus_quality")
     where = {int(i): p for p, i in enumerate(d.item_ids)}
     found = [NewFinding(kind="consensus", severity="warning", key=str(int(i)), items=[int(i)],
                         score=float(r.consensus_quality), detail={"consensus_label": str(r.consensus_label)})
@@ -251,8 +255,10 @@ def consensus(d: CheckData) -> Result:
                     detail=f"consensus {r.consensus_label}, agreement {r.annotator_agreement:.0%}")
           for i, r in flagged.head(MAX_EXAMPLES).iterrows()]
     return (_entry("consensus", "warning", title, len(flagged),
-                   f"{len(flagged):,} of {len(cq):,} items have a consensus quality below {CONSENSUS_FLAG} "
-                   "(annotators and model together, CROWDLAB)", "Adjudicate them in review.", ex), found)
+                   f"{len(flagged):,} of {len(multi):,} items with several annotations have the least certain "
+                   f"consensus (quality <= {cut:.3f}, the lowest {CONSENSUS_SHARE:.0%}; annotators and model "
+                   "together, CROWDLAB)", "Adjudicate them in review, lowest quality first.", ex,
+                   threshold=cut), found)
 
 
 def outliers(d: CheckData) -> Result:
