@@ -145,6 +145,8 @@ SLOW = frozenset({
     "tests/test_architecture.py::test_no_import_cycle",
     "tests/test_cli.py::test_demo_serve_prints_working_logins",
     "tests/test_cli.py::test_serve_with_two_workers_shares_one_queue",
+    "tests/services/test_checks.py::test_label_issues_find_flipped_spam",
+    "tests/services/test_checks.py::test_consensus_flags_items_whose_consensus_misses_gold",
 })
 
 
