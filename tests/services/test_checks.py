@@ -254,3 +254,17 @@ def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path
     mv = {i: max(("yes", "no"), key=lambda lab: majority[(i, lab)]) for i in gold}
     miss_all = sum(mv[i] != gold[i] for i in gold) / len(gold)
     assert miss_flagged > 3 * miss_all  # the flagged items are where the crowd's answer is wrong
+
+
+def test_ids_that_follow_the_label_are_leakage(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = sms_rows()[:1000]
+    clean = sms_project(new_project, tmp_path, [{"id": f"sms{n}", "label": lab, "text": t, "file": f"m{n}.txt"}
+                                                 for n, (lab, t) in enumerate(rows, 1)])
+    res = by_check(checks.run_checks(clean, ["identifier_leakage"]))["identifier_leakage"]
+    assert res["count"] == 0 and {c["column"] for c in res["columns"]} == {"external_id", "file"}
+    leaky = sms_project(new_project, tmp_path, [{"id": f"sms{n}", "label": lab, "text": t, "file": f"{lab}_{n:04d}.txt"}
+                                                 for n, (lab, t) in enumerate(rows, 1)])
+    res = by_check(checks.run_checks(leaky, ["identifier_leakage"]))["identifier_leakage"]
+    assert res["count"] == 1 and res["examples"][0]["id"] == "file"
+    (found,) = checks.list_findings(leaky, check="identifier_leakage")
+    assert found["detail"]["column"] == "file" and found["items"] == []

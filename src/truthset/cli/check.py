@@ -50,6 +50,7 @@ def _print_result(data: dict[str, Any]) -> None:
 @main.command("check")
 @click.option("--kind", "kinds", multiple=True, metavar="KIND",
               help="Run only this check (repeatable): rules, exact_duplicates, label_conflicts, near_duplicates, "
+                   "identifier_leakage, "
                    "leakage, label_issues, consensus, outliers.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write the HTML report here.")

@@ -23,6 +23,7 @@ from truthset.store.repo.findings import NewFinding
 #: versions of the checks: a change in what a check flags bumps it, so findings (and the
 #: verdicts that measure precision) of the old and new versions are kept apart
 VERSIONS = {"exact_duplicates": "1", "label_conflicts": "1", "near_duplicates": "1", "leakage": "1",
+            "identifier_leakage": "1",
             "label_issues": "1", "consensus": "1", "outliers": "1"}
 #: near-duplicate Jaccard threshold (character 5-gram shingles, punctuation removed)
 NEAR_THRESHOLD = 0.8
@@ -298,3 +299,40 @@ def item_checks(d: CheckData, wanted: Callable[[str], bool]) -> list[tuple[str, 
         if wanted(name):
             out.append((name, fn(d)))
     return out
+
+
+#: payload fields (besides the text and the split) the identifier check reads at most
+MAX_ID_FIELDS = 20
+
+
+def identifier_leakage(project: Project, d: CheckData) -> Result:
+    """Identifier-like columns (the external id, id-like payload fields) that predict the label:
+    ids assigned in label order, file names such as ``spam_0042.txt``."""
+    import json
+
+    from truthset.data.leakage import identifier_leakage as find
+
+    title = "Identifiers that give the label away"
+    skip = {project.config.text_field, "split"}
+    with project.store.read() as tx:
+        keys = list(dict.fromkeys(k for p in repo_findings.sample_payloads(tx, project.id)
+                                  for k in json.loads(p) if k not in skip))[:MAX_ID_FIELDS]
+        rows = repo_findings.item_fields(tx, project.id, keys) if keys else []
+    frame = pd.DataFrame({"label": d.labels})
+    if any(n != str(i) for n, i in zip(d.names, d.item_ids)):
+        frame["external_id"] = d.names
+    for k, key in enumerate(keys):
+        frame[key] = [r[3 + k] for r in rows]
+    if frame["label"].nunique() < 2 or frame.shape[1] < 2:
+        return _skipped("identifier_leakage", title, "needs two or more labels and an id column or field")
+    res = find(frame, "label")
+    leaks = res[res["leaks"]]
+    found = [NewFinding(kind="leakage", severity="error", key=str(r.column), items=[], score=float(r.gain_fraction),
+                        detail={"column": str(r.column), "view": str(r.view), "p_value": float(r.p_value)})
+             for r in leaks.itertuples()]
+    ex = [{"id": str(r.column), "score": round(float(r.gain_fraction), 3),
+           "detail": f"its {r.view} predicts the label (p = {float(r.p_value):.3f})"} for r in leaks.itertuples()]
+    return (_entry("identifier_leakage", "error", title, len(leaks),
+                   f"{len(leaks)} of {len(res)} columns are identifiers that predict the label",
+                   "Drop the column from the features (and re-assign ids that follow the label) before training.",
+                   ex, columns=res.assign(p_value=res["p_value"].astype(float)).to_dict("records")), found)

@@ -25,8 +25,8 @@ from truthset.store.models import utcnow
 from truthset.store.repo import findings as repo_findings
 
 #: the checks ``--kind`` selects; "rules" runs every rule of truthset.yaml
-KINDS = ("rules", "exact_duplicates", "label_conflicts", "near_duplicates", "leakage", "label_issues",
-         "consensus", "outliers")
+KINDS = ("rules", "exact_duplicates", "label_conflicts", "near_duplicates", "leakage", "identifier_leakage",
+         "label_issues", "consensus", "outliers")
 #: a reviewer's verdict on a finding: the label (or item) was wrong, was right, or is unclear
 VERDICTS = ("wrong", "right", "ambiguous")
 
@@ -82,6 +82,9 @@ def run_checks(project: Project, kinds: Sequence[str] | None = None) -> CheckRes
         names = [k for k in wanted if k != "rules" and (single or k not in ("label_issues", "consensus"))]
         for name, (summary, found) in check_data.item_checks(data, names.__contains__):
             results.append((name, check_data.VERSIONS[name], summary, found))
+    if "identifier_leakage" in wanted and project.task in ("text-classification", "tabular-classification"):
+        summary, found = check_data.identifier_leakage(project, data)
+        results.append(("identifier_leakage", check_data.VERSIONS["identifier_leakage"], summary, found))
     now = utcnow()
     with project.store.write() as tx:
         for name, version, summary, found in results:

@@ -186,3 +186,9 @@ def batch_names(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
 
     return tx.execute(select(Batch.id, ("#" + cast(Batch.id, Text) + " " + Batch.source))
                       .where(Batch.project_id == project_id)).all()
+
+
+def sample_payloads(tx: Connection, project_id: int, *, n: int = 200) -> list[str]:
+    """The payloads (JSON text) of the project's first ``n`` items: which fields items have."""
+    return [str(p) for p in tx.execute(select(Item.payload).where(Item.project_id == project_id)
+                                       .order_by(Item.id).limit(n)).scalars()]
