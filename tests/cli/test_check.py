@@ -111,5 +111,6 @@ def test_profile_json_and_page(run, sms_dir: str, tmp_path: Path) -> None:  # ty
     assert sum(text["text"]["length_histogram"]["counts"]) == 605
     labels = data["labels"]["overall"]
     assert labels["ham"] + labels["spam"] == 605 and data["labels"]["imbalance"] > 1
+    assert [b["batch"] for b in data["labels"]["by_batch"]] == ["#1 sms.jsonl"]  # the file's name, not its path
     page = out.read_text(encoding="utf-8")
     assert "<svg" in page and "Data profile" in page

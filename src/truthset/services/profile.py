@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,8 @@ def profile_project(project: Project) -> dict[str, Any]:
 
     with project.store.read() as tx:
         rows = repo_findings.item_payload_batches(tx, project.id)
-        batches = dict(repo_findings.batch_names(tx, project.id))
+        # the file's name: where it sat on this machine is nobody's business in a shared report
+        batches = {int(b): f"#{b} {PurePath(src).name}" for b, src in repo_findings.batch_sources(tx, project.id)}
     frame = pd.DataFrame.from_records([json.loads(p) for _, _, _, p in rows],
                                       index=[ext if ext is not None else str(i) for i, ext, _, _ in rows])
     columns = [_column(str(c), frame[c], project.config.text_field) for c in frame.columns]

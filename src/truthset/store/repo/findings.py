@@ -180,12 +180,11 @@ def item_payload_batches(tx: Connection, project_id: int) -> Sequence[Row[int, s
                       .where(Item.project_id == project_id).order_by(Item.id)).all()
 
 
-def batch_names(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
-    """(batch id, "#<id> <source file>") of the project's import batches."""
+def batch_sources(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
+    """(batch id, source file) of the project's import batches."""
     from truthset.store.models import Batch
 
-    return tx.execute(select(Batch.id, ("#" + cast(Batch.id, Text) + " " + Batch.source))
-                      .where(Batch.project_id == project_id)).all()
+    return tx.execute(select(Batch.id, Batch.source).where(Batch.project_id == project_id)).all()
 
 
 def sample_payloads(tx: Connection, project_id: int, *, n: int = 200) -> list[str]:
