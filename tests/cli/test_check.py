@@ -109,6 +109,8 @@ def test_profile_json_and_page(run, sms_dir: str, tmp_path: Path) -> None:  # ty
     (text,) = [c for c in data["columns"] if c["name"] == "text"]
     assert text["type"] == "text" and text["missing"] == 0 and text["distinct"] < 605
     assert sum(text["text"]["length_histogram"]["counts"]) == 605
+    scripts = text["text"]["languages"]
+    assert sum(scripts.values()) == 605 and max(scripts, key=scripts.get) == "Latin"
     labels = data["labels"]["overall"]
     assert labels["ham"] + labels["spam"] == 605 and data["labels"]["imbalance"] > 1
     assert [b["batch"] for b in data["labels"]["by_batch"]] == ["#1 sms.jsonl"]  # the file's name, not its path

@@ -27,6 +27,20 @@ EXAMPLES = 5
 TRUNCATION_MIN_ROWS = 3
 
 
+#: writing systems told apart by the profile (a language detector is not a dependency): the
+#: mix still shows a batch in another script, or texts with no letters at all
+SCRIPTS = {"Latin": "A-Za-z\u00c0-\u024f", "Cyrillic": "\u0400-\u04ff", "Greek": "\u0370-\u03ff",
+           "Arabic": "\u0600-\u06ff", "Hebrew": "\u0590-\u05ff", "Devanagari": "\u0900-\u097f",
+           "CJK": "\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af"}
+
+
+def _scripts(texts: pd.Series) -> dict[str, int]:
+    """Texts by their dominant writing system (most letters), ``no letters`` when none."""
+    counts = pd.DataFrame({name: texts.str.count(f"[{chars}]") for name, chars in SCRIPTS.items()})
+    top = counts.idxmax(axis=1).where(counts.max(axis=1) > 0, "no letters")
+    return {str(k): int(v) for k, v in top.value_counts().items()}
+
+
 def _lengths(values: pd.Series) -> dict[str, Any]:
     from truthset.data.profile import has_control_chars, has_mojibake
 
@@ -45,6 +59,7 @@ def _lengths(values: pd.Series) -> dict[str, Any]:
         "empty": int((texts == "").sum()), "whitespace_only": int(((stripped == "") & (texts != "")).sum()),
         "mojibake": len(moj), "control_chars": len(ctl),
         "truncated": at_max if at_max >= TRUNCATION_MIN_ROWS and top_len > 20 else 0,
+        "languages": _scripts(texts),
         "examples": {"mojibake": [{"id": str(i), "text": t[:200]} for i, t in moj.head(EXAMPLES).items()],
                      "control_chars": [{"id": str(i), "text": t[:200].encode("unicode_escape").decode()}
                                        for i, t in ctl.head(EXAMPLES).items()]},
