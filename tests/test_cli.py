@@ -106,6 +106,7 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     quality, card = tmp_path / "demo" / "reports" / "quality-report.html", tmp_path / "demo" / "reports" / "data-card.html"
     assert res.output.rstrip().splitlines()[-1] == f"reports: {quality} and {card}"
     assert "Quality report" in quality.read_text(encoding="utf-8") and "Known limitations" in card.read_text(encoding="utf-8")
+    assert (tmp_path / "demo" / "check.html").is_file() and "data checks (truthset check)" in res.output
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171

@@ -17,11 +17,13 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``watch``: anomalies, drift
 - ``reports``: the report group; ``report_quality``: report quality, report data-card
 - ``sql``: read-only SQL for analysts
+- ``check``: check (rules and data checks, findings), profile
 """
 
 from __future__ import annotations
 
 from truthset.cli import (  # noqa: F401  (registers the commands)
+    check,
     doctor,
     imports,
     issues,

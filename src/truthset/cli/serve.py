@@ -66,19 +66,20 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
 
     Example: truthset demo ./spam-demo --serve
     """
-    from truthset.services.demo import build_demo
-    from truthset.services.status import status
-
+    from truthset.services.checks import demo_step as run_checks
     from truthset.services.dashboard import demo_step as simulate_team
+    from truthset.services.demo import build_demo
     from truthset.services.reporting import demo_step as write_reports
+    from truthset.services.status import status
 
     project, report = build_demo(directory)
     simulated = simulate_team(project)  # annotators, gold, reviews: the dashboard's numbers
+    checked = run_checks(project)  # truthset check: findings and check.html
     data = status(project)
     written = write_reports(project)  # the quality report and the data card
     if as_json:
         _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data,
-                    "dashboard": simulated, "reports": written})
+                    "dashboard": simulated, "checks": checked, "reports": written})
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -95,6 +96,8 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     if not simulated["skipped"]:
         click.echo(f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
                    f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
+    click.echo(f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
+               f"; report: {checked['report']}")
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
     click.echo(f"\nreports: {written['quality_report']} and {written['data_card']}")

@@ -20,7 +20,7 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from truthset.core.errors import ConfigError, SchemaError
 from truthset.core.schema import LabelSchema, TaskType, require_unique_names
@@ -210,6 +210,53 @@ class DriftConfig(BaseModel):
     jensenshannon: float = Field(0.1, gt=0, le=1, description="Categorical columns: Jensen-Shannon distance.")
     domain_auc: float = Field(0.55, gt=0.5, lt=1, description="Text columns: cross-validated ROC-AUC of the domain classifier.")
     drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that makes the data set drift.")
+RuleKind = Literal["required", "type", "range", "regex", "allowed", "unique", "max_length", "min_text_length",
+                   "label_in_schema"]
+#: what each rule kind needs besides ``field`` (label_in_schema needs no field)
+RULE_NEEDS: dict[str, tuple[str, ...]] = {
+    "required": (), "type": ("type",), "range": ("min|max",), "regex": ("pattern",), "allowed": ("values",),
+    "unique": (), "max_length": ("length",), "min_text_length": ("length",), "label_in_schema": (),
+}
+
+
+class Rule(BaseModel):
+    """A validation rule over the items (``truthset check``); see docs/checks.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RuleKind = Field(description="What the rule checks (docs/checks.md lists each kind).")
+    field: str | None = Field(None, min_length=1, max_length=200, pattern=r'^[^"\\]+$',
+                              description="Payload field checked (every kind but label_in_schema).")
+    severity: Literal["blocking", "warning"] = Field(
+        "warning", description="blocking: 'truthset check' exits 1 while the rule has violations.")
+    name: str | None = Field(None, max_length=60, description="Name in reports (default: kind:field).")
+    type: Literal["string", "integer", "number", "boolean"] | None = Field(None, description="type: the JSON type.")
+    min: float | None = Field(None, description="range: smallest allowed value.")
+    max: float | None = Field(None, description="range: largest allowed value.")
+    pattern: str | None = Field(None, description="regex: a Python regular expression the whole value matches.")
+    values: list[str | int | float | bool] | None = Field(None, description="allowed: the allowed values.")
+    length: int | None = Field(None, ge=0, description="max_length / min_text_length: the bound, in characters.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Rule:
+        if self.kind != "label_in_schema" and self.field is None:
+            raise ValueError(f"a {self.kind} rule needs 'field': the payload field it checks")
+        for need in RULE_NEEDS[self.kind]:
+            if all(getattr(self, n) is None for n in need.split("|")):
+                raise ValueError(f"a {self.kind} rule needs {' or '.join(repr(n) for n in need.split('|'))}")
+        if self.pattern is not None:
+            import re
+
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"'pattern' {self.pattern!r} is not a regular expression: {exc}") from exc
+        return self
+
+    @property
+    def label(self) -> str:
+        """How reports name the rule."""
+        return self.name or (self.kind if self.field is None else f"{self.kind}:{self.field}")
 
 
 class ProjectConfig(BaseModel):
@@ -228,6 +275,7 @@ class ProjectConfig(BaseModel):
     media: MediaConfig = Field(default_factory=MediaConfig)
     anomalies: AnomaliesConfig = Field(default_factory=AnomaliesConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    rules: list[Rule] = Field(default_factory=list, description="Validation rules 'truthset check' runs.")
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]
@@ -235,6 +283,10 @@ class ProjectConfig(BaseModel):
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
+        if not data["rules"]:  # a project without rules keeps a file without the section
+            del data["rules"]
+        else:  # each rule with only the keys it uses
+            data["rules"] = [{k: v for k, v in r.items() if v is not None} for r in data["rules"]]
         return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

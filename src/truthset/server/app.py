@@ -62,7 +62,7 @@ def create_app(project: Project) -> FastAPI:
     """The app for one open project."""
     from truthset.server.auth import AccountCache, csrf_token, optional_account
     from truthset.server.guard import Guard
-    from truthset.server.routes import admin, api, dashboard, health, issues, pages
+    from truthset.server.routes import admin, api, dashboard, findings, health, issues, pages
     from truthset.server.throttle import LoginThrottle
 
     @asynccontextmanager
@@ -106,6 +106,7 @@ def create_app(project: Project) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(issues.router)
     app.include_router(issues.api_router)
+    app.include_router(findings.router)
 
     @app.exception_handler(TruthsetError)
     async def truthset_error(request: Request, exc: TruthsetError) -> Response:

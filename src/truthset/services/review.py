@@ -17,6 +17,7 @@ from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
 from truthset.store.models import utcnow
+from truthset.store.repo import findings as repo_findings
 from truthset.store.repo import items as repo_items
 from truthset.store.repo import review as repo_review
 
@@ -24,7 +25,8 @@ VERDICTS = ("accept", "reject", "correct")
 
 
 def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = True) -> list[dict[str, Any]]:
-    """Items with disagreement or a wrong answer on gold, not yet reviewed since their last label.
+    """Items with disagreement, a wrong answer on gold or a data-check finding sent to review,
+    not yet reviewed since their last label (or since the finding was sent).
 
     One query per reason, each filtered in SQL by "no review at or after the item's newest
     human label", so reviewed items never crowd out the ones still waiting. Empty when the
@@ -40,6 +42,9 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
                                                                       with_gold=with_gold))]
         if with_gold:
             waiting.append(("wrong on gold", repo_review.wrong_on_gold_waiting(tx, project.id, limit=limit)))
+        # findings that 'truthset check --send-to-review' sent, by check (services/checks.py)
+        for item_id, check in repo_findings.sent_waiting(tx, project.id, limit=limit):
+            waiting.append((f"check: {check}", [int(item_id)]))
     for why, item_ids in waiting:
         for item_id in item_ids:
             out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)

@@ -379,3 +379,37 @@ class DataIssueLink(Base):
     kind: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Finding(Base):
+    """What a data check (``truthset check``) found: a rule violation, a duplicate cluster, a
+    probable label error... with the items it concerns (``finding_items``) and, once a reviewer
+    looked, their verdict (the label was wrong / right / ambiguous), from which each check's
+    precision is measured. A re-run replaces the findings of the same check version that have
+    no verdict; ``key`` identifies the same finding across runs (migration 0012)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_project_check", "project_id", "check", "check_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    check: Mapped[str] = mapped_column(String(80))
+    check_version: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: when ``truthset check --send-to-review`` put the finding's items in the review queue
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    verdict_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    verdict_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FindingItem(Base):
+    """An item a finding concerns (a duplicate cluster names several)."""
+
+    __tablename__ = "finding_items"
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)

@@ -14,13 +14,14 @@ async function load() {
   if (!queue.length) queue = (await api('/api/review/queue?limit=50')).items;
   const next = queue.shift();
   if (!next) {
-    item = null; $('why').textContent = '';
+    item = null; $('why').textContent = ''; $('findings').replaceChildren();
     if (ner) ner.clear();
     else { $('item').textContent = 'Nothing to review.'; $('annotations').tBodies[0].replaceChildren(); }
     return;
   }
   item = await api(`/api/items/${next.item_id}`);
   $('why').textContent = next.reasons.join(', ');
+  await showFindings(next);
   const text = textOf(item);
   if (ner) { ner.show(item, text); return; }
   if (task === 'image-classification') {
@@ -30,6 +31,29 @@ async function load() {
     el('td', {}, a.annotator), el('td', {}, fmt(a.value)),
     el('td', {}, el('button', {type: 'button', class: 'secondary', onclick: () => verdict('accept', a.annotation_id)}, 'Accept'),
       ' ', el('button', {type: 'button', class: 'secondary', onclick: () => verdict('reject', a.annotation_id)}, 'Reject')))));
+}
+
+// Data-check findings that sent the item here (truthset check --send-to-review): the reviewer
+// says whether the label was wrong (the check was right), right (a false alarm) or ambiguous.
+async function showFindings(next) {
+  const box = $('findings');
+  box.replaceChildren();
+  if (!next.reasons.some((r) => r.startsWith('check: '))) return;
+  const found = (await api(`/api/findings?item_id=${next.item_id}`)).findings.filter((f) => f.verdict === null);
+  for (const f of found) {
+    const detail = Object.entries(f.detail).filter(([k]) => k !== 'ids').map(([k, v]) => `${k}: ${fmt(v)}`).join(', ');
+    const row = el('p', {class: 'finding'}, `${f.check}`, f.score === null ? '' : ` (score ${f.score.toFixed(3)})`,
+      detail ? ` — ${detail} ` : ' ');
+    for (const [v, label] of [['wrong', 'Label was wrong'], ['right', 'Label was right'], ['ambiguous', 'Ambiguous']]) {
+      row.append(el('button', {type: 'button', class: 'secondary', 'data-verdict': v, onclick: async () => {
+        try {
+          await api(`/api/findings/${f.id}/verdict`, {verdict: v});
+          row.replaceChildren(`${f.check}: ${label.toLowerCase()} (recorded)`);
+        } catch (e) { say(e.message, true); }
+      }}, label), ' ');
+    }
+    box.append(row);
+  }
 }
 
 // Send a verdict on the shown item, then show the next one. `value` is the adjudicated value
