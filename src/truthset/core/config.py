@@ -182,6 +182,17 @@ class MediaConfig(BaseModel):
     max_image_bytes: int = Field(20 * 2**20, ge=1, description="Largest image file accepted, in bytes.")
 
 
+class CostsConfig(BaseModel):
+    """What a two-class model's mistakes cost: ``truthset train`` picks the decision threshold
+    that minimises the expected cost on validation items and reports the cost on test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    false_positive: float = Field(ge=0, description="Cost of predicting the positive label for a negative item.")
+    false_negative: float = Field(ge=0, description="Cost of missing a positive item.")
+    positive: str | None = Field(None, description="The positive label (unset: the second label in sorted order).")
+
+
 class ProjectConfig(BaseModel):
     """The content of ``truthset.yaml``."""
 
@@ -196,6 +207,7 @@ class ProjectConfig(BaseModel):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
+    costs: CostsConfig | None = Field(None, description="Costs of false positives and negatives (two-class tasks).")
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]
@@ -203,6 +215,8 @@ class ProjectConfig(BaseModel):
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
+        if data.get("costs") is None:
+            data.pop("costs", None)  # optional section: absent rather than "costs: null"
         return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 
