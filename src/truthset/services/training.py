@@ -75,7 +75,8 @@ def load_dataset(project: Project, labels: str | None, fields: list[str]) -> Dat
                            "The pure baselines for multi-label, NER and images are in truthset.modeling.")
     choice = default_choice(project) if labels is None else resolve(project, labels)
     ids, x, y, conf, data, ann = [], [], [], [], [], []
-    unlabelled, by_source = 0, {}
+    unlabelled = 0
+    by_source: dict[str, int] = {}
     for page in iter_final_labels(project, choice):
         for r in page:
             if r.value is None:
@@ -245,7 +246,7 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     split_doc = {"description": description, "train": ds.item_ids[sp.train].tolist(),
                  "val": ds.item_ids[sp.val].tolist(), "test": ds.item_ids[sp.test].tolist()}
     rows = [(int(ds.item_ids[i]), side, json.dumps(str(ds.y[i])), json.dumps(classes[int(np.argmax(p[j]))]),
-             json.dumps([round(float(v), 6) for v in p[j]]))
+             json.dumps(p[j].tolist()))
             for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
     digest = dataset_hash(ds)
     with project.store.write() as tx:
@@ -268,7 +269,9 @@ def _calibration(y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list
 
     if len(y_val) < 10 or len(set(y_val.tolist())) < 2:
         return None
-    return temperature_scaling(y_val, p_val, y_test, p_test, classes=classes, n_boot=n_boot, seed=seed)
+    out: dict[str, Any] = temperature_scaling(y_val, p_val, y_test, p_test, classes=classes, n_boot=n_boot,
+                                              seed=seed)
+    return out
 
 
 def _costs(project: Project, y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int,
@@ -286,6 +289,7 @@ def _costs(project: Project, y_val: Any, p_val: Any, y_test: Any, p_test: Any, c
         raise InvalidInput(f"costs.positive {positive!r} in truthset.yaml is not one of the labels {classes}")
     if len(y_val) == 0:
         raise InvalidInput("costs: needs validation items to choose the threshold on; pass --val-size above 0")
-    return cost_threshold(y_val, p_val, y_test, p_test, cost_fp=costs.false_positive,
-                          cost_fn=costs.false_negative, classes=classes, positive=positive, n_boot=n_boot,
-                          seed=seed)
+    out: dict[str, Any] = cost_threshold(y_val, p_val, y_test, p_test, cost_fp=costs.false_positive,
+                                         cost_fn=costs.false_negative, classes=classes, positive=positive,
+                                         n_boot=n_boot, seed=seed)
+    return out

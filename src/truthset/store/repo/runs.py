@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from truthset.store.models import Annotation, Item, Run, RunPrediction, utcnow
+from truthset.store.models import Annotation, DataIssue, Item, Run, RunPrediction, User, utcnow
 from truthset.store.repo import current_annotations_query, ensure_users
 
 #: ``runs.kind`` of a training run: what ``truthset train`` stores
@@ -116,13 +116,34 @@ def add_prelabels(tx: Connection, project_id: int, *, model_user: str, schema_ve
     return len(values)
 
 
-def prelabelled_annotations(tx: Connection, project_id: int) -> Sequence[Row[int, int, str, str | None]]:
-    """(annotation id, item id, source, label) of the current annotations of every item that
+def prelabelled_annotations(tx: Connection, project_id: int) -> Sequence[Row[int, int, str, str | None, str]]:
+    """(annotation id, item id, source, label, annotator name) of the current annotations of every item that
     has a model pre-label, in id (time) order: what anchoring on pre-labels is measured on."""
     has_prelabel = select(Annotation.item_id).where(Annotation.project_id == project_id,
                                                     Annotation.source == "model")
     q = (current_annotations_query(project_id).where(Annotation.item_id.in_(has_prelabel))
          .order_by(Annotation.id)
-         .with_only_columns(Annotation.id, Annotation.item_id, Annotation.source, Annotation.label))
-    rows: Sequence[Row[int, int, str, str | None]] = tx.execute(q).all()
+         .with_only_columns(Annotation.id, Annotation.item_id, Annotation.source, Annotation.label,
+                            User.name))
+    rows: Sequence[Row[int, int, str, str | None, str]] = tx.execute(q).all()
     return rows
+
+
+def add_data_issue(tx: Connection, project_id: int, *, kind: str, title: str, item_ids: Sequence[int],
+                   severity: str = "medium") -> int:
+    """Open a data issue (a ticket for review) about ``item_ids``; returns its id."""
+    now = utcnow()
+    history = [{"at": now.isoformat(), "by": None, "event": "opened", "note": title}]
+    return int(tx.execute(insert(DataIssue).returning(DataIssue.id).values(
+        project_id=project_id, kind=kind, title=title, items=json.dumps(list(item_ids)), severity=severity,
+        status="open", history=json.dumps(history), is_auto=True, created_at=now)).scalar_one())
+
+
+def item_batches(tx: Connection, item_ids: Sequence[int]) -> dict[int, int | None]:
+    """Item id -> the import batch that added it (for ``--slice batch``)."""
+    out: dict[int, int | None] = {}
+    ids = list(item_ids)
+    for start in range(0, len(ids), INSERT_CHUNK):
+        out.update({int(i): b for i, b in tx.execute(
+            select(Item.id, Item.batch_id).where(Item.id.in_(ids[start : start + INSERT_CHUNK])))})
+    return out

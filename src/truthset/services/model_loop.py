@@ -1,0 +1,134 @@
+"""The model back in the loop: error buckets that go back to review, and pre-labels.
+
+* :func:`errors` sorts a run's test failures into buckets (:func:`truthset.modeling.error_buckets`)
+  with the label-quality score of confident learning (:func:`truthset.quality.find_label_issues`
+  on the run's out-of-sample test probabilities), annotator agreement, and broken input
+  (empty or garbled text); ``send_to_review`` opens a data issue listing a bucket's items.
+* :func:`prelabel` writes a run's predictions as ``source='model'`` annotations: the
+  annotation app shows them as suggestions; quality control and training read judgements
+  only (``human``, ``import``), so a pre-label is never counted as a human annotation.
+* :func:`prelabel_agreement` measures anchoring: how often annotators who answered after a
+  pre-label chose the same label.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from truthset.core.errors import InvalidInput
+from truthset.services.projects import Project
+from truthset.services.qc import JUDGEMENT_SOURCES
+from truthset.services.runs import get_run, test_predictions
+from truthset.store.repo import runs as repo_runs
+
+#: the (password-less) user a run's pre-labels are written under
+MODEL_USER = "model"
+
+
+def errors(project: Project, run_id: int | None = None, *, send_to_review: str | None = None,
+           max_examples: int = 20) -> dict[str, Any]:
+    """Counts and examples per bucket (examples as item ids with text); optionally a review ticket."""
+    from truthset.data.profile import has_mojibake
+    from truthset.modeling import BUCKETS, error_buckets
+    from truthset.quality import find_label_issues
+    from truthset.services.training import text_of
+    from truthset.services.training_data import final_labels, resolve
+
+    if send_to_review is not None and send_to_review not in BUCKETS:
+        raise InvalidInput(f"--send-to-review {send_to_review!r}: use one of {', '.join(BUCKETS)}")
+    run = get_run(project, run_id)
+    cfg = run["config"]
+    classes = cfg["classes"]
+    preds = test_predictions(project, run["id"])
+    ids = preds["item_id"].tolist()
+    rows = {r.item_id: r for r in final_labels(project, resolve(project, str(cfg.get("labels", "latest"))), ids)}
+    fields = cfg.get("fields") or [project.config.text_field]
+    texts = [text_of(rows[i].data, fields) for i in ids]
+    y = preds["label"].astype(str).to_numpy()
+    proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
+    quality = find_label_issues(y, proba, classes=classes)["label_quality"].to_numpy()
+    agreement = np.array([rows[i].confidence if rows[i].annotators >= 2 and rows[i].confidence is not None
+                          else np.nan for i in ids], dtype=np.float64)
+    empty = np.array([not t.replace("[SEP]", "").strip() for t in texts])
+    garbled = np.array([("\ufffd" in t) or has_mojibake(t) for t in texts])
+    train_counts = run["split"].get("description", {}).get("train_classes")
+    eb = error_buckets(y, proba=proba, classes=classes, label_quality=quality, agreement=agreement,
+                       empty=empty, garbled=garbled, train_class_counts=train_counts,
+                       max_examples=max_examples)
+    out: dict[str, Any] = eb.to_dict()
+
+    def show(pos: list[int]) -> list[dict[str, Any]]:
+        return [{"item_id": ids[p], "external_id": rows[ids[p]].external_id, "text": texts[p][:300],
+                 "label": str(y[p]), "pred": str(preds["pred"].iloc[p])} for p in pos]
+
+    for b in out["buckets"]:
+        b["examples"] = show(b["examples"])
+    for pair in out["pairs"]:
+        pair["examples"] = show(pair["examples"])
+    out["run"] = run["id"]
+    if send_to_review is not None:
+        chosen = eb.items.loc[eb.items["bucket"] == send_to_review, "position"].astype(int).tolist()
+        item_ids = sorted(ids[p] for p in chosen)
+        issue = None
+        if item_ids:
+            with project.store.write() as tx:
+                issue = repo_runs.add_data_issue(
+                    tx, project.id, kind=f"model-error:{send_to_review}", item_ids=item_ids,
+                    title=f"run {run['id']}: {len(item_ids)} test failure(s) in bucket {send_to_review}; "
+                          "review their labels")
+        out["sent_to_review"] = {"bucket": send_to_review, "items": item_ids, "issue": issue}
+    return out
+
+
+def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool = True) -> dict[str, Any]:
+    """Write the run's model's predictions as pre-labels (``source='model'``); returns counts."""
+    from truthset.services.training import full_proba, load_model, text_of
+    from truthset.services.training_data import final_labels, resolve
+
+    run = get_run(project, run_id)
+    fields = run["config"].get("fields") or [project.config.text_field]
+    with project.store.read() as tx:
+        if only_unjudged:
+            ids = repo_runs.item_ids_without_judgement(tx, project.id, JUDGEMENT_SOURCES)
+        else:
+            ids = repo_runs.item_ids_without_judgement(tx, project.id, ())
+    if not ids:
+        return {"run": run["id"], "prelabelled": 0, "classes": run["config"]["classes"]}
+    model = load_model(project, run)
+    rows = final_labels(project, resolve(project, "latest"), ids)
+    texts = [text_of(r.data, fields) for r in rows]
+    classes = run["config"]["classes"]
+    proba = full_proba(model, texts, classes)
+    best = proba.argmax(axis=1)
+    out_rows = [(r.item_id, json.dumps(classes[k]), classes[k],
+                 json.dumps({"run": run["id"], "confidence": float(proba[j, k])}))
+                for j, (r, k) in enumerate(zip(rows, best.tolist(), strict=True))]
+    with project.store.write() as tx:
+        n = repo_runs.add_prelabels(tx, project.id, model_user=MODEL_USER, schema_version=project.schema_version,
+                                    rows=out_rows)
+    return {"run": run["id"], "prelabelled": n, "classes": classes,
+            "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)}}
+
+
+def prelabel_agreement(project: Project) -> dict[str, Any]:
+    """How often human answers given after a pre-label agree with it, per annotator and overall."""
+    with project.store.read() as tx:
+        rows = repo_runs.prelabelled_annotations(tx, project.id)
+    latest_model: dict[int, str | None] = {}
+    answers: list[tuple[str, bool]] = []
+    for _, item, source, label, annotator in rows:  # in id (time) order
+        if source == "model":
+            latest_model[item] = label
+        elif source in JUDGEMENT_SOURCES and item in latest_model:
+            answers.append((str(annotator), label == latest_model[item]))
+    per: dict[str, list[bool]] = {}
+    for name, same in answers:
+        per.setdefault(name, []).append(same)
+    agreed = sum(a for _, a in answers)
+    return {"prelabelled_items": len(latest_model), "answers_after_prelabel": len(answers), "agreed": agreed,
+            "agreement": agreed / len(answers) if answers else None,
+            "by_annotator": [{"annotator": k, "answers": len(v), "agreement": sum(v) / len(v)}
+                             for k, v in sorted(per.items())]}
