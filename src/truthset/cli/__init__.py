@@ -13,11 +13,13 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``qc``: the qc group
 - ``serve``: serve, demo
 - ``media``: the media group (images of image projects)
+- ``models``: train, evaluate, compare, curve, errors, runs, prelabel
+- ``reports``: the report group (model-card)
 """
 
 from __future__ import annotations
 
-from truthset.cli import imports, media, project, qc, schema, serve, users  # noqa: F401  (registers the commands)
+from truthset.cli import imports, media, models, project, qc, reports, schema, serve, users  # noqa: F401  (registers the commands)
 from truthset.cli._common import main
 
 __all__ = ["main"]
