@@ -145,15 +145,23 @@ def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_
         pos = np.flatnonzero(np.isin(ds.item_ids, np.asarray(frozen, dtype=np.int64)))
         if pos.size == 0:
             raise InvalidInput("none of the frozen test items has a final label now; pass --new-test-set")
-        return frozen_test_split(len(ds), pos, ds.y, groups=groups, val_size=val_size, seed=seed)
+        sp = frozen_test_split(len(ds), pos, ds.y, groups=groups, val_size=val_size, seed=seed)
+        sp.description.update(frozen=True, frozen_items=len(frozen), frozen_items_labelled=int(pos.size))
+        return sp
     if method == "time":
         if time_field is None or not all(time_field in d for d in ds.data):
             raise InvalidInput("--split time needs --time-field naming a payload field every item has "
                                "(e.g. a date column of the imported file)")
         return time_split([str(d[time_field]) for d in ds.data], ds.y, test_size=test_size, val_size=val_size)
-    if method == "stratified":
-        return stratified_split(ds.y, test_size=test_size, val_size=val_size, seed=seed)
-    return group_split(groups, ds.y, test_size=test_size, val_size=val_size, seed=seed)
+    first = (stratified_split(ds.y, test_size=test_size, val_size=0.0, seed=seed) if method == "stratified"
+             else group_split(groups, ds.y, test_size=test_size, val_size=0.0, seed=seed))
+    if first.test.size == 0:
+        return first
+    # train / validation drawn exactly as a later run on this frozen test set will draw them,
+    # so the same seed gives the same model in the first run and every rerun
+    sp = frozen_test_split(len(ds), first.test, ds.y, groups=groups, val_size=val_size, seed=seed)
+    sp.description.update(method=method, test_size=test_size, frozen=False)
+    return sp
 
 
 def full_proba(model: Any, x: list[str], classes: list[str]) -> npt.NDArray[np.float64]:
@@ -183,19 +191,23 @@ def save_model(project: Project, run_id: int, model: Any) -> str:
     return str(path.relative_to(project.root))
 
 
+def _parsed(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else dict(json.loads(value or "{}"))
+
+
 def load_model(project: Project, run: dict[str, Any]) -> Any:
-    """Load a run's model, refusing when scikit-learn or skops changed since it was saved."""
+    """Load a run's model (``run``: :func:`truthset.services.runs.get_run`'s dict), refusing when scikit-learn or skops changed since it was saved."""
     import skops.io as sio
 
     from truthset.modeling import library_versions
 
-    saved = json.loads(run["library_versions"] or "{}")
+    saved = _parsed(run["library_versions"])
     now = library_versions()
     changed = {k: (saved.get(k), now.get(k)) for k in ("scikit-learn", "skops") if saved.get(k) != now.get(k)}
     if changed:
         raise InvalidInput(f"run {run['id']}'s model was saved with " + ", ".join(
             f"{k} {a} (now {b})" for k, (a, b) in changed.items()) + "; retrain with 'truthset train'")
-    rel = json.loads(run["artifacts"] or "{}").get("model")
+    rel = _parsed(run["artifacts"]).get("model")
     path = project.root / rel if rel else None
     if path is None or not path.is_file():
         raise NotFound(f"run {run['id']} has no model file ({rel or 'none recorded'}); retrain with 'truthset train'")

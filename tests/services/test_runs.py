@@ -1,0 +1,170 @@
+"""Training runs on a project (issue 14): train, evaluate, compare, errors, pre-labels, model card.
+
+A 1,200-message slice of the bundled SMS Spam Collection (imported as one annotator's labels)
+keeps each training to a second or two; the projects run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+
+from truthset.core.config import CostsConfig
+from truthset.core.errors import InvalidInput, NotFound
+from truthset.services import model_loop, runs
+from truthset.services.demo import demo_file
+from truthset.services.imports import ImportOptions, import_file
+from truthset.services.qc import project_annotations
+from truthset.services.training import load_dataset, load_model, train
+
+N_ROWS = 1200
+
+
+def _sms_slice(tmp_path: Path, rows: int = N_ROWS, *, skip: int = 0) -> Path:
+    lines = demo_file().read_text(encoding="utf-8").splitlines()
+    path = tmp_path / f"sms_{skip}_{rows}.tsv"
+    path.write_text("\n".join([lines[0], *lines[1 + skip : 1 + skip + rows]]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sms(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, _sms_slice(tmp_path), ImportOptions(annotator="uci-original"))
+    return p
+
+
+def _numbers(d: dict) -> dict:  # type: ignore[type-arg]
+    return {k: v for k, v in d.items() if isinstance(v, (int, float)) and k != "run"}
+
+
+def test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen(sms) -> None:  # type: ignore[no-untyped-def]
+    a = train(sms, seed=0, n_boot=200)
+    b = train(sms, seed=0, n_boot=200)
+    assert a["run"] != b["run"]
+    assert _numbers(a) == _numbers(b) and a["accuracy_ci_low"] < a["accuracy"] <= a["accuracy_ci_high"]
+    assert a["dataset_hash"] == b["dataset_hash"]
+    ra, rb = runs.get_run(sms, a["run"]), runs.get_run(sms, b["run"])
+    assert ra["split"]["test"] == rb["split"]["test"] and len(ra["split"]["test"]) == a["n_test"]
+    assert rb["split"]["description"]["method"] == "frozen_test"
+    # another seed changes the training side, never the frozen test items
+    c = train(sms, seed=1, n_boot=200)
+    assert runs.get_run(sms, c["run"])["split"]["test"] == ra["split"]["test"]
+    # the run records what a rerun needs
+    assert ra["schema_version"] == sms.schema_version and ra["code_version"]
+    assert ra["library_versions"]["scikit-learn"] and ra["config"]["classes"] == ["ham", "spam"]
+    assert set(ra["split"]["train"]).isdisjoint(ra["split"]["test"])
+
+
+def test_stored_predictions_score_as_scikit_learn_does(sms) -> None:  # type: ignore[no-untyped-def]
+    out = train(sms, seed=0, n_boot=0)
+    preds = runs.test_predictions(sms, out["run"])
+    assert len(preds) == out["n_test"]
+    y, pred = preds["label"].to_numpy(), preds["pred"].to_numpy()
+    p_spam = np.asarray(preds["proba"].tolist())[:, 1]
+    ev = runs.evaluate_run(sms, out["run"], n_boot=0)
+    assert ev["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert ev["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert ev["mcc"] == pytest.approx(matthews_corrcoef(y, pred))
+    assert ev["roc_auc"] == pytest.approx(roc_auc_score(y == "spam", p_spam))
+    assert ev["accuracy"] == pytest.approx(out["accuracy"]) and ev["against"] == "final labels"
+    # the saved model reloads (with the version check) and predicts what the run stored
+    model = load_model(sms, runs.get_run(sms, out["run"]))
+    ds = load_dataset(sms, "latest", ["text"])
+    where = {int(i): k for k, i in enumerate(ds.item_ids)}
+    again = model.predict([ds.x[where[i]] for i in preds["item_id"]])
+    assert (again == pred).all()
+
+
+def test_slices_and_errors(sms) -> None:  # type: ignore[no-untyped-def]
+    out = train(sms, seed=0, n_boot=100)
+    ev = runs.evaluate_run(sms, out["run"], slice_by="length", n_boot=100)
+    assert sum(r["n_test"] for r in ev["by_slice"]) == out["n_test"]
+    with pytest.raises(InvalidInput, match="no test item has that field"):
+        runs.evaluate_run(sms, out["run"], slice_by="nope", n_boot=0)
+    eb = model_loop.errors(sms, out["run"])
+    wrong = int((runs.test_predictions(sms, out["run"]).eval("label != pred")).sum())
+    assert eb["n_errors"] == wrong == sum(b["count"] for b in eb["buckets"])
+    bucket = next(b["bucket"] for b in eb["buckets"] if b["count"])
+    sent = model_loop.errors(sms, out["run"], send_to_review=bucket)["sent_to_review"]
+    assert sent["issue"] is not None and len(sent["items"]) == next(
+        b["count"] for b in eb["buckets"] if b["bucket"] == bucket)
+    with pytest.raises(InvalidInput, match="use one of"):
+        model_loop.errors(sms, out["run"], send_to_review="nonsense")
+
+
+def test_compare_needs_the_same_test_items(sms) -> None:  # type: ignore[no-untyped-def]
+    a = train(sms, seed=0, n_boot=100)
+    b = train(sms, seed=0, n_boot=100, weight_by_posterior=True)
+    r = runs.compare_runs(sms, a["run"], b["run"], n_boot=100)
+    assert r["n_test"] == a["n_test"] and r["verdict"]
+    # every weight is 1 (one annotator): the same model, so no difference at all
+    assert r["only_a_right"] == r["only_b_right"] == 0 and r["verdict"].startswith("no evidence")
+    c = train(sms, seed=3, n_boot=100, new_test_set=True, split="stratified")
+    with pytest.raises(InvalidInput, match="different items"):
+        runs.compare_runs(sms, a["run"], c["run"], n_boot=100)
+    with pytest.raises(NotFound, match="not a training run"):
+        runs.compare_runs(sms, a["run"], 999, n_boot=100)
+
+
+def test_costs_from_the_project_file_pick_a_threshold(sms) -> None:  # type: ignore[no-untyped-def]
+    sms.save_config(sms.config.model_copy(update={"costs": CostsConfig(false_positive=10, false_negative=1,
+                                                                       positive="spam")}))
+    out = train(sms, seed=0, n_boot=100)
+    costs = runs.get_run(sms, out["run"])["metrics"]["costs"]
+    assert costs["cost_fp"] == 10 and 0 <= costs["threshold"] <= 1
+    assert costs["test_cost_ci_low"] <= costs["test_cost"] <= costs["test_cost_ci_high"]
+    assert costs["n_test"] == out["n_test"]
+
+
+def test_prelabels_are_never_counted_as_annotations(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, _sms_slice(tmp_path, 600), ImportOptions(annotator="uci-original"))
+    out = train(p, seed=0, n_boot=0)
+    judgements_before = len(project_annotations(p).frame)
+    hash_before = out["dataset_hash"]
+    # 40 new messages arrive without labels
+    unlabelled = tmp_path / "new.csv"
+    lines = demo_file().read_text(encoding="utf-8").splitlines()[2000:2040]
+    import csv
+
+    with unlabelled.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text"])
+        w.writerows([[line.split("\t", 1)[1]] for line in lines])
+    import_file(p, unlabelled, ImportOptions(text_col="text"))
+    done = model_loop.prelabel(p, out["run"])
+    assert done["prelabelled"] == 40 and sum(done["by_label"].values()) == 40
+    assert model_loop.prelabel(p, out["run"])["prelabelled"] == 40  # still unjudged: suggested again
+    # QC and training read judgements only: the pre-labels change neither
+    assert len(project_annotations(p).frame) == judgements_before
+    ds = load_dataset(p, "latest", ["text"])
+    assert len(ds) == out["n_items"] and ds.unlabelled == 40
+    assert train(p, seed=0, n_boot=0)["dataset_hash"] == hash_before
+    assert model_loop.prelabel_agreement(p)["answers_after_prelabel"] == 0
+
+
+def test_training_refuses_what_it_cannot_do(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = new_project(labels=["ham", "spam"])
+    with pytest.raises(InvalidInput, match="at least 10 items"):
+        train(p)
+    with pytest.raises(NotFound, match="no training run yet"):
+        runs.evaluate_run(p)
+    ner = new_project(task="ner", labels=["PER"])
+    with pytest.raises(InvalidInput, match="text-classification"):
+        train(ner)
+
+
+def test_model_card_has_the_runs_facts(sms, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = train(sms, seed=0, n_boot=100)
+    res = runs.write_model_card(sms, out["run"], tmp_path / "card.html")
+    html = (tmp_path / "card.html").read_text(encoding="utf-8")
+    assert res["run"] == out["run"] and out["dataset_hash"] in html
+    assert f"{out['accuracy']:.3f}"[:4] in html
+    facts = runs.card(sms, out["run"])
+    assert facts["sections"]["model_details"]["seed"] == 0
+    assert json.dumps(facts["sections"]["metrics"]["values"])
