@@ -226,6 +226,9 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     """Train, evaluate and store a run; returns its summary (plain names, for ``--json``)."""
     from truthset.modeling import evaluate, fit_baseline, library_versions, text_baseline
 
+    for name, v in (("--test-size", test_size), ("--val-size", val_size)):
+        if not 0 <= v < 1 or (name == "--test-size" and v == 0):
+            raise InvalidInput(f"{name} {v}: give a fraction of the labelled items between 0 and 1 (e.g. 0.2)")
     fields = fields or [project.config.text_field]
     ds = load_dataset(project, labels, fields)
     if len(ds) < 10 or np.unique(ds.y).size < 2:
