@@ -145,6 +145,10 @@ SLOW = frozenset({
     "tests/test_architecture.py::test_no_import_cycle",
     "tests/test_cli.py::test_demo_serve_prints_working_logins",
     "tests/test_cli.py::test_serve_with_two_workers_shares_one_queue",
+    "tests/services/test_runs_real.py::test_sms_demo_step_against_almeida",
+    "tests/services/test_runs_real.py::test_rte_majority_vote_and_dawid_skene_runs_against_gold",
+    "tests/services/test_runs.py::test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen",
+    "tests/services/test_runs.py::test_compare_needs_the_same_test_items",
 })
 
 

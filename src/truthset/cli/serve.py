@@ -86,6 +86,9 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     click.echo(f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
                f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
                "--max-error-rate 0.02 -o review.csv draws them).")
+    from truthset.services.runs import demo_step
+
+    click.echo("\n" + demo_step(project)["summary"])
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
     if serve:

@@ -222,3 +222,27 @@ def write_model_card(project: Project, run_id: int | None, output: Path) -> dict
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(output)
     return {"run": run["id"], "output": str(output), "missing": facts["missing"]}
+
+
+def demo_step(project: Project) -> dict[str, Any]:
+    """The demo's last step: labels -> a baseline, its evaluation, the error buckets, a model card.
+
+    Returns the numbers and ``summary``, the lines the demo prints.
+    """
+    from truthset.services.model_loop import errors
+    from truthset.services.training import train
+
+    out = train(project, seed=0)
+    buckets = errors(project, out["run"], max_examples=3)
+    path = project.root / "model-card.html"
+    write_model_card(project, out["run"], path)
+    counts = ", ".join(f"{b['count']} {b['bucket'].replace('_', ' ')}" for b in buckets["buckets"] if b["count"])
+    summary = (f"baseline (run {out['run']}): accuracy {_ci(out, 'accuracy')}, macro-F1 {_ci(out, 'macro_f1')} "
+               f"on {out['n_test']:,} test messages; {buckets['n_errors']} errors: {counts or 'none'}.\n"
+               f"model card: {path}  (truthset evaluate --slice length; truthset errors; truthset curve)")
+    return {"run": out["run"], "metrics": out, "error_buckets": buckets, "model_card": str(path),
+            "summary": summary}
+
+
+def _ci(d: dict[str, Any], name: str) -> str:
+    return f"{d[name]:.3f} (95% CI {d[f'{name}_ci_low']:.3f}-{d[f'{name}_ci_high']:.3f})"
