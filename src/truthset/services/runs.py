@@ -167,8 +167,8 @@ def compare_runs(project: Project, run_a: int, run_b: int, *, gold: pd.Series | 
 def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
           fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), n_boot: int = 1000) -> dict[str, Any]:
     """Learning curve on a run's own training and test items: "would more labels help?"."""
-    from truthset.modeling import learning_curve, text_baseline
-    from truthset.services.training import WORD_ONLY_ABOVE, load_dataset
+    from truthset.modeling import learning_curve
+    from truthset.services.training import baseline_for, load_dataset
 
     run = get_run(project, run_id)
     cfg = run["config"]
@@ -179,9 +179,8 @@ def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...]
     if len(train) < 8 or not test:
         raise InvalidInput(f"run {run['id']}'s items have too few final labels now ({len(train)} train, "
                            f"{len(test)} test) for a learning curve")
-    word_only = len(train) > WORD_ONLY_ABOVE
     w = ds.confidence[train] if cfg.get("weight_by_posterior") else None
-    out = learning_curve(lambda s: text_baseline(seed=s, char_ngrams=None if word_only else (2, 4)),
+    out = learning_curve(lambda s: baseline_for(len(train), s),
                          [ds.x[i] for i in train], ds.y[train].astype(str), [ds.x[i] for i in test],
                          ds.y[test].astype(str), fractions=fractions, seeds=seeds, sample_weight=w,
                          n_boot=n_boot, seed=run["seed"])
@@ -197,7 +196,7 @@ def card(project: Project, run_id: int | None = None, *, buckets: dict[str, Any]
     desc = run["split"].get("description", {})
     facts: dict[str, Any] = model_card(
         name=f"{project.config.name} run {run['id']}", task=project.task,
-        model="TF-IDF " + ("word n-grams" if cfg.get("model") == "tfidf-word" else "word + character n-grams")
+        model="TF-IDF " + ("word n-grams (min_df 2)" if cfg.get("model") == "tfidf-word-min2" else "word + character n-grams")
         + " + logistic regression", metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))},
         version=run["code_version"], description=f"Baseline trained by truthset on final labels ({cfg.get('labels')}).",
         training_data={"n_items": desc.get("n_train"), "labels": cfg.get("labels"),

@@ -32,8 +32,9 @@ from truthset.services.training_data import LabelChoice, default_choice, iter_fi
 from truthset.store.repo import runs as repo_runs
 
 SPLITS = ("group", "stratified", "time")
-#: above this many training items the character n-grams are left out: the fit and the saved
-#: model (skops writes the vocabulary entry by entry) would grow several-fold for little gain
+#: above this many training items the character n-grams and the terms seen in one item only
+#: are left out: the fit and the saved model (skops writes the vocabulary entry by entry)
+#: would grow several-fold for little gain
 WORD_ONLY_ABOVE = 20_000
 #: model files live here, under the project folder
 RUNS_DIR = Path(STATE_DIR) / "runs"
@@ -164,6 +165,15 @@ def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_
     return sp
 
 
+def baseline_for(n_train: int, seed: int) -> Any:
+    """The text baseline for ``n_train`` training items (see ``WORD_ONLY_ABOVE``)."""
+    from truthset.modeling import text_baseline
+
+    if n_train > WORD_ONLY_ABOVE:
+        return text_baseline(seed=seed, char_ngrams=None, min_df=2)
+    return text_baseline(seed=seed)
+
+
 def full_proba(model: Any, x: list[str], classes: list[str]) -> npt.NDArray[np.float64]:
     """Probabilities over ``classes`` (a class the model never saw gets 0)."""
     from truthset.modeling import predict_proba
@@ -224,7 +234,7 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
           fields: list[str] | None = None, group_field: str | None = None, time_field: str | None = None,
           new_test_set: bool = False, n_boot: int = 1000) -> dict[str, Any]:
     """Train, evaluate and store a run; returns its summary (plain names, for ``--json``)."""
-    from truthset.modeling import evaluate, fit_baseline, library_versions, text_baseline
+    from truthset.modeling import evaluate, fit_baseline, library_versions
 
     for name, v in (("--test-size", test_size), ("--val-size", val_size)):
         if not 0 <= v < 1 or (name == "--test-size" and v == 0):
@@ -241,7 +251,7 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
                            "label more items or change --test-size")
     classes = sorted({str(c) for c in ds.y.tolist()})
     word_only = sp.train.size > WORD_ONLY_ABOVE
-    model = text_baseline(seed=seed, char_ngrams=None if word_only else (2, 4))
+    model = baseline_for(int(sp.train.size), seed)
     take = [ds.x[i] for i in sp.train]
     fit_baseline(model, take, ds.y[sp.train].astype(str),
                  sample_weight=ds.confidence[sp.train] if weight_by_posterior else None)
@@ -252,7 +262,7 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     p_val = full_proba(model, [ds.x[i] for i in sp.val], classes) if sp.val.size else np.zeros((0, len(classes)))
     metrics["calibration"] = _calibration(ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
     metrics["costs"] = _costs(project, ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
-    config = {"model": "tfidf-word" if word_only else "tfidf-word-char", "labels": str(ds.choice),
+    config = {"model": "tfidf-word-min2" if word_only else "tfidf-word-char", "labels": str(ds.choice),
               "split": split, "test_size": test_size, "val_size": val_size, "fields": fields,
               "weight_by_posterior": weight_by_posterior, "group_field": group_field, "time_field": time_field,
               "n_boot": n_boot, "classes": classes, "task": project.task}
