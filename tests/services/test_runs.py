@@ -168,3 +168,45 @@ def test_model_card_has_the_runs_facts(sms, tmp_path: Path) -> None:  # type: ig
     facts = runs.card(sms, out["run"])
     assert facts["sections"]["model_details"]["seed"] == 0
     assert json.dumps(facts["sections"]["metrics"]["values"])
+
+
+def test_uncertainty_order_serves_the_most_uncertain_prelabelled_item_first(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    from truthset.modeling import entropy
+    from truthset.services.queue import next_task, submit
+    from truthset.services.users import add_user
+
+    p = new_project(labels=["ham", "spam"])
+    p.save_config(p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"order": "uncertainty"})}))
+    import_file(p, _sms_slice(tmp_path, 600), ImportOptions(annotator="uci-original"))
+    out = train(p, seed=0, n_boot=0)
+    fresh = tmp_path / "fresh.csv"
+    with fresh.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text"])
+        lines = demo_file().read_text(encoding="utf-8").splitlines()[3000:3030]
+        w.writerows([[line.split("\t", 1)[1]] for line in lines])
+    import_file(p, fresh, ImportOptions(text_col="text"))
+    done = model_loop.prelabel(p, out["run"], uncertainty="entropy")
+    assert done["prelabelled"] >= 25 and done["queue_order"] == "uncertainty (entropy)"  # less any duplicate
+    # the model's probabilities for the 30 new items, recomputed: the queue must start at the most uncertain
+    from truthset.services.training import full_proba, load_model
+    from truthset.services.training_data import final_labels, resolve
+
+    with p.store.read() as tx:
+        from truthset.store.repo import runs as repo_runs
+
+        ids = repo_runs.item_ids_without_judgement(tx, p.id, ("human", "import"))
+    assert len(ids) == done["prelabelled"]
+    rows = final_labels(p, resolve(p, "latest"), ids)
+    proba = full_proba(load_model(p, runs.get_run(p, out["run"])), [r.data["text"] for r in rows], ["ham", "spam"])
+    most_uncertain = rows[int(np.argmax(entropy(proba)))].item_id
+    ann = add_user(p, "ann", role="annotator", password="pw-ann-123456")
+    task = next_task(p, ann.id)
+    assert task is not None and task.item_id == most_uncertain
+    assert task.prelabel in ("ham", "spam")  # shown as a suggestion
+    submit(p, ann.id, task.assignment_id, task.prelabel)
+    agreement = model_loop.prelabel_agreement(p)
+    assert agreement["answers_after_prelabel"] == 1 and agreement["agreement"] == 1.0
+    assert agreement["by_annotator"] == [{"annotator": "ann", "answers": 1, "agreement": 1.0}]

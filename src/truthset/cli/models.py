@@ -237,9 +237,12 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @click.argument("run", type=int, required=False)
 @click.option("--all", "all_items", is_flag=True, help="Pre-label every item, not only those nobody judged.")
 @click.option("--agreement", is_flag=True, help="Only report how often annotators agreed with pre-labels.")
+@click.option("--uncertainty", type=click.Choice(["entropy", "margin", "least_confidence"]), default="entropy",
+              show_default=True, help="With queue.order: uncertainty, how the queue ranks the pre-labelled items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def prelabel(ctx: click.Context, run: int | None, all_items: bool, agreement: bool, as_json: bool) -> None:
+def prelabel(ctx: click.Context, run: int | None, all_items: bool, agreement: bool, uncertainty: str,
+             as_json: bool) -> None:
     """Write a run's predictions as pre-labels (suggestions, never counted as annotations).
 
     Example: truthset prelabel 2 && truthset prelabel --agreement --json
@@ -248,11 +251,12 @@ def prelabel(ctx: click.Context, run: int | None, all_items: bool, agreement: bo
     from truthset.services.model_loop import prelabel_agreement
 
     project = _open(ctx)
-    out = prelabel_agreement(project) if agreement else svc_prelabel(project, run, only_unjudged=not all_items)
+    out = prelabel_agreement(project) if agreement else svc_prelabel(project, run, only_unjudged=not all_items,
+                                                                        uncertainty=uncertainty)
     if as_json:
         _echo_json(out)
     elif agreement:
         share = "-" if out["agreement"] is None else f"{out['agreement']:.1%}"
         click.echo(f"{out['answers_after_prelabel']} answer(s) after a pre-label, {share} agreed with it")
     else:
-        click.echo(f"run {out['run']}: {out['prelabelled']} item(s) pre-labelled")
+        click.echo(f"run {out['run']}: {out['prelabelled']} item(s) pre-labelled; queue order {out['queue_order']}")

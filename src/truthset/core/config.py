@@ -135,7 +135,9 @@ class QueueConfig(BaseModel):
 
     overlap: int = Field(1, ge=1, le=50, description="Annotations wanted per item.")
     gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
-    order: Literal["random", "sequential"] = Field("random", description="Order in which items are handed out.")
+    order: Literal["random", "sequential", "uncertainty"] = Field(
+        "random", description="Order in which items are handed out; uncertainty: most uncertain first, as ranked "
+        "by the latest 'truthset prelabel' (items it did not rank follow in random order).")
     lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
     max_per_annotator: int | None = Field(
         None, ge=1, description="Most items one annotator is given in the annotate stage (unset: no limit)."

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,6 +26,8 @@ from truthset.store.repo import runs as repo_runs
 
 #: the (password-less) user a run's pre-labels are written under
 MODEL_USER = "model"
+#: how the queue ranks items by the model's probabilities (truthset.modeling.active)
+UNCERTAINTY = ("entropy", "margin", "least_confidence")
 
 
 def errors(project: Project, run_id: int | None = None, *, send_to_review: str | None = None,
@@ -83,8 +85,16 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
     return out
 
 
-def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool = True) -> dict[str, Any]:
-    """Write the run's model's predictions as pre-labels (``source='model'``); returns counts."""
+def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool = True,
+             uncertainty: str = "entropy") -> dict[str, Any]:
+    """Write the run's model's predictions as pre-labels (``source='model'``); returns counts.
+
+    With ``queue.order: uncertainty`` in truthset.yaml, the pre-labelled items are also put at
+    the head of the annotation queue, most uncertain first (``uncertainty``: entropy, margin or
+    least_confidence of the predicted probabilities).
+    """
+    if uncertainty not in UNCERTAINTY:
+        raise InvalidInput(f"--uncertainty {uncertainty!r}: use one of {', '.join(UNCERTAINTY)}")
     from truthset.services.training import full_proba, load_model, text_of
     from truthset.services.training_data import final_labels, resolve
 
@@ -106,11 +116,21 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
     out_rows = [(r.item_id, json.dumps(classes[k]), classes[k],
                  json.dumps({"run": run["id"], "confidence": float(proba[j, k])}))
                 for j, (r, k) in enumerate(zip(rows, best.tolist(), strict=True))]
+    reorder = project.config.queue.order == "uncertainty"
+    if reorder:
+        from truthset.modeling import rank_by_uncertainty
+
+        # most uncertain first: keys -n..-1, before every imported item's random key (>= 0)
+        ranked = rank_by_uncertainty(proba, cast("Any", uncertainty))
+        keys = [(rows[int(j)].item_id, int(r) - len(rows)) for r, j in enumerate(ranked)]
     with project.store.write() as tx:
         n = repo_runs.add_prelabels(tx, project.id, model_user=MODEL_USER, schema_version=project.schema_version,
                                     rows=out_rows)
+        if reorder:
+            repo_runs.set_queue_keys(tx, project.id, keys)
     return {"run": run["id"], "prelabelled": n, "classes": classes,
-            "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)}}
+            "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)},
+            "queue_order": f"uncertainty ({uncertainty})" if reorder else project.config.queue.order}
 
 
 def prelabel_agreement(project: Project) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from truthset.store.models import Annotation, DataIssue, Item, Run, RunPrediction, User, utcnow
 from truthset.store.repo import current_annotations_query, ensure_users
@@ -147,3 +147,14 @@ def item_batches(tx: Connection, item_ids: Sequence[int]) -> dict[int, int | Non
         out.update({int(i): b for i, b in tx.execute(
             select(Item.id, Item.batch_id).where(Item.id.in_(ids[start : start + INSERT_CHUNK])))})
     return out
+
+
+def set_queue_keys(tx: Connection, project_id: int, keys: Sequence[tuple[int, int]]) -> int:
+    """Set ``items.queue_key`` of the given (item id, key) pairs: the queue hands out open items
+    by ascending key, so negative keys come before every imported (random, non-negative) one."""
+    stmt = (update(Item).where(Item.project_id == project_id, Item.id == bindparam("b_id"))
+            .values(queue_key=bindparam("b_key")).execution_options(synchronize_session=False))
+    rows = [{"b_id": i, "b_key": k} for i, k in keys]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        tx.execute(stmt, rows[start : start + INSERT_CHUNK])
+    return len(rows)
