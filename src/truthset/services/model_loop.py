@@ -21,7 +21,7 @@ import numpy as np
 from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
 from truthset.services.qc import JUDGEMENT_SOURCES
-from truthset.services.runs import get_run, test_predictions
+from truthset.services.run_records import get_run, test_predictions
 from truthset.store.repo import runs as repo_runs
 
 #: the (password-less) user a run's pre-labels are written under

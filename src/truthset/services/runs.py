@@ -15,29 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from truthset.core.errors import InvalidInput, NotFound
+from truthset.core.errors import InvalidInput
 from truthset.services.projects import Project
+from truthset.services.run_records import get_run, test_predictions
 from truthset.store.repo import runs as repo_runs
+
+__all__ = ["card", "compare_runs", "curve", "demo_step", "evaluate_run", "get_run", "gold_labels", "list_runs",
+           "test_predictions", "write_model_card"]
 
 #: headline metrics shown by ``truthset runs`` and ``evaluate`` without --json
 HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece")
 #: text-length buckets for ``--slice length`` (characters)
 LENGTH_EDGES = (0, 50, 100, 200)
-
-
-def get_run(project: Project, run_id: int | None = None) -> dict[str, Any]:
-    """A training run with its JSON columns parsed (the latest when ``run_id`` is None)."""
-    with project.store.read() as tx:
-        row = repo_runs.training_run(tx, project.id, run_id)
-        if row is None:
-            ids = [r["id"] for r in repo_runs.training_runs(tx, project.id)]
-    if row is None:
-        if run_id is None:
-            raise NotFound("this project has no training run yet; run 'truthset train' first")
-        raise NotFound(f"run {run_id} is not a training run of this project; its runs are {ids or 'none'}")
-    for key in ("config", "metrics", "library_versions", "split", "artifacts"):
-        row[key] = json.loads(row[key] or "{}")
-    return row
 
 
 def list_runs(project: Project) -> list[dict[str, Any]]:
@@ -52,15 +41,6 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
                     "dataset_hash": r["dataset_hash"][:12], "schema_version": r["schema_version"],
                     **{k: m.get(k) for k in HEADLINE}})
     return out
-
-
-def test_predictions(project: Project, run_id: int) -> pd.DataFrame:
-    """The run's test predictions: ``item_id``, ``label``, ``pred`` and ``proba`` (lists)."""
-    with project.store.read() as tx:
-        rows = repo_runs.predictions(tx, run_id, "test")
-    return pd.DataFrame({"item_id": [int(r[0]) for r in rows], "label": [json.loads(r[2]) for r in rows],
-                         "pred": [json.loads(r[3]) for r in rows],
-                         "proba": [json.loads(r[4]) if r[4] else None for r in rows]})
 
 
 def gold_labels(project: Project, path: Path | None = None, *, item_col: str = "item",
