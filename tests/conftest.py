@@ -149,6 +149,8 @@ SLOW = frozenset({
     "tests/services/test_runs_real.py::test_rte_majority_vote_and_dawid_skene_runs_against_gold",
     "tests/services/test_runs.py::test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen",
     "tests/services/test_runs.py::test_compare_needs_the_same_test_items",
+    "tests/services/test_mlflow_log.py::test_train_logs_params_metrics_tags_and_artifacts",
+    "tests/test_tour_notebook.py::test_tour_notebook_runs_and_shows_each_step",
 })
 
 

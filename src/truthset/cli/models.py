@@ -64,11 +64,13 @@ def _gold(project: Any, gold_file: Path | None, item_col: str, label_col: str, p
 @click.option("--time-field", default=None, help="Payload field with a timestamp (for --split time).")
 @click.option("--new-test-set", is_flag=True, help="Draw a new test set instead of the frozen one.")
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap replicates for the intervals.")
+@click.option("--mlflow", "mlflow_uri", default=None,
+              help="Also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns; needs truthset[mlflow]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_size: float, val_size: float,
           weight_by_posterior: bool, fields: tuple[str, ...], group_field: str | None, time_field: str | None,
-          new_test_set: bool, n_boot: int, as_json: bool) -> None:
+          new_test_set: bool, n_boot: int, mlflow_uri: str | None, as_json: bool) -> None:
     """Train the baseline on the final labels, evaluate it with intervals, store the run.
 
     Example: truthset train --seed 0 --json
@@ -79,6 +81,10 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
     out = svc_train(project, seed=seed, labels=labels, split=split, test_size=test_size, val_size=val_size,
                     weight_by_posterior=weight_by_posterior, fields=list(fields) or None, group_field=group_field,
                     time_field=time_field, new_test_set=new_test_set, n_boot=n_boot)
+    if mlflow_uri is not None:
+        from truthset.services.mlflow_log import log_run
+
+        out["mlflow"] = log_run(project, out["run"], mlflow_uri)
     if as_json:
         _echo_json(out)
         return
@@ -86,6 +92,8 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
                f"items ({out['split']} split, labels {out['labels']}, seed {seed})")
     _headline(out)
     click.echo(f"model: {out['model_path']}")
+    if "mlflow" in out:
+        click.echo(f"MLflow: run {out['mlflow']['mlflow_run_id']} in {out['mlflow']['experiment']}")
 
 
 @main.command("evaluate")
