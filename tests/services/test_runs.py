@@ -210,3 +210,59 @@ def test_uncertainty_order_serves_the_most_uncertain_prelabelled_item_first(new_
     agreement = model_loop.prelabel_agreement(p)
     assert agreement["answers_after_prelabel"] == 1 and agreement["agreement"] == 1.0
     assert agreement["by_annotator"] == [{"annotator": "ann", "answers": 1, "agreement": 1.0}]
+
+
+def test_learning_curve_answers_whether_more_labels_help(sms) -> None:  # type: ignore[no-untyped-def]
+    out = train(sms, seed=0, n_boot=0)
+    c = runs.curve(sms, out["run"], seeds=(0, 1), n_boot=200)
+    assert [pt["fraction"] for pt in c["points"]] == [0.25, 0.5, 0.75, 1.0]
+    assert c["points"][-1]["n_train"] == out["n_train"]
+    assert c["more_labels_help"] in ("yes", "no", "unclear") and c["answer"]
+    assert all(pt["ci_low"] <= pt["macro_f1"] <= pt["ci_high"] for pt in c["points"])
+    # the full-data point with seed 0 is the run's own model: the same macro-F1
+    assert c["points"][-1]["per_seed"][0] == pytest.approx(out["macro_f1"] * 100)
+
+
+def test_time_split_tests_on_the_latest_items(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    lines = demo_file().read_text(encoding="utf-8").splitlines()[1:401]
+    frame = pd.DataFrame([ln.split("\t", 1) for ln in lines], columns=["label", "text"])
+    frame["day"] = [f"2026-01-{1 + i // 20:02d}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "dated.csv", index=False)
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, tmp_path / "dated.csv", ImportOptions(text_col="text", label_col="label", annotator="uci"))
+    with pytest.raises(InvalidInput, match="--time-field"):
+        train(p, split="time", n_boot=0)
+    out = train(p, split="time", time_field="day", n_boot=0, val_size=0.0)
+    run = runs.get_run(p, out["run"])
+    day = {r.item_id: r.data["day"] for r in load_dataset_rows(p)}
+    assert max(day[i] for i in run["split"]["train"]) <= min(day[i] for i in run["split"]["test"])
+    by_batch = runs.evaluate_run(p, out["run"], slice_by="batch", n_boot=0)
+    assert len(by_batch["by_slice"]) == 1 and by_batch["by_slice"][0]["n_test"] == out["n_test"]
+
+
+def load_dataset_rows(p):  # type: ignore[no-untyped-def]
+    from truthset.services.training_data import LabelChoice, iter_final_labels
+
+    return [r for page in iter_final_labels(p, LabelChoice("latest")) for r in page]
+
+
+def test_a_model_file_is_loaded_only_with_matching_versions_and_known_types(sms) -> None:  # type: ignore[no-untyped-def]
+    from fractions import Fraction
+
+    import skops.io as sio
+
+    from truthset.services.training import model_path
+
+    out = train(sms, seed=0, n_boot=0)
+    run = runs.get_run(sms, out["run"])
+    older = {**run, "library_versions": {**run["library_versions"], "scikit-learn": "0.24.2"}}
+    with pytest.raises(InvalidInput, match="scikit-learn 0.24.2"):
+        load_model(sms, older)
+    sio.dump({"payload": Fraction(1, 3)}, model_path(sms, out["run"]))
+    with pytest.raises(InvalidInput, match="not written by truthset train"):
+        load_model(sms, run)
+    model_path(sms, out["run"]).unlink()
+    with pytest.raises(NotFound, match="no model file"):
+        load_model(sms, run)
