@@ -176,6 +176,12 @@ SLOW = frozenset({
     "tests/services/test_checks.py::test_label_issues_find_flipped_spam",
     "tests/services/test_checks.py::test_consensus_flags_items_whose_consensus_misses_gold",
     "tests/services/test_checks.py::test_ids_that_follow_the_label_are_leakage",
+    "tests/services/test_runs_real.py::test_sms_demo_step_against_almeida",
+    "tests/services/test_runs_real.py::test_rte_majority_vote_and_dawid_skene_runs_against_gold",
+    "tests/services/test_runs.py::test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen",
+    "tests/services/test_runs.py::test_compare_needs_the_same_test_items",
+    "tests/services/test_mlflow_log.py::test_train_logs_params_metrics_tags_and_artifacts",
+    "tests/test_tour_notebook.py::test_tour_notebook_runs_and_shows_each_step",
 })
 
 

@@ -15,9 +15,10 @@ package holds one group of commands and registers them on ``main`` when imported
 - ``media``: the media group (images of image projects)
 - ``issues``: the data-issue tracker
 - ``watch``: anomalies, drift
-- ``reports``: the report group; ``report_quality``: report quality, report data-card
+- ``reports``: the report group, model-card; ``report_quality``: report quality, report data-card
 - ``sql``: read-only SQL for analysts
 - ``check``: check (rules and data checks, findings), profile
+- ``models``: train, evaluate, compare, curve, errors, runs, prelabel
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from truthset.cli import (  # noqa: F401  (registers the commands)
     imports,
     issues,
     media,
+    models,
     project,
     qc,
     report_quality,

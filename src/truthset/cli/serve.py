@@ -70,16 +70,19 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     from truthset.services.dashboard import demo_step as simulate_team
     from truthset.services.demo import build_demo
     from truthset.services.reporting import demo_step as write_reports
+    from truthset.services.runs import demo_step as train_baseline
     from truthset.services.status import status
 
     project, report = build_demo(directory)
     simulated = simulate_team(project)  # annotators, gold, reviews: the dashboard's numbers
     checked = run_checks(project)  # truthset check: findings and check.html
+    baseline = train_baseline(project)  # a run, its evaluation, error buckets, model card
     data = status(project)
     written = write_reports(project)  # the quality report and the data card
     if as_json:
         _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data,
-                    "dashboard": simulated, "checks": checked, "reports": written})
+                    "dashboard": simulated, "checks": checked,
+                    "baseline": {k: v for k, v in baseline.items() if k != "summary"}, "reports": written})
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -98,6 +101,7 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
                    f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
     click.echo(f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
                f"; report: {checked['report']}")
+    click.echo("\n" + baseline["summary"])
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")
     click.echo(f"\nreports: {written['quality_report']} and {written['data_card']}")

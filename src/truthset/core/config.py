@@ -135,7 +135,9 @@ class QueueConfig(BaseModel):
 
     overlap: int = Field(1, ge=1, le=50, description="Annotations wanted per item.")
     gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
-    order: Literal["random", "sequential"] = Field("random", description="Order in which items are handed out.")
+    order: Literal["random", "sequential", "uncertainty"] = Field(
+        "random", description="Order in which items are handed out; uncertainty: most uncertain first, as ranked "
+        "by the latest 'truthset prelabel' (items it did not rank follow in random order).")
     lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
     max_per_annotator: int | None = Field(
         None, ge=1, description="Most items one annotator is given in the annotate stage (unset: no limit)."
@@ -259,6 +261,17 @@ class Rule(BaseModel):
         return self.name or (self.kind if self.field is None else f"{self.kind}:{self.field}")
 
 
+class CostsConfig(BaseModel):
+    """What a two-class model's mistakes cost: ``truthset train`` picks the decision threshold
+    that minimises the expected cost on validation items and reports the cost on test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    false_positive: float = Field(ge=0, description="Cost of predicting the positive label for a negative item.")
+    false_negative: float = Field(ge=0, description="Cost of missing a positive item.")
+    positive: str | None = Field(None, description="The positive label (unset: the second label in sorted order).")
+
+
 class ProjectConfig(BaseModel):
     """The content of ``truthset.yaml``."""
 
@@ -276,6 +289,7 @@ class ProjectConfig(BaseModel):
     anomalies: AnomaliesConfig = Field(default_factory=AnomaliesConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     rules: list[Rule] = Field(default_factory=list, description="Validation rules 'truthset check' runs.")
+    costs: CostsConfig | None = Field(None, description="Costs of false positives and negatives (two-class tasks).")
 
     @property
     def schema(self) -> LabelSchema:  # type: ignore[override]
@@ -287,6 +301,8 @@ class ProjectConfig(BaseModel):
             del data["rules"]
         else:  # each rule with only the keys it uses
             data["rules"] = [{k: v for k, v in r.items() if v is not None} for r in data["rules"]]
+        if data.get("costs") is None:
+            data.pop("costs", None)  # optional section: absent rather than "costs: null"
         return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

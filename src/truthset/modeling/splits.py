@@ -179,7 +179,8 @@ def time_split(
         side_of_time[-1] = 2
     side = side_of_time[tcode]
     pos = np.arange(t.size)
-    cut = {k: str(uniq[side_of_time == s].min()) if (side_of_time == s).any() else None
+    # uniq is sorted: the first time on a side is its earliest (``.min()`` fails on strings)
+    cut = {k: str(uniq[side_of_time == s][0]) if (side_of_time == s).any() else None
            for k, s in (("val_from", 1), ("test_from", 2))}
     return _describe(
         "time", None, {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},

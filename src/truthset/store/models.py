@@ -307,6 +307,11 @@ class Run(Base):
     metrics: Mapped[str] = mapped_column(Text, default="{}")
     artifacts: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: training runs (migration 0013): what a rerun must match to give the same numbers
+    schema_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    code_version: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    library_versions: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    split: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
 
 class Consensus(Base):
@@ -413,3 +418,22 @@ class FindingItem(Base):
     __tablename__ = "finding_items"
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True, index=True)
+
+
+class RunPrediction(Base):
+    """A training run's prediction for one evaluated item (migration 0013).
+
+    ``side`` is ``test`` (the frozen test set every later run is compared on) or ``val``;
+    ``label`` the final label it was scored against and ``pred`` the prediction (both JSON
+    text); ``proba`` the class probabilities as a JSON list in the run's class order.
+    """
+
+    __tablename__ = "run_predictions"
+    __table_args__ = (UniqueConstraint("run_id", "item_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    side: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(Text)
+    pred: Mapped[str] = mapped_column(Text)
+    proba: Mapped[str | None] = mapped_column(Text, nullable=True)
