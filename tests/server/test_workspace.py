@@ -1,0 +1,92 @@
+"""One server for a folder of projects (issue 15): the list, /p/NAME/ routing, the project
+cookie, separate sessions, and users that are per project on SQLite (shared on PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.server.conftest import PASSWORD
+from truthset.server.workspace import Workspace
+from truthset.services import users
+from truthset.services.imports import import_file
+from truthset.services.workspace import open_workspace
+
+
+def _fill(p, tmp_path: Path, n: int) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / f"items-{p.config.name}.jsonl"
+    f.write_text("".join(json.dumps({"text": f"{p.config.name} item {i}"}) + "\n" for i in range(n)))
+    import_file(p, f)
+
+
+def test_workspace_routes_each_project_apart(new_project, tmp_path: Path, backend: str,  # type: ignore[no-untyped-def]
+                                             monkeypatch) -> None:
+    # one signing key for every project (as a deployment may set): sessions must still not cross
+    monkeypatch.setenv("TRUTHSET_SECRET_KEY", "k" * 48)
+    a = new_project(labels=["pos", "neg"], folder="ws/a")
+    b = new_project(labels=["x", "y"], folder="ws/b")
+    _fill(a, tmp_path, 3)
+    _fill(b, tmp_path, 5)
+    boss = f"boss-{a.config.name}"
+    users.add_user(a, boss, role="admin", password=PASSWORD)
+    token = users.new_token(a, boss)
+    (tmp_path / "ws" / "not-a-project").mkdir()
+    projects = open_workspace(tmp_path / "ws")
+    assert sorted(projects) == sorted([a.config.name, b.config.name])
+    try:
+        with TestClient(Workspace(projects)) as c:
+            listing = c.get("/projects")
+            assert listing.status_code == 200
+            assert f'href="/p/{a.config.name}/"' in listing.text and f'href="/p/{b.config.name}/"' in listing.text
+            assert c.get("/", follow_redirects=False).headers["location"] == "/projects"
+            lost = c.get("/api/me")
+            assert lost.status_code == 404 and "/p/NAME" in lost.json()["error"]
+            assert c.get("/p/nope/api/me").status_code == 404
+            assert c.get("/readyz").json() == {"status": "ready", "projects": 2, "not_ready": 0}
+
+            # a browser: open project a, log in through its own (unprefixed) form
+            page = c.get(f"/p/{a.config.name}/login")
+            assert c.cookies.get("truthset_project") == a.config.name
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            res = c.post("/login", data={"name": boss, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
+            assert res.status_code == 303
+            assert f"<strong>{a.config.name}</strong>" in c.get("/").text
+            session_a = next(k for k in c.cookies.keys() if k.startswith("truthset_session_"))  # noqa: SIM118
+            # project b: its own session, so not logged in there; the cookie now names b
+            assert c.get(f"/p/{b.config.name}/", follow_redirects=False).headers["location"] == "/login"
+            assert c.cookies.get("truthset_project") == b.config.name
+            stolen = {f"truthset_session_{b.config.name}": c.cookies.get(session_a)}
+            other = TestClient(c.app, cookies=stolen)
+            assert other.get(f"/p/{b.config.name}/api/me").status_code == 401  # a's session is not b's
+
+            # a pipeline: the prefix names the project
+            api = TestClient(c.app, headers={"Authorization": f"Bearer {token}"})
+            assert api.get(f"/p/{a.config.name}/api/me").json()["name"] == boss
+            assert api.get(f"/p/{a.config.name}/api/stats").json()["items"] == 3
+            elsewhere = api.get(f"/p/{b.config.name}/api/me")
+            if backend == "sqlite":
+                assert elsewhere.status_code == 401  # b's store has its own users
+            else:
+                assert elsewhere.status_code == 200  # one PostgreSQL database: one set of users
+            assert api.get(f"/p/{a.config.name}/api/items").json()["total"] == 3
+    finally:
+        for p in projects.values():
+            p.close()
+
+
+def test_two_projects_with_one_name_are_refused(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from truthset.core.errors import InvalidInput
+
+    a = new_project(folder="ws2/a")
+    b = new_project(folder="ws2/b")
+    b.save_config(b.config.model_copy(update={"name": a.config.name}))
+    with pytest.raises(InvalidInput, match="both named"):
+        open_workspace(tmp_path / "ws2")
+    with pytest.raises(InvalidInput, match="no project in it"):
+        (tmp_path / "empty").mkdir()
+        open_workspace(tmp_path / "empty")
