@@ -33,6 +33,8 @@ def test_workspace_routes_each_project_apart(new_project, tmp_path: Path, backen
     boss = f"boss-{a.config.name}"
     users.add_user(a, boss, role="admin", password=PASSWORD)
     token = users.new_token(a, boss)
+    # on SQLite b's first user has the id of a's: a session of a must not make you b's admin
+    bee = users.add_user(b, f"bee-{b.config.name}", role="admin", password=PASSWORD)
     (tmp_path / "ws" / "not-a-project").mkdir()
     projects = open_workspace(tmp_path / "ws")
     assert sorted(projects) == sorted([a.config.name, b.config.name])
@@ -60,6 +62,8 @@ def test_workspace_routes_each_project_apart(new_project, tmp_path: Path, backen
             assert c.cookies.get("truthset_project") == b.config.name
             stolen = {f"truthset_session_{b.config.name}": c.cookies.get(session_a)}
             other = TestClient(c.app, cookies=stolen)
+            if backend == "sqlite":
+                assert bee.id == users.account_for_token(a, token).id  # type: ignore[union-attr]
             assert other.get(f"/p/{b.config.name}/api/me").status_code == 401  # a's session is not b's
 
             # a pipeline: the prefix names the project
