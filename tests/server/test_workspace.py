@@ -94,3 +94,12 @@ def test_two_projects_with_one_name_are_refused(new_project, tmp_path: Path) -> 
     with pytest.raises(InvalidInput, match="no project in it"):
         (tmp_path / "empty").mkdir()
         open_workspace(tmp_path / "empty")
+
+
+def test_serve_workspace_names_a_bad_folder(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from truthset.cli import main
+
+    res = CliRunner().invoke(main, ["serve", "--workspace", str(tmp_path / "nowhere")])
+    assert res.exit_code == 1 and "no such folder" in res.output and "Traceback" not in res.output

@@ -6,8 +6,8 @@ cookie and signing key). This ASGI app in front of them picks the project of a r
 * ``/p/NAME/...`` goes to project NAME with the prefix taken off, and remembers NAME in the
   ``truthset_project`` cookie. Pipelines use this form: ``/p/NAME/api/items``.
 * any other path (the pages' own links: ``/annotate``, ``/api/next``, ``/static/...``) goes to
-  the project in that cookie, so the pages work unchanged; without one, a browser is sent to
-  the project list and a script gets 404 naming ``/p/NAME/``.
+  the project in that cookie, so the pages work unchanged; without one, a page is redirected
+  to the project list and an API call gets 404 naming ``/p/NAME/``.
 * ``/projects`` lists the projects (names and tasks only; each project asks for its own login),
   ``/healthz`` and ``/readyz`` answer for the whole server (ready when every project is).
 
@@ -132,9 +132,8 @@ class Workspace:
 
     async def _unknown(self, scope: Scope, receive: Any, send: Any, name: str | None) -> None:
         path = scope.get("path", "/")
-        accept = dict(scope.get("headers", [])).get(b"accept", b"").decode("latin-1")
         response: Response
-        if (not path.startswith("/api/") and "text/html" in accept) or path == "/":
+        if not path.startswith("/api/") and name is None:
             response = RedirectResponse("/projects", status_code=303)
         else:
             what = f"there is no project {name!r}" if name is not None else "no project chosen"
