@@ -71,6 +71,31 @@ def enable_user(name: UserName, request: Request, *, account: Admin) -> dict[str
     return {"name": name, "status": "active"}
 
 
+class ProjectRoleIn(BaseModel):
+    role: str = Field(max_length=20, description="admin, reviewer or annotator, in this project only")
+
+    model_config = {"json_schema_extra": {"examples": [{"role": "reviewer"}]}}
+
+
+@router.put("/users/{name}/project-role", responses={200: {"content": {"application/json": {
+    "example": {"name": "rita", "role": "reviewer", "in_project": "support-tickets"}}}}})
+def set_project_role(name: UserName, body: ProjectRoleIn, request: Request, *, account: Admin) -> dict[str, Any]:
+    """Give the user a role in this project only, in place of their own role (where one
+    database holds several projects); their sessions end."""
+    p = request.app.state.project
+    users.set_project_role(p, name, body.role)
+    request.app.state.accounts.clear()
+    return {"name": name, "role": body.role, "in_project": p.config.name}
+
+
+@router.delete("/users/{name}/project-role", status_code=204, responses={204: {"description": "own role again"}})
+def clear_project_role(name: UserName, request: Request, *, account: Admin) -> Response:
+    """The user's own role applies in this project again."""
+    users.set_project_role(request.app.state.project, name, None)
+    request.app.state.accounts.clear()
+    return Response(status_code=204)
+
+
 @router.post("/users/{name}/token", responses={200: {"content": {"application/json": {
     "example": {"name": "bot-1", "token": "ts_9fK...(shown once)"}}}}})
 def issue_token(name: UserName, request: Request, *, account: Admin) -> dict[str, Any]:
