@@ -103,3 +103,44 @@ def test_serve_workspace_names_a_bad_folder(tmp_path: Path) -> None:
 
     res = CliRunner().invoke(main, ["serve", "--workspace", str(tmp_path / "nowhere")])
     assert res.exit_code == 1 and "no such folder" in res.output and "Traceback" not in res.output
+
+
+def test_an_admin_creates_a_project_over_http(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+    from truthset.server.app import create_app
+
+    a = new_project(labels=["pos", "neg"], folder="ws3/a")
+    boss, ann = f"boss-{a.config.name}", f"ann-{a.config.name}"
+    users.add_user(a, boss, role="admin")
+    users.add_user(a, ann, role="annotator")
+    token, ann_token = users.new_token(a, boss), users.new_token(a, ann)
+    assert TestClient(create_app(a), headers={"Authorization": f"Bearer {token}"}).post(
+        "/api/projects", json={"name": "x"}).status_code == 409  # one project, no workspace
+    projects = open_workspace(tmp_path / "ws3")
+    new_name = f"g-{a.config.name}"
+    try:
+        with TestClient(Workspace(projects, tmp_path / "ws3"), headers={"Authorization": f"Bearer {token}"}) as c:
+            body = {"name": new_name, "task": "text-classification", "labels": ["bug", "question"]}
+            assert c.post(f"/p/{a.config.name}/api/projects", json=body,
+                          headers={"Authorization": f"Bearer {ann_token}"}).status_code == 403
+            made = c.post(f"/p/{a.config.name}/api/projects", json=body)
+            assert made.status_code == 201, made.text
+            assert made.json()["url"] == f"/p/{new_name}/" and (tmp_path / "ws3" / new_name / "truthset.yaml").exists()
+            mine = made.json()["token"] or token  # SQLite: a token in the new store; PostgreSQL: the same users
+            assert (made.json()["token"] is None) == (backend == "postgres")
+            me = c.get(f"/p/{new_name}/api/me", headers={"Authorization": f"Bearer {mine}"})
+            assert me.status_code == 200 and me.json()["role"] == "admin"
+            assert c.get(f"/p/{new_name}/api/schema", headers={"Authorization": f"Bearer {mine}"}).json()["labels"]
+            assert new_name in c.get("/projects").text
+            assert c.post(f"/p/{a.config.name}/api/projects", json=body).status_code == 409
+            bad = c.post(f"/p/{a.config.name}/api/projects", json={**body, "name": "../escape"})
+            assert bad.status_code == 422 and "name" in bad.json()["error"]
+            assert not (tmp_path / "escape").exists()
+            # another server process (--workers) finds the new project on its first request
+            with TestClient(Workspace({}, tmp_path / "ws3")) as other:
+                seen = other.get(f"/p/{new_name}/api/me", headers={"Authorization": f"Bearer {mine}"})
+                assert seen.status_code == 200
+                for p in list(other.app.projects.values()):  # type: ignore[attr-defined]
+                    p.close()
+    finally:
+        for p in projects.values():
+            p.close()

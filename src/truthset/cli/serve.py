@@ -76,7 +76,7 @@ def _serve_workspace(folder: Path, host: str, port: int, workers: int) -> None:
     for name, p in sorted(projects.items()):
         click.echo(f"  {name:<24} {p.task:<24} http://{host}:{port}/p/{name}/")
     if workers == 1:
-        uvicorn.run(Workspace(projects), host=host, port=port, log_level="warning")
+        uvicorn.run(Workspace(projects, folder), host=host, port=port, log_level="warning")
         return
     for p in projects.values():
         session_key(p)  # made once here, before the workers start and read it

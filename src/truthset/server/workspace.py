@@ -17,6 +17,7 @@ The cookie is per browser, not per tab: two tabs on two projects follow the one 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from contextlib import AsyncExitStack
 from http.cookies import SimpleCookie
@@ -71,13 +72,61 @@ def _list_app(projects: dict[str, Project]) -> FastAPI:
 class Workspace:
     """The ASGI app in front of the projects' apps (see the module docstring)."""
 
-    def __init__(self, projects: dict[str, Project]) -> None:
-        from truthset.server.app import create_app
-
+    def __init__(self, projects: dict[str, Project], folder: Path | str | None = None) -> None:
         self.projects = projects
-        self.apps = {name: create_app(p, workspace=True) for name, p in projects.items()}
+        self.folder = None if folder is None else Path(folder)
+        self.apps: dict[str, FastAPI] = {}
+        for project in projects.values():
+            self._app_for(project)
         self.own = _list_app(projects)
         self.own_paths = {"/projects", "/api/projects", "/healthz", "/readyz"}
+        self.stack: AsyncExitStack | None = None
+        self.lock = asyncio.Lock()
+
+    def _app_for(self, project: Project) -> FastAPI:
+        from truthset.server.app import create_app
+
+        app = create_app(project, workspace=True)
+        if self.folder is not None:
+            app.state.create_project = self.create_project  # POST /api/projects (routes/admin.py)
+        self.apps[project.config.name] = app
+        return app
+
+    async def _add(self, project: Project) -> None:
+        """Serve a project opened or made while the server runs (its lifespan starts now)."""
+        app = self._app_for(project)
+        self.projects[project.config.name] = project
+        if self.stack is not None:
+            await self.stack.enter_async_context(app.router.lifespan_context(app))
+
+    async def create_project(self, name: str, task: str, labels: list[str], creator: str) -> dict[str, Any]:
+        """Make a project in the workspace folder and serve it at once (see services.workspace)."""
+        from truthset.services.workspace import create_project
+
+        assert self.folder is not None  # the hook is set only with a folder
+        async with self.lock:
+            project, token = await run_in_threadpool(create_project, self.folder, name, task=task, labels=labels,
+                                                     creator=creator)
+            await self._add(project)
+        return {"name": name, "task": task, "url": f"/p/{quote(name)}/", "admin": creator, "token": token}
+
+    async def _discover(self, name: str) -> FastAPI | None:
+        """A project another server process made since this one started (``--workers``)."""
+        if self.folder is None or not (self.folder / name).is_dir():
+            return None
+        from truthset.services.projects import open_project
+
+        async with self.lock:
+            if name not in self.apps:
+                known = {p.root.resolve() for p in self.projects.values()}
+                if (self.folder / name).resolve() in known or not (self.folder / name / "truthset.yaml").is_file():
+                    return None
+                project = await run_in_threadpool(open_project, self.folder / name)
+                if project.config.name != name or name in self.projects:
+                    project.close()
+                    return None
+                await self._add(project)
+        return self.apps.get(name)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -87,7 +136,7 @@ class Workspace:
         match = _PREFIX.match(path)
         if match:
             name = unquote(match.group(1))
-            app = self.apps.get(name)
+            app = self.apps.get(name) or await self._discover(name)
             if app is None:
                 await self._unknown(scope, receive, send, name)
                 return
@@ -143,12 +192,12 @@ class Workspace:
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         """Start and stop every project's app (its store's serving threads, checkpoints)."""
-        stack = AsyncExitStack()
+        stack = self.stack = AsyncExitStack()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    for app in self.apps.values():
+                    for app in list(self.apps.values()):
                         await stack.enter_async_context(app.router.lifespan_context(app))
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which stops
                     await stack.aclose()
@@ -171,4 +220,4 @@ def workspace_from_env() -> Workspace:
     folder = os.environ.get("TRUTHSET_WORKSPACE")
     if not folder:
         raise TruthsetError("set TRUTHSET_WORKSPACE to the folder of projects to serve")
-    return Workspace(open_workspace(folder))
+    return Workspace(open_workspace(folder), folder)

@@ -8,6 +8,7 @@ project does) and the users are the database's, with one role each across its pr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from truthset.core.config import PROJECT_FILE
@@ -45,3 +46,34 @@ def open_workspace(folder: Path | str) -> dict[str, Project]:
             p.close()
         raise
     return projects
+
+
+_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def create_project(folder: Path | str, name: str, *, task: str, labels: list[str],
+                   creator: str) -> tuple[Project, str | None]:
+    """A new project in the workspace folder (``folder/name``) whose admin is ``creator``.
+
+    On SQLite the project has a store of its own: ``creator`` is added there as an admin
+    without a password, and the API token returned is theirs in it. On PostgreSQL the users are
+    the database's: ``creator`` keeps their token (None is returned) and is made admin in this
+    project (a project role) if they are not an admin already."""
+    from truthset.core.errors import Conflict
+    from truthset.services import users
+    from truthset.services.projects import init_project
+
+    if not _NAME_OK.fullmatch(name):
+        raise InvalidInput(f"field 'name': {name[:40]!r}; use letters, digits, '.', '_' and '-' (it is the "
+                           "project's folder and its URL, /p/NAME/)")
+    target = Path(folder) / name
+    if target.exists():
+        raise Conflict(f"field 'name': {name!r} is taken in this workspace; choose another name")
+    project = init_project(target, task=task, labels=labels, name=name)
+    known = {u["name"]: u for u in users.list_users(project)}
+    if creator in known:
+        if known[creator]["role"] != "admin":
+            users.set_project_role(project, creator, "admin")
+        return project, None
+    users.add_user(project, creator, role="admin")
+    return project, users.new_token(project, creator)

@@ -71,6 +71,31 @@ def enable_user(name: UserName, request: Request, *, account: Admin) -> dict[str
     return {"name": name, "status": "active"}
 
 
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="Letters, digits, '.', '_', '-': its folder and URL.")
+    task: str = Field("text-classification", max_length=40)
+    labels: list[Annotated[StoredText, Field(min_length=1, max_length=200)]] = Field(default_factory=list,
+                                                                                      max_length=1000)
+
+    model_config = {"json_schema_extra": {"examples": [{"name": "support-tickets", "task": "text-classification",
+                                                        "labels": ["bug", "question", "praise"]}]}}
+
+
+@router.post("/projects", status_code=201, responses={201: {"content": {"application/json": {"example": {
+    "name": "support-tickets", "task": "text-classification", "url": "/p/support-tickets/", "admin": "lead",
+    "token": "ts_...(SQLite: your token in the new project, shown once; PostgreSQL: null, yours works)"}}}},
+    409: {"description": "the name is taken, or this server serves one project"}})
+async def create_project(body: ProjectIn, request: Request, *, account: Admin) -> dict[str, Any]:
+    """Create a project beside this one in the workspace (``truthset serve --workspace``); you
+    are its admin. It is served at ``/p/NAME/`` at once."""
+    hook = getattr(request.app.state, "create_project", None)
+    if hook is None:
+        raise Conflict("this server serves one project; create projects with 'truthset init', or serve a "
+                       "folder of them with 'truthset serve --workspace DIR'")
+    result: dict[str, Any] = await hook(body.name, body.task, list(body.labels), account.name)
+    return result
+
+
 class ProjectRoleIn(BaseModel):
     role: str = Field(max_length=20, description="admin, reviewer or annotator, in this project only")
 
