@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import dashboard as repo_dash
 from truthset.store.repo import quality as repo_quality
 
 #: sources that are independent judgements (as in services.qc)
-JUDGEMENT_SOURCES = ("human", "import")
 #: days of human judgements the pace is measured over
 PACE_DAYS = 7
 #: bootstrap replicates for the intervals over time (a page view, not a report: fewer than QC's 1000)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from truthset.core.errors import InvalidInput, NotFound
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.store import repo
 from truthset.store.repo import quality as repo_quality
 from truthset.store.repo import training as repo_training
