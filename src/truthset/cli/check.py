@@ -40,6 +40,8 @@ def _print_result(data: dict[str, Any]) -> None:
         if c["count"] and c.get("violations"):
             shown = ", ".join(map(str, c["violations"][:10]))
             console.print(f"      items: {shown}{' …' if c['count'] > 10 else ''}")
+    for i in data.get("issues", []):
+        console.print(f"  data issue #{i['issue']} {i['action']}: {i['check']} (truthset issues show {i['issue']})")
     gate = data["gate"]
     if gate["passed"]:
         console.print("[green]passed[/]: no blocking rule failed")
