@@ -87,10 +87,12 @@ def test_cli_json_and_text(trained) -> None:  # type: ignore[no-untyped-def]
 
     p, run, files = trained
     root = str(p.root)
+    html = files["reference"].parent / "drift.html"
     p.close()
     res = CliRunner().invoke(main, ["-p", root, "drift", "--model", "latest", "--reference", str(files["reference"]),
-                                    "--current", str(files["planted"]), "--json"])
+                                    "--current", str(files["planted"]), "--json", "-o", str(html)])
     assert res.exit_code == 0, res.output
+    assert "predicted_label" in html.read_text(encoding="utf-8")
     out = json.loads(res.output)
     assert out["run"] == run and out["drift"] is True
     assert {"column", "method", "score", "threshold", "drift"} <= set(out["columns"][0])
