@@ -184,4 +184,5 @@ def demo_step(project: Project) -> dict[str, Any]:
     result = run_checks(project)
     path = write_report(result, project.root / "check.html")
     return {"report": str(path), "passed": result.passed,
-            "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]}}
+            "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]},
+            "issues": len(result.issues)}
