@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import SMS
@@ -15,7 +16,7 @@ from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.training import train
 from truthset.services.users import add_user
-from truthset.store.engine import make_engine, sqlite_url
+from truthset.store.engine import make_engine
 from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
@@ -61,10 +62,17 @@ def test_v_runs_shows_a_training_run(new_project, tmp_path: Path) -> None:  # ty
     assert dataset_hash == run["dataset_hash"] and schema_version == p.schema_version
 
 
-def test_0016_gives_a_database_at_0015_the_new_views(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
+def test_0016_gives_a_database_at_0015_the_new_views(tmp_path: Path, backend_name: str,
+                                                     request: pytest.FixtureRequest) -> None:
     from alembic import command
 
-    engine = make_engine(sqlite_url(tmp_path / "m.db"))
+    from tests.store.test_migration_0015 import _url
+
+    def columns(conn, view: str) -> list[str]:  # type: ignore[no-untyped-def]
+        return list(conn.execute(text(f"SELECT * FROM {view} WHERE 1 = 0")).keys())
+
+    engine = make_engine(_url(tmp_path, backend_name, request))
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0015")
         # a database migrated by 0015 as it shipped: v_findings showed import findings
@@ -75,8 +83,9 @@ def test_0016_gives_a_database_at_0015_the_new_views(tmp_path: Path) -> None:
     assert head_revision() == "0016"
     upgrade(engine)
     with engine.begin() as conn:
-        cols = [r[1] for r in conn.execute(text("PRAGMA table_info(v_findings)"))]
-        assert {"check_name", "severity", "verdict", "item_id"} <= set(cols)
-        assert [r[1] for r in conn.execute(text("PRAGMA table_info(v_import_findings)"))][-1] == "reason"
-        assert "schema_version" in [r[1] for r in conn.execute(text("PRAGMA table_info(v_runs)"))]
+        assert {"check_name", "severity", "verdict", "item_id"} <= set(columns(conn, "v_findings"))
+        assert columns(conn, "v_import_findings")[-1] == "reason"
+        assert "schema_version" in columns(conn, "v_runs")
+        command.downgrade(_alembic_config(conn), "0015")  # leaves working views behind
+        assert "check_name" in columns(conn, "v_findings")
     engine.dispose()
