@@ -141,3 +141,5 @@ def test_cli_prints_the_issues_and_json_lists_them(new_project, tmp_path: Path, 
     assert issue["check"] == "label_conflicts" and issue["action"] == "opened"
     res = CliRunner().invoke(main, ["-p", str(p.root), "check", "--kind", "label_conflicts"])
     assert f"data issue #{issue['issue']} unchanged: label_conflicts" in res.output
+    res = CliRunner().invoke(main, ["-p", str(p.root), "check", "--kind", "label_conflicts", "--no-issues", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["issues"] == []

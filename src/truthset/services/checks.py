@@ -6,7 +6,8 @@ leakage, label errors, consensus quality, outliers); each check replaces its ear
 of the same version that have no verdict. Findings flow to people: :func:`send_to_review` puts
 a check's items in the review queue, :func:`record_finding_verdict` keeps a reviewer's
 verdict on a finding, and :func:`check_precision` measures each check's precision from those
-verdicts with a Wilson interval.
+verdicts with a Wilson interval. Serious problems (a blocking rule broken, label conflicts,
+leakage, label errors) raise data issues in the tracker (:mod:`services.check_issues`).
 """
 
 from __future__ import annotations
