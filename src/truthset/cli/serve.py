@@ -130,7 +130,7 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
         click.echo(f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
                    f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
     click.echo(f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
-               f"; report: {checked['report']}")
+               f"; report: {checked['report']}; data issues raised: {checked.get('issues', 0)} (truthset issues list)")
     click.echo("\n" + baseline["summary"])
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from truthset.services import data_issues
+from truthset.services import data_issues, report_checks
 from truthset.services.projects import Project, schema_history
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import reporting as repo
@@ -170,6 +170,17 @@ def quality_facts(project: Project, *, record: bool = True, max_error_rate: floa
         summary.append(f"Agreement (Krippendorff's alpha) over items judged twice or more: {overall['value']} "
                        f"(95% interval {overall['ci_low']} to {overall['ci_high']}).")
     summary.append(f"{len(issues)} open data issue(s), {len(risks)} risk(s) named below.")
+    checks = report_checks.check_rows(project)
+    model = report_checks.latest_run(project)
+    if checks:
+        summary.append(f"{sum(c['open_findings'] for c in checks):,} open finding(s) of the data checks, "
+                       f"{sum(1 for c in checks if c['open_findings'])} check(s) with open findings.")
+    if model is not None and model["metrics"]:
+        m = model["metrics"][0]
+        interval = (f" (95% interval {_round(m['value_ci_low'])} to {_round(m['value_ci_high'])})"
+                    if m["value_ci_low"] is not None else "")
+        summary.append(f"Latest baseline (run {model['run']}): {m['metric'].replace('_', ' ')} {_round(m['value'])}"
+                       f"{interval} on {model['n_test']:,} test items.")
     facts = {
         "project": project.config.name, "generated": now.strftime("%Y-%m-%d %H:%M UTC"),
         "period": now.strftime("%Y-%m-%d"),
@@ -183,7 +194,7 @@ def quality_facts(project: Project, *, record: bool = True, max_error_rate: floa
         "issues": [{"id": i["id"], "kind": i["kind"].replace("_", " "), "severity": i["severity"],
                     "status": i["status"], "owner": i["owner"] or "—", "title": i["title"],
                     "opened": i["created_at"][:10]} for i in issues],
-        "changes": changes,
+        "changes": changes, "checks": checks, "model": model,
     }
     if record:
         with project.store.write() as tx:
@@ -221,6 +232,11 @@ def data_card_facts(project: Project) -> dict[str, Any]:
             limitations.append(f"Open data issue #{issue['id']} ({issue['kind'].replace('_', ' ')}): {issue['title']}")
     if not n_gold:
         limitations.append("No gold items: annotator accuracy is not measured against known answers.")
+    dups = report_checks.duplicate_facts(project)
+    if not dups["checked"]:
+        limitations.append("No data check has run: near duplicates, label conflicts and leakage are not known "
+                           "(run 'truthset check').")
+    model = report_checks.latest_run(project)
     return {
         "name": project.config.name, "generated": utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         "description": schema.instructions or f"A {project.task} data set labelled with truthset.",
@@ -244,8 +260,12 @@ def data_card_facts(project: Project) -> dict[str, Any]:
         "duplicates": {"exact (merged at import)": sum(int(b.duplicates) for b in batch_rows),
                        "conflicting rows at import": findings.get("conflict", 0),
                        "rejected rows": findings.get("rejected", 0),
-                       "notes": "Exact duplicates are found by content hash when importing; near duplicates are "
-                                "not counted here."},
+                       **dups["counts"],
+                       "notes": "Identical rows are merged by content hash when importing; the data checks "
+                                "('truthset check') find the same text under different ids, near duplicates and "
+                                "copies across splits."},
+        "duplicate_clusters": dups["clusters"],
+        "model_split": model,
         "limitations": limitations,
     }
 
