@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.test_sql import _project
 from truthset.core.errors import InvalidInput
+from truthset.services import data_issues
 from truthset.services import sql as svc
+from truthset.services.imports import ImportOptions, import_file
+from truthset.services.users import add_user
 
 #: statements that would show a password or token hash, or the database's own secrets
 SECRET_TRICKS = [
@@ -45,6 +47,17 @@ WRITE_TRICKS = [
     "SELECT lo_import('/etc/hostname')",
     "SELECT set_config('transaction_read_only', 'off', true), (SELECT count(*) FROM data_issues)",
 ]
+
+
+def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Three labelled items, a reviewer with a password (its hash is a secret) and one issue."""
+    p = new_project(labels=["ham", "spam"])
+    f = tmp_path / "a.csv"
+    f.write_text("text,label\nwin a prize now,spam\nsee you at six,ham\nlunch?,ham\n", encoding="utf-8")
+    import_file(p, f, ImportOptions(text_col="text", label_col="label"))
+    add_user(p, f"ana-{p.config.name}", role="reviewer", password="pw-analyst-1234")
+    data_issues.open_issue(p, kind="duplicate", title="lunch twice", items=[1])
+    return p
 
 
 def _hashes(p) -> list[str]:  # type: ignore[no-untyped-def]
