@@ -34,6 +34,11 @@ SECRET_TRICKS = [
     "SELECT * FROM pg_catalog.pg_shadow",
     "SELECT rolpassword FROM pg_authid",
     "SELECT pg_read_file('/etc/hostname')",
+    # SET ROLE is checked against the session user: set_config takes the owner's rights back
+    "SELECT set_config('role', session_user, true) AS r, query_to_xml('select * from us' || 'ers', true, true, '')",
+    "SELECT s.r, table_to_xml('users', true, true, '') FROM (SELECT set_config('role', session_user, true) AS r) s",
+    "SELECT pg_catalog.SET_CONFIG('role', session_user, true), (SELECT count(*) FROM v_users)",
+    'SELECT U&"set\\005fconfig"(\'role\', session_user, true)',
 ]
 
 #: statements that would change the data, each also in a disguise
@@ -46,6 +51,7 @@ WRITE_TRICKS = [
     "SELECT load_extension('/tmp/nothing')",
     "SELECT lo_import('/etc/hostname')",
     "SELECT set_config('transaction_read_only', 'off', true), (SELECT count(*) FROM data_issues)",
+    "VACUUM INTO 'copy.db'",
 ]
 
 

@@ -86,6 +86,12 @@ def _sqlite(store: Store, query: str, limit: int) -> QueryResult:
 
 #: the PostgreSQL role analysts' SQL runs as (cluster-wide; created on first use)
 ANALYST_ROLE = "truthset_analyst"
+#: what a PostgreSQL query may not call: ``set_config`` (``set_config('role', session_user,
+#: true)`` takes the connection's own user back, since SET ROLE is checked against the session
+#: user), the functions that run SQL given as text (which could hide that call) and Unicode
+#: escapes (``U&"..."``, which could hide a name)
+_PG_REFUSED = re.compile(r"\b(set_config|\w*_to_xml\w*|\w*_to_xmlschema|ts_stat|ts_rewrite|dblink\w*)\b|\bU&[\"']",
+                         re.IGNORECASE)
 
 
 def _analyst_role(store: Store) -> None:
@@ -132,6 +138,10 @@ def _postgres(store: Store, query: str, limit: int) -> QueryResult:
     if _SECRET.search(query):
         raise InvalidInput(f"the query names {', '.join(SECRET_COLUMNS)}: those columns are never shown; read "
                            "the v_users view instead")
+    refused = _PG_REFUSED.search(query)
+    if refused is not None:
+        raise InvalidInput(f"truthset sql does not run {refused.group(0)!r} (it changes the role the query runs "
+                           "as, runs SQL given as text or hides a name); query the v_* views")
     _analyst_role(store)
     with store.engine.connect() as conn:
         tx = conn.begin()
@@ -150,6 +160,9 @@ def _postgres(store: Store, query: str, limit: int) -> QueryResult:
                 raise InvalidInput(f"the result has the column(s) {hidden}, which are never shown; select the "
                                    "columns you need, or read the v_users view")
             rows = cur.fetchmany(limit + 1)
+            cur.execute("SELECT current_user")
+            if (cur.fetchone() or ("",))[0] != ANALYST_ROLE:  # a way round _PG_REFUSED: show nothing
+                raise InvalidInput(f"the query changed the role it runs as; truthset sql runs as {ANALYST_ROLE}")
         except psycopg.Error as exc:
             raise _refuse(exc) from exc
         finally:
