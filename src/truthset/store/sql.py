@@ -94,7 +94,7 @@ _PG_REFUSED = re.compile(r"\b(set_config|\w*_to_xml\w*|\w*_to_xmlschema|ts_stat|
                          re.IGNORECASE)
 
 
-def _analyst_role(store: Store) -> None:
+def _analyst_role(store: Store, *, tries: int = 3) -> None:
     """Make sure :data:`ANALYST_ROLE` exists, may be taken on by this connection's user, and may
     read the project's tables and views except the secret columns of ``users`` (granted again on
     every call, so tables added by a later migration are readable too).
@@ -102,14 +102,17 @@ def _analyst_role(store: Store) -> None:
     Creating the role needs CREATEROLE (or a superuser); without it, a clear error says what a
     database administrator must run once.
     """
+    lock = "SELECT pg_advisory_xact_lock(hashtext('truthset sql analyst role'))"  # one setter at a time
     with store.engine.connect() as conn:
         try:
             with conn.begin():
+                conn.exec_driver_sql(lock)
                 exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s",
                                               {"r": ANALYST_ROLE}).first()
                 if exists is None:
                     conn.exec_driver_sql(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
             with conn.begin():
+                conn.exec_driver_sql(lock)
                 member = conn.exec_driver_sql("SELECT rolsuper OR pg_has_role(current_user, %(r)s, 'MEMBER') "
                                               "FROM pg_roles WHERE rolname = current_user", {"r": ANALYST_ROLE})
                 if not member.scalar():
@@ -123,8 +126,8 @@ def _analyst_role(store: Store) -> None:
                 conn.exec_driver_sql(f"REVOKE ALL ON TABLE users FROM {ANALYST_ROLE}")
                 conn.exec_driver_sql(f"GRANT SELECT ({', '.join(columns)}) ON TABLE users TO {ANALYST_ROLE}")
         except DBAPIError as exc:
-            if "already exists" in str(exc.orig) or "concurrently" in str(exc.orig):
-                return _analyst_role(store)  # another process made the same change at the same moment
+            if tries > 1 and re.search(r"already exists|duplicate key|concurrently", str(exc.orig)):
+                return _analyst_role(store, tries=tries - 1)  # another process made the same change at once
             raise InvalidInput(
                 f"truthset sql on PostgreSQL runs as the role {ANALYST_ROLE}, which this database user cannot "
                 f"set up (the database said: {str(exc.orig).splitlines()[0]}); have an administrator run "
