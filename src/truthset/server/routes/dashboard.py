@@ -85,19 +85,21 @@ async def dashboard_page(request: Request, *, account: Reviewer) -> Response:
 @router.get("/items", response_class=HTMLResponse, include_in_schema=False)
 async def items_page(request: Request, page: Page = 1, text: QueryText = None, label: QueryText = None,
                      annotator: QueryText = None, batch: Annotated[str | None, Query(max_length=12)] = None,
+                     finding: QueryText = None,
                      *, account: Reviewer) -> Response:
     p = request.app.state.project
     batch_id = _batch(batch)
-    text, label, annotator = text or None, label or None, annotator or None
+    text, label, annotator, finding = text or None, label or None, annotator or None, finding or None
     check_annotator_filter(request, account, annotator)
     found = await run_in_threadpool(lambda: items.list_items(
         p, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, with_gold=account.can("admin"), text=text, label=label,
-        annotator=annotator, batch=batch_id))
-    filters = {"text": text, "label": label, "annotator": annotator, "batch": batch_id}
+        annotator=annotator, batch=batch_id, finding=finding))
+    kinds = await run_in_threadpool(items.finding_kinds, p)
+    filters = {"text": text, "label": label, "annotator": annotator, "batch": batch_id, "finding": finding}
     pages = max(1, math.ceil(found["total"] / PER_PAGE))
     shown = {k: ("" if v is None else v) for k, v in filters.items()}
     return html(request, "items.html", **_ctx(request, account, found=found, page=page, pages=pages,
-                                              filters=shown, labels=p.config.schema.names))
+                                              filters=shown, labels=p.config.schema.names, findings=kinds))
 
 
 def _batch(text: str | None) -> int | None:

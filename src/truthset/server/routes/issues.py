@@ -47,7 +47,19 @@ async def issue_list(request: Request, *, account: Reviewer,
     rows = await run_in_threadpool(data_issues.list_issues, p, status=_statuses(status),
                                    open_only=not status and show != "all")
     return html(request, "issues.html", **_ctx(request, account, issues=rows, status=status or "",
-                                                show=show or "", statuses=data_issues.STATUSES))
+                                                show=show or "", statuses=data_issues.STATUSES,
+                                                kinds=data_issues.KINDS, severities=data_issues.SEVERITIES))
+
+
+@router.post("/issues")
+async def issue_new(request: Request, kind: Annotated[str, Form(max_length=40)],
+                    title: Annotated[str, Form(max_length=500)], *, account: Reviewer,
+                    severity: Annotated[str, Form(max_length=20)] = "medium",
+                    body: Annotated[str, Form(max_length=10000)] = "") -> Response:
+    """Open an issue by hand (reviewers and admins); it starts open, with no owner."""
+    issue = await run_in_threadpool(data_issues.open_issue, request.app.state.project, kind=kind, title=title,
+                                    body=body, severity=severity, author_id=account.id)
+    return _back(issue)
 
 
 @router.get("/issues/{issue_id}", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from truthset.store.models import Batch, Gold, ImportFinding, Item, Run
+from truthset.store.models import Batch, Gold, ImportFinding, Item, Review, Run
 
 if TYPE_CHECKING:
     from truthset.store.store import Record
@@ -52,3 +52,10 @@ def add_report(tx: Connection, project_id: int, metrics: dict[str, Any], at: dat
     return int(tx.execute(insert(Run).returning(Run.id).values(
         project_id=project_id, kind=REPORT_RUN, config="{}", dataset_hash="", metrics=json.dumps(metrics),
         artifacts="{}", created_at=at)).scalar_one())
+
+
+def review_verdicts(tx: Connection, project_id: int) -> list[Record]:
+    """(item_id, batch_id, verdict) of every review of the project's items, oldest first."""
+    return list(tx.execute(select(Review.item_id, Item.batch_id, Review.verdict)
+                           .join(Item, Item.id == Review.item_id)
+                           .where(Item.project_id == project_id).order_by(Review.id)).fetchall())
