@@ -64,6 +64,10 @@ def _routes(issue: int, finding: int, new_user: str) -> list[tuple[str, str, dic
         ("post", f"/issues/{issue}/comment", {"data": {"text": "seen"}}, "reviewer"),
         ("post", f"/issues/{issue}/move", {"data": {"status": "wont_fix"}}, "reviewer"),
         ("post", f"/issues/{issue}/assign", {"data": {"owner": ""}}, "admin"),
+        ("post", "/issues", {"data": {"kind": "other", "title": "by hand"}}, "reviewer"),
+        ("put", f"/api/users/{NOBODY}/project-role", {"json": {"role": "reviewer"}}, "admin"),
+        ("delete", f"/api/users/{NOBODY}/project-role", {}, "admin"),
+        ("post", "/api/projects", {"json": {"name": "another"}}, "admin"),
         ("get", "/api/users", {}, "admin"),
         ("post", "/api/users", {"json": {"name": new_user, "role": "annotator"}}, "admin"),
         ("post", f"/api/users/{NOBODY}/disable", {}, "admin"),
@@ -106,9 +110,10 @@ def test_state_changing_cookie_routes_need_the_csrf_token(served, tmp_path: Path
     p, app, names, issue, finding = _site(served, tmp_path)
     admin, _ = login(app, names["admin"])
     del admin.headers["X-CSRF-Token"]
+    before = data_issues.list_issues(p)
     new_user = f"new-{names['admin']}"
     changing = [(m, path, kw) for m, path, kw, _ in _routes(issue, finding, new_user) if m != "get"]
-    assert len(changing) == 9
+    assert len(changing) == 13
     for method, path, kwargs in changing:
         res = getattr(admin, method)(path, **kwargs)
         assert res.status_code == 403 and "CSRF" in res.json()["error"], (path, res.status_code)
@@ -117,6 +122,7 @@ def test_state_changing_cookie_routes_need_the_csrf_token(served, tmp_path: Path
     assert res.status_code == 403
     got = data_issues.get_issue(p, issue)
     assert got["status"] == "open" and [h["event"] for h in got["history"]] == ["opened"]
+    assert data_issues.list_issues(p) == before
     assert checks.list_findings(p, check="label_conflicts")[0]["verdict"] is None
     assert new_user not in {u["name"] for u in users.list_users(p)}
     # scripts with an API token send no cookie and need no CSRF token
@@ -138,6 +144,8 @@ HUGE = str(2**63)
     ("reviewer", "post", "/issues/{issue}/move", {"data": {"status": "triaged", "note": "a\x00b"}}, "note"),
     ("reviewer", "post", "/issues/{big}/move", {"data": {"status": "triaged"}}, "issue_id"),
     ("admin", "post", "/issues/{issue}/assign", {"data": {"owner": "a\x00b"}}, "owner"),
+    ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "a\x00b"}}, "title"),
+    ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "t", "body": "a\x00b"}}, "body"),
     ("reviewer", "get", "/api/findings?check=a%00b", {}, "check"),
     ("reviewer", "get", "/api/findings?item_id={huge}", {}, "item_id"),
     ("reviewer", "get", "/api/findings?limit=abc", {}, "limit"),
@@ -305,3 +313,28 @@ def test_health_routes_say_nothing_of_where_the_data_lives(served) -> None:  # t
     for res in (anonymous.get("/healthz"), ready):
         assert not re.search(secret, res.text) and "postgresql" not in res.text and "sqlite" not in res.text
         assert "set-cookie" not in {k.lower() for k in res.headers}
+
+
+def test_a_workspace_url_never_names_a_folder_outside_it(new_project, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``/p/NAME/`` opens a project another worker made; NAME comes from the URL (percent-decoded
+    once more by the workspace). Before the fix ``../outside`` (``/p/..%252Foutside/`` on the
+    wire) opened the project in the workspace's parent folder, and a 5,000-character name was a
+    500 (File name too long)."""
+    import asyncio
+
+    import truthset.services.projects as projects
+    from truthset.server.workspace import Workspace
+    from truthset.services.workspace import open_workspace
+
+    new_project(labels=["pos", "neg"], folder="ws/a")
+    new_project(labels=["pos", "neg"], folder="outside")
+    opened: list[str] = []
+    real = projects.open_project
+    monkeypatch.setattr(projects, "open_project", lambda root, *a, **k: opened.append(str(root)) or real(root, *a, **k))
+    ws = Workspace(open_workspace(tmp_path / "ws"), tmp_path / "ws")
+    for name in ("../outside", "..", "a/../../outside", str(tmp_path / "outside"), "a\x00b", "x" * 5000):
+        assert asyncio.run(ws._discover(name)) is None, name
+    assert opened == []
+    with TestClient(ws) as c:
+        res = c.get("/p/" + "x" * 5000 + "/api/me")
+        assert res.status_code == 404 and "there is no project" in res.json()["error"]

@@ -53,9 +53,9 @@ async def issue_list(request: Request, *, account: Reviewer,
 
 @router.post("/issues")
 async def issue_new(request: Request, kind: Annotated[str, Form(max_length=40)],
-                    title: Annotated[str, Form(max_length=500)], *, account: Reviewer,
+                    title: Annotated[StoredText, Form(max_length=500)], *, account: Reviewer,
                     severity: Annotated[str, Form(max_length=20)] = "medium",
-                    body: Annotated[str, Form(max_length=10000)] = "") -> Response:
+                    body: Annotated[StoredText, Form(max_length=10000)] = "") -> Response:
     """Open an issue by hand (reviewers and admins); it starts open, with no owner."""
     issue = await run_in_threadpool(data_issues.open_issue, request.app.state.project, kind=kind, title=title,
                                     body=body, severity=severity, author_id=account.id)
