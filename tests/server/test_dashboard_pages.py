@@ -54,6 +54,8 @@ def test_dashboard_numbers_and_roles(site) -> None:  # type: ignore[no-untyped-d
     assert set(rows) == {"ann1", "ann2"}  # the gold setter's answers are gold, not judgements
     # on 4 shared items they agree on 1, 3: 2 of 4
     assert rows["ann1"]["agreement"] == 0.5 and rows["ann1"]["agreement_items"] == 4
+    assert "gold_n" not in rows["ann1"] and d["gold_shown"] is False  # gold numbers: admins only
+    rows = {r["annotator"]: r for r in clients["admin"].get("/api/dashboard").json()["annotator_table"]}
     assert (rows["ann1"]["gold_n"], rows["ann1"]["gold_accuracy"]) == (2, 1.0)
     assert (rows["ann2"]["gold_n"], rows["ann2"]["gold_accuracy"]) == (2, 0.5)
     page = clients["reviewer"].get("/dashboard")

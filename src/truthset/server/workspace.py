@@ -111,10 +111,15 @@ class Workspace:
         return {"name": name, "task": task, "url": f"/p/{quote(name)}/", "admin": creator, "token": token}
 
     async def _discover(self, name: str) -> FastAPI | None:
-        """A project another server process made since this one started (``--workers``)."""
-        if self.folder is None or not (self.folder / name).is_dir():
-            return None
+        """A project another server process made since this one started (``--workers``).
+
+        ``name`` comes from the URL: only a valid project name reaches the file system (a
+        double-encoded ``..%252F..`` was a path out of the folder, a 5,000-character name a 500)."""
         from truthset.services.projects import open_project
+        from truthset.services.workspace import valid_name
+
+        if self.folder is None or not valid_name(name) or not (self.folder / name).is_dir():
+            return None
 
         async with self.lock:
             if name not in self.apps:

@@ -51,6 +51,12 @@ def open_workspace(folder: Path | str) -> dict[str, Project]:
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
+def valid_name(name: str) -> bool:
+    """Whether ``name`` may be a workspace project's folder and URL (letters, digits, '.', '_',
+    '-', starting with a letter or digit, at most 100): never '..', a path or a NUL."""
+    return _NAME_OK.fullmatch(name) is not None
+
+
 def create_project(folder: Path | str, name: str, *, task: str, labels: list[str],
                    creator: str) -> tuple[Project, str | None]:
     """A new project in the workspace folder (``folder/name``) whose admin is ``creator``.

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from truthset.core.errors import Conflict
 from truthset.server.auth import Admin
-from truthset.server.inputs import QueryText, StoredText
+from truthset.server.inputs import PathName, QueryText, StoredText
 from truthset.services import pipeline, users
 
 router = APIRouter(prefix="/api", tags=["admin"])
-UserName = Annotated[str, Path(min_length=1, max_length=200, description="The user's name.")]
+#: the user's name in the path (a NUL in it is a 422 naming the field, as in every other text)
+UserName = PathName
 
 
 class UserIn(BaseModel):
