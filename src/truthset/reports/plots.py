@@ -77,8 +77,13 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 
 
 def _short(label: Any) -> str:
-    """A category label on one line (whitespace runs become one space), cut to MAX_LABEL."""
-    text = " ".join(str(label).split())
+    """A category label on one line (whitespace runs become one space), cut to MAX_LABEL. A
+    label of whitespace only (a real value in messy data) is shown by its code points, say
+    ``U+000D``, rather than as an empty tick nobody can read."""
+    raw = str(label)
+    text = " ".join(raw.split())
+    if not text and raw:
+        text = " ".join(f"U+{ord(c):04X}" for c in raw)
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
