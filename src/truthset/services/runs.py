@@ -25,6 +25,16 @@ __all__ = ["card", "compare_runs", "curve", "demo_step", "evaluate_run", "get_ru
 
 #: headline metrics shown by ``truthset runs`` and ``evaluate`` without --json
 HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece")
+#: what each baseline of a run is, in words (the model card's model details)
+MODEL_NAMES = {
+    "tfidf-word-char": "TF-IDF word + character n-grams + logistic regression",
+    "tfidf-word-min2": "TF-IDF word n-grams (min_df 2) + logistic regression",
+    "tfidf-word-char-one-vs-rest": "TF-IDF word + character n-grams + one logistic regression per label",
+    "tfidf-word-min2-one-vs-rest": "TF-IDF word n-grams (min_df 2) + one logistic regression per label",
+    "ner-crf": "linear-chain CRF over token and context features (BIO tags, spans scored exact and overlap)",
+    "ner-logreg": "logistic regression per token over token and context features (BIO tags)",
+    "image-histogram-pixels": "colour histogram + 16x16 downscaled pixels + logistic regression",
+}
 #: text-length buckets for ``--slice length`` (characters)
 LENGTH_EDGES = (0, 50, 100, 200)
 
@@ -101,6 +111,8 @@ def evaluate_run(project: Project, run_id: int | None = None, *, slice_by: str |
     from truthset.modeling import evaluate, evaluate_by_slice
 
     run = get_run(project, run_id)
+    if run["config"].get("task") in ("multi-label", "ner"):
+        return _evaluate_structured(project, run, slice_by=slice_by, gold=gold, n_boot=n_boot)
     classes = run["config"]["classes"]
     preds, against = _truth(project, test_predictions(project, run["id"]), gold)
     proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
@@ -121,13 +133,28 @@ def evaluate_run(project: Project, run_id: int | None = None, *, slice_by: str |
     return out
 
 
+def _evaluate_structured(project: Project, run: dict[str, Any], *, slice_by: str | None, gold: pd.Series | None,
+                         n_boot: int) -> dict[str, Any]:
+    """``evaluate`` of a multi-label or NER run: its metrics from the stored predictions."""
+    from truthset.services.training_tasks import evaluate_structured
+
+    if slice_by is not None or gold is not None:
+        raise InvalidInput(f"run {run['id']} is {run['config']['task']}: --slice and gold scoring are for "
+                           "single-label runs; evaluate it without them")
+    out = evaluate_structured(project, run, test_predictions(project, run["id"]), n_boot=n_boot)
+    return {"run": run["id"], "against": "final labels", "task": run["config"]["task"], **out}
+
+
 def compare_runs(project: Project, run_a: int, run_b: int, *, gold: pd.Series | None = None,
                  metric: str = "macro_f1", n_boot: int = 1000) -> dict[str, Any]:
     """Is run B better than run A on the same test items? McNemar on accuracy, the paired
     bootstrap on ``metric``, and a plain verdict."""
     from truthset.modeling import compare_predictions
+    from truthset.services.training_tasks import require_single_label
 
     a, b = get_run(project, run_a), get_run(project, run_b)
+    for r in (a, b):
+        require_single_label(r, "compare")
     pa, against = _truth(project, test_predictions(project, a["id"]), gold)
     pb, _ = _truth(project, test_predictions(project, b["id"]), gold)
     if pa["item_id"].tolist() != pb["item_id"].tolist():
@@ -147,10 +174,12 @@ def compare_runs(project: Project, run_a: int, run_b: int, *, gold: pd.Series | 
 def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
           fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), n_boot: int = 1000) -> dict[str, Any]:
     """Learning curve on a run's own training and test items: "would more labels help?"."""
-    from truthset.modeling import learning_curve
+    from truthset.modeling import image_baseline, learning_curve
     from truthset.services.training import baseline_for, load_dataset
+    from truthset.services.training_tasks import IMAGE_TASK, require_single_label
 
     run = get_run(project, run_id)
+    require_single_label(run, "curve")
     cfg = run["config"]
     ds = load_dataset(project, cfg.get("labels"), cfg.get("fields") or [project.config.text_field])
     where = {int(i): p for p, i in enumerate(ds.item_ids.tolist())}
@@ -160,8 +189,9 @@ def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...]
         raise InvalidInput(f"run {run['id']}'s items have too few final labels now ({len(train)} train, "
                            f"{len(test)} test) for a learning curve")
     w = ds.confidence[train] if cfg.get("weight_by_posterior") else None
-    out = learning_curve(lambda s: baseline_for(len(train), s),
-                         [ds.x[i] for i in train], ds.y[train].astype(str), [ds.x[i] for i in test],
+    image = cfg.get("task") == IMAGE_TASK
+    out = learning_curve(lambda s: image_baseline(seed=s) if image else baseline_for(len(train), s),
+                         ds.model_input(train), ds.y[train].astype(str), ds.model_input(test),
                          ds.y[test].astype(str), fractions=fractions, seeds=seeds, sample_weight=w,
                          n_boot=n_boot, seed=run["seed"])
     return {"run": run["id"], **out}
@@ -176,8 +206,7 @@ def card(project: Project, run_id: int | None = None, *, buckets: dict[str, Any]
     desc = run["split"].get("description", {})
     facts: dict[str, Any] = model_card(
         name=f"{project.config.name} run {run['id']}", task=project.task,
-        model="TF-IDF " + ("word n-grams (min_df 2)" if cfg.get("model") == "tfidf-word-min2" else "word + character n-grams")
-        + " + logistic regression", metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))},
+        model=MODEL_NAMES.get(str(cfg.get("model")), str(cfg.get("model"))), metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))},
         version=run["code_version"], description=f"Baseline trained by truthset on final labels ({cfg.get('labels')}).",
         training_data={"n_items": desc.get("n_train"), "labels": cfg.get("labels"),
                        "classes": desc.get("train_classes"), "weighted_by_posterior": cfg.get("weight_by_posterior")},

@@ -1,0 +1,132 @@
+"""Active learning (issue 14, second pass): retrain every N new labels, then refresh the
+pre-labels and the uncertainty order; never inside a request (a background thread, or
+``truthset train --if-due``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from truthset.cli import main
+from truthset.core.config import ActiveConfig
+from truthset.modeling import entropy
+from truthset.services import active_learning, runs
+from truthset.services.demo import demo_file
+from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
+from truthset.services.queue import next_task, submit
+from truthset.services.training import full_proba, load_model, train
+from truthset.services.training_data import final_labels, resolve
+from truthset.services.users import add_user
+from truthset.store.repo import runs as repo_runs
+
+N = 5
+
+
+def _project(new_project, tmp_path: Path) -> tuple[Project, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """600 labelled SMS messages, 40 unlabelled ones (their true labels returned by text),
+    queue ordered by uncertainty, a retrain every N new labels, and a first run pre-labelling."""
+    p = new_project(labels=["ham", "spam"])
+    p.save_config(p.config.model_copy(update={
+        "queue": p.config.queue.model_copy(update={"order": "uncertainty"}),
+        "active": ActiveConfig(retrain_every=N, n_boot=0)}))
+    lines = demo_file().read_text(encoding="utf-8").splitlines()
+    labelled = tmp_path / "sms.tsv"
+    labelled.write_text("\n".join(lines[:601]) + "\n", encoding="utf-8")
+    import_file(p, labelled, ImportOptions(annotator="uci-original"))
+    truth = {}
+    fresh = tmp_path / "fresh.csv"
+    with fresh.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text"])
+        for line in lines[3000:3040]:
+            label, text = line.split("\t", 1)
+            truth[text] = label
+            w.writerow([text])
+    import_file(p, fresh, ImportOptions(text_col="text"))
+    first = train(p, seed=0, n_boot=0)
+    from truthset.services.model_loop import prelabel
+
+    prelabel(p, first["run"])
+    return p, truth
+
+
+def _answer(p: Project, user_id: int, truth: dict[str, str], n: int) -> None:
+    for _ in range(n):
+        task = next_task(p, user_id)
+        assert task is not None
+        submit(p, user_id, task.assignment_id, truth[task.payload["text"]])
+
+
+def _unjudged(p: Project) -> list[int]:
+    with p.store.read() as tx:
+        return repo_runs.item_ids_without_judgement(tx, p.id, ("human", "import"))
+
+
+def _most_uncertain(p: Project, run_id: int) -> int:
+    """The unjudged item the run's model is least sure of, recomputed from the saved model."""
+    ids = _unjudged(p)
+    rows = final_labels(p, resolve(p, "latest"), ids)
+    proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
+    return rows[int(np.argmax(entropy(proba)))].item_id
+
+
+def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, truth = _project(new_project, tmp_path)
+    first = runs.list_runs(p)[-1]["run"]
+    assert active_learning.status(p) == {"retrain_every": N, "last_run": first, "new_labels": 0, "due": False}
+    assert active_learning.retrain_if_due(p)["retrained"] is False
+    ann = add_user(p, f"ann-{p.config.name}", role="annotator", password="pw-ann-123456")
+    _answer(p, ann.id, truth, N - 1)
+    assert active_learning.status(p)["due"] is False  # N - 1 labels: not yet
+    _answer(p, ann.id, truth, 1)
+    assert active_learning.status(p)["new_labels"] == N and active_learning.status(p)["due"]
+    out = active_learning.retrain_if_due(p)
+    assert out["retrained"] and out["run"] > first and len(runs.list_runs(p)) == 2
+    # the new run trained on the new labels and counts from them on
+    new_run = runs.get_run(p, out["run"])
+    assert new_run["config"]["labels_upto"] > runs.get_run(p, first)["config"]["labels_upto"]
+    assert active_learning.status(p)["new_labels"] == 0
+    # (39 new items: one of the 40 messages is a copy of another, which the import keeps as one item)
+    assert out["prelabel"]["prelabelled"] == len(_unjudged(p)) == 39 - N and out["prelabel"]["queue_order"] == "uncertainty (entropy)"
+    # the queue now starts at the item the new run is least sure of
+    bob = add_user(p, f"bob-{p.config.name}", role="annotator", password="pw-bob-123456")
+    task = next_task(p, bob.id)
+    assert task is not None and task.item_id == _most_uncertain(p, out["run"])
+
+
+def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p, truth = _project(new_project, tmp_path)
+    ann = add_user(p, f"ann-{p.config.name}", role="annotator", password="pw-ann-123456")
+    _answer(p, ann.id, truth, N - 1)
+    active_learning.poke(p)  # what the submit route calls: returns at once
+    assert active_learning.wait_idle(p, 60) == {"retrained": False, "retrain_every": N,
+                                                "last_run": runs.list_runs(p)[-1]["run"], "new_labels": N - 1,
+                                                "due": False}
+    _answer(p, ann.id, truth, 1)
+    active_learning.poke(p)
+    done = active_learning.wait_idle(p, 120)
+    assert done is not None and done["retrained"] and len(runs.list_runs(p)) == 2
+    bob = add_user(p, f"bob-{p.config.name}", role="annotator", password="pw-bob-123456")
+    task = next_task(p, bob.id)
+    assert task is not None and task.item_id == _most_uncertain(p, done["run"])
+    # from the command line: not due now; due again after N more labels
+    res = CliRunner().invoke(main, ["-p", str(p.root), "train", "--if-due"], catch_exceptions=False)
+    assert res.exit_code == 0 and f"not due: 0 new label(s) since run {done['run']}" in res.output
+    _answer(p, ann.id, truth, N)
+    res = CliRunner().invoke(main, ["-p", str(p.root), "train", "--if-due", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["retrained"] and out["new_labels"] == N and len(runs.list_runs(p)) == 3
+
+
+def test_if_due_needs_the_setting(new_project) -> None:  # type: ignore[no-untyped-def]
+    p = new_project(labels=["ham", "spam"])
+    res = CliRunner().invoke(main, ["-p", str(p.root), "train", "--if-due"])
+    assert res.exit_code == 1 and "active.retrain_every" in res.output
+    active_learning.poke(p)  # off: no thread, nothing to wait for
+    assert active_learning.wait_idle(p) is None
