@@ -37,6 +37,8 @@ SPLITS = ("group", "stratified", "time")
 #: are left out: the fit and the saved model (skops writes the vocabulary entry by entry)
 #: would grow several-fold for little gain
 WORD_ONLY_ABOVE = 20_000
+#: near-duplicates for the group split: character 5-gram Jaccard similarity at least this
+NEAR_THRESHOLD = 0.7
 #: model files live here, under the project folder
 RUNS_DIR = Path(STATE_DIR) / "runs"
 #: the modules whose types a saved baseline may hold (anything else is refused on load)
@@ -158,20 +160,66 @@ def frozen_test_ids(project: Project) -> list[int]:
         return [int(r[0]) for r in repo_runs.predictions(tx, first, "test")]
 
 
-def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_size: float, val_size: float,
-                 group_field: str | None, time_field: str | None, new_test_set: bool) -> Any:
-    """The run's split: around the frozen test set when there is one, else by ``method``."""
-    from truthset.data.duplicates import normalize_texts
-    from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
+def split_groups(ds: Dataset, *, group_field: str | None, near_threshold: float | None) -> tuple[Any, dict[str, Any]]:
+    """Each item's group for the split, and what went into it.
 
-    if method not in SPLITS:
-        raise InvalidInput(f"--split {method!r}: use one of {', '.join(SPLITS)}")
-    groups: Any = normalize_texts(ds.x)  # exact duplicates (after normalising) share a group
+    Exact duplicates (after Unicode, case and spacing normalisation) always share a group;
+    with ``near_threshold`` (a Jaccard similarity of character 5-gram sets, via MinHash and
+    LSH: :func:`truthset.data.duplicates.near_duplicates`) near-duplicates do too; items that
+    share a ``group_field`` value join the same group (connected components of both links).
+    Images are grouped by their bytes (``ds.x`` holds each image's sha256) only.
+    """
+    from truthset.data.clusters import Clusters
+    from truthset.data.duplicates import near_duplicates, normalize_texts
+
+    n = len(ds)
+    info: dict[str, Any] = {"near_duplicate_threshold": None}
+    if near_threshold is not None and ds.inputs is None and n > 1:
+        if not 0 < near_threshold < 1:
+            raise InvalidInput(f"--near-threshold {near_threshold}: give a similarity between 0 and 1 (e.g. 0.7), "
+                               "or 'none' for exact duplicates only")
+        clusters = near_duplicates(ds.x, threshold=near_threshold).clusters
+        info["near_duplicate_threshold"] = near_threshold
+    else:
+        clusters = Clusters.from_keys(normalize_texts(ds.x) if ds.inputs is None else ds.x)
+    codes = clusters.cluster
     if group_field is not None:
         if not any(group_field in d for d in ds.data):
             raise InvalidInput(f"--group-field {group_field!r}: no item has that field; fields are "
                                f"{sorted({k for d in ds.data[:100] for k in d})}")
-        groups = [str(d.get(group_field, "")) or f"\0{g}" for d, g in zip(ds.data, groups, strict=True)]
+        import pandas as pd
+
+        field_codes, _ = pd.factorize(pd.Series([d.get(group_field) for d in ds.data], dtype=object)
+                                      .map(lambda v: None if v is None or str(v) == "" else str(v)))
+        a, b = [], []
+        for key in (codes, np.where(field_codes >= 0, field_codes, -1 - np.arange(n))):
+            first = pd.Series(np.arange(n)).groupby(key).transform("min").to_numpy()
+            a.append(np.arange(n))
+            b.append(first)
+        codes = Clusters.from_pairs(n, np.concatenate(a), np.concatenate(b)).cluster
+    sizes = np.bincount(codes)
+    info.update(groups=int(sizes.size), items_in_shared_groups=int(sizes[sizes > 1].sum()))
+    return codes, info
+
+
+def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_size: float, val_size: float,
+                 group_field: str | None, time_field: str | None, new_test_set: bool,
+                 near_threshold: float | None = NEAR_THRESHOLD) -> Any:
+    """The run's split: around the frozen test set when there is one, else by ``method``."""
+
+    if method not in SPLITS:
+        raise InvalidInput(f"--split {method!r}: use one of {', '.join(SPLITS)}")
+    groups, group_info = split_groups(ds, group_field=group_field, near_threshold=near_threshold)
+    sp = _split(project, ds, groups, method=method, seed=seed, test_size=test_size, val_size=val_size,
+                time_field=time_field, new_test_set=new_test_set)
+    sp.description.update(group_info)
+    return sp
+
+
+def _split(project: Project, ds: Dataset, groups: Any, *, method: str, seed: int, test_size: float,
+           val_size: float, time_field: str | None, new_test_set: bool) -> Any:
+    from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
+
     frozen = [] if new_test_set else frozen_test_ids(project)
     if frozen:
         pos = np.flatnonzero(np.isin(ds.item_ids, np.asarray(frozen, dtype=np.int64)))
@@ -263,8 +311,13 @@ def load_model(project: Project, run: dict[str, Any]) -> Any:
 def train(project: Project, *, seed: int = 0, labels: str | None = None, split: str = "group",
           test_size: float = 0.2, val_size: float = 0.1, weight_by_posterior: bool = False,
           fields: list[str] | None = None, group_field: str | None = None, time_field: str | None = None,
-          new_test_set: bool = False, n_boot: int = 1000) -> dict[str, Any]:
-    """Train, evaluate and store a run; returns its summary (plain names, for ``--json``)."""
+          new_test_set: bool = False, n_boot: int = 1000,
+          near_threshold: float | None = NEAR_THRESHOLD) -> dict[str, Any]:
+    """Train, evaluate and store a run; returns its summary (plain names, for ``--json``).
+
+    ``near_threshold``: near-duplicates at this similarity stay on one side of the split
+    (None: exact duplicates only); see :func:`split_groups`.
+    """
     from truthset.modeling import library_versions
 
     for name, v in (("--test-size", test_size), ("--val-size", val_size)):
@@ -280,7 +333,8 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
                            "least 10 items and 2 classes; annotate or import labels first"
                            + (f" (skipped: {ds.skipped})" if ds.skipped else ""))
     sp = choose_split(project, ds, method=split, seed=seed, test_size=test_size, val_size=val_size,
-                      group_field=group_field, time_field=time_field, new_test_set=new_test_set)
+                      group_field=group_field, time_field=time_field, new_test_set=new_test_set,
+                      near_threshold=near_threshold)
     if sp.test.size == 0 or sp.train.size == 0:
         raise InvalidInput(f"the split left {sp.train.size} training and {sp.test.size} test items; "
                            "label more items or change --test-size")
@@ -295,7 +349,7 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
               "split": split, "test_size": test_size, "val_size": val_size, "fields": fields,
               "weight_by_posterior": weight_by_posterior, "group_field": group_field, "time_field": time_field,
               "n_boot": n_boot, "classes": fitted.classes, "task": project.task,
-              "labels_upto": labels_upto, **fitted.config}
+              "labels_upto": labels_upto, "near_threshold": near_threshold, **fitted.config}
     description = {k: v for k, v in sp.description.items() if k != "dropped_leaking"}
     description["dropped_leaking"] = len(sp.description.get("dropped_leaking", []))
     split_doc = {"description": description, "train": ds.item_ids[sp.train].tolist(),
@@ -310,7 +364,9 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     return {"run": run_id, "n_items": len(ds), "unlabelled": ds.unlabelled, "n_train": int(sp.train.size),
             "n_val": int(sp.val.size), "n_test": int(sp.test.size), "split": sp.description["method"],
             "labels": str(ds.choice), "dataset_hash": digest, "seed": seed, "task": project.task,
-            "model": fitted.name, "skipped": ds.skipped, "model_path": str(model_path(project, run_id)),
+            "model": fitted.name, "skipped": ds.skipped, "groups": description.get("groups"),
+            "items_in_shared_groups": description.get("items_in_shared_groups"),
+            "dropped_leaking": description["dropped_leaking"], "model_path": str(model_path(project, run_id)),
             **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
 
 
