@@ -38,8 +38,8 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
     from truthset.data.profile import has_mojibake
     from truthset.modeling import BUCKETS, error_buckets
     from truthset.quality import find_label_issues
-    from truthset.services.training import text_of
     from truthset.services.training_data import final_labels, resolve
+    from truthset.services.training_types import text_of
 
     if send_to_review is not None and send_to_review not in BUCKETS:
         raise InvalidInput(f"--send-to-review {send_to_review!r}: use one of {', '.join(BUCKETS)}")
@@ -168,8 +168,8 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
 def _model_inputs(project: Project, rows: list[Any], fields: list[str]) -> tuple[list[Any], list[Any]]:
     """What the model reads for each row: its text, or its image (rows whose image cannot be read are dropped)."""
     from truthset.core.errors import NotFound
-    from truthset.services.training import text_of
     from truthset.services.training_tasks import IMAGE_TASK, read_image
+    from truthset.services.training_types import text_of
 
     if project.task != IMAGE_TASK:
         return rows, [text_of(r.data, fields) for r in rows]

@@ -80,8 +80,8 @@ def _truth(project: Project, preds: pd.DataFrame, gold: pd.Series | None) -> tup
 
 def _slices(project: Project, run: dict[str, Any], item_ids: list[int], column: str) -> list[Any]:
     """One slice value per test item: text length bucket, agreement level, batch, or a payload field."""
-    from truthset.services.training import text_of
     from truthset.services.training_data import final_labels, resolve
+    from truthset.services.training_types import text_of
 
     choice = resolve(project, str(run["config"].get("labels", "latest")))
     rows = {r.item_id: r for r in final_labels(project, choice, item_ids)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,11 @@ from truthset.core.config import STATE_DIR
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
 from truthset.services.qc import JUDGEMENT_SOURCES
-from truthset.services.training_data import LabelChoice, default_choice, iter_final_labels, resolve
+from truthset.services.training_data import default_choice, iter_final_labels, resolve
+from truthset.services.training_types import WORD_ONLY_ABOVE, Dataset, Fitted, text_of
 from truthset.store.repo import runs as repo_runs
 
 SPLITS = ("group", "stratified", "time")
-#: above this many training items the character n-grams and the terms seen in one item only
-#: are left out: the fit and the saved model (skops writes the vocabulary entry by entry)
-#: would grow several-fold for little gain
-WORD_ONLY_ABOVE = 20_000
 #: near-duplicates for the group split: character 5-gram Jaccard similarity at least this
 NEAR_THRESHOLD = 0.7
 #: model files live here, under the project folder
@@ -46,50 +42,8 @@ TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "truthset.modeli
                    "pycrfsuite.")
 
 
-@dataclass
-class Dataset:
-    """A project's labelled items as arrays, aligned by position."""
-
-    item_ids: npt.NDArray[np.int64]
-    x: list[str]
-    y: npt.NDArray[Any]
-    confidence: npt.NDArray[np.float64]
-    data: list[dict[str, Any]]
-    annotators: npt.NDArray[np.int64]
-    choice: LabelChoice
-    unlabelled: int = 0
-    by_source: dict[str, int] = field(default_factory=dict)
-    #: each item's final label as stored (``y`` is a stratification key for multi-label and NER)
-    targets: list[Any] = field(default_factory=list)
-    #: what the model reads when it is not ``x`` (image arrays; ``x`` then holds each image's sha256)
-    inputs: list[Any] | None = None
-    #: items left out, by reason (e.g. an image that cannot be read)
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.item_ids.size)
-
-    def model_input(self, positions: Any) -> list[Any]:
-        """The model's inputs at ``positions`` (texts, or images)."""
-        src = self.x if self.inputs is None else self.inputs
-        return [src[i] for i in positions]
-
-    def subset(self, keep: list[int]) -> Dataset:
-        """The items at positions ``keep`` (everything else unchanged)."""
-        pos = np.asarray(keep, dtype=np.int64)
-        return Dataset(self.item_ids[pos], [self.x[i] for i in keep], self.y[pos], self.confidence[pos],
-                       [self.data[i] for i in keep], self.annotators[pos], self.choice, self.unlabelled,
-                       self.by_source, [self.targets[i] for i in keep],
-                       None if self.inputs is None else [self.inputs[i] for i in keep], self.skipped)
-
-
 def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def text_of(data: dict[str, Any], fields: list[str]) -> str:
-    """The model's input: the named payload fields joined with `` [SEP] `` (missing: empty)."""
-    return " [SEP] ".join("" if data.get(f) is None else str(data.get(f)) for f in fields)
 
 
 def load_dataset(project: Project, labels: str | None, fields: list[str]) -> Dataset:
@@ -368,19 +322,6 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
             "items_in_shared_groups": description.get("items_in_shared_groups"),
             "dropped_leaking": description["dropped_leaking"], "model_path": str(model_path(project, run_id)),
             **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
-
-
-@dataclass
-class Fitted:
-    """A fitted baseline and what a run stores of it."""
-
-    model: Any
-    name: str
-    classes: list[str]
-    metrics: dict[str, Any]
-    #: (item id, side, label JSON, prediction JSON, probabilities JSON or None) per test and validation item
-    rows: list[tuple[int, str, str, str, str | None]]
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 def _fit_single(project: Project, ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) -> Fitted:

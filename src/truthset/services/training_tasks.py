@@ -26,16 +26,14 @@ import hashlib
 import io
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.projects import Project
-
-if TYPE_CHECKING:
-    from truthset.services.training import Dataset, Fitted
+from truthset.services.training_types import WORD_ONLY_ABOVE, Dataset, Fitted, text_of
 
 IMAGE_TASK = "image-classification"
 TASKS = ("text-classification", "multi-label", "ner", IMAGE_TASK)
@@ -126,7 +124,6 @@ def multilabel_proba(model: Any, x: list[Any], classes: list[str], fitted: list[
 
 def _fit_multilabel(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) -> Fitted:
     from truthset.modeling import evaluate_multilabel, fit_baseline, multilabel_baseline
-    from truthset.services.training import WORD_ONLY_ABOVE, Fitted
 
     classes = sorted({str(c) for t in ds.targets for c in (t or [])})
     if not classes:
@@ -178,7 +175,6 @@ def _fit_ner(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) ->
         predict_ner,
         span_scores,
     )
-    from truthset.services.training import Fitted
 
     tokens, tags = bio_from_spans(ds.x, _spans_frame(ds.targets))
     algorithm = ner_algorithm(weighted)
@@ -203,7 +199,6 @@ def _fit_ner(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) ->
 def evaluate_structured(project: Project, run: dict[str, Any], preds: Any, *, n_boot: int) -> dict[str, Any]:
     """A multi-label or NER run's test metrics recomputed from its stored predictions."""
     from truthset.modeling import bio_from_spans, evaluate_multilabel, span_scores
-    from truthset.services.training import text_of
     from truthset.services.training_data import final_labels, resolve
 
     cfg = run["config"]
