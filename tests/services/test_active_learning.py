@@ -4,22 +4,19 @@ pre-labels and the uncertainty order; never inside a request (a background threa
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
 
+from tests.support import active_project
 from truthset.cli import main
-from truthset.core.config import ActiveConfig
 from truthset.modeling import entropy
 from truthset.services import active_learning, runs
-from truthset.services.demo import demo_file
-from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project
 from truthset.services.queue import next_task, submit
-from truthset.services.training import full_proba, load_model, train
+from truthset.services.training import full_proba, load_model
 from truthset.services.training_data import final_labels, resolve
 from truthset.services.users import add_user
 from truthset.store.repo import runs as repo_runs
@@ -28,31 +25,7 @@ N = 5
 
 
 def _project(new_project, tmp_path: Path) -> tuple[Project, dict[str, str]]:  # type: ignore[no-untyped-def]
-    """600 labelled SMS messages, 40 unlabelled ones (their true labels returned by text),
-    queue ordered by uncertainty, a retrain every N new labels, and a first run pre-labelling."""
-    p = new_project(labels=["ham", "spam"])
-    p.save_config(p.config.model_copy(update={
-        "queue": p.config.queue.model_copy(update={"order": "uncertainty"}),
-        "active": ActiveConfig(retrain_every=N, n_boot=0)}))
-    lines = demo_file().read_text(encoding="utf-8").splitlines()
-    labelled = tmp_path / "sms.tsv"
-    labelled.write_text("\n".join(lines[:601]) + "\n", encoding="utf-8")
-    import_file(p, labelled, ImportOptions(annotator="uci-original"))
-    truth = {}
-    fresh = tmp_path / "fresh.csv"
-    with fresh.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["text"])
-        for line in lines[3000:3040]:
-            label, text = line.split("\t", 1)
-            truth[text] = label
-            w.writerow([text])
-    import_file(p, fresh, ImportOptions(text_col="text"))
-    first = train(p, seed=0, n_boot=0)
-    from truthset.services.model_loop import prelabel
-
-    prelabel(p, first["run"])
-    return p, truth
+    return active_project(new_project, tmp_path, N)
 
 
 def _answer(p: Project, user_id: int, truth: dict[str, str], n: int) -> None:
