@@ -105,3 +105,24 @@ def active_project(new_project: NewProject, tmp_path: Path, every: int) -> tuple
     first = train(p, seed=0, n_boot=0)
     prelabel(p, first["run"])
     return p, truth
+
+
+def unjudged(p: Project) -> list[int]:
+    """Items with no human or imported judgement, in id order."""
+    from truthset.store.repo import runs as repo_runs
+
+    with p.store.read() as tx:
+        return repo_runs.item_ids_without_judgement(tx, p.id, ("human", "import"))
+
+
+def most_uncertain(p: Project, run_id: int) -> int:
+    """The unjudged item the run's model is least sure of, recomputed from the saved model."""
+    from truthset.modeling import entropy
+    from truthset.services import runs
+    from truthset.services.training import full_proba, load_model
+    from truthset.services.training_data import final_labels, resolve
+
+    ids = unjudged(p)
+    rows = final_labels(p, resolve(p, "latest"), ids)
+    proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
+    return rows[int(np.argmax(entropy(proba)))].item_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.server.conftest import PASSWORD, login
-from tests.support import active_project
+from tests.support import active_project, most_uncertain
 from truthset.server.app import create_app
 from truthset.services import active_learning, runs, users
 
@@ -30,8 +30,10 @@ def test_http_submits_trigger_a_background_retrain(new_project, tmp_path: Path) 
     assert done is not None and done["retrained"] and done["new_labels"] == EVERY
     assert [r["run"] for r in runs.list_runs(p)] == [first, done["run"]]
     assert active_learning.status(p)["due"] is False
-    # the next item handed out is the most uncertain one under the new run
-    item = client.post("/api/next").json()["item_id"]  # the lease already held: the one served before the retrain
-    assert item == task["item_id"]
-    order = done["prelabel"]["queue_order"]
-    assert order == "uncertainty (entropy)"
+    assert done["prelabel"]["queue_order"] == "uncertainty (entropy)"
+    # the lease held since before the retrain is answered (storing only); the next item is then
+    # the one the new run is least sure of
+    res = client.post(f"/api/assignments/{task['assignment_id']}/submit?next=false",
+                      json={"value": truth[task["data"]["text"]]})
+    assert res.status_code == 200 and res.json()["next"] is None
+    assert client.post("/api/next").json()["item_id"] == most_uncertain(p, done["run"])

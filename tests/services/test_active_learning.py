@@ -7,19 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from click.testing import CliRunner
 
-from tests.support import active_project
+from tests.support import active_project, most_uncertain, unjudged
 from truthset.cli import main
-from truthset.modeling import entropy
 from truthset.services import active_learning, runs
 from truthset.services.projects import Project
 from truthset.services.queue import next_task, submit
-from truthset.services.training import full_proba, load_model
-from truthset.services.training_data import final_labels, resolve
 from truthset.services.users import add_user
-from truthset.store.repo import runs as repo_runs
 
 N = 5
 
@@ -33,19 +28,6 @@ def _answer(p: Project, user_id: int, truth: dict[str, str], n: int) -> None:
         task = next_task(p, user_id)
         assert task is not None
         submit(p, user_id, task.assignment_id, truth[task.payload["text"]])
-
-
-def _unjudged(p: Project) -> list[int]:
-    with p.store.read() as tx:
-        return repo_runs.item_ids_without_judgement(tx, p.id, ("human", "import"))
-
-
-def _most_uncertain(p: Project, run_id: int) -> int:
-    """The unjudged item the run's model is least sure of, recomputed from the saved model."""
-    ids = _unjudged(p)
-    rows = final_labels(p, resolve(p, "latest"), ids)
-    proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
-    return rows[int(np.argmax(entropy(proba)))].item_id
 
 
 def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -65,11 +47,11 @@ def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project,
     assert new_run["config"]["labels_upto"] > runs.get_run(p, first)["config"]["labels_upto"]
     assert active_learning.status(p)["new_labels"] == 0
     # (39 new items: one of the 40 messages is a copy of another, which the import keeps as one item)
-    assert out["prelabel"]["prelabelled"] == len(_unjudged(p)) == 39 - N and out["prelabel"]["queue_order"] == "uncertainty (entropy)"
+    assert out["prelabel"]["prelabelled"] == len(unjudged(p)) == 39 - N and out["prelabel"]["queue_order"] == "uncertainty (entropy)"
     # the queue now starts at the item the new run is least sure of
     bob = add_user(p, f"bob-{p.config.name}", role="annotator", password="pw-bob-123456")
     task = next_task(p, bob.id)
-    assert task is not None and task.item_id == _most_uncertain(p, out["run"])
+    assert task is not None and task.item_id == most_uncertain(p, out["run"])
 
 
 def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -86,7 +68,7 @@ def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_pro
     assert done is not None and done["retrained"] and len(runs.list_runs(p)) == 2
     bob = add_user(p, f"bob-{p.config.name}", role="annotator", password="pw-bob-123456")
     task = next_task(p, bob.id)
-    assert task is not None and task.item_id == _most_uncertain(p, done["run"])
+    assert task is not None and task.item_id == most_uncertain(p, done["run"])
     # from the command line: not due now; due again after N more labels
     res = CliRunner().invoke(main, ["-p", str(p.root), "train", "--if-due"], catch_exceptions=False)
     assert res.exit_code == 0 and f"not due: 0 new label(s) since run {done['run']}" in res.output
