@@ -87,6 +87,12 @@ def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project, tmp_pa
     again = json.loads(_cli("-p", str(p.root), "train", "--n-boot", "50", "--json"))
     assert again["micro_f1"] == pytest.approx(out["micro_f1"])  # same seed, same frozen test set
     assert "--slice and gold scoring" in _cli("-p", str(p.root), "evaluate", "--slice", "length", code=1)
+    # listed with its task and headline, and a model card naming the model and its metrics
+    listed = runs.list_runs(p)[0]
+    assert listed["task"] == "multi-label" and listed["micro_f1"] == pytest.approx(out["micro_f1"])
+    card = runs.write_model_card(p, out["run"], tmp_path / "card.html")
+    html = (tmp_path / "card.html").read_text(encoding="utf-8")
+    assert card["run"] == out["run"] and "one logistic regression per label" in html and "subset_accuracy" in html
 
 
 def _spans_set(frame_col: list[list[dict]], ids: list[int]) -> set[tuple]:  # type: ignore[type-arg]
@@ -114,6 +120,8 @@ def test_ner_project_trains_with_span_scores(new_project, tmp_path: Path) -> Non
     ev = runs.evaluate_run(p, out["run"], n_boot=200)
     assert ev["exact_f1"] == pytest.approx(out["exact_f1"]) and ev["overlap_f1"] == pytest.approx(out["overlap_f1"])
     assert load_model(p, runs.get_run(p, out["run"])) is not None
+    runs.write_model_card(p, out["run"], tmp_path / "card.html")
+    assert "exact_f1" in (tmp_path / "card.html").read_text(encoding="utf-8")
     with pytest.raises(InvalidInput, match="one field"):
         train(p, labels="latest", fields=["text", "other"])
     # the CRF takes no weights: --weight-by-posterior trains the per-token logistic regression
@@ -162,6 +170,8 @@ def test_image_project_trains_on_the_recorded_images(new_project, tmp_path: Path
     assert again["accuracy"] == out["accuracy"] and again["roc_auc"] == out["roc_auc"]
     assert runs.compare_runs(p, out["run"], again["run"], n_boot=100)["verdict"].startswith("no evidence")
     # pre-labels read the images too
+    runs.write_model_card(p, out["run"], tmp_path / "card.html")
+    assert "colour histogram" in (tmp_path / "card.html").read_text(encoding="utf-8")
     pre = model_loop.prelabel(p, out["run"], only_unjudged=False)
     assert pre["prelabelled"] == 48 and sum(pre["by_label"].values()) == 48
     # an image changed on disk since import is left out and counted, not a crash

@@ -278,6 +278,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         return
     t = Table(title="training runs", title_justify="left")
     cols = ["run", "labels", "split", "seed", "n_test", "accuracy", "macro_f1", "mcc"]
+    cols += [c for c in ("subset_accuracy", "exact_f1", "overlap_f1") if any(r.get(c) is not None for r in rows)]
     for c in cols:
         t.add_column(c)
     for r in rows:

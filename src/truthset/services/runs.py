@@ -24,7 +24,8 @@ __all__ = ["card", "compare_runs", "curve", "demo_step", "evaluate_run", "get_ru
            "test_predictions", "write_model_card"]
 
 #: headline metrics shown by ``truthset runs`` and ``evaluate`` without --json
-HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece")
+HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece", "micro_f1", "subset_accuracy", "exact_f1",
+            "overlap_f1")
 #: what each baseline of a run is, in words (the model card's model details)
 MODEL_NAMES = {
     "tfidf-word-char": "TF-IDF word + character n-grams + logistic regression",
@@ -46,7 +47,8 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         m, c = json.loads(r["metrics"] or "{}"), json.loads(r["config"] or "{}")
-        out.append({"run": r["id"], "created_at": str(r["created_at"]), "labels": c.get("labels"),
+        out.append({"run": r["id"], "created_at": str(r["created_at"]), "task": c.get("task"),
+                    "model": c.get("model"), "labels": c.get("labels"),
                     "split": c.get("split"), "seed": r["seed"], "n_test": m.get("n_test"),
                     "dataset_hash": r["dataset_hash"][:12], "schema_version": r["schema_version"],
                     **{k: m.get(k) for k in HEADLINE}})

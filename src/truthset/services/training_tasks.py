@@ -139,8 +139,8 @@ def _fit_multilabel(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: b
         fit_baseline(model, ds.model_input(sp.train), y[np.ix_(sp.train, cols)],
                      sample_weight=ds.confidence[sp.train] if weighted else None)
     p_test = multilabel_proba(model, ds.model_input(sp.test), classes, fitted, constant)
-    metrics: dict[str, Any] = evaluate_multilabel(y[sp.test], proba=p_test, labels=classes, n_boot=n_boot,
-                                                  seed=seed).to_dict()
+    metrics = _multilabel_dict(evaluate_multilabel(y[sp.test], proba=p_test, labels=classes, n_boot=n_boot,
+                                                   seed=seed))
     p_val = multilabel_proba(model, ds.model_input(sp.val), classes, fitted, constant)
     metrics["calibration"], metrics["costs"] = None, None
     rows: list[tuple[int, str, str, str, str | None]] = [
@@ -150,6 +150,16 @@ def _fit_multilabel(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: b
         for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
     name = "tfidf-word-min2-one-vs-rest" if word_only else "tfidf-word-char-one-vs-rest"
     return Fitted(model, name, classes, metrics, rows, {"fitted_labels": fitted, "constant_labels": constant})
+
+
+def _multilabel_dict(ev: Any) -> dict[str, Any]:
+    """A multi-label evaluation as plain JSON: the per-label TP/FP/FN/TN counts as ``label_counts``
+    rows (they are not a confusion matrix between classes, so not under ``confusion``)."""
+    out: dict[str, Any] = ev.to_dict()
+    out.pop("confusion", None)
+    out["label_counts"] = [{"label": str(label), **{k: int(v) for k, v in row.items()}}
+                           for label, row in ev.confusion.iterrows()]
+    return out
 
 
 def _spans_frame(targets: list[Any]) -> Any:
@@ -205,9 +215,8 @@ def evaluate_structured(project: Project, run: dict[str, Any], preds: Any, *, n_
     if cfg.get("task") == "multi-label":
         classes = cfg["classes"]
         proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
-        out: dict[str, Any] = evaluate_multilabel(_indicators(preds["label"].tolist(), classes), proba=proba,
-                                                  labels=classes, n_boot=n_boot, seed=run["seed"]).to_dict()
-        return out
+        return _multilabel_dict(evaluate_multilabel(_indicators(preds["label"].tolist(), classes), proba=proba,
+                                                    labels=classes, n_boot=n_boot, seed=run["seed"]))
     ids = preds["item_id"].tolist()
     rows = {r.item_id: r for r in final_labels(project, resolve(project, str(cfg.get("labels", "latest"))), ids)}
     fields = cfg.get("fields") or [project.config.text_field]
