@@ -170,6 +170,11 @@ def test_image_project_trains_on_the_recorded_images(new_project, tmp_path: Path
     assert again["accuracy"] == out["accuracy"] and again["roc_auc"] == out["roc_auc"]
     assert runs.compare_runs(p, out["run"], again["run"], n_boot=100)["verdict"].startswith("no evidence")
     # pre-labels read the images too
+    # error buckets (an image is never "broken input" for lack of text) and the learning curve
+    errs = model_loop.errors(p, out["run"])
+    assert {b["bucket"]: b["count"] for b in errs["buckets"]}.get("broken_input", 0) == 0
+    c = runs.curve(p, out["run"], seeds=(0, 1), n_boot=100)
+    assert c["points"][-1]["n_train"] == out["n_train"] and c["more_labels_help"] in ("yes", "no", "unclear")
     runs.write_model_card(p, out["run"], tmp_path / "card.html")
     assert "colour histogram" in (tmp_path / "card.html").read_text(encoding="utf-8")
     pre = model_loop.prelabel(p, out["run"], only_unjudged=False)
