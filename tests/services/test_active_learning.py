@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from tests.support import active_project, most_uncertain, unjudged
 from truthset.cli import main
+from truthset.core.config import ActiveConfig
 from truthset.services import active_learning, runs
 from truthset.services.projects import Project
 from truthset.services.queue import next_task, submit
@@ -85,3 +86,28 @@ def test_if_due_needs_the_setting(new_project) -> None:  # type: ignore[no-untyp
     assert res.exit_code == 1 and "active.retrain_every" in res.output
     active_learning.poke(p)  # off: no thread, nothing to wait for
     assert active_learning.wait_idle(p) is None
+
+
+def test_a_project_that_cannot_train_yet_is_retried_after_n_more_labels_only(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support import project_with_items
+
+    p = project_with_items(new_project, tmp_path, 12)
+    p.config = p.config.model_copy(update={"active": ActiveConfig(retrain_every=2, n_boot=0)})
+    ann = add_user(p, f"ann-{p.config.name}", role="annotator", password="pw-ann-123456")
+    for _ in range(2):
+        task = next_task(p, ann.id)
+        assert task is not None
+        submit(p, ann.id, task.assignment_id, "pos")
+    active_learning.poke(p)
+    first = active_learning.wait_idle(p, 60)
+    assert first is not None and first["retrained"] is False and "at least 10 items" in first["error"]
+    active_learning.poke(p)  # no new label: not tried again
+    assert active_learning.wait_idle(p, 60)["backing_off"] is True  # type: ignore[index]
+    for _ in range(2):
+        task = next_task(p, ann.id)
+        assert task is not None
+        submit(p, ann.id, task.assignment_id, "neg")
+    active_learning.poke(p)  # two more labels: tried again (and still too few)
+    again = active_learning.wait_idle(p, 60)
+    assert again is not None and "backing_off" not in again and "at least 10 items" in again["error"]
+    assert runs.list_runs(p) == []

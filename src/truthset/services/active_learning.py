@@ -128,6 +128,26 @@ class _Worker(threading.Thread):
         self.pending = 0  # pokes not yet looked at (folded into one check)
         self.busy = False
         self.last: dict[str, Any] | None = None
+        #: new-label count when a retrain last failed: the next try waits for N more labels, so a
+        #: project that cannot train yet (too few labels, one class) is not retried on every submit
+        self.failed_at: int | None = None
+
+    def _backing_off(self) -> bool:
+        if self.failed_at is None:
+            return False
+        now = status(self.project)
+        every = now["retrain_every"] or 1
+        if now["new_labels"] >= self.failed_at and now["new_labels"] < self.failed_at + every:
+            self.last = {"retrained": False, "backing_off": True, **now, "error": (self.last or {}).get("error")}
+            return True
+        self.failed_at = None
+        return False
+
+    def _mark_failed(self) -> None:
+        try:
+            self.failed_at = status(self.project)["new_labels"]
+        except Exception:  # the store is unreachable: the next poke tries again
+            log.exception("cannot read the retrain status of %s", self.project.config.name)
 
     def poke(self) -> None:
         with self.cond:
@@ -144,14 +164,18 @@ class _Worker(threading.Thread):
                 self.cond.wait_for(lambda: self.pending > 0)
                 self.pending, self.busy = 0, True
             try:
+                if self._backing_off():
+                    continue
                 self.last = retrain_if_due(self.project)
                 if self.last.get("retrained"):
                     log.info("retrained %s: run %s", self.project.config.name, self.last["run"])
-            except TruthsetError as exc:  # e.g. too few labels yet: try again at the next poke
+            except TruthsetError as exc:  # e.g. too few labels yet: try again after N more labels
                 self.last = {"retrained": False, "error": str(exc)}
+                self._mark_failed()
                 log.warning("retrain of %s not done: %s", self.project.config.name, exc)
             except Exception:  # a failed background retrain must not end the thread
                 self.last = {"retrained": False, "error": "unexpected error (see the server log)"}
+                self._mark_failed()
                 log.exception("retrain of %s failed", self.project.config.name)
             finally:
                 with self.cond:
