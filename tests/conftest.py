@@ -102,6 +102,7 @@ def new_project(tmp_path: Path, backend: str) -> Iterator[NewProject]:
 #: ``slow`` here, in one place, so the quick subset (``-m "not slow and not postgres"``) stays
 #: under a minute; browser tests (tests/e2e) are slow as a whole
 SLOW = frozenset({
+    "tests/test_readme_tour.py::test_every_tour_command_runs",
     "tests/services/test_dashboard.py::test_demo_leaves_a_dashboard_with_numbers",
     "tests/data/test_duplicates.py::test_exact_clusters_partition_items_by_normalised_text",
     "tests/data/test_duplicates.py::test_normalize_is_idempotent",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -107,6 +108,10 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert res.output.rstrip().splitlines()[-1] == f"reports: {quality} and {card}"
     assert "Quality report" in quality.read_text(encoding="utf-8") and "Known limitations" in card.read_text(encoding="utf-8")
     assert (tmp_path / "demo" / "check.html").is_file() and "data checks (truthset check)" in res.output
+    # the SMS copies carry conflicting labels: the check raises data issues, and the data card lists the copies
+    assert re.search(r"data issues raised: [1-9]", res.output)
+    assert "Duplicate clusters (latest data check)" in card.read_text(encoding="utf-8")
+    assert "Split of training run" in card.read_text(encoding="utf-8")
     data = json.loads(run("demo", str(tmp_path / "demo"), "--json").output)
     assert data["import"]["already_imported"] is True
     assert data["status"]["items"] == 5171

@@ -60,7 +60,8 @@ def test_disable_enable_role_remove(project_dir: Path) -> None:
     assert status["by_annotator"] == {"alice": 1}
     out = _cli(root, "user", "add", "alice", "--role", "admin", "--password", PASSWORD, code=1)
     assert "was removed" in out
-    assert "no user 'bob'" in _cli(root, "user", "disable", "bob", code=1)
+    # users belong to the store, and the tests' PostgreSQL database is shared: a name no other test uses
+    assert "no user 'nobody-here-x9'" in _cli(root, "user", "disable", "nobody-here-x9", code=1)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

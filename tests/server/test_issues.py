@@ -57,3 +57,21 @@ def test_annotators_and_strangers_are_kept_out(served) -> None:  # type: ignore[
     r = reviewer.post(f"/issues/{issue}/comment", data={"text": "no token"}, headers={"X-CSRF-Token": ""})
     assert r.status_code == 403
     assert reviewer.get("/issues/424242").status_code == 404
+
+
+def test_reviewer_opens_an_issue_by_hand(served) -> None:  # type: ignore[no-untyped-def]
+    p, app, names = served
+    reviewer, token = login(app, names["reviewer"])
+    assert 'id="new-issue-form"' in reviewer.get("/issues").text
+    r = reviewer.post("/issues", data={"kind": "guideline_gap", "title": "emoji-only reviews", "severity": "low",
+                                       "body": "no rule for them", "csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    issue = int(r.headers["location"].rsplit("/", 1)[1])
+    got = data_issues.get_issue(p, issue)
+    assert (got["kind"], got["title"], got["severity"], got["source"]) == ("guideline_gap", "emoji-only reviews", "low",
+                                                                           "manual")
+    assert got["history"][0]["author"] == names["reviewer"]
+    r = reviewer.post("/issues", data={"kind": "typo", "title": "x", "csrf": token})
+    assert r.status_code == 422 and "kind 'typo'" in r.json()["error"]
+    r = reviewer.post("/issues", data={"kind": "duplicate", "title": "  ", "csrf": token})
+    assert r.status_code == 422 and "title" in r.json()["error"]

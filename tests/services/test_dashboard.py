@@ -125,3 +125,27 @@ def test_demo_leaves_a_dashboard_with_numbers(tmp_path: Path, monkeypatch) -> No
         assert json.loads(again.output)["dashboard"] == {"skipped": True}
     finally:
         p.close()
+
+
+def test_multi_label_and_ner_get_progress_and_label_counts(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    multi = new_project(task="multi-label", labels=["a", "b", "c"])
+    f = tmp_path / "multi.jsonl"
+    f.write_text("".join(json.dumps({"text": f"m {i}", "label": "a|b" if i % 2 else "c"}) + "\n" for i in range(4)))
+    from truthset.services.imports import ImportOptions
+
+    import_file(multi, f, ImportOptions(label_col="label"))
+    d = dashboard(multi, n_boot=20)
+    assert d["judgements"] == 4 and d["agreement_by_batch"] == [] and d["gold_by_week"] == []
+    assert next(iter(d["labels_by_week"].values())) == {"a": 2, "b": 2, "c": 2}
+    assert d["annotator_table"][0]["agreement"] is None
+    ner = new_project(task="ner", labels=["PER"])
+    g = tmp_path / "ner.jsonl"
+    g.write_text(json.dumps({"text": "Alice met Bob"}) + "\n")
+    import_file(ner, g)
+    uid = users.add_user(ner, f"n-{ner.config.name}", role="annotator", password=PW).id
+    t = queue.next_task(ner, uid)
+    assert t is not None
+    queue.submit(ner, uid, t.assignment_id, [{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 13,
+                                                                                      "label": "PER"}])
+    d = dashboard(ner, n_boot=20)
+    assert next(iter(d["labels_by_week"].values())) == {"PER": 2} and d["batches"][0]["done"] == 1

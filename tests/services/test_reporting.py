@@ -98,3 +98,37 @@ def test_demo_step_writes_both_pages(new_project, tmp_path: Path) -> None:  # ty
     p, _ = _project(new_project, tmp_path)
     paths = reporting.demo_step(p)
     assert Path(paths["quality_report"]).is_file() and Path(paths["data_card"]).is_file()
+
+
+def test_reviewed_batches_get_an_acceptance_verdict(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from truthset.services.review import record_verdict
+    from truthset.services.users import add_user
+    from truthset.store.models import Annotation, Item
+
+    p, _ = _project(new_project, tmp_path)
+    reviewer = add_user(p, f"rev-{p.config.name}", role="reviewer", password="pw-reviewer-123").id
+    with p.store.read() as tx:
+        rows = tx.execute(select(Item.batch_id, Annotation.item_id, Annotation.id).join(Item, Item.id == Annotation.item_id)
+                          .where(Item.project_id == p.id).order_by(Annotation.id)).all()
+    batches = sorted({b for b, _, _ in rows})
+    first = list({i: a for b, i, a in rows if b == batches[0]}.items())[:60]
+    second = list({i: a for b, i, a in rows if b == batches[1]}.items())[:20]
+    for item, annotation in first:
+        record_verdict(p, reviewer, item, "accept", annotation_id=annotation)
+    for n, (item, annotation) in enumerate(second):
+        if n < 5:
+            record_verdict(p, reviewer, item, "reject", annotation_id=annotation, reason="not a duck")
+        else:
+            record_verdict(p, reviewer, item, "accept", annotation_id=annotation)
+    facts = reporting.quality_facts(p, max_error_rate=0.05)
+    a, b = (x["acceptance"] for x in facts["batches"])
+    assert len(first) >= 50  # every item of the first batch, or 60 of them
+    assert a["accepted"] is True and (a["n_reviewed"], a["n_errors"]) == (len(first), 0) and a["upper_bound"] <= 0.05
+    assert b["accepted"] is False and (b["n_reviewed"], b["n_errors"]) == (20, 5) and b["error_rate"] == 0.25
+    assert b["ci_low"] <= 0.25 <= b["ci_high"]
+    assert any(r["title"].endswith("failed acceptance") for r in facts["risks"])
+    page = tmp_path / "r.html"
+    reporting.write_quality_report(p, page)
+    assert "batches accepted" in page.read_text(encoding="utf-8")

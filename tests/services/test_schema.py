@@ -46,6 +46,24 @@ def test_rename_keeps_history(new_project) -> None:  # type: ignore[no-untyped-d
         rename_label(p, "nope", "x")
 
 
+def test_renamed_labels_stay_judgements_for_qc_and_training(new_project) -> None:  # type: ignore[no-untyped-def]
+    """A rename carries each judgement into the new version under the new name (source
+    ``migration``); quality control and training must count them. Found by running the README
+    tour: after ``schema rename spam junk`` every spam label vanished from QC and training
+    ("4523 labelled items in 1 class")."""
+    from truthset.services.qc import project_annotations
+    from truthset.services.training import load_dataset
+
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, SMS)
+    before = _counts(p)["by_label"]
+    rename_label(p, "spam", "junk")
+    judged = project_annotations(p).frame["label"].value_counts().to_dict()
+    assert judged == {"ham": before["ham"], "junk": before["spam"]}
+    data = load_dataset(p, None, ["text"])
+    assert set(data.y.tolist()) == {"ham", "junk"}
+
+
 def test_merge_and_split_ner(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(task="ner")
     import_file(p, LEOKA)

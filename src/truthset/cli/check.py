@@ -40,6 +40,8 @@ def _print_result(data: dict[str, Any]) -> None:
         if c["count"] and c.get("violations"):
             shown = ", ".join(map(str, c["violations"][:10]))
             console.print(f"      items: {shown}{' …' if c['count'] > 10 else ''}")
+    for i in data.get("issues", []):
+        console.print(f"  data issue #{i['issue']} {i['action']}: {i['check']} (truthset issues show {i['issue']})")
     gate = data["gate"]
     if gate["passed"]:
         console.print("[green]passed[/]: no blocking rule failed")
@@ -59,9 +61,10 @@ def _print_result(data: dict[str, Any]) -> None:
 @click.option("--precision", is_flag=True, help="Report each check's precision from reviewers' verdicts; runs no check.")
 @click.option("--list", "list_check", metavar="CHECK", default=None,
               help="List the recorded findings of a check (ids, items, verdicts); runs no check.")
+@click.option("--no-issues", is_flag=True, help="Raise no data issues for serious findings (default: raise them).")
 @click.pass_context
 def check(ctx: click.Context, kinds: tuple[str, ...], as_json: bool, output: Path | None, send: str | None,
-          precision: bool, list_check: str | None) -> None:
+          precision: bool, list_check: str | None, no_issues: bool) -> None:
     """Run validation rules and data checks; exit 1 when a blocking rule fails.
 
     Rules come from truthset.yaml (rules:); checks find duplicates, label conflicts, near
@@ -92,7 +95,7 @@ def check(ctx: click.Context, kinds: tuple[str, ...], as_json: bool, output: Pat
             _echo_json({"sent": n, "check": send}) if as_json else click.echo(
                 f"{n:,} finding(s) of {send} sent to the review queue")
             return
-        result = checks.run_checks(project, kinds or None)
+        result = checks.run_checks(project, kinds or None, raise_issues=not no_issues)
         data = result.to_dict()
         if send is not None:
             data["sent_to_review"] = checks.send_to_review(project, send)

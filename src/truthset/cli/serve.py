@@ -19,17 +19,24 @@ from truthset.core.errors import TruthsetError
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes. 2 on a 2-core machine about doubles what the app takes (the web "
                    "stack is Python, one core per process); they share the store, SQLite or PostgreSQL.")
+@click.option("--workspace", type=click.Path(path_type=Path), default=None,
+              help="Serve every project in this folder (its sub-folders with truthset.yaml): a project "
+                   "list at /projects, each project at /p/NAME/ with its own users and roles.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, workspace: Path | None) -> None:
     """Run the annotation web app (API docs at /docs).
 
     Example: truthset serve --port 8000 --workers 2
+    Several projects: truthset serve --workspace ./projects
     """
     import uvicorn
 
     from truthset.server.app import create_app
     from truthset.services.users import list_users
 
+    if workspace is not None:
+        _serve_workspace(workspace, host, port, workers)
+        return
     project = _open(ctx)
     click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
                + (f", {workers} worker processes" if workers > 1 else ""))
@@ -54,6 +61,29 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     os.environ["TRUTHSET_PROJECT"] = str(project.root)
     uvicorn.run("truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")
+
+
+def _serve_workspace(folder: Path, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from truthset.server.workspace import Workspace
+    from truthset.services.projects import session_key
+    from truthset.services.workspace import open_workspace
+
+    projects = open_workspace(folder)
+    click.echo(f"truthset workspace {folder}: http://{host}:{port}/projects"
+               + (f", {workers} worker processes" if workers > 1 else ""))
+    for name, p in sorted(projects.items()):
+        click.echo(f"  {name:<24} {p.task:<24} http://{host}:{port}/p/{name}/")
+    if workers == 1:
+        uvicorn.run(Workspace(projects, folder), host=host, port=port, log_level="warning")
+        return
+    for p in projects.values():
+        session_key(p)  # made once here, before the workers start and read it
+        p.close()
+    os.environ["TRUTHSET_WORKSPACE"] = str(folder)
+    uvicorn.run("truthset.server.workspace:workspace_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")
 
 
 @main.command()
@@ -100,7 +130,7 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
         click.echo(f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
                    f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
     click.echo(f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
-               f"; report: {checked['report']}")
+               f"; report: {checked['report']}; data issues raised: {checked.get('issues', 0)} (truthset issues list)")
     click.echo("\n" + baseline["summary"])
     click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
                "truthset export --format labelstudio -o tasks.json")

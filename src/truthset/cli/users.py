@@ -132,3 +132,23 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     for r in rows:
         login = r["status"] if r["status"] != "active" else ("can log in" if r["can_log_in"] else "no login")
         click.echo(f"{r['name']}\t{r['role']}\t{login}")
+
+
+@user.command("grant")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "reviewer", "annotator"]), required=False)
+@click.option("--clear", is_flag=True, help="Drop the project's role: the user's own role applies again.")
+@click.pass_context
+def user_grant(ctx: click.Context, name: str, role: str | None, clear: bool) -> None:
+    """Give NAME a ROLE in this project only (where one database holds several projects:
+    PostgreSQL, a workspace); their sessions end.
+
+    Example: truthset -p support-tickets user grant rita reviewer
+    """
+    from truthset.services.users import set_project_role
+
+    if (role is None) == (not clear):
+        raise click.UsageError("give a ROLE, or --clear")
+    project = _open(ctx.find_root())
+    set_project_role(project, name, None if clear else role)
+    click.echo(f"{name!r} is {'back to their own role' if clear else role} in {project.config.name}")

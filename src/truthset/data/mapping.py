@@ -34,6 +34,10 @@ EXPORT_COLUMNS = frozenset(
 JSONL_EXPORT_KEYS = frozenset({"item_id", "external_id", "data", "annotations", "gold"})
 #: annotation sources an export may carry back in (anything else becomes "import")
 SOURCES = frozenset({"human", "model", "import", "review", "migration"})
+#: sources whose annotations are an annotator's judgement: given in the app, imported, or
+#: carried into a new schema version by a migration (``truthset schema rename|merge``: the
+#: same judgement under the label's new name). Not a model's pre-label, not a review verdict.
+JUDGEMENT_SOURCES: tuple[str, ...] = ("human", "import", "migration")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ Input (a dict)::
      "label_distribution": {"ham": 4825, "spam": 747},
      "duplicates": {"exact": 403, "near": 25, "conflicting_labels": 0,
                     "across_splits": 0, "notes": "..."},
+     "duplicate_clusters": [{"kind": "exact duplicates", "items": 3, "ids": "sms7, sms99"}, ...],
+     "model_split": {"run": 4, "method": "frozen_test", "seed": 0, "created": "...",
+                     "sizes": [{"side": "train", "items": 3900}, {"side": "validation", ...}, ...]},
      "limitations": ["English only", ...]}
 
 Why these sections: they are the questions of "Datasheets for Datasets" (Gebru et al. 2021)
@@ -85,5 +88,7 @@ def data_card_view(card: Any) -> dict[str, Any]:
         "distribution_chart": figs(plots.bar_chart, [k for k, _ in dist], [v for _, v in dist],
                                    title="Labels, all items", xlabel="items") if dist else None,
         "duplicates": c.get("duplicates") or {},
+        "duplicate_clusters": as_records(c.get("duplicate_clusters")),
+        "model_split": c.get("model_split") or None,
         "limitations": items_of(c.get("limitations")),
     }

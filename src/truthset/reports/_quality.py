@@ -17,7 +17,12 @@ Input (a dict; dataclasses such as :class:`~truthset.quality.AgreementCI` and
      "bottlenecks": [same as risks],
      "issues": [{"id": 7, "kind": "guideline gap", "severity": "high", "status": "open",
                  "owner": "lee", "title": "...", "opened": "2025-02-27"}, ...],
-     "changes": ["..." | {"what": "agreement", "before": 0.84, "after": 0.79, "note": "..."}]}
+     "changes": ["..." | {"what": "agreement", "before": 0.84, "after": 0.79, "note": "..."}],
+     "checks": [{"check": "label_issues", "severity": "warning", "open_findings": 40,
+                 "judged_findings": 10, "items": 50, "sent_to_review": 12, "checked": "..."}, ...],
+     "model": {"run": 4, "created": "...", "n_test": 1100,
+               "metrics": [{"metric": "accuracy", "value": 0.97, "value_ci_low": 0.96,
+                            "value_ci_high": 0.98}, ...]}}
 
     Batch = {"batch": "b1", "items": 500, "done": 480, "annotations": 1500,
              "agreement": {"value": 0.81, "ci_low": 0.77, "ci_high": 0.85},
@@ -154,6 +159,12 @@ def quality_view(report: Any) -> dict[str, Any]:
                 ("issues", "Open data issues"), ("changes", "Changes since the last report")]
     if annotators:
         sections.insert(3, ("annotators", "Annotators"))
+    checks = as_records(r.get("checks"))
+    model = r.get("model") or None
+    if checks:
+        sections.insert(sections.index(("issues", "Open data issues")) + 1, ("checks", "Data checks"))
+    if model:
+        sections.insert(sections.index(("changes", "Changes since the last report")), ("model", "Latest model"))
     return {
         "kind": "quality", "kind_name": "quality report",
         "title": r.get("title") or (f"Quality report: {project}" if project else "Quality report"),
@@ -169,4 +180,5 @@ def quality_view(report: Any) -> dict[str, Any]:
         "issues": open_issues, "n_closed": len(issues) - len(open_issues),
         "issue_columns": columns_of(open_issues, skip=("status",)),
         "changes": _changes(r.get("changes")),
+        "checks": checks, "model": model,
     }

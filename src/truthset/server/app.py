@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,8 +59,11 @@ def _validation_message(error: dict[str, Any]) -> str:
     return f"field '{field}': {msg}" if field else f"the request body: {msg}"
 
 
-def create_app(project: Project) -> FastAPI:
-    """The app for one open project."""
+def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
+    """The app for one open project. ``workspace``: one of several projects behind one server
+    (server/workspace.py): its session cookie has a name and a signing key of its own, so a
+    session of one project is never one of another (on SQLite their user ids overlap; with
+    ``TRUTHSET_SECRET_KEY`` set, every project would otherwise sign with the same key)."""
     from truthset.server.auth import AccountCache, csrf_token, optional_account
     from truthset.server.guard import Guard
     from truthset.server.routes import admin, api, dashboard, findings, health, issues, pages
@@ -92,7 +96,11 @@ def create_app(project: Project) -> FastAPI:
         max_delay=settings.login_backoff_max_seconds, concurrency=settings.login_concurrency)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     https = settings.https
-    app.add_middleware(SessionMiddleware, secret_key=session_key(project), session_cookie="truthset_session",
+    cookie, key = "truthset_session", session_key(project)
+    if workspace:
+        cookie = "truthset_session_" + re.sub(r"[^A-Za-z0-9_-]", "_", project.config.name)
+        key = f"{key}:{project.config.name}"
+    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=cookie,
                        same_site="strict", https_only=https, max_age=14 * 24 * 3600)
     # outermost, so every response gets the security headers and every body is bounded
     app.add_middleware(Guard, max_body=settings.max_body_bytes, max_items_body=settings.max_items_body_bytes,

@@ -53,3 +53,5 @@ AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="Return rows with a 
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 #: an optional text in the query (e.g. ``label=``)
 QueryText = Annotated[str | None, Query(max_length=200), AfterValidator(_storable_or_none)]
+#: a name in the path (e.g. a user's)
+PathName = Annotated[str, Path(min_length=1, max_length=200, description="A name."), AfterValidator(_storable)]

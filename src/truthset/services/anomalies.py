@@ -10,6 +10,7 @@ instead of opening a copy: the issue's fingerprint is the flag's kind, annotator
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -109,12 +110,24 @@ def fingerprint(flag: Any) -> str:
     return f"anomaly:{flag.kind}:{flag.annotator or ''}:{flag.batch or ''}"[:200]
 
 
+#: where a gold-failure run started (``(from 2026-12-01 10:00 UTC)``): with the item browser's
+#: history times, it would tell a reviewer reading the tracker which item was gold
+_GOLD_RUN_START = re.compile(r" \(from [^)]*\)")
+
+
 def _body(flag: Any) -> str:
-    lines = [flag.explanation[:1].upper() + flag.explanation[1:] + ".",
+    """The issue's text for ``flag``. The tracker is read by reviewers, who never see gold: a
+    gold-failure flag's issue leaves out the first failed item and when the run started (the
+    flag itself, for ``truthset anomalies --json``, keeps them)."""
+    explanation, details = flag.explanation, dict(flag.details or {})
+    if flag.kind == "gold_failures":
+        explanation = _GOLD_RUN_START.sub("", explanation)
+        details.pop("first_item", None)
+    lines = [explanation[:1].upper() + explanation[1:] + ".",
              "", f"Measured {flag.score:.4g} against the threshold {flag.threshold:.4g} "
              "(anomalies: in truthset.yaml)."]
-    if flag.details:
-        lines += ["", "Details: " + json.dumps(flag.details, default=str, ensure_ascii=False)]
+    if details:
+        lines += ["", "Details: " + json.dumps(details, default=str, ensure_ascii=False)]
     return "\n".join(lines)
 
 

@@ -84,8 +84,10 @@ def load_check_data(project: Project) -> CheckData:
     field_name = project.config.text_field
     with project.store.read() as tx:
         rows = repo_findings.item_fields(tx, project.id, [field_name, "split"])
-        judged = repo_quality.labelled_judgements(tx, project.id, ("human", "import"))
-        adjudicated = repo_quality.labelled_judgements(tx, project.id, ("review",))
+        # not gold answers given as annotations: findings are listed to reviewers, and a
+        # finding's detail (a consensus or suggested label) must not carry a gold answer
+        judged = repo_quality.labelled_judgements(tx, project.id, ("human", "import"), with_gold=False)
+        adjudicated = repo_quality.labelled_judgements(tx, project.id, ("review",), with_gold=False)
     cols = ["item", "annotator", "label"]
     jf = pd.DataFrame([(i, a, lab) for i, a, lab, _ in judged], columns=cols)
     af = pd.DataFrame([(i, a, lab) for i, a, lab, _ in adjudicated], columns=cols)

@@ -6,7 +6,8 @@ leakage, label errors, consensus quality, outliers); each check replaces its ear
 of the same version that have no verdict. Findings flow to people: :func:`send_to_review` puts
 a check's items in the review queue, :func:`record_finding_verdict` keeps a reviewer's
 verdict on a finding, and :func:`check_precision` measures each check's precision from those
-verdicts with a Wilson interval.
+verdicts with a Wilson interval. Serious problems (a blocking rule broken, label conflicts,
+leakage, label errors) raise data issues in the tracker (:mod:`services.check_issues`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from truthset.core.errors import InvalidInput, NotFound
-from truthset.services import check_data, check_rules
+from truthset.services import check_data, check_issues, check_rules
 from truthset.services.projects import Project
 from truthset.store.models import utcnow
 from truthset.store.repo import findings as repo_findings
@@ -39,6 +40,8 @@ class CheckResult:
     n_items: int
     checks: list[dict[str, Any]] = field(default_factory=list)
     generated: str = ""
+    #: the data issues the serious problems raised or updated (services.check_issues)
+    issues: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def blocking_failed(self) -> int:
@@ -53,7 +56,7 @@ class CheckResult:
         """The ``--json`` output, and the input of ``render_check_report``."""
         return {"project": self.project, "n_items": self.n_items, "generated": self.generated,
                 "gate": {"passed": self.passed, "blocking_failed": self.blocking_failed},
-                "findings": self.checks}
+                "findings": self.checks, "issues": self.issues}
 
 
 def _wanted(kinds: Sequence[str] | None) -> set[str]:
@@ -65,11 +68,13 @@ def _wanted(kinds: Sequence[str] | None) -> set[str]:
     return set(kinds)
 
 
-def run_checks(project: Project, kinds: Sequence[str] | None = None) -> CheckResult:
+def run_checks(project: Project, kinds: Sequence[str] | None = None, *, raise_issues: bool = True) -> CheckResult:
     """Run the rules and checks named in ``kinds`` (all by default) and record their findings.
 
     Reads only the text field, the split and the current labels of the items; each check's
-    findings replace its earlier ones of the same version that carry no verdict.
+    findings replace its earlier ones of the same version that carry no verdict. Serious
+    problems raise or update data issues (:mod:`truthset.services.check_issues`) unless
+    ``raise_issues`` is False.
     """
     wanted = _wanted(kinds)
     results: list[tuple[str, str, dict[str, Any], list[repo_findings.NewFinding]]] = []
@@ -91,8 +96,10 @@ def run_checks(project: Project, kinds: Sequence[str] | None = None) -> CheckRes
             if not summary.get("skipped"):
                 repo_findings.replace_findings(tx, project.id, name, version, found, at=now)
             summary["findings"] = len(found)
-    return CheckResult(project=project.config.name, n_items=len(data.item_ids),
-                       checks=[r[2] for r in results], generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    entries = [r[2] for r in results]
+    issues = check_issues.raise_check_issues(project, entries) if raise_issues else []
+    return CheckResult(project=project.config.name, n_items=len(data.item_ids), checks=entries,
+                       generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), issues=issues)
 
 
 def write_report(result: CheckResult, path: Path | str) -> Path:
@@ -178,4 +185,5 @@ def demo_step(project: Project) -> dict[str, Any]:
     result = run_checks(project)
     path = write_report(result, project.root / "check.html")
     return {"report": str(path), "passed": result.passed,
-            "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]}}
+            "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]},
+            "issues": len(result.issues)}

@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import dashboard as repo_dash
 from truthset.store.repo import quality as repo_quality
 
 #: sources that are independent judgements (as in services.qc)
-JUDGEMENT_SOURCES = ("human", "import")
 #: days of human judgements the pace is measured over
 PACE_DAYS = 7
 #: bootstrap replicates for the intervals over time (a page view, not a report: fewer than QC's 1000)
@@ -172,8 +172,14 @@ def _label_counts(df: pd.DataFrame, key: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
-    """Every number of the dashboard page (and ``GET /api/dashboard``), plainly named."""
+def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_BOOT, seed: int = 0,
+              with_gold: bool = True) -> dict[str, Any]:
+    """Every number of the dashboard page (and ``GET /api/dashboard``), plainly named.
+
+    ``with_gold=False`` (anyone but an admin) leaves out every gold number (``gold_shown`` says
+    so): an annotator's gold count and accuracy, refreshed after each answer, would tell which
+    items are gold and, with the answer given, what their gold label is.
+    """
     now = as_utc(now) if now is not None else utcnow()
     overlap = int(project.config.queue.overlap)
     with project.store.read() as tx:
@@ -220,7 +226,7 @@ def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_
             "gold_low": g.get("ci_low"), "gold_high": g.get("ci_high"),
             "skips": skips.get(str(name), 0), "accepted": rev.get("accept", 0),
             "rejected": rev.get("reject", 0), "corrected": rev.get("correct", 0)})
-    return {
+    out = {
         "project": project.config.name, "task": project.task, "overlap": overlap, "generated_at": now.isoformat(),
         "items": int(sum(int(b.items) for b in batches)), "judgements": int(len(df)),
         "annotators": int(df["annotator"].nunique()), "gold_items": int(len(gold)),
@@ -230,8 +236,20 @@ def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_
         "gold_by_batch": _gold_table(df, gold, "batch") if single else [],
         "gold_by_week": _gold_table(df, gold, "week") if single else [],
         "labels_by_week": _label_counts(df, "week"),
-        "labels_by_schema_version": _label_counts(df, "schema_version"),
+        "labels_by_schema_version": _label_counts(df, "schema_version"), "gold_shown": True,
     }
+    return out if with_gold else _without_gold(out)
+
+
+#: the annotator table's gold columns
+GOLD_COLUMNS = ("gold_n", "gold_accuracy", "gold_low", "gold_high")
+
+
+def _without_gold(d: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard ``d`` with no gold number in it (for reviewers)."""
+    table = [{k: v for k, v in row.items() if k not in GOLD_COLUMNS} for row in d["annotator_table"]]
+    return {**d, "gold_items": None, "gold_by_batch": [], "gold_by_week": [], "annotator_table": table,
+            "gold_shown": False}
 
 
 

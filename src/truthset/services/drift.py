@@ -79,7 +79,8 @@ def batch_frame(project: Project, ids: Sequence[int], option: str = "batch", *,
     return frame
 
 
-def _side(project: Project | None, spec: str, option: str) -> tuple[pd.DataFrame, str]:
+def side(project: Project | None, spec: str, option: str) -> tuple[pd.DataFrame, str]:
+    """One side of a comparison as a frame and its name: a file, or the project's batches."""
     if is_file(spec):
         return read_file(Path(spec)), spec
     if project is None:
@@ -127,8 +128,8 @@ def compare(project: Project | None, reference: str, current: str, *, columns: S
             text_columns: Sequence[str] | None = None, seed: int = 0) -> dict[str, Any]:
     """``truthset drift``: each side a file or batch ids; JSON fields ``drift`` and ``columns``
     (``column``, ``method``, ``score``, ``threshold``, ``drift``, ``details``)."""
-    ref, ref_name = _side(project, reference, "--reference")
-    cur, cur_name = _side(project, current, "--current")
+    ref, ref_name = side(project, reference, "--reference")
+    cur, cur_name = side(project, current, "--current")
     out = compare_frames(project, ref, cur, columns=columns, text_columns=text_columns, seed=seed)
     return {"reference": ref_name, "current": cur_name, **out}
 

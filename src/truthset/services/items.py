@@ -17,19 +17,23 @@ from truthset.store.repo import items as repo_items
 
 def list_items(project: Project, *, after: int = 0, limit: int = 50, batch: int | None = None,
                label: str | None = None, with_gold: bool = False, text: str | None = None,
-               annotator: str | None = None, offset: int = 0) -> dict[str, Any]:
+               annotator: str | None = None, offset: int = 0, finding: str | None = None) -> dict[str, Any]:
     """Items in id order (keyset pagination: pass the last id as ``after``; or ``offset``),
     with ``total``, the number of items the filters keep on all pages.
 
     ``label``: only items with an annotation of this label; ``annotator``: only items that
     annotator labelled (gold answers count only ``with_gold``); ``text``: only items whose
-    content contains it, in any case; ``batch``: one import batch.
+    content contains it, in any case; ``batch``: one import batch; ``finding``: only items an
+    open data issue of that kind names (``skip:ambiguous``, a QC finding's kind).
     """
+    from truthset.store.repo import dashboard as repo_dash
+
     with project.store.read() as tx:
+        ids = None if finding is None else repo_dash.finding_items(tx, project.id, finding)
         rows = repo_items.items_page(tx, project.id, after=after, limit=limit, offset=offset, batch=batch,
-                                     label=label, text=text, annotator=annotator, with_gold=with_gold)
+                                     label=label, text=text, annotator=annotator, with_gold=with_gold, ids=ids)
         total = repo_items.items_count(tx, project.id, batch=batch, label=label, text=text, annotator=annotator,
-                                       with_gold=with_gold)
+                                       with_gold=with_gold, ids=ids)
     items = [{"item_id": r.id, "external_id": r.external_id, "data": json.loads(r.payload), "batch": r.batch_id,
               "assigned": r.n_open} for r in rows]
     return {"items": items, "total": total,
@@ -71,3 +75,11 @@ def item_history(project: Project, item_id: int, *, show_names: bool = True,
          "lead_time": a.lead_time, "created_at": a.created_at.isoformat(), "superseded": not a.current}
         for a in rows]
     return detail
+
+
+def finding_kinds(project: Project) -> list[str]:
+    """The kinds of the project's open data issues (what the item browser's finding filter offers)."""
+    from truthset.store.repo import dashboard as repo_dash
+
+    with project.store.read() as tx:
+        return repo_dash.finding_kinds(tx, project.id)

@@ -20,8 +20,8 @@ from typing import Any, cast
 import numpy as np
 
 from truthset.core.errors import InvalidInput
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.services.run_records import get_run, test_predictions
 from truthset.store.models import utcnow
 from truthset.store.repo import runs as repo_runs

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
 from truthset.store.repo import quality as repo_quality
 
@@ -36,9 +37,6 @@ METHODS: dict[str, str] = {
     "mace": "MACE",
 }
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-#: annotation sources that are independent judgements (not model pre-labels, not a
-#: reviewer's adjudication made after seeing everyone's labels)
-JUDGEMENT_SOURCES = ("human", "import")
 
 
 @dataclass

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.qc import JUDGEMENT_SOURCES, _f, _is_ground_truth
+from truthset.services.qc import _f, _is_ground_truth
 from truthset.store.repo import quality as repo_quality
 
 

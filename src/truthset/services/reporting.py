@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from truthset.services import data_issues
+from truthset.services import data_issues, report_checks
 from truthset.services.projects import Project, schema_history
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import reporting as repo
@@ -90,25 +90,44 @@ def _annotators(df: pd.DataFrame, threshold: float) -> list[dict[str, Any]]:
     return out
 
 
-def quality_facts(project: Project, *, record: bool = True) -> dict[str, Any]:
+def _acceptance(verdicts: list[Any], batch_id: int, batch_size: int, max_error_rate: float) -> dict[str, Any] | None:
+    """A batch's acceptance verdict from its reviewed items: an item is an error when its latest
+    review rejected or corrected it; None when nothing of the batch was reviewed."""
+    from truthset.quality import acceptance_decision
+
+    latest = {int(v.item_id): v.verdict for v in verdicts if v.batch_id == batch_id and v.verdict != "adjudicate"}
+    if not latest:
+        return None
+    errors = sum(1 for v in latest.values() if v in ("reject", "correct"))
+    d = acceptance_decision(len(latest), errors, max_error_rate=max_error_rate, batch_size=max(batch_size, len(latest)))
+    return {"accepted": bool(d.accepted), "error_rate": _round(d.error_rate), "ci_low": _round(d.ci_low),
+            "ci_high": _round(d.ci_high), "upper_bound": _round(d.upper_bound), "max_error_rate": max_error_rate,
+            "n_reviewed": d.n_reviewed, "n_errors": d.n_errors}
+
+
+def quality_facts(project: Project, *, record: bool = True, max_error_rate: float = 0.05) -> dict[str, Any]:
     """Everything the quality report shows, as plain values; ``record`` keeps its headline
-    numbers for the next report's "changes since the last report"."""
+    numbers for the next report's "changes since the last report". A batch whose items were
+    reviewed gets an acceptance verdict: accepted when its error rate is at most
+    ``max_error_rate`` with 95 % confidence."""
     now = utcnow()
     df = _judgements(project)
     with project.store.read() as tx:
         batch_rows = repo.batches(tx, project.id)
         item_rows = repo.items(tx, project.id)
         previous = repo.last_report(tx, project.id)
+        verdicts = repo.review_verdicts(tx, project.id)
     issues = data_issues.list_issues(project, open_only=True)
     threshold = project.config.quality.gold_threshold
     judged = set(df["item"]) if len(df) else set()
-    batches = []
+    batches: list[dict[str, Any]] = []
     for b in batch_rows:
         ids = {r.id for r in item_rows if r.batch_id == b.id}
         part = df[df["item"].isin(ids)]
         batches.append({"batch": f"{b.id}: {Path(b.source).name}", "items": len(ids),
                         "done": len(ids & judged), "annotations": int(len(part)),
-                        "agreement": _agreement(part), "gold": _gold(part), "acceptance": None})
+                        "agreement": _agreement(part), "gold": _gold(part),
+                        "acceptance": _acceptance(verdicts, b.id, len(ids), max_error_rate)})
     labels = _final_labels(df)
     annotators = _annotators(df, threshold)
     overall = _agreement(df)
@@ -119,6 +138,10 @@ def quality_facts(project: Project, *, record: bool = True) -> dict[str, Any]:
     risks = [{"title": f"#{i['id']} {i['title']}", "detail": f"{i['kind'].replace('_', ' ')}, {i['status']}, "
               f"owner {i['owner'] or 'nobody'}", "severity": i["severity"]}
              for i in issues if i["severity"] in ("high", "critical")]
+    risks += [{"title": f"batch {b['batch']} failed acceptance",
+               "detail": f"{b['acceptance']['n_errors']} errors in {b['acceptance']['n_reviewed']} reviewed items; "
+                         f"error rate up to {b['acceptance']['upper_bound']} (limit {max_error_rate})",
+               "severity": "high"} for b in batches if b["acceptance"] and not b["acceptance"]["accepted"]]
     risks += [{"title": f"annotator {a['annotator']} is below the gold pass mark",
                "detail": f"gold accuracy {a['gold_accuracy']} (interval up to {a['gold_accuracy_ci_high']}) on "
                          f"{a['n_gold']} gold answers; pass mark {threshold}", "severity": "high"}
@@ -147,6 +170,17 @@ def quality_facts(project: Project, *, record: bool = True) -> dict[str, Any]:
         summary.append(f"Agreement (Krippendorff's alpha) over items judged twice or more: {overall['value']} "
                        f"(95% interval {overall['ci_low']} to {overall['ci_high']}).")
     summary.append(f"{len(issues)} open data issue(s), {len(risks)} risk(s) named below.")
+    checks = report_checks.check_rows(project)
+    model = report_checks.latest_run(project)
+    if checks:
+        summary.append(f"{sum(c['open_findings'] for c in checks):,} open finding(s) of the data checks, "
+                       f"{sum(1 for c in checks if c['open_findings'])} check(s) with open findings.")
+    if model is not None and model["metrics"]:
+        m = model["metrics"][0]
+        interval = (f" (95% interval {_round(m['value_ci_low'])} to {_round(m['value_ci_high'])})"
+                    if m["value_ci_low"] is not None else "")
+        summary.append(f"Latest baseline (run {model['run']}): {m['metric'].replace('_', ' ')} {_round(m['value'])}"
+                       f"{interval} on {model['n_test']:,} test items.")
     facts = {
         "project": project.config.name, "generated": now.strftime("%Y-%m-%d %H:%M UTC"),
         "period": now.strftime("%Y-%m-%d"),
@@ -160,7 +194,7 @@ def quality_facts(project: Project, *, record: bool = True) -> dict[str, Any]:
         "issues": [{"id": i["id"], "kind": i["kind"].replace("_", " "), "severity": i["severity"],
                     "status": i["status"], "owner": i["owner"] or "—", "title": i["title"],
                     "opened": i["created_at"][:10]} for i in issues],
-        "changes": changes,
+        "changes": changes, "checks": checks, "model": model,
     }
     if record:
         with project.store.write() as tx:
@@ -198,6 +232,11 @@ def data_card_facts(project: Project) -> dict[str, Any]:
             limitations.append(f"Open data issue #{issue['id']} ({issue['kind'].replace('_', ' ')}): {issue['title']}")
     if not n_gold:
         limitations.append("No gold items: annotator accuracy is not measured against known answers.")
+    dups = report_checks.duplicate_facts(project)
+    if not dups["checked"]:
+        limitations.append("No data check has run: near duplicates, label conflicts and leakage are not known "
+                           "(run 'truthset check').")
+    model = report_checks.latest_run(project)
     return {
         "name": project.config.name, "generated": utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         "description": schema.instructions or f"A {project.task} data set labelled with truthset.",
@@ -221,17 +260,22 @@ def data_card_facts(project: Project) -> dict[str, Any]:
         "duplicates": {"exact (merged at import)": sum(int(b.duplicates) for b in batch_rows),
                        "conflicting rows at import": findings.get("conflict", 0),
                        "rejected rows": findings.get("rejected", 0),
-                       "notes": "Exact duplicates are found by content hash when importing; near duplicates are "
-                                "not counted here."},
+                       **dups["counts"],
+                       "notes": "Identical rows are merged by content hash when importing; the data checks "
+                                "('truthset check') find the same text under different ids, near duplicates and "
+                                "copies across splits."},
+        "duplicate_clusters": dups["clusters"],
+        "model_split": model,
         "limitations": limitations,
     }
 
 
-def write_quality_report(project: Project, html_path: Path, *, pdf_path: Path | None = None) -> dict[str, Any]:
+def write_quality_report(project: Project, html_path: Path, *, pdf_path: Path | None = None,
+                         max_error_rate: float = 0.05) -> dict[str, Any]:
     """Render the quality report to ``html_path`` (and print it to ``pdf_path``); returns the facts."""
     from truthset.reports import render_quality_report, to_pdf
 
-    facts = quality_facts(project)
+    facts = quality_facts(project, max_error_rate=max_error_rate)
     page = render_quality_report(facts)
     Path(html_path).write_text(page, encoding="utf-8")
     if pdf_path is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.core.schema import validate_value
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.data.records import canonical_json
 from truthset.services.projects import Project
 from truthset.store import repo
@@ -51,8 +52,6 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
     return [out[i] for i in sorted(out)][:limit]
 
 
-#: Sources of annotations that are an annotator's judgement (not a model's guess, not an adjudication).
-JUDGEMENT_SOURCES = ("human", "import", "migration")
 
 
 def _mark_current(annotations: list[dict[str, Any]]) -> None:

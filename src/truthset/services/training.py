@@ -26,10 +26,13 @@ import numpy.typing as npt
 
 from truthset.core.config import STATE_DIR
 from truthset.core.errors import InvalidInput, NotFound
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.services.training_data import default_choice, iter_final_labels, resolve
-from truthset.services.training_types import WORD_ONLY_ABOVE, Dataset, Fitted, text_of
+from truthset.services.training_types import WORD_ONLY_ABOVE, Dataset, Fitted
+from truthset.services.training_types import (
+    text_of as text_of,  # re-exported: other services read it here
+)
 from truthset.store.repo import runs as repo_runs
 
 SPLITS = ("group", "stratified", "time")

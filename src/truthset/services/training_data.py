@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from truthset.core.errors import InvalidInput, NotFound
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.qc import JUDGEMENT_SOURCES
 from truthset.store import repo
 from truthset.store.repo import quality as repo_quality
 from truthset.store.repo import training as repo_training
@@ -53,7 +53,8 @@ def parse_labels(text: str) -> tuple[str, int | None]:
     t = text.strip().lower()
     if t in LABEL_KINDS:
         return t, None
-    if t.startswith("run:") and t[4:].isdigit():
+    # isdecimal, not isdigit ("run:²" made int() raise); a run id the store can hold (2^31 - 1)
+    if t.startswith("run:") and t[4:].isdecimal() and 1 <= int(t[4:]) < 2**31:
         return "run", int(t[4:])
     raise InvalidInput(f"--labels {text!r}: use consensus, adjudicated, latest or run:N (N from "
                        "'truthset qc aggregate', which prints the run it stored)")

@@ -196,32 +196,47 @@ def _maybe(row: Any) -> Account | None:
 
 
 def account_for_token(project: Project, token: str) -> Account | None:
-    """The active account of an API token, or None."""
+    """The active account of an API token, or None; its role is the one it has in the project."""
     with project.store.read() as tx:
-        return _maybe(repo.active_by_token(tx, token_digest(token)))
+        return _maybe(repo.active_in_project_by_token(tx, (project.id, token_digest(token))))
 
 
 def account(project: Project, user_id: int) -> Account | None:
-    """The active account with this id, or None."""
+    """The active account with this id, or None; its role is the one it has in the project."""
     with project.store.read() as tx:
-        return _maybe(repo.active_by_id(tx, user_id))
+        return _maybe(repo.active_in_project_by_id(tx, (project.id, user_id)))
 
 
 async def served_account_for_token(project: Project, token: str) -> Account | None:
     """:func:`account_for_token` for a server request (on the event loop where it can)."""
-    return _maybe(await project.store.read_served(repo.active_by_token, token_digest(token)))
+    return _maybe(await project.store.read_served(repo.active_in_project_by_token, (project.id, token_digest(token))))
 
 
 async def served_account(project: Project, user_id: int) -> Account | None:
     """:func:`account` for a server request (on the event loop where it can)."""
-    return _maybe(await project.store.read_served(repo.active_by_id, user_id))
+    return _maybe(await project.store.read_served(repo.active_in_project_by_id, (project.id, user_id)))
+
+
+def set_project_role(project: Project, name: str, role: str | None) -> None:
+    """Give ``name`` a role in this project only, in place of their own role (None: their own
+    role again); their sessions end. For a database holding several projects (PostgreSQL, a
+    workspace): a user may review one project and annotate another."""
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"role {role!r}: use one of {', '.join(ROLES)}")
+    with project.store.write() as tx:
+        row = _user(tx, name)
+        _refuse_removed(row)
+        repo.set_member_role(tx, project.id, row.id, role)
+        repo.update_user(tx, row.id, new_session=True)
 
 
 def list_users(project: Project) -> list[dict[str, Any]]:
+    """Every user, with ``role`` their role in this project (``own_role`` the user's own)."""
     with project.store.read() as tx:
         rows = repo.all_users(tx)
+        members = repo.member_roles(tx, project.id)
     return [
-        {"id": r.id, "name": r.name, "role": r.role, "status": r.status,
+        {"id": r.id, "name": r.name, "role": members.get(r.id, r.role), "own_role": r.role, "status": r.status,
          "can_log_in": bool(r.password_hash) and r.status == "active", "has_token": bool(r.token_hash)}
         for r in rows
     ]

@@ -437,3 +437,15 @@ class RunPrediction(Base):
     label: Mapped[str] = mapped_column(Text)
     pred: Mapped[str] = mapped_column(Text)
     proba: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ProjectMember(Base):
+    """A user's role in one project, in place of their role (``users.role``) there: where one
+    database holds several projects (PostgreSQL; a workspace), a user may review one project and
+    only annotate another. No row: the user's own role. Migration 0014."""
+
+    __tablename__ = "project_members"
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,7 +2,8 @@
 
 The views give the tables' useful columns under stable names and leave out what an analyst
 must never see (password hashes, API token hashes, session generations). They are plain
-``CREATE VIEW`` statements that SQLite and PostgreSQL both accept, created by migration 0015.
+``CREATE VIEW`` statements that SQLite and PostgreSQL both accept, created by migration 0015
+(and again by 0016, which added the data checks' findings and the training runs' columns).
 
 A view pins the tables it reads: SQLite cannot rename a rebuilt table (Alembic's batch mode)
 while a view names it, and PostgreSQL cannot change a column a view uses. So
@@ -41,9 +42,17 @@ VIEWS: dict[str, str] = {
         "SELECT c.project_id, c.item_id, c.run_id, c.method, c.value, c.posterior, c.created_at, "
         "CASE WHEN c.run_id = (SELECT MAX(r.id) FROM runs r WHERE r.project_id = c.project_id "
         "AND r.kind = 'qc-aggregate') THEN 1 ELSE 0 END AS is_latest_run FROM consensus c"),
-    "v_findings": (
+    "v_import_findings": (
         "SELECT f.id, b.project_id, f.batch_id, f.kind, f.line, f.field, f.reason "
         "FROM import_findings f JOIN batches b ON b.id = f.batch_id"),
+    # one row per finding and item it concerns (a finding about a column has one row, no item);
+    # "check" is a reserved word in SQL, so the column is check_name
+    "v_findings": (
+        'SELECT f.id AS finding_id, f.project_id, f."check" AS check_name, f.check_version, f.kind, f.severity, '
+        "f.key, f.score, f.detail, fi.item_id, i.external_id, f.created_at, f.sent_at, f.verdict, "
+        "u.name AS verdict_by, f.verdict_at FROM findings f "
+        "LEFT JOIN finding_items fi ON fi.finding_id = f.id LEFT JOIN items i ON i.id = fi.item_id "
+        "LEFT JOIN users u ON u.id = f.verdict_by"),
     "v_issues": (
         "SELECT i.id, i.project_id, i.kind, i.severity, i.status, u.name AS owner, i.title, i.body, "
         "i.source, i.items, i.schema_version, i.created_at, i.updated_at "
@@ -55,7 +64,8 @@ VIEWS: dict[str, str] = {
     "v_issue_links": (
         "SELECT l.id, i.project_id, l.issue_id, l.kind, l.target, l.created_at "
         "FROM data_issue_links l JOIN data_issues i ON i.id = l.issue_id"),
-    "v_runs": "SELECT id, project_id, kind, dataset_hash, seed, metrics, config, created_at FROM runs",
+    "v_runs": ("SELECT id, project_id, kind, created_at, metrics, dataset_hash, schema_version, code_version, seed, "
+               "config FROM runs"),
     # no password_hash, token_hash or session_gen: never readable through SQL for analysts
     "v_users": "SELECT id, name, role, status, created_at FROM users",
 }

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from truthset.core.errors import Conflict
 from truthset.server.auth import Admin
-from truthset.server.inputs import QueryText, StoredText
+from truthset.server.inputs import PathName, QueryText, StoredText
 from truthset.services import pipeline, users
 
 router = APIRouter(prefix="/api", tags=["admin"])
-UserName = Annotated[str, Path(min_length=1, max_length=200, description="The user's name.")]
+#: the user's name in the path (a NUL in it is a 422 naming the field, as in every other text)
+UserName = PathName
 
 
 class UserIn(BaseModel):
@@ -69,6 +70,56 @@ def enable_user(name: UserName, request: Request, *, account: Admin) -> dict[str
     """Let a disabled user log in and use their token again."""
     users.enable(request.app.state.project, name)
     return {"name": name, "status": "active"}
+
+
+class ProjectIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="Letters, digits, '.', '_', '-': its folder and URL.")
+    task: str = Field("text-classification", max_length=40)
+    labels: list[Annotated[StoredText, Field(min_length=1, max_length=200)]] = Field(default_factory=list,
+                                                                                      max_length=1000)
+
+    model_config = {"json_schema_extra": {"examples": [{"name": "support-tickets", "task": "text-classification",
+                                                        "labels": ["bug", "question", "praise"]}]}}
+
+
+@router.post("/projects", status_code=201, responses={201: {"content": {"application/json": {"example": {
+    "name": "support-tickets", "task": "text-classification", "url": "/p/support-tickets/", "admin": "lead",
+    "token": "ts_...(SQLite: your token in the new project, shown once; PostgreSQL: null, yours works)"}}}},
+    409: {"description": "the name is taken, or this server serves one project"}})
+async def create_project(body: ProjectIn, request: Request, *, account: Admin) -> dict[str, Any]:
+    """Create a project beside this one in the workspace (``truthset serve --workspace``); you
+    are its admin. It is served at ``/p/NAME/`` at once."""
+    hook = getattr(request.app.state, "create_project", None)
+    if hook is None:
+        raise Conflict("this server serves one project; create projects with 'truthset init', or serve a "
+                       "folder of them with 'truthset serve --workspace DIR'")
+    result: dict[str, Any] = await hook(body.name, body.task, list(body.labels), account.name)
+    return result
+
+
+class ProjectRoleIn(BaseModel):
+    role: str = Field(max_length=20, description="admin, reviewer or annotator, in this project only")
+
+    model_config = {"json_schema_extra": {"examples": [{"role": "reviewer"}]}}
+
+
+@router.put("/users/{name}/project-role", responses={200: {"content": {"application/json": {
+    "example": {"name": "rita", "role": "reviewer", "in_project": "support-tickets"}}}}})
+def set_project_role(name: UserName, body: ProjectRoleIn, request: Request, *, account: Admin) -> dict[str, Any]:
+    """Give the user a role in this project only, in place of their own role (where one
+    database holds several projects); their sessions end."""
+    p = request.app.state.project
+    users.set_project_role(p, name, body.role)
+    request.app.state.accounts.clear()
+    return {"name": name, "role": body.role, "in_project": p.config.name}
+
+
+@router.delete("/users/{name}/project-role", status_code=204, responses={204: {"description": "own role again"}})
+def clear_project_role(name: UserName, request: Request, *, account: Admin) -> Response:
+    """The user's own role applies in this project again."""
+    users.set_project_role(request.app.state.project, name, None)
+    request.app.state.accounts.clear()
+    return Response(status_code=204)
 
 
 @router.post("/users/{name}/token", responses={200: {"content": {"application/json": {

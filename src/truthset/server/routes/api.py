@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from truthset.server.auth import Admin, Annotator, Reviewer
 from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
+from truthset.server.routes.dashboard import check_annotator_filter
 from truthset.services import active_learning, items, media, pipeline, queue, review
 from truthset.services.status import status
 
@@ -138,14 +139,18 @@ ITEMS_EXAMPLE = {"items": [{"item_id": 7, "external_id": "msg-7", "data": {"text
 @router.get("/items", responses={200: {"content": {"application/json": {"example": ITEMS_EXAMPLE}}}})
 def list_items(request: Request, after: AfterId = 0, limit: int = Query(50, ge=1, le=1000), batch: QueryId = None,
                label: QueryText = None, text: QueryText = None, annotator: QueryText = None,
+               finding: QueryText = None,
                offset: int = Query(0, ge=0, le=10_000_000, description="Skip this many more (a page browser)."),
                *, account: Reviewer) -> dict[str, Any]:
     """Items in id order (keyset pagination: pass the last id as ``after``) and ``total``, the
     number the filters keep on all pages. ``batch=`` keeps one batch's items, ``label=`` only
     items with a current annotation of that label, ``annotator=`` only items that user
-    annotated, ``text=`` only items whose content contains it (any case)."""
+    annotated (refused where reviewers do not see annotator names), ``text=`` only items whose
+    content contains it (any case), ``finding=`` only items an open data issue of that kind
+    names (e.g. ``skip:ambiguous``)."""
+    check_annotator_filter(request, account, annotator)
     return items.list_items(_project(request), after=after, limit=limit, batch=batch, label=label or None,
-                            text=text or None, annotator=annotator or None, offset=offset,
+                            text=text or None, annotator=annotator or None, offset=offset, finding=finding or None,
                             with_gold=account.can("admin"))
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from truthset.server.auth import Reviewer
-from truthset.server.inputs import PathId, QueryId
+from truthset.server.inputs import PathId, QueryId, QueryText
 from truthset.services import checks
 
 router = APIRouter(prefix="/api", tags=["findings"])
@@ -24,7 +24,7 @@ class FindingVerdict(BaseModel):
 
 
 @router.get("/findings")
-def findings(request: Request, item_id: QueryId = None, check: str | None = Query(None, max_length=120),
+def findings(request: Request, item_id: QueryId = None, check: QueryText = None,
              limit: int = Query(200, ge=1, le=5000), *, account: Reviewer) -> dict[str, Any]:
     """Findings of the data checks, of one check or about one item."""
     return {"findings": checks.list_findings(request.app.state.project, check=check, item_id=item_id, limit=limit)}

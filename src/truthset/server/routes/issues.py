@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from truthset.server.auth import Admin, Reviewer, csrf_token
+from truthset.server.inputs import PathId, StoredText
 from truthset.server.render import html
 from truthset.services import data_issues, users
 from truthset.services.users import Account
@@ -46,11 +47,23 @@ async def issue_list(request: Request, *, account: Reviewer,
     rows = await run_in_threadpool(data_issues.list_issues, p, status=_statuses(status),
                                    open_only=not status and show != "all")
     return html(request, "issues.html", **_ctx(request, account, issues=rows, status=status or "",
-                                                show=show or "", statuses=data_issues.STATUSES))
+                                                show=show or "", statuses=data_issues.STATUSES,
+                                                kinds=data_issues.KINDS, severities=data_issues.SEVERITIES))
+
+
+@router.post("/issues")
+async def issue_new(request: Request, kind: Annotated[str, Form(max_length=40)],
+                    title: Annotated[StoredText, Form(max_length=500)], *, account: Reviewer,
+                    severity: Annotated[str, Form(max_length=20)] = "medium",
+                    body: Annotated[StoredText, Form(max_length=10000)] = "") -> Response:
+    """Open an issue by hand (reviewers and admins); it starts open, with no owner."""
+    issue = await run_in_threadpool(data_issues.open_issue, request.app.state.project, kind=kind, title=title,
+                                    body=body, severity=severity, author_id=account.id)
+    return _back(issue)
 
 
 @router.get("/issues/{issue_id}", response_class=HTMLResponse)
-async def issue_page(request: Request, issue_id: int, *, account: Reviewer) -> Response:
+async def issue_page(request: Request, issue_id: PathId, *, account: Reviewer) -> Response:
     p = request.app.state.project
     issue = await run_in_threadpool(data_issues.get_issue, p, issue_id)
     people = await run_in_threadpool(users.list_users, p) if account.can("admin") else []
@@ -63,22 +76,22 @@ def _back(issue_id: int) -> Response:
 
 
 @router.post("/issues/{issue_id}/comment")
-async def issue_comment(request: Request, issue_id: int, text: Annotated[str, Form(max_length=10000)], *,
+async def issue_comment(request: Request, issue_id: PathId, text: Annotated[StoredText, Form(max_length=10000)], *,
                         account: Reviewer) -> Response:
     await run_in_threadpool(data_issues.comment, request.app.state.project, issue_id, text, author_id=account.id)
     return _back(issue_id)
 
 
 @router.post("/issues/{issue_id}/move")
-async def issue_move(request: Request, issue_id: int, status: Annotated[str, Form(max_length=20)], *,
-                     account: Reviewer, note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+async def issue_move(request: Request, issue_id: PathId, status: Annotated[StoredText, Form(max_length=20)], *,
+                     account: Reviewer, note: Annotated[StoredText, Form(max_length=2000)] = "") -> Response:
     await run_in_threadpool(data_issues.move, request.app.state.project, issue_id, status, note=note,
                             author_id=account.id)
     return _back(issue_id)
 
 
 @router.post("/issues/{issue_id}/assign")
-async def issue_assign(request: Request, issue_id: int, owner: Annotated[str, Form(max_length=200)], *,
+async def issue_assign(request: Request, issue_id: PathId, owner: Annotated[StoredText, Form(max_length=200)], *,
                        account: Admin) -> Response:
     await run_in_threadpool(data_issues.assign, request.app.state.project, issue_id, owner or None,
                             author_id=account.id)

@@ -14,7 +14,17 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from truthset.store.models import Annotation, Assignment, Batch, Gold, Item, Review, User, utcnow
+from truthset.store.models import (
+    Annotation,
+    Assignment,
+    Batch,
+    DataIssue,
+    Gold,
+    Item,
+    Review,
+    User,
+    utcnow,
+)
 from truthset.store.repo import current_annotations_query
 
 
@@ -76,3 +86,25 @@ def human_judgements(tx: Connection, project_id: int) -> int:
     """How many annotations people made in the app (source ``human``)."""
     return int(tx.execute(select(func.count()).select_from(Annotation).where(
         Annotation.project_id == project_id, Annotation.source == "human")).scalar_one())
+
+
+#: data-issue statuses that are still findings to look at
+OPEN_ISSUES = ("open", "triaged", "escalated")
+
+
+def finding_kinds(tx: Connection, project_id: int) -> list[str]:
+    """The kinds of the project's open data issues (skips as ``skip:<reason>``, QC findings), sorted."""
+    return sorted(str(k) for k in tx.execute(select(DataIssue.kind).distinct().where(
+        DataIssue.project_id == project_id, DataIssue.status.in_(OPEN_ISSUES))).scalars())
+
+
+def finding_items(tx: Connection, project_id: int, kind: str) -> list[int]:
+    """The items named by the project's open data issues of ``kind``, by id."""
+    ids: set[int] = set()
+    for (items,) in tx.execute(select(DataIssue.items).where(
+            DataIssue.project_id == project_id, DataIssue.kind == kind, DataIssue.status.in_(OPEN_ISSUES))):
+        try:
+            ids.update(int(i) for i in json.loads(items or "[]") if isinstance(i, int))
+        except (json.JSONDecodeError, TypeError):
+            continue
+    return sorted(ids)

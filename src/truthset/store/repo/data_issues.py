@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, String, cast, delete, insert, select, update
 
-from truthset.store.models import DataIssue, DataIssueEvent, DataIssueLink, User
+from truthset.store.models import DataIssue, DataIssueEvent, DataIssueLink, Finding, User
 
 if TYPE_CHECKING:
     from truthset.store.store import Record
@@ -87,6 +87,15 @@ def add_links(tx: Connection, issue_id: int, links: Iterable[tuple[str, str]], a
     if new:
         tx.execute(insert(DataIssueLink), new)
     return len(new)
+
+
+def drop_dead_finding_links(tx: Connection, issue_id: int) -> int:
+    """Remove the issue's links to findings that no longer exist (a re-run of the check replaced
+    them with new ones); returns how many were removed."""
+    res = tx.execute(delete(DataIssueLink).where(
+        DataIssueLink.issue_id == issue_id, DataIssueLink.kind == "finding",
+        DataIssueLink.target.not_in(select(cast(Finding.id, String)))))
+    return int(res.rowcount or 0)
 
 
 def links(tx: Connection, issue_ids: Sequence[int]) -> list[Record]:

@@ -6,6 +6,7 @@ services pass it only for admins.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
 
 
 def _item_filters(q: Any, project_id: int, *, after: int, batch: int | None, label: str | None,
-                  text: str | None, annotator: str | None, with_gold: bool) -> Any:
-    """``q`` (a select over items) restricted to the listing's filters."""
+                  text: str | None, annotator: str | None, with_gold: bool, ids: Sequence[int] | None = None) -> Any:
+    """``q`` (a select over items) restricted to the listing's filters (``ids``: only these items)."""
     q = q.where(Item.project_id == project_id, Item.id > after)
+    if ids is not None:
+        q = q.where(Item.id.in_(list(ids)))
     if batch is not None:
         q = q.where(Item.batch_id == batch)
     if text:
@@ -42,7 +45,7 @@ def _item_filters(q: Any, project_id: int, *, after: int, batch: int | None, lab
 
 def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch: int | None = None,
                label: str | None = None, with_gold: bool = False, text: str | None = None,
-               annotator: str | None = None, offset: int = 0) -> list[Record]:
+               annotator: str | None = None, offset: int = 0, ids: Sequence[int] | None = None) -> list[Record]:
     """Up to ``limit`` items with id above ``after``, in id order (keyset pagination; ``offset``
     skips that many more, for a page browser): rows of (id, external_id, payload JSON text,
     batch_id, n_open).
@@ -52,15 +55,17 @@ def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch
     ``text``: only items whose content contains it (any case).
     """
     q = _item_filters(select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open), project_id,
-                      after=after, batch=batch, label=label, text=text, annotator=annotator, with_gold=with_gold)
+                      after=after, batch=batch, label=label, text=text, annotator=annotator, with_gold=with_gold,
+                      ids=ids)
     return list(tx.execute(q.order_by(Item.id).offset(offset).limit(limit)).all())
 
 
 def items_count(tx: Connection, project_id: int, *, batch: int | None = None, label: str | None = None,
-                with_gold: bool = False, text: str | None = None, annotator: str | None = None) -> int:
+                with_gold: bool = False, text: str | None = None, annotator: str | None = None,
+                ids: Sequence[int] | None = None) -> int:
     """How many items the listing's filters keep (all pages)."""
     q = _item_filters(select(func.count()).select_from(Item), project_id, after=0, batch=batch, label=label,
-                      text=text, annotator=annotator, with_gold=with_gold)
+                      text=text, annotator=annotator, with_gold=with_gold, ids=ids)
     return int(tx.execute(q).scalar_one())
 
 

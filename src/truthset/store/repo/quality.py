@@ -29,11 +29,13 @@ LabelJudgement: TypeAlias = "Row[int, str, str | None, str | None]"
 ValueJudgement: TypeAlias = "Row[int, str, str, str | None]"
 
 
-def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str]) -> Sequence[LabelJudgement]:
+def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str], *,
+                        with_gold: bool = True) -> Sequence[LabelJudgement]:
     """Current (not superseded) annotations from ``sources`` that have a single label, in id
     (time) order: what agreement and aggregation of a single-label project work on. Reading
-    only four columns keeps a large project's read small."""
-    q = (current_annotations_query(project_id)
+    only four columns keeps a large project's read small. ``with_gold=False`` leaves out gold
+    answers given as annotations (``ground_truth``)."""
+    q = (current_annotations_query(project_id, with_gold=with_gold)
          .where(Annotation.source.in_(sources), Annotation.label.is_not(None))
          .order_by(Annotation.id)
          .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.label, Annotation.meta))

@@ -1,4 +1,5 @@
-"""What the stakeholder reports read (services/reporting.py): batches, items, findings, gold,
+"""What the stakeholder reports read (services/reporting.py): batches, items, import findings,
+the data checks' findings, gold,
 and the facts of the previous quality report (kept as a run, to say what changed since)."""
 
 from __future__ import annotations
@@ -7,9 +8,18 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, case, func, insert, select
 
-from truthset.store.models import Batch, Gold, ImportFinding, Item, Run
+from truthset.store.models import (
+    Batch,
+    Finding,
+    FindingItem,
+    Gold,
+    ImportFinding,
+    Item,
+    Review,
+    Run,
+)
 
 if TYPE_CHECKING:
     from truthset.store.store import Record
@@ -52,3 +62,28 @@ def add_report(tx: Connection, project_id: int, metrics: dict[str, Any], at: dat
     return int(tx.execute(insert(Run).returning(Run.id).values(
         project_id=project_id, kind=REPORT_RUN, config="{}", dataset_hash="", metrics=json.dumps(metrics),
         artifacts="{}", created_at=at)).scalar_one())
+
+
+def review_verdicts(tx: Connection, project_id: int) -> list[Record]:
+    """(item_id, batch_id, verdict) of every review of the project's items, oldest first."""
+    return list(tx.execute(select(Review.item_id, Item.batch_id, Review.verdict)
+                           .join(Item, Item.id == Review.item_id)
+                           .where(Item.project_id == project_id).order_by(Review.id)).fetchall())
+
+
+def check_summary(tx: Connection, project_id: int) -> list[Record]:
+    """Per data check (``truthset check``): ``check``, ``severity``, ``findings``, ``open`` (no
+    verdict yet), ``sent`` (sent to review), ``items`` (distinct items) and ``checked_at`` (when
+    its findings were written); checks with no finding are not listed."""
+    per = (select(Finding.check, func.max(Finding.severity).label("severity"), func.count().label("findings"),
+                  func.sum(case((Finding.verdict.is_(None), 1), else_=0)).label("open"),
+                  func.sum(case((Finding.sent_at.is_not(None), 1), else_=0)).label("sent"),
+                  func.max(Finding.created_at).label("checked_at"))
+           .where(Finding.project_id == project_id).group_by(Finding.check).subquery())
+    items = (select(Finding.check, func.count(func.distinct(FindingItem.item_id)).label("items"))
+             .join(FindingItem, FindingItem.finding_id == Finding.id)
+             .where(Finding.project_id == project_id).group_by(Finding.check).subquery())
+    q = (select(per.c.check, per.c.severity, per.c.findings, per.c.open, per.c.sent,
+                func.coalesce(items.c["items"], 0).label("items"), per.c.checked_at)
+         .join(items, items.c.check == per.c.check, isouter=True).order_by(per.c.check))
+    return list(tx.execute(q).fetchall())

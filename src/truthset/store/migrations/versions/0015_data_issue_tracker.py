@@ -19,7 +19,7 @@ from alembic import op
 from truthset.store.views import create_views, drop_views
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
