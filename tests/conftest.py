@@ -183,6 +183,7 @@ SLOW = frozenset({
     "tests/services/test_runs.py::test_compare_needs_the_same_test_items",
     "tests/services/test_mlflow_log.py::test_train_logs_params_metrics_tags_and_artifacts",
     "tests/test_tour_notebook.py::test_tour_notebook_runs_and_shows_each_step",
+    "tests/services/test_training_tasks.py::test_ner_project_trains_with_span_scores",
 })
 
 

@@ -71,3 +71,58 @@ def sms() -> tuple[list[str], list[str]]:
     lines = SMS.read_text(encoding="utf-8").split("\n")[1:]
     rows = [line.split("\t", 1) for line in lines if line]
     return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def active_project(new_project: NewProject, tmp_path: Path, every: int) -> tuple[Project, dict[str, str]]:
+    """600 labelled SMS messages, 40 unlabelled ones (their true labels returned by text),
+    queue ordered by uncertainty, a retrain every ``every`` new labels, and a first run pre-labelling."""
+    import csv
+
+    from truthset.core.config import ActiveConfig
+    from truthset.services.demo import demo_file
+    from truthset.services.imports import ImportOptions
+    from truthset.services.model_loop import prelabel
+    from truthset.services.training import train
+
+    p = new_project(labels=["ham", "spam"])
+    p.save_config(p.config.model_copy(update={
+        "queue": p.config.queue.model_copy(update={"order": "uncertainty"}),
+        "active": ActiveConfig(retrain_every=every, n_boot=0)}))
+    lines = demo_file().read_text(encoding="utf-8").splitlines()
+    labelled = tmp_path / "sms.tsv"
+    labelled.write_text("\n".join(lines[:601]) + "\n", encoding="utf-8")
+    import_file(p, labelled, ImportOptions(annotator="uci-original"))
+    truth = {}
+    fresh = tmp_path / "fresh.csv"
+    with fresh.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text"])
+        for line in lines[3000:3040]:
+            label, text = line.split("\t", 1)
+            truth[text] = label
+            w.writerow([text])
+    import_file(p, fresh, ImportOptions(text_col="text"))
+    first = train(p, seed=0, n_boot=0)
+    prelabel(p, first["run"])
+    return p, truth
+
+
+def unjudged(p: Project) -> list[int]:
+    """Items with no human or imported judgement, in id order."""
+    from truthset.store.repo import runs as repo_runs
+
+    with p.store.read() as tx:
+        return repo_runs.item_ids_without_judgement(tx, p.id, ("human", "import"))
+
+
+def most_uncertain(p: Project, run_id: int) -> int:
+    """The unjudged item the run's model is least sure of, recomputed from the saved model."""
+    from truthset.modeling import entropy
+    from truthset.services import runs
+    from truthset.services.training import full_proba, load_model
+    from truthset.services.training_data import final_labels, resolve
+
+    ids = unjudged(p)
+    rows = final_labels(p, resolve(p, "latest"), ids)
+    proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
+    return rows[int(np.argmax(entropy(proba)))].item_id

@@ -155,3 +155,21 @@ def test_crf_on_real_label_studio_ner(datasets: object) -> None:
     print(f"LEOKA exact F1 {r['exact_f1']:.3f} ({r['exact_f1_ci_low']:.3f}-"
           f"{r['exact_f1_ci_high']:.3f}), overlap {r['overlap_f1']:.3f}; "
           f"annotator 2 vs 1: exact {human['exact_f1']:.3f}")
+
+
+def test_char_spans_invert_bio_from_spans_on_token_boundaries() -> None:
+    import pandas as pd
+
+    from truthset.modeling import bio_from_spans, char_spans
+
+    texts = ["Ann Lee met Bob in New York.", "nothing here", "Dr. O'Neil"]
+    spans = pd.DataFrame({"item": [0, 0, 0, 2], "start": [0, 12, 19, 4], "end": [7, 15, 27, 10],
+                          "label": ["PER", "PER", "LOC", "PER"]})
+    _, tags = bio_from_spans(texts, spans)
+    out = char_spans(texts, tags)
+    assert out[0] == [{"start": 0, "end": 7, "label": "PER"}, {"start": 12, "end": 15, "label": "PER"},
+                      {"start": 19, "end": 27, "label": "LOC"}]
+    assert out[1] == []
+    # a span that starts inside a token snaps to the whole tokens it touches ("O'Neil": O ' Neil)
+    assert out[2] == [{"start": 4, "end": 10, "label": "PER"}]
+    assert [texts[0][s["start"]:s["end"]] for s in out[0]] == ["Ann Lee", "Bob", "New York"]

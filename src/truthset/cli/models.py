@@ -25,7 +25,8 @@ def _with_ci(d: dict[str, Any], name: str) -> str:
 
 
 def _headline(d: dict[str, Any]) -> None:
-    for name in ("accuracy", "macro_f1", "mcc", "roc_auc", "pr_auc", "ece"):
+    for name in ("accuracy", "subset_accuracy", "micro_f1", "macro_f1", "exact_f1", "overlap_f1", "mcc", "roc_auc",
+                 "pr_auc", "ece"):
         if d.get(name) is not None:
             click.echo(f"  {name:<9} {_with_ci(d, name)}")
 
@@ -66,11 +67,17 @@ def _gold(project: Any, gold_file: Path | None, item_col: str, label_col: str, p
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap replicates for the intervals.")
 @click.option("--mlflow", "mlflow_uri", default=None,
               help="Also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns; needs truthset[mlflow]).")
+@click.option("--near-threshold", default="0.7", show_default=True,
+              help="Near-duplicates (character 5-gram Jaccard at least this, MinHash) stay on one side of the "
+              "split; 'none': exact duplicates only.")
+@click.option("--if-due", is_flag=True, help="Active learning: retrain (project defaults, --seed) only when "
+              "active.retrain_every new labels arrived since the last run, then refresh pre-labels and the queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_size: float, val_size: float,
           weight_by_posterior: bool, fields: tuple[str, ...], group_field: str | None, time_field: str | None,
-          new_test_set: bool, n_boot: int, mlflow_uri: str | None, as_json: bool) -> None:
+          new_test_set: bool, n_boot: int, mlflow_uri: str | None, near_threshold: str, if_due: bool,
+          as_json: bool) -> None:
     """Train the baseline on the final labels, evaluate it with intervals, store the run.
 
     Example: truthset train --seed 0 --json
@@ -78,9 +85,13 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
     from truthset.services.training import train as svc_train
 
     project = _open(ctx)
+    if if_due:
+        _train_if_due(project, seed, as_json)
+        return
     out = svc_train(project, seed=seed, labels=labels, split=split, test_size=test_size, val_size=val_size,
                     weight_by_posterior=weight_by_posterior, fields=list(fields) or None, group_field=group_field,
-                    time_field=time_field, new_test_set=new_test_set, n_boot=n_boot)
+                    time_field=time_field, new_test_set=new_test_set, n_boot=n_boot,
+                    near_threshold=_threshold(near_threshold))
     if mlflow_uri is not None:
         from truthset.services.mlflow_log import log_run
 
@@ -94,6 +105,39 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
     click.echo(f"model: {out['model_path']}")
     if "mlflow" in out:
         click.echo(f"MLflow: run {out['mlflow']['mlflow_run_id']} in {out['mlflow']['experiment']}")
+
+
+def _threshold(text: str) -> float | None:
+    from truthset.core.errors import InvalidInput
+
+    if text.strip().lower() in ("none", "off", ""):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"--near-threshold {text!r}: give a similarity between 0 and 1 (e.g. 0.7) or 'none'") from None
+
+
+def _train_if_due(project: Any, seed: int, as_json: bool) -> None:
+    from truthset.core.errors import InvalidInput
+    from truthset.services.active_learning import retrain_if_due
+
+    if project.config.active.retrain_every is None:
+        raise InvalidInput("--if-due: set active.retrain_every in truthset.yaml (e.g. 'active: {retrain_every: 50}')")
+    out = retrain_if_due(project, seed=seed)
+    if as_json:
+        _echo_json(out)
+        return
+    if not out["retrained"]:
+        why = "another process is retraining" if out.get("busy") else "not due"
+        click.echo(f"{why}: {out['new_labels']} new label(s) since run {out['last_run']} "
+                   f"(retrain every {out['retrain_every']})")
+        return
+    click.echo(f"retrained after {out['new_labels']} new label(s): run {out['run']}")
+    _headline(out["metrics"])
+    pre = out.get("prelabel")
+    if pre:
+        click.echo(f"pre-labelled {pre['prelabelled']} item(s); queue order: {pre['queue_order']}")
 
 
 @main.command("evaluate")
@@ -234,6 +278,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         return
     t = Table(title="training runs", title_justify="left")
     cols = ["run", "labels", "split", "seed", "n_test", "accuracy", "macro_f1", "mcc"]
+    cols += [c for c in ("subset_accuracy", "exact_f1", "overlap_f1") if any(r.get(c) is not None for r in rows)]
     for c in cols:
         t.add_column(c)
     for r in rows:

@@ -144,6 +144,22 @@ class QueueConfig(BaseModel):
     )
 
 
+class ActiveConfig(BaseModel):
+    """Active learning: retrain the baseline as new labels come in, then re-rank the queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retrain_every: int | None = Field(
+        None, ge=1, description="Retrain after this many new human labels since the last training run (unset: "
+        "never automatically). The server retrains in a background thread; 'truthset train --if-due' does it "
+        "from the command line or cron.")
+    in_server: bool = Field(True, description="Let the annotation server retrain in a background thread when a "
+                            "retrain is due (false: only 'truthset train --if-due' retrains).")
+    uncertainty: Literal["entropy", "margin", "least_confidence"] = Field(
+        "entropy", description="How the refreshed pre-labels rank items when queue.order is uncertainty.")
+    n_boot: int = Field(200, ge=0, description="Bootstrap replicates for the intervals of an automatic retrain.")
+
+
 Stage = Literal["annotate", "review", "adjudicate"]
 STAGES: tuple[Stage, ...] = ("annotate", "review", "adjudicate")
 
@@ -283,6 +299,7 @@ class ProjectConfig(BaseModel):
     schema_: LabelSchema = Field(default_factory=LabelSchema, alias="schema")
     quality: QualityConfig = Field(default_factory=QualityConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    active: ActiveConfig = Field(default_factory=ActiveConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     labelstudio: LabelStudioConfig = Field(default_factory=LabelStudioConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
@@ -303,6 +320,8 @@ class ProjectConfig(BaseModel):
             data["rules"] = [{k: v for k, v in r.items() if v is not None} for r in data["rules"]]
         if data.get("costs") is None:
             data.pop("costs", None)  # optional section: absent rather than "costs: null"
+        if data.get("active") == ActiveConfig().model_dump(mode="json"):
+            data.pop("active", None)  # off unless set: files written before it stay as they were
         return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
 
 

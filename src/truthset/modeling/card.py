@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["model_card"]
 
 #: Metrics shown in the metrics section, in order, when present.
-HEADLINE = ("accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc", "pr_auc", "ece", "f1",
+HEADLINE = ("accuracy", "subset_accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc", "pr_auc", "ece", "f1",
             "precision", "recall", "exact_f1", "overlap_f1")
 
 

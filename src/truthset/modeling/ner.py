@@ -40,7 +40,7 @@ from truthset.modeling._resample import (
     percentile_interval,
 )
 
-__all__ = ["bio_from_spans", "fit_ner", "ner_baseline", "predict_ner", "span_scores",
+__all__ = ["bio_from_spans", "char_spans", "fit_ner", "ner_baseline", "predict_ner", "span_scores",
            "spans_from_tags", "token_features"]
 
 Sentences = list[list[str]]
@@ -91,6 +91,22 @@ def bio_from_spans(
                 tag[inside[0]] = f"B-{label}"
         tags.append(tag.tolist())
     return tokens, tags
+
+
+def char_spans(texts: Sequence[str], tags: Sentences) -> list[list[dict[str, Any]]]:
+    """Character-offset spans ``{start, end, label}`` per text from BIO tags of its tokens.
+
+    The inverse of :func:`bio_from_spans` for the same tokenisation: a span runs from its
+    first token's first character to its last token's end (``end`` exclusive), the shape of
+    span annotations in the store, so predicted tags can be stored or shown as annotations.
+    """
+    spans = spans_from_tags(tags)
+    offsets = [[(m.start(), m.end()) for m in _TOKEN.finditer(str(t))] for t in texts]
+    out: list[list[dict[str, Any]]] = [[] for _ in texts]
+    for sent, start, end, label in spans.itertuples(index=False):
+        tok = offsets[int(sent)]
+        out[int(sent)].append({"start": tok[int(start)][0], "end": tok[int(end) - 1][1], "label": str(label)})
+    return out
 
 
 def _shape(tok: str) -> str:

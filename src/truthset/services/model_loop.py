@@ -38,12 +38,15 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
     from truthset.data.profile import has_mojibake
     from truthset.modeling import BUCKETS, error_buckets
     from truthset.quality import find_label_issues
-    from truthset.services.training import text_of
     from truthset.services.training_data import final_labels, resolve
+    from truthset.services.training_types import text_of
 
     if send_to_review is not None and send_to_review not in BUCKETS:
         raise InvalidInput(f"--send-to-review {send_to_review!r}: use one of {', '.join(BUCKETS)}")
+    from truthset.services.training_tasks import IMAGE_TASK, require_single_label
+
     run = get_run(project, run_id)
+    require_single_label(run, "errors")
     cfg = run["config"]
     classes = cfg["classes"]
     preds = test_predictions(project, run["id"])
@@ -56,8 +59,9 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
     quality = find_label_issues(y, proba, classes=classes)["label_quality"].to_numpy()
     agreement = np.array([rows[i].confidence if rows[i].annotators >= 2 and rows[i].confidence is not None
                           else np.nan for i in ids], dtype=np.float64)
-    empty = np.array([not t.replace("[SEP]", "").strip() for t in texts])
-    garbled = np.array([("\ufffd" in t) or has_mojibake(t) for t in texts])
+    image = cfg.get("task") == IMAGE_TASK  # an image has no text to be empty or garbled
+    empty = np.array([not image and not t.replace("[SEP]", "").strip() for t in texts], dtype=bool)
+    garbled = np.array([not image and (("\ufffd" in t) or has_mojibake(t)) for t in texts], dtype=bool)
     train_counts = run["split"].get("description", {}).get("train_classes")
     eb = error_buckets(y, proba=proba, classes=classes, label_quality=quality, agreement=agreement,
                        empty=empty, garbled=garbled, train_class_counts=train_counts,
@@ -121,10 +125,12 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
     """
     if uncertainty not in UNCERTAINTY:
         raise InvalidInput(f"--uncertainty {uncertainty!r}: use one of {', '.join(UNCERTAINTY)}")
-    from truthset.services.training import full_proba, load_model, text_of
+    from truthset.services.training import full_proba, load_model
     from truthset.services.training_data import final_labels, resolve
+    from truthset.services.training_tasks import require_single_label
 
     run = get_run(project, run_id)
+    require_single_label(run, "prelabel")
     fields = run["config"].get("fields") or [project.config.text_field]
     with project.store.read() as tx:
         if only_unjudged:
@@ -135,9 +141,9 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
         return {"run": run["id"], "prelabelled": 0, "classes": run["config"]["classes"]}
     model = load_model(project, run)
     rows = final_labels(project, resolve(project, "latest"), ids)
-    texts = [text_of(r.data, fields) for r in rows]
+    rows, inputs = _model_inputs(project, rows, fields)
     classes = run["config"]["classes"]
-    proba = full_proba(model, texts, classes)
+    proba = full_proba(model, inputs, classes)
     best = proba.argmax(axis=1)
     out_rows = [(r.item_id, json.dumps(classes[k]), classes[k],
                  json.dumps({"run": run["id"], "confidence": float(proba[j, k])}))
@@ -157,6 +163,24 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
     return {"run": run["id"], "prelabelled": n, "classes": classes,
             "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)},
             "queue_order": f"uncertainty ({uncertainty})" if reorder else project.config.queue.order}
+
+
+def _model_inputs(project: Project, rows: list[Any], fields: list[str]) -> tuple[list[Any], list[Any]]:
+    """What the model reads for each row: its text, or its image (rows whose image cannot be read are dropped)."""
+    from truthset.core.errors import NotFound
+    from truthset.services.training_tasks import IMAGE_TASK, read_image
+    from truthset.services.training_types import text_of
+
+    if project.task != IMAGE_TASK:
+        return rows, [text_of(r.data, fields) for r in rows]
+    kept, images = [], []
+    for r in rows:
+        try:
+            images.append(read_image(project, r.item_id)[0])
+        except (NotFound, OSError, ValueError):
+            continue
+        kept.append(r)
+    return kept, images
 
 
 def prelabel_agreement(project: Project) -> dict[str, Any]:

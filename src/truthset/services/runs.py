@@ -24,7 +24,18 @@ __all__ = ["card", "compare_runs", "curve", "demo_step", "evaluate_run", "get_ru
            "test_predictions", "write_model_card"]
 
 #: headline metrics shown by ``truthset runs`` and ``evaluate`` without --json
-HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece")
+HEADLINE = ("accuracy", "macro_f1", "mcc", "roc_auc", "ece", "micro_f1", "subset_accuracy", "exact_f1",
+            "overlap_f1")
+#: what each baseline of a run is, in words (the model card's model details)
+MODEL_NAMES = {
+    "tfidf-word-char": "TF-IDF word + character n-grams + logistic regression",
+    "tfidf-word-min2": "TF-IDF word n-grams (min_df 2) + logistic regression",
+    "tfidf-word-char-one-vs-rest": "TF-IDF word + character n-grams + one logistic regression per label",
+    "tfidf-word-min2-one-vs-rest": "TF-IDF word n-grams (min_df 2) + one logistic regression per label",
+    "ner-crf": "linear-chain CRF over token and context features (BIO tags, spans scored exact and overlap)",
+    "ner-logreg": "logistic regression per token over token and context features (BIO tags)",
+    "image-histogram-pixels": "colour histogram + 16x16 downscaled pixels + logistic regression",
+}
 #: text-length buckets for ``--slice length`` (characters)
 LENGTH_EDGES = (0, 50, 100, 200)
 
@@ -36,7 +47,8 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         m, c = json.loads(r["metrics"] or "{}"), json.loads(r["config"] or "{}")
-        out.append({"run": r["id"], "created_at": str(r["created_at"]), "labels": c.get("labels"),
+        out.append({"run": r["id"], "created_at": str(r["created_at"]), "task": c.get("task"),
+                    "model": c.get("model"), "labels": c.get("labels"),
                     "split": c.get("split"), "seed": r["seed"], "n_test": m.get("n_test"),
                     "dataset_hash": r["dataset_hash"][:12], "schema_version": r["schema_version"],
                     **{k: m.get(k) for k in HEADLINE}})
@@ -70,8 +82,8 @@ def _truth(project: Project, preds: pd.DataFrame, gold: pd.Series | None) -> tup
 
 def _slices(project: Project, run: dict[str, Any], item_ids: list[int], column: str) -> list[Any]:
     """One slice value per test item: text length bucket, agreement level, batch, or a payload field."""
-    from truthset.services.training import text_of
     from truthset.services.training_data import final_labels, resolve
+    from truthset.services.training_types import text_of
 
     choice = resolve(project, str(run["config"].get("labels", "latest")))
     rows = {r.item_id: r for r in final_labels(project, choice, item_ids)}
@@ -101,6 +113,8 @@ def evaluate_run(project: Project, run_id: int | None = None, *, slice_by: str |
     from truthset.modeling import evaluate, evaluate_by_slice
 
     run = get_run(project, run_id)
+    if run["config"].get("task") in ("multi-label", "ner"):
+        return _evaluate_structured(project, run, slice_by=slice_by, gold=gold, n_boot=n_boot)
     classes = run["config"]["classes"]
     preds, against = _truth(project, test_predictions(project, run["id"]), gold)
     proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
@@ -121,13 +135,28 @@ def evaluate_run(project: Project, run_id: int | None = None, *, slice_by: str |
     return out
 
 
+def _evaluate_structured(project: Project, run: dict[str, Any], *, slice_by: str | None, gold: pd.Series | None,
+                         n_boot: int) -> dict[str, Any]:
+    """``evaluate`` of a multi-label or NER run: its metrics from the stored predictions."""
+    from truthset.services.training_tasks import evaluate_structured
+
+    if slice_by is not None or gold is not None:
+        raise InvalidInput(f"run {run['id']} is {run['config']['task']}: --slice and gold scoring are for "
+                           "single-label runs; evaluate it without them")
+    out = evaluate_structured(project, run, test_predictions(project, run["id"]), n_boot=n_boot)
+    return {"run": run["id"], "against": "final labels", "task": run["config"]["task"], **out}
+
+
 def compare_runs(project: Project, run_a: int, run_b: int, *, gold: pd.Series | None = None,
                  metric: str = "macro_f1", n_boot: int = 1000) -> dict[str, Any]:
     """Is run B better than run A on the same test items? McNemar on accuracy, the paired
     bootstrap on ``metric``, and a plain verdict."""
     from truthset.modeling import compare_predictions
+    from truthset.services.training_tasks import require_single_label
 
     a, b = get_run(project, run_a), get_run(project, run_b)
+    for r in (a, b):
+        require_single_label(r, "compare")
     pa, against = _truth(project, test_predictions(project, a["id"]), gold)
     pb, _ = _truth(project, test_predictions(project, b["id"]), gold)
     if pa["item_id"].tolist() != pb["item_id"].tolist():
@@ -147,10 +176,12 @@ def compare_runs(project: Project, run_a: int, run_b: int, *, gold: pd.Series | 
 def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
           fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), n_boot: int = 1000) -> dict[str, Any]:
     """Learning curve on a run's own training and test items: "would more labels help?"."""
-    from truthset.modeling import learning_curve
+    from truthset.modeling import image_baseline, learning_curve
     from truthset.services.training import baseline_for, load_dataset
+    from truthset.services.training_tasks import IMAGE_TASK, require_single_label
 
     run = get_run(project, run_id)
+    require_single_label(run, "curve")
     cfg = run["config"]
     ds = load_dataset(project, cfg.get("labels"), cfg.get("fields") or [project.config.text_field])
     where = {int(i): p for p, i in enumerate(ds.item_ids.tolist())}
@@ -160,8 +191,9 @@ def curve(project: Project, run_id: int | None = None, *, seeds: tuple[int, ...]
         raise InvalidInput(f"run {run['id']}'s items have too few final labels now ({len(train)} train, "
                            f"{len(test)} test) for a learning curve")
     w = ds.confidence[train] if cfg.get("weight_by_posterior") else None
-    out = learning_curve(lambda s: baseline_for(len(train), s),
-                         [ds.x[i] for i in train], ds.y[train].astype(str), [ds.x[i] for i in test],
+    image = cfg.get("task") == IMAGE_TASK
+    out = learning_curve(lambda s: image_baseline(seed=s) if image else baseline_for(len(train), s),
+                         ds.model_input(train), ds.y[train].astype(str), ds.model_input(test),
                          ds.y[test].astype(str), fractions=fractions, seeds=seeds, sample_weight=w,
                          n_boot=n_boot, seed=run["seed"])
     return {"run": run["id"], **out}
@@ -176,8 +208,7 @@ def card(project: Project, run_id: int | None = None, *, buckets: dict[str, Any]
     desc = run["split"].get("description", {})
     facts: dict[str, Any] = model_card(
         name=f"{project.config.name} run {run['id']}", task=project.task,
-        model="TF-IDF " + ("word n-grams (min_df 2)" if cfg.get("model") == "tfidf-word-min2" else "word + character n-grams")
-        + " + logistic regression", metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))},
+        model=MODEL_NAMES.get(str(cfg.get("model")), str(cfg.get("model"))), metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))},
         version=run["code_version"], description=f"Baseline trained by truthset on final labels ({cfg.get('labels')}).",
         training_data={"n_items": desc.get("n_train"), "labels": cfg.get("labels"),
                        "classes": desc.get("train_classes"), "weighted_by_posterior": cfg.get("weight_by_posterior")},

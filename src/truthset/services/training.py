@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,55 +26,44 @@ import numpy.typing as npt
 
 from truthset.core.config import STATE_DIR
 from truthset.core.errors import InvalidInput, NotFound
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
-from truthset.services.training_data import LabelChoice, default_choice, iter_final_labels, resolve
+from truthset.services.training_data import default_choice, iter_final_labels, resolve
+from truthset.services.training_types import WORD_ONLY_ABOVE, Dataset, Fitted
+from truthset.services.training_types import (
+    text_of as text_of,  # re-exported: other services read it here
+)
 from truthset.store.repo import runs as repo_runs
 
 SPLITS = ("group", "stratified", "time")
-#: above this many training items the character n-grams and the terms seen in one item only
-#: are left out: the fit and the saved model (skops writes the vocabulary entry by entry)
-#: would grow several-fold for little gain
-WORD_ONLY_ABOVE = 20_000
+#: near-duplicates for the group split: character 5-gram Jaccard similarity at least this
+NEAR_THRESHOLD = 0.7
 #: model files live here, under the project folder
 RUNS_DIR = Path(STATE_DIR) / "runs"
 #: the modules whose types a saved baseline may hold (anything else is refused on load)
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "truthset.modeling.")
-
-
-@dataclass
-class Dataset:
-    """A project's labelled items as arrays, aligned by position."""
-
-    item_ids: npt.NDArray[np.int64]
-    x: list[str]
-    y: npt.NDArray[Any]
-    confidence: npt.NDArray[np.float64]
-    data: list[dict[str, Any]]
-    annotators: npt.NDArray[np.int64]
-    choice: LabelChoice
-    unlabelled: int = 0
-    by_source: dict[str, int] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.item_ids.size)
+TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "truthset.modeling.", "sklearn_crfsuite.",
+                   "pycrfsuite.")
 
 
 def _label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def text_of(data: dict[str, Any], fields: list[str]) -> str:
-    """The model's input: the named payload fields joined with `` [SEP] `` (missing: empty)."""
-    return " [SEP] ".join("" if data.get(f) is None else str(data.get(f)) for f in fields)
-
-
 def load_dataset(project: Project, labels: str | None, fields: list[str]) -> Dataset:
-    """Every item with a final label, in item id order (unlabelled items are counted, not used)."""
-    if project.task != "text-classification":
-        raise InvalidInput(f"truthset train supports text-classification projects; this one is {project.task}. "
-                           "The pure baselines for multi-label, NER and images are in truthset.modeling.")
+    """Every item with a final label, in item id order (unlabelled items are counted, not used).
+
+    ``y`` is the label for single-label tasks and a stratification key for multi-label and NER
+    (:func:`truthset.services.training_tasks.strata_key`); ``targets`` holds the labels as stored.
+    Image projects read each item's recorded image (:func:`.training_tasks.attach_images`).
+    """
+    from truthset.services import training_tasks as tasks
+
+    if project.task not in tasks.TASKS:
+        raise InvalidInput(f"truthset train supports {', '.join(tasks.TASKS)} projects; this one is {project.task}")
+    if project.task == "ner" and len(fields) != 1:
+        raise InvalidInput(f"--field: an NER model reads the one field its spans point into; got {fields}")
     choice = default_choice(project) if labels is None else resolve(project, labels)
-    ids, x, y, conf, data, ann = [], [], [], [], [], []
+    ids, x, y, conf, data, ann, targets = [], [], [], [], [], [], []
     unlabelled = 0
     by_source: dict[str, int] = {}
     for page in iter_final_labels(project, choice):
@@ -85,20 +73,22 @@ def load_dataset(project: Project, labels: str | None, fields: list[str]) -> Dat
                 continue
             ids.append(r.item_id)
             x.append(text_of(r.data, fields))
-            y.append(_label(r.value))
+            y.append(tasks.strata_key(project.task, r.value))
+            targets.append(r.value)
             conf.append(1.0 if r.confidence is None else float(r.confidence))
             data.append(r.data)
             ann.append(r.annotators)
             by_source[str(r.source)] = by_source.get(str(r.source), 0) + 1
-    return Dataset(np.asarray(ids, dtype=np.int64), x, np.asarray(y, dtype=object), np.asarray(conf),
-                   data, np.asarray(ann, dtype=np.int64), choice, unlabelled, by_source)
+    ds = Dataset(np.asarray(ids, dtype=np.int64), x, np.asarray(y, dtype=object), np.asarray(conf),
+                 data, np.asarray(ann, dtype=np.int64), choice, unlabelled, by_source, targets)
+    return tasks.attach_images(project, ds) if project.task == tasks.IMAGE_TASK else ds
 
 
 def dataset_hash(ds: Dataset) -> str:
     """SHA-256 over every labelled item (id, payload, final label): the data version of a run."""
     h = hashlib.sha256()
-    for i, d, label in zip(ds.item_ids.tolist(), ds.data, ds.y.tolist(), strict=True):
-        h.update(f"{i}\t{json.dumps(d, sort_keys=True, ensure_ascii=False)}\t{label}\n".encode())
+    for i, d, target in zip(ds.item_ids.tolist(), ds.data, ds.targets, strict=True):
+        h.update(f"{i}\t{json.dumps(d, sort_keys=True, ensure_ascii=False)}\t{_label(target)}\n".encode())
     return h.hexdigest()
 
 
@@ -127,20 +117,66 @@ def frozen_test_ids(project: Project) -> list[int]:
         return [int(r[0]) for r in repo_runs.predictions(tx, first, "test")]
 
 
-def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_size: float, val_size: float,
-                 group_field: str | None, time_field: str | None, new_test_set: bool) -> Any:
-    """The run's split: around the frozen test set when there is one, else by ``method``."""
-    from truthset.data.duplicates import normalize_texts
-    from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
+def split_groups(ds: Dataset, *, group_field: str | None, near_threshold: float | None) -> tuple[Any, dict[str, Any]]:
+    """Each item's group for the split, and what went into it.
 
-    if method not in SPLITS:
-        raise InvalidInput(f"--split {method!r}: use one of {', '.join(SPLITS)}")
-    groups: Any = normalize_texts(ds.x)  # exact duplicates (after normalising) share a group
+    Exact duplicates (after Unicode, case and spacing normalisation) always share a group;
+    with ``near_threshold`` (a Jaccard similarity of character 5-gram sets, via MinHash and
+    LSH: :func:`truthset.data.duplicates.near_duplicates`) near-duplicates do too; items that
+    share a ``group_field`` value join the same group (connected components of both links).
+    Images are grouped by their bytes (``ds.x`` holds each image's sha256) only.
+    """
+    from truthset.data.clusters import Clusters
+    from truthset.data.duplicates import near_duplicates, normalize_texts
+
+    n = len(ds)
+    info: dict[str, Any] = {"near_duplicate_threshold": None}
+    if near_threshold is not None and ds.inputs is None and n > 1:
+        if not 0 < near_threshold < 1:
+            raise InvalidInput(f"--near-threshold {near_threshold}: give a similarity between 0 and 1 (e.g. 0.7), "
+                               "or 'none' for exact duplicates only")
+        clusters = near_duplicates(ds.x, threshold=near_threshold).clusters
+        info["near_duplicate_threshold"] = near_threshold
+    else:
+        clusters = Clusters.from_keys(normalize_texts(ds.x) if ds.inputs is None else ds.x)
+    codes = clusters.cluster
     if group_field is not None:
         if not any(group_field in d for d in ds.data):
             raise InvalidInput(f"--group-field {group_field!r}: no item has that field; fields are "
                                f"{sorted({k for d in ds.data[:100] for k in d})}")
-        groups = [str(d.get(group_field, "")) or f"\0{g}" for d, g in zip(ds.data, groups, strict=True)]
+        import pandas as pd
+
+        field_codes, _ = pd.factorize(pd.Series([d.get(group_field) for d in ds.data], dtype=object)
+                                      .map(lambda v: None if v is None or str(v) == "" else str(v)))
+        a, b = [], []
+        for key in (codes, np.where(field_codes >= 0, field_codes, -1 - np.arange(n))):
+            first = pd.Series(np.arange(n)).groupby(key).transform("min").to_numpy()
+            a.append(np.arange(n))
+            b.append(first)
+        codes = Clusters.from_pairs(n, np.concatenate(a), np.concatenate(b)).cluster
+    sizes = np.bincount(codes)
+    info.update(groups=int(sizes.size), items_in_shared_groups=int(sizes[sizes > 1].sum()))
+    return codes, info
+
+
+def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_size: float, val_size: float,
+                 group_field: str | None, time_field: str | None, new_test_set: bool,
+                 near_threshold: float | None = NEAR_THRESHOLD) -> Any:
+    """The run's split: around the frozen test set when there is one, else by ``method``."""
+
+    if method not in SPLITS:
+        raise InvalidInput(f"--split {method!r}: use one of {', '.join(SPLITS)}")
+    groups, group_info = split_groups(ds, group_field=group_field, near_threshold=near_threshold)
+    sp = _split(project, ds, groups, method=method, seed=seed, test_size=test_size, val_size=val_size,
+                time_field=time_field, new_test_set=new_test_set)
+    sp.description.update(group_info)
+    return sp
+
+
+def _split(project: Project, ds: Dataset, groups: Any, *, method: str, seed: int, test_size: float,
+           val_size: float, time_field: str | None, new_test_set: bool) -> Any:
+    from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
+
     frozen = [] if new_test_set else frozen_test_ids(project)
     if frozen:
         pos = np.flatnonzero(np.isin(ds.item_ids, np.asarray(frozen, dtype=np.int64)))
@@ -232,47 +268,49 @@ def load_model(project: Project, run: dict[str, Any]) -> Any:
 def train(project: Project, *, seed: int = 0, labels: str | None = None, split: str = "group",
           test_size: float = 0.2, val_size: float = 0.1, weight_by_posterior: bool = False,
           fields: list[str] | None = None, group_field: str | None = None, time_field: str | None = None,
-          new_test_set: bool = False, n_boot: int = 1000) -> dict[str, Any]:
-    """Train, evaluate and store a run; returns its summary (plain names, for ``--json``)."""
-    from truthset.modeling import evaluate, fit_baseline, library_versions
+          new_test_set: bool = False, n_boot: int = 1000,
+          near_threshold: float | None = NEAR_THRESHOLD) -> dict[str, Any]:
+    """Train, evaluate and store a run; returns its summary (plain names, for ``--json``).
+
+    ``near_threshold``: near-duplicates at this similarity stay on one side of the split
+    (None: exact duplicates only); see :func:`split_groups`.
+    """
+    from truthset.modeling import library_versions
 
     for name, v in (("--test-size", test_size), ("--val-size", val_size)):
         if not 0 <= v < 1 or (name == "--test-size" and v == 0):
             raise InvalidInput(f"{name} {v}: give a fraction of the labelled items between 0 and 1 (e.g. 0.2)")
     fields = fields or [project.config.text_field]
+    with project.store.read() as tx:  # read first: a label arriving while the data loads counts as new
+        labels_upto = repo_runs.latest_annotation_id(tx, project.id, JUDGEMENT_SOURCES)
     ds = load_dataset(project, labels, fields)
-    if len(ds) < 10 or np.unique(ds.y).size < 2:
+    structured = project.task in ("multi-label", "ner")
+    if len(ds) < 10 or (np.unique(ds.y).size < 2 and not structured):
         raise InvalidInput(f"{len(ds)} labelled item(s) in {np.unique(ds.y).size} class(es): training needs at "
-                           "least 10 items and 2 classes; annotate or import labels first")
+                           "least 10 items and 2 classes; annotate or import labels first"
+                           + (f" (skipped: {ds.skipped})" if ds.skipped else ""))
     sp = choose_split(project, ds, method=split, seed=seed, test_size=test_size, val_size=val_size,
-                      group_field=group_field, time_field=time_field, new_test_set=new_test_set)
+                      group_field=group_field, time_field=time_field, new_test_set=new_test_set,
+                      near_threshold=near_threshold)
     if sp.test.size == 0 or sp.train.size == 0:
         raise InvalidInput(f"the split left {sp.train.size} training and {sp.test.size} test items; "
                            "label more items or change --test-size")
-    classes = sorted({str(c) for c in ds.y.tolist()})
-    word_only = sp.train.size > WORD_ONLY_ABOVE
-    model = baseline_for(int(sp.train.size), seed)
-    take = [ds.x[i] for i in sp.train]
-    fit_baseline(model, take, ds.y[sp.train].astype(str),
-                 sample_weight=ds.confidence[sp.train] if weight_by_posterior else None)
-    p_test = full_proba(model, [ds.x[i] for i in sp.test], classes)
-    y_test = ds.y[sp.test].astype(str)
-    ev = evaluate(y_test, proba=p_test, classes=classes, n_boot=n_boot, seed=seed)
-    metrics: dict[str, Any] = ev.to_dict()
-    p_val = full_proba(model, [ds.x[i] for i in sp.val], classes) if sp.val.size else np.zeros((0, len(classes)))
-    metrics["calibration"] = _calibration(ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
-    metrics["costs"] = _costs(project, ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
-    config = {"model": "tfidf-word-min2" if word_only else "tfidf-word-char", "labels": str(ds.choice),
+    if structured:
+        from truthset.services.training_tasks import fit_structured
+
+        fitted = fit_structured(project, ds, sp, seed=seed, n_boot=n_boot, weighted=weight_by_posterior)
+    else:
+        fitted = _fit_single(project, ds, sp, seed=seed, n_boot=n_boot, weighted=weight_by_posterior)
+    model, metrics, rows = fitted.model, fitted.metrics, fitted.rows
+    config = {"model": fitted.name, "labels": str(ds.choice),
               "split": split, "test_size": test_size, "val_size": val_size, "fields": fields,
               "weight_by_posterior": weight_by_posterior, "group_field": group_field, "time_field": time_field,
-              "n_boot": n_boot, "classes": classes, "task": project.task}
+              "n_boot": n_boot, "classes": fitted.classes, "task": project.task,
+              "labels_upto": labels_upto, "near_threshold": near_threshold, **fitted.config}
     description = {k: v for k, v in sp.description.items() if k != "dropped_leaking"}
     description["dropped_leaking"] = len(sp.description.get("dropped_leaking", []))
     split_doc = {"description": description, "train": ds.item_ids[sp.train].tolist(),
                  "val": ds.item_ids[sp.val].tolist(), "test": ds.item_ids[sp.test].tolist()}
-    rows = [(int(ds.item_ids[i]), side, json.dumps(str(ds.y[i])), json.dumps(classes[int(np.argmax(p[j]))]),
-             json.dumps(p[j].tolist()))
-            for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
     digest = dataset_hash(ds)
     with project.store.write() as tx:
         run_id = repo_runs.add_training_run(
@@ -282,9 +320,36 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
         repo_runs.set_artifacts(tx, run_id, {"model": save_model(project, run_id, model)})
     return {"run": run_id, "n_items": len(ds), "unlabelled": ds.unlabelled, "n_train": int(sp.train.size),
             "n_val": int(sp.val.size), "n_test": int(sp.test.size), "split": sp.description["method"],
-            "labels": str(ds.choice), "dataset_hash": digest, "seed": seed,
-            "model_path": str(model_path(project, run_id)),
+            "labels": str(ds.choice), "dataset_hash": digest, "seed": seed, "task": project.task,
+            "model": fitted.name, "skipped": ds.skipped, "groups": description.get("groups"),
+            "items_in_shared_groups": description.get("items_in_shared_groups"),
+            "dropped_leaking": description["dropped_leaking"], "model_path": str(model_path(project, run_id)),
             **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
+
+
+def _fit_single(project: Project, ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) -> Fitted:
+    """One label per item (text or image classification): fit, evaluate, calibrate, costs."""
+    from truthset.modeling import evaluate, fit_baseline, image_baseline
+
+    classes = sorted({str(c) for c in ds.y.tolist()})
+    if project.task == "image-classification":
+        model, name = image_baseline(seed=seed), "image-histogram-pixels"
+    else:
+        model = baseline_for(int(sp.train.size), seed)
+        name = "tfidf-word-min2" if sp.train.size > WORD_ONLY_ABOVE else "tfidf-word-char"
+    fit_baseline(model, ds.model_input(sp.train), ds.y[sp.train].astype(str),
+                 sample_weight=ds.confidence[sp.train] if weighted else None)
+    p_test = full_proba(model, ds.model_input(sp.test), classes)
+    y_test = ds.y[sp.test].astype(str)
+    metrics: dict[str, Any] = evaluate(y_test, proba=p_test, classes=classes, n_boot=n_boot, seed=seed).to_dict()
+    p_val = full_proba(model, ds.model_input(sp.val), classes) if sp.val.size else np.zeros((0, len(classes)))
+    metrics["calibration"] = _calibration(ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
+    metrics["costs"] = _costs(project, ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
+    rows: list[tuple[int, str, str, str, str | None]] = [
+        (int(ds.item_ids[i]), side, json.dumps(str(ds.y[i])), json.dumps(classes[int(np.argmax(p[j]))]),
+         json.dumps(p[j].tolist()))
+        for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
+    return Fitted(model, name, classes, metrics, rows)
 
 
 def _calibration(y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from truthset.server.auth import Admin, Annotator, Reviewer
 from truthset.server.inputs import AfterId, BodyId, PathId, QueryId, QueryText, StoredText
 from truthset.server.routes.dashboard import check_annotator_filter
-from truthset.services import items, media, pipeline, queue, review
+from truthset.services import active_learning, items, media, pipeline, queue, review
 from truthset.services.status import status
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -97,8 +97,10 @@ async def submit(assignment_id: PathId, body: Submission, request: Request,
     if not take_next:
         annotation_id = await p.store.serve(queue.submit, p, account.id, assignment_id, body.value,
                                             lead_time=body.lead_time)
+        active_learning.poke(p)  # a retrain, when due, runs in a background thread, not in this request
         return {"annotation_id": annotation_id, "next": None}
     annotation_id, nxt = await queue.serve_submit_and_next(p, account.id, assignment_id, body.value, body.lead_time)
+    active_learning.poke(p)
     return {"annotation_id": annotation_id, "next": None if nxt is None else nxt.to_dict()}
 
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from truthset.store.models import Annotation, Item, Run, RunPrediction, User, utcnow
 from truthset.store.repo import current_annotations_query, ensure_users
@@ -148,3 +148,17 @@ def set_queue_keys(tx: Connection, project_id: int, keys: Sequence[tuple[int, in
     for start in range(0, len(rows), INSERT_CHUNK):
         tx.execute(stmt, rows[start : start + INSERT_CHUNK])
     return len(rows)
+
+
+def latest_annotation_id(tx: Connection, project_id: int, sources: Sequence[str]) -> int:
+    """The highest annotation id from ``sources`` in the project (0 if none): a run records it
+    as the last label it could have seen."""
+    q = select(func.max(Annotation.id)).where(Annotation.project_id == project_id, Annotation.source.in_(sources))
+    return int(tx.execute(q).scalar() or 0)
+
+
+def annotations_after(tx: Connection, project_id: int, after_id: int, sources: Sequence[str]) -> int:
+    """How many annotations from ``sources`` arrived after annotation ``after_id``."""
+    q = select(func.count()).select_from(Annotation).where(
+        Annotation.project_id == project_id, Annotation.source.in_(sources), Annotation.id > after_id)
+    return int(tx.execute(q).scalar() or 0)
