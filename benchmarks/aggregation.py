@@ -86,40 +86,58 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
     return out, best
 
 
-def marginal_per_iteration(make: Callable[[int], Callable[[], Any]], n1: int, n2: int,
-                           repeat: int) -> float:
+def marginal_per_iteration(make: Callable[[int], Callable[[], Any]], n1: int, n2: int, repeat: int) -> float:
     """Seconds per extra EM iteration: (t(n2) - t(n1)) / (n2 - n1), fixed costs cancel."""
     _, t1 = timed(make(n1), repeat)
     _, t2 = timed(make(n2), repeat)
     return (t2 - t1) / (n2 - n1)
 
 
-def run_speed(ck_glad_iter: int, n_items: int, repeat: int,
-              ck_mace_defaults: bool) -> list[dict[str, Any]]:
+def run_speed(ck_glad_iter: int, n_items: int, repeat: int, ck_mace_defaults: bool) -> list[dict[str, Any]]:
     import crowdkit.aggregation as ck
 
     df, truth = synthetic(n_items=n_items)
     cdf = df.rename(columns={"item": "task", "annotator": "worker"})
     rows: list[dict[str, Any]] = []
 
-    def row(name: str, ours: Any, t_ours: float, theirs: Any, t_ck: float, it_ck: Any,
-            speedup: float, basis: str, note: str) -> None:
-        rows.append({
-            "method": name, "ours_s": t_ours, "ours_iter": getattr(ours, "n_iter_", "-"),
-            "ours_acc": accuracy(ours.labels_, truth) if ours is not None else np.nan,
-            "crowdkit_s": t_ck, "crowdkit_iter": it_ck,
-            "crowdkit_acc": accuracy(theirs.labels_, truth) if theirs is not None else np.nan,
-            "speedup": speedup, "speedup_basis": basis, "note": note,
-        })
+    def row(
+        name: str, ours: Any, t_ours: float, theirs: Any, t_ck: float, it_ck: Any, speedup: float, basis: str, note: str
+    ) -> None:
+        rows.append(
+            {
+                "method": name,
+                "ours_s": t_ours,
+                "ours_iter": getattr(ours, "n_iter_", "-"),
+                "ours_acc": accuracy(ours.labels_, truth) if ours is not None else np.nan,
+                "crowdkit_s": t_ck,
+                "crowdkit_iter": it_ck,
+                "crowdkit_acc": accuracy(theirs.labels_, truth) if theirs is not None else np.nan,
+                "speedup": speedup,
+                "speedup_basis": basis,
+                "note": note,
+            }
+        )
         print(f"  {name}: ours {t_ours:.4f}s, crowd-kit {t_ck:.4f}s, x{speedup:.1f}", file=sys.stderr)
 
     whole = [
-        ("MajorityVote", lambda: MajorityVote(tie="first").fit(df),
-         lambda: ck.MajorityVote().fit(cdf), "same algorithm"),
-        ("OneCoinDawidSkene", lambda: OneCoinDawidSkene().fit(df),
-         lambda: ck.OneCoinDawidSkene().fit(cdf), "defaults (100 iter max, tol 1e-5)"),
-        ("DawidSkene", lambda: DawidSkene().fit(df),
-         lambda: ck.DawidSkene().fit(cdf), "defaults (100 iter max, tol 1e-5)"),
+        (
+            "MajorityVote",
+            lambda: MajorityVote(tie="first").fit(df),
+            lambda: ck.MajorityVote().fit(cdf),
+            "same algorithm",
+        ),
+        (
+            "OneCoinDawidSkene",
+            lambda: OneCoinDawidSkene().fit(df),
+            lambda: ck.OneCoinDawidSkene().fit(cdf),
+            "defaults (100 iter max, tol 1e-5)",
+        ),
+        (
+            "DawidSkene",
+            lambda: DawidSkene().fit(df),
+            lambda: ck.DawidSkene().fit(cdf),
+            "defaults (100 iter max, tol 1e-5)",
+        ),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -133,38 +151,60 @@ def run_speed(ck_glad_iter: int, n_items: int, repeat: int,
         ours, t_ours = timed(lambda: GLAD().fit(df), repeat)
         theirs, t_ck = timed(lambda: ck.GLAD(n_iter=ck_glad_iter, tol=-np.inf).fit(cdf))
         per_ours, per_ck = t_ours / ours.n_iter_, t_ck / ck_glad_iter
-        row("GLAD", ours, t_ours, theirs, t_ck, ck_glad_iter, per_ck / per_ours,
+        row(
+            "GLAD",
+            ours,
+            t_ours,
+            theirs,
+            t_ck,
+            ck_glad_iter,
+            per_ck / per_ours,
             "per EM iteration",
             f"ours: full default fit; crowd-kit capped at {ck_glad_iter} EM iteration(s), run "
             f"once, accuracy after the cap; per iteration = total / iterations on both sides "
-            f"(ours {per_ours:.3f} s, crowd-kit {per_ck:.1f} s)")
+            f"(ours {per_ours:.3f} s, crowd-kit {per_ck:.1f} s)",
+        )
 
         # MACE, default against default: crowd-kit runs 10 restarts x 50 iterations.
         ours, t_ours = timed(lambda: MACE().fit(df), repeat)
         if ck_mace_defaults:
             theirs, t_ck = timed(lambda: ck.MACE().fit(cdf))
-            row("MACE (defaults)", ours, t_ours, theirs, t_ck, "10 x 50", t_ck / t_ours,
+            row(
+                "MACE (defaults)",
+                ours,
+                t_ours,
+                theirs,
+                t_ck,
+                "10 x 50",
+                t_ck / t_ours,
                 "whole fit",
                 "defaults on both sides: ours 1 deterministic start, stop at tol 1e-6; "
-                "crowd-kit 10 restarts x 50 iterations (its restarts are identical), run once")
+                "crowd-kit 10 restarts x 50 iterations (its restarts are identical), run once",
+            )
         # MACE per iteration: the marginal cost of one more E+M step, both sides.
-        per_ours = marginal_per_iteration(
-            lambda n: lambda: MACE(max_iter=n, tol=0).fit(df), 5, 45, repeat)
-        per_ck = marginal_per_iteration(
-            lambda n: lambda: ck.MACE(n_restarts=1, n_iter=n).fit(cdf), 1, 5, repeat)
-        row("MACE (per iteration)", None, per_ours, None, per_ck, "-", per_ck / per_ours,
+        per_ours = marginal_per_iteration(lambda n: lambda: MACE(max_iter=n, tol=0).fit(df), 5, 45, repeat)
+        per_ck = marginal_per_iteration(lambda n: lambda: ck.MACE(n_restarts=1, n_iter=n).fit(cdf), 1, 5, repeat)
+        row(
+            "MACE (per iteration)",
+            None,
+            per_ours,
+            None,
+            per_ck,
+            "-",
+            per_ck / per_ours,
             "per EM iteration",
             "marginal cost of one more E+M step: ours (t(45) - t(5)) / 40, crowd-kit "
-            "(t(5) - t(1)) / 4 with 1 restart; fixed costs cancel")
+            "(t(5) - t(1)) / 4 with 1 restart; fixed costs cancel",
+        )
     return rows
 
 
 def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
     if name in ("rte", "temp"):
         raw = pd.read_csv(CROWD / "snow2008" / f"{name}.standardized.tsv", sep="\t")
-        df = raw.rename(
-            columns={"orig_id": "item", "!amt_worker_ids": "annotator", "response": "label"}
-        )[["item", "annotator", "label"]]
+        df = raw.rename(columns={"orig_id": "item", "!amt_worker_ids": "annotator", "response": "label"})[
+            ["item", "annotator", "label"]
+        ]
         return df, raw.groupby("orig_id")["gold"].first()
     df = pd.read_csv(CROWD / name / "answer.csv").rename(
         columns={"question": "item", "worker": "annotator", "answer": "label"}
@@ -191,6 +231,7 @@ def accuracy_table() -> pd.DataFrame:
 
 def markdown(frame: pd.DataFrame, fmt: str = ".3f") -> str:
     """A pipe table without the optional ``tabulate`` dependency."""
+
     def cell(v: Any) -> str:
         return format(v, fmt) if isinstance(v, (float, np.floating)) else str(v)
 
@@ -204,13 +245,18 @@ def markdown(frame: pd.DataFrame, fmt: str = ".3f") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--accuracy-table", action="store_true",
-                        help="accuracy of every method on every crowd dataset (markdown)")
+    parser.add_argument(
+        "--accuracy-table", action="store_true", help="accuracy of every method on every crowd dataset (markdown)"
+    )
     parser.add_argument("--ck-glad-iter", type=int, default=1)
-    parser.add_argument("--no-ck-mace-defaults", action="store_true",
-                        help="skip crowd-kit's default MACE (10 restarts x 50 iterations, ~1 min)")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="best of this many runs (crowd-kit GLAD and default MACE: once)")
+    parser.add_argument(
+        "--no-ck-mace-defaults",
+        action="store_true",
+        help="skip crowd-kit's default MACE (10 restarts x 50 iterations, ~1 min)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="best of this many runs (crowd-kit GLAD and default MACE: once)"
+    )
     parser.add_argument("--items", type=int, default=100_000)
     args = parser.parse_args()
     if args.accuracy_table:
@@ -222,8 +268,7 @@ def main() -> None:
         print(json.dumps(rows, indent=1))
         return
     frame = pd.DataFrame(rows).set_index("method")
-    print(f"{args.items:,} items x 5 = {5 * args.items:,} annotations, 4 classes; "
-          f"best of {args.repeat} runs\n")
+    print(f"{args.items:,} items x 5 = {5 * args.items:,} annotations, 4 classes; best of {args.repeat} runs\n")
     print(markdown(frame.drop(columns=["note"])))
     for method, note in frame["note"].items():
         print(f"- {method}: {note}")

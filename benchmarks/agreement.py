@@ -89,6 +89,7 @@ def child(which: str, level: str, n_items: int, n_ann: int, limit_gb: float) -> 
 
         def compute(d: np.ndarray) -> float:
             return float(krippendorff.alpha(reliability_data=d, level_of_measurement=level))
+
     data = continuous_matrix(n_items, n_ann)
     rss_before = vm_hwm_mb()
     tracemalloc.start()
@@ -102,18 +103,26 @@ def child(which: str, level: str, n_items: int, n_ann: int, limit_gb: float) -> 
     tracemalloc.stop()
     peak = vm_hwm_mb()
     n_distinct = int(np.unique(data[~np.isnan(data)]).size)
-    print(json.dumps({
-        "which": which, "level": level, "status": status, "alpha": float(value),
-        "seconds": elapsed, "distinct_values": n_distinct,
-        "data_mb": data.nbytes / 2**20, "rss_before_mb": rss_before,
-        "peak_rss_mb": peak,
-        "traced_peak_mb": traced / 2**20,
-    }))
+    print(
+        json.dumps(
+            {
+                "which": which,
+                "level": level,
+                "status": status,
+                "alpha": float(value),
+                "seconds": elapsed,
+                "distinct_values": n_distinct,
+                "data_mb": data.nbytes / 2**20,
+                "rss_before_mb": rss_before,
+                "peak_rss_mb": peak,
+                "traced_peak_mb": traced / 2**20,
+            }
+        )
+    )
 
 
 def run_child(which: str, level: str, n_items: int, n_ann: int, limit_gb: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", which, level, str(n_items), str(n_ann),
-           str(limit_gb)]
+    cmd = [sys.executable, __file__, "--child", which, level, str(n_items), str(n_ann), str(limit_gb)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -143,48 +152,69 @@ def main() -> None:
 
     out: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
-        "numpy": np.__version__, "krippendorff": getattr(krippendorff, "__version__", "?"),
-        "items": args.items, "annotators": args.annotators, "speed": [], "memory": [],
+        "numpy": np.__version__,
+        "krippendorff": getattr(krippendorff, "__version__", "?"),
+        "items": args.items,
+        "annotators": args.annotators,
+        "speed": [],
+        "memory": [],
     }
     say = (lambda *a: None) if args.json else print
-    for level, data in (("nominal", nominal_matrix(args.items, args.annotators)),
-                        ("interval", scale_matrix(args.items, args.annotators))):
+    for level, data in (
+        ("nominal", nominal_matrix(args.items, args.annotators)),
+        ("interval", scale_matrix(args.items, args.annotators)),
+    ):
         ours_t, ours_v, peer_t, peer_v = [], 0.0, [], 0.0
         for _ in range(args.repeat):  # interleave to share machine noise fairly
             t, ours_v = best_time(lambda d=data, lv=level: krippendorff_alpha(d, level=lv), 1)
             ours_t.append(t)
             t, peer_v = best_time(
-                lambda d=data, lv=level: krippendorff.alpha(reliability_data=d,
-                                                            level_of_measurement=lv), 1)
+                lambda d=data, lv=level: krippendorff.alpha(reliability_data=d, level_of_measurement=lv), 1
+            )
             peer_t.append(t)
-        row = {"level": level, "truthset_s": min(ours_t), "krippendorff_s": min(peer_t),
-               "speedup": min(peer_t) / min(ours_t), "alpha": ours_v,
-               "abs_diff": abs(ours_v - peer_v)}
+        row = {
+            "level": level,
+            "truthset_s": min(ours_t),
+            "krippendorff_s": min(peer_t),
+            "speedup": min(peer_t) / min(ours_t),
+            "alpha": ours_v,
+            "abs_diff": abs(ours_v - peer_v),
+        }
         out["speed"].append(row)
-        say(f"{level:9s} truthset {row['truthset_s']:.3f}s  krippendorff "
+        say(
+            f"{level:9s} truthset {row['truthset_s']:.3f}s  krippendorff "
             f"{row['krippendorff_s']:.3f}s  speed-up x{row['speedup']:.1f}  "
-            f"alpha {ours_v:.6f} (|diff| {row['abs_diff']:.1e})")
+            f"alpha {ours_v:.6f} (|diff| {row['abs_diff']:.1e})"
+        )
     data = nominal_matrix(args.items, args.annotators)
     t0 = time.perf_counter()
     ci = agreement_ci("krippendorff_alpha", data, level="nominal", n_boot=200)
-    out["bootstrap"] = {"n_boot": 200, "seconds": time.perf_counter() - t0, "value": ci.value,
-                        "ci_low": ci.ci_low, "ci_high": ci.ci_high}
-    say(f"bootstrap nominal, 200 replicates: {out['bootstrap']['seconds']:.1f}s "
-        f"[{ci.ci_low:.4f}, {ci.ci_high:.4f}]")
-    for which, level in (("ours", "interval"), ("ours", "ordinal"), ("ours", "nominal"),
-                         ("krippendorff", "interval")):
-        res = run_child(which, level, args.items, args.annotators,
-                        args.mem_limit_gb if which == "krippendorff" else 0.0)
+    out["bootstrap"] = {
+        "n_boot": 200,
+        "seconds": time.perf_counter() - t0,
+        "value": ci.value,
+        "ci_low": ci.ci_low,
+        "ci_high": ci.ci_high,
+    }
+    say(f"bootstrap nominal, 200 replicates: {out['bootstrap']['seconds']:.1f}s [{ci.ci_low:.4f}, {ci.ci_high:.4f}]")
+    for which, level in (("ours", "interval"), ("ours", "ordinal"), ("ours", "nominal"), ("krippendorff", "interval")):
+        res = run_child(
+            which, level, args.items, args.annotators, args.mem_limit_gb if which == "krippendorff" else 0.0
+        )
         out["memory"].append(res)
         if res["status"] == "ok":
-            say(f"continuous {level:8s} {which:12s} {res['seconds']:.2f}s  peak RSS "
+            say(
+                f"continuous {level:8s} {which:12s} {res['seconds']:.2f}s  peak RSS "
                 f"{res['peak_rss_mb']:.0f} MB (before the call {res['rss_before_mb']:.0f} MB), "
                 f"traced peak of the call {res['traced_peak_mb']:.0f} MB, "
-                f"{res['distinct_values']:,} distinct values")
+                f"{res['distinct_values']:,} distinct values"
+            )
         else:
             tried = res.get("traced_peak_mb", float("nan")) / 2**20
-            say(f"continuous {level:8s} {which:12s} {res['status']} "
-                f"(limit {args.mem_limit_gb:g} GiB; it asked for {tried:,.1f} TiB)")
+            say(
+                f"continuous {level:8s} {which:12s} {res['status']} "
+                f"(limit {args.mem_limit_gb:g} GiB; it asked for {tried:,.1f} TiB)"
+            )
     if args.json:
         print(json.dumps(out, indent=2))
 

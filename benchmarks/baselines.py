@@ -86,48 +86,74 @@ def sms() -> dict[str, Any]:
     ev = evaluate(y[split.test], proba=p_test, classes=model.classes_, positive="spam")
     again = evaluate(
         y[split.test],
-        proba=predict_proba(fit_baseline(text_baseline(seed=0), take(split.train),
-                                         y[split.train]), take(split.test)),
-        classes=model.classes_, positive="spam",
+        proba=predict_proba(fit_baseline(text_baseline(seed=0), take(split.train), y[split.train]), take(split.test)),
+        classes=model.classes_,
+        positive="spam",
     )
     m = ev.metrics
     inside = {k: bool(m[f"{k}_ci_low"] <= v <= m[f"{k}_ci_high"]) for k, v in PAPER.items()}
     cal = temperature_scaling(y[split.val], p_val, y[split.test], p_test, classes=model.classes_)
-    cost = cost_threshold(y[split.val], p_val, y[split.test], p_test, classes=model.classes_,
-                          positive="spam", cost_fp=10.0, cost_fn=1.0)
+    cost = cost_threshold(
+        y[split.val], p_val, y[split.test], p_test, classes=model.classes_, positive="spam", cost_fp=10.0, cost_fn=1.0
+    )
     # label quality: out-of-fold probability of the given label over the whole set (5 folds)
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    oof = cross_val_predict(text_baseline(seed=0), x, y, method="predict_proba",
-                            cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    oof = cross_val_predict(
+        text_baseline(seed=0), x, y, method="predict_proba", cv=StratifiedKFold(5, shuffle=True, random_state=0)
+    )
     quality = oof[np.arange(len(y)), np.searchsorted(model.classes_, y)]
     texts = np.asarray(take(split.test), dtype=object)
     buckets = error_buckets(
-        y[split.test], proba=p_test, classes=model.classes_,
+        y[split.test],
+        proba=p_test,
+        classes=model.classes_,
         label_quality=quality[split.test],
         empty=np.array([not t.strip() for t in texts]),
         garbled=np.array([sum(not c.isprintable() for c in t) > 2 for t in texts]),
         train_class_counts=pd.Series(y[split.train]).value_counts(),
     )
-    curve = learning_curve(lambda s: text_baseline(seed=s), take(split.train), y[split.train],
-                           take(split.test), y[split.test], seeds=(0, 1, 2))
+    curve = learning_curve(
+        lambda s: text_baseline(seed=s),
+        take(split.train),
+        y[split.train],
+        take(split.test),
+        y[split.test],
+        seeds=(0, 1, 2),
+    )
     return {
-        "items_raw": len(raw), "items": len(df), "duplicates_dropped": len(raw) - len(df),
+        "items_raw": len(raw),
+        "items": len(df),
+        "duplicates_dropped": len(raw) - len(df),
         "split": {k: split.description[k] for k in ("n_train", "n_val", "n_test")},
         "fit_seconds": round(fit_s, 2),
-        "metrics": {k: _ci(m, k) for k in ("accuracy", "macro_f1", "mcc", "f1", "precision",
-                                            "recall", "roc_auc", "pr_auc", "ece")},
+        "metrics": {
+            k: _ci(m, k)
+            for k in ("accuracy", "macro_f1", "mcc", "f1", "precision", "recall", "roc_auc", "pr_auc", "ece")
+        },
         "paper_inside_interval": inside,
         "same_seed_identical": ev.metrics == again.metrics,
         "temperature": round(cal["temperature"], 3),
         "ece_before_after": [round(cal["ece_before"], 4), round(cal["ece_after"], 4)],
-        "cost": {k: cost[k] for k in ("threshold", "bayes_threshold", "test_cost",
-                                      "test_cost_ci_low", "test_cost_ci_high",
-                                      "test_cost_default", "test_fp", "test_fn")},
+        "cost": {
+            k: cost[k]
+            for k in (
+                "threshold",
+                "bayes_threshold",
+                "test_cost",
+                "test_cost_ci_low",
+                "test_cost_ci_high",
+                "test_cost_default",
+                "test_fp",
+                "test_fn",
+            )
+        },
         "error_buckets": {b["bucket"]: b["count"] for b in buckets.to_dict()["buckets"]},
         "n_errors": len(buckets.items),
-        "curve": [(p["fraction"], round(p["macro_f1"], 2), round(p["ci_low"], 2),
-                   round(p["ci_high"], 2)) for p in curve["points"]],
+        "curve": [
+            (p["fraction"], round(p["macro_f1"], 2), round(p["ci_low"], 2), round(p["ci_high"], 2))
+            for p in curve["points"]
+        ],
         "curve_answer": curve["answer"],
     }
 
@@ -138,8 +164,7 @@ def rte() -> dict[str, Any]:
     ann = pd.read_csv(SNOW / "rte.standardized.tsv", sep="\t")
     pairs = pd.read_csv(SNOW / "rte1.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype=str)
     pairs["id"] = pairs["id"].astype(int)
-    frame = pd.DataFrame({"item": ann["orig_id"], "annotator": ann["!amt_worker_ids"],
-                          "label": ann["response"]})
+    frame = pd.DataFrame({"item": ann["orig_id"], "annotator": ann["!amt_worker_ids"], "label": ann["response"]})
     gold = ann.groupby("orig_id")["gold"].first()
     mv = MajorityVote(random_state=0).fit(frame)
     ds = DawidSkene().fit(frame)  # deterministic EM, initialised from majority vote
@@ -153,34 +178,40 @@ def rte() -> dict[str, Any]:
     preds = {k: np.empty(len(x), dtype=int) for k in ("mv", "ds", "ds_weighted")}
     for train, test in folds.split(x, y_mv):
         xt, xs = [x[i] for i in train], [x[i] for i in test]
-        for name, labels, weights in (("mv", y_mv, None), ("ds", y_ds, None),
-                                      ("ds_weighted", y_ds, w_ds)):
-            m = fit_baseline(text_baseline(seed=0), xt, labels[train],
-                             sample_weight=None if weights is None else weights[train])
+        for name, labels, weights in (("mv", y_mv, None), ("ds", y_ds, None), ("ds_weighted", y_ds, w_ds)):
+            m = fit_baseline(
+                text_baseline(seed=0), xt, labels[train], sample_weight=None if weights is None else weights[train]
+            )
             preds[name][test] = m.predict(xs)
     evs = {k: evaluate(y_gold, p, classes=[0, 1]).metrics for k, p in preds.items()}
     return {
-        "items": len(x), "annotations": len(frame),
-        "label_accuracy_vs_gold": {"mv": float((y_mv == y_gold).mean()),
-                                   "ds": float((y_ds == y_gold).mean())},
+        "items": len(x),
+        "annotations": len(frame),
+        "label_accuracy_vs_gold": {"mv": float((y_mv == y_gold).mean()), "ds": float((y_ds == y_gold).mean())},
         "labels_differ": int((y_mv != y_ds).sum()),
-        "model": {k: {m: _ci(v, m) for m in ("accuracy", "macro_f1", "mcc")}
-                  for k, v in evs.items()},
+        "model": {k: {m: _ci(v, m) for m in ("accuracy", "macro_f1", "mcc")} for k, v in evs.items()},
         "compare_mv_vs_ds": _cmp(compare_predictions(y_gold, preds["mv"], preds["ds"])),
-        "compare_mv_vs_ds_weighted": _cmp(compare_predictions(y_gold, preds["mv"],
-                                                              preds["ds_weighted"])),
+        "compare_mv_vs_ds_weighted": _cmp(compare_predictions(y_gold, preds["mv"], preds["ds_weighted"])),
     }
 
 
 def _cmp(r: dict[str, Any]) -> dict[str, Any]:
-    keys = ("accuracy_diff", "only_a_right", "only_b_right", "mcnemar_p_value", "mcnemar_method",
-            "macro_f1_diff", "macro_f1_diff_ci_low", "macro_f1_diff_ci_high", "macro_f1_p_value",
-            "verdict")
+    keys = (
+        "accuracy_diff",
+        "only_a_right",
+        "only_b_right",
+        "mcnemar_p_value",
+        "mcnemar_method",
+        "macro_f1_diff",
+        "macro_f1_diff_ci_low",
+        "macro_f1_diff_ci_high",
+        "macro_f1_p_value",
+        "verdict",
+    )
     return {k: r[k] for k in keys}
 
 
-def synthesise(texts: list[str], labels: np.ndarray, n: int, seed: int = 0
-               ) -> tuple[list[str], np.ndarray, np.ndarray]:
+def synthesise(texts: list[str], labels: np.ndarray, n: int, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``n`` edited copies of the messages: (texts, labels, source message id)."""
     rng = np.random.default_rng(seed)
     src = rng.integers(0, len(texts), n)
@@ -198,7 +229,7 @@ def synthesise(texts: list[str], labels: np.ndarray, n: int, seed: int = 0
             tok = w[a]
             if tok:
                 b = int(rng.integers(0, len(tok)))
-                w[a] = tok[:b] + letters[int(rng.integers(0, 26))] + tok[b + 1:]
+                w[a] = tok[:b] + letters[int(rng.integers(0, 26))] + tok[b + 1 :]
         pool = vocab[labels[i]]
         w.insert(int(rng.integers(0, len(w) + 1)), pool[int(rng.integers(0, len(pool)))])
         out.append(" ".join(w) if j % 7 else " ".join(w).lower())
@@ -224,8 +255,7 @@ def scale(n: int = 100_000) -> dict[str, Any]:
     # one process, so process_time() holds all the work (no worker processes or BLAS threads)
     model = timed("fit", lambda: fit_baseline(text_baseline(seed=0), xtr, y[split.train]))
     proba = timed("predict", lambda: predict_proba(model, xte))
-    ev = timed("evaluate", lambda: evaluate(y[split.test], proba=proba, classes=model.classes_,
-                                            positive="spam"))
+    ev = timed("evaluate", lambda: evaluate(y[split.test], proba=proba, classes=model.classes_, positive="spam"))
     total, total_cpu = sum(wall.values()), sum(cpu.values())
     # peer: the same bootstrap (accuracy, macro-F1, MCC only) by calling scikit-learn per replicate
     yt, yp = y[split.test], model.classes_[proba.argmax(axis=1)]
@@ -241,11 +271,15 @@ def scale(n: int = 100_000) -> dict[str, Any]:
     evaluate(yt, yp, classes=model.classes_, positive="spam")
     ours_counts = time.perf_counter() - t0
     return {
-        "items": n, "n_train": int(split.train.size), "n_test": int(split.test.size),
+        "items": n,
+        "n_train": int(split.train.size),
+        "n_test": int(split.test.size),
         "wall_seconds": {k: round(v, 2) for k, v in wall.items()},
         "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
-        "total_wall_seconds": round(total, 2), "total_cpu_seconds": round(total_cpu, 2),
-        "under_60s_wall": total < 60, "under_60s_cpu": total_cpu < 60,
+        "total_wall_seconds": round(total, 2),
+        "total_cpu_seconds": round(total_cpu, 2),
+        "under_60s_wall": total < 60,
+        "under_60s_cpu": total_cpu < 60,
         "metrics": {k: _ci(ev.metrics, k) for k in ("accuracy", "macro_f1", "mcc", "roc_auc")},
         "bootstrap_1000_sklearn_loop_seconds": round(sk_s, 2),
         "bootstrap_1000_truthset_seconds": round(ours_counts, 2),
@@ -271,26 +305,31 @@ def save() -> dict[str, Any]:
     xtr, xte = [x[i] for i in split.train], [x[i] for i in split.test]
 
     def hashed(analyzer: str, ngrams: tuple[int, int]) -> Pipeline:
-        return Pipeline([
-            ("hash", HashingVectorizer(analyzer=analyzer, ngram_range=ngrams, n_features=2**18,
-                                       alternate_sign=False, norm=None)),
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
-        ])
+        return Pipeline(
+            [
+                (
+                    "hash",
+                    HashingVectorizer(
+                        analyzer=analyzer, ngram_range=ngrams, n_features=2**18, alternate_sign=False, norm=None
+                    ),
+                ),
+                ("tfidf", TfidfTransformer(sublinear_tf=True)),
+            ]
+        )
 
     variants = {
         "tfidf_vocabulary": text_baseline(seed=0),
-        "hashing_2^18": Pipeline([
-            ("features", FeatureUnion([("word", hashed("word", (1, 2))),
-                                       ("char", hashed("char_wb", (2, 4)))])),
-            ("clf", LogisticRegression(C=10.0, solver="liblinear", dual=True, max_iter=1000,
-                                       random_state=0)),
-        ]),
+        "hashing_2^18": Pipeline(
+            [
+                ("features", FeatureUnion([("word", hashed("word", (1, 2))), ("char", hashed("char_wb", (2, 4)))])),
+                ("clf", LogisticRegression(C=10.0, solver="liblinear", dual=True, max_iter=1000, random_state=0)),
+            ]
+        ),
     }
     out: dict[str, Any] = {}
     for name, pipe in variants.items():
         model = fit_baseline(pipe, xtr, y[split.train])
-        m = evaluate(y[split.test], proba=predict_proba(model, xte), classes=model.classes_,
-                     positive="spam")
+        m = evaluate(y[split.test], proba=predict_proba(model, xte), classes=model.classes_, positive="spam")
         c0 = time.process_time()
         blob = sio.dumps(model)
         c1 = time.process_time()
@@ -298,9 +337,12 @@ def save() -> dict[str, Any]:
         c2 = time.process_time()
         pick = pickle.dumps(model)
         out[name] = {
-            "accuracy": _ci(m.metrics, "accuracy"), "mcc": _ci(m.metrics, "mcc"),
-            "skops_mb": round(len(blob) / 1e6, 1), "skops_dump_cpu_s": round(c1 - c0, 2),
-            "skops_load_cpu_s": round(c2 - c1, 2), "pickle_mb": round(len(pick) / 1e6, 1),
+            "accuracy": _ci(m.metrics, "accuracy"),
+            "mcc": _ci(m.metrics, "mcc"),
+            "skops_mb": round(len(blob) / 1e6, 1),
+            "skops_dump_cpu_s": round(c1 - c0, 2),
+            "skops_load_cpu_s": round(c2 - c1, 2),
+            "pickle_mb": round(len(pick) / 1e6, 1),
         }
     return out
 

@@ -43,16 +43,19 @@ SETS = ["d_jn-product", "d_Duck_Identification", "s4_Dog_data", "rte", "temp"]
 def load(name: str) -> tuple[pd.DataFrame, pd.Series]:
     if name in ("rte", "temp"):
         raw = pd.read_csv(CROWD / "snow2008" / f"{name}.standardized.tsv", sep="\t")
-        df = raw.rename(columns={"orig_id": "item", "!amt_worker_ids": "annotator",
-                                 "response": "label"})[["item", "annotator", "label"]]
+        df = raw.rename(columns={"orig_id": "item", "!amt_worker_ids": "annotator", "response": "label"})[
+            ["item", "annotator", "label"]
+        ]
         return df, raw.groupby("orig_id")["gold"].first()
     df = pd.read_csv(CROWD / name / "answer.csv").rename(
-        columns={"question": "item", "worker": "annotator", "answer": "label"})
+        columns={"question": "item", "worker": "annotator", "answer": "label"}
+    )
     return df, pd.read_csv(CROWD / name / "truth.csv").set_index("question")["truth"]
 
 
-def score_row(method: str, labels: pd.Series, score: pd.Series, p_mv: pd.Series,
-              mv: pd.Series, truth: pd.Series, seconds: float) -> dict[str, Any]:
+def score_row(
+    method: str, labels: pd.Series, score: pd.Series, p_mv: pd.Series, mv: pd.Series, truth: pd.Series, seconds: float
+) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     common = labels.index.intersection(truth.index)
@@ -82,8 +85,7 @@ def rte_model(df: pd.DataFrame, mv: pd.Series) -> pd.DataFrame:
     return out_of_fold_probabilities(texts, mv, cv=5, seed=0)
 
 
-def cleanlab_rows(df: pd.DataFrame, pred: pd.DataFrame, mv: pd.Series, truth: pd.Series
-                  ) -> dict[str, Any]:
+def cleanlab_rows(df: pd.DataFrame, pred: pd.DataFrame, mv: pd.Series, truth: pd.Series) -> dict[str, Any]:
     from cleanlab.multiannotator import get_label_quality_multiannotator
 
     wide = df.pivot(index="item", columns="annotator", values="label").loc[pred.index]
@@ -114,10 +116,8 @@ def run_set(name: str) -> dict[str, Any]:
     t = time.perf_counter()
     ds = DawidSkene().fit(df)
     t_ds = time.perf_counter() - t
-    rows.append(score_row("dawid_skene", ds.labels_, ds.probas_.max(axis=1),
-                          prob_of(ds.probas_, mv), mv, truth, t_ds))
-    variants: list[tuple[str, Any, Any]] = [("crowdlab", None, None),
-                                           ("crowdlab+ds", None, DawidSkene())]
+    rows.append(score_row("dawid_skene", ds.labels_, ds.probas_.max(axis=1), prob_of(ds.probas_, mv), mv, truth, t_ds))
+    variants: list[tuple[str, Any, Any]] = [("crowdlab", None, None), ("crowdlab+ds", None, DawidSkene())]
     if name == "rte":
         pred = rte_model(df, mv)
         model_acc = float((pred.idxmax(axis=1) == truth.loc[pred.index]).mean())
@@ -126,10 +126,18 @@ def run_set(name: str) -> dict[str, Any]:
         t = time.perf_counter()
         r = consensus_quality(df, pred_probs, aggregator=agg)
         seconds = time.perf_counter() - t
-        rows.append(score_row(method, r.items["consensus_label"], r.items["consensus_quality"],
-                              prob_of(r.probas, mv), mv, truth, seconds))
-    out: dict[str, Any] = {"dataset": name, "items": int(df["item"].nunique()),
-                           "annotations": len(df), "rows": rows}
+        rows.append(
+            score_row(
+                method,
+                r.items["consensus_label"],
+                r.items["consensus_quality"],
+                prob_of(r.probas, mv),
+                mv,
+                truth,
+                seconds,
+            )
+        )
+    out: dict[str, Any] = {"dataset": name, "items": int(df["item"].nunique()), "annotations": len(df), "rows": rows}
     if name == "rte":
         out["model_accuracy"] = model_acc
         out["rows"].append(cleanlab_rows(df, pred, mv, truth))
@@ -140,14 +148,17 @@ def markdown(res: list[dict[str, Any]]) -> str:
     keys = ["method", "accuracy", "wrong", "auroc", "auroc_on_mv", "seconds"]
     lines = []
     for r in res:
-        lines.append(f"\n**{r['dataset']}** ({r['items']} items, {r['annotations']} annotations"
-                     + (f"; text model accuracy {r['model_accuracy']:.3f}" if "model_accuracy"
-                        in r else "") + ")\n")
+        lines.append(
+            f"\n**{r['dataset']}** ({r['items']} items, {r['annotations']} annotations"
+            + (f"; text model accuracy {r['model_accuracy']:.3f}" if "model_accuracy" in r else "")
+            + ")\n"
+        )
         lines.append("| " + " | ".join(keys) + " |")
         lines.append("|" + "---|" * len(keys))
         for row in r["rows"]:
-            cells = [f"{row[k]:.3f}" if isinstance(row[k], float) else
-                     ("-" if row[k] is None else str(row[k])) for k in keys]
+            cells = [
+                f"{row[k]:.3f}" if isinstance(row[k], float) else ("-" if row[k] is None else str(row[k])) for k in keys
+            ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

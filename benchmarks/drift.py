@@ -54,8 +54,7 @@ def distance_only(report: DriftReport) -> bool:
     """The data-set verdict from the scores and thresholds alone (no noise guard)."""
     drifted: dict[str, bool] = {}
     for c in report.columns:
-        hit = (c.score > c.threshold if c.method == "domain_classifier"
-               else c.score >= c.threshold)
+        hit = c.score > c.threshold if c.method == "domain_classifier" else c.score >= c.threshold
         drifted[c.column] = drifted.get(c.column, False) or bool(hit)
     return sum(drifted.values()) / len(drifted) >= report.drift_share
 
@@ -85,14 +84,21 @@ def run(sizes: list[int], repeats: int, seed: int) -> list[dict[str, Any]]:
                 report = drift_report(ref, current, seed=r)
                 seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
                 tests = {c.method: c for c in report.columns}
-                runs.append({
-                    "n": n, "repeat": r, "scenario": scenario, "rows": len(ref) + len(current),
-                    "seconds": seconds, "cpu_seconds": cpu, "truthset": report.drift,
-                    "distance_only": distance_only(report),
-                    "p_value": p_value_verdict(ref, current)["drift"],
-                    **{f"{m}_drift": tests[m].drift for m in METHODS},
-                    **{f"{m}_score": tests[m].score for m in METHODS},
-                })
+                runs.append(
+                    {
+                        "n": n,
+                        "repeat": r,
+                        "scenario": scenario,
+                        "rows": len(ref) + len(current),
+                        "seconds": seconds,
+                        "cpu_seconds": cpu,
+                        "truthset": report.drift,
+                        "distance_only": distance_only(report),
+                        "p_value": p_value_verdict(ref, current)["drift"],
+                        **{f"{m}_drift": tests[m].drift for m in METHODS},
+                        **{f"{m}_score": tests[m].score for m in METHODS},
+                    }
+                )
             print(f"n={n} repeat {r + 1}/{repeats} done", file=sys.stderr, flush=True)
     return runs
 
@@ -101,10 +107,14 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     df = pd.DataFrame(runs)
     out = []
     for (n, scenario), g in df.groupby(["n", "scenario"], sort=False):
-        row: dict[str, Any] = {"n": int(n), "scenario": scenario, "repeats": len(g),
-                               "flagged_truthset": int(g["truthset"].sum()),
-                               "flagged_distance_only": int(g["distance_only"].sum()),
-                               "flagged_p_value": int(g["p_value"].sum())}
+        row: dict[str, Any] = {
+            "n": int(n),
+            "scenario": scenario,
+            "repeats": len(g),
+            "flagged_truthset": int(g["truthset"].sum()),
+            "flagged_distance_only": int(g["distance_only"].sum()),
+            "flagged_p_value": int(g["p_value"].sum()),
+        }
         for m in METHODS:
             row[f"{m}_flagged"] = int(g[f"{m}_drift"].sum())
             row[f"{m}_median"] = float(g[f"{m}_score"].median())
@@ -115,15 +125,20 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: list[dict[str, Any]]) -> str:
-    head = ("| n | scenario | truthset | distances only | p-values (0.05) | label JS | length W "
-            "| OOV excess | domain AUC | s per report |")
+    head = (
+        "| n | scenario | truthset | distances only | p-values (0.05) | label JS | length W "
+        "| OOV excess | domain AUC | s per report |"
+    )
     lines = [head, "|" + "---|" * 10]
     for s in summary:
         k = s["repeats"]
         cells = [f"{s[f'{m}_flagged']}/{k} ({s[f'{m}_median']:.3f})" for m in METHODS]
-        lines.append(f"| {s['n']:,} | {s['scenario']} | {s['flagged_truthset']}/{k} | "
-                     f"{s['flagged_distance_only']}/{k} | {s['flagged_p_value']}/{k} | "
-                     + " | ".join(cells) + f" | {s['median_seconds']:.2f} |")
+        lines.append(
+            f"| {s['n']:,} | {s['scenario']} | {s['flagged_truthset']}/{k} | "
+            f"{s['flagged_distance_only']}/{k} | {s['flagged_p_value']}/{k} | "
+            + " | ".join(cells)
+            + f" | {s['median_seconds']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -141,14 +156,24 @@ def main() -> None:
     per_100k = float(np.median([r["seconds"] * 100_000 / r["rows"] for r in largest]))
     cpu_100k = float(np.median([r["cpu_seconds"] * 100_000 / r["rows"] for r in largest]))
     if args.json:
-        print(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                          "seconds_per_100k_rows": per_100k,
-                          "cpu_seconds_per_100k_rows": cpu_100k, "summary": summary},
-                         indent=1))
+        print(
+            json.dumps(
+                {
+                    "machine": platform.platform(),
+                    "python": platform.python_version(),
+                    "seconds_per_100k_rows": per_100k,
+                    "cpu_seconds_per_100k_rows": cpu_100k,
+                    "summary": summary,
+                },
+                indent=1,
+            )
+        )
         return
     print(table(summary))
-    print(f"\ndrift_report per 100,000 rows (n={max(sizes):,} random halves), median: "
-          f"{per_100k:.2f} s wall, {cpu_100k:.2f} s CPU")
+    print(
+        f"\ndrift_report per 100,000 rows (n={max(sizes):,} random halves), median: "
+        f"{per_100k:.2f} s wall, {cpu_100k:.2f} s CPU"
+    )
 
 
 if __name__ == "__main__":

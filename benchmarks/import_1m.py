@@ -19,7 +19,26 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ["free", "prize", "call", "now", "meeting", "tomorrow", "love", "you", "ok", "lar", "text", "stop", "win", "cash", "claim", "home", "later", "dinner"]
+WORDS = [
+    "free",
+    "prize",
+    "call",
+    "now",
+    "meeting",
+    "tomorrow",
+    "love",
+    "you",
+    "ok",
+    "lar",
+    "text",
+    "stop",
+    "win",
+    "cash",
+    "claim",
+    "home",
+    "later",
+    "dinner",
+]
 
 
 def _text(i: int) -> str:
@@ -34,7 +53,7 @@ def make_csv(path: Path, rows: int, seed: int = 0) -> None:
         fh.write("id,text,label,annotator\n")
         for i in range(rows):
             j = rng.randrange(i) if i > 10 and rng.random() < 0.02 else i
-            fh.write(f"{i},\"{_text(j)}\",{'abcd'[j % 4]},ann{j % 20}\n")
+            fh.write(f'{i},"{_text(j)}",{"abcd"[j % 4]},ann{j % 20}\n')
 
 
 CHILD = """
@@ -60,8 +79,12 @@ print(json.dumps(res))
 
 
 def run_phase(phase: str, root: Path, csv_path: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, phase, str(root), str(csv_path), str(out)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, phase, str(root), str(csv_path), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -89,9 +112,11 @@ def main() -> None:
         return
     print(f"{args.rows:,} rows, {results['csv_mb']:.0f} MB CSV")
     i = results["import"]
-    print(f"import: {i['seconds']:.1f} s, {i['rows_per_second']:,.0f} rows/s, peak {i['peak_mb']:.0f} MB "
-          f"+ reader process {i['reader_peak_mb']:.0f} MB "
-          f"({i['items']:,} items, {i['annotations']:,} annotations, {i['duplicates']:,} duplicates)")
+    print(
+        f"import: {i['seconds']:.1f} s, {i['rows_per_second']:,.0f} rows/s, peak {i['peak_mb']:.0f} MB "
+        f"+ reader process {i['reader_peak_mb']:.0f} MB "
+        f"({i['items']:,} items, {i['annotations']:,} annotations, {i['duplicates']:,} duplicates)"
+    )
     for fmt in ("jsonl", "csv", "parquet", "labelstudio"):
         e = results[f"export_{fmt}"]
         print(f"export {fmt}: {e['seconds']:.1f} s, {e['rows_per_second']:,.0f} rows/s, peak {e['peak_mb']:.0f} MB")

@@ -70,8 +70,7 @@ def load_news() -> dict[str, Any]:
     return {"y": y, "p": p, "ids": ids, "confirmed": confirmed, "correctable": correctable}
 
 
-def news_row(name: str, flags: np.ndarray, scores: np.ndarray, seconds: float,
-             d: dict[str, Any]) -> dict[str, Any]:
+def news_row(name: str, flags: np.ndarray, scores: np.ndarray, seconds: float, d: dict[str, Any]) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     flagged = np.flatnonzero(flags)
@@ -104,8 +103,7 @@ def run_news(repeat: int) -> dict[str, Any]:
     (cl_flags, cl_q), t_cl = timed(cleanlab_default, repeat)
     _, t_cl1 = timed(cleanlab_one_job, repeat)
     rows = [
-        news_row("truthset", ours["is_issue"].to_numpy(), ours["label_quality"].to_numpy(),
-                 t_ours, d),
+        news_row("truthset", ours["is_issue"].to_numpy(), ours["label_quality"].to_numpy(), t_ours, d),
         news_row("cleanlab", cl_flags, cl_q, t_cl, d),
     ]
     rows[1]["seconds_n_jobs_1"] = t_cl1
@@ -114,14 +112,19 @@ def run_news(repeat: int) -> dict[str, Any]:
     for filter_by in FILTERS:
         for score in SCORES:
             r = find_label_issues(y, p, filter_by=filter_by, score=score)
-            row = news_row(f"{filter_by}/{score}", r["is_issue"].to_numpy(),
-                           r["label_quality"].to_numpy(), float("nan"), d)
+            row = news_row(
+                f"{filter_by}/{score}", r["is_issue"].to_numpy(), r["label_quality"].to_numpy(), float("nan"), d
+            )
             row.pop("seconds")
             variants.append(row)
     cl_variants = []
     for method in ("self_confidence", "normalized_margin", "confidence_weighted_entropy"):
-        cl_variants.append({"method": f"cleanlab/{method}", "auroc": news_row(
-            "", cl_flags, cl_scores(y, p, method=method), 0.0, d)["auroc"]})
+        cl_variants.append(
+            {
+                "method": f"cleanlab/{method}",
+                "auroc": news_row("", cl_flags, cl_scores(y, p, method=method), 0.0, d)["auroc"],
+            }
+        )
     return {
         "items": int(y.size),
         "candidates": int(d["ids"].size),
@@ -181,13 +184,21 @@ def run_synthetic(n: int, k: int, repeat: int) -> dict[str, Any]:
     for name, fn in (("truthset", ours), ("cleanlab", theirs)):
         flags, seconds = timed(fn, repeat)
         tp = int((flags & flipped).sum())
-        rows.append({
-            "method": name, "flagged": int(flags.sum()), "flipped": int(flipped.sum()),
-            "precision": tp / max(int(flags.sum()), 1), "recall": tp / int(flipped.sum()),
-            "seconds": seconds, "peak_mb": peak_memory(fn),
-        })
+        rows.append(
+            {
+                "method": name,
+                "flagged": int(flags.sum()),
+                "flipped": int(flipped.sum()),
+                "precision": tp / max(int(flags.sum()), 1),
+                "recall": tp / int(flipped.sum()),
+                "seconds": seconds,
+                "peak_mb": peak_memory(fn),
+            }
+        )
     return {
-        "items": n, "classes": k, "rows": rows,
+        "items": n,
+        "classes": k,
+        "rows": rows,
         "time_ratio": rows[0]["seconds"] / rows[1]["seconds"],
         "memory_ratio": rows[0]["peak_mb"] / rows[1]["peak_mb"],
         "input_mb": p.nbytes / 1e6,
@@ -215,19 +226,26 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     news, syn = out["20news"], out["synthetic"]
-    print(f"## 20news: {news['items']} items, {news['candidates']} candidates, "
-          f"{news['confirmed']} confirmed ({news['correctable']} correctable)\n")
-    print(markdown(news["rows"], ["method", "flagged", "confirmed_found", "correctable_found",
-                                  "candidates_flagged", "auroc", "seconds"]))
-    print(f"\ntime ratio truthset / cleanlab: {news['time_ratio']:.3f} "
-          f"(vs cleanlab n_jobs=1: {news['time_ratio_vs_n_jobs_1']:.3f}); targets: "
-          f"{news['targets']}\n")
+    print(
+        f"## 20news: {news['items']} items, {news['candidates']} candidates, "
+        f"{news['confirmed']} confirmed ({news['correctable']} correctable)\n"
+    )
+    print(
+        markdown(
+            news["rows"],
+            ["method", "flagged", "confirmed_found", "correctable_found", "candidates_flagged", "auroc", "seconds"],
+        )
+    )
+    print(
+        f"\ntime ratio truthset / cleanlab: {news['time_ratio']:.3f} "
+        f"(vs cleanlab n_jobs=1: {news['time_ratio_vs_n_jobs_1']:.3f}); targets: "
+        f"{news['targets']}\n"
+    )
     print(markdown(news["variants"], ["method", "flagged", "confirmed_found", "auroc"]))
     print()
     print(markdown(news["cleanlab_score_variants"], ["method", "auroc"]))
     print(f"\n## synthetic: {syn['items']} x {syn['classes']} ({syn['input_mb']:.0f} MB input)\n")
-    print(markdown(syn["rows"], ["method", "flagged", "flipped", "precision", "recall",
-                                 "seconds", "peak_mb"]))
+    print(markdown(syn["rows"], ["method", "flagged", "flipped", "precision", "recall", "seconds", "peak_mb"]))
     print(f"\ntime ratio {syn['time_ratio']:.3f}, peak memory ratio {syn['memory_ratio']:.3f}")
 
 

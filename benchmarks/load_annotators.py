@@ -44,8 +44,28 @@ from pathlib import Path
 from typing import Any
 
 LABELS = ["pos", "neg", "neutral"]
-WORDS = ["free", "prize", "call", "now", "meeting", "tomorrow", "love", "you", "ok", "text", "stop", "win",
-         "cash", "claim", "home", "later", "dinner", "great", "film", "awful"]
+WORDS = [
+    "free",
+    "prize",
+    "call",
+    "now",
+    "meeting",
+    "tomorrow",
+    "love",
+    "you",
+    "ok",
+    "text",
+    "stop",
+    "win",
+    "cash",
+    "claim",
+    "home",
+    "later",
+    "dinner",
+    "great",
+    "film",
+    "awful",
+]
 PASSWORD = "load test password"
 PG_ADMIN = os.environ.get("TRUTHSET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -65,6 +85,7 @@ else:
 
 # --------------------------------------------------------------------------- setup
 
+
 def _text(i: int) -> str:
     rng = random.Random(i)
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 30))) + f" #{i}"
@@ -82,8 +103,17 @@ def write_items(path: Path, n: int, *, labels: list[str] | None = None, rare: fl
             fh.write(json.dumps(row) + "\n")
 
 
-def setup_project(root: Path, *, items: int, overlap: int, clients: int, labels: list[str] | None = None,
-                  item_labels: list[str] | None = None, rare: float = 0.0, user_prefix: str = "") -> dict[str, Any]:
+def setup_project(
+    root: Path,
+    *,
+    items: int,
+    overlap: int,
+    clients: int,
+    labels: list[str] | None = None,
+    item_labels: list[str] | None = None,
+    rare: float = 0.0,
+    user_prefix: str = "",
+) -> dict[str, Any]:
     """Create the project, import the items, add users with tokens. Returns names and tokens."""
     from truthset.services import users
     from truthset.services.imports import ImportOptions, import_file
@@ -94,8 +124,9 @@ def setup_project(root: Path, *, items: int, overlap: int, clients: int, labels:
     p.save_config(p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": overlap})}))
     src = root / "items.jsonl"
     write_items(src, items, labels=item_labels, rare=rare)
-    opts = ImportOptions(id_col="id", label_col="label" if item_labels else None,
-                         annotator_col="annotator" if item_labels else None)
+    opts = ImportOptions(
+        id_col="id", label_col="label" if item_labels else None, annotator_col="annotator" if item_labels else None
+    )
     report = import_file(p, src, opts)
     src.unlink()
     tokens = []
@@ -106,8 +137,13 @@ def setup_project(root: Path, *, items: int, overlap: int, clients: int, labels:
         users.add_user(p, name, role="annotator", password=PASSWORD)
         tokens.append([name, users.new_token(p, name)])
     p.close()
-    return {"root": str(root), "tokens": tokens, "admin_token": admin, "items": report.items_added,
-            "setup_seconds": time.perf_counter() - t0}
+    return {
+        "root": str(root),
+        "tokens": tokens,
+        "admin_token": admin,
+        "items": report.items_added,
+        "setup_seconds": time.perf_counter() - t0,
+    }
 
 
 def free_port() -> int:
@@ -131,13 +167,21 @@ class Server:
 
         t0 = time.perf_counter()
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-c", SERVER, self.root, str(self.port), str(self.workers)],
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", SERVER, self.root, str(self.port), str(self.workers)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log}")
             try:
-                if httpx.get(self.url + "/api/me", headers={"authorization": f"Bearer {token}"}, timeout=2).status_code == 200:
+                if (
+                    httpx.get(self.url + "/api/me", headers={"authorization": f"Bearer {token}"}, timeout=2).status_code
+                    == 200
+                ):
                     return time.perf_counter() - t0
             except httpx.TransportError:
                 pass
@@ -179,6 +223,7 @@ class Server:
 
 # --------------------------------------------------------------------------- clients
 
+
 class Http:
     """A minimal HTTP/1.1 keep-alive client over asyncio streams, one connection per annotator.
 
@@ -209,8 +254,11 @@ class Http:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         data = b"" if body is None else json.dumps(body).encode()
-        self.writer.write(f"{method} {path} HTTP/1.1\r\n{self.head}content-type: application/json\r\n"
-                          f"content-length: {len(data)}\r\n\r\n".encode() + data)
+        self.writer.write(
+            f"{method} {path} HTTP/1.1\r\n{self.head}content-type: application/json\r\n"
+            f"content-length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
         status_line = await self.reader.readuntil(b"\r\n")
         if not status_line:
             raise asyncio.IncompleteReadError(b"", None)
@@ -227,7 +275,7 @@ class Http:
                 close = True
         if chunked:
             parts = []
-            while (size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)):
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
                 parts.append((await self.reader.readexactly(size + 2))[:-2])
             await self.reader.readuntil(b"\r\n")
             payload = b"".join(parts)
@@ -248,8 +296,9 @@ class Http:
 WARM_UP = 1.0
 
 
-async def _annotator(url: str, index: int, name: str, token: str, deadline: float, rate: float,
-                     out: dict[str, Any], start: float) -> None:
+async def _annotator(
+    url: str, index: int, name: str, token: str, deadline: float, rate: float, out: dict[str, Any], start: float
+) -> None:
     lat: dict[str, list[float]] = out["latency"]
     statuses: Counter[str] = out["statuses"]
     period = 1.0 / rate if rate > 0 else 0.0
@@ -315,9 +364,15 @@ async def _annotator(url: str, index: int, name: str, token: str, deadline: floa
 
 async def drive(url: str, tokens: list[list[str]], seconds: float, rate: float) -> dict[str, Any]:
     """Run one annotator per token until ``seconds`` pass; returns acks, latencies, statuses."""
-    out: dict[str, Any] = {"latency": {"next": [], "submit": [], "submit_steady": []}, "statuses": Counter(),
-                           "acks": [], "transport_errors": Counter(), "locked_responses": 0, "finished": 0,
-                           "error_bodies": []}
+    out: dict[str, Any] = {
+        "latency": {"next": [], "submit": [], "submit_steady": []},
+        "statuses": Counter(),
+        "acks": [],
+        "transport_errors": Counter(),
+        "locked_responses": 0,
+        "finished": 0,
+        "error_bodies": [],
+    }
     t0 = time.perf_counter()
     deadline = t0 + seconds
     await asyncio.gather(*(_annotator(url, i, n, t, deadline, rate, out, t0) for i, (n, t) in enumerate(tokens)))
@@ -343,8 +398,16 @@ def _clients_main(args_path: str, out_path: str) -> None:
     Path(out_path).write_text(json.dumps(res))
 
 
-def run_phase(server: Server, tokens: list[list[str]], admin_token: str, *, seconds: float, rate: float = 0.0,
-              kill_at: float | None = None, procs: int = 1) -> dict[str, Any]:
+def run_phase(
+    server: Server,
+    tokens: list[list[str]],
+    admin_token: str,
+    *,
+    seconds: float,
+    rate: float = 0.0,
+    kill_at: float | None = None,
+    procs: int = 1,
+) -> dict[str, Any]:
     """Drive the clients from ``procs`` child processes; with ``kill_at``, SIGKILL and restart the server then."""
     work = Path(tempfile.mkdtemp(prefix="truthset-load-"))
     server_cpu, mark = 0.0, server.cpu_seconds()
@@ -352,8 +415,12 @@ def run_phase(server: Server, tokens: list[list[str]], admin_token: str, *, seco
     for i in range(procs):
         spec = work / f"spec{i}.json"
         spec.write_text(json.dumps({"url": server.url, "tokens": tokens[i::procs], "seconds": seconds, "rate": rate}))
-        children.append((subprocess.Popen([sys.executable, __file__, "_clients", str(spec), str(work / f"out{i}.json")]),
-                         work / f"out{i}.json"))
+        children.append(
+            (
+                subprocess.Popen([sys.executable, __file__, "_clients", str(spec), str(work / f"out{i}.json")]),
+                work / f"out{i}.json",
+            )
+        )
     restart = None
     if kill_at is not None:
         time.sleep(kill_at)
@@ -368,9 +435,15 @@ def run_phase(server: Server, tokens: list[list[str]], admin_token: str, *, seco
             raise RuntimeError(f"client process exited with {child.returncode}")
     server_cpu += server.cpu_seconds() - mark
     parts = [json.loads(path.read_text()) for _, path in children]
-    merged: dict[str, Any] = {"latency": {"next": [], "submit": [], "submit_steady": []}, "statuses": Counter(),
-                              "acks": [], "transport_errors": Counter(), "locked_responses": 0, "finished": 0,
-                              "error_bodies": []}
+    merged: dict[str, Any] = {
+        "latency": {"next": [], "submit": [], "submit_steady": []},
+        "statuses": Counter(),
+        "acks": [],
+        "transport_errors": Counter(),
+        "locked_responses": 0,
+        "finished": 0,
+        "error_bodies": [],
+    }
     for p in parts:
         for k in ("next", "submit", "submit_steady"):
             merged["latency"][k] += p["latency"][k]
@@ -398,18 +471,28 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def summarise(name: str, res: dict[str, Any]) -> dict[str, Any]:
-    ms = {k: {f"p{q}": None if (v := pct(res["latency"][k], q)) is None else round(v * 1000, 2) for q in (50, 95, 99)}
-          for k in ("next", "submit", "submit_steady")}
-    return {"phase": name, "seconds": round(res["seconds"], 2), "annotations": len(res["acks"]),
-            "annotations_per_s": round(len(res["acks"]) / res["seconds"], 1), "latency_ms": ms,
-            "statuses": dict(res["statuses"]), "transport_errors": dict(res["transport_errors"]),
-            "locked_responses": res["locked_responses"], "restart_seconds": res.get("restart_seconds"),
-            "server_cpu_percent": round(100 * res["server_cpu_seconds"] / res["seconds"], 1),
-            "client_cpu_percent": round(100 * res["client_cpu_seconds"] / res["seconds"], 1),
-            "error_bodies": res["error_bodies"][:5]}
+    ms = {
+        k: {f"p{q}": None if (v := pct(res["latency"][k], q)) is None else round(v * 1000, 2) for q in (50, 95, 99)}
+        for k in ("next", "submit", "submit_steady")
+    }
+    return {
+        "phase": name,
+        "seconds": round(res["seconds"], 2),
+        "annotations": len(res["acks"]),
+        "annotations_per_s": round(len(res["acks"]) / res["seconds"], 1),
+        "latency_ms": ms,
+        "statuses": dict(res["statuses"]),
+        "transport_errors": dict(res["transport_errors"]),
+        "locked_responses": res["locked_responses"],
+        "restart_seconds": res.get("restart_seconds"),
+        "server_cpu_percent": round(100 * res["server_cpu_seconds"] / res["seconds"], 1),
+        "client_cpu_percent": round(100 * res["client_cpu_seconds"] / res["seconds"], 1),
+        "error_bodies": res["error_bodies"][:5],
+    }
 
 
 # --------------------------------------------------------------------------- invariants
+
 
 def verify(root: Path | str, acks: list[list[Any]], overlap: int) -> dict[str, Any]:
     """Check the store: acknowledged ⊆ stored, no (item, user) twice, no item above ``overlap``."""
@@ -421,29 +504,54 @@ def verify(root: Path | str, acks: list[list[Any]], overlap: int) -> dict[str, A
     p = open_project(root)
     try:
         with p.store.engine.connect() as conn:
-            stored = {r.id: (r.item_id, r.name) for r in conn.execute(
-                select(Annotation.id, Annotation.item_id, User.name).join(User, User.id == Annotation.user_id)
-                .where(Annotation.project_id == p.id, Annotation.source == "human"))}
-            dup_pairs = conn.execute(select(func.count()).select_from(
-                select(Annotation.item_id, Annotation.user_id)
-                .where(Annotation.project_id == p.id, Annotation.source == "human")
-                .group_by(Annotation.item_id, Annotation.user_id).having(func.count() > 1).subquery())).scalar_one()
-            over_k = conn.execute(select(func.count()).select_from(
-                select(Annotation.item_id).where(Annotation.project_id == p.id, Annotation.source == "human")
-                .group_by(Annotation.item_id).having(func.count() > overlap).subquery())).scalar_one()
-            open_over_k = conn.execute(select(func.count()).select_from(Item).where(
-                Item.project_id == p.id, Item.n_open > overlap)).scalar_one()
+            stored = {
+                r.id: (r.item_id, r.name)
+                for r in conn.execute(
+                    select(Annotation.id, Annotation.item_id, User.name)
+                    .join(User, User.id == Annotation.user_id)
+                    .where(Annotation.project_id == p.id, Annotation.source == "human")
+                )
+            }
+            dup_pairs = conn.execute(
+                select(func.count()).select_from(
+                    select(Annotation.item_id, Annotation.user_id)
+                    .where(Annotation.project_id == p.id, Annotation.source == "human")
+                    .group_by(Annotation.item_id, Annotation.user_id)
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            ).scalar_one()
+            over_k = conn.execute(
+                select(func.count()).select_from(
+                    select(Annotation.item_id)
+                    .where(Annotation.project_id == p.id, Annotation.source == "human")
+                    .group_by(Annotation.item_id)
+                    .having(func.count() > overlap)
+                    .subquery()
+                )
+            ).scalar_one()
+            open_over_k = conn.execute(
+                select(func.count()).select_from(Item).where(Item.project_id == p.id, Item.n_open > overlap)
+            ).scalar_one()
     finally:
         p.close()
     ack_ids = Counter(a[0] for a in acks)
     missing = [a for a in acks if stored.get(a[0]) != (a[1], a[2])]
-    return {"acknowledged": len(ack_ids), "stored": len(stored), "missing": len(missing), "missing_examples": missing[:5],
-            "acked_twice": sum(1 for c in ack_ids.values() if c > 1), "duplicate_item_user": dup_pairs,
-            "items_over_k": over_k, "items_n_open_over_k": open_over_k,
-            "ok": not missing and dup_pairs == 0 and over_k == 0 and open_over_k == 0}
+    return {
+        "acknowledged": len(ack_ids),
+        "stored": len(stored),
+        "missing": len(missing),
+        "missing_examples": missing[:5],
+        "acked_twice": sum(1 for c in ack_ids.values() if c > 1),
+        "duplicate_item_user": dup_pairs,
+        "items_over_k": over_k,
+        "items_n_open_over_k": open_over_k,
+        "ok": not missing and dup_pairs == 0 and over_k == 0 and open_over_k == 0,
+    }
 
 
 # --------------------------------------------------------------------------- list / filter
+
 
 async def _list_requests(url: str, token: str, paths: list[str]) -> tuple[list[float], Counter[int]]:
     import httpx
@@ -462,21 +570,31 @@ async def _list_requests(url: str, token: str, paths: list[str]) -> tuple[list[f
 def list_benchmark(server: Server, token: str, max_id: int, n: int, *, labels: tuple[str, str]) -> list[dict[str, Any]]:
     rng = random.Random(1)
     out = []
-    variants = [("list limit=50", "/api/items?after={a}&limit=50"),
-                ("list limit=1000", "/api/items?after={a}&limit=1000"),
-                (f"filter label={labels[0]} (25% of items) limit=50", "/api/items?after={a}&limit=50&label=" + labels[0]),
-                (f"filter label={labels[1]} (1% of items) limit=50", "/api/items?after={a}&limit=50&label=" + labels[1])]
+    variants = [
+        ("list limit=50", "/api/items?after={a}&limit=50"),
+        ("list limit=1000", "/api/items?after={a}&limit=1000"),
+        (f"filter label={labels[0]} (25% of items) limit=50", "/api/items?after={a}&limit=50&label=" + labels[0]),
+        (f"filter label={labels[1]} (1% of items) limit=50", "/api/items?after={a}&limit=50&label=" + labels[1]),
+    ]
     for name, tpl in variants:
         paths = [tpl.format(a=rng.randrange(max_id)) for _ in range(n)]
         asyncio.run(_list_requests(server.url, token, paths[:5]))  # warm-up
         lat, codes = asyncio.run(_list_requests(server.url, token, paths))
-        out.append({"variant": name, "requests": n, "p50_ms": round(pct(lat, 50) * 1000, 1),  # type: ignore[operator]
-                    "p95_ms": round(pct(lat, 95) * 1000, 1), "max_ms": round(max(lat) * 1000, 1),  # type: ignore[operator]
-                    "statuses": dict(codes)})
+        out.append(
+            {
+                "variant": name,
+                "requests": n,
+                "p50_ms": round(pct(lat, 50) * 1000, 1),  # type: ignore[operator]
+                "p95_ms": round(pct(lat, 95) * 1000, 1),
+                "max_ms": round(max(lat) * 1000, 1),  # type: ignore[operator]
+                "statuses": dict(codes),
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- orchestration
+
 
 class Store:
     """The backend's environment: SQLite (nothing to do) or a fresh PostgreSQL database, dropped on close."""
@@ -537,8 +655,15 @@ def load_run(backend: str, base: Path, args: argparse.Namespace, store: Store) -
         for name, rate, kill_at in plan:
             if args.phases and name not in args.phases:
                 continue
-            res = run_phase(server, made["tokens"], made["admin_token"], seconds=args.seconds, rate=rate,
-                            kill_at=kill_at, procs=args.client_procs)
+            res = run_phase(
+                server,
+                made["tokens"],
+                made["admin_token"],
+                seconds=args.seconds,
+                rate=rate,
+                kill_at=kill_at,
+                procs=args.client_procs,
+            )
             acks += res["acks"]
             phases.append(summarise(name + (f" ({rate:g}/s per client)" if rate else ""), res))
             _say(_phase_line(phases[-1]))
@@ -548,8 +673,15 @@ def load_run(backend: str, base: Path, args: argparse.Namespace, store: Store) -
         check = verify(root, acks, args.overlap)
     check["server_log_database_is_locked"] = server.log_mentions("database is locked")
     check["server_log_tracebacks"] = server.log_mentions("Traceback")
-    return {"backend": backend, "items": made["items"], "clients": args.clients, "overlap": args.overlap,
-            "workers": args.workers, "phases": phases, "invariants": check}
+    return {
+        "backend": backend,
+        "items": made["items"],
+        "clients": args.clients,
+        "overlap": args.overlap,
+        "workers": args.workers,
+        "phases": phases,
+        "invariants": check,
+    }
 
 
 def list_run(backend: str, base: Path, args: argparse.Namespace, store: Store) -> dict[str, Any]:
@@ -557,16 +689,21 @@ def list_run(backend: str, base: Path, args: argparse.Namespace, store: Store) -
     root = base / f"list-{backend}"
     labels = ["pos", "neg", "neutral", "other", "rare"]
     with _Env(env):
-        made = setup_project(root, items=args.list_items, overlap=1, clients=0, labels=labels,
-                             item_labels=labels, rare=0.01)
+        made = setup_project(
+            root, items=args.list_items, overlap=1, clients=0, labels=labels, item_labels=labels, rare=0.01
+        )
     server = Server(root, env=env, workers=args.workers)
     try:
         server.start(made["admin_token"])
         import httpx
 
-        first = httpx.get(server.url + "/api/items?limit=1", headers={"authorization": f"Bearer {made['admin_token']}"}).json()
+        first = httpx.get(
+            server.url + "/api/items?limit=1", headers={"authorization": f"Bearer {made['admin_token']}"}
+        ).json()
         lo = first["items"][0]["item_id"]
-        rows = list_benchmark(server, made["admin_token"], lo + made["items"], args.list_requests, labels=("pos", "rare"))
+        rows = list_benchmark(
+            server, made["admin_token"], lo + made["items"], args.list_requests, labels=("pos", "rare")
+        )
         if backend == "postgres":
             # Right after a bulk load PostgreSQL has no planner statistics until autovacuum's
             # ANALYZE (about a minute later); measure both states.
@@ -576,16 +713,24 @@ def list_run(backend: str, base: Path, args: argparse.Namespace, store: Store) -
                 r["variant"] += " (before ANALYZE)"
             with psycopg.connect(env["TRUTHSET_DATABASE_URL"], autocommit=True) as pg:
                 pg.execute("ANALYZE")
-            after = list_benchmark(server, made["admin_token"], lo + made["items"], args.list_requests,
-                                   labels=("pos", "rare"))
+            after = list_benchmark(
+                server, made["admin_token"], lo + made["items"], args.list_requests, labels=("pos", "rare")
+            )
             for r in after:
                 r["variant"] += " (after ANALYZE)"
             rows += after
     finally:
         server.stop()
     for r in rows:
-        _say(f"  {r['variant']:<62} p50 {r['p50_ms']:>7} ms  p95 {r['p95_ms']:>7} ms  max {r['max_ms']:>7} ms  {r['statuses']}")
-    return {"backend": backend, "items": made["items"], "setup_seconds": round(made["setup_seconds"], 1), "requests": rows}
+        _say(
+            f"  {r['variant']:<62} p50 {r['p50_ms']:>7} ms  p95 {r['p95_ms']:>7} ms  max {r['max_ms']:>7} ms  {r['statuses']}"
+        )
+    return {
+        "backend": backend,
+        "items": made["items"],
+        "setup_seconds": round(made["setup_seconds"], 1),
+        "requests": rows,
+    }
 
 
 def _say(text: str) -> None:
@@ -596,11 +741,13 @@ def _say(text: str) -> None:
 def _phase_line(s: dict[str, Any]) -> str:
     n, sub, steady = s["latency_ms"]["next"], s["latency_ms"]["submit"], s["latency_ms"]["submit_steady"]
     extra = f"  restart {s['restart_seconds']:.1f} s" if s.get("restart_seconds") else ""
-    return (f"  {s['phase']:<28} {s['annotations']:>6} ann  {s['annotations_per_s']:>7.1f}/s  "
-            f"cpu server {s['server_cpu_percent']}% clients {s['client_cpu_percent']}%  "
-            f"submit p50 {sub['p50']} p99 {sub['p99']} ms (after {WARM_UP:g} s: p99 {steady['p99']})  "
-            f"next p50 {n['p50']} p99 {n['p99']} ms  "
-            f"statuses {s['statuses']}  transport {s['transport_errors']}  locked {s['locked_responses']}{extra}")
+    return (
+        f"  {s['phase']:<28} {s['annotations']:>6} ann  {s['annotations_per_s']:>7.1f}/s  "
+        f"cpu server {s['server_cpu_percent']}% clients {s['client_cpu_percent']}%  "
+        f"submit p50 {sub['p50']} p99 {sub['p99']} ms (after {WARM_UP:g} s: p99 {steady['p99']})  "
+        f"next p50 {n['p50']} p99 {n['p99']} ms  "
+        f"statuses {s['statuses']}  transport {s['transport_errors']}  locked {s['locked_responses']}{extra}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -610,8 +757,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--overlap", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each load phase")
-    ap.add_argument("--rates", type=float, nargs="*", default=[5.0, 10.0],
-                    help="annotations per second per client in each paced phase (10 x 50 clients = 500/s offered)")
+    ap.add_argument(
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[5.0, 10.0],
+        help="annotations per second per client in each paced phase (10 x 50 clients = 500/s offered)",
+    )
     ap.add_argument("--phases", nargs="*", default=None, help="subset of: saturate paced sigkill")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--client-procs", type=int, default=1)
@@ -629,8 +781,10 @@ def main(argv: list[str] | None = None) -> int:
             store = Store(backend, args.pg_admin)
             try:
                 if args.only != "list":
-                    _say(f"{backend}: {args.clients} annotators, {args.items} items, overlap {args.overlap}, "
-                         f"{args.workers} worker(s), {args.seconds:g} s per phase")
+                    _say(
+                        f"{backend}: {args.clients} annotators, {args.items} items, overlap {args.overlap}, "
+                        f"{args.workers} worker(s), {args.seconds:g} s per phase"
+                    )
                     run = load_run(backend, Path(tmp), args, store)
                     results["load"].append(run)
                     ok = ok and run["invariants"]["ok"] and run["invariants"]["server_log_database_is_locked"] == 0
@@ -642,7 +796,9 @@ def main(argv: list[str] | None = None) -> int:
                 store.close()
     if args.json:
         print(json.dumps(results, indent=2))
-    _say("ok: every acknowledged annotation stored, none twice, no item over k" if ok else "FAILED: see invariants above")
+    _say(
+        "ok: every acknowledged annotation stored, none twice, no item over k" if ok else "FAILED: see invariants above"
+    )
     return 0 if ok else 1
 
 

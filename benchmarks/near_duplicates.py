@@ -53,6 +53,7 @@ def read_texts(path: Path) -> list[str]:
 
 # -- the edit generator ---------------------------------------------------------------------
 
+
 def edit(text: str, rate: float, rng: np.random.Generator) -> str:
     """``text`` with about ``rate * len(text)`` edits (at least one) of five kinds."""
     chars = list(text)
@@ -112,8 +113,9 @@ def bases_from(texts: list[str], min_chars: int, max_jaccard: float = 0.3) -> li
     return [first_raw[c] for i, c in enumerate(cand) if i not in drop]
 
 
-def quality_set(bases: list[str], copies: int, levels: list[float], seed: int
-                ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+def quality_set(
+    bases: list[str], copies: int, levels: list[float], seed: int
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(texts, family, level, is_base) shuffled; level is 0 for bases."""
     rng = np.random.default_rng(seed)
     texts, family, level = [], [], []
@@ -123,8 +125,12 @@ def quality_set(bases: list[str], copies: int, levels: list[float], seed: int
             rate = float(rng.choice(levels))
             texts.append(edit(base, rate, rng)), family.append(f), level.append(rate)
     order = rng.permutation(len(texts))
-    return ([texts[i] for i in order], np.asarray(family)[order], np.asarray(level)[order],
-            np.asarray(level)[order] == 0)
+    return (
+        [texts[i] for i in order],
+        np.asarray(family)[order],
+        np.asarray(level)[order],
+        np.asarray(level)[order] == 0,
+    )
 
 
 def scale_set(source: list[str], n: int, seed: int, levels: list[float]) -> list[str]:
@@ -136,13 +142,14 @@ def scale_set(source: list[str], n: int, seed: int, levels: list[float]) -> list
     for a, b in pick.tolist():
         wa, wb = words[a], words[b]
         ia, ib = int(rng.integers(0, len(wa))), int(rng.integers(0, len(wb)))
-        out.append(" ".join(wa[ia:ia + 10] + wb[ib:ib + 10]))
+        out.append(" ".join(wa[ia : ia + 10] + wb[ib : ib + 10]))
     src = rng.integers(0, n_new, size=n - n_new)
     out += [edit(out[i], float(rng.choice(levels)), rng) for i in src.tolist()]
     return [out[i] for i in rng.permutation(len(out)).tolist()]
 
 
 # -- the methods ----------------------------------------------------------------------------
+
 
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -154,12 +161,20 @@ def run_truthset(texts: list[str], args: argparse.Namespace, scheme: str) -> dic
 
     c = cpu()
     t = time.perf_counter()
-    r = near_duplicates(texts, threshold=args.threshold, num_perm=args.num_perm, k=5,
-                        scheme=scheme, verify="signature", seed=args.seed)
+    r = near_duplicates(
+        texts, threshold=args.threshold, num_perm=args.num_perm, k=5, scheme=scheme, verify="signature", seed=args.seed
+    )
     secs = time.perf_counter() - t
-    return {"seconds": secs, "cpu_seconds": cpu() - c, "a": r.pairs["a"].to_numpy(), "b": r.pairs["b"].to_numpy(),
-            "cluster": r.clusters.cluster, "candidates": r.params["candidates"],
-            "bands": r.params["bands"], "rows": r.params["rows"]}
+    return {
+        "seconds": secs,
+        "cpu_seconds": cpu() - c,
+        "a": r.pairs["a"].to_numpy(),
+        "b": r.pairs["b"].to_numpy(),
+        "cluster": r.clusters.cluster,
+        "candidates": r.params["candidates"],
+        "bands": r.params["bands"],
+        "rows": r.params["rows"],
+    }
 
 
 def run_datasketch(texts: list[str], args: argparse.Namespace) -> dict:
@@ -171,7 +186,7 @@ def run_datasketch(texts: list[str], args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     norm = normalize_texts(texts, strip_punctuation=True)
     bands, rows = optimal_bands(args.threshold, args.num_perm)
-    shingles = [[s[i:i + 5].encode("utf-8") for i in range(max(1, len(s) - 4))] for s in norm]
+    shingles = [[s[i : i + 5].encode("utf-8") for i in range(max(1, len(s) - 4))] for s in norm]
     sketches = MinHash.bulk(shingles, num_perm=args.num_perm, seed=args.seed)
     lsh = MinHashLSH(threshold=args.threshold, num_perm=args.num_perm, params=(bands, rows))
     with lsh.insertion_session() as session:
@@ -192,11 +207,20 @@ def run_datasketch(texts: list[str], args: argparse.Namespace) -> dict:
     b += empty[1:]
     clusters = Clusters.from_pairs(len(texts), a, b)
     secs = time.perf_counter() - t
-    return {"seconds": secs, "cpu_seconds": cpu() - c, "a": np.asarray(a, dtype=np.int64), "b": np.asarray(b, dtype=np.int64),
-            "cluster": clusters.cluster, "candidates": n_cand, "bands": bands, "rows": rows}
+    return {
+        "seconds": secs,
+        "cpu_seconds": cpu() - c,
+        "a": np.asarray(a, dtype=np.int64),
+        "b": np.asarray(b, dtype=np.int64),
+        "cluster": clusters.cluster,
+        "candidates": n_cand,
+        "bands": bands,
+        "rows": rows,
+    }
 
 
 # -- metrics --------------------------------------------------------------------------------
+
 
 def expand_pairs(a: np.ndarray, b: np.ndarray, texts: list[str]) -> np.ndarray:
     """Item pairs (as sorted uint64 keys) implied by pairs between representatives: every copy
@@ -239,14 +263,23 @@ def pair_counting(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return (tp / pp if pp else 1.0), (tp / tt if tt else 1.0)
 
 
-def score(result: dict, texts: list[str], family: np.ndarray, level: np.ndarray,
-          truth: np.ndarray, levels: list[float], expand: bool) -> dict:
+def score(
+    result: dict,
+    texts: list[str],
+    family: np.ndarray,
+    level: np.ndarray,
+    truth: np.ndarray,
+    levels: list[float],
+    expand: bool,
+) -> dict:
     n = len(texts)
     if expand:
         found = expand_pairs(result["a"], result["b"], texts)
     else:
-        found = np.unique(np.minimum(result["a"], result["b"]).astype(np.uint64) * np.uint64(n)
-                          + np.maximum(result["a"], result["b"]).astype(np.uint64))
+        found = np.unique(
+            np.minimum(result["a"], result["b"]).astype(np.uint64) * np.uint64(n)
+            + np.maximum(result["a"], result["b"]).astype(np.uint64)
+        )
     tp = len(np.intersect1d(found, truth, assume_unique=True))
     cp, cr = pair_counting(family, result["cluster"])
     base_of = {f: i for i, f in enumerate(family.tolist()) if level[i] == 0}
@@ -254,21 +287,33 @@ def score(result: dict, texts: list[str], family: np.ndarray, level: np.ndarray,
     for lv in levels:
         copies = np.flatnonzero(level == lv)
         origin = np.array([base_of[f] for f in family[copies].tolist()], dtype=np.int64)
-        keys = (np.minimum(copies, origin).astype(np.uint64) * np.uint64(n)
-                + np.maximum(copies, origin).astype(np.uint64))
+        keys = np.minimum(copies, origin).astype(np.uint64) * np.uint64(n) + np.maximum(copies, origin).astype(
+            np.uint64
+        )
         by_level[str(lv)] = {
             "pairs": int(len(copies)),
             "pair_recall": float(np.isin(keys, found).mean()) if len(copies) else None,
             "cluster_recall": float((result["cluster"][copies] == result["cluster"][origin]).mean())
-            if len(copies) else None}
-    return {"seconds": round(result["seconds"], 3), "cpu_seconds": round(result["cpu_seconds"], 3),
-            "bands": result["bands"], "rows": result["rows"],
-            "candidates": int(result["candidates"]), "pairs_found": int(len(found)),
-            "pair_precision": tp / len(found) if len(found) else 1.0, "pair_recall": tp / len(truth),
-            "cluster_precision": cp, "cluster_recall": cr, "by_edit_rate": by_level}
+            if len(copies)
+            else None,
+        }
+    return {
+        "seconds": round(result["seconds"], 3),
+        "cpu_seconds": round(result["cpu_seconds"], 3),
+        "bands": result["bands"],
+        "rows": result["rows"],
+        "candidates": int(result["candidates"]),
+        "pairs_found": int(len(found)),
+        "pair_precision": tp / len(found) if len(found) else 1.0,
+        "pair_recall": tp / len(truth),
+        "cluster_precision": cp,
+        "cluster_recall": cr,
+        "by_edit_rate": by_level,
+    }
 
 
 # -- the scale run, one process per method --------------------------------------------------
+
 
 def worker(method: str, path: str, args: argparse.Namespace) -> None:
     texts = Path(path).read_text(encoding="utf-8").split("\n")
@@ -280,20 +325,43 @@ def worker(method: str, path: str, args: argparse.Namespace) -> None:
     else:
         r = run_truthset(texts, args, method.split("-")[1])
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out = {"method": method, "texts": len(texts), "seconds": time.perf_counter() - t,
-           "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0,
-           "peak_rss_mb": usage.ru_maxrss / 1024,
-           "verified_pairs": int(len(r["a"])), "candidates": int(r["candidates"]),
-           "clusters_of_2_or_more": int((np.bincount(r["cluster"]) > 1).sum())}
+    out = {
+        "method": method,
+        "texts": len(texts),
+        "seconds": time.perf_counter() - t,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "verified_pairs": int(len(r["a"])),
+        "candidates": int(r["candidates"]),
+        "clusters_of_2_or_more": int((np.bincount(r["cluster"]) > 1).sum()),
+    }
     print(json.dumps(out))
 
 
 def scale_run(method: str, path: str, args: argparse.Namespace, timeout: float) -> dict:
-    cmd = [sys.executable, __file__, "--worker", method, "--input", path,
-           "--threshold", str(args.threshold), "--num-perm", str(args.num_perm), "--seed", str(args.seed)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        method,
+        "--input",
+        path,
+        "--threshold",
+        str(args.threshold),
+        "--num-perm",
+        str(args.num_perm),
+        "--seed",
+        str(args.seed),
+    ]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True,
-                              env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")})
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(HERE.parent / "src")},
+        )
     except subprocess.TimeoutExpired:
         return {"method": method, "error": f"did not finish in {timeout:.0f} s"}
     except subprocess.CalledProcessError as exc:
@@ -309,13 +377,18 @@ def main() -> None:
     p.add_argument("--copies", type=int, default=4)
     p.add_argument("--levels", default="0.02,0.05,0.1")
     p.add_argument("--min-chars", type=int, default=20)
-    p.add_argument("--base-jaccard", type=float, default=0.3,
-                   help="drop a base this similar to an earlier one (1.0: keep all distinct texts)")
+    p.add_argument(
+        "--base-jaccard",
+        type=float,
+        default=0.3,
+        help="drop a base this similar to an earlier one (1.0: keep all distinct texts)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", default="1000000", help="comma-separated sizes; 0 to skip")
     p.add_argument("--timeout", type=float, default=1800.0, help="per method and size, seconds")
-    p.add_argument("--peer-max", type=int, default=0,
-                   help="run datasketch only on scale sizes up to this (0: every size)")
+    p.add_argument(
+        "--peer-max", type=int, default=0, help="run datasketch only on scale sizes up to this (0: every size)"
+    )
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--json", action="store_true")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -327,18 +400,22 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent / "src"))
     levels = [float(x) for x in args.levels.split(",")]
     source = read_texts(args.data)
-    report: dict = {"data": str(args.data), "threshold": args.threshold, "num_perm": args.num_perm,
-                    "seed": args.seed, "levels": levels, "base_jaccard": args.base_jaccard}
+    report: dict = {
+        "data": str(args.data),
+        "threshold": args.threshold,
+        "num_perm": args.num_perm,
+        "seed": args.seed,
+        "levels": levels,
+        "base_jaccard": args.base_jaccard,
+    }
     if not args.skip_quality:
         bases = bases_from(source, args.min_chars, args.base_jaccard)
         texts, family, level, _ = quality_set(bases, args.copies, levels, args.seed)
         truth = true_pairs(family)
         report["quality"] = {"bases": len(bases), "items": len(texts), "true_pairs": int(len(truth))}
         for name in ["truthset-oph", "truthset-classic", "datasketch"]:
-            res = (run_datasketch(texts, args) if name == "datasketch"
-                   else run_truthset(texts, args, name.split("-")[1]))
-            report["quality"][name] = score(res, texts, family, level, truth, levels,
-                                            expand=name != "datasketch")
+            res = run_datasketch(texts, args) if name == "datasketch" else run_truthset(texts, args, name.split("-")[1])
+            report["quality"][name] = score(res, texts, family, level, truth, levels, expand=name != "datasketch")
     report["scale"] = []
     for n in [int(x) for x in args.scale.split(",") if int(x) > 0]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -356,11 +433,14 @@ def main() -> None:
         print(f"quality: {q['bases']} bases, {q['items']} items, {q['true_pairs']} true pairs")
         for name in ["truthset-oph", "truthset-classic", "datasketch"]:
             r = q[name]
-            print(f"  {name:17s} pairs P {r['pair_precision']:.3f} R {r['pair_recall']:.3f} | clusters "
-                  f"P {r['cluster_precision']:.3f} R {r['cluster_recall']:.3f} | {r['seconds']:.2f} s "
-                  f"({r['cpu_seconds']:.2f} s CPU) | "
-                  + " ".join(f"R@{k} {v['pair_recall']:.3f}/{v['cluster_recall']:.3f}"
-                             for k, v in r["by_edit_rate"].items()))
+            print(
+                f"  {name:17s} pairs P {r['pair_precision']:.3f} R {r['pair_recall']:.3f} | clusters "
+                f"P {r['cluster_precision']:.3f} R {r['cluster_recall']:.3f} | {r['seconds']:.2f} s "
+                f"({r['cpu_seconds']:.2f} s CPU) | "
+                + " ".join(
+                    f"R@{k} {v['pair_recall']:.3f}/{v['cluster_recall']:.3f}" for k, v in r["by_edit_rate"].items()
+                )
+            )
     for r in report["scale"]:
         print("  scale", r)
 

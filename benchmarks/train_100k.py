@@ -51,28 +51,49 @@ def run(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "texts.csv"
         pd.DataFrame({"id": range(n), "text": x, "label": y, "source": groups}).to_csv(path, index=False)
-        project = init_project(Path(tmp) / "p", task="text-classification", labels=["ham", "spam"],
-                               name="train-100k")
-        _, imp_w, imp_c = _timed(lambda: import_file(project, path, ImportOptions(
-            id_col="id", text_col="text", label_col="label", annotator="synthetic")))
+        project = init_project(Path(tmp) / "p", task="text-classification", labels=["ham", "spam"], name="train-100k")
+        _, imp_w, imp_c = _timed(
+            lambda: import_file(
+                project, path, ImportOptions(id_col="id", text_col="text", label_col="label", annotator="synthetic")
+            )
+        )
         out, tr_w, tr_c = _timed(lambda: train(project, seed=0, group_field="source", val_size=0.1))
         ev, ev_w, ev_c = _timed(lambda: evaluate_run(project, out["run"]))
         size = Path(out["model_path"]).stat().st_size
         project.close()
     return {
-        "items": n, "n_items": out["n_items"], "n_train": out["n_train"], "n_val": out["n_val"],
+        "items": n,
+        "n_items": out["n_items"],
+        "n_train": out["n_train"],
+        "n_val": out["n_val"],
         "n_test": out["n_test"],
-        "import_wall_seconds": round(imp_w, 1), "import_cpu_seconds": round(imp_c, 1),
-        "train_wall_seconds": round(tr_w, 1), "train_cpu_seconds": round(tr_c, 1),
-        "evaluate_wall_seconds": round(ev_w, 1), "evaluate_cpu_seconds": round(ev_c, 1),
+        "import_wall_seconds": round(imp_w, 1),
+        "import_cpu_seconds": round(imp_c, 1),
+        "train_wall_seconds": round(tr_w, 1),
+        "train_cpu_seconds": round(tr_c, 1),
+        "evaluate_wall_seconds": round(ev_w, 1),
+        "evaluate_cpu_seconds": round(ev_c, 1),
         "train_and_evaluate_wall_seconds": round(tr_w + ev_w, 1),
         "train_and_evaluate_cpu_seconds": round(tr_c + ev_c, 1),
         "under_60s_wall": tr_w + ev_w < 60,
-        "near_duplicates_wall_seconds": round(nd_w, 1), "near_duplicates_cpu_seconds": round(nd_c, 1),
-        "near_duplicate_clusters": near["clusters"], "near_duplicate_items": near["duplicated_items"],
-        "dropped_leaking": out.get("dropped_leaking"), "groups": out.get("groups"), "model_mb": round(size / 2**20, 1),
-        **{k: round(ev[k], 4) for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1",
-                                        "macro_f1_ci_low", "macro_f1_ci_high")},
+        "near_duplicates_wall_seconds": round(nd_w, 1),
+        "near_duplicates_cpu_seconds": round(nd_c, 1),
+        "near_duplicate_clusters": near["clusters"],
+        "near_duplicate_items": near["duplicated_items"],
+        "dropped_leaking": out.get("dropped_leaking"),
+        "groups": out.get("groups"),
+        "model_mb": round(size / 2**20, 1),
+        **{
+            k: round(ev[k], 4)
+            for k in (
+                "accuracy",
+                "accuracy_ci_low",
+                "accuracy_ci_high",
+                "macro_f1",
+                "macro_f1_ci_low",
+                "macro_f1_ci_high",
+            )
+        },
     }
 
 

@@ -28,16 +28,22 @@ class NewProject(Protocol):
 
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A valid PNG of one colour (no imaging library needed)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-def project_with_items(new_project: NewProject, tmp_path: Path, n: int = 10, *, task: str = "text-classification",
-                       **queue_cfg: Any) -> Project:
+def project_with_items(
+    new_project: NewProject, tmp_path: Path, n: int = 10, *, task: str = "text-classification", **queue_cfg: Any
+) -> Project:
     """A project with ``n`` imported texts and the given queue settings (overlap, order, ...)."""
     p = new_project(task=task, labels=["pos", "neg", "PER"] if task == "ner" else ["pos", "neg"])
     f = tmp_path / f"items-{p.config.name}.jsonl"
@@ -53,8 +59,7 @@ def add_annotator(p: Project, name: str) -> int:
     return users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
 
 
-def noisy(n: int, k: int, noise: float, seed: int,
-          sharp: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def noisy(n: int, k: int, noise: float, seed: int, sharp: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels with ``noise`` of them flipped, probabilities (n, k) that point at the truth, and
     the boolean mask of the flipped ones."""
     rng = np.random.default_rng(seed)
@@ -85,9 +90,14 @@ def active_project(new_project: NewProject, tmp_path: Path, every: int) -> tuple
     from truthset.services.training import train
 
     p = new_project(labels=["ham", "spam"])
-    p.save_config(p.config.model_copy(update={
-        "queue": p.config.queue.model_copy(update={"order": "uncertainty"}),
-        "active": ActiveConfig(retrain_every=every, n_boot=0)}))
+    p.save_config(
+        p.config.model_copy(
+            update={
+                "queue": p.config.queue.model_copy(update={"order": "uncertainty"}),
+                "active": ActiveConfig(retrain_every=every, n_boot=0),
+            }
+        )
+    )
     lines = demo_file().read_text(encoding="utf-8").splitlines()
     labelled = tmp_path / "sms.tsv"
     labelled.write_text("\n".join(lines[:601]) + "\n", encoding="utf-8")

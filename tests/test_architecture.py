@@ -44,9 +44,14 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 #: third-party packages only one layer may import: the database stays behind store/, the web
 #: framework in server/, the command-line toolkit in cli/
 ONLY_IN: dict[str, tuple[str, ...]] = {
-    "sqlalchemy": ("store",), "alembic": ("store",), "psycopg": ("store",),
-    "fastapi": ("server",), "starlette": ("server",), "uvicorn": ("server", "cli"),
-    "click": ("cli",), "rich": ("cli",),
+    "sqlalchemy": ("store",),
+    "alembic": ("store",),
+    "psycopg": ("store",),
+    "fastapi": ("server",),
+    "starlette": ("server",),
+    "uvicorn": ("server", "cli"),
+    "click": ("cli",),
+    "rich": ("cli",),
 }
 
 
@@ -100,7 +105,8 @@ def imports_of(path: Path) -> Iterator[Import]:
             for alias in node.names:  # "from truthset.store import repo" imports truthset.store.repo
                 sub = f"{target}.{alias.name}"
                 if (SRC.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (
-                        SRC.parent / Path(*sub.split(".")) / "__init__.py").exists():
+                    SRC.parent / Path(*sub.split(".")) / "__init__.py"
+                ).exists():
                     yield Import(module, sub, path, node.lineno)
                 else:
                     names_from_module = True
@@ -178,13 +184,17 @@ def test_no_import_cycle() -> None:
     assert cycles(all_imports()) == []
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("from truthset.store.db import read_connection\n", "server/ imports truthset.store.db"),
-    ("def f():\n    from truthset.store import repo\n", "server/ imports truthset.store.repo"),
-    ("from sqlalchemy import select\n", "server/ imports sqlalchemy (only store/ may)"),
-])
-def test_the_check_sees_a_route_importing_the_store(tmp_path: Path, source: str, expected: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from truthset.store.db import read_connection\n", "server/ imports truthset.store.db"),
+        ("def f():\n    from truthset.store import repo\n", "server/ imports truthset.store.repo"),
+        ("from sqlalchemy import select\n", "server/ imports sqlalchemy (only store/ may)"),
+    ],
+)
+def test_the_check_sees_a_route_importing_the_store(
+    tmp_path: Path, source: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rule itself can fail: a route that imports the store, even inside a function."""
     fake = tmp_path / "truthset"
     (fake / "server" / "routes").mkdir(parents=True)

@@ -58,7 +58,9 @@ def test_batch_due_dates_from_import_and_batch_due(run, tmp_path: Path) -> None:
     assert "2026-12-01" in res.output  # says how to write a date; nothing imported
     assert json.loads(run("-p", d, "status", "--json").output)["items"] == 0
     first = json.loads(run("-p", d, "import", str(tmp_path / "a.jsonl"), "--json").output)["batch"]
-    second = json.loads(run("-p", d, "import", str(tmp_path / "b.jsonl"), "--due", "2026-12-01", "--json").output)["batch"]
+    second = json.loads(run("-p", d, "import", str(tmp_path / "b.jsonl"), "--due", "2026-12-01", "--json").output)[
+        "batch"
+    ]
     batches = {b["batch"]: b for b in json.loads(run("-p", d, "status", "--json").output)["by_batch"]}
     assert batches[second]["due_at"] == "2026-12-01T23:59:59+00:00" and batches[first]["due_at"] is None
     assert batches[first]["items_open"] == 2 and batches[second]["items_open"] == 1
@@ -104,9 +106,14 @@ def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert "403 exact duplicate copies" in res.output
     n = sample_size(5171, max_error_rate=0.02, confidence=0.95)
     assert f"review {n:,} of them" in " ".join(res.output.split())
-    quality, card = tmp_path / "demo" / "reports" / "quality-report.html", tmp_path / "demo" / "reports" / "data-card.html"
+    quality, card = (
+        tmp_path / "demo" / "reports" / "quality-report.html",
+        tmp_path / "demo" / "reports" / "data-card.html",
+    )
     assert res.output.rstrip().splitlines()[-1] == f"reports: {quality} and {card}"
-    assert "Quality report" in quality.read_text(encoding="utf-8") and "Known limitations" in card.read_text(encoding="utf-8")
+    assert "Quality report" in quality.read_text(encoding="utf-8") and "Known limitations" in card.read_text(
+        encoding="utf-8"
+    )
     assert (tmp_path / "demo" / "check.html").is_file() and "data checks (truthset check)" in res.output
     # the SMS copies carry conflicting labels: the check raises data issues, and the data card lists the copies
     assert re.search(r"data issues raised: [1-9]", res.output)
@@ -133,8 +140,12 @@ def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
-    proc = subprocess.Popen([sys.executable, "-m", "truthset.cli", "demo", str(tmp_path / "d"), "--serve",
-                             "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truthset.cli", "demo", str(tmp_path / "d"), "--serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         lines: list[str] = []
@@ -151,8 +162,7 @@ def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:
                 except httpx.ConnectError:
                     time.sleep(0.1)
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            res = client.post("/login", data={"name": "ann", "password": password, "csrf": csrf},
-                              follow_redirects=True)
+            res = client.post("/login", data={"name": "ann", "password": password, "csrf": csrf}, follow_redirects=True)
             assert res.status_code == 200 and "Start annotating" in res.text
     finally:
         proc.terminate()
@@ -193,8 +203,22 @@ def test_serve_with_two_workers_shares_one_queue(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "truthset.cli", "--project", str(tmp_path / "w"), "serve",
-                             "--port", str(port), "--workers", "2"], env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "truthset.cli",
+            "--project",
+            str(tmp_path / "w"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        start_new_session=True,
+    )
 
     def annotate(token: str) -> list[int]:
         done = []

@@ -44,8 +44,24 @@ def tour_commands() -> list[list[str]]:
 
 def test_the_tour_has_every_step() -> None:
     words = " ".join(" ".join(argv) for argv in tour_commands())
-    for command in ("demo", "status", "check", "profile", "train", "evaluate", "errors", "curve", "anomalies",
-                    "drift", "issues", "report quality", "report data-card", "report model-card", "sql", "doctor"):
+    for command in (
+        "demo",
+        "status",
+        "check",
+        "profile",
+        "train",
+        "evaluate",
+        "errors",
+        "curve",
+        "anomalies",
+        "drift",
+        "issues",
+        "report quality",
+        "report data-card",
+        "report model-card",
+        "sql",
+        "doctor",
+    ):
         assert f"truthset {command}" in words or f"-p spam-demo {command}" in words, command
 
 
@@ -54,8 +70,15 @@ def test_every_tour_command_runs(tmp_path: Path) -> None:
     env.pop("TRUTHSET_DATABASE_URL", None)  # the tour is the SQLite path a new user takes
     cwd = tmp_path
     # the drift line compares the demo's batch with a file of new messages
-    new = "\n".join(f'"{t}"' for t in ("WIN a FREE cruise now, call 0800 123", "see you at lunch?",
-                                       "URGENT your account is locked, click here", "ok thanks"))
+    new = "\n".join(
+        f'"{t}"'
+        for t in (
+            "WIN a FREE cruise now, call 0800 123",
+            "see you at lunch?",
+            "URGENT your account is locked, click here",
+            "ok thanks",
+        )
+    )
     ran = 0
     for argv in tour_commands():
         if argv[0] == "cd":
@@ -66,10 +89,18 @@ def test_every_tour_command_runs(tmp_path: Path) -> None:
             target = cwd / argv[argv.index("--current") + 1]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("text\n" + new + "\n", encoding="utf-8")
-        proc = subprocess.run([sys.executable, "-m", "truthset.cli", *argv[1:]], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "truthset.cli", *argv[1:]],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         shown = " ".join(argv)
-        assert proc.returncode == 0, f"{shown!r} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == 0, (
+            f"{shown!r} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
         ran += 1
     assert ran >= 25

@@ -19,13 +19,18 @@ def test_tour_notebook_runs_and_shows_each_step() -> None:
     os.environ["PYTHONPATH"] = src + (os.pathsep + env_path if env_path else "")  # the kernel imports this tree
     try:
         start = time.perf_counter()
-        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                resources={"metadata": {"path": str(TOUR.parent)}}).execute()
+        nbclient.NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(TOUR.parent)}}
+        ).execute()
         took = time.perf_counter() - start
     finally:
         os.environ["PYTHONPATH"] = env_path
-    out = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-                    for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    out = "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     assert "label accuracy, Dawid-Skene" in out and "flagged;" in out and "macro_f1_ci_low" in out
     assert any(v in out for v in ("B is better", "A is better", "no evidence of a difference"))
     assert "Traceback" not in out

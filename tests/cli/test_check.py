@@ -32,8 +32,10 @@ def sms_dir(run, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
     """A project with the first 600 SMS messages under ids, five of them copied with the other label."""
     lines = [ln.split("\t", 1) for ln in SMS.read_text(encoding="utf-8").split("\n")[1:601] if ln]
     rows = [{"id": f"sms{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(lines, 1)]
-    rows += [{"id": f"flip{k}", "label": "spam" if lab == "ham" else "ham", "text": t}
-             for k, (lab, t) in enumerate(lines[:5])]
+    rows += [
+        {"id": f"flip{k}", "label": "spam" if lab == "ham" else "ham", "text": t}
+        for k, (lab, t) in enumerate(lines[:5])
+    ]
     f = tmp_path / "sms.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     d = str(tmp_path / "proj")
@@ -68,8 +70,11 @@ def test_blocking_rule_exits_1_and_warning_exits_0(run, sms_dir: str, tmp_path: 
 
 def test_check_report_send_to_review_and_precision(run, sms_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "check.html"
-    data = json.loads(run("-p", sms_dir, "check", "--kind", "exact_duplicates", "--kind", "label_conflicts",
-                          "--json", "-o", str(out)).output)
+    data = json.loads(
+        run(
+            "-p", sms_dir, "check", "--kind", "exact_duplicates", "--kind", "label_conflicts", "--json", "-o", str(out)
+        ).output
+    )
     checks = {c["check"]: c for c in data["findings"]}
     assert checks["label_conflicts"]["clusters"] == 5 and checks["exact_duplicates"]["clusters"] >= 5
     assert "Same text, different labels" in out.read_text(encoding="utf-8")

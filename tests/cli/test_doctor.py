@@ -44,8 +44,11 @@ def test_doctor_reports_checks_and_stuck_leases(new_project, tmp_path: Path) -> 
     ta, tb = queue.next_task(p, a.id), queue.next_task(p, b.id)
     assert ta is not None and tb is not None
     with p.store.write() as tx:
-        tx.execute(update(Assignment).where(Assignment.id == ta.assignment_id)
-                   .values(leased_until=utcnow() - timedelta(minutes=5)))
+        tx.execute(
+            update(Assignment)
+            .where(Assignment.id == ta.assignment_id)
+            .values(leased_until=utcnow() - timedelta(minutes=5))
+        )
     users.disable(p, b.name)
     stuck = {c["check"]: c for c in doctor(p)["checks"]}["assignments"]
     assert (stuck["status"], stuck["expired"], stuck["orphaned"]) == ("warn", 1, 1)

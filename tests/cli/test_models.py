@@ -25,8 +25,20 @@ def test_train_evaluate_compare_errors_card(tmp_path: Path) -> None:
     p.close()
     root = str(tmp_path / "p")
     a = json.loads(_run("-p", root, "train", "--seed", "0", "--n-boot", "100", "--json").stdout)
-    for key in ("run", "accuracy", "macro_f1", "macro_f1_ci_low", "macro_f1_ci_high", "mcc", "roc_auc", "ece",
-                "n_test", "n_train", "dataset_hash", "model_path"):
+    for key in (
+        "run",
+        "accuracy",
+        "macro_f1",
+        "macro_f1_ci_low",
+        "macro_f1_ci_high",
+        "mcc",
+        "roc_auc",
+        "ece",
+        "n_test",
+        "n_train",
+        "dataset_hash",
+        "model_path",
+    ):
         assert key in a, key
     assert Path(a["model_path"]).is_file()
     b = json.loads(_run("-p", root, "train", "--seed", "1", "--n-boot", "100", "--json").stdout)

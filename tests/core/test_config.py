@@ -58,9 +58,7 @@ def test_every_declared_task_type_is_accepted(task: str) -> None:
 
 def test_schema_key_is_read_by_its_yaml_name() -> None:
     cfg = parse_project_config(
-        minimal(
-            schema={"labels": [{"name": "spam", "definition": "Unsolicited ads", "hotkey": "1"}]}
-        )
+        minimal(schema={"labels": [{"name": "spam", "definition": "Unsolicited ads", "hotkey": "1"}]})
     )
     assert cfg.schema.names == ["spam"]
     assert cfg.schema.labels[0].definition == "Unsolicited ads"
@@ -308,8 +306,19 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
     data = yaml.safe_load(text)
     assert "schema" in data and "schema_" not in data
     assert "Ünïcode" in text  # allow_unicode: not \u escapes
-    assert list(data) == ["name", "task", "text_field", "schema", "quality", "queue", "review", "labelstudio", "media",
-                          "anomalies", "drift"]
+    assert list(data) == [
+        "name",
+        "task",
+        "text_field",
+        "schema",
+        "quality",
+        "queue",
+        "review",
+        "labelstudio",
+        "media",
+        "anomalies",
+        "drift",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -330,9 +339,7 @@ def test_to_yaml_uses_schema_key_and_readable_unicode() -> None:
 def test_write_read_keeps_unusual_text_exactly(tmp_path: Path, text: str) -> None:
     # U+0085 (NEL) is what cp1252's "..." becomes when mis-decoded as latin-1; a definition
     # pasted from such text must survive a save, or its schema hash changes on re-read.
-    cfg = parse_project_config(
-        minimal(schema={"instructions": text, "labels": [{"name": "a", "definition": text}]})
-    )
+    cfg = parse_project_config(minimal(schema={"instructions": text, "labels": [{"name": "a", "definition": text}]}))
     path = tmp_path / PROJECT_FILE
     write_project_config(path, cfg)
     back = read_project_config(path)

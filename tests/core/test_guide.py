@@ -86,9 +86,7 @@ def test_md_table_cell_survives_pipes_and_newlines() -> None:
 
 
 def test_html_shows_hotkeys_as_kbd_and_colours() -> None:
-    out = render_guide(
-        sms_schema(), project="sms", task="text-classification", version=1, fmt="html"
-    )
+    out = render_guide(sms_schema(), project="sms", task="text-classification", version=1, fmt="html")
     assert out.lstrip().lower().startswith("<!doctype html>")
     assert "<kbd>1</kbd>" in out and "<kbd>2</kbd>" in out
     assert "--c: #D55E00" in out
@@ -104,9 +102,7 @@ def test_missing_definition_is_flagged_in_both_formats(fmt: Fmt) -> None:
 
 
 @pytest.mark.parametrize(("overlap", "word"), [("forbid", "not allowed"), ("allow", "allowed")])
-def test_ner_guide_states_the_overlap_rule(
-    fmt: Fmt, overlap: Literal["forbid", "allow"], word: str
-) -> None:
+def test_ner_guide_states_the_overlap_rule(fmt: Fmt, overlap: Literal["forbid", "allow"], word: str) -> None:
     s = LabelSchema(span_overlap=overlap, labels=[Label(name="PER", definition="a person")])
     out = render_guide(s, project="p", task="ner", fmt=fmt)
     assert f"Overlapping spans: {word}." in out
@@ -122,9 +118,7 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-@pytest.mark.parametrize(
-    "where", ["definition", "include", "exclude", "tie_break", "name", "instructions", "project"]
-)
+@pytest.mark.parametrize("where", ["definition", "include", "exclude", "tie_break", "name", "instructions", "project"])
 def test_html_escapes_user_text_everywhere(payload: str, where: str) -> None:
     label = {"name": "spam", "definition": "d", "include": [], "exclude": [], "tie_break": ""}
     instructions = ""
@@ -154,10 +148,21 @@ def test_html_has_no_raw_script_tag_from_a_definition() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
 
 
-@pytest.mark.parametrize("text", ["x < y & z", "<script>alert(1)</script>", '<img src=x onerror="alert(2)">',
-                                  "[click](javascript:alert(3))", "![pixel](http://tracker.example/p.png)",
-                                  "*not emphasis* and _not_ either", "# not a heading", "1. not a list",
-                                  "a | b", "back\\slash `code`"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x < y & z",
+        "<script>alert(1)</script>",
+        '<img src=x onerror="alert(2)">',
+        "[click](javascript:alert(3))",
+        "![pixel](http://tracker.example/p.png)",
+        "*not emphasis* and _not_ either",
+        "# not a heading",
+        "1. not a list",
+        "a | b",
+        "back\\slash `code`",
+    ],
+)
 def test_md_shows_schema_text_verbatim_and_never_as_markup(text: str) -> None:
     """Schema text is plain text: rendered by a CommonMark renderer (markdown-it, with GFM
     tables) it reads exactly as written, and makes no element, link or image. Failed before

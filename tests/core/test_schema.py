@@ -300,11 +300,7 @@ def test_hash_ignores_how_the_schema_was_built() -> None:
     explicit = LabelSchema(
         span_overlap="forbid",
         instructions="",
-        labels=[
-            Label(
-                color="", hotkey="", tie_break="", exclude=[], include=[], definition="d", name="a"
-            )
-        ],
+        labels=[Label(color="", hotkey="", tie_break="", exclude=[], include=[], definition="d", name="a")],
     )
     implicit = LabelSchema(labels=[Label(name="a", definition="d")])
     assert schema_hash(explicit) == schema_hash(implicit)
@@ -316,9 +312,7 @@ _names = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6)
 @settings(max_examples=80, deadline=None)
 @given(names=_names, defs=st.data())
 def test_hash_equal_iff_content_equal(names: list[str], defs: st.DataObject) -> None:
-    a = LabelSchema(
-        labels=[Label(name=n, definition=defs.draw(st.text(max_size=20))) for n in names]
-    )
+    a = LabelSchema(labels=[Label(name=n, definition=defs.draw(st.text(max_size=20))) for n in names])
     b = LabelSchema.model_validate(a.model_dump())
     assert schema_hash(a) == schema_hash(b)
     i = defs.draw(st.integers(0, len(names) - 1))

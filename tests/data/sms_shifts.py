@@ -77,8 +77,9 @@ def halves(sms: pd.DataFrame, n: int, rng: np.random.Generator) -> tuple[pd.Data
         pool = sms.iloc[rng.permutation(len(sms))[:n]].reset_index(drop=True)
     else:
         idx = rng.integers(0, len(sms), n)
-        pool = pd.DataFrame({"label": sms["label"].to_numpy()[idx],
-                             "text": light_edits(sms["text"].to_numpy(dtype=object)[idx], rng)})
+        pool = pd.DataFrame(
+            {"label": sms["label"].to_numpy()[idx], "text": light_edits(sms["text"].to_numpy(dtype=object)[idx], rng)}
+        )
     half = n // 2
     return pool.iloc[:half].reset_index(drop=True), pool.iloc[half:].reset_index(drop=True)
 
@@ -92,8 +93,7 @@ def with_spam_share(current: pd.DataFrame, share: float, rng: np.random.Generato
     return current.loc[rows].reset_index(drop=True)
 
 
-def plant(shift: str, current: pd.DataFrame, rng: np.random.Generator,
-          rte: np.ndarray | None = None) -> pd.DataFrame:
+def plant(shift: str, current: pd.DataFrame, rng: np.random.Generator, rte: np.ndarray | None = None) -> pd.DataFrame:
     """``current`` with one planted shift (see the module docstring)."""
     base = float((current["label"] == "spam").mean())
     if shift == "label_prior":

@@ -101,8 +101,9 @@ def test_chi2_guard_matches_scipy() -> None:
 
     r = np.array([[10, 20, 0, 5], [3, 4, 5, 6], [7, 0, 0, 0]])
     c = np.array([[12, 10, 0, 9], [1, 1, 1, 30], [9, 0, 0, 0]])
-    expected = [chi2_contingency(np.vstack([a, b])[:, (a + b) > 0], correction=False).pvalue
-                for a, b in zip(r[:2], c[:2])]
+    expected = [
+        chi2_contingency(np.vstack([a, b])[:, (a + b) > 0], correction=False).pvalue for a, b in zip(r[:2], c[:2])
+    ]
     got = chi2_p_values(r, c)
     assert got[:2] == pytest.approx(expected)
     assert got[2] == 1.0  # one category on both sides: nothing can differ
@@ -119,9 +120,15 @@ frames = st.integers(20, 80).flatmap(
     lambda n: st.tuples(
         st.lists(st.floats(-100, 100, allow_nan=False), min_size=n, max_size=n),
         st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=n, max_size=n),
-        st.lists(st.sampled_from(["the cat sat", "a dog ran off", "hello there friend",
-                                  "free prize now", "see you at noon"]), min_size=n, max_size=n),
-    ))
+        st.lists(
+            st.sampled_from(
+                ["the cat sat", "a dog ran off", "hello there friend", "free prize now", "see you at noon"]
+            ),
+            min_size=n,
+            max_size=n,
+        ),
+    )
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -144,16 +151,25 @@ def test_identical_reference_and_current_never_drift(data: tuple[list, list, lis
 def test_report_fields_and_column_kinds() -> None:
     rng = np.random.default_rng(1)
     n = 400
-    ref = pd.DataFrame({"age": rng.normal(40, 10, n), "city": rng.choice(["a", "b", "c"], n),
-                        "flag": rng.random(n) < 0.3,
-                        "note": [f"order {i} shipped to the depot today" for i in range(n)]})
-    cur = ref.assign(age=ref["age"] + 15, city=rng.choice(["a", "b", "c", "d"], n,
-                                                          p=[0.1, 0.1, 0.1, 0.7]))
+    ref = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "city": rng.choice(["a", "b", "c"], n),
+            "flag": rng.random(n) < 0.3,
+            "note": [f"order {i} shipped to the depot today" for i in range(n)],
+        }
+    )
+    cur = ref.assign(age=ref["age"] + 15, city=rng.choice(["a", "b", "c", "d"], n, p=[0.1, 0.1, 0.1, 0.7]))
     report = drift_report(ref, cur)
     methods = {(c.column, c.method): c for c in report.columns}
-    assert set(methods) == {("age", "wasserstein"), ("city", "jensenshannon"),
-                            ("flag", "jensenshannon"), ("note", "text_length"),
-                            ("note", "oov_rate"), ("note", "domain_classifier")}
+    assert set(methods) == {
+        ("age", "wasserstein"),
+        ("city", "jensenshannon"),
+        ("flag", "jensenshannon"),
+        ("note", "text_length"),
+        ("note", "oov_rate"),
+        ("note", "domain_classifier"),
+    }
     assert methods[("age", "wasserstein")].drift and methods[("city", "jensenshannon")].drift
     assert not methods[("flag", "jensenshannon")].drift
     assert "d" in methods[("city", "jensenshannon")].details["new_categories"]
@@ -180,8 +196,7 @@ def test_noise_guard_withholds_flags_only_at_small_n() -> None:
     assert guarded.score >= 0.1 and not guarded.drift
     assert drift_report(ref, cur, thresholds=DriftThresholds(alpha=1.0)).columns[0].drift
     # the same shift at 20,000 rows a side is beyond noise: distance decides
-    big = drift_report(pd.DataFrame({"x": rng.normal(0, 1, 20000)}),
-                       pd.DataFrame({"x": rng.normal(0.3, 1, 20000)}))
+    big = drift_report(pd.DataFrame({"x": rng.normal(0, 1, 20000)}), pd.DataFrame({"x": rng.normal(0.3, 1, 20000)}))
     assert big.columns[0].drift
 
 
@@ -194,8 +209,7 @@ def test_noise_guard_withholds_flags_only_at_small_n() -> None:
         (pd.DataFrame({"x": [1.0]}), pd.DataFrame({"x": [1.0]}), "'missing' is not in the reference"),
     ],
 )
-def test_empty_or_unusable_data_is_an_error(ref: pd.DataFrame, cur: pd.DataFrame,
-                                            message: str) -> None:
+def test_empty_or_unusable_data_is_an_error(ref: pd.DataFrame, cur: pd.DataFrame, message: str) -> None:
     columns = ["missing"] if "missing" in message else None
     with pytest.raises(InvalidInput, match=message):
         drift_report(ref, cur, columns=columns)
@@ -213,8 +227,7 @@ def test_prediction_drift_binary_and_multiclass() -> None:
     ref = rng.dirichlet([4, 2, 1], 2000)
     same = prediction_drift(ref, rng.dirichlet([4, 2, 1], 2000), labels=["a", "b", "c"])
     moved = prediction_drift(ref, rng.dirichlet([1, 2, 4], 2000), labels=["a", "b", "c"])
-    assert [c.column for c in moved.columns] == ["predicted_label", "proba[a]", "proba[b]",
-                                                 "proba[c]"]
+    assert [c.column for c in moved.columns] == ["predicted_label", "proba[a]", "proba[b]", "proba[c]"]
     assert not same.drift and moved.drift
     binary = prediction_drift(rng.beta(2, 5, 1000), rng.beta(5, 2, 1000))
     assert [c.column for c in binary.columns] == ["predicted_label", "score"] and binary.drift
@@ -224,8 +237,7 @@ def test_prediction_drift_binary_and_multiclass() -> None:
 
 def _annotations(n_items: int, spam: dict[str, float], seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    rows = [(i, a, "spam" if rng.random() < p else "ham")
-            for a, p in spam.items() for i in range(n_items)]
+    rows = [(i, a, "spam" if rng.random() < p else "ham") for a, p in spam.items() for i in range(n_items)]
     return pd.DataFrame(rows, columns=["item", "annotator", "label"])
 
 
@@ -271,8 +283,9 @@ def test_sms_random_halves_do_not_drift(sms: pd.DataFrame, seed: int) -> None:
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sms_planted_shifts_are_detected(sms: pd.DataFrame, shift: str,
-                                         expected: set[tuple[str, str]], seed: int) -> None:
+def test_sms_planted_shifts_are_detected(
+    sms: pd.DataFrame, shift: str, expected: set[tuple[str, str]], seed: int
+) -> None:
     rng = np.random.default_rng(seed)
     ref, cur = halves(sms, len(sms), rng)
     report = drift_report(ref, plant(shift, cur, rng, load_rte_sentences()), seed=seed)
@@ -296,8 +309,10 @@ def test_importing_drift_and_anomalies_loads_no_heavy_module(package: str) -> No
     import subprocess
     import sys
 
-    code = (f"import sys, {package}; print(sorted(m for m in ('scipy.stats', 'scipy.spatial', "
-            "'sklearn') if m in sys.modules))")
+    code = (
+        f"import sys, {package}; print(sorted(m for m in ('scipy.stats', 'scipy.spatial', "
+        "'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -309,8 +324,7 @@ def test_importing_drift_and_anomalies_loads_no_heavy_module(package: str) -> No
         (["the cat sat"] * 5, ["the dog ran"] * 5, "at least 10 rows"),
     ],
 )
-def test_domain_classifier_says_why_it_was_skipped(ref: list[str], cur: list[str],
-                                                   reason: str) -> None:
+def test_domain_classifier_says_why_it_was_skipped(ref: list[str], cur: list[str], reason: str) -> None:
     report = drift_report(pd.DataFrame({"t": ref}), pd.DataFrame({"t": cur}), text_columns=["t"])
     test = next(c for c in report.columns if c.method == "domain_classifier")
     assert np.isnan(test.score) and not test.drift and reason in test.details["skipped"]

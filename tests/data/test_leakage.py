@@ -45,8 +45,11 @@ def test_split_leakage_reuses_a_report_and_names_spans() -> None:
 
 
 def test_near_split_leakage_finds_edited_copies() -> None:
-    texts = ["the quick brown fox jumps over the lazy dog today",
-             "the quick brown fox jumped over the lazy dog today", "unrelated words here"]
+    texts = [
+        "the quick brown fox jumps over the lazy dog today",
+        "the quick brown fox jumped over the lazy dog today",
+        "unrelated words here",
+    ]
     assert split_leakage(texts, ["train", "test", "test"]).summary()["leaking_items"] == 0
     assert split_leakage(texts, ["train", "test", "test"], near=True).summary()["leaking_items"] == 2
 
@@ -57,17 +60,19 @@ def leaky_frame(n: int, seed: int) -> pd.DataFrame:
     label = np.where(y == 1, "spam", "ham")
     groups = rng.integers(0, n // 4, n)
     group_label = rng.integers(0, 2, n // 4)
-    return pd.DataFrame({
-        "label": label,
-        "random_id": rng.permutation(n),
-        "uuid": [f"{v:x}" for v in rng.integers(1 << 40, 1 << 60, n)],
-        "ordered_id": np.argsort(np.argsort(y + rng.random(n) * 0.9)),  # ids handed out by label
-        "file": [f"{lab}_{i:05d}.txt" for i, lab in enumerate(label)],
-        "text": [f"message number {i} with words" for i in range(n)],
-        "amount": rng.normal(size=n),
-        "group": groups,
-        "group_label": np.where(group_label[groups] == 1, "a", "b"),
-    })
+    return pd.DataFrame(
+        {
+            "label": label,
+            "random_id": rng.permutation(n),
+            "uuid": [f"{v:x}" for v in rng.integers(1 << 40, 1 << 60, n)],
+            "ordered_id": np.argsort(np.argsort(y + rng.random(n) * 0.9)),  # ids handed out by label
+            "file": [f"{lab}_{i:05d}.txt" for i, lab in enumerate(label)],
+            "text": [f"message number {i} with words" for i in range(n)],
+            "amount": rng.normal(size=n),
+            "group": groups,
+            "group_label": np.where(group_label[groups] == 1, "a", "b"),
+        }
+    )
 
 
 def test_identifier_leakage_flags_ordered_ids_and_label_in_file_name() -> None:
@@ -94,8 +99,13 @@ def test_identifier_leakage_flags_group_ids_that_carry_the_label() -> None:
 @given(seed=st.integers(0, 2**20), n=st.integers(100, 1500), classes=st.integers(2, 5))
 def test_identifier_leakage_never_flags_ids_unrelated_to_the_label(seed: int, n: int, classes: int) -> None:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"y": rng.integers(0, classes, n), "id": rng.permutation(n) * 3 + 1000,
-                       "key": [f"item-{v}" for v in rng.permutation(n)]})
+    df = pd.DataFrame(
+        {
+            "y": rng.integers(0, classes, n),
+            "id": rng.permutation(n) * 3 + 1000,
+            "key": [f"item-{v}" for v in rng.permutation(n)],
+        }
+    )
     out = identifier_leakage(df, "y", permutations=99, alpha=0.01)
     assert not out["leaks"].any()
 

@@ -21,8 +21,10 @@ from truthset.data.textfile import decoded_lines
 
 def test_importing_truthset_leaves_the_csv_field_limit_alone() -> None:
     """Main raised ``csv.field_size_limit`` for the whole process when readers was imported."""
-    code = "import csv; before = csv.field_size_limit(); import truthset.data.readers, truthset.services.imports; " \
-           "print(before, csv.field_size_limit())"
+    code = (
+        "import csv; before = csv.field_size_limit(); import truthset.data.readers, truthset.services.imports; "
+        "print(before, csv.field_size_limit())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == out[1] == "131072"
 
@@ -39,8 +41,9 @@ def test_reading_restores_the_csv_field_limit(tmp_path: Path) -> None:
 def test_jsonl_nested_5000_deep_is_a_rejected_row(tmp_path: Path) -> None:
     """Main: a RecursionError traceback."""
     f = tmp_path / "deep.jsonl"
-    f.write_text('{"text": "ok"}\n' + '{"text": ' + "[" * 5000 + "]" * 5000 + "}\n" + '{"text": "after"}\n',
-                 encoding="utf-8")
+    f.write_text(
+        '{"text": "ok"}\n' + '{"text": ' + "[" * 5000 + "]" * 5000 + "}\n" + '{"text": "after"}\n', encoding="utf-8"
+    )
     rows = list(iter_jsonl(f))
     assert [(r.line, r.error) for r in rows] == [(1, None), (2, TOO_DEEP), (3, None)]
 
@@ -50,8 +53,11 @@ def test_json_array_element_nested_5000_deep_is_skipped(tmp_path: Path) -> None:
     deep = '{"data": {"text": ' + "[" * 5000 + '"]}\\"["' + "]" * 5000 + "}}"
     f.write_text('[\n{"id": 1},\n' + deep + ',\n{"id": 3}\n]\n', encoding="utf-8")
     rows = list(iter_json_array(f))
-    assert [(r.line, r.error, r.fields) for r in rows] == [(2, None, {"id": 1}), (3, TOO_DEEP, {}),
-                                                            (4, None, {"id": 3})]
+    assert [(r.line, r.error, r.fields) for r in rows] == [
+        (2, None, {"id": 1}),
+        (3, TOO_DEEP, {}),
+        (4, None, {"id": 3}),
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "labelstudio", "parquet"])
@@ -80,9 +86,22 @@ def test_nul_in_a_cell_is_a_rejected_row_naming_the_field(tmp_path: Path, fmt: s
     assert "NUL" in (got[1].error or "") and got[1].error_field == "annotator"
 
 
-@pytest.mark.parametrize(("raw", "ok"), [("2.5", 2.5), ("0", 0.0), ("", None), (None, None), (3, 3.0),
-                                         ("1e999", None), ("-5", None), ("nan", None), ("inf", None),
-                                         (float("inf"), None), ("soon", None)])
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ("2.5", 2.5),
+        ("0", 0.0),
+        ("", None),
+        (None, None),
+        (3, 3.0),
+        ("1e999", None),
+        ("-5", None),
+        ("nan", None),
+        ("inf", None),
+        (float("inf"), None),
+        ("soon", None),
+    ],
+)
 def test_lead_time_must_be_finite_and_not_negative(raw: object, ok: float | None) -> None:
     """Main stored 1e999 as inf (then exported "Infinity", not JSON) and -5 as -5.0."""
     value, err = parse_lead_time(raw)
@@ -114,8 +133,7 @@ def test_a_100_mb_cell_is_rejected_in_bounded_memory(tmp_path: Path) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps({{"rows": out, "grew_mb": (peak - before) / 1024}}))
     """)
-    res = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                    check=True).stdout)
+    res = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     lines = [(line, err is not None, text) for line, err, text in res["rows"]]
     assert lines == [(2, False, "small"), (3, True, None), (4, False, "after")]
     assert "import_max_field_chars" in res["rows"][1][1]
@@ -136,11 +154,21 @@ def test_a_value_over_the_limit_is_a_rejected_row(tmp_path: Path, where: str) ->
 
 def test_jsonl_value_over_the_limit(tmp_path: Path) -> None:
     f = tmp_path / "big.jsonl"
-    f.write_text(json.dumps({"text": "a"}) + "\n" + json.dumps({"text": "z" * 3000, "k": 1}) + "\n"
-                 + json.dumps({"text": "z" * 9000}) + "\n", encoding="utf-8")
+    f.write_text(
+        json.dumps({"text": "a"})
+        + "\n"
+        + json.dumps({"text": "z" * 3000, "k": 1})
+        + "\n"
+        + json.dumps({"text": "z" * 9000})
+        + "\n",
+        encoding="utf-8",
+    )
     rows = list(iter_jsonl(f, max_field=1000))
-    assert [(r.line, r.error is None, r.error_field) for r in rows] == [(1, True, ""), (2, False, "text"),
-                                                                          (3, False, "")]
+    assert [(r.line, r.error is None, r.error_field) for r in rows] == [
+        (1, True, ""),
+        (2, False, "text"),
+        (3, False, ""),
+    ]
 
 
 def test_json_array_element_over_the_limit_is_skipped(tmp_path: Path) -> None:

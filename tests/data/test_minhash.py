@@ -24,7 +24,7 @@ from truthset.data.minhash import (
 def char_shingles(text: str, k: int) -> set[str]:
     if not text:
         return set()
-    return {text[i:i + k] for i in range(max(1, len(text) - k + 1))}
+    return {text[i : i + k] for i in range(max(1, len(text) - k + 1))}
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

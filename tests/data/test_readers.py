@@ -30,10 +30,7 @@ from truthset.data.readers import (
 )
 
 # conftest.py is not importable as a module: recompute its dataset path from here.
-SMS = (
-    Path(__file__).resolve().parents[3]
-    / "shared/datasets/text/sms_spam_collection/SMSSpamCollection.tsv"
-)
+SMS = Path(__file__).resolve().parents[3] / "shared/datasets/text/sms_spam_collection/SMSSpamCollection.tsv"
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 10
@@ -173,9 +170,7 @@ def test_sms_rows_match_the_raw_file_line_by_line(
 def test_sms_quotes_are_kept_as_text(sms: tuple[list[str], list[Row], dict[str, Any]]) -> None:
     _, rows, _ = sms
     raw = SMS.read_text(encoding="utf-8").split("\n")
-    first_quoted = next(
-        i for i, ln in enumerate(raw, start=1) if "\t" in ln and ln.split("\t")[1].startswith('"')
-    )
+    first_quoted = next(i for i, ln in enumerate(raw, start=1) if "\t" in ln and ln.split("\t")[1].startswith('"'))
     assert first_quoted == 284  # checked with: grep -n $'\t"' SMSSpamCollection.tsv
     row = next(r for r in rows if r.line == first_quoted)
     assert row.fields["SMS"] == raw[first_quoted - 1].split("\t", 1)[1]
@@ -190,13 +185,7 @@ def test_sms_quotes_are_kept_as_text(sms: tuple[list[str], list[Row], dict[str, 
 
 # --- iter_csv on standard CSV ---------------------------------------------------------------
 
-STANDARD = (
-    b"id,text,note\n"
-    b'1,"hello, world",plain\n'
-    b'2,"she said ""hi""",x\n'
-    b'3,"multi\nline\nvalue",y\n'
-    b"4,after,z\n"
-)
+STANDARD = b'id,text,note\n1,"hello, world",plain\n2,"she said ""hi""",x\n3,"multi\nline\nvalue",y\n4,after,z\n'
 
 
 def test_standard_csv_with_quoted_commas_quotes_and_newlines(tmp_path: Path) -> None:
@@ -267,9 +256,7 @@ def test_too_few_fields_is_an_error_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("quoting", "says_quoting_none"), [("none", False), ("minimal", True)])
-def test_too_many_fields_hint_depends_on_quoting(
-    tmp_path: Path, quoting: str, says_quoting_none: bool
-) -> None:
+def test_too_many_fields_hint_depends_on_quoting(tmp_path: Path, quoting: str, says_quoting_none: bool) -> None:
     path = write(tmp_path, "q.tsv", "label\ttext\nham\tword\nspam\ta\tb\n")
     _, rows, dialect = read_csv(path, quoting=quoting)
     assert dialect["quoting"] == quoting
@@ -401,9 +388,7 @@ def _round_trip(tmp_path: Path, rows: list[list[str]]) -> None:
     assert [[r.fields[h] for h in header] for r in got] == rows
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_tables(_CELL_CHARS))
 @example(rows=[[" "], [""], ['"']])
 @example(rows=[['"a', "b,"], ['""', ","]])
@@ -411,13 +396,9 @@ def test_csv_writer_output_reads_back_unchanged(tmp_path: Path, rows: list[list[
     _round_trip(tmp_path, rows)
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_tables(_CELL_CHARS + "\n\r"))
-def test_csv_writer_output_with_line_breaks_reads_back_unchanged(
-    tmp_path: Path, rows: list[list[str]]
-) -> None:
+def test_csv_writer_output_with_line_breaks_reads_back_unchanged(tmp_path: Path, rows: list[list[str]]) -> None:
     _round_trip(tmp_path, rows)
 
 
@@ -428,12 +409,7 @@ def test_jsonl_rows_errors_and_lines(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "d.jsonl",
-        '{"text": "a", "n": 1}\n'
-        "\n"
-        '{"text": "b",}\n'
-        "[1, 2]\n"
-        '"just a string"\n'
-        '  {"text": "c\\nd", "u": "\u2028"}  \r\n',
+        '{"text": "a", "n": 1}\n\n{"text": "b",}\n[1, 2]\n"just a string"\n  {"text": "c\\nd", "u": "\u2028"}  \r\n',
     )
     rows = list(iter_jsonl(path))
     assert [r.line for r in rows] == [1, 3, 4, 5, 6]
@@ -459,10 +435,7 @@ def test_jsonl_invalid_encoding(tmp_path: Path) -> None:
 
 
 def test_json_array_elements_and_start_lines(tmp_path: Path) -> None:
-    text = (
-        '\n\n[\n  {"id": 1,\n   "text": "a"},\n  {"id": 2, "text": "x\\ny"}\n'
-        '  ,\n  3,\n  {"id": 4}\n]\n'
-    )
+    text = '\n\n[\n  {"id": 1,\n   "text": "a"},\n  {"id": 2, "text": "x\\ny"}\n  ,\n  3,\n  {"id": 4}\n]\n'
     rows = list(iter_json_array(write(tmp_path, "a.json", text)))
     assert [(r.line, r.fields, r.error) for r in rows if r.error is None] == [
         (4, {"id": 1, "text": "a"}, None),
@@ -521,9 +494,7 @@ def test_big_minified_array(tmp_path: Path) -> None:
         ("[", 1),
     ],
 )
-def test_truncated_array_is_import_failed_naming_a_line(
-    tmp_path: Path, text: str, line: int
-) -> None:
+def test_truncated_array_is_import_failed_naming_a_line(tmp_path: Path, text: str, line: int) -> None:
     path = write(tmp_path, "cut.json", text)
     with pytest.raises(ImportFailed) as info:
         list(iter_json_array(path))
@@ -626,10 +597,7 @@ def test_images_rows_in_walk_order_with_hashes(image_folder: Path) -> None:
     ]
     good = [r for r in rows if r.error is None]
     for r in good:
-        assert (
-            r.fields["sha256"]
-            == hashlib.sha256((image_folder / r.fields["image"]).read_bytes()).hexdigest()
-        )
+        assert r.fields["sha256"] == hashlib.sha256((image_folder / r.fields["image"]).read_bytes()).hexdigest()
         assert "label" not in r.fields
 
 
@@ -660,9 +628,7 @@ def test_empty_image_file_is_an_error_row(tmp_path: Path) -> None:
     assert len(rows) == 1 and rows[0].error is not None
 
 
-def test_file_sha256_of_a_folder_changes_with_content_and_names(
-    image_folder: Path, tmp_path: Path
-) -> None:
+def test_file_sha256_of_a_folder_changes_with_content_and_names(image_folder: Path, tmp_path: Path) -> None:
     h1 = file_sha256(image_folder)
     assert file_sha256(image_folder) == h1
     (image_folder / "dog/notes.txt").write_text("not an image: ignored")

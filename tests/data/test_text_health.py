@@ -19,12 +19,43 @@ from truthset.data.textfile import decodes_whole, suggest_encoding
 #: random juxtapositions of such characters ("â‘A") are genuinely ambiguous, real words are not.
 #: Left out, because ftfy leaves it as it is: "Åre", whose Windows-1252 mojibake "Ã…" reads as a
 #: letter and an ellipsis
-SPECIAL_WORDS = ["café", "naïve", "déjà", "“quoted”", "don’t", "10€", "—", "über", "straße", "😀", "crème",
-                 "Zoë’s", "résumé", "wait…", "£5", "©2024", "señor", "garçon", "Ça", "–", "‘single’", "👍🏽",
-                 "❤️", "Øresund", "São", "fiancée", "mañana", "Ürün", "İstanbul"]
+SPECIAL_WORDS = [
+    "café",
+    "naïve",
+    "déjà",
+    "“quoted”",
+    "don’t",
+    "10€",
+    "—",
+    "über",
+    "straße",
+    "😀",
+    "crème",
+    "Zoë’s",
+    "résumé",
+    "wait…",
+    "£5",
+    "©2024",
+    "señor",
+    "garçon",
+    "Ça",
+    "–",
+    "‘single’",
+    "👍🏽",
+    "❤️",
+    "Øresund",
+    "São",
+    "fiancée",
+    "mañana",
+    "Ürün",
+    "İstanbul",
+]
 PLAIN_WORDS = ["the", "flight", "was", "late", "again", "and", "crew", "nice", "ok", "@united", "#fail", "2"]
-texts = st.lists(st.sampled_from(SPECIAL_WORDS + PLAIN_WORDS), min_size=1, max_size=12).map(" ".join).filter(
-    lambda t: not t.isascii())
+texts = (
+    st.lists(st.sampled_from(SPECIAL_WORDS + PLAIN_WORDS), min_size=1, max_size=12)
+    .map(" ".join)
+    .filter(lambda t: not t.isascii())
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -43,8 +74,10 @@ def test_clean_text_is_not_mojibake_and_repair_leaves_it(text: str) -> None:
     assert repair(text) == text
 
 
-@pytest.mark.parametrize(("text", "control"), [("bell\x07", True), ("\x89ÛÏear", True), ("del\x7f", True),
-                                               ("tab\tnew\nline\r", False), ("plain", False)])
+@pytest.mark.parametrize(
+    ("text", "control"),
+    [("bell\x07", True), ("\x89ÛÏear", True), ("del\x7f", True), ("tab\tnew\nline\r", False), ("plain", False)],
+)
 def test_control_characters(text: str, control: bool) -> None:
     assert has_control_chars(text) == control
     assert any_problem(["clean", text]) == (control or has_mojibake(text))
@@ -63,9 +96,16 @@ def test_suggestion_is_cp1252_for_a_windows_file_and_never_one_that_fails(tmp_pa
 
 
 @settings(max_examples=100, deadline=None)
-@given(toks=st.lists(st.tuples(st.text(alphabet=string.ascii_letters + "é,.", min_size=1, max_size=6),
-                                st.sampled_from(["O", "PER", "LOC"])), min_size=1, max_size=15),
-       seps=st.lists(st.sampled_from([" ", "  ", "\t", " \n "]), min_size=15, max_size=15))
+@given(
+    toks=st.lists(
+        st.tuples(
+            st.text(alphabet=string.ascii_letters + "é,.", min_size=1, max_size=6), st.sampled_from(["O", "PER", "LOC"])
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    seps=st.lists(st.sampled_from([" ", "  ", "\t", " \n "]), min_size=15, max_size=15),
+)
 def test_token_aligned_spans_survive_bio(toks: list[tuple[str, str]], seps: list[str]) -> None:
     """Spans over whole tokens come back from their BIO tags exactly (a span per run of a label)."""
     text = "".join(t + s for (t, _), s in zip(toks, seps))
@@ -90,19 +130,38 @@ def test_conll_blocks_read_back(tmp_path: Path) -> None:
     from truthset.data.conll import block, iter_conll
 
     text = "Ann met  Bob\tin Rome"
-    spans = [{"start": 0, "end": 3, "label": "PER"}, {"start": 9, "end": 12, "label": "PER"},
-             {"start": 16, "end": 20, "label": "LOC"}]
+    spans = [
+        {"start": 0, "end": 3, "label": "PER"},
+        {"start": 9, "end": 12, "label": "PER"},
+        {"start": 16, "end": 20, "label": "LOC"},
+    ]
     f = tmp_path / "x.conll"
-    f.write_text(block(item_id=1, external_id="doc-1", text=text, payload={"text": text, "src": 2}, text_field="text",
-                       annotator="ann", spans=spans)
-                 + block(item_id=2, external_id=None, text="multi\nline", payload={"text": "multi\nline"},
-                         text_field="text")
-                 + "-DOCSTART- -X- O O\n\nPlain O\nCoNLL B-ORG\n\n"
-                 + "# text = bad\x00token\nbad O\n\n", encoding="utf-8")
+    f.write_text(
+        block(
+            item_id=1,
+            external_id="doc-1",
+            text=text,
+            payload={"text": text, "src": 2},
+            text_field="text",
+            annotator="ann",
+            spans=spans,
+        )
+        + block(item_id=2, external_id=None, text="multi\nline", payload={"text": "multi\nline"}, text_field="text")
+        + "-DOCSTART- -X- O O\n\nPlain O\nCoNLL B-ORG\n\n"
+        + "# text = bad\x00token\nbad O\n\n",
+        encoding="utf-8",
+    )
     rows = list(iter_conll(f))
-    assert rows[0].fields == {"text": text, "external_id": "doc-1", "annotator": "ann", "gold": False,
-                              "spans": spans, "payload": {"src": 2}}
+    assert rows[0].fields == {
+        "text": text,
+        "external_id": "doc-1",
+        "annotator": "ann",
+        "gold": False,
+        "spans": spans,
+        "payload": {"src": 2},
+    }
     assert rows[1].fields["text"] == "multi\nline" and rows[1].fields["spans"] is None
     assert rows[2].fields["text"] == "Plain CoNLL" and rows[2].fields["spans"] == [
-        {"start": 6, "end": 11, "label": "ORG"}]
+        {"start": 6, "end": 11, "label": "ORG"}
+    ]
     assert rows[3].error is not None and "NUL" in rows[3].error

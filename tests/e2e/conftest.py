@@ -31,16 +31,31 @@ from truthset.services.users import Account
 PASSWORD = "correct horse battery"
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 10_000
 
-TEXTS = ["The battery lasts two full days.", "Screen cracked after one week.",
-         "Fast delivery and friendly support.", "Stopped charging within a month.",
-         "Exactly as described, would buy again.", "The strap broke on the first day.",
-         "Great sound for the price.", "Manual was missing from the box."]
-NER_TEXTS = ["Alice Smith works at Acme Corp in Paris.", "Bob Jones left Globex last year.",
-             "Carol Danvers joined Initech in March."]
+TEXTS = [
+    "The battery lasts two full days.",
+    "Screen cracked after one week.",
+    "Fast delivery and friendly support.",
+    "Stopped charging within a month.",
+    "Exactly as described, would buy again.",
+    "The strap broke on the first day.",
+    "Great sound for the price.",
+    "Manual was missing from the box.",
+]
+NER_TEXTS = [
+    "Alice Smith works at Acme Corp in Paris.",
+    "Bob Jones left Globex last year.",
+    "Carol Danvers joined Initech in March.",
+]
 
 # The server, as `truthset serve` runs it: open the project, build the app, hand it to uvicorn.
 SERVE = """
@@ -93,8 +108,13 @@ def _serve(root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         with log.open("ab") as out:
-            proc = subprocess.Popen([sys.executable, "-c", SERVE, str(root), str(port)], env=env,
-                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", SERVE, str(root), str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         if _wait_until_up(proc, url, log):
             return proc, url
     pytest.fail(f"the server would not start; log:\n{log.read_text(errors='replace')}")
@@ -119,8 +139,15 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     started: list[tuple[subprocess.Popen[bytes], Project]] = []
 
-    def make(task: str, labels: list[str], texts: list[str], *, overlap: int = 1, folder: Path | None = None,
-             name: str | None = None) -> Site:
+    def make(
+        task: str,
+        labels: list[str],
+        texts: list[str],
+        *,
+        overlap: int = 1,
+        folder: Path | None = None,
+        name: str | None = None,
+    ) -> Site:
         root = tmp_path / f"site{len(started)}"
         # each project has its own SQLite store, so a fixed name is unique and the screenshots stable
         name = name or ("news-entities" if task == "ner" else "product-reviews")
@@ -132,8 +159,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         report = import_file(p, folder if folder is not None else items)
         assert report.to_dict()["batch"] is not None
         accounts = {}
-        for name, role in (("admin", "admin"), ("reviewer", "reviewer"), ("ann1", "annotator"),
-                           ("ann2", "annotator")):
+        for name, role in (("admin", "admin"), ("reviewer", "reviewer"), ("ann1", "annotator"), ("ann2", "annotator")):
             accounts[name] = users.add_user(p, name, role=role, password=PASSWORD)
         proc, url = _serve(root, tmp_path / f"server{len(started)}.log")
         started.append((proc, p))
@@ -271,17 +297,36 @@ def stored_annotations(site: Site, user: str | None = None) -> list[dict[str, ob
 
     from truthset.store.models import Annotation, Item
 
-    q = (select(Annotation.item_id, Annotation.user_id, Annotation.value, Annotation.label, Annotation.source,
-                Annotation.lead_time, Item.payload)
-         .join(Item, Item.id == Annotation.item_id)
-         .where(Annotation.project_id == site.project.id).order_by(Annotation.id))
+    q = (
+        select(
+            Annotation.item_id,
+            Annotation.user_id,
+            Annotation.value,
+            Annotation.label,
+            Annotation.source,
+            Annotation.lead_time,
+            Item.payload,
+        )
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Annotation.project_id == site.project.id)
+        .order_by(Annotation.id)
+    )
     if user is not None:
         q = q.where(Annotation.user_id == site.accounts[user].id)
     with site.project.store.engine.connect() as conn:
         rows = conn.execute(q).all()
-    return [{"item_id": r.item_id, "text": json.loads(r.payload).get("text"), "user_id": r.user_id,
-             "value": json.loads(r.value), "label": r.label, "source": r.source, "lead_time": r.lead_time}
-            for r in rows]
+    return [
+        {
+            "item_id": r.item_id,
+            "text": json.loads(r.payload).get("text"),
+            "user_id": r.user_id,
+            "value": json.loads(r.value),
+            "label": r.label,
+            "source": r.source,
+            "lead_time": r.lead_time,
+        }
+        for r in rows
+    ]
 
 
 def item_id_of(site: Site, text: str) -> int:

@@ -99,9 +99,11 @@ def test_ner_span_marked_by_selection_and_hotkey(serve, page) -> None:  # type: 
 
     [ann] = stored_annotations(site, "ann1")
     org, per = text.index("Acme Corp"), text.index("Alice")
-    assert ann["value"] == [{"start": per, "end": per + 5, "label": "PER"},
-                            {"start": org, "end": org + 9, "label": "ORG"}]
-    assert [text[s["start"]:s["end"]] for s in ann["value"]] == ["Alice", "Acme Corp"]
+    assert ann["value"] == [
+        {"start": per, "end": per + 5, "label": "PER"},
+        {"start": org, "end": org + 9, "label": "ORG"},
+    ]
+    assert [text[s["start"] : s["end"]] for s in ann["value"]] == ["Alice", "Acme Corp"]
 
 
 def test_span_offsets_count_characters_not_utf16_units(serve, page) -> None:  # type: ignore[no-untyped-def]
@@ -118,7 +120,7 @@ def test_span_offsets_count_characters_not_utf16_units(serve, page) -> None:  # 
     expect(page.locator("#status")).to_have_text("Saved.")
     [ann] = stored_annotations(site, "ann1")
     [span] = ann["value"]
-    assert text[span["start"]:span["end"]] == "Acme Corp"
+    assert text[span["start"] : span["end"]] == "Acme Corp"
 
 
 def test_pressing_a_label_key_without_a_selection_asks_for_one(serve, page) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +148,8 @@ def test_skip_with_a_reason_opens_a_data_issue(serve, page) -> None:  # type: ig
     with site.project.store.engine.connect() as conn:
         issues = conn.execute(select(DataIssue).where(DataIssue.project_id == site.project.id)).all()
     assert [(i.kind, json.loads(i.items), i.status) for i in issues] == [
-        ("skip:broken data", [item_id_of(site, first)], "open")]
+        ("skip:broken data", [item_id_of(site, first)], "open")
+    ]
     assert stored_annotations(site) == []  # a skip is not an answer
 
 

@@ -22,7 +22,9 @@ def test_skip_to_resolution_through_the_pages(serve, new_page) -> None:  # type:
     admin.click("nav a[href='/issues']")
     rows = admin.locator("#issues tbody tr")
     expect(rows).to_have_count(2)
-    expect(admin.locator(f"tr[data-issue='{issue}'] .title")).to_have_text("skipped as guideline gap: is sarcasm negative?")
+    expect(admin.locator(f"tr[data-issue='{issue}'] .title")).to_have_text(
+        "skipped as guideline gap: is sarcasm negative?"
+    )
     expect(admin.locator("#issues")).to_contain_text("<b>batch 2</b> drifted")  # shown as text, not markup
     admin.click(f"tr[data-issue='{issue}'] .title a")
     expect(admin.locator("#issue-status")).to_have_text("open")
@@ -52,7 +54,12 @@ def test_skip_to_resolution_through_the_pages(serve, new_page) -> None:  # type:
     got = data_issues.get_issue(p, issue)
     assert got["status"] == "resolved" and got["owner"] == "reviewer"
     assert [(h["event"], h["author"]) for h in got["history"]] == [
-        ("opened", None), ("assigned", "admin"), ("comment", "reviewer"), ("moved", "reviewer"), ("moved", "reviewer")]
+        ("opened", None),
+        ("assigned", "admin"),
+        ("comment", "reviewer"),
+        ("moved", "reviewer"),
+        ("moved", "reviewer"),
+    ]
 
     reviewer.goto(site.url + "/issues")
     expect(reviewer.locator("#issues tbody tr")).to_have_count(1)  # the open list leaves it out

@@ -27,11 +27,15 @@ from tests.support import png
 from truthset.services import users
 from truthset.services.imports import import_file
 
-SCRIPT = (b"<script>window.__pwned = (document.querySelector('meta[name=csrf-token]') || {}).content || 'ran';"
-          b"fetch('/pwned?' + window.__pwned)</script>")
+SCRIPT = (
+    b"<script>window.__pwned = (document.querySelector('meta[name=csrf-token]') || {}).content || 'ran';"
+    b"fetch('/pwned?' + window.__pwned)</script>"
+)
 HTML = b"<!doctype html><html><body>hello" + SCRIPT + b"</body></html>"
-SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>window.__pwned = "svg";'
-       b"fetch('/pwned?svg')</script><rect width='10' height='10'/></svg>")
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>window.__pwned = "svg";'
+    b"fetch('/pwned?svg')</script><rect width='10' height='10'/></svg>"
+)
 
 
 def _polyglot() -> bytes:
@@ -42,8 +46,12 @@ def _polyglot() -> bytes:
 
 
 def _push(site, token: str, items: list[dict[str, object]]) -> int:  # type: ignore[no-untyped-def]
-    req = urllib.request.Request(site.url + "/api/items", data=json.dumps({"items": items}).encode(), method="POST",
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        site.url + "/api/items",
+        data=json.dumps({"items": items}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as res:
             return int(res.status)

@@ -46,10 +46,12 @@ def test_reviewer_sees_both_annotations_and_adjudicates(serve, page) -> None:  #
     with p.store.engine.connect() as conn:
         reviews = conn.execute(select(Review).where(Review.item_id == item_id)).all()
     assert [(r.verdict, json.loads(r.correction), r.reviewer_id) for r in reviews] == [
-        ("correct", "neg", site.accounts["reviewer"].id)]
+        ("correct", "neg", site.accounts["reviewer"].id)
+    ]
     adjudicated = [a for a in stored_annotations(site) if a["source"] == "review"]
     assert [(a["item_id"], a["label"], a["user_id"]) for a in adjudicated] == [
-        (item_id, "neg", site.accounts["reviewer"].id)]
+        (item_id, "neg", site.accounts["reviewer"].id)
+    ]
     # the annotators' own answers are kept as history
     assert sorted(a["label"] for a in stored_annotations(site) if a["source"] == "human") == ["neg", "pos"]
 

@@ -27,15 +27,20 @@ def span(text: str, part: str, label: str) -> dict[str, Any]:
 FIRST, SECOND = NER_TEXTS[0], NER_TEXTS[1]
 # ann1 and ann2 agree on Acme Corp only; on the second item, on Bob Jones only
 ANSWERS = {
-    "ann1": [[span(FIRST, "Alice Smith", "PER"), span(FIRST, "Acme Corp", "ORG"), span(FIRST, "Paris", "LOC")],
-             [span(SECOND, "Bob Jones", "PER"), span(SECOND, "Globex", "ORG")]],
-    "ann2": [[span(FIRST, "Alice", "PER"), span(FIRST, "Acme Corp", "ORG")],
-             [span(SECOND, "Bob Jones", "PER")]],
+    "ann1": [
+        [span(FIRST, "Alice Smith", "PER"), span(FIRST, "Acme Corp", "ORG"), span(FIRST, "Paris", "LOC")],
+        [span(SECOND, "Bob Jones", "PER"), span(SECOND, "Globex", "ORG")],
+    ],
+    "ann2": [[span(FIRST, "Alice", "PER"), span(FIRST, "Acme Corp", "ORG")], [span(SECOND, "Bob Jones", "PER")]],
 }
 
 
-def disputed_site(serve, labels: list[str] | None = None, texts: list[str] | None = None,  # type: ignore[no-untyped-def]
-                  answers: dict[str, list[list[dict[str, Any]]]] | None = None):
+def disputed_site(
+    serve,
+    labels: list[str] | None = None,
+    texts: list[str] | None = None,  # type: ignore[no-untyped-def]
+    answers: dict[str, list[list[dict[str, Any]]]] | None = None,
+):
     """A served NER project whose items got different spans from ann1 and ann2."""
     texts = texts or NER_TEXTS[:2]
     site = serve("ner", labels or ["PER", "ORG", "LOC"], texts, overlap=2)
@@ -93,7 +98,8 @@ def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve, p
         reviews = conn.execute(select(Review)).all()
     ann1_first = next(a for a in stored_annotations(site, "ann1") if a["text"] == FIRST)
     assert [(r.verdict, json.loads(r.correction), r.reviewer_id) for r in reviews] == [
-        ("correct", ANSWERS["ann1"][0], site.accounts["reviewer"].id)]
+        ("correct", ANSWERS["ann1"][0], site.accounts["reviewer"].id)
+    ]
     assert reviews[0].annotation_id is not None
     with site.project.store.engine.connect() as conn:
         from truthset.store.models import Annotation
@@ -154,7 +160,8 @@ def test_editing_spans_stores_the_edited_value(serve, page) -> None:  # type: ig
     select_text(page, "Smith works")  # overlaps a span: refused, since the schema forbids overlaps
     page.keyboard.press("1")
     expect(page.locator("#status")).to_have_text(
-        '"Smith works" overlaps "Alice Smith" (PER), which this schema forbids; remove that span first.')
+        '"Smith works" overlaps "Alice Smith" (PER), which this schema forbids; remove that span first.'
+    )
     expect(page.locator("#status")).to_have_class("status error")
     expect(chips).to_have_text(["PER: Alice Smith", "ORG: Acme Corp", "LOC: Paris"])
     expect(page.locator("#item")).to_have_text(FIRST)
@@ -181,7 +188,8 @@ def test_editing_spans_stores_the_edited_value(serve, page) -> None:  # type: ig
 
 def select_text_in(page, selector: str, needle: str) -> None:  # type: ignore[no-untyped-def]
     """Select ``needle`` inside the element matched by ``selector`` (a DOM Range over its text nodes)."""
-    got = page.evaluate("""([selector, needle]) => {
+    got = page.evaluate(
+        """([selector, needle]) => {
       const box = document.querySelector(selector), at = box.textContent.indexOf(needle);
       const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT), range = document.createRange();
       let pos = 0, node, startSet = false;
@@ -193,7 +201,9 @@ def select_text_in(page, selector: str, needle: str) -> None:  # type: ignore[no
       }
       const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
       return sel.toString();
-    }""", [selector, needle])
+    }""",
+        [selector, needle],
+    )
     assert got == needle
 
 
@@ -202,14 +212,16 @@ CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; 
 
 
 def _rgb(hex_colour: str) -> str:
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
 
 
 def test_item_text_and_labels_with_html_run_nothing(serve, page) -> None:  # type: ignore[no-untyped-def]
     text = EVIL
-    answers = {"ann1": [[span(text, "<script>", EVIL_LABEL), span(text, "<img src=x", "PER")]],
-               "ann2": [[span(text, "<script>", EVIL_LABEL)]]}
+    answers = {
+        "ann1": [[span(text, "<script>", EVIL_LABEL), span(text, "<img src=x", "PER")]],
+        "ann2": [[span(text, "<script>", EVIL_LABEL)]],
+    }
     site = disputed_site(serve, labels=["PER", EVIL_LABEL], texts=[text], answers=answers)
     login(page, site, "reviewer")
     # Served under a Content-Security-Policy without 'unsafe-inline': nothing the page does may be

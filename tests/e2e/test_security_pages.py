@@ -12,8 +12,10 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import EVIL, TEXTS, login
 
 # collects the CSP's reports in the page (an init script is injected by the browser, not the page)
-WATCH_CSP = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
-             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+WATCH_CSP = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+    "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
 
 
 def test_docs_run_no_injected_script_and_load_nothing_from_outside(serve, page) -> None:  # type: ignore[no-untyped-def]
@@ -42,7 +44,7 @@ def test_the_app_pages_keep_the_csp_and_their_label_colours(serve, page) -> None
     button = page.locator("#labels button").first
     expect(button).to_have_text("pos 1")
     colour = site.project.config.schema.labels[0].color.lstrip("#")
-    rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    rgb = tuple(int(colour[i : i + 2], 16) for i in (0, 2, 4))
     assert button.evaluate("b => getComputedStyle(b).borderTopColor") == f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})"
     assert page.evaluate("window.__csp") == []
     for path in ("/review", "/guide", "/no-such-page"):

@@ -28,8 +28,10 @@ uvicorn.run(Workspace(open_workspace(sys.argv[1])), host="127.0.0.1", port=int(s
 def test_project_list_opens_each_project(tmp_path: Path, page, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     ws = tmp_path / "ws"
-    for name, task, labels in (("support-tickets", "text-classification", ["bug", "question"]),
-                               ("product-reviews", "text-classification", ["pos", "neg"])):
+    for name, task, labels in (
+        ("support-tickets", "text-classification", ["bug", "question"]),
+        ("product-reviews", "text-classification", ["pos", "neg"]),
+    ):
         p = init_project(ws / name, task=task, labels=labels, name=name)
         f = tmp_path / f"{name}.jsonl"
         f.write_text("".join(json.dumps({"text": f"{name} text {i}"}) + "\n" for i in range(4)))
@@ -41,8 +43,13 @@ def test_project_list_opens_each_project(tmp_path: Path, page, monkeypatch) -> N
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
     log = tmp_path / "server.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(ws), str(port)], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(ws), str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         assert _wait_until_up(proc, url, log)  # it asks for /login: without a project, a redirect to the list
         page.goto(url + "/")

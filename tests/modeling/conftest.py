@@ -28,6 +28,4 @@ def make_predictions(
 def sms_frame(datasets: object) -> pd.DataFrame:
     """The SMS Spam Collection with exact-duplicate texts dropped (first copy kept)."""
     df = pd.read_csv(SMS, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
-    return df.rename(columns={"Label": "label", "SMS": "text"}).drop_duplicates("text").reset_index(
-        drop=True
-    )
+    return df.rename(columns={"Label": "label", "SMS": "text"}).drop_duplicates("text").reset_index(drop=True)

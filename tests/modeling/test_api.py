@@ -23,8 +23,7 @@ def test_evaluate_stays_the_function_after_the_submodule_is_imported() -> None:
 
 
 def test_import_does_not_load_sklearn() -> None:
-    code = ("import sys, truthset, truthset.modeling; "
-            "print('sklearn' in sys.modules, 'torch' in sys.modules)")
+    code = "import sys, truthset, truthset.modeling; print('sklearn' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -47,9 +47,7 @@ def test_text_baseline_on_sms_is_strong_and_reproducible(sms_split) -> None:
 def test_sample_weights_reach_the_classifier(sms_split) -> None:
     xtr, ytr, xte, _ = sms_split
     plain = predict_proba(fit_baseline(text_baseline(), list(xtr), ytr), list(xte))
-    ones = predict_proba(
-        fit_baseline(text_baseline(), list(xtr), ytr, sample_weight=np.ones(len(ytr))), list(xte)
-    )
+    ones = predict_proba(fit_baseline(text_baseline(), list(xtr), ytr, sample_weight=np.ones(len(ytr))), list(xte))
     np.testing.assert_allclose(plain, ones, atol=1e-6)
     w = np.where(ytr == "spam", 0.2, 1.0)  # doubt every spam label
     down = predict_proba(fit_baseline(text_baseline(), list(xtr), ytr, sample_weight=w), list(xte))
@@ -70,8 +68,7 @@ def test_word_only_text_baseline(sms_split) -> None:
 
 def test_multilabel_baseline_with_weights() -> None:
     rng = np.random.default_rng(0)
-    vocab = {"sport": ["goal", "match", "team"], "money": ["price", "bank", "cash"],
-             "food": ["pizza", "bread", "soup"]}
+    vocab = {"sport": ["goal", "match", "team"], "money": ["price", "bank", "cash"], "food": ["pizza", "bread", "soup"]}
     texts, labels = [], []
     for _ in range(300):
         tags = [t for t in vocab if rng.random() < 0.4]
@@ -79,8 +76,7 @@ def test_multilabel_baseline_with_weights() -> None:
         texts.append(" ".join(rng.permutation(words)))
         labels.append([int(t in tags) for t in vocab])
     y = np.array(labels)
-    model = fit_baseline(multilabel_baseline(seed=0), texts[:200], y[:200],
-                         sample_weight=np.full(200, 0.5))
+    model = fit_baseline(multilabel_baseline(seed=0), texts[:200], y[:200], sample_weight=np.full(200, 0.5))
     p = predict_proba(model, texts[200:])
     assert p.shape == (100, 3)
     assert ((p >= 0.5) == (y[200:] == 1)).mean() > 0.95
@@ -108,8 +104,9 @@ def test_image_baseline_learns_colour() -> None:
 
 
 def test_image_features_shapes_and_errors() -> None:
-    f = image_features([np.zeros((3, 5)), np.full((20, 20, 4), 255, np.uint8),
-                        np.ones((10, 10, 3)) * 0.5], size=4, bins=2)
+    f = image_features(
+        [np.zeros((3, 5)), np.full((20, 20, 4), 255, np.uint8), np.ones((10, 10, 3)) * 0.5], size=4, bins=2
+    )
     assert f.shape == (3, 3 * 2 + 16)
     np.testing.assert_allclose(f[:, :6].reshape(3, 3, 2).sum(axis=2), 1.0)  # histograms
     np.testing.assert_allclose(f[1, 6:], 1.0)  # white image, alpha dropped
@@ -132,8 +129,7 @@ def test_fitted_pipeline_round_trips_through_skops(sms_split) -> None:
     np.testing.assert_array_equal(loaded.predict_proba(list(xte)), model.predict_proba(list(xte)))
     # an image pipeline names our own transformer as the one type to trust
     img = fit_baseline(image_baseline(size=4), [np.zeros((4, 4, 3)), np.ones((4, 4, 3))], [0, 1])
-    assert "truthset.modeling.images.ImageFeatures" in sio.get_untrusted_types(
-        data=sio.dumps(img))
+    assert "truthset.modeling.images.ImageFeatures" in sio.get_untrusted_types(data=sio.dumps(img))
 
 
 def test_library_versions_are_recorded() -> None:
@@ -160,10 +156,22 @@ def test_embedding_baseline_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    pos = ["I love this film", "what a wonderful day", "great food and kind staff",
-           "this is excellent", "a delightful story", "happy with the result"]
-    neg = ["I hate this film", "what an awful day", "terrible food and rude staff",
-           "this is dreadful", "a miserable story", "angry with the result"]
+    pos = [
+        "I love this film",
+        "what a wonderful day",
+        "great food and kind staff",
+        "this is excellent",
+        "a delightful story",
+        "happy with the result",
+    ]
+    neg = [
+        "I hate this film",
+        "what an awful day",
+        "terrible food and rude staff",
+        "this is dreadful",
+        "a miserable story",
+        "angry with the result",
+    ]
     model = fit_baseline(embedding_baseline(seed=0), pos[:4] + neg[:4], [1] * 4 + [0] * 4)
     assert model.predict(pos[4:] + neg[4:]).tolist() == [1, 1, 0, 0]
     emb = model.named_steps["features"].transform(["hello"])

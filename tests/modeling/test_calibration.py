@@ -46,8 +46,7 @@ def test_bin_edges_are_right_closed() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(groups=st.lists(st.tuples(st.integers(1, 12), st.integers(0, 12)), min_size=1,
-                       max_size=8))
+@given(groups=st.lists(st.tuples(st.integers(1, 12), st.integers(0, 12)), min_size=1, max_size=8))
 def test_ece_is_zero_when_every_bin_is_calibrated(groups: list[tuple[int, int]]) -> None:
     """Groups of m items with confidence r/m of which r are right: accuracy = confidence."""
     p1, y = [], []
@@ -83,8 +82,7 @@ def test_temperature_scaling_report() -> None:
     assert r["nll_after"] < r["nll_before"]
     assert r["ece_before_ci_low"] <= r["ece_before"] <= r["ece_before_ci_high"]
     assert r["ece_after_ci_high"] < r["ece_before_ci_low"]  # clearly better, not noise
-    assert r["ece_before"] == pytest.approx(
-        evaluate(y_test, proba=p_test, classes=[0, 1, 2], n_boot=0).metrics["ece"])
+    assert r["ece_before"] == pytest.approx(evaluate(y_test, proba=p_test, classes=[0, 1, 2], n_boot=0).metrics["ece"])
     assert len(r["reliability_after"]) == 15 and r["n_val"] == r["n_test"] == 2000
 
 

@@ -20,8 +20,7 @@ def _scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_threshold_minimises_validation_cost(cost_fp: float, cost_fn: float) -> None:
     y_val, s_val = _scores(600, 0)
     y_test, s_test = _scores(600, 1)
-    r = cost_threshold(y_val, s_val, y_test, s_test, cost_fp=cost_fp, cost_fn=cost_fn,
-                       n_boot=200)
+    r = cost_threshold(y_val, s_val, y_test, s_test, cost_fp=cost_fp, cost_fn=cost_fn, n_boot=200)
 
     def cost(y: np.ndarray, s: np.ndarray, t: float) -> float:
         pred = s >= t
@@ -42,8 +41,7 @@ def test_bayes_decisions_pick_the_least_expected_cost() -> None:
     p = rng.dirichlet(np.ones(3), 200)
     c = np.array([[0, 1, 4], [2, 0, 1], [8, 3, 0]], dtype=float)
     d = bayes_decisions(p, c)
-    brute = np.array([[sum(p[i, t] * c[t, j] for t in range(3)) for j in range(3)]
-                      for i in range(200)]).argmin(axis=1)
+    brute = np.array([[sum(p[i, t] * c[t, j] for t in range(3)) for j in range(3)] for i in range(200)]).argmin(axis=1)
     np.testing.assert_array_equal(d, brute)
     zero_one = 1 - np.eye(3)
     np.testing.assert_array_equal(bayes_decisions(p, zero_one), p.argmax(axis=1))

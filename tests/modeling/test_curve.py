@@ -64,8 +64,12 @@ def test_curve_is_reproducible_and_passes_weights() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"fractions": (0.5,)}, "at least two"), ({"fractions": (0.5, 0.25)}, "increasing"),
-     ({"seeds": ()}, "at least one seed"), ({"metric": "auc"}, "metric must be one of")],
+    [
+        ({"fractions": (0.5,)}, "at least two"),
+        ({"fractions": (0.5, 0.25)}, "increasing"),
+        ({"seeds": ()}, "at least one seed"),
+        ({"metric": "auc"}, "metric must be one of"),
+    ],
 )
 def test_curve_errors(kwargs: dict, match: str) -> None:
     xtr, ytr, xte, yte = _data(n_train=50, noise=0.5, d=2, seed=0)

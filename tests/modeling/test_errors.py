@@ -18,20 +18,25 @@ def test_each_rule_and_the_order_between_them() -> None:
     outlier = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.99, 0.1])
     empty = np.array([False] * 5 + [True] + [False] * 4)
     r = error_buckets(
-        y_true, y_pred, label_quality=label_quality, agreement=agreement,
-        outlier_score=outlier, empty=empty, outlier_above=0.9,
+        y_true,
+        y_pred,
+        label_quality=label_quality,
+        agreement=agreement,
+        outlier_score=outlier,
+        empty=empty,
+        outlier_above=0.9,
         train_class_counts={"a": 100, "b": 100, "c": 100},
     )
     got = dict(zip(r.items["position"], r.items["bucket"]))
     assert got == {
-        0: "class_confusion",        # nothing flags it
-        1: "likely_label_error",     # label quality 0.05 < 0.2
-        2: "likely_label_error",     # 0.1 < 0.2
-        3: "ambiguous",              # agreement 0.5 < 0.7
+        0: "class_confusion",  # nothing flags it
+        1: "likely_label_error",  # label quality 0.05 < 0.2
+        2: "likely_label_error",  # 0.1 < 0.2
+        3: "ambiguous",  # agreement 0.5 < 0.7
         4: "class_confusion",
-        5: "broken_input",           # empty wins over everything
-        8: "rare_or_ood",            # outlier 0.99 >= 0.9
-        9: "ambiguous",              # label quality unknown (NaN) is ignored; agreement 0.6
+        5: "broken_input",  # empty wins over everything
+        8: "rare_or_ood",  # outlier 0.99 >= 0.9
+        9: "ambiguous",  # label quality unknown (NaN) is ignored; agreement 0.6
     }
     summary = r.summary.set_index("bucket")
     assert list(summary.index) == list(BUCKETS)
@@ -59,8 +64,7 @@ def test_examples_most_confident_first_and_capped() -> None:
     y = np.zeros(50, dtype=int)
     p = np.column_stack([np.linspace(0.4, 0.01, 50), 1 - np.linspace(0.4, 0.01, 50)])
     r = error_buckets(y, proba=p, classes=[0, 1], max_examples=5)
-    assert r.summary.set_index("bucket").loc["class_confusion", "examples"] == [49, 48, 47, 46,
-                                                                                45]
+    assert r.summary.set_index("bucket").loc["class_confusion", "examples"] == [49, 48, 47, 46, 45]
 
 
 def test_no_failures_and_bad_signals() -> None:

@@ -29,7 +29,8 @@ def test_point_estimates_equal_sklearn(k: int, seed: int) -> None:
     for avg in ("macro", "micro", "weighted"):
         assert m[f"{avg}_f1"] == pytest.approx(skm.f1_score(y, pred, average=avg), abs=1e-12)
     assert m["macro_precision"] == pytest.approx(
-        skm.precision_score(y, pred, average="macro", zero_division=0), abs=1e-12)
+        skm.precision_score(y, pred, average="macro", zero_division=0), abs=1e-12
+    )
     assert m["macro_recall"] == pytest.approx(skm.recall_score(y, pred, average="macro"), abs=1e-12)
     assert m["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
     assert m["log_loss"] == pytest.approx(skm.log_loss(y, p), abs=1e-9)
@@ -40,11 +41,9 @@ def test_point_estimates_equal_sklearn(k: int, seed: int) -> None:
         assert m["precision"] == pytest.approx(skm.precision_score(y, pred), abs=1e-12)
         assert m["recall"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
     else:
-        assert m["roc_auc"] == pytest.approx(
-            skm.roc_auc_score(y, p, multi_class="ovr", average="macro"), abs=1e-12)
+        assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p, multi_class="ovr", average="macro"), abs=1e-12)
         yb = label_binarize(y, classes=list(range(k)))
-        assert m["pr_auc"] == pytest.approx(
-            skm.average_precision_score(yb, p, average="macro"), abs=1e-12)
+        assert m["pr_auc"] == pytest.approx(skm.average_precision_score(yb, p, average="macro"), abs=1e-12)
         per_auc = skm.roc_auc_score(yb, p, average=None)
         np.testing.assert_allclose(ev.per_class["roc_auc"], per_auc, atol=1e-12)
     prec, rec, f1, support = skm.precision_recall_fscore_support(y, pred, zero_division=0)
@@ -61,8 +60,7 @@ def test_labels_any_hashable_and_positive_class() -> None:
     m = evaluate(y, pred, positive="ham", n_boot=0).metrics
     assert m["f1"] == pytest.approx(skm.f1_score(y, pred, pos_label="ham"))
     assert "accuracy_ci_low" not in m  # n_boot=0: no intervals
-    proba = pd.DataFrame({"ham": [0.9, 0.2, 0.6, 0.7, 0.4, 0.1], "spam": [0.1, 0.8, 0.4, 0.3, 0.6,
-                                                                          0.9]})
+    proba = pd.DataFrame({"ham": [0.9, 0.2, 0.6, 0.7, 0.4, 0.1], "spam": [0.1, 0.8, 0.4, 0.3, 0.6, 0.9]})
     m2 = evaluate(y, proba=proba, n_boot=0).metrics  # classes from the DataFrame's columns
     assert m2["roc_auc"] == pytest.approx(skm.roc_auc_score(y == "spam", proba["spam"]))
 
@@ -122,8 +120,7 @@ def test_bootstrap_interval_properties(n: int, k: int, seed: int, confidence: fl
     p = rng.dirichlet(np.ones(k), n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        m = evaluate(y, proba=p, classes=list(range(k)), n_boot=200, confidence=confidence,
-                     seed=seed).metrics
+        m = evaluate(y, proba=p, classes=list(range(k)), n_boot=200, confidence=confidence, seed=seed).metrics
     for name in m:
         if name.endswith("_ci_low"):
             base = name[: -len("_ci_low")]

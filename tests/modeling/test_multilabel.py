@@ -23,10 +23,8 @@ def test_multilabel_equals_sklearn(seed: int) -> None:
     assert m["hamming_loss"] == pytest.approx(skm.hamming_loss(y, pred))
     for avg in ("micro", "macro"):
         assert m[f"{avg}_f1"] == pytest.approx(skm.f1_score(y, pred, average=avg, zero_division=0))
-        assert m[f"{avg}_precision"] == pytest.approx(
-            skm.precision_score(y, pred, average=avg, zero_division=0))
-        assert m[f"{avg}_recall"] == pytest.approx(
-            skm.recall_score(y, pred, average=avg, zero_division=0))
+        assert m[f"{avg}_precision"] == pytest.approx(skm.precision_score(y, pred, average=avg, zero_division=0))
+        assert m[f"{avg}_recall"] == pytest.approx(skm.recall_score(y, pred, average=avg, zero_division=0))
     assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p, average="macro"))
     assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, p, average="macro"))
     np.testing.assert_allclose(ev.per_class["f1"], skm.f1_score(y, pred, average=None))

@@ -22,8 +22,14 @@ from truthset.quality import span_f1
 def test_spans_from_bio_tags() -> None:
     tags = [["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC"], ["I-PER", "B-ORG", "I-PER"], []]
     got = spans_from_tags(tags).values.tolist()
-    assert got == [[0, 0, 2, "PER"], [0, 3, 5, "LOC"], [0, 5, 6, "LOC"], [1, 0, 1, "PER"],
-                   [1, 1, 2, "ORG"], [1, 2, 3, "PER"]]
+    assert got == [
+        [0, 0, 2, "PER"],
+        [0, 3, 5, "LOC"],
+        [0, 5, 6, "LOC"],
+        [1, 0, 1, "PER"],
+        [1, 1, 2, "ORG"],
+        [1, 2, 3, "PER"],
+    ]
     assert spans_from_tags([]).empty and spans_from_tags([["O"]]).empty
 
 
@@ -79,8 +85,7 @@ def test_ner_baselines_learn_spans(algorithm: str) -> None:
     assert [len(p) for p in pred] == [len(s) for s in sents[150:]]
     r = span_scores(tags[150:], pred, n_boot=100)
     assert r["exact_f1"] > 0.95
-    again = predict_ner(fit_ner(ner_baseline(algorithm=algorithm, seed=0), sents[:150],
-                                tags[:150]), sents[150:])
+    again = predict_ner(fit_ner(ner_baseline(algorithm=algorithm, seed=0), sents[:150], tags[:150]), sents[150:])
     assert again == pred
 
 
@@ -114,8 +119,7 @@ def test_token_features_carry_context() -> None:
 
 def test_bio_from_character_spans() -> None:
     texts = ["Anna Smith lives in New York.", "No names here"]
-    spans = pd.DataFrame({"item": [0, 0, 0], "start": [0, 20, 22], "end": [10, 28, 24],
-                          "label": ["PER", "LOC", "X"]})
+    spans = pd.DataFrame({"item": [0, 0, 0], "start": [0, 20, 22], "end": [10, 28, 24], "label": ["PER", "LOC", "X"]})
     tokens, tags = bio_from_spans(texts, spans)
     assert tokens[0] == ["Anna", "Smith", "lives", "in", "New", "York", "."]
     assert tags[0] == ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"]  # X overlaps LOC
@@ -136,11 +140,12 @@ def test_crf_on_real_label_studio_ner(datasets: object) -> None:
     texts = [t["data"]["text"] for t in tasks]
 
     def spans_of(k: int) -> pd.DataFrame:
-        rows = [{"item": i, "start": r["value"]["start"], "end": r["value"]["end"],
-                 "label": r["value"]["labels"][0]}
-                for i, t in enumerate(tasks)
-                for r in sorted(t["annotations"], key=lambda a: a["id"])[k]["result"]
-                if r.get("type") == "labels"]
+        rows = [
+            {"item": i, "start": r["value"]["start"], "end": r["value"]["end"], "label": r["value"]["labels"][0]}
+            for i, t in enumerate(tasks)
+            for r in sorted(t["annotations"], key=lambda a: a["id"])[k]["result"]
+            if r.get("type") == "labels"
+        ]
         return pd.DataFrame(rows)
 
     tokens, tags = bio_from_spans(texts, spans_of(0))
@@ -152,9 +157,11 @@ def test_crf_on_real_label_studio_ner(datasets: object) -> None:
     assert r["n_test"] == 30 and r["n_true_spans"] > 100
     assert r["overlap_f1"] >= r["exact_f1"] > 0.3  # far above the all-"O" model's 0
     assert r["exact_f1_ci_low"] < r["exact_f1"] < r["exact_f1_ci_high"]
-    print(f"LEOKA exact F1 {r['exact_f1']:.3f} ({r['exact_f1_ci_low']:.3f}-"
-          f"{r['exact_f1_ci_high']:.3f}), overlap {r['overlap_f1']:.3f}; "
-          f"annotator 2 vs 1: exact {human['exact_f1']:.3f}")
+    print(
+        f"LEOKA exact F1 {r['exact_f1']:.3f} ({r['exact_f1_ci_low']:.3f}-"
+        f"{r['exact_f1_ci_high']:.3f}), overlap {r['overlap_f1']:.3f}; "
+        f"annotator 2 vs 1: exact {human['exact_f1']:.3f}"
+    )
 
 
 def test_char_spans_invert_bio_from_spans_on_token_boundaries() -> None:
@@ -163,13 +170,17 @@ def test_char_spans_invert_bio_from_spans_on_token_boundaries() -> None:
     from truthset.modeling import bio_from_spans, char_spans
 
     texts = ["Ann Lee met Bob in New York.", "nothing here", "Dr. O'Neil"]
-    spans = pd.DataFrame({"item": [0, 0, 0, 2], "start": [0, 12, 19, 4], "end": [7, 15, 27, 10],
-                          "label": ["PER", "PER", "LOC", "PER"]})
+    spans = pd.DataFrame(
+        {"item": [0, 0, 0, 2], "start": [0, 12, 19, 4], "end": [7, 15, 27, 10], "label": ["PER", "PER", "LOC", "PER"]}
+    )
     _, tags = bio_from_spans(texts, spans)
     out = char_spans(texts, tags)
-    assert out[0] == [{"start": 0, "end": 7, "label": "PER"}, {"start": 12, "end": 15, "label": "PER"},
-                      {"start": 19, "end": 27, "label": "LOC"}]
+    assert out[0] == [
+        {"start": 0, "end": 7, "label": "PER"},
+        {"start": 12, "end": 15, "label": "PER"},
+        {"start": 19, "end": 27, "label": "LOC"},
+    ]
     assert out[1] == []
     # a span that starts inside a token snaps to the whole tokens it touches ("O'Neil": O ' Neil)
     assert out[2] == [{"start": 4, "end": 10, "label": "PER"}]
-    assert [texts[0][s["start"]:s["end"]] for s in out[0]] == ["Ann Lee", "Bob", "New York"]
+    assert [texts[0][s["start"] : s["end"]] for s in out[0]] == ["Ann Lee", "Bob", "New York"]

@@ -40,8 +40,7 @@ def test_text_model_is_accurate_and_finds_planted_flips(sms) -> None:
 def test_numeric_features_and_declared_classes() -> None:
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=300, n_features=8, n_informative=4, n_classes=3,
-                               random_state=0)
+    X, y = make_classification(n_samples=300, n_features=8, n_informative=4, n_classes=3, random_state=0)
     p = out_of_fold_probabilities(X, y, cv=3, seed=1, classes=[0, 1, 2, 3])
     assert list(p.columns) == [0, 1, 2, 3]
     assert (p[3] == 0).all()  # a declared class nobody has

@@ -26,8 +26,7 @@ def rte(datasets: object) -> dict[str, np.ndarray | list[str]]:
     ann = pd.read_csv(SNOW / "rte.standardized.tsv", sep="\t")
     pairs = pd.read_csv(SNOW / "rte1.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype=str)
     pairs["id"] = pairs["id"].astype(int)
-    frame = pd.DataFrame({"item": ann["orig_id"], "annotator": ann["!amt_worker_ids"],
-                          "label": ann["response"]})
+    frame = pd.DataFrame({"item": ann["orig_id"], "annotator": ann["!amt_worker_ids"], "label": ann["response"]})
     gold = ann.groupby("orig_id")["gold"].first()
     items = pairs.set_index("id").loc[gold.index]
     return {

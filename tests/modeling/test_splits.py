@@ -46,9 +46,7 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
     test_size=st.floats(0.05, 0.5),
     val_size=st.floats(0.0, 0.3),
 )
-def test_groups_never_straddle(
-    n: int, n_groups: int, seed: int, test_size: float, val_size: float
-) -> None:
+def test_groups_never_straddle(n: int, n_groups: int, seed: int, test_size: float, val_size: float) -> None:
     rng = np.random.default_rng(seed)
     groups = rng.integers(0, n_groups, n)
     y = rng.integers(0, 3, n)

@@ -29,8 +29,11 @@ def make_annotations(
     noise = (truth[item] + rng.integers(1, max(n_labels, 2), item.size)) % n_labels
     label = np.where(correct, truth[item], noise)
     df = pd.DataFrame(
-        {"item": [f"i{i:04d}" for i in item], "annotator": [f"w{a:02d}" for a in ann],
-         "label": [f"L{v}" for v in label]}
+        {
+            "item": [f"i{i:04d}" for i in item],
+            "annotator": [f"w{a:02d}" for a in ann],
+            "label": [f"L{v}" for v in label],
+        }
     )
     gold = pd.Series([f"L{v}" for v in truth], index=[f"i{i:04d}" for i in range(n_items)])
     return df, gold
@@ -57,9 +60,9 @@ def load_crowd(name: str) -> tuple[pd.DataFrame, pd.Series]:
         if not path.exists():
             pytest.fail(f"{path} not found; the tests expect ../shared/datasets beside the repository")
         raw = pd.read_csv(path, sep="\t")
-        df = raw.rename(
-            columns={"orig_id": "item", "!amt_worker_ids": "annotator", "response": "label"}
-        )[["item", "annotator", "label"]]
+        df = raw.rename(columns={"orig_id": "item", "!amt_worker_ids": "annotator", "response": "label"})[
+            ["item", "annotator", "label"]
+        ]
         return df, raw.groupby("orig_id")["gold"].first()
     folder = CROWD / name
     if not (folder / "answer.csv").exists():

@@ -82,9 +82,7 @@ def test_keyword_only_params_stored_unchanged(cls: type) -> None:
 
 
 @pytest.mark.parametrize("cls", ALL, ids=ids)
-def test_invariant_to_relabelling_items_and_annotators(
-    cls: type, annotation_factory: Factory
-) -> None:
+def test_invariant_to_relabelling_items_and_annotators(cls: type, annotation_factory: Factory) -> None:
     df, _ = annotation_factory(n_items=80, n_annotators=7, n_labels=3, per_item=4, seed=3)
     rng = np.random.default_rng(1)
     item_map = dict(zip(df["item"].unique(), rng.permutation(10_000)[: df["item"].nunique()]))
@@ -105,9 +103,7 @@ def test_invariant_to_relabelling_items_and_annotators(
 @pytest.mark.parametrize("cls", ALL, ids=ids)
 def test_crowdkit_column_aliases(cls: type, annotations: pd.DataFrame) -> None:
     ours = _fresh(cls).fit(annotations).labels_
-    theirs = _fresh(cls).fit(
-        annotations.rename(columns={"item": "task", "annotator": "worker"})
-    ).labels_
+    theirs = _fresh(cls).fit(annotations.rename(columns={"item": "task", "annotator": "worker"})).labels_
     pd.testing.assert_series_equal(ours, theirs)
 
 
@@ -130,9 +126,7 @@ BAD_PARAMS = [
 
 
 @pytest.mark.parametrize(("cls", "name", "value"), BAD_PARAMS)
-def test_rejects_bad_params_clearly(
-    cls: type, name: str, value: object, annotations: pd.DataFrame
-) -> None:
+def test_rejects_bad_params_clearly(cls: type, name: str, value: object, annotations: pd.DataFrame) -> None:
     model = cls(**{name: value})  # stored unchanged, validated in fit
     assert model.get_params()[name] is value
     with pytest.raises(InvalidInput, match=rf"{name}=.*expected"):
@@ -177,9 +171,7 @@ def test_probas_are_distributions(rows: list[tuple[int, int, str]], which: int) 
 
 
 # --------------------------------------------------------------------------- tie policy
-TIED = pd.DataFrame(
-    {"item": np.repeat(np.arange(400), 2), "annotator": ["x", "y"] * 400, "label": ["a", "b"] * 400}
-)
+TIED = pd.DataFrame({"item": np.repeat(np.arange(400), 2), "annotator": ["x", "y"] * 400, "label": ["a", "b"] * 400})
 
 
 def test_tie_first_and_nan() -> None:
@@ -234,15 +226,17 @@ def test_compare_with_majority(annotation_factory: Factory) -> None:
     assert table.loc["majority_vote", "agreement_with_majority"] == 1.0
     assert {"accuracy", "n_truth"} <= set(table.columns)
     ds = DawidSkene().fit(df)
-    assert ds.majority_agreement_ == pytest.approx(
-        (ds.labels_ == MajorityVote().fit_predict(df)).mean()
-    )
+    assert ds.majority_agreement_ == pytest.approx((ds.labels_ == MajorityVote().fit_predict(df)).mean())
 
 
 def test_em_loss_never_increases(annotation_factory: Factory) -> None:
     df, _ = annotation_factory(n_items=300, n_annotators=8, per_item=5, seed=9)
-    for model in (DawidSkene(tol=0, max_iter=30), DawidSkene(smoothing=0.5, tol=0, max_iter=30),
-                  OneCoinDawidSkene(tol=0, max_iter=30), MACE(method="em", tol=0)):
+    for model in (
+        DawidSkene(tol=0, max_iter=30),
+        DawidSkene(smoothing=0.5, tol=0, max_iter=30),
+        OneCoinDawidSkene(tol=0, max_iter=30),
+        MACE(method="em", tol=0),
+    ):
         losses = np.asarray(model.fit(df).loss_history_)
         assert (np.diff(losses) <= 1e-9).all(), type(model).__name__
 
@@ -371,11 +365,16 @@ PUBLISHED = [  # dataset, model, expected accuracy, tolerance, source
 ]
 
 
-@pytest.mark.parametrize(("dataset", "cls", "expected", "tol"), PUBLISHED,
-                         ids=[f"{d}-{c.__name__}" for d, c, _, _ in PUBLISHED])
+@pytest.mark.parametrize(
+    ("dataset", "cls", "expected", "tol"), PUBLISHED, ids=[f"{d}-{c.__name__}" for d, c, _, _ in PUBLISHED]
+)
 def test_published_accuracy(
-    dataset: str, cls: type, expected: float, tol: float,
-    crowd_loader: Callable, accuracy_of: Callable,
+    dataset: str,
+    cls: type,
+    expected: float,
+    tol: float,
+    crowd_loader: Callable,
+    accuracy_of: Callable,
 ) -> None:
     df, truth = crowd_loader(dataset)
     with warnings.catch_warnings():

@@ -65,9 +65,7 @@ FLEISS_TABLE = np.array(
 def matrix_to_frame(matrix: np.ndarray) -> pd.DataFrame:
     """Annotators x items matrix (NaN = missing) to the long frame."""
     ann, item = np.nonzero(~np.isnan(matrix))
-    return pd.DataFrame(
-        {"item": item, "annotator": [f"c{a}" for a in ann], "label": matrix[ann, item]}
-    )
+    return pd.DataFrame({"item": item, "annotator": [f"c{a}" for a in ann], "label": matrix[ann, item]})
 
 
 def table_to_frame(table: np.ndarray) -> pd.DataFrame:
@@ -79,8 +77,7 @@ def table_to_frame(table: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"item": item, "annotator": rater, "label": cat})
 
 
-def random_matrix(seed: int, n_ann: int = 5, n_items: int = 40, n_values: int = 4,
-                  missing: float = 0.3) -> np.ndarray:
+def random_matrix(seed: int, n_ann: int = 5, n_items: int = 40, n_values: int = 4, missing: float = 0.3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     truth = rng.integers(0, n_values, n_items)
     noise = rng.integers(0, n_values, (n_ann, n_items))
@@ -89,8 +86,7 @@ def random_matrix(seed: int, n_ann: int = 5, n_items: int = 40, n_values: int = 
     return m
 
 
-def random_frame(seed: int, n_ann: int = 5, n_items: int = 40, n_labels: int = 3,
-                 full: bool = True) -> pd.DataFrame:
+def random_frame(seed: int, n_ann: int = 5, n_items: int = 40, n_labels: int = 3, full: bool = True) -> pd.DataFrame:
     m = random_matrix(seed, n_ann, n_items, n_labels, missing=0.0 if full else 0.3)
     df = matrix_to_frame(m)
     df["label"] = df["label"].astype(int)
@@ -101,9 +97,7 @@ def random_frame(seed: int, n_ann: int = 5, n_items: int = 40, n_labels: int = 3
 @pytest.mark.parametrize("level", LEVELS)
 def test_krippendorff_2011_worked_example(level: str) -> None:
     assert round(krippendorff_alpha(K2011, level=level), 3) == K2011_EXPECTED[level]
-    assert round(krippendorff_alpha(matrix_to_frame(K2011), level=level), 3) == (
-        K2011_EXPECTED[level]
-    )
+    assert round(krippendorff_alpha(matrix_to_frame(K2011), level=level), 3) == (K2011_EXPECTED[level])
 
 
 def test_fleiss_1971_wikipedia_example() -> None:
@@ -138,8 +132,13 @@ def test_fleiss_and_randolph_match_statsmodels(seed: int) -> None:
     df = matrix_to_frame(m.astype(float))
     assert abs(fleiss_kappa(df) - sm_fleiss_kappa(table)) < 1e-9
     assert abs(randolph_kappa(df) - sm_fleiss_kappa(table, method="randolph")) < 1e-9
-    assert abs(randolph_kappa(df, labels=[0, 1, 2, 3, 4]) - sm_fleiss_kappa(
-        np.c_[table, np.zeros(len(table))], method="randolph")) < 1e-9
+    assert (
+        abs(
+            randolph_kappa(df, labels=[0, 1, 2, 3, 4])
+            - sm_fleiss_kappa(np.c_[table, np.zeros(len(table))], method="randolph")
+        )
+        < 1e-9
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -168,8 +167,7 @@ def test_alpha_string_matrix_and_ordered_labels() -> None:
     assert round(krippendorff_alpha(m, level="nominal"), 3) == 0.743
     assert round(krippendorff_alpha(m, level="ordinal", labels=list(names)), 3) == 0.815
     df = matrix_to_frame(K2011)
-    df["label"] = pd.Categorical(names[df["label"].astype(int) - 1], categories=names,
-                                 ordered=True)
+    df["label"] = pd.Categorical(names[df["label"].astype(int) - 1], categories=names, ordered=True)
     assert round(krippendorff_alpha(df, level="ordinal"), 3) == 0.815
     df["label"] = df["label"].astype(str)
     assert round(krippendorff_alpha(df, level="ordinal", labels=list(names)), 3) == 0.815
@@ -193,14 +191,14 @@ def test_pairwise_cohen_matches_sklearn_per_pair() -> None:
         for i in range(4):
             for j in range(i + 1, 4):
                 both = ~np.isnan(m[i]) & ~np.isnan(m[j])
-                exp = cohen_kappa_score(m[i, both], m[j, both], weights=weights,
-                                        labels=[0.0, 1.0, 2.0])
+                exp = cohen_kappa_score(m[i, both], m[j, both], weights=weights, labels=[0.0, 1.0, 2.0])
                 assert abs(table.iloc[i, j] - exp) < 1e-9
 
 
 def test_pairwise_cohen_nan_for_pairs_without_shared_items() -> None:
-    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3, 4], "annotator": list("abababc"),
-                       "label": ["x", "y", "y", "y", "x", "x", "x"]})
+    df = pd.DataFrame(
+        {"item": [1, 1, 2, 2, 3, 3, 4], "annotator": list("abababc"), "label": ["x", "y", "y", "y", "x", "x", "x"]}
+    )
     with pytest.warns(UndefinedAgreementWarning, match="2 annotator pair"):
         table = pairwise_cohen_kappa(df)
     assert np.isnan(table.loc["a", "c"]) and np.isnan(table.loc["c", "b"])
@@ -224,8 +222,7 @@ def test_per_label_specific_agreement_two_annotators() -> None:
     # a: both positive, b/c: one positive -> 2a / (2a + b + c)
     a = ["p"] * 6 + ["p"] * 2 + ["n"] * 3 + ["n"] * 9
     b = ["p"] * 6 + ["n"] * 2 + ["p"] * 3 + ["n"] * 9
-    df = pd.DataFrame({"item": list(range(20)) * 2, "annotator": ["a"] * 20 + ["b"] * 20,
-                       "label": a + b})
+    df = pd.DataFrame({"item": list(range(20)) * 2, "annotator": ["a"] * 20 + ["b"] * 20, "label": a + b})
     table = per_label_agreement(df)
     assert table.loc["p", "specific_agreement"] == pytest.approx(12 / (12 + 5))
     assert table.loc["n", "specific_agreement"] == pytest.approx(18 / (18 + 5))
@@ -239,8 +236,7 @@ def test_per_label_unused_label_is_nan_with_warning() -> None:
 
 
 # --------------------------------------------------------------------------- bootstrap
-def _resampled(stats_builder, df: pd.DataFrame, counts: np.ndarray, items: np.ndarray,
-               **options) -> float:
+def _resampled(stats_builder, df: pd.DataFrame, counts: np.ndarray, items: np.ndarray, **options) -> float:
     """The metric recomputed on a frame where item ``items[k]`` appears ``counts[k]`` times."""
     parts = []
     for copy in range(int(counts.max())):
@@ -253,8 +249,7 @@ def _resampled(stats_builder, df: pd.DataFrame, counts: np.ndarray, items: np.nd
 
 @pytest.mark.parametrize(
     ("name", "options"),
-    [("percent_agreement", {}), ("fleiss_kappa", {}), ("randolph_kappa", {}),
-     ("cohen_kappa", {"weights": "linear"})]
+    [("percent_agreement", {}), ("fleiss_kappa", {}), ("randolph_kappa", {}), ("cohen_kappa", {"weights": "linear"})]
     + [("krippendorff_alpha", {"level": lv}) for lv in LEVELS],
 )
 def test_bootstrap_replicate_equals_metric_on_resampled_items(name: str, options: dict) -> None:
@@ -288,7 +283,8 @@ def test_agreement_ci_contract() -> None:
     assert agreement_ci(percent_agreement, df, n_boot=50).value == percent_agreement(df)
     two = df[df["annotator"].isin(["c0", "c1"])]
     assert agreement_ci(cohen_kappa, two, n_boot=50).value == pytest.approx(
-        cohen_kappa(two[two.annotator == "c0"].label, two[two.annotator == "c1"].label))
+        cohen_kappa(two[two.annotator == "c0"].label, two[two.annotator == "c1"].label)
+    )
 
 
 def test_agreement_ci_on_large_data_uses_batches() -> None:
@@ -299,8 +295,7 @@ def test_agreement_ci_on_large_data_uses_batches() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_boot": 1}, "n_boot"), ({"confidence": 1.5}, "confidence"),
-     ({"n_boot": 10}, None)],
+    [({"n_boot": 1}, "n_boot"), ({"confidence": 1.5}, "confidence"), ({"n_boot": 10}, None)],
 )
 def test_agreement_ci_errors(kwargs: dict, message: str | None) -> None:
     df = random_frame(0)
@@ -317,8 +312,9 @@ def test_agreement_ci_errors(kwargs: dict, message: str | None) -> None:
 
 
 def test_bootstrap_warns_about_undefined_replicates() -> None:
-    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3], "annotator": list("ababab"),
-                       "label": ["x", "x", "x", "x", "x", "y"]})
+    df = pd.DataFrame(
+        {"item": [1, 1, 2, 2, 3, 3], "annotator": list("ababab"), "label": ["x", "x", "x", "x", "x", "y"]}
+    )
     with pytest.warns(UndefinedAgreementWarning, match="replicates were undefined"):
         agreement_ci("krippendorff_alpha", df, level="nominal", n_boot=200)
 
@@ -326,16 +322,25 @@ def test_bootstrap_warns_about_undefined_replicates() -> None:
 # --------------------------------------------------------------------------- degenerate input
 def test_one_annotator_is_invalid() -> None:
     df = pd.DataFrame({"item": [1, 2, 3], "annotator": "a", "label": ["x", "y", "x"]})
-    for call in (percent_agreement, fleiss_kappa, randolph_kappa, per_label_agreement,
-                 lambda d: krippendorff_alpha(d, level="nominal")):
+    for call in (
+        percent_agreement,
+        fleiss_kappa,
+        randolph_kappa,
+        per_label_agreement,
+        lambda d: krippendorff_alpha(d, level="nominal"),
+    ):
         with pytest.raises(InvalidInput, match="two or more annotators"):
             call(df)
 
 
 def test_empty_frame_is_invalid() -> None:
     empty = pd.DataFrame({"item": [], "annotator": [], "label": []})
-    for call in (percent_agreement, fleiss_kappa, pairwise_cohen_kappa,
-                 lambda d: krippendorff_alpha(d, level="interval")):
+    for call in (
+        percent_agreement,
+        fleiss_kappa,
+        pairwise_cohen_kappa,
+        lambda d: krippendorff_alpha(d, level="interval"),
+    ):
         with pytest.raises(InvalidInput):
             call(empty)
 
@@ -388,18 +393,22 @@ def test_level_is_required_and_checked() -> None:
 @pytest.mark.parametrize(
     ("data", "level", "message"),
     [
-        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": ["lo", "hi"]}),
-         "interval", "numeric labels"),
-        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": ["lo", "hi"]}),
-         "ordinal", "order of the labels"),
+        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": ["lo", "hi"]}), "interval", "numeric labels"),
+        (
+            pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": ["lo", "hi"]}),
+            "ordinal",
+            "order of the labels",
+        ),
         (np.array([["lo", "hi"], ["hi", "hi"]]), "ratio", "numeric matrix"),
         (np.array([["lo", "hi"], ["hi", "hi"]]), "ordinal", "needs their order"),
         (np.array([[-1.0, 2.0], [1.0, 2.0]]), "ratio", "non-negative"),
         (np.array([1.0, 2.0]), "nominal", "2-D"),
-        (pd.DataFrame({"item": [1, 1, 1], "annotator": ["a", "b", "a"], "label": [1, 2, 3]}),
-         "nominal", "drop_duplicates"),
-        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": [1.0, 2.0]}),
-         "interval", None),
+        (
+            pd.DataFrame({"item": [1, 1, 1], "annotator": ["a", "b", "a"], "label": [1, 2, 3]}),
+            "nominal",
+            "drop_duplicates",
+        ),
+        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": [1.0, 2.0]}), "interval", None),
     ],
 )
 def test_alpha_input_errors(data: object, level: str, message: str | None) -> None:
@@ -431,9 +440,9 @@ def test_missing_columns_are_reported() -> None:
 frames = st.integers(2, 5).flatmap(
     lambda n_ann: st.integers(2, 12).flatmap(
         lambda n_items: st.lists(
-            st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=n_items,
-                     max_size=n_items),
-            min_size=n_ann, max_size=n_ann,
+            st.lists(st.one_of(st.none(), st.integers(0, 3)), min_size=n_items, max_size=n_items),
+            min_size=n_ann,
+            max_size=n_ann,
         )
     )
 )
@@ -489,8 +498,11 @@ def test_kappas_at_most_one(rows, weights) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(labels=st.lists(st.integers(0, 4), min_size=2, max_size=30).filter(
-    lambda xs: len(set(xs)) > 1), n_ann=st.integers(2, 5), level=st.sampled_from(LEVELS))
+@given(
+    labels=st.lists(st.integers(0, 4), min_size=2, max_size=30).filter(lambda xs: len(set(xs)) > 1),
+    n_ann=st.integers(2, 5),
+    level=st.sampled_from(LEVELS),
+)
 def test_perfect_agreement_gives_one(labels, n_ann, level) -> None:
     m = np.tile(np.asarray(labels, dtype=float), (n_ann, 1))
     assert krippendorff_alpha(m, level=level) == pytest.approx(1.0)

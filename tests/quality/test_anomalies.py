@@ -23,8 +23,9 @@ ANNOTATORS = np.array(["ann", "bob", "cy", "dee", "eve", "fay"], dtype=object)
 START = pd.Timestamp("2026-03-02 09:00", tz="UTC")
 
 
-def healthy(n_items: int = 600, per_item: int = 3, n_batches: int = 3, accuracy: float = 0.85,
-            seed: int = 0) -> pd.DataFrame:
+def healthy(
+    n_items: int = 600, per_item: int = 3, n_batches: int = 3, accuracy: float = 0.85, seed: int = 0
+) -> pd.DataFrame:
     """A project working as it should: random assignment and order, honest annotators.
 
     Items are judged by ``per_item`` distinct annotators (each right with ``accuracy``),
@@ -41,15 +42,17 @@ def healthy(n_items: int = 600, per_item: int = 3, n_batches: int = 3, accuracy:
     seconds = batch * 86400 + rng.uniform(0, 8 * 3600, item.size)
     speed = rng.uniform(0.7, 1.4, ANNOTATORS.size)
     gold = rng.random(n_items) < 0.15
-    return pd.DataFrame({
-        "item": [f"i{i:04d}" for i in item],
-        "annotator": ANNOTATORS[who],
-        "label": LABELS[label],
-        "lead_time": rng.lognormal(np.log(5.0 * speed[who]), 0.5),
-        "created_at": START + pd.to_timedelta(seconds, unit="s"),
-        "batch": [f"b{b + 1}" for b in batch],
-        "gold": np.where(gold[item], LABELS[truth[item]], None),
-    })
+    return pd.DataFrame(
+        {
+            "item": [f"i{i:04d}" for i in item],
+            "annotator": ANNOTATORS[who],
+            "label": LABELS[label],
+            "lead_time": rng.lognormal(np.log(5.0 * speed[who]), 0.5),
+            "created_at": START + pd.to_timedelta(seconds, unit="s"),
+            "batch": [f"b{b + 1}" for b in batch],
+            "gold": np.where(gold[item], LABELS[truth[item]], None),
+        }
+    )
 
 
 def kinds(flags: list[AnomalyFlag]) -> set[tuple[str, object, object]]:
@@ -88,7 +91,7 @@ def gold_misses(df: pd.DataFrame, run: int) -> pd.DataFrame:
     df, rows = bob_in_time_order(df)
     gold_rows = rows[df.loc[rows, "gold"].notna().to_numpy()]
     df.loc[gold_rows, "label"] = df.loc[gold_rows, "gold"]
-    wrong = gold_rows[5:5 + run]
+    wrong = gold_rows[5 : 5 + run]
     df.loc[wrong, "label"] = np.where(df.loc[wrong, "gold"] == "pos", "neg", "pos")
     return df
 
@@ -127,10 +130,10 @@ RAISES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], tuple[str, objec
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(("plant", "expected"), [(p, e) for _, p, e in RAISES],
-                         ids=[name for name, _, _ in RAISES])
-def test_planted_anomaly_is_raised(plant: Callable[[pd.DataFrame], pd.DataFrame],
-                                   expected: tuple[str, object, object], seed: int) -> None:
+@pytest.mark.parametrize(("plant", "expected"), [(p, e) for _, p, e in RAISES], ids=[name for name, _, _ in RAISES])
+def test_planted_anomaly_is_raised(
+    plant: Callable[[pd.DataFrame], pd.DataFrame], expected: tuple[str, object, object], seed: int
+) -> None:
     flags = detect_anomalies(plant(healthy(seed=seed)))
     assert expected in kinds(flags)
     flag = next(f for f in flags if (f.kind, f.annotator, f.batch) == expected)
@@ -149,18 +152,20 @@ def test_healthy_project_raises_nothing(seed: int, n_items: int) -> None:
 NOT_RAISED: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
     ("twice as fast is within 3x", lambda d: too_fast(d, 0.5), "fast_annotator"),
     ("5 gold misses in a row is below 6", lambda d: gold_misses(d, 5), "gold_failures"),
-    ("everyone answers 'pos': not one annotator's habit",
-     lambda d: d.assign(label=np.where(np.random.default_rng(1).random(len(d)) < 0.93, "pos",
-                                       d["label"])), "single_label"),
+    (
+        "everyone answers 'pos': not one annotator's habit",
+        lambda d: d.assign(label=np.where(np.random.default_rng(1).random(len(d)) < 0.93, "pos", d["label"])),
+        "single_label",
+    ),
     ("everyone's shift is the batch's, not an annotator's", new_mix_batch, "label_shift"),
 ]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize(("change", "kind"), [(c, k) for _, c, k in NOT_RAISED],
-                         ids=[name for name, _, _ in NOT_RAISED])
-def test_near_miss_is_not_raised(change: Callable[[pd.DataFrame], pd.DataFrame],
-                                 kind: str, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("change", "kind"), [(c, k) for _, c, k in NOT_RAISED], ids=[name for name, _, _ in NOT_RAISED]
+)
+def test_near_miss_is_not_raised(change: Callable[[pd.DataFrame], pd.DataFrame], kind: str, seed: int) -> None:
     flags = detect_anomalies(change(healthy(seed=seed)))
     if kind == "label_shift":  # the batch is flagged once, no annotator on top
         assert ("label_shift", None, "b3") in kinds(flags)
@@ -175,8 +180,7 @@ def test_fast_annotator_explanation_reads_as_documented() -> None:
     assert flag.explanation.startswith("annotator bob took a median ")
     assert "faster than the median of the other annotators" in flag.explanation
     assert flag.explanation.endswith("threshold 3×")
-    assert flag.details["median_seconds"] * flag.score == pytest.approx(
-        flag.details["others_median_seconds"])
+    assert flag.details["median_seconds"] * flag.score == pytest.approx(flag.details["others_median_seconds"])
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -282,11 +286,9 @@ def test_leave_one_out_median_matches_brute_force(values: list[float]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from("xyz")), min_size=2,
-                max_size=60))
+@given(st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from("xyz")), min_size=2, max_size=60))
 def test_self_agreement_matches_brute_force(rows: list[tuple[str, str]]) -> None:
-    df = pd.DataFrame({"item": range(len(rows)), "annotator": [a for a, _ in rows],
-                       "label": [lab for _, lab in rows]})
+    df = pd.DataFrame({"item": range(len(rows)), "annotator": [a for a, _ in rows], "label": [lab for _, lab in rows]})
     p = prepare(df)
     _, observed, _ = self_agreement(p, 3)
     for a, name in enumerate(p.annotators):
@@ -300,15 +302,18 @@ def test_self_agreement_matches_brute_force(rows: list[tuple[str, str]]) -> None
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("ab"), st.booleans()), min_size=1, max_size=80),
-       st.integers(1, 6))
+@given(st.lists(st.tuples(st.sampled_from("ab"), st.booleans()), min_size=1, max_size=80), st.integers(1, 6))
 def test_gold_runs_match_brute_force(rows: list[tuple[str, bool]], run: int) -> None:
-    df = pd.DataFrame({"item": range(len(rows)), "annotator": [a for a, _ in rows],
-                       "label": ["x"] * len(rows),
-                       "correct": [not wrong for _, wrong in rows]})
+    df = pd.DataFrame(
+        {
+            "item": range(len(rows)),
+            "annotator": [a for a, _ in rows],
+            "label": ["x"] * len(rows),
+            "correct": [not wrong for _, wrong in rows],
+        }
+    )
     th = AnomalyThresholds(gold_fail_run=run)
-    got = {f.annotator: f.score for f in detect_anomalies(df, thresholds=th,
-                                                          kinds=("gold_failures",))}
+    got = {f.annotator: f.score for f in detect_anomalies(df, thresholds=th, kinds=("gold_failures",))}
     expected = {}
     for name in "ab":
         longest = current = 0
@@ -326,11 +331,11 @@ def test_gold_runs_match_brute_force(rows: list[tuple[str, bool]], run: int) -> 
 def test_flags_do_not_depend_on_annotator_names(names: list[str]) -> None:
     df = one_label(too_fast(healthy(n_items=240), 1 / 6))
     rename = dict(zip(ANNOTATORS, names))
-    flags = detect_anomalies(df.assign(annotator=df["annotator"].map(rename)),
-                             kinds=("fast_annotator", "single_label"))
+    flags = detect_anomalies(df.assign(annotator=df["annotator"].map(rename)), kinds=("fast_annotator", "single_label"))
     base = detect_anomalies(df, kinds=("fast_annotator", "single_label"))
     assert sorted((f.kind, f.annotator, round(f.score, 9)) for f in flags) == sorted(
-        (f.kind, rename[f.annotator], round(f.score, 9)) for f in base)
+        (f.kind, rename[f.annotator], round(f.score, 9)) for f in base
+    )
 
 
 # --------------------------------------------------------------------------- real crowd data

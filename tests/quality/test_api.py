@@ -54,8 +54,9 @@ def test_set_params_round_trips_through_clone(cls: type) -> None:
     assert clone(cls().set_params(**{name: value})).get_params()[name] == value
 
 
-@pytest.mark.parametrize(("metric", "options"), [(percent_agreement, {}), (fleiss_kappa, {}),
-                                                 (krippendorff_alpha, {"level": "nominal"})])
+@pytest.mark.parametrize(
+    ("metric", "options"), [(percent_agreement, {}), (fleiss_kappa, {}), (krippendorff_alpha, {"level": "nominal"})]
+)
 def test_a_metric_function_gets_the_same_interval_as_the_builtin(metric, options) -> None:  # type: ignore[no-untyped-def]
     """The generic path (resampling the frame) and the fast one (per-item statistics) draw the
     same items for the same seed, so a wrapped coefficient must give the very same interval."""
@@ -69,8 +70,7 @@ def test_a_metric_function_gets_the_same_interval_as_the_builtin(metric, options
 
 def test_a_custom_metric_is_bootstrapped_over_items() -> None:
     # share of items on which every judgement agrees: 3 of 4 here
-    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3, 4, 4], "annotator": list("abababab"),
-                       "label": list("xxyyxxxy")})
+    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3, 4, 4], "annotator": list("abababab"), "label": list("xxyyxxxy")})
 
     def unanimous(d: pd.DataFrame) -> float:
         return float((d.groupby("item")["label"].nunique() == 1).mean())
@@ -98,7 +98,8 @@ def test_a_metric_function_options_and_bad_input() -> None:
 
 def test_importing_quality_loads_no_scipy_stats_or_optimize() -> None:
     """What made ``import truthset.quality`` slow; checked by module, not by a timer."""
-    code = ("import sys, truthset.quality; "
-            "print(sorted(m for m in ('scipy.stats', 'scipy.optimize') if m in sys.modules))")
+    code = (
+        "import sys, truthset.quality; print(sorted(m for m in ('scipy.stats', 'scipy.optimize') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

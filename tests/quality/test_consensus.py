@@ -15,8 +15,9 @@ from truthset.quality import DawidSkene, MajorityVote, consensus_quality
 
 
 def test_ensemble_by_hand() -> None:
-    df = pd.DataFrame({"item": [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3,
-                       "annotator": list("abc") * 4, "label": list("xxxyyyxxyyyy")})
+    df = pd.DataFrame(
+        {"item": [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3, "annotator": list("abc") * 4, "label": list("xxxyyyxxyyyy")}
+    )
     r = consensus_quality(df)
     # pairwise agreement: 9 unanimous annotations (1) + item 3: a, b 1/2, c 0 -> P = 10/12
     assert r.weights["P"] == pytest.approx(10 / 12)
@@ -32,8 +33,9 @@ def test_ensemble_by_hand() -> None:
 
 def test_model_tips_a_tie_and_gets_its_weight() -> None:
     # items 1-6 unanimous (x, y, x, y, x, y); the annotators split on item 7
-    df = pd.DataFrame({"item": np.repeat(np.arange(1, 8), 2), "annotator": list("ab") * 7,
-                       "label": list("xxyyxxyyxxyyxy")})
+    df = pd.DataFrame(
+        {"item": np.repeat(np.arange(1, 8), 2), "annotator": list("ab") * 7, "label": list("xxyyxxyyxxyyxy")}
+    )
     px = np.array([0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.2])
     p = pd.DataFrame({"x": px, "y": 1 - px}, index=np.arange(1, 8))
     r = consensus_quality(df, p)
@@ -48,25 +50,32 @@ def test_arrays_and_frame_agree() -> None:
     codes = [pd.factorize(df[c], sort=True)[0] for c in ("item", "annotator", "label")]
     a = consensus_quality(df)
     b = consensus_quality(tuple(codes))
-    assert a.items["consensus_quality"].to_numpy() == pytest.approx(
-        b.items["consensus_quality"].to_numpy()
-    )
+    assert a.items["consensus_quality"].to_numpy() == pytest.approx(b.items["consensus_quality"].to_numpy())
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n_items=st.integers(2, 50), n_labels=st.integers(2, 4),
-       per_item=st.integers(1, 4), with_model=st.booleans(), with_ds=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    n_items=st.integers(2, 50),
+    n_labels=st.integers(2, 4),
+    per_item=st.integers(1, 4),
+    with_model=st.booleans(),
+    with_ds=st.booleans(),
+)
 def test_scores_in_unit_interval(seed, n_items, n_labels, per_item, with_model, with_ds) -> None:
-    df, _ = make_annotations(n_items=n_items, n_annotators=5, n_labels=n_labels,
-                             per_item=per_item, seed=seed)
+    df, _ = make_annotations(n_items=n_items, n_annotators=5, n_labels=n_labels, per_item=per_item, seed=seed)
     labels = sorted(df["label"].unique())
     p = None
     if with_model:
         raw = np.random.default_rng(seed).dirichlet(np.ones(len(labels)), size=n_items)
         p = pd.DataFrame(raw, index=sorted(df["item"].unique()), columns=labels)
     r = consensus_quality(df, p, aggregator=DawidSkene() if with_ds else None)
-    for values in (r.items["consensus_quality"], r.annotators["quality"],
-                   r.annotators["mean_label_quality"], r.items["annotator_agreement"]):
+    for values in (
+        r.items["consensus_quality"],
+        r.annotators["quality"],
+        r.annotators["mean_label_quality"],
+        r.items["annotator_agreement"],
+    ):
         assert ((values >= 0) & (values <= 1 + 1e-12)).all()
     assert r.probas.sum(axis=1).to_numpy() == pytest.approx(1.0)
     # the consensus quality is the ensemble's top probability, never below 1/K
@@ -103,8 +112,7 @@ def test_random_annotator_is_rated_lowest() -> None:
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "a"], "label": [0, 1]}),
-         "more than once"),
+        (pd.DataFrame({"item": [1, 1], "annotator": ["a", "a"], "label": [0, 1]}), "more than once"),
         (pd.DataFrame({"item": [], "annotator": [], "label": []}), "empty"),
         (pd.DataFrame({"item": [1], "label": [0]}), "lacks column"),
     ],
@@ -141,7 +149,7 @@ def test_consensus_quality_finds_wrong_consensus_on_real_crowds(name) -> None:
     r = consensus_quality(df).items
     ours = _auc(r["consensus_label"], r["consensus_quality"], truth)
     mv = MajorityVote().fit(df)
-    agree = (df["label"].to_numpy() == mv.labels_.loc[df["item"]].to_numpy())
+    agree = df["label"].to_numpy() == mv.labels_.loc[df["item"]].to_numpy()
     mv_agreement = pd.Series(agree).groupby(df["item"].to_numpy()).mean()
     assert ours > 0.75
     assert ours >= _auc(mv.labels_, mv_agreement, truth)

@@ -30,9 +30,7 @@ def random_case(seed: int, n: int, k: int):
 def test_thresholds_joint_and_calibration_by_hand() -> None:
     # given 0: items 0-3; given 1: items 4-6
     y = np.array([0, 0, 0, 0, 1, 1, 1])
-    p = np.array(
-        [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.2, 0.8], [0.1, 0.9], [0.3, 0.7], [0.6, 0.4]]
-    )
+    p = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.2, 0.8], [0.1, 0.9], [0.3, 0.7], [0.6, 0.4]])
     est = estimate_joint(y, p)
     # t_0 = mean(.9, .8, .3, .2) = .55; t_1 = mean(.9, .7, .4) = 2/3
     assert est["thresholds"].tolist() == pytest.approx([0.55, 2 / 3])
@@ -54,8 +52,7 @@ def test_thresholds_joint_and_calibration_by_hand() -> None:
 def test_item_counts_for_its_most_probable_class_above_threshold() -> None:
     y = np.array([0, 0, 1, 1, 2, 2])
     p = np.array(
-        [[0.9, 0.05, 0.05], [0.1, 0.5, 0.4], [0.05, 0.9, 0.05], [0.05, 0.9, 0.05],
-         [0.5, 0.1, 0.4], [0.6, 0.1, 0.3]]
+        [[0.9, 0.05, 0.05], [0.1, 0.5, 0.4], [0.05, 0.9, 0.05], [0.05, 0.9, 0.05], [0.5, 0.1, 0.4], [0.6, 0.1, 0.3]]
     )
     # t = [.5, .9, .35]. Item 1: its argmax (1, .5) is below t_1, class 2 (.4) reaches t_2,
     # so it counts as 2. Item 4 reaches t_0 and t_2 and counts for the more probable, 0.
@@ -100,8 +97,7 @@ def test_scores_in_unit_interval_and_issues_consistent(seed, n, k, filter_by, sc
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), n=st.integers(2, 80), k=st.integers(2, 5),
-       filter_by=st.sampled_from(FILTERS))
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 80), k=st.integers(2, 5), filter_by=st.sampled_from(FILTERS))
 def test_permutation_invariance(seed, n, k, filter_by) -> None:
     y, p = random_case(seed, n, k)
     perm = np.random.default_rng(seed + 1).permutation(n)
@@ -112,8 +108,7 @@ def test_permutation_invariance(seed, n, k, filter_by) -> None:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**31), n=st.integers(2, 200), k=st.integers(2, 6),
-       filter_by=st.sampled_from(FILTERS))
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 200), k=st.integers(2, 6), filter_by=st.sampled_from(FILTERS))
 def test_clean_confident_data_flags_nothing(seed, n, k, filter_by) -> None:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
@@ -126,8 +121,13 @@ def test_clean_confident_data_flags_nothing(seed, n, k, filter_by) -> None:
 
 @pytest.mark.parametrize(
     ("filter_by", "min_precision", "min_recall"),
-    [("noise_rate", 0.9, 0.85), ("class", 0.9, 0.85), ("both", 0.9, 0.8),
-     ("confident_joint", 0.9, 0.8), ("argmax", 0.9, 0.9)],
+    [
+        ("noise_rate", 0.9, 0.85),
+        ("class", 0.9, 0.85),
+        ("both", 0.9, 0.8),
+        ("confident_joint", 0.9, 0.8),
+        ("argmax", 0.9, 0.9),
+    ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
 def test_planted_flips_are_found(filter_by, min_precision, min_recall, seed) -> None:

@@ -14,8 +14,12 @@ from truthset.quality import outlier_scores
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(2, 60), k=st.integers(1, 12),
-       metric=st.sampled_from(["euclidean", "cosine"]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    k=st.integers(1, 12),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+)
 def test_scores_in_unit_interval_and_order_free(seed, n, k, metric) -> None:
     X = np.random.default_rng(seed).normal(size=(n, 3))
     r = outlier_scores(X, k=k, metric=metric)

@@ -43,8 +43,7 @@ def test_sample_size_is_the_smallest_n(batch: int | None, p: float, conf: float,
 
 @pytest.mark.parametrize(
     ("batch", "p", "conf", "c", "expected"),
-    [(None, 0.05, 0.95, 0, 59), (None, 0.01, 0.95, 0, 299), (1000, 0.05, 0.95, 0, 56),
-     (None, 0.05, 0.95, 1, 93)],
+    [(None, 0.05, 0.95, 0, 59), (None, 0.01, 0.95, 0, 299), (1000, 0.05, 0.95, 0, 56), (None, 0.05, 0.95, 1, 93)],
 )
 def test_known_plans(batch: int | None, p: float, conf: float, c: int, expected: int) -> None:
     assert sample_size(batch, max_error_rate=p, confidence=conf, acceptance_number=c) == expected
@@ -76,8 +75,13 @@ def test_decision_fields_and_finite_batch() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_reviewed": 0, "n_errors": 0}, {"n_reviewed": 5, "n_errors": 6}, {"n_reviewed": 5, "n_errors": -1},
-     {"n_reviewed": 10, "n_errors": 1, "batch_size": 5}, {"n_reviewed": 10, "n_errors": 1, "confidence": 1.0}],
+    [
+        {"n_reviewed": 0, "n_errors": 0},
+        {"n_reviewed": 5, "n_errors": 6},
+        {"n_reviewed": 5, "n_errors": -1},
+        {"n_reviewed": 10, "n_errors": 1, "batch_size": 5},
+        {"n_reviewed": 10, "n_errors": 1, "confidence": 1.0},
+    ],
 )
 def test_decision_rejects_bad_input(kwargs: dict) -> None:
     with pytest.raises(InvalidInput):

@@ -16,9 +16,9 @@ from truthset.quality import gold_span_f1, pairwise_span_f1, pairwise_span_f1_ci
 COLUMNS = ["item", "annotator", "start", "end", "label"]
 
 rows = st.lists(
-    st.tuples(st.integers(0, 4), st.sampled_from("abcd"), st.integers(0, 25), st.integers(1, 6),
-              st.sampled_from("XY")),
-    min_size=1, max_size=40,
+    st.tuples(st.integers(0, 4), st.sampled_from("abcd"), st.integers(0, 25), st.integers(1, 6), st.sampled_from("XY")),
+    min_size=1,
+    max_size=40,
 )
 extra_cover = st.lists(st.tuples(st.integers(0, 4), st.sampled_from("abcd")), max_size=10)
 
@@ -44,7 +44,8 @@ def test_pairs_equal_pairwise_span_f1(span_rows, cover, match) -> None:  # type:
         expect = ref.loc[r.annotator_a, r.annotator_b]
         assert (np.isnan(expect) and np.isnan(r.f1)) or r.f1 == pytest.approx(expect, abs=1e-12)
         shared = set(cov.loc[cov["annotator"] == r.annotator_a, "item"]) & set(
-            cov.loc[cov["annotator"] == r.annotator_b, "item"])
+            cov.loc[cov["annotator"] == r.annotator_b, "item"]
+        )
         assert r.items == len(shared)
         assert r.spans_a == ((spans["annotator"] == r.annotator_a) & spans["item"].isin(shared)).sum()
         if not np.isnan(r.ci_low):

@@ -66,9 +66,12 @@ def _frame(rows: list[tuple[int, int, int, str]], who: str) -> pd.DataFrame:
 
 def _brute_overlap_f1(a: pd.DataFrame, b: pd.DataFrame) -> float:
     def matched(q: pd.DataFrame, r: pd.DataFrame) -> float:
-        hits = [any(x.item == y.item and x.label == y.label and x.start < y.end and y.start < x.end
-                    for y in r.itertuples()) for x in q.itertuples()]
+        hits = [
+            any(x.item == y.item and x.label == y.label and x.start < y.end and y.start < x.end for y in r.itertuples())
+            for x in q.itertuples()
+        ]
         return float(np.mean(hits))
+
     p, r = matched(a, b), matched(b, a)
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
@@ -131,8 +134,7 @@ def _brute_token_matrix(s: pd.DataFrame, texts: dict, annotators: list[str]) -> 
                     col.append(np.nan)
                     continue
                 over = mine[(mine.start < end) & (mine.end > start)]
-                col.append(0.0 if over.empty else
-                           float(ord(over.sort_values("end").iloc[-1].label)))
+                col.append(0.0 if over.empty else float(ord(over.sort_values("end").iloc[-1].label)))
             cols.append(col)
     return np.array(cols, dtype=float).T
 
@@ -152,8 +154,9 @@ def test_token_alpha_matches_krippendorff_package(seed: int) -> None:
             rows.append((item, ann, int(cut[2]), int(cut[3]), rng.choice(["P", "L"])))
     s = spans(rows)
     s = s[s.end > s.start]
-    expected = krippendorff.alpha(reliability_data=_brute_token_matrix(s, texts, list("abc")),
-                                  level_of_measurement="nominal")
+    expected = krippendorff.alpha(
+        reliability_data=_brute_token_matrix(s, texts, list("abc")), level_of_measurement="nominal"
+    )
     assert abs(token_alpha(s, texts) - expected) < 1e-9
     assert abs(token_alpha(s, pd.Series(texts)) - expected) < 1e-9
 

@@ -15,11 +15,26 @@ from truthset.quality import acceptance_decision, agreement_ci
 from truthset.reports._format import as_records, fmt_ci, fmt_num, fmt_pct, plain
 
 
-@pytest.mark.parametrize("value, text", [
-    (None, "—"), (math.nan, "—"), (True, "yes"), (12345, "12,345"), (np.int64(7), "7"),
-    (0.96512, "0.965"), (1.0, "1.000"), (0.0, "0.000"), (60.0, "60"), (80.123, "80.12"),
-    (1234.5, "1,234.5"), (5169.0, "5,169"), (-0.06, "-0.060"), (math.inf, "∞"), ("ham", "ham"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, "—"),
+        (math.nan, "—"),
+        (True, "yes"),
+        (12345, "12,345"),
+        (np.int64(7), "7"),
+        (0.96512, "0.965"),
+        (1.0, "1.000"),
+        (0.0, "0.000"),
+        (60.0, "60"),
+        (80.123, "80.12"),
+        (1234.5, "1,234.5"),
+        (5169.0, "5,169"),
+        (-0.06, "-0.060"),
+        (math.inf, "∞"),
+        ("ham", "ham"),
+    ],
+)
 def test_fmt_num(value: Any, text: str) -> None:
     assert fmt_num(plain(value)) == text
 

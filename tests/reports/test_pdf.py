@@ -24,8 +24,7 @@ def _pdf_text(path: Path) -> tuple[int, str]:
     return len(reader.pages), unicodedata.normalize("NFKC", text)  # the "fl" ligature -> f, l
 
 
-def test_quality_report_prints_with_every_heading(crowd_report: dict[str, Any],
-                                                  tmp_path: Path) -> None:
+def test_quality_report_prints_with_every_heading(crowd_report: dict[str, Any], tmp_path: Path) -> None:
     out = to_pdf(render_quality_report(crowd_report), tmp_path / "report.pdf")
     assert out == tmp_path / "report.pdf" and out.read_bytes().startswith(b"%PDF-")
     pages, text = _pdf_text(out)
@@ -38,9 +37,9 @@ def test_quality_report_prints_with_every_heading(crowd_report: dict[str, Any],
     assert [p for p in tmp_path.iterdir()] == [out]  # no temporary file left behind
 
 
-def test_a_longer_report_prints_on_more_pages(data_card_input: dict[str, Any],
-                                              crowd_report: dict[str, Any],
-                                              tmp_path: Path) -> None:
+def test_a_longer_report_prints_on_more_pages(
+    data_card_input: dict[str, Any], crowd_report: dict[str, Any], tmp_path: Path
+) -> None:
     short = to_pdf(render_data_card({"name": "tiny"}), tmp_path / "short.pdf")
     long = to_pdf(render_data_card(data_card_input), tmp_path / "long.pdf")
     assert _pdf_text(short)[0] == 1

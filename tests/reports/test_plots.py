@@ -21,30 +21,49 @@ HOSTILE = "<script>alert(1)</script>"
 
 CHARTS: dict[str, Callable[[str], str]] = {
     "histogram": lambda ident: plots.histogram(
-        np.random.default_rng(0).exponential(60, 2000), title="Text length", bins=25,
-        xlabel="characters", ident=ident),
+        np.random.default_rng(0).exponential(60, 2000), title="Text length", bins=25, xlabel="characters", ident=ident
+    ),
     "bar": lambda ident: plots.bar_chart(
-        ["ham", HOSTILE, "$5 off $10"], [4825, 3, 747], title="Labels & <others>", ident=ident),
+        ["ham", HOSTILE, "$5 off $10"], [4825, 3, 747], title="Labels & <others>", ident=ident
+    ),
     "line": lambda ident: plots.line_chart(
         ["b1", "b2", "b3", "b4"],
-        [{"name": "alpha", "y": [0.8, 0.7, None, 0.75], "ci_low": [0.7, 0.6, None, 0.7],
-          "ci_high": [0.9, 0.8, None, 0.8]},
-         {"name": "kappa", "y": [0.6, 0.5, 0.55, 0.6]}],
-        title="Agreement per batch", reference=0.667, reference_label="alpha 0.667",
-        ident=ident),
+        [
+            {
+                "name": "alpha",
+                "y": [0.8, 0.7, None, 0.75],
+                "ci_low": [0.7, 0.6, None, 0.7],
+                "ci_high": [0.9, 0.8, None, 0.8],
+            },
+            {"name": "kappa", "y": [0.6, 0.5, 0.55, 0.6]},
+        ],
+        title="Agreement per batch",
+        reference=0.667,
+        reference_label="alpha 0.667",
+        ident=ident,
+    ),
     "reliability": lambda ident: plots.reliability_chart(
-        {"before": [{"mean_confidence": 0.55, "accuracy": 0.5, "count": 10},
-                    {"mean_confidence": 0.95, "accuracy": 0.97, "count": 300},
-                    {"mean_confidence": None, "accuracy": None, "count": 0}],
-         "after": [{"mean_confidence": 0.6, "accuracy": 0.5, "count": 12}]}, ident=ident),
-    "confusion": lambda ident: plots.confusion_heatmap([[315, 1], [18, 26]], ["ham", HOSTILE],
-                                                       ident=ident),
+        {
+            "before": [
+                {"mean_confidence": 0.55, "accuracy": 0.5, "count": 10},
+                {"mean_confidence": 0.95, "accuracy": 0.97, "count": 300},
+                {"mean_confidence": None, "accuracy": None, "count": 0},
+            ],
+            "after": [{"mean_confidence": 0.6, "accuracy": 0.5, "count": 12}],
+        },
+        ident=ident,
+    ),
+    "confusion": lambda ident: plots.confusion_heatmap([[315, 1], [18, 26]], ["ham", HOSTILE], ident=ident),
     "curve": lambda ident: plots.learning_curve_chart(
-        {"metric": "macro_f1", "points": [
-            {"n_train": 150, "macro_f1": 55.2, "ci_low": 47.1, "ci_high": 64.8,
-             "per_seed": [51.0, 59.4]},
-            {"n_train": 600, "macro_f1": 85.2, "ci_low": 78.3, "ci_high": 90.0,
-             "per_seed": [85.0, 85.4]}]}, ident=ident),
+        {
+            "metric": "macro_f1",
+            "points": [
+                {"n_train": 150, "macro_f1": 55.2, "ci_low": 47.1, "ci_high": 64.8, "per_seed": [51.0, 59.4]},
+                {"n_train": 600, "macro_f1": 85.2, "ci_low": 78.3, "ci_high": 90.0, "per_seed": [85.0, 85.4]},
+            ],
+        },
+        ident=ident,
+    ),
 }
 
 
@@ -74,20 +93,26 @@ def test_chart_is_deterministic_and_ids_follow_ident(name: str) -> None:
     a, b = CHARTS[name]("page-fig1"), CHARTS[name]("page-fig1")
     assert a == b
     ids_a = {el.get("id") for el in ET.fromstring(a).iter() if el.get("id")}
-    ids_c = {el.get("id") for el in ET.fromstring(CHARTS[name]("page-fig2")).iter()
-             if el.get("id")}
+    ids_c = {el.get("id") for el in ET.fromstring(CHARTS[name]("page-fig2")).iter() if el.get("id")}
     assert not ids_a & ids_c, "two charts on one page would share an id"
 
 
 def test_same_bytes_in_a_fresh_interpreter() -> None:
     """No per-process state (hash seeds, font caches, counters) leaks into the SVG."""
-    code = ("import sys; sys.path[:0] = sys.argv[1:]; from tests.reports.test_plots import "
-            "CHARTS; sys.stdout.write(''.join(CHARTS[k]('x') for k in sorted(CHARTS)))")
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:]; from tests.reports.test_plots import "
+        "CHARTS; sys.stdout.write(''.join(CHARTS[k]('x') for k in sorted(CHARTS)))"
+    )
     src = str(__import__("truthset").__file__).rsplit("/truthset/", 1)[0]
     root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
-    out = subprocess.run([sys.executable, "-c", code, src, root], capture_output=True,
-                         text=True, timeout=120, env={"PYTHONHASHSEED": "123", "PATH": ""},
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, src, root],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+        check=True,
+    ).stdout
     assert out == "".join(CHARTS[k]("x") for k in sorted(CHARTS))
 
 
@@ -105,12 +130,12 @@ def test_histogram_of_values_equals_histogram_of_its_bins() -> None:
     values = np.random.default_rng(1).normal(100, 20, 5000)
     counts, edges = np.histogram(values, bins=30)
     assert plots.histogram(values, bins=30, title="t", ident="h") == plots.histogram(
-        counts=counts, edges=edges, title="t", ident="h")
+        counts=counts, edges=edges, title="t", ident="h"
+    )
 
 
 def test_bar_chart_folds_the_tail_into_other() -> None:
-    svg = plots.bar_chart([f"v{i}" for i in range(50)], list(range(50, 0, -1)), title="many",
-                          max_bars=10)
+    svg = plots.bar_chart([f"v{i}" for i in range(50)], list(range(50, 0, -1)), title="many", max_bars=10)
     texts = [el.text for el in ET.fromstring(svg).iter(f"{NS}text")]
     assert "other (41)" in texts and "v9" not in texts
     assert sum(range(41, 0, -1)) == 861 and "other (41): 861" in svg
@@ -142,26 +167,37 @@ def test_threads_draw_the_same_charts_as_one_thread() -> None:
 
 
 def test_import_does_not_load_matplotlib_numpy_or_pandas() -> None:
-    code = ("import sys, truthset.reports; heavy = [m for m in ('matplotlib', 'numpy', 'pandas')"
-            " if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, truthset.reports; heavy = [m for m in ('matplotlib', 'numpy', 'pandas')"
+        " if m in sys.modules]; print(heavy)"
+    )
     src = str(__import__("truthset").__file__).rsplit("/truthset/", 1)[0]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, env={"PYTHONPATH": src, "PATH": ""}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": src, "PATH": ""},
+        check=True,
+    ).stdout
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: plots.histogram(counts=[1, 2], edges=[0, 1], title="t"), "2 counts need 3 edges"),
-    (lambda: plots.histogram([np.nan], title="t"), "no finite values"),
-    (lambda: plots.histogram(title="t"), "needs values"),
-    (lambda: plots.bar_chart(["a"], [1, 2], title="t"), "1 labels but 2 counts"),
-    (lambda: plots.bar_chart(["a"], [1], title="  "), "needs a title"),
-    (lambda: plots.line_chart([1, 2], {"y": [1]}, title="t"), "1 values for 2 x positions"),
-    (lambda: plots.line_chart([1], [{"name": "a"}], title="t"), "needs 'y'"),
-    (lambda: plots.confusion_heatmap([[1, 2]], title="t"), "must be square"),
-    (lambda: plots.confusion_heatmap([[1]], ["a", "b"], title="t"), "1 rows but 2 labels"),
-    (lambda: plots.learning_curve_chart({"points": []}), "no points"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plots.histogram(counts=[1, 2], edges=[0, 1], title="t"), "2 counts need 3 edges"),
+        (lambda: plots.histogram([np.nan], title="t"), "no finite values"),
+        (lambda: plots.histogram(title="t"), "needs values"),
+        (lambda: plots.bar_chart(["a"], [1, 2], title="t"), "1 labels but 2 counts"),
+        (lambda: plots.bar_chart(["a"], [1], title="  "), "needs a title"),
+        (lambda: plots.line_chart([1, 2], {"y": [1]}, title="t"), "1 values for 2 x positions"),
+        (lambda: plots.line_chart([1], [{"name": "a"}], title="t"), "needs 'y'"),
+        (lambda: plots.confusion_heatmap([[1, 2]], title="t"), "must be square"),
+        (lambda: plots.confusion_heatmap([[1]], ["a", "b"], title="t"), "1 rows but 2 labels"),
+        (lambda: plots.learning_curve_chart({"points": []}), "no points"),
+    ],
+)
 def test_bad_input_is_a_clear_error(call: Callable[[], str], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         call()
@@ -169,8 +205,10 @@ def test_bad_input_is_a_clear_error(call: Callable[[], str], message: str) -> No
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(labels=["\r"], title="0")  # a whitespace-only label once drew an empty tick (CI found it)
-@given(labels=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=4, unique=True),
-       title=st.text(min_size=1, max_size=40).filter(str.strip))
+@given(
+    labels=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=4, unique=True),
+    title=st.text(min_size=1, max_size=40).filter(str.strip),
+)
 def test_any_text_gives_well_formed_svg_that_keeps_it(labels: list[str], title: str) -> None:
     """Labels and titles come from users and items: markup, quotes, dollars, control
     characters, surrogates. The SVG must still parse, and show the text (control characters

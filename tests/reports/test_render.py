@@ -29,27 +29,58 @@ ESCAPED = "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;"
 
 
 def _model_card(run: dict[str, Any]) -> str:
-    return render_model_card(run["card"], evaluation=run["evaluation"],
-                             learning_curve=run["curve"])
+    return render_model_card(run["card"], evaluation=run["evaluation"], learning_curve=run["curve"])
 
 
 #: report -> (fixture, renderer, h2 headings in order, number of charts at least)
 REPORTS: dict[str, tuple[str, Callable[[Any], str], list[str], int]] = {
-    "profile": ("profile_input", render_profile,
-                ["Overview", "Labels", "Column text", "Column label", "Column length"], 5),
-    "check": ("check_summary", render_check_report,
-              ["Summary", "blocking 1 check(s), {max_length} flagged",
-               "warning 1 check(s), 403 flagged", "Passed"], 1),
-    "model_card": ("model_run", _model_card,
-                   ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data",
-                    "Training data", "Quantitative analyses", "Ethical considerations",
-                    "Caveats and recommendations"], 4),
-    "quality": ("crowd_report", render_quality_report,
-                ["Summary", "What was labelled", "Batches", "Risks and bottlenecks",
-                 "Open data issues", "Changes since the last report"], 4),
-    "data_card": ("data_card_input", render_data_card,
-                  ["Summary", "Sources", "Collection", "Label schema", "Splits", "Duplicates",
-                   "Known limitations"], 2),
+    "profile": (
+        "profile_input",
+        render_profile,
+        ["Overview", "Labels", "Column text", "Column label", "Column length"],
+        5,
+    ),
+    "check": (
+        "check_summary",
+        render_check_report,
+        ["Summary", "blocking 1 check(s), {max_length} flagged", "warning 1 check(s), 403 flagged", "Passed"],
+        1,
+    ),
+    "model_card": (
+        "model_run",
+        _model_card,
+        [
+            "Model details",
+            "Intended use",
+            "Factors",
+            "Metrics",
+            "Evaluation data",
+            "Training data",
+            "Quantitative analyses",
+            "Ethical considerations",
+            "Caveats and recommendations",
+        ],
+        4,
+    ),
+    "quality": (
+        "crowd_report",
+        render_quality_report,
+        [
+            "Summary",
+            "What was labelled",
+            "Batches",
+            "Risks and bottlenecks",
+            "Open data issues",
+            "Changes since the last report",
+        ],
+        4,
+    ),
+    "data_card": (
+        "data_card_input",
+        render_data_card,
+        ["Summary", "Sources", "Collection", "Label schema", "Splits", "Duplicates", "Known limitations"],
+        2,
+    ),
 }
 
 
@@ -95,11 +126,18 @@ def test_same_bytes_in_a_fresh_interpreter(crowd_report: dict[str, Any], tmp_pat
     data = plain(crowd_report)
     (tmp_path / "in.json").write_text(json.dumps(data), encoding="utf-8")
     src = str(Path(__import__("truthset").__file__).parents[1])
-    code = ("import json, sys; from truthset.reports import render_quality_report; "
-            "sys.stdout.write(render_quality_report(json.load(open(sys.argv[1]))))")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in.json")],
-                         capture_output=True, text=True, timeout=120, check=True,
-                         env={"PYTHONPATH": src, "PYTHONHASHSEED": "7", "PATH": ""}).stdout
+    code = (
+        "import json, sys; from truthset.reports import render_quality_report; "
+        "sys.stdout.write(render_quality_report(json.load(open(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "in.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={"PYTHONPATH": src, "PYTHONHASHSEED": "7", "PATH": ""},
+    ).stdout
     assert out == render_quality_report(data)
 
 
@@ -125,34 +163,41 @@ def test_model_card_metrics_show_intervals(model_run: dict[str, Any]) -> None:
 
 def test_model_card_charts_carry_the_run_numbers(model_run: dict[str, Any]) -> None:
     html = _model_card(model_run)
-    descs = {c.find("{http://www.w3.org/2000/svg}title").text:
-             c.find("{http://www.w3.org/2000/svg}desc").text for c in svgs(html)}
+    descs = {
+        c.find("{http://www.w3.org/2000/svg}title").text: c.find("{http://www.w3.org/2000/svg}desc").text
+        for c in svgs(html)
+    }
     cm = model_run["evaluation"].confusion
-    assert (f"true ham: predicted ham {cm.loc['ham', 'ham']}, predicted spam "
-            f"{cm.loc['ham', 'spam']}") in descs["Confusion matrix (test set)"]
+    assert (f"true ham: predicted ham {cm.loc['ham', 'ham']}, predicted spam {cm.loc['ham', 'spam']}") in descs[
+        "Confusion matrix (test set)"
+    ]
     assert "before scaling:" in descs["Reliability diagram (test set)"]
     assert "after scaling:" in descs["Reliability diagram (test set)"]
     first = model_run["curve"]["points"][0]
-    assert f"{first['n_train']} labels: {first['macro_f1']:.1f}" in descs[
-        "Learning curve: macro_f1 against training labels"]
+    assert (
+        f"{first['n_train']} labels: {first['macro_f1']:.1f}"
+        in descs["Learning curve: macro_f1 against training labels"]
+    )
 
 
 def test_model_card_without_extras_says_what_is_missing(model_run: dict[str, Any]) -> None:
     from truthset.modeling import model_card
 
-    card = model_card(name="bare", task="text-classification", model="tfidf+logreg",
-                      metrics=model_run["evaluation"].metrics)
+    card = model_card(
+        name="bare", task="text-classification", model="tfidf+logreg", metrics=model_run["evaluation"].metrics
+    )
     html = render_model_card(card)
     text = visible_text(html)
     assert "No analyses were recorded with this run." in text
-    assert "Not given: description, ethical considerations, evaluation data, factors, " \
-           "intended use, out of scope, owners, training data, version." in text
+    assert (
+        "Not given: description, ethical considerations, evaluation data, factors, "
+        "intended use, out of scope, owners, training data, version." in text
+    )
     assert headings(html) == REPORTS["model_card"][2]
     assert svgs(html) == []
 
 
-def test_check_report_groups_by_severity_and_fails_the_gate(check_summary: dict[str, Any],
-                                                            sms_raw: Any) -> None:
+def test_check_report_groups_by_severity_and_fails_the_gate(check_summary: dict[str, Any], sms_raw: Any) -> None:
     html = render_check_report(check_summary)
     text = visible_text(html)
     assert "Gate failed. 1 blocking check(s) found problems" in text
@@ -162,12 +207,10 @@ def test_check_report_groups_by_severity_and_fails_the_gate(check_summary: dict[
     assert "What to do: Keep one copy" in text
     assert "What to do: Fix these items (or the rule)" in text  # default for blocking
     assert "label_conflicts (warning)" in text  # ran and found nothing: listed as passed
-    longest = max((e["text"] for f in check_summary["findings"] for e in f.get("examples", [])),
-                  key=len)
+    longest = max((e["text"] for f in check_summary["findings"] for e in f.get("examples", [])), key=len)
     assert len(longest) > 300 and longest not in text  # examples are cut, with their length
     assert f"{longest[:300]}… ({len(longest):,} characters)" in text
-    no_blocking = {**check_summary, "findings": [f for f in check_summary["findings"]
-                                                 if f["severity"] != "blocking"]}
+    no_blocking = {**check_summary, "findings": [f for f in check_summary["findings"] if f["severity"] != "blocking"]}
     assert "Gate passed." in visible_text(render_check_report(no_blocking))
 
 
@@ -198,36 +241,42 @@ def test_quality_report_batches_with_intervals_and_verdicts(crowd_report: dict[s
     assert "closed issue title" not in text and "1 issue(s) resolved or closed" in text
     assert "fleiss_kappa, all items 0.310 0.250 -0.060" in text
     titles = [c.find("{http://www.w3.org/2000/svg}title").text for c in svgs(html)]
-    assert titles == ["Labels so far", "Annotations per day", "Agreement per batch (fleiss_kappa)",
-                      "Gold accuracy per batch", "Error rate found in review, per batch"]
+    assert titles == [
+        "Labels so far",
+        "Annotations per day",
+        "Agreement per batch (fleiss_kappa)",
+        "Gold accuracy per batch",
+        "Error rate found in review, per batch",
+    ]
 
 
 def test_data_card_splits_and_duplicates(data_card_input: dict[str, Any]) -> None:
     text = visible_text(render_data_card(data_card_input))
     for s in data_card_input["splits"]:
-        row = f"{s['split']} {fmt_num(s['items'])} {fmt_num(s['labels']['ham'])} " \
-              f"{fmt_num(s['labels']['spam'])}"
+        row = f"{s['split']} {fmt_num(s['items'])} {fmt_num(s['labels']['ham'])} {fmt_num(s['labels']['spam'])}"
         assert row in text
     assert f"Exact {fmt_num(data_card_input['duplicates']['exact'])}" in text
     assert "Current version: 2 ." in text and "spam defined" in text
 
 
-@pytest.mark.parametrize("render, data, message", [
-    (render_profile, {"columns": []}, "the profile is missing 'n_rows'"),
-    (render_profile, {"n_rows": 3, "columns": [{"type": "text"}]},
-     "each profile column is missing 'name'"),
-    (render_check_report, {"findings": [{"check": "x", "count": 1}]},
-     "each finding is missing 'severity'"),
-    (render_check_report, {"findings": [{"check": "x", "severity": "warning", "count": -1}]},
-     "count must be a number >= 0"),
-    (render_model_card, {"title": "x"}, "the model card is missing 'sections'"),
-    (render_quality_report, [], "the quality report must be a dict"),
-    (render_quality_report, {"batches": [{"items": 3}]},
-     "each batch of the quality report is missing 'batch'"),
-    (render_data_card, {"description": "x"}, "the data card is missing 'name'"),
-])
-def test_missing_input_is_a_clear_error(render: Callable[[Any], str], data: Any,
-                                        message: str) -> None:
+@pytest.mark.parametrize(
+    "render, data, message",
+    [
+        (render_profile, {"columns": []}, "the profile is missing 'n_rows'"),
+        (render_profile, {"n_rows": 3, "columns": [{"type": "text"}]}, "each profile column is missing 'name'"),
+        (render_check_report, {"findings": [{"check": "x", "count": 1}]}, "each finding is missing 'severity'"),
+        (
+            render_check_report,
+            {"findings": [{"check": "x", "severity": "warning", "count": -1}]},
+            "count must be a number >= 0",
+        ),
+        (render_model_card, {"title": "x"}, "the model card is missing 'sections'"),
+        (render_quality_report, [], "the quality report must be a dict"),
+        (render_quality_report, {"batches": [{"items": 3}]}, "each batch of the quality report is missing 'batch'"),
+        (render_data_card, {"description": "x"}, "the data card is missing 'name'"),
+    ],
+)
+def test_missing_input_is_a_clear_error(render: Callable[[Any], str], data: Any, message: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(message)) as err:
         render(data)
     assert "docs/reports.md" in str(err.value) or "must be" in str(err.value)

@@ -22,8 +22,9 @@ def test_http_submits_trigger_a_background_retrain(new_project, tmp_path: Path) 
     client, _ = login(create_app(p), name)
     task = client.post("/api/next").json()
     for _ in range(EVERY):
-        res = client.post(f"/api/assignments/{task['assignment_id']}/submit",
-                          json={"value": truth[task["data"]["text"]]})
+        res = client.post(
+            f"/api/assignments/{task['assignment_id']}/submit", json={"value": truth[task["data"]["text"]]}
+        )
         assert res.status_code == 200, res.text
         task = res.json()["next"]
     done = active_learning.wait_idle(p, 120)
@@ -33,7 +34,8 @@ def test_http_submits_trigger_a_background_retrain(new_project, tmp_path: Path) 
     assert done["prelabel"]["queue_order"] == "uncertainty (entropy)"
     # the lease held since before the retrain is answered (storing only); the next item is then
     # the one the new run is least sure of
-    res = client.post(f"/api/assignments/{task['assignment_id']}/submit?next=false",
-                      json={"value": truth[task["data"]["text"]]})
+    res = client.post(
+        f"/api/assignments/{task['assignment_id']}/submit?next=false", json={"value": truth[task["data"]["text"]]}
+    )
     assert res.status_code == 200 and res.json()["next"] is None
     assert client.post("/api/next").json()["item_id"] == most_uncertain(p, done["run"])

@@ -24,9 +24,18 @@ def test_login_required_and_wrong_password(served) -> None:  # type: ignore[no-u
     assert "expired" in res.text
 
 
-@pytest.mark.parametrize("path, method", [("/api/gold", "get"), ("/api/items", "get"), ("/api/items/1", "get"),
-                                          ("/api/annotations", "get"), ("/api/review/queue", "get"),
-                                          ("/api/items", "post"), ("/review", "get")])
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/gold", "get"),
+        ("/api/items", "get"),
+        ("/api/items/1", "get"),
+        ("/api/annotations", "get"),
+        ("/api/review/queue", "get"),
+        ("/api/items", "post"),
+        ("/review", "get"),
+    ],
+)
 def test_annotators_are_refused(served, path: str, method: str) -> None:  # type: ignore[no-untyped-def]
     _, app, names = served
     client, _ = login(app, names["annotator"])
@@ -56,8 +65,15 @@ def test_blind_annotation_and_submit_next(served) -> None:  # type: ignore[no-un
     assert "annotations" not in tb and "gold" not in tb and set(tb["data"]) == {"text"}
 
 
-@pytest.mark.parametrize("body, field", [({"value": "maybe"}, "value"), ({"value": "pos", "lead_time": -1}, "lead_time"),
-                                         ({}, "value"), ({"value": ["pos"]}, "value")])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"value": "maybe"}, "value"),
+        ({"value": "pos", "lead_time": -1}, "lead_time"),
+        ({}, "value"),
+        ({"value": ["pos"]}, "value"),
+    ],
+)
 def test_bad_payloads_get_422_naming_the_field(served, body, field: str) -> None:  # type: ignore[no-untyped-def]
     _, app, names = served
     client, _ = login(app, names["annotator"])
@@ -96,7 +112,9 @@ def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
     p, app, names = served
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
-    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})})
+    p.config = p.config.model_copy(
+        update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})}
+    )
     ta, tb = a.post("/api/next").json(), b.post("/api/next").json()
     assert ta["item_id"] == tb["item_id"]
     a.post(f"/api/assignments/{ta['assignment_id']}/submit", json={"value": "pos"})
@@ -125,15 +143,21 @@ def test_review_stages_and_hidden_names_follow_the_config(served) -> None:  # ty
     p, app, names = served
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
-    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})})
+    p.config = p.config.model_copy(
+        update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})}
+    )
     ta, tb = a.post("/api/next").json(), b.post("/api/next").json()
     a.post(f"/api/assignments/{ta['assignment_id']}/submit", json={"value": "pos"})
     b.post(f"/api/assignments/{tb['assignment_id']}/submit", json={"value": "neg"})
     reviewer, _ = login(app, names["reviewer"])
-    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"show_annotator_names": False})})
+    p.config = p.config.model_copy(
+        update={"review": p.config.review.model_copy(update={"show_annotator_names": False})}
+    )
     shown = {x["annotator"] for x in reviewer.get(f"/api/items/{ta['item_id']}").json()["annotations"]}
     assert shown == {"annotator 1", "annotator 2"}
-    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate", "review"]})})
+    p.config = p.config.model_copy(
+        update={"review": p.config.review.model_copy(update={"stages": ["annotate", "review"]})}
+    )
     res = reviewer.post(f"/api/review/{ta['item_id']}", json={"verdict": "correct", "value": "neg"})
     assert res.status_code == 409 and "adjudicate" in res.json()["error"]
     p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate"]})})

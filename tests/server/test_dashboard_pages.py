@@ -17,17 +17,26 @@ SETTER = "gold-setter@example.org"
 
 
 def _ann(who: str, label: str, *, gold: bool = False) -> dict:  # type: ignore[type-arg]
-    return {"completed_by": {"email": who}, "ground_truth": gold,
-            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]}
+    return {
+        "completed_by": {"email": who},
+        "ground_truth": gold,
+        "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}],
+    }
 
 
 TASKS = [
-    {"id": 1, "data": {"text": "gold item, both right"},
-     "annotations": [_ann(SETTER, "pos", gold=True), _ann("ann1", "pos"), _ann("ann2", "pos")]},
+    {
+        "id": 1,
+        "data": {"text": "gold item, both right"},
+        "annotations": [_ann(SETTER, "pos", gold=True), _ann("ann1", "pos"), _ann("ann2", "pos")],
+    },
     {"id": 2, "data": {"text": "a disputed Message"}, "annotations": [_ann("ann1", "pos"), _ann("ann2", "neg")]},
     {"id": 3, "data": {"text": EVIL}, "annotations": [_ann("ann1", "neg"), _ann("ann2", "neg")]},
-    {"id": 4, "data": {"text": "gold item, ann2 wrong"},
-     "annotations": [_ann(SETTER, "neg", gold=True), _ann("ann1", "neg"), _ann("ann2", "pos")]},
+    {
+        "id": 4,
+        "data": {"text": "gold item, ann2 wrong"},
+        "annotations": [_ann(SETTER, "neg", gold=True), _ann("ann1", "neg"), _ann("ann2", "pos")],
+    },
 ] + [{"id": 10 + i, "data": {"text": f"plain message {i}"}, "annotations": []} for i in range(30)]
 
 
@@ -108,8 +117,12 @@ def test_item_browser_finding_filter(site) -> None:  # type: ignore[no-untyped-d
     p, clients, ids = site
     annotator = clients["annotator"]
     task = annotator.post("/api/next").json()
-    assert annotator.post(f"/api/assignments/{task['assignment_id']}/skip",
-                          json={"reason": "broken data", "note": "empty"}).status_code == 200
+    assert (
+        annotator.post(
+            f"/api/assignments/{task['assignment_id']}/skip", json={"reason": "broken data", "note": "empty"}
+        ).status_code
+        == 200
+    )
     got = clients["reviewer"].get("/api/items", params={"finding": "skip:broken data"}).json()
     assert got["total"] == 1 and got["items"][0]["item_id"] == task["item_id"]
     assert clients["reviewer"].get("/api/items", params={"finding": "skip:other"}).json()["total"] == 0

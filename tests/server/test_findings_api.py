@@ -14,8 +14,10 @@ def _with_conflict(p, tmp_path):  # type: ignore[no-untyped-def]
     from truthset.services.imports import ImportOptions, import_file
 
     f = tmp_path / "conflict.jsonl"
-    rows = [{"id": "x1", "label": "pos", "text": "Ok lar... Joking wif u oni..."},
-            {"id": "x2", "label": "neg", "text": "ok lar... joking wif u oni..."}]
+    rows = [
+        {"id": "x1", "label": "pos", "text": "Ok lar... Joking wif u oni..."},
+        {"id": "x2", "label": "neg", "text": "ok lar... joking wif u oni..."},
+    ]
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     import_file(p, f, ImportOptions(id_col="id", label_col="label"))
     checks.run_checks(p, ["label_conflicts"])

@@ -23,8 +23,11 @@ SETTER = "gold-setter@example.org"
 
 
 def _ann(who: str, label: str, *, gold: bool = False) -> dict:  # type: ignore[type-arg]
-    return {"completed_by": {"email": who}, "ground_truth": gold,
-            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]}
+    return {
+        "completed_by": {"email": who},
+        "ground_truth": gold,
+        "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}],
+    }
 
 
 TASKS = [
@@ -92,12 +95,18 @@ def test_admins_see_gold_everywhere(gold_site) -> None:  # type: ignore[no-untyp
     admin = clients["admin"]
     one = admin.get(f"/api/items/{ids['1']}").json()
     assert one["gold"] == "pos" and SETTER in [a["annotator"] for a in one["annotations"]]
-    assert [it["external_id"] for it in admin.get("/api/items", params={"label": "neg"}).json()["items"]] == ["1", "2", "3"]
+    assert [it["external_id"] for it in admin.get("/api/items", params={"label": "neg"}).json()["items"]] == [
+        "1",
+        "2",
+        "3",
+    ]
     assert sum(a["annotator"] == SETTER for a in admin.get("/api/annotations").json()["annotations"]) == 2
     queue = {r["item_id"]: r["reasons"] for r in admin.get("/api/review/queue").json()["items"]}
     assert queue == {ids["1"]: ["disagreement", "wrong on gold"], ids["2"]: ["disagreement"]}
-    assert admin.get("/api/gold").json()["gold"] == [{"item_id": ids["1"], "value": "pos"},
-                                                    {"item_id": ids["3"], "value": "neg"}]
+    assert admin.get("/api/gold").json()["gold"] == [
+        {"item_id": ids["1"], "value": "pos"},
+        {"item_id": ids["3"], "value": "neg"},
+    ]
 
 
 def test_a_reviewer_who_annotates_gets_hidden_gold_blind(gold_site) -> None:  # type: ignore[no-untyped-def]

@@ -74,13 +74,17 @@ def test_a_bad_value_is_never_echoed_at_length(served) -> None:  # type: ignore[
     assert len(res.content) < 2000 and "'value'" in res.json()["error"] and "500,002 characters" in res.json()["error"]
 
 
-@pytest.mark.parametrize("body, content_type, status, words", [
-    (b'{"value": "\xff"}', "application/json", 400, "UTF-8"),
-    (b'{"value": ', "application/json", 422, "not valid JSON"),
-    (b"--x\r\n", "multipart/form-data; boundary=x", 422, "request body"),
-])
-def test_body_parse_errors_answer_in_the_apps_format(served, body: bytes, content_type: str, status: int,
-                                                     words: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "body, content_type, status, words",
+    [
+        (b'{"value": "\xff"}', "application/json", 400, "UTF-8"),
+        (b'{"value": ', "application/json", 422, "not valid JSON"),
+        (b"--x\r\n", "multipart/form-data; boundary=x", 422, "request body"),
+    ],
+)
+def test_body_parse_errors_answer_in_the_apps_format(
+    served, body: bytes, content_type: str, status: int, words: str
+) -> None:  # type: ignore[no-untyped-def]
     _, app, names = served
     client, _ = login(app, names["annotator"])
     res = client.post(_submit_path(client), content=body, headers={"content-type": content_type})
@@ -103,12 +107,23 @@ def test_an_unexpected_error_is_a_500_in_the_apps_format_without_a_traceback(ser
 REQUIRED = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
 
 
-@pytest.mark.parametrize("method, path, who", [
-    ("get", "/login", None), ("get", "/static/style.css", None), ("get", "/docs", None),
-    ("get", "/openapi.json", None), ("get", "/api/me", None), ("get", "/no-such-page", None),
-    ("get", "/", "annotator"), ("get", "/annotate", "annotator"), ("get", "/guide", "annotator"),
-    ("get", "/review", "reviewer"), ("post", "/api/next", "annotator"), ("get", "/api/stats", "reviewer"),
-])
+@pytest.mark.parametrize(
+    "method, path, who",
+    [
+        ("get", "/login", None),
+        ("get", "/static/style.css", None),
+        ("get", "/docs", None),
+        ("get", "/openapi.json", None),
+        ("get", "/api/me", None),
+        ("get", "/no-such-page", None),
+        ("get", "/", "annotator"),
+        ("get", "/annotate", "annotator"),
+        ("get", "/guide", "annotator"),
+        ("get", "/review", "reviewer"),
+        ("post", "/api/next", "annotator"),
+        ("get", "/api/stats", "reviewer"),
+    ],
+)
 def test_every_response_carries_the_security_headers(served, method: str, path: str, who: str | None) -> None:  # type: ignore[no-untyped-def]
     _, app, names = served
     client = login(app, names[who])[0] if who else TestClient(app)
@@ -145,9 +160,18 @@ class _Scripts(HTMLParser):
             self._in_script = False
 
 
-@pytest.mark.parametrize("path, who", [("/login", None), ("/docs", None), ("/", "annotator"),
-                                       ("/annotate", "annotator"), ("/review", "reviewer"),
-                                       ("/guide", "annotator"), ("/no-such-page", "annotator")])
+@pytest.mark.parametrize(
+    "path, who",
+    [
+        ("/login", None),
+        ("/docs", None),
+        ("/", "annotator"),
+        ("/annotate", "annotator"),
+        ("/review", "reviewer"),
+        ("/guide", "annotator"),
+        ("/no-such-page", "annotator"),
+    ],
+)
 def test_pages_run_no_inline_script(served, path: str, who: str | None) -> None:  # type: ignore[no-untyped-def]
     """Every page keeps to the CSP: scripts only from files, no on* handlers, no javascript: URLs."""
     _, app, names = served
@@ -193,6 +217,7 @@ def test_an_accept_verdict_needs_the_annotation_it_accepts(served) -> None:  # t
     res = reviewer.post(f"/api/review/{task['item_id']}", json={"verdict": "accept"})
     assert res.status_code == 422 and "'annotation_id'" in res.json()["error"]
     assert reviewer.get(f"/api/items/{task['item_id']}").json()["reviews"] == []
-    ok = reviewer.post(f"/api/review/{task['item_id']}",
-                       json={"verdict": "accept", "annotation_id": annotation["annotation_id"]})
+    ok = reviewer.post(
+        f"/api/review/{task['item_id']}", json={"verdict": "accept", "annotation_id": annotation["annotation_id"]}
+    )
     assert ok.status_code == 200

@@ -38,10 +38,20 @@ def test_ids_past_what_the_store_holds_get_422_naming_the_field(served, huge: in
         (reviewer, "get", f"/api/items?after={huge}", {}, "after"),
         (reviewer, "get", f"/api/items?batch={huge}", {}, "batch"),
         (reviewer, "get", f"/api/annotations?after={huge}", {}, "after"),
-        (reviewer, "post", f"/api/review/{huge}", {"json": {"verdict": "accept", "annotation_id": annotation}},
-         "item_id"),
-        (reviewer, "post", f"/api/review/{item}", {"json": {"verdict": "accept", "annotation_id": huge}},
-         "annotation_id"),
+        (
+            reviewer,
+            "post",
+            f"/api/review/{huge}",
+            {"json": {"verdict": "accept", "annotation_id": annotation}},
+            "item_id",
+        ),
+        (
+            reviewer,
+            "post",
+            f"/api/review/{item}",
+            {"json": {"verdict": "accept", "annotation_id": huge}},
+            "annotation_id",
+        ),
     ]
     for client, method, path, kwargs, field in calls:
         res = getattr(client, method)(path, **kwargs)
@@ -65,10 +75,20 @@ def test_texts_the_store_cannot_hold_get_422_naming_the_field(served, bad: str, 
         return {"content": json.dumps(obj), "headers": {"content-type": "application/json"}}
 
     calls = [
-        (annotator, "post", f"/api/assignments/{assignment}/skip",
-         json_body({"reason": "ambiguous", "note": bad}), "note"),
-        (reviewer, "post", f"/api/review/{item}",
-         json_body({"verdict": "reject", "annotation_id": annotation, "reason": bad}), "reason"),
+        (
+            annotator,
+            "post",
+            f"/api/assignments/{assignment}/skip",
+            json_body({"reason": "ambiguous", "note": bad}),
+            "note",
+        ),
+        (
+            reviewer,
+            "post",
+            f"/api/review/{item}",
+            json_body({"verdict": "reject", "annotation_id": annotation, "reason": bad}),
+            "reason",
+        ),
         (admin, "post", "/api/items", json_body({"items": [{"text": "fine"}], "annotator": bad}), "annotator"),
     ]
     if what == "NUL":  # a query string cannot carry a lone surrogate (it is percent-decoded as UTF-8)
@@ -93,8 +113,10 @@ def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served, fiel
     assert client.get("/api/me").status_code == 401
 
 
-@pytest.mark.parametrize("form, field", [({"name": "n" * 201, "password": PASSWORD}, "name"),
-                                         ({"name": "x", "password": "p" * 1025}, "password")])
+@pytest.mark.parametrize(
+    "form, field",
+    [({"name": "n" * 201, "password": PASSWORD}, "name"), ({"name": "x", "password": "p" * 1025}, "password")],
+)
 def test_login_fields_are_bounded(served, form: dict[str, str], field: str) -> None:  # type: ignore[no-untyped-def]
     _, app, _ = served
     res = TestClient(app).post("/login", data={**form, "csrf": "x"})

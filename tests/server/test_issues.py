@@ -18,8 +18,9 @@ def test_reviewer_views_comments_and_moves_admin_assigns(served) -> None:  # typ
 
     r = reviewer.post(f"/issues/{issue}/comment", data={"text": "seen it", "csrf": token}, follow_redirects=False)
     assert r.status_code == 303
-    r = reviewer.post(f"/issues/{issue}/move", data={"status": "triaged", "note": "mine", "csrf": token},
-                      follow_redirects=False)
+    r = reviewer.post(
+        f"/issues/{issue}/move", data={"status": "triaged", "note": "mine", "csrf": token}, follow_redirects=False
+    )
     assert r.status_code == 303
     r = reviewer.post(f"/issues/{issue}/move", data={"status": "open", "csrf": token}, follow_redirects=False)
     assert r.status_code == 303  # triaged -> open is allowed
@@ -30,14 +31,19 @@ def test_reviewer_views_comments_and_moves_admin_assigns(served) -> None:  # typ
 
     admin, admin_token = login(app, names["admin"])
     assert 'id="assign-form"' in admin.get(f"/issues/{issue}").text
-    r = admin.post(f"/issues/{issue}/assign", data={"owner": names["reviewer"], "csrf": admin_token},
-                   follow_redirects=False)
+    r = admin.post(
+        f"/issues/{issue}/assign", data={"owner": names["reviewer"], "csrf": admin_token}, follow_redirects=False
+    )
     assert r.status_code == 303
     got = data_issues.get_issue(p, issue)
     assert got["owner"] == names["reviewer"]
     assert [(h["event"], h["author"]) for h in got["history"]] == [
-        ("opened", None), ("comment", names["reviewer"]), ("moved", names["reviewer"]),
-        ("moved", names["reviewer"]), ("assigned", names["admin"])]
+        ("opened", None),
+        ("comment", names["reviewer"]),
+        ("moved", names["reviewer"]),
+        ("moved", names["reviewer"]),
+        ("assigned", names["admin"]),
+    ]
     r = admin.post(f"/issues/{issue}/assign", data={"owner": "nobody-at-all", "csrf": admin_token})
     assert r.status_code == 404 and "owner 'nobody-at-all'" in r.json()["error"]
 
@@ -63,13 +69,26 @@ def test_reviewer_opens_an_issue_by_hand(served) -> None:  # type: ignore[no-unt
     p, app, names = served
     reviewer, token = login(app, names["reviewer"])
     assert 'id="new-issue-form"' in reviewer.get("/issues").text
-    r = reviewer.post("/issues", data={"kind": "guideline_gap", "title": "emoji-only reviews", "severity": "low",
-                                       "body": "no rule for them", "csrf": token}, follow_redirects=False)
+    r = reviewer.post(
+        "/issues",
+        data={
+            "kind": "guideline_gap",
+            "title": "emoji-only reviews",
+            "severity": "low",
+            "body": "no rule for them",
+            "csrf": token,
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     issue = int(r.headers["location"].rsplit("/", 1)[1])
     got = data_issues.get_issue(p, issue)
-    assert (got["kind"], got["title"], got["severity"], got["source"]) == ("guideline_gap", "emoji-only reviews", "low",
-                                                                           "manual")
+    assert (got["kind"], got["title"], got["severity"], got["source"]) == (
+        "guideline_gap",
+        "emoji-only reviews",
+        "low",
+        "manual",
+    )
     assert got["history"][0]["author"] == names["reviewer"]
     r = reviewer.post("/issues", data={"kind": "typo", "title": "x", "csrf": token})
     assert r.status_code == 422 and "kind 'typo'" in r.json()["error"]

@@ -97,8 +97,12 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypat
             forms.append((page.cookies["truthset_session"], csrf))
 
         def one(cookie: str, csrf: str) -> None:
-            res = shared.post("/login", data={"name": names["annotator"], "password": PASSWORD, "csrf": csrf},
-                              headers={"cookie": f"truthset_session={cookie}"}, follow_redirects=False)
+            res = shared.post(
+                "/login",
+                data={"name": names["annotator"], "password": PASSWORD, "csrf": csrf},
+                headers={"cookie": f"truthset_session={cookie}"},
+                follow_redirects=False,
+            )
             statuses.append(res.status_code)
 
         threads = [threading.Thread(target=one, args=form) for form in forms]
@@ -116,8 +120,7 @@ def test_a_failed_login_keeps_the_typed_name(served) -> None:  # type: ignore[no
     assert 'value="someone &lt;b&gt;bold&lt;/b&gt;"' in res.text
 
 
-@pytest.mark.parametrize("free, steps", [(5, [(5, 1.0), (6, 2.0), (7, 4.0), (20, 300.0)]),
-                                         (1, [(1, 1.0), (2, 2.0)])])
+@pytest.mark.parametrize("free, steps", [(5, [(5, 1.0), (6, 2.0), (7, 4.0), (20, 300.0)]), (1, [(1, 1.0), (2, 2.0)])])
 def test_the_back_off_doubles_up_to_its_maximum_and_expires(free: int, steps, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from truthset.server import throttle as mod
     from truthset.server.throttle import LoginThrottle

@@ -96,8 +96,10 @@ def test_an_image_field_in_a_text_projects_jsonl_serves_nothing(new_project, tmp
     p = new_project(labels=["a", "b"])
     client(p, "admin")
     f = p.root / "items.jsonl"
-    f.write_text("".join(json.dumps({"text": f"t{i}", "image": path}) + "\n" for i, path in enumerate(STORE_FILES)),
-                 encoding="utf-8")
+    f.write_text(
+        "".join(json.dumps({"text": f"t{i}", "image": path}) + "\n" for i, path in enumerate(STORE_FILES)),
+        encoding="utf-8",
+    )
     import_file(p, f)
     reviewer = client(p, "reviewer")
     for it in reviewer.get("/api/items").json()["items"]:
@@ -113,8 +115,15 @@ def test_an_admin_push_cannot_read_another_projects_database(new_project, task: 
     p = new_project(task=task, labels=["a", "b"])
     admin = client(p, "admin")
     relative = os.path.relpath(other.root / STATE_DIR / "truthset.db", tempfile.gettempdir())
-    res = admin.post("/api/items", json={"items": [{"text": "hello", "image": relative},
-                                                    {"text": "x", "image": str(other.root / STATE_DIR / "secret_key")}]})
+    res = admin.post(
+        "/api/items",
+        json={
+            "items": [
+                {"text": "hello", "image": relative},
+                {"text": "x", "image": str(other.root / STATE_DIR / "secret_key")},
+            ]
+        },
+    )
     if task == "image-classification":
         assert res.status_code == 422 and "items[0].image" in res.json()["error"], res.text
         assert "cannot name a file on the server" in res.json()["error"]
@@ -200,16 +209,25 @@ def test_a_changed_moved_or_swapped_file_is_not_served(new_project, tmp_path: Pa
 
 def test_pushed_images_are_bytes_or_allowed_urls(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(task="image-classification", labels=["a", "b"])
-    p.save_config(p.config.model_copy(update={"media": p.config.media.model_copy(
-        update={"allowed_url_hosts": ["images.example.org"]})}))
+    p.save_config(
+        p.config.model_copy(
+            update={"media": p.config.media.model_copy(update={"allowed_url_hosts": ["images.example.org"]})}
+        )
+    )
     admin = client(p, "admin")
     # pages may show what the image route redirects to (and nothing else from outside)
     policy = admin.get("/annotate").headers["content-security-policy"]
     assert "img-src 'self' data: https://images.example.org http://images.example.org;" in policy
     picture = png(6, 5, (10, 200, 10))
-    res = admin.post("/api/items", json={"items": [
-        {"image_base64": base64.b64encode(picture).decode(), "label": "a", "source": "camera 1"},
-        {"image_url": "https://images.example.org/x/1.jpg"}]})
+    res = admin.post(
+        "/api/items",
+        json={
+            "items": [
+                {"image_base64": base64.b64encode(picture).decode(), "label": "a", "source": "camera 1"},
+                {"image_url": "https://images.example.org/x/1.jpg"},
+            ]
+        },
+    )
     assert res.status_code == 200, res.text
     assert res.json()["items_added"] == 2 and res.json()["source"] == "api"
     items = admin.get("/api/items").json()["items"]
@@ -220,8 +238,13 @@ def test_pushed_images_are_bytes_or_allowed_urls(new_project) -> None:  # type: 
     moved = admin.get(f"/api/items/{items[1]['item_id']}/image", follow_redirects=False)
     assert moved.status_code == 307 and moved.headers["location"] == "https://images.example.org/x/1.jpg"
     # the same push again adds nothing; a batch's source is "api", no temporary file
-    assert admin.post("/api/items", json={"items": [{"image_base64": base64.b64encode(picture).decode(),
-                                                     "label": "a", "source": "camera 1"}]}).json()["items_added"] == 0
+    assert (
+        admin.post(
+            "/api/items",
+            json={"items": [{"image_base64": base64.b64encode(picture).decode(), "label": "a", "source": "camera 1"}]},
+        ).json()["items_added"]
+        == 0
+    )
     assert all(b["source"] == "api" for b in admin.get("/api/stats").json()["by_batch"])
     for bad, field, why in [
         ({"image_url": "https://evil.example.com/a.png"}, "image_url", "not allowed"),
@@ -238,5 +261,7 @@ def test_pushed_images_are_bytes_or_allowed_urls(new_project) -> None:  # type: 
 def test_a_text_project_takes_no_pushed_image(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(labels=["a"])
     admin = client(p, "admin")
-    res = admin.post("/api/items", json={"items": [{"text": "t", "image_base64": base64.b64encode(png(1, 1, (0, 0, 0))).decode()}]})
+    res = admin.post(
+        "/api/items", json={"items": [{"text": "t", "image_base64": base64.b64encode(png(1, 1, (0, 0, 0))).decode()}]}
+    )
     assert res.status_code == 422 and "has no images" in res.json()["error"]

@@ -26,22 +26,33 @@ from truthset.services import users
 from truthset.services.imports import import_file
 from truthset.services.projects import init_project
 
-STORE = [".truthset/truthset.db", ".truthset/truthset.db-wal", ".truthset/truthset.db-shm",
-         ".truthset/secret_key", "truthset.yaml"]
+STORE = [
+    ".truthset/truthset.db",
+    ".truthset/truthset.db-wal",
+    ".truthset/truthset.db-shm",
+    ".truthset/secret_key",
+    "truthset.yaml",
+]
 
 
 def cli_import(root: Path, csv: Path) -> None:
     """``truthset import`` in another process, as a person at a terminal would run it."""
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}
     env["PYTHONPATH"] = str(Path(truthset.__file__).resolve().parents[1])
-    res = subprocess.run([sys.executable, "-m", "truthset.cli", "-p", str(root), "import", str(csv)],
-                         env=env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "truthset.cli", "-p", str(root), "import", str(csv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
 
 
 @pytest.mark.parametrize("task", ["text-classification", "image-classification"])
-def test_asking_for_store_files_leaves_the_store_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        task: str) -> None:
+def test_asking_for_store_files_leaves_the_store_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     root = tmp_path / "demo"
     p = init_project(root, task=task, labels=["a", "b"], name="demo")
@@ -69,8 +80,10 @@ def test_asking_for_store_files_leaves_the_store_intact(tmp_path: Path, monkeypa
         (root / "img" / "1.png").unlink()
         os.link(root / ".truthset" / "truthset.db", root / "img" / "1.png")
     task_ = annotator.post("/api/next").json()
-    served = [reviewer.get(f"/api/items/{item['item_id']}/image")
-              for item in reviewer.get("/api/items", params={"limit": 100}).json()["items"]]
+    served = [
+        reviewer.get(f"/api/items/{item['item_id']}/image")
+        for item in reviewer.get("/api/items", params={"limit": 100}).json()["items"]
+    ]
     submitted = 0
 
     def annotate(n: int) -> None:

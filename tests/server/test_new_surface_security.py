@@ -83,8 +83,13 @@ def _site(served: Any, tmp_path: Path) -> tuple[Any, Any, dict[str, str], int, i
     p, app, names = served
     issue = data_issues.open_issue(p, kind="broken_data", title="a broken row", items=[1])
     f = tmp_path / "dupes.jsonl"
-    f.write_text(json.dumps({"text": "same words", "label": "pos"}) + "\n"
-                 + json.dumps({"text": "Same words", "label": "neg"}) + "\n", encoding="utf-8")
+    f.write_text(
+        json.dumps({"text": "same words", "label": "pos"})
+        + "\n"
+        + json.dumps({"text": "Same words", "label": "neg"})
+        + "\n",
+        encoding="utf-8",
+    )
     from truthset.services.imports import ImportOptions
 
     import_file(p, f, ImportOptions(label_col="label"))
@@ -102,8 +107,12 @@ def test_every_new_route_checks_the_role(served, tmp_path: Path, role: str) -> N
         if RANK[role] < RANK[least]:
             assert res.status_code == (401 if role == "anonymous" else 403), (role, path, res.status_code)
         else:
-            assert res.status_code < 500 and res.status_code not in (401, 403), (role, path, res.status_code,
-                                                                                res.text[:200])
+            assert res.status_code < 500 and res.status_code not in (401, 403), (
+                role,
+                path,
+                res.status_code,
+                res.text[:200],
+            )
 
 
 def test_state_changing_cookie_routes_need_the_csrf_token(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -134,39 +143,43 @@ def test_state_changing_cookie_routes_need_the_csrf_token(served, tmp_path: Path
 HUGE = str(2**63)
 
 
-@pytest.mark.parametrize("case", [
-    ("reviewer", "get", "/issues/{huge}", {}, "issue_id"),
-    ("reviewer", "get", "/issues/-1", {}, "issue_id"),
-    ("reviewer", "get", "/issues/{big}", {}, "issue_id"),
-    ("reviewer", "post", "/issues/{huge}/comment", {"data": {"text": "x"}}, "issue_id"),
-    ("reviewer", "post", "/issues/{issue}/comment", {"data": {"text": "a\x00b"}}, "text"),
-    ("reviewer", "post", "/issues/{issue}/comment", {"data": {"text": "x" * 10001}}, "text"),
-    ("reviewer", "post", "/issues/{issue}/move", {"data": {"status": "triaged", "note": "a\x00b"}}, "note"),
-    ("reviewer", "post", "/issues/{big}/move", {"data": {"status": "triaged"}}, "issue_id"),
-    ("admin", "post", "/issues/{issue}/assign", {"data": {"owner": "a\x00b"}}, "owner"),
-    ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "a\x00b"}}, "title"),
-    ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "t", "body": "a\x00b"}}, "body"),
-    ("reviewer", "get", "/api/findings?check=a%00b", {}, "check"),
-    ("reviewer", "get", "/api/findings?item_id={huge}", {}, "item_id"),
-    ("reviewer", "get", "/api/findings?limit=abc", {}, "limit"),
-    ("reviewer", "post", "/api/findings/{huge}/verdict", {"json": {"verdict": "right"}}, "finding_id"),
-    ("reviewer", "post", "/api/findings/{finding}/verdict", {"json": {"verdict": ["right"]}}, "verdict"),
-    ("reviewer", "get", "/items?batch=%C2%B2", {}, "batch"),
-    ("reviewer", "get", "/items?batch=-3", {}, "batch"),
-    ("reviewer", "get", "/items?page=0", {}, "page"),
-    ("reviewer", "get", "/items?text=a%00b", {}, "text"),
-    ("reviewer", "get", "/items/{huge}", {}, "item_id"),
-    ("reviewer", "get", "/api/items?annotator=a%00b", {}, "annotator"),
-    ("admin", "post", "/api/users/a%00b/disable", {}, "name"),
-    ("admin", "post", "/api/users/a%00b/token", {}, "name"),
-    ("admin", "delete", "/api/users/a%00b/token", {}, "name"),
-    ("admin", "post", "/api/users", {"json": {"name": "a\x00b"}}, "name"),
-    ("admin", "post", "/api/users", {"json": {"name": 5}}, "name"),
-    ("admin", "post", "/api/users", {"json": {"name": "ok-name", "password": "short"}}, "password"),
-    ("admin", "get", "/api/export?labels=run:%C2%B2", {}, "labels"),
-    ("admin", "get", "/api/export?labels=run:{huge}", {}, "labels"),
-    ("admin", "get", "/api/export?format=..%2F..%2Fetc%2Fpasswd", {}, "format"),
-], ids=lambda c: f"{c[1]} {c[2]} {c[4]}")
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("reviewer", "get", "/issues/{huge}", {}, "issue_id"),
+        ("reviewer", "get", "/issues/-1", {}, "issue_id"),
+        ("reviewer", "get", "/issues/{big}", {}, "issue_id"),
+        ("reviewer", "post", "/issues/{huge}/comment", {"data": {"text": "x"}}, "issue_id"),
+        ("reviewer", "post", "/issues/{issue}/comment", {"data": {"text": "a\x00b"}}, "text"),
+        ("reviewer", "post", "/issues/{issue}/comment", {"data": {"text": "x" * 10001}}, "text"),
+        ("reviewer", "post", "/issues/{issue}/move", {"data": {"status": "triaged", "note": "a\x00b"}}, "note"),
+        ("reviewer", "post", "/issues/{big}/move", {"data": {"status": "triaged"}}, "issue_id"),
+        ("admin", "post", "/issues/{issue}/assign", {"data": {"owner": "a\x00b"}}, "owner"),
+        ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "a\x00b"}}, "title"),
+        ("reviewer", "post", "/issues", {"data": {"kind": "other", "title": "t", "body": "a\x00b"}}, "body"),
+        ("reviewer", "get", "/api/findings?check=a%00b", {}, "check"),
+        ("reviewer", "get", "/api/findings?item_id={huge}", {}, "item_id"),
+        ("reviewer", "get", "/api/findings?limit=abc", {}, "limit"),
+        ("reviewer", "post", "/api/findings/{huge}/verdict", {"json": {"verdict": "right"}}, "finding_id"),
+        ("reviewer", "post", "/api/findings/{finding}/verdict", {"json": {"verdict": ["right"]}}, "verdict"),
+        ("reviewer", "get", "/items?batch=%C2%B2", {}, "batch"),
+        ("reviewer", "get", "/items?batch=-3", {}, "batch"),
+        ("reviewer", "get", "/items?page=0", {}, "page"),
+        ("reviewer", "get", "/items?text=a%00b", {}, "text"),
+        ("reviewer", "get", "/items/{huge}", {}, "item_id"),
+        ("reviewer", "get", "/api/items?annotator=a%00b", {}, "annotator"),
+        ("admin", "post", "/api/users/a%00b/disable", {}, "name"),
+        ("admin", "post", "/api/users/a%00b/token", {}, "name"),
+        ("admin", "delete", "/api/users/a%00b/token", {}, "name"),
+        ("admin", "post", "/api/users", {"json": {"name": "a\x00b"}}, "name"),
+        ("admin", "post", "/api/users", {"json": {"name": 5}}, "name"),
+        ("admin", "post", "/api/users", {"json": {"name": "ok-name", "password": "short"}}, "password"),
+        ("admin", "get", "/api/export?labels=run:%C2%B2", {}, "labels"),
+        ("admin", "get", "/api/export?labels=run:{huge}", {}, "labels"),
+        ("admin", "get", "/api/export?format=..%2F..%2Fetc%2Fpasswd", {}, "format"),
+    ],
+    ids=lambda c: f"{c[1]} {c[2]} {c[4]}",
+)
 def test_hostile_input_is_a_4xx_naming_the_field(served, tmp_path: Path, case: tuple[Any, ...]) -> None:  # type: ignore[no-untyped-def]
     p, app, names, issue, finding = _site(served, tmp_path)
     role, method, path, kwargs, field = case
@@ -182,15 +195,26 @@ def test_hostile_input_is_a_4xx_naming_the_field(served, tmp_path: Path, case: t
 def _gold_site(new_project, tmp_path: Path) -> tuple[Any, dict[str, TestClient], dict[str, int]]:  # type: ignore[no-untyped-def]
     """Label Studio tasks: gold answers as annotations, annotators' answers on gold items, and a
     gold item whose text another item repeats with another label."""
-    def ann(who: str, label: str, gold: bool = False) -> dict[str, Any]:
-        return {"completed_by": {"email": who}, "ground_truth": gold,
-                "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]}
 
-    tasks = [{"id": i, "data": {"text": f"gold item {i}"}, "annotations": [ann("setter", "pos", True),
-                                                                        ann("ann1", "neg"), ann("ann2", "pos")]}
-             for i in range(1, 5)]
-    tasks += [{"id": 10, "data": {"text": "Twice told"}, "annotations": [ann("setter", "pos", True)]},
-              {"id": 11, "data": {"text": "twice told"}, "annotations": [ann("ann1", "neg")]}]
+    def ann(who: str, label: str, gold: bool = False) -> dict[str, Any]:
+        return {
+            "completed_by": {"email": who},
+            "ground_truth": gold,
+            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}],
+        }
+
+    tasks = [
+        {
+            "id": i,
+            "data": {"text": f"gold item {i}"},
+            "annotations": [ann("setter", "pos", True), ann("ann1", "neg"), ann("ann2", "pos")],
+        }
+        for i in range(1, 5)
+    ]
+    tasks += [
+        {"id": 10, "data": {"text": "Twice told"}, "annotations": [ann("setter", "pos", True)]},
+        {"id": 11, "data": {"text": "twice told"}, "annotations": [ann("ann1", "neg")]},
+    ]
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / "tasks.json"
     f.write_text(json.dumps(tasks), encoding="utf-8")
@@ -240,9 +264,20 @@ def test_a_gold_failure_issue_names_no_gold_item(served) -> None:  # type: ignor
         task = done["next"]
     assert len(given) == 9
     with p.store.write() as tx:  # every item is gold "pos": the annotator failed them all in a row
-        tx.execute(Gold.__table__.insert(), [{"item_id": i, "project_id": p.id, "value": json.dumps("pos"),
-                                              "label": "pos", "source": "test", "created_at": utcnow()}
-                                             for i in given])
+        tx.execute(
+            Gold.__table__.insert(),
+            [
+                {
+                    "item_id": i,
+                    "project_id": p.id,
+                    "value": json.dumps("pos"),
+                    "label": "pos",
+                    "source": "test",
+                    "created_at": utcnow(),
+                }
+                for i in given
+            ],
+        )
     flags = anomalies.detect(p, now=utcnow() + timedelta(minutes=5))
     (flag,) = [f for f in flags if f.kind == "gold_failures"]
     assert flag.details["first_item"] == given[0]  # the CLI's --json (admins) keeps it
@@ -282,9 +317,30 @@ def test_user_supplied_strings_are_escaped_on_every_new_page(new_project, tmp_pa
     hostile.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     import_file(p, hostile)
     tasks = tmp_path / "ls.json"
-    tasks.write_text(json.dumps([{"id": 1, "data": {"text": "x " + EVIL}, "annotations": [
-        {"completed_by": {"email": EVIL}, "result": [{"from_name": "label", "to_name": "text", "type": "choices",
-                                                      "value": {"choices": ["pos"]}}]}]}]), encoding="utf-8")
+    tasks.write_text(
+        json.dumps(
+            [
+                {
+                    "id": 1,
+                    "data": {"text": "x " + EVIL},
+                    "annotations": [
+                        {
+                            "completed_by": {"email": EVIL},
+                            "result": [
+                                {
+                                    "from_name": "label",
+                                    "to_name": "text",
+                                    "type": "choices",
+                                    "value": {"choices": ["pos"]},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     import_file(p, tasks)
     issue = data_issues.open_issue(p, kind="other", title=EVIL, body=EVIL, items=[1])
     app = create_app(p)
@@ -293,8 +349,14 @@ def test_user_supplied_strings_are_escaped_on_every_new_page(new_project, tmp_pa
     admin.post(f"/issues/{issue}/comment", data={"text": EVIL, "csrf": token})
     admin.post(f"/issues/{issue}/move", data={"status": "triaged", "note": EVIL, "csrf": token})
     ids = [it["item_id"] for it in admin.get("/api/items").json()["items"]]
-    pages = ["/dashboard", "/items", f"/items?text={EVIL}", "/issues", f"/issues/{issue}",
-             *(f"/items/{i}" for i in ids)]
+    pages = [
+        "/dashboard",
+        "/items",
+        f"/items?text={EVIL}",
+        "/issues",
+        f"/issues/{issue}",
+        *(f"/items/{i}" for i in ids),
+    ]
     for path in pages:
         res = admin.get(path)
         assert res.status_code == 200, path
@@ -307,8 +369,7 @@ def test_health_routes_say_nothing_of_where_the_data_lives(served) -> None:  # t
     anonymous = TestClient(app)
     assert anonymous.get("/healthz").json() == {"status": "ok"}
     ready = anonymous.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": "ok",
-                                                         "migrations": "current"}
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": "ok", "migrations": "current"}
     secret = re.escape(str(p.root))
     for res in (anonymous.get("/healthz"), ready):
         assert not re.search(secret, res.text) and "postgresql" not in res.text and "sqlite" not in res.text

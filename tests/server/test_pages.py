@@ -27,8 +27,10 @@ def test_unknown_pages_get_an_html_404_with_the_navigation(served) -> None:  # t
     anonymous = TestClient(app).get("/nowhere", headers=HTML)
     assert anonymous.status_code == 404 and anonymous.headers["content-type"].startswith("text/html")
     api = client.get("/api/no-such-route", headers=HTML)
-    assert api.status_code == 404 and api.json() == {"error": "there is no page or API route at "
-                                                     "'/api/no-such-route'", "status": 404}
+    assert api.status_code == 404 and api.json() == {
+        "error": "there is no page or API route at '/api/no-such-route'",
+        "status": 404,
+    }
 
 
 def test_the_guide_page_has_the_navigation_bar(served) -> None:  # type: ignore[no-untyped-def]

@@ -45,8 +45,9 @@ def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def
     assert a1.post("/api/users", json={"name": "sneaky"}).status_code == 403
 
     # items pushed with the import's options
-    pushed = admin.post("/api/items", json={"items": ITEMS, "id_col": "id", "due": "2030-01-31",
-                                            "on_duplicate": "reject"})
+    pushed = admin.post(
+        "/api/items", json={"items": ITEMS, "id_col": "id", "due": "2030-01-31", "on_duplicate": "reject"}
+    )
     assert pushed.status_code == 200, pushed.text
     report = pushed.json()
     assert report["items_added"] == 6 and report["source"] == "api" and report["due_at"].startswith("2030-01-31")
@@ -57,9 +58,11 @@ def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def
     assert sorted(ids) == sorted(it["id"] for it in ITEMS)
     again = admin.post("/api/items", json={"items": ITEMS[:2], "id_col": "id", "on_duplicate": "reject"}).json()
     assert again["items_added"] == 0
-    for body, field in (({"items": ITEMS, "on_duplicate": "keep"}, "on_duplicate"),
-                        ({"items": ITEMS, "due": "next week"}, "due"),
-                        ({"items": ITEMS, "id_col": "key"}, "key")):
+    for body, field in (
+        ({"items": ITEMS, "on_duplicate": "keep"}, "on_duplicate"),
+        ({"items": ITEMS, "due": "next week"}, "due"),
+        ({"items": ITEMS, "id_col": "key"}, "key"),
+    ):
         res = admin.post("/api/items", json=body)
         assert res.status_code == 422 and field in res.json()["error"], res.text
 
@@ -78,8 +81,10 @@ def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def
         while task is not None:
             value = "neg" if who == "a2" and task["item_id"] == ids["msg-0"] else "pos"
             last = len(labelled[who]) == len(ITEMS) - 1
-            res = client.post(f"/api/assignments/{task['assignment_id']}/submit" + ("?next=false" if last else ""),
-                              json={"value": value, "lead_time": 1.0})
+            res = client.post(
+                f"/api/assignments/{task['assignment_id']}/submit" + ("?next=false" if last else ""),
+                json={"value": value, "lead_time": 1.0},
+            )
             assert res.status_code == 200, res.text
             labelled[who].append(task["item_id"])
             task = res.json()["next"]
@@ -117,11 +122,23 @@ def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def
 def test_every_new_route_has_an_openapi_example(new_project) -> None:  # type: ignore[no-untyped-def]
     app = create_app(new_project(labels=["pos", "neg"]))
     spec = TestClient(app).get("/openapi.json").json()
-    wanted = {("/api/users", "get"), ("/api/users", "post"), ("/api/users/{name}/disable", "post"),
-              ("/api/users/{name}/enable", "post"), ("/api/users/{name}/token", "post"), ("/api/export", "get"),
-              ("/api/items", "post"), ("/api/items", "get"), ("/api/tasks/{assignment_id}/release", "post"),
-              ("/api/assignments/{assignment_id}/submit", "post"), ("/api/dashboard", "get"), ("/healthz", "get"),
-              ("/readyz", "get"), ("/api/projects", "post"), ("/api/users/{name}/project-role", "put")}
+    wanted = {
+        ("/api/users", "get"),
+        ("/api/users", "post"),
+        ("/api/users/{name}/disable", "post"),
+        ("/api/users/{name}/enable", "post"),
+        ("/api/users/{name}/token", "post"),
+        ("/api/export", "get"),
+        ("/api/items", "post"),
+        ("/api/items", "get"),
+        ("/api/tasks/{assignment_id}/release", "post"),
+        ("/api/assignments/{assignment_id}/submit", "post"),
+        ("/api/dashboard", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/api/projects", "post"),
+        ("/api/users/{name}/project-role", "put"),
+    }
     for path, method in wanted:
         op = spec["paths"][path][method]
         text = json.dumps(op) + json.dumps(spec.get("components", {}))

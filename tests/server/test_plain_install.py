@@ -57,7 +57,8 @@ print("served without greenlet")
 
 def test_app_serves_and_annotates_without_greenlet(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TRUTHSET_DATABASE_URL"}  # SQLite, as the demo
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
-                         timeout=120, env=env)
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120, env=env
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "served without greenlet" in run.stdout

@@ -49,10 +49,12 @@ def test_a_change_to_the_user_ends_their_sessions(served, change: str) -> None: 
     name = names["reviewer"]
     client, _ = login(app, name)
     assert client.get("/api/review/queue").status_code == 200
-    {"password": lambda: users.set_password(p, name, "a new password"),
-     "role": lambda: users.set_role(p, name, "annotator"),
-     "disable": lambda: users.disable(p, name),
-     "remove": lambda: users.remove(p, name)}[change]()
+    {
+        "password": lambda: users.set_password(p, name, "a new password"),
+        "role": lambda: users.set_role(p, name, "annotator"),
+        "disable": lambda: users.disable(p, name),
+        "remove": lambda: users.remove(p, name),
+    }[change]()
     assert client.get("/api/me").status_code == 401
     assert client.get("/api/review/queue").status_code == 401
 

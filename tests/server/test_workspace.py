@@ -22,8 +22,12 @@ def _fill(p, tmp_path: Path, n: int) -> None:  # type: ignore[no-untyped-def]
     import_file(p, f)
 
 
-def test_workspace_routes_each_project_apart(new_project, tmp_path: Path, backend: str,  # type: ignore[no-untyped-def]
-                                             monkeypatch) -> None:
+def test_workspace_routes_each_project_apart(
+    new_project,
+    tmp_path: Path,
+    backend: str,  # type: ignore[no-untyped-def]
+    monkeypatch,
+) -> None:
     # one signing key for every project (as a deployment may set): sessions must still not cross
     monkeypatch.setenv("TRUTHSET_SECRET_KEY", "k" * 48)
     a = new_project(labels=["pos", "neg"], folder="ws/a")
@@ -113,15 +117,23 @@ def test_an_admin_creates_a_project_over_http(new_project, tmp_path: Path, backe
     users.add_user(a, boss, role="admin")
     users.add_user(a, ann, role="annotator")
     token, ann_token = users.new_token(a, boss), users.new_token(a, ann)
-    assert TestClient(create_app(a), headers={"Authorization": f"Bearer {token}"}).post(
-        "/api/projects", json={"name": "x"}).status_code == 409  # one project, no workspace
+    assert (
+        TestClient(create_app(a), headers={"Authorization": f"Bearer {token}"})
+        .post("/api/projects", json={"name": "x"})
+        .status_code
+        == 409
+    )  # one project, no workspace
     projects = open_workspace(tmp_path / "ws3")
     new_name = f"g-{a.config.name}"
     try:
         with TestClient(Workspace(projects, tmp_path / "ws3"), headers={"Authorization": f"Bearer {token}"}) as c:
             body = {"name": new_name, "task": "text-classification", "labels": ["bug", "question"]}
-            assert c.post(f"/p/{a.config.name}/api/projects", json=body,
-                          headers={"Authorization": f"Bearer {ann_token}"}).status_code == 403
+            assert (
+                c.post(
+                    f"/p/{a.config.name}/api/projects", json=body, headers={"Authorization": f"Bearer {ann_token}"}
+                ).status_code
+                == 403
+            )
             made = c.post(f"/p/{a.config.name}/api/projects", json=body)
             assert made.status_code == 201, made.text
             assert made.json()["url"] == f"/p/{new_name}/" and (tmp_path / "ws3" / new_name / "truthset.yaml").exists()

@@ -48,7 +48,10 @@ def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project,
     assert new_run["config"]["labels_upto"] > runs.get_run(p, first)["config"]["labels_upto"]
     assert active_learning.status(p)["new_labels"] == 0
     # (39 new items: one of the 40 messages is a copy of another, which the import keeps as one item)
-    assert out["prelabel"]["prelabelled"] == len(unjudged(p)) == 39 - N and out["prelabel"]["queue_order"] == "uncertainty (entropy)"
+    assert (
+        out["prelabel"]["prelabelled"] == len(unjudged(p)) == 39 - N
+        and out["prelabel"]["queue_order"] == "uncertainty (entropy)"
+    )
     # the queue now starts at the item the new run is least sure of
     bob = add_user(p, f"bob-{p.config.name}", role="annotator", password="pw-bob-123456")
     task = next_task(p, bob.id)
@@ -60,9 +63,13 @@ def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_pro
     ann = add_user(p, f"ann-{p.config.name}", role="annotator", password="pw-ann-123456")
     _answer(p, ann.id, truth, N - 1)
     active_learning.poke(p)  # what the submit route calls: returns at once
-    assert active_learning.wait_idle(p, 60) == {"retrained": False, "retrain_every": N,
-                                                "last_run": runs.list_runs(p)[-1]["run"], "new_labels": N - 1,
-                                                "due": False}
+    assert active_learning.wait_idle(p, 60) == {
+        "retrained": False,
+        "retrain_every": N,
+        "last_run": runs.list_runs(p)[-1]["run"],
+        "new_labels": N - 1,
+        "due": False,
+    }
     _answer(p, ann.id, truth, 1)
     active_learning.poke(p)
     done = active_learning.wait_idle(p, 120)

@@ -42,28 +42,66 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
         batch_ids = {}
         for b in sorted(df["batch"].unique()):
             start = df.loc[df["batch"] == b, "created_at"].min().floor("us").to_pydatetime() - timedelta(hours=1)
-            batch_ids[b] = tx.execute(Batch.__table__.insert().returning(Batch.id).values(
-                project_id=project.id, source=f"{b}.csv", file_sha256="0" * 64, format="csv",
-                created_at=start)).scalar_one()
-        users = {a: tx.execute(User.__table__.insert().returning(User.id).values(
-            name=n, role="annotator", created_at=utcnow())).scalar_one() for a, n in names.items()}
+            batch_ids[b] = tx.execute(
+                Batch.__table__.insert()
+                .returning(Batch.id)
+                .values(project_id=project.id, source=f"{b}.csv", file_sha256="0" * 64, format="csv", created_at=start)
+            ).scalar_one()
+        users = {
+            a: tx.execute(
+                User.__table__.insert().returning(User.id).values(name=n, role="annotator", created_at=utcnow())
+            ).scalar_one()
+            for a, n in names.items()
+        }
         firsts = df.drop_duplicates("item")
         items = {}
         for row in firsts.itertuples():
             h = hashlib.sha256(f"{tag}{row.item}".encode()).hexdigest()
-            items[row.item] = tx.execute(Item.__table__.insert().returning(Item.id).values(
-                project_id=project.id, content_hash=h, payload=json.dumps({"text": row.item}),
-                batch_id=batch_ids[row.batch], created_at=utcnow())).scalar_one()
-        tx.execute(Annotation.__table__.insert(), [
-            {"project_id": project.id, "item_id": items[r.item], "user_id": users[r.annotator],
-             "value": json.dumps(r.label), "label": r.label, "schema_version": project.schema_version,
-             "lead_time": float(r.lead_time), "source": "human", "created_at": r.created_at.floor("us").to_pydatetime(),
-             "meta": "{}"} for r in df.itertuples()])
+            items[row.item] = tx.execute(
+                Item.__table__.insert()
+                .returning(Item.id)
+                .values(
+                    project_id=project.id,
+                    content_hash=h,
+                    payload=json.dumps({"text": row.item}),
+                    batch_id=batch_ids[row.batch],
+                    created_at=utcnow(),
+                )
+            ).scalar_one()
+        tx.execute(
+            Annotation.__table__.insert(),
+            [
+                {
+                    "project_id": project.id,
+                    "item_id": items[r.item],
+                    "user_id": users[r.annotator],
+                    "value": json.dumps(r.label),
+                    "label": r.label,
+                    "schema_version": project.schema_version,
+                    "lead_time": float(r.lead_time),
+                    "source": "human",
+                    "created_at": r.created_at.floor("us").to_pydatetime(),
+                    "meta": "{}",
+                }
+                for r in df.itertuples()
+            ],
+        )
         gold = firsts[firsts["gold"].notna()]
         if len(gold):
-            tx.execute(Gold.__table__.insert(), [
-                {"item_id": items[r.item], "project_id": project.id, "value": json.dumps(r.gold), "label": r.gold,
-                 "source": "test", "created_at": utcnow()} for r in gold.itertuples()])
+            tx.execute(
+                Gold.__table__.insert(),
+                [
+                    {
+                        "item_id": items[r.item],
+                        "project_id": project.id,
+                        "value": json.dumps(r.gold),
+                        "label": r.gold,
+                        "source": "test",
+                        "created_at": utcnow(),
+                    }
+                    for r in gold.itertuples()
+                ],
+            )
     return names
 
 
@@ -83,22 +121,32 @@ PLANTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str | None,
 
 @pytest.mark.parametrize(("plant", "kind", "who", "batch"), [p[1:] for p in PLANTS], ids=[p[0] for p in PLANTS])
 def test_planted_anomaly_raises_an_issue_that_explains_itself(
-        new_project, plant: Callable[[pd.DataFrame], pd.DataFrame], kind: str, who: str | None,  # type: ignore[no-untyped-def]
-        batch: str | None) -> None:
+    new_project,
+    plant: Callable[[pd.DataFrame], pd.DataFrame],
+    kind: str,
+    who: str | None,  # type: ignore[no-untyped-def]
+    batch: str | None,
+) -> None:
     p = new_project()
     df = plant(healthy(seed=0))
     names = store_frame(p, df)
     result = anomalies.run(p, now=_after(df, 1))
-    hits = [f for f in result["flags"] if f["kind"] == kind
-            and f["annotator"] == (names[who] if who else None) and (batch is None or f["batch"] is not None)]
+    hits = [
+        f
+        for f in result["flags"]
+        if f["kind"] == kind
+        and f["annotator"] == (names[who] if who else None)
+        and (batch is None or f["batch"] is not None)
+    ]
     assert hits, result["flags"]
     issue = data_issues.get_issue(p, hits[0]["issue"])
     assert issue["status"] == "open" and issue["source"] == "anomaly"
     assert issue["kind"] == anomalies.ISSUE_OF[kind][0]
     # a gold-failure issue leaves out when the run started (reviewers read the tracker; see
     # tests/server/test_new_surface_security.py::test_a_gold_failure_issue_names_no_gold_item)
-    explanation = re.sub(r" \(from [^)]*\)", "", hits[0]["explanation"]) if kind == "gold_failures" \
-        else hits[0]["explanation"]
+    explanation = (
+        re.sub(r" \(from [^)]*\)", "", hits[0]["explanation"]) if kind == "gold_failures" else hits[0]["explanation"]
+    )
     assert explanation[1:] in issue["body"] and "threshold" in issue["body"]
     if who:
         assert names[who] in issue["title"]
@@ -120,8 +168,11 @@ NEAR_MISSES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 
 
 @pytest.mark.parametrize(("change", "kind"), [n[1:] for n in NEAR_MISSES], ids=[n[0] for n in NEAR_MISSES])
-def test_no_issue_without_the_anomaly(new_project, change: Callable[[pd.DataFrame], pd.DataFrame],  # type: ignore[no-untyped-def]
-                                      kind: str) -> None:
+def test_no_issue_without_the_anomaly(
+    new_project,
+    change: Callable[[pd.DataFrame], pd.DataFrame],  # type: ignore[no-untyped-def]
+    kind: str,
+) -> None:
     p = new_project()
     df = change(healthy(seed=0))
     store_frame(p, df)

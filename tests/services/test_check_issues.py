@@ -28,8 +28,10 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     p = new_project(labels=["ham", "spam"])
     rows = _sms(300)
     out = [{"id": f"sms{n}", "label": lab, "text": t, "split": "train"} for n, (lab, t) in enumerate(rows, 1)]
-    out += [{"id": f"flip{k}", "label": "spam" if lab == "ham" else "ham", "text": t, "split": "test"}
-            for k, (lab, t) in enumerate(rows[:5])]
+    out += [
+        {"id": f"flip{k}", "label": "spam" if lab == "ham" else "ham", "text": t, "split": "test"}
+        for k, (lab, t) in enumerate(rows[:5])
+    ]
     out.append({"id": "blank", "label": "ham", "text": " . ", "split": "train"})
     f = tmp_path / f"{p.config.name}.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in out), encoding="utf-8")
@@ -59,8 +61,11 @@ def test_each_serious_problem_raises_one_issue_however_often_the_check_runs(new_
     issues = data_issues.list_issues(p)
     assert len(issues) == 3 and {i["source"] for i in issues} == {"check"}
     kinds = {i["title"].rsplit("(", 1)[1].rstrip(")"): (i["kind"], i["severity"]) for i in issues}
-    assert kinds == {"rule:min_text_length:text": ("broken_data", "high"), "label_conflicts": ("duplicate", "high"),
-                     "leakage": ("duplicate", "high")}
+    assert kinds == {
+        "rule:min_text_length:text": ("broken_data", "high"),
+        "label_conflicts": ("duplicate", "high"),
+        "leakage": ("duplicate", "high"),
+    }
     # linked to the findings of the latest run (the re-run replaced the first run's) and their items
     conflict = data_issues.get_issue(p, second["label_conflicts"]["issue"])
     found = checks.list_findings(p, check="label_conflicts")

@@ -14,13 +14,19 @@ from truthset.services import check_rules, checks
 from truthset.services.imports import ImportOptions, import_file
 
 ROWS = [
-    {"id": "a", "label": "ham", "text": "Ok lar... Joking wif u oni...", "n": 5, "lang": "en", "code": "AB-12",
-     "note": "fine"},
+    {
+        "id": "a",
+        "label": "ham",
+        "text": "Ok lar... Joking wif u oni...",
+        "n": 5,
+        "lang": "en",
+        "code": "AB-12",
+        "note": "fine",
+    },
     {"id": "b", "label": "spam", "text": " x ", "n": 50, "lang": "xx", "code": "zz", "note": ""},
     {"id": "c", "label": "ham", "text": "Hi", "n": "seven", "lang": "en", "code": "CD-34"},
     {"id": "d", "label": "spam", "text": "WINNER!! " * 40, "n": 2.5, "lang": "de", "code": "AB-12", "note": "x"},
-    {"id": "e", "label": "ham", "text": "Sorry, I'll call later", "n": -1, "lang": "en", "code": "EF-56",
-     "note": "y"},
+    {"id": "e", "label": "ham", "text": "Sorry, I'll call later", "n": -1, "lang": "en", "code": "EF-56", "note": "y"},
 ]
 
 CASES = [
@@ -45,8 +51,7 @@ def ruled(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     f.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
     import_file(p, f, ImportOptions(id_col="id", label_col="label"))
     # 'spam' leaves the schema after the labels were given: label_in_schema must flag b and d
-    schema = p.config.schema.model_copy(update={"labels": [lab for lab in p.config.schema.labels
-                                                           if lab.name == "ham"]})
+    schema = p.config.schema.model_copy(update={"labels": [lab for lab in p.config.schema.labels if lab.name == "ham"]})
     p.config = p.config.model_copy(update={"schema_": schema})
     return p
 
@@ -70,14 +75,17 @@ def test_blocking_rule_fails_the_gate_and_warning_does_not(ruled) -> None:  # ty
     assert len(found) == 1 and found[0]["detail"]["external_id"] == "b"
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ({"kind": "range", "field": "n"}, "needs 'min' or 'max'"),
-    ({"kind": "regex", "field": "code", "pattern": "("}, "not a regular expression"),
-    ({"kind": "required"}, "needs 'field'"),
-    ({"kind": "allowed", "field": "x"}, "needs 'values'"),
-    ({"kind": "required", "field": 'a"b'}, "rules.0.field"),
-    ({"kind": "nonsense", "field": "x"}, "rules.0.kind"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "range", "field": "n"}, "needs 'min' or 'max'"),
+        ({"kind": "regex", "field": "code", "pattern": "("}, "not a regular expression"),
+        ({"kind": "required"}, "needs 'field'"),
+        ({"kind": "allowed", "field": "x"}, "needs 'values'"),
+        ({"kind": "required", "field": 'a"b'}, "rules.0.field"),
+        ({"kind": "nonsense", "field": "x"}, "rules.0.kind"),
+    ],
+)
 def test_bad_rules_are_refused_naming_the_key(spec, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         parse_project_config({"name": "x", "task": "text-classification", "rules": [spec]})

@@ -34,7 +34,9 @@ def sms_project(new_project, tmp_path: Path, rows: list[dict] | None = None):  #
     p = new_project(labels=["ham", "spam"])
     if rows is None:
         rows = [{"id": f"sms{n}", "label": lab, "text": text} for n, (lab, text) in enumerate(sms_rows(), 1)]
-    import_file(p, write_jsonl(tmp_path / f"{p.config.name}.jsonl", rows), ImportOptions(id_col="id", label_col="label"))
+    import_file(
+        p, write_jsonl(tmp_path / f"{p.config.name}.jsonl", rows), ImportOptions(id_col="id", label_col="label")
+    )
     return p
 
 
@@ -69,6 +71,7 @@ def test_sms_copies_under_different_ids_are_found(new_project, tmp_path: Path) -
     texts = {f"sms{n}": t for n, (_, t) in enumerate(rows, 1)}
     with p.store.read() as tx:
         from truthset.store.repo.quality import external_ids
+
         name = dict(external_ids(tx, p.id))
     flagged_ids = {name[i] for i in flagged}
     assert {i for i, t in texts.items() if raw[t] > 1} <= flagged_ids
@@ -83,7 +86,11 @@ def test_conflicting_labels_among_copies(new_project, tmp_path: Path) -> None:  
     flipped: list[str] = []
     out = []
     for n, (lab, text) in enumerate(rows, 1):
-        if text in seen and len(flipped) < 6 and text not in {rows[i - 1][1] for i in map(int, (f[3:] for f in flipped))}:
+        if (
+            text in seen
+            and len(flipped) < 6
+            and text not in {rows[i - 1][1] for i in map(int, (f[3:] for f in flipped))}
+        ):
             lab = "spam" if lab == "ham" else "ham"
             flipped.append(f"sms{n}")
         seen.setdefault(text, n)
@@ -126,13 +133,16 @@ def test_label_issues_find_flipped_spam(new_project, tmp_path: Path) -> None:  #
     rows = sms_rows()[:2000]
     spam = [n for n, (lab, _) in enumerate(rows, 1) if lab == "spam"]
     flipped = {f"sms{n}" for n in spam[::12]}  # about 20 spam messages labelled ham
-    out = [{"id": f"sms{n}", "label": "ham" if f"sms{n}" in flipped else lab, "text": t}
-           for n, (lab, t) in enumerate(rows, 1)]
+    out = [
+        {"id": f"sms{n}", "label": "ham" if f"sms{n}" in flipped else lab, "text": t}
+        for n, (lab, t) in enumerate(rows, 1)
+    ]
     p = sms_project(new_project, tmp_path, out)
     res = by_check(checks.run_checks(p, ["label_issues"]))["label_issues"]
     found = checks.list_findings(p, check="label_issues", limit=None)
     with p.store.read() as tx:
         from truthset.store.repo.quality import external_ids
+
         name = dict(external_ids(tx, p.id))
     hit = {name[f["items"][0]] for f in found} & flipped
     assert res["count"] == len(found) > 0
@@ -149,6 +159,7 @@ def test_outliers_flag_what_looks_like_nothing_else(new_project, tmp_path: Path)
     found = checks.list_findings(p, check="outliers")
     with p.store.read() as tx:
         from truthset.store.repo.quality import external_ids
+
         name = dict(external_ids(tx, p.id))
     assert "odd" in {name[f["items"][0]] for f in found}
 
@@ -235,15 +246,26 @@ def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path
     with open(d / "rte.standardized.tsv", encoding="utf-8", newline="") as f:
         judged = list(csv.DictReader(f, delimiter="\t"))
     gold = {r["orig_id"]: "yes" if r["gold"] == "1" else "no" for r in judged}
-    rows = [{"id": r["orig_id"], "text": texts[r["orig_id"]], "label": "yes" if r["response"] == "1" else "no",
-             "annotator": r["!amt_worker_ids"]} for r in judged]
+    rows = [
+        {
+            "id": r["orig_id"],
+            "text": texts[r["orig_id"]],
+            "label": "yes" if r["response"] == "1" else "no",
+            "annotator": r["!amt_worker_ids"],
+        }
+        for r in judged
+    ]
     p = new_project(labels=["yes", "no"])
-    import_file(p, write_jsonl(tmp_path / "rte.jsonl", rows),
-                ImportOptions(id_col="id", label_col="label", annotator_col="annotator"))
+    import_file(
+        p,
+        write_jsonl(tmp_path / "rte.jsonl", rows),
+        ImportOptions(id_col="id", label_col="label", annotator_col="annotator"),
+    )
     res = by_check(checks.run_checks(p, ["consensus"]))["consensus"]
     found = checks.list_findings(p, check="consensus", limit=None)
     with p.store.read() as tx:
         from truthset.store.repo.quality import external_ids
+
         name = dict(external_ids(tx, p.id))
     assert res["count"] == len(found) > 0
     flagged = {name[f["items"][0]]: f["detail"]["consensus_label"] for f in found}
@@ -258,12 +280,21 @@ def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path
 
 def test_ids_that_follow_the_label_are_leakage(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rows = sms_rows()[:1000]
-    clean = sms_project(new_project, tmp_path, [{"id": f"sms{n}", "label": lab, "text": t, "file": f"m{n}.txt"}
-                                                 for n, (lab, t) in enumerate(rows, 1)])
+    clean = sms_project(
+        new_project,
+        tmp_path,
+        [{"id": f"sms{n}", "label": lab, "text": t, "file": f"m{n}.txt"} for n, (lab, t) in enumerate(rows, 1)],
+    )
     res = by_check(checks.run_checks(clean, ["identifier_leakage"]))["identifier_leakage"]
     assert res["count"] == 0 and {c["column"] for c in res["columns"]} == {"external_id", "file"}
-    leaky = sms_project(new_project, tmp_path, [{"id": f"sms{n}", "label": lab, "text": t, "file": f"{lab}_{n:04d}.txt"}
-                                                 for n, (lab, t) in enumerate(rows, 1)])
+    leaky = sms_project(
+        new_project,
+        tmp_path,
+        [
+            {"id": f"sms{n}", "label": lab, "text": t, "file": f"{lab}_{n:04d}.txt"}
+            for n, (lab, t) in enumerate(rows, 1)
+        ],
+    )
     res = by_check(checks.run_checks(leaky, ["identifier_leakage"]))["identifier_leakage"]
     assert res["count"] == 1 and res["examples"][0]["id"] == "file"
     (found,) = checks.list_findings(leaky, check="identifier_leakage")

@@ -21,8 +21,9 @@ def _annotated(new_project, tmp_path: Path, n: int = 12):  # type: ignore[no-unt
     """n items, overlap 2: 'ann' labels every item pos, 'bob' neg on items 0-2 and pos after;
     items 0-3 are gold 'pos'; 'cy' takes one item and skips it."""
     p = new_project(labels=["pos", "neg"])
-    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2,
-                                                                                        "order": "sequential"})})
+    p.config = p.config.model_copy(
+        update={"queue": p.config.queue.model_copy(update={"overlap": 2, "order": "sequential"})}
+    )
     f = tmp_path / f"items-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"message {i}"}) + "\n" for i in range(n)), encoding="utf-8")
     import_file(p, f)
@@ -30,8 +31,12 @@ def _annotated(new_project, tmp_path: Path, n: int = 12):  # type: ignore[no-unt
     for name in ("ann", "bob", "cy"):
         ids[name] = users.add_user(p, f"{name}-{p.config.name}", role="annotator", password=PW).id
     with p.store.write() as tx:
-        items = [r[0] for r in tx.execute(Item.__table__.select().with_only_columns(Item.id)
-                                          .where(Item.project_id == p.id).order_by(Item.id))]
+        items = [
+            r[0]
+            for r in tx.execute(
+                Item.__table__.select().with_only_columns(Item.id).where(Item.project_id == p.id).order_by(Item.id)
+            )
+        ]
     order = {item: k for k, item in enumerate(items)}
     for name in ("ann", "bob"):
         for _ in range(n):
@@ -40,8 +45,9 @@ def _annotated(new_project, tmp_path: Path, n: int = 12):  # type: ignore[no-unt
             label = "neg" if name == "bob" and order[t.item_id] < 3 else "pos"
             queue.submit(p, ids[name], t.assignment_id, label, lead_time=2.0 if name == "ann" else 4.0)
     with p.store.write() as tx:  # gold marked afterwards, so the queue hands these items out as usual
-        tx.execute(insert(Gold), [{"item_id": i, "project_id": p.id, "value": '"pos"', "label": "pos"}
-                                  for i in items[:4]])
+        tx.execute(
+            insert(Gold), [{"item_id": i, "project_id": p.id, "value": '"pos"', "label": "pos"} for i in items[:4]]
+        )
     return p, ids, items
 
 
@@ -81,8 +87,11 @@ def test_batch_at_risk_and_skips(new_project, tmp_path: Path) -> None:  # type: 
     import_file(p, f)
     now = utcnow()
     with p.store.write() as tx:
-        tx.execute(update(Batch).where(Batch.project_id == p.id, Batch.source.like("%more-%"))
-                   .values(due_at=now + timedelta(days=1)))
+        tx.execute(
+            update(Batch)
+            .where(Batch.project_id == p.id, Batch.source.like("%more-%"))
+            .values(due_at=now + timedelta(days=1))
+        )
     t = queue.next_task(p, ids["cy"])
     assert t is not None
     queue.skip(p, ids["cy"], t.assignment_id, "ambiguous")
@@ -96,8 +105,9 @@ def test_batch_at_risk_and_skips(new_project, tmp_path: Path) -> None:  # type: 
     cy = next(r for r in d["annotator_table"] if r["annotator"].startswith("cy"))
     assert (cy["annotations"], cy["skips"], cy["agreement"]) == (0, 1, None)
     with p.store.read() as tx:
-        skipped = tx.execute(Assignment.__table__.select().where(Assignment.project_id == p.id,
-                                                                 Assignment.status == "skipped")).all()
+        skipped = tx.execute(
+            Assignment.__table__.select().where(Assignment.project_id == p.id, Assignment.status == "skipped")
+        ).all()
     assert len(skipped) == 1 and d["stages"]["annotate"]["skipped"] == 1
 
 
@@ -145,7 +155,8 @@ def test_multi_label_and_ner_get_progress_and_label_counts(new_project, tmp_path
     uid = users.add_user(ner, f"n-{ner.config.name}", role="annotator", password=PW).id
     t = queue.next_task(ner, uid)
     assert t is not None
-    queue.submit(ner, uid, t.assignment_id, [{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 13,
-                                                                                      "label": "PER"}])
+    queue.submit(
+        ner, uid, t.assignment_id, [{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 13, "label": "PER"}]
+    )
     d = dashboard(ner, n_boot=20)
     assert next(iter(d["labels_by_week"].values())) == {"PER": 2} and d["batches"][0]["done"] == 1

@@ -37,8 +37,14 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_lifecycle_with_history_links_and_invalid_moves(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
     lee = di.user_id_of(p, LEE)
-    issue = di.open_issue(p, kind="broken_data", title="rows 3-5 are HTML", items=[1, 2],
-                          links=[("guide_section", "Markup")], author_id=lee)
+    issue = di.open_issue(
+        p,
+        kind="broken_data",
+        title="rows 3-5 are HTML",
+        items=[1, 2],
+        links=[("guide_section", "Markup")],
+        author_id=lee,
+    )
     got = di.get_issue(p, issue)
     assert got["status"] == "open" and got["items"] == [1, 2] and got["links"] == {"guide_section": ["Markup"]}
     assert got["source"] == "manual" and got["schema_version"] == p.schema_version
@@ -57,10 +63,15 @@ def test_lifecycle_with_history_links_and_invalid_moves(new_project, tmp_path: P
     got = di.move(p, issue, "open", note="came back")
     assert got["owner"] == LEE and got["status"] == "open"
     events = [(h["event"], h["from"], h["to"], h["author"]) for h in got["history"]]
-    assert events == [("opened", None, "open", LEE), ("assigned", None, None, LEE),
-                      ("moved", "open", "triaged", LEE), ("comment", None, None, LEE),
-                      ("moved", "triaged", "escalated", None), ("moved", "escalated", "resolved", None),
-                      ("moved", "resolved", "open", None)]
+    assert events == [
+        ("opened", None, "open", LEE),
+        ("assigned", None, None, LEE),
+        ("moved", "open", "triaged", LEE),
+        ("comment", None, None, LEE),
+        ("moved", "triaged", "escalated", None),
+        ("moved", "escalated", "resolved", None),
+        ("moved", "resolved", "open", None),
+    ]
     assert got["history"][3]["note"] == "the exporter escapes nothing"
 
     with pytest.raises(NotFound, match="owner 'nobody'"):
@@ -75,20 +86,45 @@ def test_lifecycle_with_history_links_and_invalid_moves(new_project, tmp_path: P
 
 def test_raise_issue_updates_instead_of_duplicating(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
-    first, what = di.raise_issue(p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast",
-                                 body="3x faster", source="anomaly")
+    first, what = di.raise_issue(
+        p,
+        fingerprint="anomaly:fast:ann",
+        kind="annotator_quality",
+        title="ann is fast",
+        body="3x faster",
+        source="anomaly",
+    )
     assert what == "opened"
-    assert di.raise_issue(p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast",
-                          body="3x faster", source="anomaly") == (first, "unchanged")
-    assert di.raise_issue(p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast",
-                          body="5x faster", source="anomaly") == (first, "updated")
+    assert di.raise_issue(
+        p,
+        fingerprint="anomaly:fast:ann",
+        kind="annotator_quality",
+        title="ann is fast",
+        body="3x faster",
+        source="anomaly",
+    ) == (first, "unchanged")
+    assert di.raise_issue(
+        p,
+        fingerprint="anomaly:fast:ann",
+        kind="annotator_quality",
+        title="ann is fast",
+        body="5x faster",
+        source="anomaly",
+    ) == (first, "updated")
     assert len(di.list_issues(p)) == 1 and di.get_issue(p, first)["body"] == "5x faster"
     di.move(p, first, "resolved")
-    assert di.raise_issue(p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast",
-                          body="5x faster", source="anomaly") == (first, "reopened")
+    assert di.raise_issue(
+        p,
+        fingerprint="anomaly:fast:ann",
+        kind="annotator_quality",
+        title="ann is fast",
+        body="5x faster",
+        source="anomaly",
+    ) == (first, "reopened")
     di.move(p, first, "wont_fix")
-    assert di.raise_issue(p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast",
-                          body="9x", source="anomaly") == (first, "wont_fix")
+    assert di.raise_issue(
+        p, fingerprint="anomaly:fast:ann", kind="annotator_quality", title="ann is fast", body="9x", source="anomaly"
+    ) == (first, "wont_fix")
     assert di.get_issue(p, first)["status"] == "wont_fix"
 
 
@@ -124,8 +160,25 @@ def test_cli_list_show_assign_move_comment_export(new_project, tmp_path: Path) -
     p = _project(new_project, tmp_path)
     run = CliRunner().invoke
     root = ["--project", str(p.root)]
-    r = run(main, [*root, "issues", "open", "--kind", "duplicate", "--title", "same text twice", "--item", "1",
-                   "--item", "2", "--by", LEE, "--json"])
+    r = run(
+        main,
+        [
+            *root,
+            "issues",
+            "open",
+            "--kind",
+            "duplicate",
+            "--title",
+            "same text twice",
+            "--item",
+            "1",
+            "--item",
+            "2",
+            "--by",
+            LEE,
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     issue = json.loads(r.output)["id"]
     assert run(main, [*root, "issues", "assign", str(issue), LEE]).exit_code == 0

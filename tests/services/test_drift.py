@@ -67,8 +67,9 @@ def test_batches_and_the_check_after_import_raise_one_drift_issue(new_project, s
     assert result["drift"] is False and result["reference"] == f"batch {first}"
     labels = next(c for c in result["columns"] if c["column"] == "label")  # labels came with the import
     assert labels["method"] == "jensenshannon"
-    r = CliRunner().invoke(main, ["--project", str(p.root), "drift", "--reference", str(first),
-                                  "--current", str(third), "--json"])
+    r = CliRunner().invoke(
+        main, ["--project", str(p.root), "drift", "--reference", str(first), "--current", str(third), "--json"]
+    )
     assert json.loads(r.output)["drift"] is True
 
 
@@ -105,9 +106,14 @@ def test_labelling_drift_between_schema_versions(new_project, tmp_path: Path) ->
     import_file(p, _write(sms.iloc[:600], tmp_path / "a.csv"), opts)
     v1 = p.schema_version
     # version 2: the guide now defines spam (the same labels, annotations untouched)
-    schema = p.config.schema.model_copy(update={"labels": [
-        lab.model_copy(update={"definition": "unsolicited advertising"}) if lab.name == "spam" else lab
-        for lab in p.config.schema.labels]})
+    schema = p.config.schema.model_copy(
+        update={
+            "labels": [
+                lab.model_copy(update={"definition": "unsolicited advertising"}) if lab.name == "spam" else lab
+                for lab in p.config.schema.labels
+            ]
+        }
+    )
     p.save_config(p.config.model_copy(update={"schema_": schema}))
     p2 = open_project(p.root)
     try:
@@ -120,8 +126,9 @@ def test_labelling_drift_between_schema_versions(new_project, tmp_path: Path) ->
         import_file(p2, _write(everything_spam, tmp_path / "c.csv"), opts)
         moved = drift.labelling(p2, v1, v2)
         assert moved["drift"] is True and moved["label"]["score"] >= moved["label"]["threshold"]
-        r = CliRunner().invoke(main, ["--project", str(p.root), "labelling-drift", "--from-version", "9",
-                                      "--to-version", str(v2)])
+        r = CliRunner().invoke(
+            main, ["--project", str(p.root), "labelling-drift", "--from-version", "9", "--to-version", str(v2)]
+        )
         assert r.exit_code == 1 and "--from-version 9" in r.output
     finally:
         p2.close()

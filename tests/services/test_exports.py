@@ -27,11 +27,21 @@ def _snapshot(project, path: Path, *, history: bool = True) -> list:  # type: ig
     for line in path.read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         anns = sorted(
-            (a["annotator"], json.dumps(a["value"], sort_keys=True), a["source"], a["lead_time"], a["ground_truth"],
-             json.dumps(a["meta"], sort_keys=True), a["current"])
-            for a in r["annotations"] if history or a["current"]
+            (
+                a["annotator"],
+                json.dumps(a["value"], sort_keys=True),
+                a["source"],
+                a["lead_time"],
+                a["ground_truth"],
+                json.dumps(a["meta"], sort_keys=True),
+                a["current"],
+            )
+            for a in r["annotations"]
+            if history or a["current"]
         )
-        out.append((r["external_id"], json.dumps(r["data"], sort_keys=True), anns, json.dumps(r["gold"], sort_keys=True)))
+        out.append(
+            (r["external_id"], json.dumps(r["data"], sort_keys=True), anns, json.dumps(r["gold"], sort_keys=True))
+        )
     return sorted(out)
 
 
@@ -104,8 +114,11 @@ texts = st.text(alphabet=string.ascii_letters + string.digits + " ,;\"'é€\t",
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(texts, st.sampled_from(["a", "b", "c"]), st.sampled_from(["ann1", "ann2"])),
-                     min_size=1, max_size=30))
+@given(
+    rows=st.lists(
+        st.tuples(texts, st.sampled_from(["a", "b", "c"]), st.sampled_from(["ann1", "ann2"])), min_size=1, max_size=30
+    )
+)
 def test_csv_export_import_round_trip_property(tmp_path_factory, rows) -> None:  # type: ignore[no-untyped-def]
     """Export → import → export gives the same items and annotations (SQLite)."""
     from truthset.services.projects import init_project

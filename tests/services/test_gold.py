@@ -36,8 +36,9 @@ def _product_project(new_project, tmp_path: Path, rows: int | None = None):  # t
         path = tmp_path / f"answers_{rows}.csv"
         ANSWERS.head(rows).to_csv(path, index=False)
     p = new_project(labels=["0", "1"])
-    import_file(p, path, ImportOptions(id_col="question", text_col="question", annotator_col="worker",
-                                       label_col="answer"))
+    import_file(
+        p, path, ImportOptions(id_col="question", text_col="question", annotator_col="worker", label_col="answer")
+    )
     return p
 
 
@@ -67,8 +68,18 @@ def test_gold_matching_no_item_fails(new_project, tmp_path: Path) -> None:  # ty
         assert "none of its 8,315 gold rows matches an item" in res.output and "Traceback" not in res.output
     wrong_col = tmp_path / "wrong.csv"
     TRUTH.assign(question="x" + TRUTH["question"]).to_csv(wrong_col, index=False)
-    res = _invoke("-p", str(p.root), "qc", "gold", "--gold", str(wrong_col), "--gold-item-col", "question",
-                  "--gold-label-col", "truth")
+    res = _invoke(
+        "-p",
+        str(p.root),
+        "qc",
+        "gold",
+        "--gold",
+        str(wrong_col),
+        "--gold-item-col",
+        "question",
+        "--gold-label-col",
+        "truth",
+    )
     assert res.exit_code == 1 and "by external id" in res.output and "--gold-by item_id" in res.output
 
 
@@ -84,31 +95,72 @@ def test_partial_gold_is_reported_and_untested_annotators_are_not_failed(new_pro
 
     few = tmp_path / "truth_300.csv"
     TRUTH.head(300).to_csv(few, index=False)
-    res = _invoke("-p", str(p.root), "qc", "gold", "--gold", str(few), "--gold-item-col", "question",
-                  "--gold-label-col", "truth", "--json")
+    res = _invoke(
+        "-p",
+        str(p.root),
+        "qc",
+        "gold",
+        "--gold",
+        str(few),
+        "--gold-item-col",
+        "question",
+        "--gold-label-col",
+        "truth",
+        "--json",
+    )
     out = json.loads(res.stdout)
     tested = set(subset.loc[subset["question"].isin(TRUTH.head(300)["question"]), "worker"])
     assert out["tested"] == len(tested) and out["n_not_tested"] == subset["worker"].nunique() - len(tested)
     assert set(out["not_tested"]) == set(subset["worker"]) - tested
     assert not set(out["failed"]) & set(out["not_tested"])
     assert all(r["passed"] is None and r["n_gold"] == 0 for r in out["annotators"] if r["status"] == "not tested")
-    text = _invoke("-p", str(p.root), "qc", "gold", "--gold", str(few), "--gold-item-col", "question",
-                   "--gold-label-col", "truth")
+    text = _invoke(
+        "-p", str(p.root), "qc", "gold", "--gold", str(few), "--gold-item-col", "question", "--gold-label-col", "truth"
+    )
     assert f"{out['n_not_tested']} not tested" in text.stdout
     assert "match no item" in text.stderr
 
 
 @pytest.mark.parametrize("rule, column", [("point", "accuracy"), ("lower", "ci_low"), ("upper", "ci_high")])
 def test_gold_rule_says_what_the_threshold_compares(rule: str, column: str) -> None:
-    res = _invoke("qc", "gold", "--answers", str(PRODUCT / "answer.csv"), "--item-col", "question",
-                  "--annotator-col", "worker", "--label-col", "answer", *GOLD_ARGS, "--threshold", "0.9",
-                  "--rule", rule, "--json")
+    res = _invoke(
+        "qc",
+        "gold",
+        "--answers",
+        str(PRODUCT / "answer.csv"),
+        "--item-col",
+        "question",
+        "--annotator-col",
+        "worker",
+        "--label-col",
+        "answer",
+        *GOLD_ARGS,
+        "--threshold",
+        "0.9",
+        "--rule",
+        rule,
+        "--json",
+    )
     out = json.loads(res.stdout)
     assert out["rule"] == rule
     assert all(r["passed"] == (r[column] >= 0.9) for r in out["annotators"])
-    text = _invoke("qc", "gold", "--answers", str(PRODUCT / "answer.csv"), "--item-col", "question",
-                   "--annotator-col", "worker", "--label-col", "answer", *GOLD_ARGS, "--threshold", "0.9",
-                   "--rule", rule)
+    text = _invoke(
+        "qc",
+        "gold",
+        "--answers",
+        str(PRODUCT / "answer.csv"),
+        "--item-col",
+        "question",
+        "--annotator-col",
+        "worker",
+        "--label-col",
+        "answer",
+        *GOLD_ARGS,
+        "--threshold",
+        "0.9",
+        "--rule",
+        rule,
+    )
     assert f"passed when {column} >= 0.90" in text.stdout
 
 
@@ -134,8 +186,7 @@ def test_ner_gold_span_f1_per_annotator(new_project) -> None:  # type: ignore[no
 
     p = new_project(task="ner")
     import_file(p, LEOKA)
-    res = _invoke("-p", str(p.root), "qc", "gold", "--n-boot", "200", "--threshold", "0.6", "--rule", "lower",
-                  "--json")
+    res = _invoke("-p", str(p.root), "qc", "gold", "--n-boot", "200", "--threshold", "0.6", "--rule", "lower", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["metric"] == "span_f1" and out["gold_items"] == 130 and len(out["annotators"]) == 3

@@ -34,8 +34,9 @@ def test_nul_in_any_cell_is_a_rejected_row(new_project, tmp_path: Path) -> None:
 def test_deeply_nested_jsonl_line_is_a_rejected_row(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Main: a RecursionError traceback."""
     f = tmp_path / "deep.jsonl"
-    f.write_text('{"text": "a"}\n{"text": "b", "x": ' + "[" * 5000 + "]" * 5000 + '}\n{"text": "c"}\n',
-                 encoding="utf-8")
+    f.write_text(
+        '{"text": "a"}\n{"text": "b", "x": ' + "[" * 5000 + "]" * 5000 + '}\n{"text": "c"}\n', encoding="utf-8"
+    )
     p = new_project()
     r = import_file(p, f)
     assert (r.items_added, r.rejected) == (2, 1)
@@ -69,11 +70,14 @@ def test_exports_never_write_infinity(new_project, tmp_path: Path) -> None:  # t
         json.loads(text.splitlines()[0] if fmt == "jsonl" else text, parse_constant=lambda c: pytest.fail(c))
 
 
-@pytest.mark.parametrize(("task", "reason"), [
-    ({"id": 1, "data": None}, "not an object"),
-    ({"id": 2, "data": {"title": "a", "body": "b"}}, "has no 'text'"),
-    ({"id": 3, "data": {"text": ""}}, "empty"),
-])
+@pytest.mark.parametrize(
+    ("task", "reason"),
+    [
+        ({"id": 1, "data": None}, "not an object"),
+        ({"id": 2, "data": {"title": "a", "body": "b"}}, "has no 'text'"),
+        ({"id": 3, "data": {"text": ""}}, "empty"),
+    ],
+)
 def test_labelstudio_task_without_text_is_rejected(new_project, tmp_path: Path, task: dict, reason: str) -> None:  # type: ignore[no-untyped-def]
     """Main: ``{"data": null}`` became an item with no text in a text project."""
     f = tmp_path / "ls.json"

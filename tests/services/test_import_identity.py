@@ -30,8 +30,11 @@ def counts(project) -> dict:  # type: ignore[no-untyped-def]
 
 def _all_annotations(project) -> int:  # type: ignore[no-untyped-def]
     with project.store.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(Annotation)
-                                .where(Annotation.project_id == project.id)).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count()).select_from(Annotation).where(Annotation.project_id == project.id)
+            ).scalar_one()
+        )
 
 
 @pytest.fixture
@@ -58,9 +61,15 @@ def test_reimport_with_other_options_adds_no_items(new_project, tweets: Path) ->
     assert second.items_added == 0
     assert counts(p)["items"] == 5574
     with p.store.engine.connect() as conn:
-        repeated = conn.execute(select(func.count()).select_from(
-            select(Item.external_id).where(Item.project_id == p.id).group_by(Item.external_id)
-            .having(func.count() > 1).subquery())).scalar_one()
+        repeated = conn.execute(
+            select(func.count()).select_from(
+                select(Item.external_id)
+                .where(Item.project_id == p.id)
+                .group_by(Item.external_id)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        ).scalar_one()
     assert repeated == 0
     # the payload changed (the sentiment column is content now): reported, the stored item kept
     assert second.changed_payloads == 5574
@@ -111,7 +120,9 @@ def test_an_item_known_by_content_takes_the_id(new_project, tmp_path: Path) -> N
     assert r.items_added == 0 and r.ids_assigned == 2
     with p.store.engine.connect() as conn:
         assert dict(conn.execute(select(Item.external_id, Item.line).where(Item.project_id == p.id)).all()) == {
-            "7": 2, "8": 3}
+            "7": 2,
+            "8": 3,
+        }
     r = import_file(p, f3, ImportOptions(id_col="id"))
     assert (r.items_added, r.changed_payloads, r.annotations_added) == (0, 1, 1)
 
@@ -150,8 +161,9 @@ def test_a_repeated_row_is_a_duplicate_and_a_changed_label_a_conflict(new_projec
     # w1's later label is current; the earlier is kept in history, superseded
     assert counts(p)["annotations"] == 3 and _all_annotations(p) == 4
     with p.store.engine.connect() as conn:
-        current = conn.execute(select(Annotation.value).where(
-            Annotation.project_id == p.id, Annotation.supersedes_id.is_not(None))).scalar_one()
+        current = conn.execute(
+            select(Annotation.value).where(Annotation.project_id == p.id, Annotation.supersedes_id.is_not(None))
+        ).scalar_one()
     assert current == '"b"'
 
 
@@ -209,15 +221,38 @@ def test_a_second_annotation_by_one_person_is_kept_and_current(new_project, tmp_
     """Main lost an annotator's second annotation of a task (another LS id, same value, an
     extra choice in another control) and reported nothing."""
     extra = {"from_name": "topic", "to_name": "text", "type": "choices", "value": {"choices": ["sports"]}}
-    tasks = [{"id": 1, "data": {"text": "a match"}, "annotations": [
-        {"id": 11, "completed_by": {"email": "ann@x.org"}, "result": _choice("pos"),
-         "created_at": "2024-01-01T10:00:00Z"},
-        {"id": 12, "completed_by": {"email": "ann@x.org"}, "result": _choice("pos") + [extra],
-         "created_at": "2024-01-02T10:00:00Z"},
-        {"id": 13, "completed_by": {"email": "bob@x.org"}, "result": _choice("neg"),
-         "created_at": "2024-01-01T09:00:00Z"},
-        {"id": 14, "completed_by": {"email": "bob@x.org"}, "result": _choice("pos"),
-         "created_at": "2024-01-03T09:00:00Z"}]}]
+    tasks = [
+        {
+            "id": 1,
+            "data": {"text": "a match"},
+            "annotations": [
+                {
+                    "id": 11,
+                    "completed_by": {"email": "ann@x.org"},
+                    "result": _choice("pos"),
+                    "created_at": "2024-01-01T10:00:00Z",
+                },
+                {
+                    "id": 12,
+                    "completed_by": {"email": "ann@x.org"},
+                    "result": _choice("pos") + [extra],
+                    "created_at": "2024-01-02T10:00:00Z",
+                },
+                {
+                    "id": 13,
+                    "completed_by": {"email": "bob@x.org"},
+                    "result": _choice("neg"),
+                    "created_at": "2024-01-01T09:00:00Z",
+                },
+                {
+                    "id": 14,
+                    "completed_by": {"email": "bob@x.org"},
+                    "result": _choice("pos"),
+                    "created_at": "2024-01-03T09:00:00Z",
+                },
+            ],
+        }
+    ]
     f = tmp_path / "ls.json"
     f.write_text(json.dumps(tasks), encoding="utf-8")
     p = new_project()
@@ -225,13 +260,17 @@ def test_a_second_annotation_by_one_person_is_kept_and_current(new_project, tmp_
     assert r.annotations_added == 4 and r.superseded == 2 and r.conflicts == 1
     assert [c["field"] for c in import_findings(p, r.batch, kind="conflict")] == ["bob@x.org"]
     with p.store.engine.connect() as conn:
-        rows = conn.execute(select(Annotation.meta, Annotation.value, Annotation.supersedes_id)
-                            .where(Annotation.project_id == p.id).order_by(Annotation.id)).all()
+        rows = conn.execute(
+            select(Annotation.meta, Annotation.value, Annotation.supersedes_id)
+            .where(Annotation.project_id == p.id)
+            .order_by(Annotation.id)
+        ).all()
     ls_ids = [json.loads(m)["ls_id"] for m, _v, _s in rows]
     assert ls_ids == [13, 11, 12, 14]  # oldest first
     with p.store.engine.connect() as conn:
-        current = {r.annotator: (json.loads(r.meta)["ls_id"], r.value)
-                   for r in conn.execute(current_annotations_query(p.id))}
+        current = {
+            r.annotator: (json.loads(r.meta)["ls_id"], r.value) for r in conn.execute(current_annotations_query(p.id))
+        }
     assert current == {"ann@x.org": (12, '"pos"'), "bob@x.org": (14, '"pos"')}
     # importing the same file again with other options adds nothing
     r2 = import_file(p, f, ImportOptions(annotator="other"))
@@ -240,8 +279,10 @@ def test_a_second_annotation_by_one_person_is_kept_and_current(new_project, tmp_
 
 def test_conflicting_labels_on_copies_are_listed(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Main printed "conflicting labels on copies: 1" and ``findings`` listed nothing."""
-    tasks = [{"data": {"text": "same"}, "annotations": [{"completed_by": 5, "result": _choice("pos")}]},
-             {"data": {"text": "same"}, "annotations": [{"completed_by": 5, "result": _choice("neg")}]}]
+    tasks = [
+        {"data": {"text": "same"}, "annotations": [{"completed_by": 5, "result": _choice("pos")}]},
+        {"data": {"text": "same"}, "annotations": [{"completed_by": 5, "result": _choice("neg")}]},
+    ]
     f = tmp_path / "copies.json"
     f.write_text(json.dumps(tasks), encoding="utf-8")
     p = new_project()

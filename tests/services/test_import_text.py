@@ -34,8 +34,7 @@ def _mojibake(text: str, codepage: str) -> str:
 
 def _rows(n: int) -> list[tuple[int, str, bool]]:
     """(id, original text, mis-decoded?): every third row carries a special original."""
-    return [(i, ORIGINALS[(i // 3) % len(ORIGINALS)] if i % 3 == 0 else f"{PLAIN} {i}", i % 3 == 0)
-            for i in range(n)]
+    return [(i, ORIGINALS[(i // 3) % len(ORIGINALS)] if i % 3 == 0 else f"{PLAIN} {i}", i % 3 == 0) for i in range(n)]
 
 
 def _write(path: Path, texts: list[tuple[int, str]], *, encoding: str) -> Path:
@@ -46,8 +45,10 @@ def _write(path: Path, texts: list[tuple[int, str]], *, encoding: str) -> Path:
 
 def _texts(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
     with project.store.engine.connect() as conn:
-        return {e: json.loads(p)["text"] for e, p in
-                conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == project.id))}
+        return {
+            e: json.loads(p)["text"]
+            for e, p in conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == project.id))
+        }
 
 
 @pytest.mark.parametrize("codepage", ["mac_roman", "sloppy-windows-1252"])
@@ -55,8 +56,9 @@ def test_mojibake_saved_as_utf8_is_counted_listed_and_repaired(new_project, tmp_
     """Main: ``mojibake_rows`` missed most of it (its pattern knew a few cp1252 sequences and
     no Mac Roman ones), ``findings`` could not list it, and nothing could repair it."""
     rows = _rows(60)
-    f = _write(tmp_path / "moji.csv", [(i, _mojibake(t, codepage) if bad else t) for i, t, bad in rows],
-               encoding="utf-8")
+    f = _write(
+        tmp_path / "moji.csv", [(i, _mojibake(t, codepage) if bad else t) for i, t, bad in rows], encoding="utf-8"
+    )
     bad_ids = {str(i) for i, _t, bad in rows if bad}
     p = new_project()
     r = import_file(p, f, ImportOptions(id_col="id"))
@@ -138,8 +140,17 @@ def test_latin1_reading_counts_c1_controls(new_project, tmp_path: Path) -> None:
 
 
 def test_clean_text_in_many_scripts_is_not_mojibake(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    texts = ["Straße über Öl", "ação não São Paulo", "très… “été” déjà", "Zażółć gęślą jaźń",
-             "Привет мир ёлка", "日本語のテキスト", "İstanbul’da çay", "great 😀 👍🏽 ❤️", "¿Qué? ¡Sí! año"]
+    texts = [
+        "Straße über Öl",
+        "ação não São Paulo",
+        "très… “été” déjà",
+        "Zażółć gęślą jaźń",
+        "Привет мир ёлка",
+        "日本語のテキスト",
+        "İstanbul’da çay",
+        "great 😀 👍🏽 ❤️",
+        "¿Qué? ¡Sí! año",
+    ]
     f = tmp_path / "clean.jsonl"
     f.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
     p = new_project()
@@ -167,8 +178,10 @@ def test_xlsx_is_read_with_openpyxl(new_project, tmp_path: Path) -> None:  # typ
     assert (r.rows_read, r.items_added, r.annotations_added, r.rejected) == (3, 2, 2, 1)
     assert import_findings(p, r.batch, kind="rejected")[0]["line"] == 5
     with p.store.engine.connect() as conn:
-        payloads = {e: json.loads(x) for e, x in
-                    conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == p.id))}
+        payloads = {
+            e: json.loads(x)
+            for e, x in conn.execute(select(Item.external_id, Item.payload).where(Item.project_id == p.id))
+        }
     assert payloads["5703061336"] == {"text": "“Nice” flight 😀", "retweets": 0}
     assert sorted(r.labels_added_to_schema) == ["negative", "positive"]
 

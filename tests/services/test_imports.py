@@ -125,7 +125,9 @@ def test_encoding_error_names_offset_and_encoding_option_imports(new_project, tm
     r = import_file(p, f, ImportOptions(encoding="cp1252"))
     assert r.items_added == 2
     with p.store.engine.connect() as conn:
-        texts = {json.loads(x)["text"] for x in conn.execute(select(Item.payload).where(Item.project_id == p.id)).scalars()}
+        texts = {
+            json.loads(x)["text"] for x in conn.execute(select(Item.payload).where(Item.project_id == p.id)).scalars()
+        }
     assert "café" in texts
 
 
@@ -156,14 +158,17 @@ def _item_indexes(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """The store's indexes on ``items``: name -> definition."""
     with project.store.engine.connect() as conn:
         if project.store.engine.dialect.name == "sqlite":
-            rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+            )
         else:
             rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items'")
         return {str(name): str(sql) for name, sql in rows}
 
 
-def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(new_project, monkeypatch: pytest.MonkeyPatch,
-                                                                       backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(
+    new_project, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:  # type: ignore[no-untyped-def]
     """SQLite: the indexes on the random queue_key are set aside for a large import and built
     again, the same, inside its transaction; a failed import leaves them as they were."""
     from truthset.store import bulk
@@ -177,8 +182,14 @@ def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(new_proj
 
     def spy(self, *args, **kw):  # type: ignore[no-untyped-def]
         if self.dialect == "sqlite":
-            during.append({r[0] for r in self.conn.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")})
+            during.append(
+                {
+                    r[0]
+                    for r in self.conn.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+                    )
+                }
+            )
         return real(self, *args, **kw)
 
     monkeypatch.setattr(bulk.Stager, "move", spy)
@@ -214,7 +225,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
         import sys
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
-        p = open_project({str(tmp_path / 'proj')!r})
+        p = open_project({str(tmp_path / "proj")!r})
         p.settings = p.settings.model_copy(update=dict(import_chunk_rows=5000))
         def progress(n):
             print('chunk', flush=True)
@@ -248,17 +259,23 @@ def test_labelstudio_ner_with_three_annotators(new_project) -> None:  # type: ig
     assert r.rows_read == 130 and r.items_added == 130
     assert r.cancelled_annotations == sum(1 for t in raw for a in t["annotations"] if a.get("was_cancelled"))
     assert r.annotations_added == kept
-    spans = sum(len(r_["value"]["labels"]) for t in raw for a in t["annotations"] if not a.get("was_cancelled")
-                for r_ in a["result"] if r_["type"] == "labels")
+    spans = sum(
+        len(r_["value"]["labels"])
+        for t in raw
+        for a in t["annotations"]
+        if not a.get("was_cancelled")
+        for r_ in a["result"]
+        if r_["type"] == "labels"
+    )
     assert sum(counts(p)["by_label"].values()) == spans
     assert len(counts(p)["by_annotator"]) == 3
     assert p.config.labelstudio.from_name == "label"
-    assert r.gold_added == len({t["id"] for t in raw if any(a.get("ground_truth") and not a.get("was_cancelled") for a in t["annotations"])})
+    assert r.gold_added == len(
+        {t["id"] for t in raw if any(a.get("ground_truth") and not a.get("was_cancelled") for a in t["annotations"])}
+    )
 
 
-@pytest.mark.parametrize(
-    "name", ["humor_dataset_2_annotations.json", "tasks_annotations_predictions.json"]
-)
+@pytest.mark.parametrize("name", ["humor_dataset_2_annotations.json", "tasks_annotations_predictions.json"])
 def test_labelstudio_core_exports(new_project, name: str) -> None:  # type: ignore[no-untyped-def]
     p = new_project()
     r = import_file(p, DATASETS / "labelstudio" / "ls_core_tests" / name)
@@ -316,8 +333,10 @@ def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # typ
     assert counts(p)["by_label"] == {"y": 2, "x": 1}
     n = tmp_path / "ner.jsonl"
     n.write_text(
-        json.dumps({"text": "Ann met Bob", "label": [{"start": 0, "end": 3, "label": "PER"}]}) + "\n"
-        + json.dumps({"text": "short", "label": [{"start": 2, "end": 40, "label": "PER"}]}) + "\n",
+        json.dumps({"text": "Ann met Bob", "label": [{"start": 0, "end": 3, "label": "PER"}]})
+        + "\n"
+        + json.dumps({"text": "short", "label": [{"start": 2, "end": 40, "label": "PER"}]})
+        + "\n",
         encoding="utf-8",
     )
     q = new_project(task="ner")
@@ -386,7 +405,7 @@ def test_no_reader_process_outlives_a_killed_import(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         from truthset.services.projects import open_project
         from truthset.services.imports import import_file
-        p = open_project({str(tmp_path / 'proj')!r})
+        p = open_project({str(tmp_path / "proj")!r})
         p.settings = p.settings.model_copy(update=dict(import_parallel_bytes=0, import_chunk_rows=2000))
         import_file(p, {str(big)!r}, progress=lambda n: print('chunk', flush=True))
     """)

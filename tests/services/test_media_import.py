@@ -68,8 +68,13 @@ def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project,
     report = import_file(p, folder, ImportOptions(labels_from_folders=True))
     # the copy is the same item (one image), a new judgement of it rather than a duplicated row,
     # and its other label is a conflict (the later label is current, the earlier kept)
-    assert (report.items_added, report.annotations_added, report.new_judgements, report.duplicates,
-            report.conflicts) == (2, 3, 1, 0, 1)
+    assert (
+        report.items_added,
+        report.annotations_added,
+        report.new_judgements,
+        report.duplicates,
+        report.conflicts,
+    ) == (2, 3, 1, 0, 1)
     values = rows(p, Annotation.item_id, Annotation.value)
     first = values[0].item_id
     assert sorted(json.loads(v) for i, v in values if i == first) == ["cat", "dog"]
@@ -81,7 +86,10 @@ def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project,
     from truthset.store.models import Media
 
     media = rows(p, Media.item_id, Media.kind, Media.mime, Media.size, Media.width, Media.height)
-    assert [tuple(m)[1:] for m in media] == [("file", "image/png", len(CAT), 4, 4), ("file", "image/png", len(DOG), 4, 4)]
+    assert [tuple(m)[1:] for m in media] == [
+        ("file", "image/png", len(CAT), 4, 4),
+        ("file", "image/png", len(DOG), 4, 4),
+    ]
 
 
 def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +103,9 @@ def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(new_p
     (folder / "sub").mkdir()
     (folder / "list.csv").write_text(
         "image\nok.png\n.git/x.png\nlink-out.png\nlink-in.png\n../outside.png\nsub\nmissing.png\n"
-        "\"data:image/png;base64,AAAA\"\njavascript:alert(1)\nhttps://cdn.example.org/a.png\n", encoding="utf-8")
+        '"data:image/png;base64,AAAA"\njavascript:alert(1)\nhttps://cdn.example.org/a.png\n',
+        encoding="utf-8",
+    )
     p = new_project(task="image-classification", labels=["a"])
     report = import_file(p, folder / "list.csv")
     reasons = {f["line"]: f["reason"] for f in import_findings(p, report.batch, kind="rejected")}  # type: ignore[arg-type]
@@ -124,8 +134,11 @@ def _as_before_0010(project) -> None:  # type: ignore[no-untyped-def]
     with project.store.engine.begin() as conn:
         conn.execute(delete(Media).where(Media.project_id == project.id))
         for item_id, payload in conn.execute(select(Item.id, Item.payload).where(Item.project_id == project.id)).all():
-            conn.execute(update(Item).where(Item.id == item_id).values(
-                content_hash=content_hash(canonical_json(json.loads(payload)))))
+            conn.execute(
+                update(Item)
+                .where(Item.id == item_id)
+                .values(content_hash=content_hash(canonical_json(json.loads(payload))))
+            )
 
 
 def test_rescan_records_the_images_of_an_earlier_project(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

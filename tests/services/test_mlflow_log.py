@@ -20,8 +20,9 @@ mlflow = pytest.importorskip("mlflow", reason="the [mlflow] extra is not install
 
 
 @pytest.mark.parametrize("store", ["sqlite", "file"])
-def test_train_logs_params_metrics_tags_and_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      store: str) -> None:
+def test_train_logs_params_metrics_tags_and_artifacts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
     monkeypatch.chdir(tmp_path)  # a local store keeps its artifacts under the working folder
     p = init_project(tmp_path / "p", task="text-classification", labels=["ham", "spam"], name="mlflow-log")
     import_file(p, _sms_slice(tmp_path, 500), ImportOptions(annotator="uci-original"))
@@ -29,8 +30,9 @@ def test_train_logs_params_metrics_tags_and_artifacts(tmp_path: Path, monkeypatc
     if store == "file":  # MLflow 3 keeps the folder store behind an opt-in
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     uri = (tmp_path / "mlruns").as_uri() if store == "file" else f"sqlite:///{tmp_path / 'mlflow.db'}"
-    res = CliRunner().invoke(main, ["-p", str(tmp_path / "p"), "train", "--n-boot", "50", "--mlflow", uri, "--json"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        main, ["-p", str(tmp_path / "p"), "train", "--n-boot", "50", "--mlflow", uri, "--json"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     logged = mlflow.MlflowClient(tracking_uri=uri).get_run(out["mlflow"]["mlflow_run_id"])

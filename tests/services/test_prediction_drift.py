@@ -37,8 +37,10 @@ def trained(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     run = train(p, seed=0, n_boot=50)
     rest = rows[1200:]
     random.Random(7).shuffle(rest)
-    files = {"reference": _write(tmp_path / "reference.tsv", header, rest[:1000]),
-             "control": _write(tmp_path / "control.tsv", header, rest[1000:2000])}
+    files = {
+        "reference": _write(tmp_path / "reference.tsv", header, rest[:1000]),
+        "control": _write(tmp_path / "control.tsv", header, rest[1000:2000]),
+    }
     spam = [r for r in rest[2000:] if r.startswith("spam\t")]
     ham = [r for r in rest[2000:] if r.startswith("ham\t")]
     planted = spam[:300] + ham[:250]
@@ -89,16 +91,55 @@ def test_cli_json_and_text(trained) -> None:  # type: ignore[no-untyped-def]
     root = str(p.root)
     html = files["reference"].parent / "drift.html"
     p.close()
-    res = CliRunner().invoke(main, ["-p", root, "drift", "--model", "latest", "--reference", str(files["reference"]),
-                                    "--current", str(files["planted"]), "--json", "-o", str(html)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "-p",
+            root,
+            "drift",
+            "--model",
+            "latest",
+            "--reference",
+            str(files["reference"]),
+            "--current",
+            str(files["planted"]),
+            "--json",
+            "-o",
+            str(html),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "predicted_label" in html.read_text(encoding="utf-8")
     out = json.loads(res.output)
     assert out["run"] == run and out["drift"] is True
     assert {"column", "method", "score", "threshold", "drift"} <= set(out["columns"][0])
-    res = CliRunner().invoke(main, ["-p", root, "drift", "--model", str(run), "--reference", str(files["reference"]),
-                                    "--current", str(files["control"])])
+    res = CliRunner().invoke(
+        main,
+        [
+            "-p",
+            root,
+            "drift",
+            "--model",
+            str(run),
+            "--reference",
+            str(files["reference"]),
+            "--current",
+            str(files["control"]),
+        ],
+    )
     assert res.exit_code == 0 and f"prediction drift of run {run}: no" in res.output and "mean confidence" in res.output
-    res = CliRunner().invoke(main, ["-p", root, "drift", "--model", "999999", "--reference", str(files["reference"]),
-                                    "--current", str(files["control"])])
+    res = CliRunner().invoke(
+        main,
+        [
+            "-p",
+            root,
+            "drift",
+            "--model",
+            "999999",
+            "--reference",
+            str(files["reference"]),
+            "--current",
+            str(files["control"]),
+        ],
+    )
     assert res.exit_code == 1 and "Traceback" not in res.output and "999999" in res.output

@@ -84,9 +84,24 @@ FILE_ARGS = ["--item-col", "question", "--annotator-col", "worker", "--label-col
 
 @pytest.mark.parametrize("method, expected", [("mv", 0.897), ("ds", 0.940)])
 def test_cli_reproduces_published_d_product_accuracy(method: str, expected: float) -> None:
-    out = json.loads(_cli("qc", "aggregate", "--answers", str(PRODUCT / "answer.csv"), *FILE_ARGS,
-                          "--gold", str(PRODUCT / "truth.csv"), "--gold-item-col", "question",
-                          "--gold-label-col", "truth", "--method", method, "--json"))
+    out = json.loads(
+        _cli(
+            "qc",
+            "aggregate",
+            "--answers",
+            str(PRODUCT / "answer.csv"),
+            *FILE_ARGS,
+            "--gold",
+            str(PRODUCT / "truth.csv"),
+            "--gold-item-col",
+            "question",
+            "--gold-label-col",
+            "truth",
+            "--method",
+            method,
+            "--json",
+        )
+    )
     assert out["accuracy"] == pytest.approx(expected, abs=0.005)
     assert out["majority_accuracy"] == pytest.approx(0.897, abs=0.005)
     assert out["gold_used_in_fit"] is False
@@ -96,13 +111,26 @@ def test_cli_reproduces_published_d_product_accuracy(method: str, expected: floa
 def test_cli_agreement_needs_an_explicit_level_for_files() -> None:
     res = CliRunner().invoke(main, ["qc", "agreement", "--answers", str(DUCK / "answer.csv"), *FILE_ARGS])
     assert res.exit_code == 2 and "--level" in res.output
-    out = json.loads(_cli("qc", "agreement", "--answers", str(DUCK / "answer.csv"), *FILE_ARGS,
-                          "--level", "nominal", "--n-boot", "50", "--json"))
+    out = json.loads(
+        _cli(
+            "qc",
+            "agreement",
+            "--answers",
+            str(DUCK / "answer.csv"),
+            *FILE_ARGS,
+            "--level",
+            "nominal",
+            "--n-boot",
+            "50",
+            "--json",
+        )
+    )
     assert out["items"] == 108 and out["annotators"] == 39
     assert {m["metric"] for m in out["metrics"]} >= {"percent_agreement", "krippendorff_alpha", "fleiss_kappa"}
 
 
 # -- repeated judgements (issue 11, item 5) ---------------------------------------------------
+
 
 def _with_repeats(tmp_path: Path, n: int = 277) -> Path:
     """The Duck answers plus ``n`` second answers, each flipping an earlier one of the same worker."""
@@ -121,8 +149,9 @@ def test_repeated_judgements_keep_the_latest_and_name_items_by_external_id(new_p
     item, and agreement uses exactly those: each worker's latest answer."""
     path = _with_repeats(tmp_path)
     p = new_project()
-    report = import_file(p, path, ImportOptions(id_col="question", text_col="question", annotator_col="worker",
-                                                label_col="answer"))
+    report = import_file(
+        p, path, ImportOptions(id_col="question", text_col="question", annotator_col="worker", label_col="answer")
+    )
     assert report.superseded == 277 and report.conflicts == 277
     res = CliRunner().invoke(main, ["-p", str(p.root), "qc", "agreement", "--n-boot", "50", "--json"])
     assert res.exit_code == 0, res.output
@@ -146,6 +175,7 @@ def test_repeated_judgements_in_an_answers_file(tmp_path: Path) -> None:
 
 # -- warnings that were silent (issue 11, item 13) ---------------------------------------------
 
+
 def _first_rows(tmp_path: Path, n: int = 5000) -> Path:
     path = tmp_path / f"product_first_{n}.csv"
     pd.read_csv(PRODUCT / "answer.csv", dtype=str).head(n).to_csv(path, index=False)
@@ -155,13 +185,15 @@ def _first_rows(tmp_path: Path, n: int = 5000) -> Path:
 def test_agreement_says_why_fleiss_is_left_out(tmp_path: Path) -> None:
     """On main, Fleiss' kappa silently vanished when items had unequal numbers of judgements."""
     path = _first_rows(tmp_path)  # the first 5,000 D_Product answers: items with 1, 2 or 3
-    out = json.loads(_cli("qc", "agreement", "--answers", str(path), *FILE_ARGS, "--level", "nominal",
-                          "--n-boot", "20", "--json"))
+    out = json.loads(
+        _cli("qc", "agreement", "--answers", str(path), *FILE_ARGS, "--level", "nominal", "--n-boot", "20", "--json")
+    )
     assert "fleiss_kappa" not in {m["metric"] for m in out["metrics"]}
     assert out["left_out"][0]["metric"] == "fleiss_kappa"
     assert "unequal numbers of judgements (1 to 3)" in out["left_out"][0]["reason"]
-    text = CliRunner().invoke(main, ["qc", "agreement", "--answers", str(path), *FILE_ARGS, "--level",
-                                     "nominal", "--n-boot", "20"])
+    text = CliRunner().invoke(
+        main, ["qc", "agreement", "--answers", str(path), *FILE_ARGS, "--level", "nominal", "--n-boot", "20"]
+    )
     assert "fleiss_kappa left out" in text.stderr
 
 
@@ -171,13 +203,15 @@ def test_aggregate_warns_when_items_have_one_judgement(new_project, tmp_path: Pa
     res = CliRunner().invoke(main, ["-p", str(p.root), "qc", "aggregate", "--method", "ds"])
     assert res.exit_code == 0, res.output
     assert "every item has a single judgement" in res.stderr
-    some = json.loads(_cli("qc", "aggregate", "--answers", str(_first_rows(tmp_path)), *FILE_ARGS,
-                           "--method", "mv", "--json"))
+    some = json.loads(
+        _cli("qc", "aggregate", "--answers", str(_first_rows(tmp_path)), *FILE_ARGS, "--method", "mv", "--json")
+    )
     assert some["items_single_judgement"] == 2795
     assert any("2,795 of 3,815 items have a single judgement" in w for w in some["warnings"])
 
 
 # -- acceptance sampling ------------------------------------------------------------------------
+
 
 def test_cli_sample_plan_draw_and_verdict(new_project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = json.loads(_cli("qc", "sample", "--batch-size", "5000", "--max-error-rate", "0.02", "--json"))
@@ -189,8 +223,21 @@ def test_cli_sample_plan_draw_and_verdict(new_project, monkeypatch: pytest.Monke
     b = json.loads(_cli("qc", "sample", "--batch", str(r.batch), "--max-error-rate", "0.05", "--seed", "3", "--json"))
     assert a["items"] == b["items"] and len(a["items"]) == a["sample_size"] == len(set(a["items"]))
     assert a["batch_size"] == 5171
-    verdict = json.loads(_cli("qc", "sample", "--batch-size", "5000", "--max-error-rate", "0.02",
-                              "--reviewed", "149", "--errors", "0", "--json"))
+    verdict = json.loads(
+        _cli(
+            "qc",
+            "sample",
+            "--batch-size",
+            "5000",
+            "--max-error-rate",
+            "0.02",
+            "--reviewed",
+            "149",
+            "--errors",
+            "0",
+            "--json",
+        )
+    )
     assert verdict["accepted"] is True and verdict["ci_low"] == 0
 
 
@@ -199,8 +246,21 @@ def test_sample_file_can_be_reviewed_as_it_is(new_project, tmp_path: Path) -> No
     p = new_project(labels=["ham", "spam"])
     r = import_file(p, SMS)
     out = tmp_path / "review.csv"
-    data = json.loads(_cli("-p", str(p.root), "qc", "sample", "--batch", str(r.batch), "--max-error-rate",
-                           "0.05", "-o", str(out), "--json"))
+    data = json.loads(
+        _cli(
+            "-p",
+            str(p.root),
+            "qc",
+            "sample",
+            "--batch",
+            str(r.batch),
+            "--max-error-rate",
+            "0.05",
+            "-o",
+            str(out),
+            "--json",
+        )
+    )
     drawn = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(drawn.columns[:3]) == ["item_id", "external_id", "text"]
     assert {"label", "label_source", "confidence"} <= set(drawn.columns)
@@ -209,8 +269,9 @@ def test_sample_file_can_be_reviewed_as_it_is(new_project, tmp_path: Path) -> No
     truth = dict(zip(sms["text"], sms["label"]))
     assert all(truth[t] == lab for t, lab in zip(drawn["text"], drawn["label"]))
     assert set(drawn["label_source"]) == {"single"}
-    no_batch = CliRunner().invoke(main, ["qc", "sample", "--batch-size", "100", "--max-error-rate", "0.05",
-                                         "-o", str(out)])
+    no_batch = CliRunner().invoke(
+        main, ["qc", "sample", "--batch-size", "100", "--max-error-rate", "0.05", "-o", str(out)]
+    )
     assert no_batch.exit_code == 2 and "--batch" in no_batch.output
 
 
@@ -228,6 +289,7 @@ def test_cli_project_aggregate_majority_beside(new_project, monkeypatch: pytest.
 
 
 # -- NER (issue 11, item 10) ---------------------------------------------------------------------
+
 
 def test_ner_span_agreement_per_pair(new_project) -> None:  # type: ignore[no-untyped-def]
     p = new_project(task="ner")

@@ -39,8 +39,11 @@ def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type
     assert set(per_item.values()) == {2} and len(per_item) == 10
     assert len(got[a]) == 10 and len(got[b]) == 10 and got[c] == []
     with p.store.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(Annotation)
-                         .where(Annotation.project_id == p.id, Annotation.source == "human")).scalar_one()
+        n = conn.execute(
+            select(func.count())
+            .select_from(Annotation)
+            .where(Annotation.project_id == p.id, Annotation.source == "human")
+        ).scalar_one()
     assert n == 20
 
 
@@ -76,7 +79,9 @@ def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> 
     with pytest.raises(SchemaError, match=r"value\[0\].*outside the text"):
         queue.submit(p, uid, t.assignment_id, [{"start": 0, "end": len(text) + 1, "label": "PER"}])
     with pytest.raises(SchemaError, match="overlap"):
-        queue.submit(p, uid, t.assignment_id, [{"start": 0, "end": 4, "label": "PER"}, {"start": 2, "end": 6, "label": "PER"}])
+        queue.submit(
+            p, uid, t.assignment_id, [{"start": 0, "end": 4, "label": "PER"}, {"start": 2, "end": 6, "label": "PER"}]
+        )
     start = text.index("Ann")
     queue.submit(p, uid, t.assignment_id, [{"start": start, "end": start + 3, "label": "PER"}])
 
@@ -133,8 +138,11 @@ def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: 
     with p.store.engine.begin() as conn:
         ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()
         for i in ids[:2]:
-            conn.execute(Gold.__table__.insert().values(item_id=i, project_id=p.id, value='"pos"', label="pos",
-                                                        source="test", created_at=utcnow()))
+            conn.execute(
+                Gold.__table__.insert().values(
+                    item_id=i, project_id=p.id, value='"pos"', label="pos", source="test", created_at=utcnow()
+                )
+            )
     a, b = _user(p, "ann"), _user(p, "bob")
     got_a, got_b = _drain(p, a), _drain(p, b)
     assert set(got_a[:2]) == set(ids[:2]) and set(got_b[:2]) == set(ids[:2])  # every annotator sees each gold item
@@ -205,8 +213,11 @@ def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path)
         t.join(timeout=120)
     assert not errors, errors
     with p.store.engine.connect() as conn:
-        rows = conn.execute(select(Annotation.item_id, Annotation.user_id)
-                            .where(Annotation.project_id == p.id, Annotation.source == "human")).all()
+        rows = conn.execute(
+            select(Annotation.item_id, Annotation.user_id).where(
+                Annotation.project_id == p.id, Annotation.source == "human"
+            )
+        ).all()
     assert len(rows) == 180 == sum(len(v) for v in acknowledged.values())
     assert len(set(rows)) == 180  # no (item, annotator) twice
     assert set(Counter(i for i, _ in rows).values()) == {3}
@@ -275,8 +286,10 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
             live, _ = conn.execute(stats).one()
             rounds = int((1000 + 0.1 * live) / 3) + 100
             ids = ",".join(str(i) for i in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars())
-            conn.exec_driver_sql(f"DO $$ BEGIN FOR i IN 1..{rounds} LOOP "
-                                 f"UPDATE items SET queue_key = queue_key WHERE id IN ({ids}); END LOOP; END $$")
+            conn.exec_driver_sql(
+                f"DO $$ BEGIN FOR i IN 1..{rounds} LOOP "
+                f"UPDATE items SET queue_key = queue_key WHERE id IN ({ids}); END LOOP; END $$"
+            )
         deadline = time.monotonic() + 5  # PostgreSQL publishes table statistics about once a second
         while time.monotonic() < deadline:
             with p.store.engine.connect() as conn:
@@ -358,7 +371,9 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
     _drain(p, uid)
     with p.store.engine.connect() as conn:
         aid = conn.execute(select(Assignment.id).where(Assignment.user_id == uid)).scalars().first()
-        statement = sql.TASK.params(b_aid=aid).compile(dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
+        statement = sql.TASK.params(b_aid=aid).compile(
+            dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True}
+        )
         explain = "EXPLAIN QUERY PLAN" if p.store.engine.dialect.name == "sqlite" else "EXPLAIN"
         if p.store.engine.dialect.name == "postgresql":  # 30 rows fit a page: ask which index, not whether
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -369,8 +384,9 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
 
 
 @pytest.mark.parametrize("in_batch", [False, True])
-def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_project, tmp_path: Path,
-                                                                      in_batch: bool) -> None:  # type: ignore[no-untyped-def]
+def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(
+    new_project, tmp_path: Path, in_batch: bool
+) -> None:  # type: ignore[no-untyped-def]
     """Sequential order must not step over the full items (or sort a batch) for each claim:
     with most items done, the claim reads the open ones from an index in id order."""
     p = _project(new_project, tmp_path, 200, overlap=1, order="sequential")
@@ -388,10 +404,16 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
         conn.exec_driver_sql("ANALYZE items" if pg else "ANALYZE")
     with p.store.engine.connect() as conn:
         batch = conn.execute(select(func.min(Item.batch_id)).where(Item.project_id == p.id)).scalar()
-        first_open = conn.execute(select(func.min(Item.id)).where(
-            Item.project_id == p.id, Item.full.is_(False), *([Item.batch_id == batch] if in_batch else []))).scalar()
-    statement = sql.eligible("sequential", in_batch=in_batch, lock=pg).params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1).compile(
-        dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
+        first_open = conn.execute(
+            select(func.min(Item.id)).where(
+                Item.project_id == p.id, Item.full.is_(False), *([Item.batch_id == batch] if in_batch else [])
+            )
+        ).scalar()
+    statement = (
+        sql.eligible("sequential", in_batch=in_batch, lock=pg)
+        .params(b_pid=p.id, b_uid=uid, b_batch=batch, b_k=1)
+        .compile(dialect=p.store.engine.dialect, compile_kwargs={"literal_binds": True})
+    )
     # Within a batch the batch's own index is the narrower one, but SQLite's planner may also pick
     # the project's (CI saw it once): both are partial over open items in id order, so neither
     # steps over done items nor sorts, which is the property under test.
@@ -405,8 +427,10 @@ def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(new_proje
             if pg:  # with 15 open items PostgreSQL may as well sort them, or scan the table; ask
                 conn.exec_driver_sql("SET LOCAL enable_sort = off")  # for the path that stays cheap
                 conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # when they are many
-            plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(
-                f"{'EXPLAIN' if pg else 'EXPLAIN QUERY PLAN'} {statement}").all())
+            plan = "\n".join(
+                str(r[-1])
+                for r in conn.exec_driver_sql(f"{'EXPLAIN' if pg else 'EXPLAIN QUERY PLAN'} {statement}").all()
+            )
             claimed = conn.exec_driver_sql(str(statement)).scalar()
         if any(w in plan for w in wanted) and "Sort" not in plan and "TEMP B-TREE" not in plan:
             break

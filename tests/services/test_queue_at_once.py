@@ -38,8 +38,11 @@ class Server:
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async def go() -> Any:
             engine = make_async_engine(self.project.store.engine, 1)
-            event.listen(engine.sync_engine, "before_cursor_execute",
-                         lambda _c, _cur, statement, *_a: self.statements.append(statement))
+            event.listen(
+                engine.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, *_a: self.statements.append(statement),
+            )
             try:
                 async with engine.connect() as aconn:
                     return await aconn.run_sync(lambda conn: fn(self.project, *args, conn=conn, **kwargs))
@@ -69,9 +72,19 @@ def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> N
     model = _user(p, "model")
     with p.store.engine.begin() as conn:  # a model's pre-label on every item
         for item_id in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars():
-            conn.execute(Annotation.__table__.insert().values(
-                project_id=p.id, item_id=item_id, user_id=model, value=json.dumps("neg"), label="neg",
-                schema_version=p.schema_version, source="model", meta="{}", created_at=utcnow()))
+            conn.execute(
+                Annotation.__table__.insert().values(
+                    project_id=p.id,
+                    item_id=item_id,
+                    user_id=model,
+                    value=json.dumps("neg"),
+                    label="neg",
+                    schema_version=p.schema_version,
+                    source="model",
+                    meta="{}",
+                    created_at=utcnow(),
+                )
+            )
     uid = _user(p, "fast")
     server = Server(p)
     task = server(queue.next_task, uid)
@@ -86,9 +99,12 @@ def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> N
     annotation_id, task = server(queue.submit_and_next, uid, task.assignment_id, "neg", now=now)
     assert task is None  # none left: the general path looked, and found none
     with p.store.engine.connect() as conn:
-        stored = conn.execute(select(Annotation.item_id, Annotation.label, Annotation.lead_time, Assignment.status)
-                              .join(Assignment, Assignment.id == Annotation.assignment_id)
-                              .where(Annotation.user_id == uid).order_by(Annotation.id)).all()
+        stored = conn.execute(
+            select(Annotation.item_id, Annotation.label, Annotation.lead_time, Assignment.status)
+            .join(Assignment, Assignment.id == Annotation.assignment_id)
+            .where(Annotation.user_id == uid)
+            .order_by(Annotation.id)
+        ).all()
         n_open = conn.execute(select(Item.id, Item.n_open, Item.full).where(Item.project_id == p.id)).all()
     assert [r.item_id for r in stored] == seen and stored[-1].label == "neg" and stored[0].lead_time == 2.0
     assert {r.status for r in stored} == {"done"}
@@ -109,7 +125,13 @@ def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Pa
     now = _quiet(p)
     text = task.payload["text"]
     with pytest.raises(InvalidInput, match="value"):  # the span ends past the text
-        server(queue.submit_and_next, uid, task.assignment_id, [{"start": 0, "end": len(text) + 5, "label": "PER"}], now=now)
+        server(
+            queue.submit_and_next,
+            uid,
+            task.assignment_id,
+            [{"start": 0, "end": len(text) + 5, "label": "PER"}],
+            now=now,
+        )
     span = [{"start": len(text) - 3, "end": len(text), "label": "PER"}]
     _, nxt = server(queue.submit_and_next, uid, task.assignment_id, span, now=now)
     assert len(server.statements) == 2 and nxt is not None  # the text, then the one statement
@@ -135,10 +157,16 @@ def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tm
     with pytest.raises(InvalidInput, match="lead_time"):
         server(queue.submit_and_next, uid, first[1].assignment_id, "pos", lead_time=-1.0, now=now)
     with p.store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(Annotation)
-                            .where(Annotation.user_id.in_((uid, other)))).scalar_one() == 1
-        assert conn.execute(select(func.count()).select_from(Assignment)
-                            .where(Assignment.user_id == other)).scalar_one() == 0  # a stranger leases nothing
+        assert (
+            conn.execute(
+                select(func.count()).select_from(Annotation).where(Annotation.user_id.in_((uid, other)))
+            ).scalar_one()
+            == 1
+        )
+        assert (
+            conn.execute(select(func.count()).select_from(Assignment).where(Assignment.user_id == other)).scalar_one()
+            == 0
+        )  # a stranger leases nothing
 
 
 def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -146,10 +174,15 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     tell them apart); once the user has seen every gold item, the draw gives a regular one."""
     p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
     with p.store.engine.begin() as conn:
-        gold_ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id).limit(2)).scalars().all()
+        gold_ids = (
+            conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id).limit(2)).scalars().all()
+        )
         for item_id in gold_ids:
-            conn.execute(Gold.__table__.insert().values(item_id=item_id, project_id=p.id, value='"pos"',
-                                                        label="pos", source="test", created_at=utcnow()))
+            conn.execute(
+                Gold.__table__.insert().values(
+                    item_id=item_id, project_id=p.id, value='"pos"', label="pos", source="test", created_at=utcnow()
+                )
+            )
     uid = _user(p, "gold")
     server = Server(p)
     task = server(queue.next_task, uid)
@@ -162,8 +195,11 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     assert set(handed[:2]) == set(gold_ids) and sorted(handed) == sorted(set(handed))  # gold first, as drawn
     assert len(handed) == 8 and statements[:-1] == [1] * 7  # the last found none left: general path
     with p.store.engine.connect() as conn:
-        flagged = set(conn.execute(select(Assignment.item_id).where(Assignment.user_id == uid,
-                                                                    Assignment.is_gold.is_(True))).scalars())
+        flagged = set(
+            conn.execute(
+                select(Assignment.item_id).where(Assignment.user_id == uid, Assignment.is_gold.is_(True))
+            ).scalars()
+        )
     assert flagged == set(gold_ids)  # outside the overlap: no slot taken on them
     assert _n_open(p, gold_ids) == [0, 0]
     # periodic work due: the general path does it (here: the expired lease is swept)
@@ -172,13 +208,18 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     server = Server(q)
     held = server(queue.next_task, a)
     with q.store.engine.begin() as conn:
-        conn.execute(Assignment.__table__.update().where(Assignment.id == held.assignment_id)
-                     .values(leased_until=utcnow() - timedelta(minutes=1)))
+        conn.execute(
+            Assignment.__table__.update()
+            .where(Assignment.id == held.assignment_id)
+            .values(leased_until=utcnow() - timedelta(minutes=1))
+        )
     q.queue_state.lease_sweep_due = None
     mine = server(queue.next_task, b)
     _, nxt = server(queue.submit_and_next, b, mine.assignment_id, "pos")
     with q.store.engine.connect() as conn:
-        assert conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one() == "expired"
+        assert (
+            conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one() == "expired"
+        )
     assert nxt is not None
 
 
@@ -195,16 +236,21 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
         assert autocommits(conn)
         with queue._transaction(project, conn) as tx:
             assert not autocommits(tx)
-            general.submit(tx, queue.policy(project), uid, task.assignment_id, queue._check(project, "pos"), None,
-                           utcnow())
+            general.submit(
+                tx, queue.policy(project), uid, task.assignment_id, queue._check(project, "pos"), None, utcnow()
+            )
             raise RuntimeError("the next step failed")
 
     with pytest.raises(RuntimeError):
         server(submit_then_fail)
     with p.store.engine.connect() as conn:
-        assert conn.execute(select(Assignment.status).where(Assignment.id == task.assignment_id)).scalar_one() == "leased"
-        assert conn.execute(select(func.count()).select_from(Annotation)
-                            .where(Annotation.user_id == uid)).scalar_one() == 0
+        assert (
+            conn.execute(select(Assignment.status).where(Assignment.id == task.assignment_id)).scalar_one() == "leased"
+        )
+        assert (
+            conn.execute(select(func.count()).select_from(Annotation).where(Annotation.user_id == uid)).scalar_one()
+            == 0
+        )
 
 
 def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -217,7 +263,9 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tm
         f = tmp_path / f"batch{b}.jsonl"
         f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(3)), encoding="utf-8")
         batches.append(import_file(p, f).batch)
-    p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": "sequential"})})
+    p.config = p.config.model_copy(
+        update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": "sequential"})}
+    )
     set_due(p, batches[1], parse_due("2026-12-01"))
     uid = _user(p, "due")
     server = Server(p)
@@ -257,8 +305,11 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     g = _project(new_project, tmp_path, 4, overlap=1, gold_rate=1.0)
     with g.store.engine.begin() as conn:
         first = conn.execute(select(Item.id).where(Item.project_id == g.id).order_by(Item.id).limit(1)).scalar_one()
-        conn.execute(Gold.__table__.insert().values(item_id=first, project_id=g.id, value='"pos"', label="pos",
-                                                    source="test", created_at=utcnow()))
+        conn.execute(
+            Gold.__table__.insert().values(
+                item_id=first, project_id=g.id, value='"pos"', label="pos", source="test", created_at=utcnow()
+            )
+        )
     c, d = _user(g, "gold"), _user(g, "other")
     server = Server(g)
     now = _quiet(g)
@@ -277,8 +328,9 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     uid = _user(p, "tabs")
     first = queue.next_task(p, uid)
     with p.store.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
-        second_item = conn.execute(select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id)
-                                   .order_by(Item.id).limit(1)).scalar_one()
+        second_item = conn.execute(
+            select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id).order_by(Item.id).limit(1)
+        ).scalar_one()
         second = general._lease(conn, queue.policy(p), uid, second_item, utcnow()).id
         conn.execute(sql.TAKE_SLOT, {"b_item": second_item, "b_k": 1})
     server = Server(p)
@@ -304,7 +356,8 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
             task = await aconn.run_sync(lambda conn: queue.next_task(p, uid, now=now, conn=conn))
             while task is not None:
                 annotation_id, task_next = await aconn.run_sync(
-                    lambda conn, t=task: queue.submit_and_next(p, uid, t.assignment_id, "pos", now=now, conn=conn))
+                    lambda conn, t=task: queue.submit_and_next(p, uid, t.assignment_id, "pos", now=now, conn=conn)
+                )
                 acked.append((annotation_id, uid))
                 task = task_next
                 await asyncio.sleep(0)
@@ -322,11 +375,19 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, go()).result()
     with p.store.engine.connect() as conn:
-        stored = dict(conn.execute(select(Annotation.id, Annotation.user_id).where(Annotation.project_id == p.id)).all())
-        per_item = conn.execute(select(Assignment.item_id, func.count()).where(
-            Assignment.project_id == p.id, Assignment.status.in_(("leased", "done"))).group_by(Assignment.item_id)).all()
-        pairs = conn.execute(select(Assignment.item_id, Assignment.user_id, func.count()).where(
-            Assignment.project_id == p.id).group_by(Assignment.item_id, Assignment.user_id)).all()
+        stored = dict(
+            conn.execute(select(Annotation.id, Annotation.user_id).where(Annotation.project_id == p.id)).all()
+        )
+        per_item = conn.execute(
+            select(Assignment.item_id, func.count())
+            .where(Assignment.project_id == p.id, Assignment.status.in_(("leased", "done")))
+            .group_by(Assignment.item_id)
+        ).all()
+        pairs = conn.execute(
+            select(Assignment.item_id, Assignment.user_id, func.count())
+            .where(Assignment.project_id == p.id)
+            .group_by(Assignment.item_id, Assignment.user_id)
+        ).all()
         n_open = dict(conn.execute(select(Item.id, Item.n_open).where(Item.project_id == p.id)).all())
     assert all(stored.get(a) == u for a, u in acked)  # every acknowledged answer stored, as its user's
     # the two tabs hold the same lease at times and both answer it: acknowledged twice, stored once
@@ -352,8 +413,18 @@ def test_the_sequential_one_statement_reads_open_items_from_their_index(new_proj
         conn.execute(update(Item).where(Item.id.in_(last)).values(n_open=0, full=False))
         conn.exec_driver_sql("ANALYZE items")
     now = utcnow()
-    params = {"b_aid": 0, "b_pid": p.id, "b_uid": uid, "b_now": now, "b_k": 1, "value": '"pos"', "label": "pos",
-              "schema_version": 1, "lead_time": None, "leased_until": now}
+    params = {
+        "b_aid": 0,
+        "b_pid": p.id,
+        "b_uid": uid,
+        "b_now": now,
+        "b_k": 1,
+        "value": '"pos"',
+        "label": "pos",
+        "schema_version": 1,
+        "lead_time": None,
+        "leased_until": now,
+    }
     for answer in (False, True):
         statement = at_once.statement("sequential", answer)
         with p.store.engine.begin() as conn:

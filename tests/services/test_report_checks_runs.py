@@ -51,14 +51,17 @@ def test_data_card_lists_duplicates_and_the_frozen_split(new_project, tmp_path: 
     split = card["model_split"]
     assert split["run"] == run["run"] and split["method"] == "group"
     assert [(s["side"], s["items"]) for s in split["sizes"]] == [
-        ("train", run["n_train"]), ("validation", run["n_val"]), ("test", run["n_test"])]
+        ("train", run["n_train"]),
+        ("validation", run["n_val"]),
+        ("test", run["n_test"]),
+    ]
     out = tmp_path / "card.html"
     reporting.write_data_card(p, out)
     page = out.read_text(encoding="utf-8")
     assert "Duplicate clusters (latest data check)" in page and "copy-of-sms3" in page and "edit-of-sms9" in page
     assert f"Split of training run {run['run']}" in page
     for side in ("train", "validation", "test"):
-        assert f"<td>{side}</td><td class=\"num\">{run['n_' + ('val' if side == 'validation' else side)]:,}</td>" in page
+        assert f'<td>{side}</td><td class="num">{run["n_" + ("val" if side == "validation" else side)]:,}</td>' in page
     # a second run freezes the test items: the card shows the newest run's split
     again = train(p, seed=1, n_boot=100)
     split = reporting.data_card_facts(p)["model_split"]
@@ -88,7 +91,7 @@ def test_quality_report_shows_open_findings_and_the_latest_metrics(new_project, 
     out = tmp_path / "quality.html"
     reporting.write_quality_report(p, out)
     page = out.read_text(encoding="utf-8")
-    assert '<h2>Data checks</h2>' in page and "<code>exact_duplicates</code>" in page
+    assert "<h2>Data checks</h2>" in page and "<code>exact_duplicates</code>" in page
     assert f'<td class="num">{len(exact) - 1:,}</td>' in page
     assert "<h2>Latest model</h2>" in page and f"Training run {run['run']}" in page
     assert fmt_num(run["accuracy"]) in page and fmt_num(run["accuracy_ci_low"]) in page

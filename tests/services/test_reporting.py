@@ -50,22 +50,31 @@ def test_quality_facts_per_batch_and_changes_since_the_last_report(new_project, 
     again = reporting.quality_facts(p)
     change = {c["what"]: (c["before"], c["after"]) for c in again["changes"]}
     n_open = len(data_issues.list_issues(p, open_only=True))
-    assert change["open data issues"] == (n_open - 1, n_open) and change["annotations"] == (len(raw.drop_duplicates(
-        ["question", "worker"], keep="last")),) * 2
+    assert (
+        change["open data issues"] == (n_open - 1, n_open)
+        and change["annotations"] == (len(raw.drop_duplicates(["question", "worker"], keep="last")),) * 2
+    )
     assert again["previous_period"] is not None
 
 
 def test_report_quality_html_and_pdf(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p, _ = _project(new_project, tmp_path)
     html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
-    r = CliRunner().invoke(main, ["--project", str(p.root), "report", "quality", "-o", str(html), "--pdf", str(pdf),
-                                  "--json"])
+    r = CliRunner().invoke(
+        main, ["--project", str(p.root), "report", "quality", "-o", str(html), "--pdf", str(pdf), "--json"]
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["html"] == str(html) and out["labelled"]["items"] > 0
     page = html.read_text(encoding="utf-8")
-    for heading in ("Summary", "What was labelled", "Batches", "Risks and bottlenecks", "Open data issues",
-                    "Changes since the last report"):
+    for heading in (
+        "Summary",
+        "What was labelled",
+        "Batches",
+        "Risks and bottlenecks",
+        "Open data issues",
+        "Changes since the last report",
+    ):
         assert heading in page
     assert "mallards vs. other ducks is unclear" in page and "<svg" in page
     reader = PdfReader(pdf)
@@ -110,8 +119,12 @@ def test_reviewed_batches_get_an_acceptance_verdict(new_project, tmp_path: Path)
     p, _ = _project(new_project, tmp_path)
     reviewer = add_user(p, f"rev-{p.config.name}", role="reviewer", password="pw-reviewer-123").id
     with p.store.read() as tx:
-        rows = tx.execute(select(Item.batch_id, Annotation.item_id, Annotation.id).join(Item, Item.id == Annotation.item_id)
-                          .where(Item.project_id == p.id).order_by(Annotation.id)).all()
+        rows = tx.execute(
+            select(Item.batch_id, Annotation.item_id, Annotation.id)
+            .join(Item, Item.id == Annotation.item_id)
+            .where(Item.project_id == p.id)
+            .order_by(Annotation.id)
+        ).all()
     batches = sorted({b for b, _, _ in rows})
     first = list({i: a for b, i, a in rows if b == batches[0]}.items())[:60]
     second = list({i: a for b, i, a in rows if b == batches[1]}.items())[:20]

@@ -15,9 +15,15 @@ from truthset.store.models import Annotation, Item
 def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
     """A project whose ``n`` items each got 'pos' from one annotator and 'neg' from another."""
     p = new_project(labels=["pos", "neg"])
-    p.config = p.config.model_copy(update={"review": p.config.review.model_copy(update={"stages": ["annotate", "review", "adjudicate"]})})
+    p.config = p.config.model_copy(
+        update={"review": p.config.review.model_copy(update={"stages": ["annotate", "review", "adjudicate"]})}
+    )
     f = tmp_path / f"disputed-{p.config.name}.jsonl"
-    rows = [{"text": f"item {i}", "label": lab, "annotator": who} for i in range(n) for lab, who in (("pos", "a"), ("neg", "b"))]
+    rows = [
+        {"text": f"item {i}", "label": lab, "annotator": who}
+        for i in range(n)
+        for lab, who in (("pos", "a"), ("neg", "b"))
+    ]
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     import_file(p, f, ImportOptions(label_col="label", annotator_col="annotator"))
     reviewer = users.add_user(p, f"rev-{p.config.name}", role="reviewer", password="correct horse").id
@@ -102,8 +108,10 @@ def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path:
         queue.submit(p, uid, task.assignment_id, value)
     [candidate] = review.review_candidates(p)
     detail = review.item_detail(p, candidate["item_id"], show_names=False)
-    assert [(a["annotator"], a["current"]) for a in detail["annotations"]] == [("annotator 1", True),
-                                                                              ("annotator 2", True)]
+    assert [(a["annotator"], a["current"]) for a in detail["annotations"]] == [
+        ("annotator 1", True),
+        ("annotator 2", True),
+    ]
     assert detail["spans"] == [
         {"start": 0, "end": 5, "label": "PER", "annotators": ["annotator 1", "annotator 2"], "agreed": True},
         {"start": 10, "end": 13, "label": "PER", "annotators": ["annotator 2"], "agreed": False},

@@ -35,8 +35,11 @@ def snapshot(project, tmp: Path, *, history: bool, text_only: bool = False) -> d
         r = json.loads(line)
         key = r["external_id"] or r["data"]["text"]
         data = {k: str(v) for k, v in r["data"].items()} if text_only else r["data"]
-        anns = sorted((a["annotator"], json.dumps(a["value"], sort_keys=True), a.get("current", True))
-                      for a in r["annotations"] if history or a.get("current", True))
+        anns = sorted(
+            (a["annotator"], json.dumps(a["value"], sort_keys=True), a.get("current", True))
+            for a in r["annotations"]
+            if history or a.get("current", True)
+        )
         items[key] = (data, anns, r["gold"])
     return items
 
@@ -80,29 +83,52 @@ def test_conll_round_trip_keeps_ids_annotators_and_gold(new_project, tmp_path: P
     assert without_internal_ids(again.read_text(encoding="utf-8")) == without_internal_ids(first)
     sa, sb = snapshot(a, tmp_path, history=False), snapshot(b, tmp_path, history=False)
     assert sa.keys() == sb.keys()
-    assert {k: sorted(x[0] for x in v[1]) for k, v in sa.items()} == {k: sorted(x[0] for x in v[1]) for k, v in sb.items()}
+    assert {k: sorted(x[0] for x in v[1]) for k, v in sa.items()} == {
+        k: sorted(x[0] for x in v[1]) for k, v in sb.items()
+    }
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "labelstudio", "csv", "parquet"])
 def test_every_format_round_trips_a_classification_project(new_project, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
     """Label Studio's own test export: annotations, predictions, anonymous annotators."""
-    a, b, _rep, r = _round_trip(new_project, tmp_path, CORE / "tasks_annotations_predictions.json",
-                                "text-classification", fmt)
+    a, b, _rep, r = _round_trip(
+        new_project, tmp_path, CORE / "tasks_annotations_predictions.json", "text-classification", fmt
+    )
     assert r.rejected == 0
     history = fmt in ("jsonl", "labelstudio")
-    assert snapshot(a, tmp_path, history=history, text_only=True) == snapshot(b, tmp_path, history=history,
-                                                                             text_only=True)
+    assert snapshot(a, tmp_path, history=history, text_only=True) == snapshot(
+        b, tmp_path, history=history, text_only=True
+    )
 
 
 def test_labelstudio_round_trip_keeps_the_source_annotation_count(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """import -> export -> import gives the source's 4 annotations (main: 3), superseded ones
     included: an annotator's two annotations of a task both come back, the later current."""
     src = json.loads((CORE / "tasks_annotations_predictions.json").read_text(encoding="utf-8"))
-    res = [{"from_name": "text_class", "to_name": "text", "type": "choices", "value": {"choices": [c]}}
-           for c in ("class_A", "class_B")]
-    src.append({"id": 77, "data": {"text": "twice"}, "annotations": [
-        {"id": 701, "completed_by": {"email": "x@y.org"}, "result": [res[0]], "created_at": "2024-01-01T00:00:00Z"},
-        {"id": 702, "completed_by": {"email": "x@y.org"}, "result": [res[1]], "created_at": "2024-01-02T00:00:00Z"}]})
+    res = [
+        {"from_name": "text_class", "to_name": "text", "type": "choices", "value": {"choices": [c]}}
+        for c in ("class_A", "class_B")
+    ]
+    src.append(
+        {
+            "id": 77,
+            "data": {"text": "twice"},
+            "annotations": [
+                {
+                    "id": 701,
+                    "completed_by": {"email": "x@y.org"},
+                    "result": [res[0]],
+                    "created_at": "2024-01-01T00:00:00Z",
+                },
+                {
+                    "id": 702,
+                    "completed_by": {"email": "x@y.org"},
+                    "result": [res[1]],
+                    "created_at": "2024-01-02T00:00:00Z",
+                },
+            ],
+        }
+    )
     f = tmp_path / "src.json"
     f.write_text(json.dumps(src), encoding="utf-8")
     source_count = sum(len(t.get("annotations", [])) + len(t.get("predictions", [])) for t in src)
@@ -124,8 +150,10 @@ def test_labelstudio_export_keeps_each_files_control_names(new_project, tmp_path
     import_file(p, CORE / "tasks_annotations_predictions.json")  # control "text_class"
     out = tmp_path / "ls.json"
     export_project(p, out, fmt="labelstudio")
-    names = {t["data"]["text"][:9]: {r["from_name"] for x in t["annotations"] + t["predictions"] for r in x["result"]}
-             for t in json.loads(out.read_text(encoding="utf-8"))}
+    names = {
+        t["data"]["text"][:9]: {r["from_name"] for x in t["annotations"] + t["predictions"] for r in x["result"]}
+        for t in json.loads(out.read_text(encoding="utf-8"))
+    }
     assert names["Joe biden"] == {"sentiment"}
     assert names["Test exam"] == {"text_class"}
 
@@ -139,8 +167,12 @@ def test_overlapping_spans_are_findings(new_project) -> None:  # type: ignore[no
         for ann in t["annotations"]:
             if ann.get("was_cancelled"):
                 continue
-            spans = [(r["value"]["start"], r["value"]["end"]) for r in ann["result"] if r["type"] == "labels"
-                     for _label in r["value"]["labels"]]
+            spans = [
+                (r["value"]["start"], r["value"]["end"])
+                for r in ann["result"]
+                if r["type"] == "labels"
+                for _label in r["value"]["labels"]
+            ]
             pairs += sum(1 for x, y in itertools.combinations(spans, 2) if x[0] < y[1] and y[0] < x[1])
     assert pairs >= 1
     p = new_project(task="ner")
@@ -153,8 +185,11 @@ def test_overlapping_spans_are_findings(new_project) -> None:  # type: ignore[no
 
 def test_overlaps_are_fine_where_the_schema_allows_them(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "ner.jsonl"
-    spans = [{"start": 0, "end": 7, "label": "PER"}, {"start": 4, "end": 7, "label": "LOC"},
-             {"start": 12, "end": 15, "label": "PER"}]
+    spans = [
+        {"start": 0, "end": 7, "label": "PER"},
+        {"start": 4, "end": 7, "label": "LOC"},
+        {"start": 12, "end": 15, "label": "PER"},
+    ]
     f.write_text(json.dumps({"text": "Ann Lee met Bob", "label": spans}) + "\n", encoding="utf-8")
     p = new_project(task="ner")
     assert import_file(p, f).overlapping_spans == 1

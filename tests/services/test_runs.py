@@ -92,7 +92,8 @@ def test_slices_and_errors(sms) -> None:  # type: ignore[no-untyped-def]
     bucket = next(b["bucket"] for b in eb["buckets"] if b["count"])
     sent = model_loop.errors(sms, out["run"], send_to_review=bucket)["sent_to_review"]
     assert sent["issue"] is not None and len(sent["items"]) == next(
-        b["count"] for b in eb["buckets"] if b["bucket"] == bucket)
+        b["count"] for b in eb["buckets"] if b["bucket"] == bucket
+    )
     # the bucket's items wait in the review queue as findings of their own check, sent...
     found = checks.list_findings(sms, check=f"model_errors:{bucket}")
     assert sorted(i for f in found for i in f["items"]) == sent["items"] and all(f["sent_to_review"] for f in found)
@@ -119,8 +120,9 @@ def test_compare_needs_the_same_test_items(sms) -> None:  # type: ignore[no-unty
 
 
 def test_costs_from_the_project_file_pick_a_threshold(sms) -> None:  # type: ignore[no-untyped-def]
-    sms.save_config(sms.config.model_copy(update={"costs": CostsConfig(false_positive=10, false_negative=1,
-                                                                       positive="spam")}))
+    sms.save_config(
+        sms.config.model_copy(update={"costs": CostsConfig(false_positive=10, false_negative=1, positive="spam")})
+    )
     out = train(sms, seed=0, n_boot=100)
     costs = runs.get_run(sms, out["run"])["metrics"]["costs"]
     assert costs["cost_fp"] == 10 and 0 <= costs["threshold"] <= 1

@@ -36,10 +36,19 @@ def test_sms_demo_step_against_almeida(tmp_path: Path) -> None:
     assert m["accuracy_ci_low"] < m["accuracy"] < m["accuracy_ci_high"]
     assert m["accuracy"] > 0.97 and m["mcc"] > 0.88
     # where the published SVM sits against our intervals (recorded in RESULTS.md)
-    inside = {"accuracy": m["accuracy_ci_low"] <= ALMEIDA_ACCURACY <= m["accuracy_ci_high"],
-              "mcc": m["mcc_ci_low"] <= ALMEIDA_MCC <= m["mcc_ci_high"]}
-    print("SMS", {k: m[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "mcc", "mcc_ci_low",
-                                    "mcc_ci_high", "n_test")}, "Almeida inside:", inside)
+    inside = {
+        "accuracy": m["accuracy_ci_low"] <= ALMEIDA_ACCURACY <= m["accuracy_ci_high"],
+        "mcc": m["mcc_ci_low"] <= ALMEIDA_MCC <= m["mcc_ci_high"],
+    }
+    print(
+        "SMS",
+        {
+            k: m[k]
+            for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "mcc", "mcc_ci_low", "mcc_ci_high", "n_test")
+        },
+        "Almeida inside:",
+        inside,
+    )
     assert Path(out["model_card"]).is_file() and "model card:" in out["summary"]
     assert out["error_buckets"]["n_errors"] == round((1 - m["accuracy"]) * m["n_test"])
     run = get_run(project, out["run"])
@@ -48,8 +57,11 @@ def test_sms_demo_step_against_almeida(tmp_path: Path) -> None:
 
 def test_rte_majority_vote_and_dawid_skene_runs_against_gold(tmp_path: Path) -> None:
     p = init_project(tmp_path / "rte", task="text-classification", labels=["0", "1"], name="rte-runs")
-    import_file(p, _rte_answers(tmp_path), ImportOptions(id_col="orig_id", text_col="text", annotator_col="worker",
-                                                         label_col="response"))
+    import_file(
+        p,
+        _rte_answers(tmp_path),
+        ImportOptions(id_col="orig_id", text_col="text", annotator_col="worker", label_col="response"),
+    )
     p.close()
     root = str(tmp_path / "rte")
     mv = json.loads(_run("-p", root, "qc", "aggregate", "--method", "mv", "--json").stdout)["run"]
@@ -62,11 +74,22 @@ def test_rte_majority_vote_and_dawid_skene_runs_against_gold(tmp_path: Path) -> 
     ev_b = json.loads(_run("-p", root, "evaluate", str(b["run"]), *RTE_GOLD, "--json").stdout)
     assert ev_a["against"] == ev_b["against"] == "gold" and ev_a["n_test"] == 240
     cmp = json.loads(_run("-p", root, "compare", str(a["run"]), str(b["run"]), *RTE_GOLD, "--json").stdout)
-    print("RTE", {k: ev_a[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1")},
-          {k: ev_b[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1")}, cmp["verdict"],
-          cmp["mcnemar_p_value"])
-    print("RTE groups", a["groups"], a["items_in_shared_groups"], a["dropped_leaking"], cmp["macro_f1_diff"],
-          cmp["macro_f1_diff_ci_low"], cmp["macro_f1_diff_ci_high"])
+    print(
+        "RTE",
+        {k: ev_a[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1")},
+        {k: ev_b[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "macro_f1")},
+        cmp["verdict"],
+        cmp["mcnemar_p_value"],
+    )
+    print(
+        "RTE groups",
+        a["groups"],
+        a["items_in_shared_groups"],
+        a["dropped_leaking"],
+        cmp["macro_f1_diff"],
+        cmp["macro_f1_diff_ci_low"],
+        cmp["macro_f1_diff_ci_high"],
+    )
     # a bag-of-words model reads entailment poorly: both runs far from the crowd's 0.9 label accuracy
     assert ev_a["accuracy"] < 0.7 and ev_b["accuracy"] < 0.7
     # the verdict is the interval's: better only when the whole 95% interval is on one side of 0

@@ -31,8 +31,11 @@ def test_rename_keeps_history(new_project) -> None:  # type: ignore[no-untyped-d
     assert after["by_label"] == {"ham": before["ham"], "junk": before["spam"]}
     assert after["annotations"] == before["ham"] + before["spam"]
     with p.store.engine.connect() as conn:
-        rows = conn.execute(select(Annotation.label, Annotation.supersedes_id, Annotation.schema_version)
-                            .where(Annotation.project_id == p.id)).all()
+        rows = conn.execute(
+            select(Annotation.label, Annotation.supersedes_id, Annotation.schema_version).where(
+                Annotation.project_id == p.id
+            )
+        ).all()
     assert sum(1 for r in rows if r.label == "spam") == before["spam"]  # old rows kept
     assert all(r.supersedes_id is not None and r.schema_version == res["version"] for r in rows if r.label == "junk")
     reopened = open_project(p.root)
@@ -111,8 +114,20 @@ def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> No
     from truthset.services.review import review_candidates
     from truthset.store.models import Gold
 
-    tasks = [{"data": {"text": "un café"}, "annotations": [{"completed_by": {"email": "a@x"}, "ground_truth": True,
-              "result": [{"type": "choices", "from_name": "c", "to_name": "text", "value": {"choices": ["naïve"]}}]}]}]
+    tasks = [
+        {
+            "data": {"text": "un café"},
+            "annotations": [
+                {
+                    "completed_by": {"email": "a@x"},
+                    "ground_truth": True,
+                    "result": [
+                        {"type": "choices", "from_name": "c", "to_name": "text", "value": {"choices": ["naïve"]}}
+                    ],
+                }
+            ],
+        }
+    ]
     f = tmp_path / "gold.json"
     f.write_text(json.dumps(tasks), encoding="utf-8")
     p = new_project()
@@ -120,8 +135,9 @@ def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> No
     rename_label(p, "naïve", "niña")
     with p.store.engine.connect() as conn:
         gold = conn.execute(select(Gold.value).where(Gold.project_id == p.id)).scalar_one()
-        current = conn.execute(select(Annotation.value).where(Annotation.project_id == p.id,
-                                                              Annotation.source == "migration")).scalar_one()
+        current = conn.execute(
+            select(Annotation.value).where(Annotation.project_id == p.id, Annotation.source == "migration")
+        ).scalar_one()
     assert gold == current == '"niña"'
     assert review_candidates(p) == []
 
@@ -143,12 +159,22 @@ def _with_schema(p, labels: list[dict]):  # type: ignore[no-untyped-def]
 
 SPAM_LABELS = [
     {"name": "ham", "definition": "Ordinary messages.", "hotkey": "1", "tie_break": "ham when unsure"},
-    {"name": "promo", "definition": "Advertising.", "hotkey": "2", "include": ["50% off today"],
-     "exclude": ["a phishing link (that is scam)", "a note from a friend"],
-     "tie_break": "promo when nothing is asked of the reader"},
-    {"name": "scam", "definition": "Fraud.", "hotkey": "3", "include": ["send your PIN"],
-     "exclude": ["50% off today", "a real bank's statement"],
-     "tie_break": "scam as soon as money or data is asked for"},
+    {
+        "name": "promo",
+        "definition": "Advertising.",
+        "hotkey": "2",
+        "include": ["50% off today"],
+        "exclude": ["a phishing link (that is scam)", "a note from a friend"],
+        "tie_break": "promo when nothing is asked of the reader",
+    },
+    {
+        "name": "scam",
+        "definition": "Fraud.",
+        "hotkey": "3",
+        "include": ["send your PIN"],
+        "exclude": ["50% off today", "a real bank's statement"],
+        "tie_break": "scam as soon as money or data is asked for",
+    },
 ]
 
 
@@ -160,8 +186,9 @@ def test_merge_into_a_new_label_keeps_tie_breaks_examples_and_fitting_exclusions
     spam = reopened.config.schema.label("spam")
     reopened.close()
     assert spam is not None
-    assert spam.tie_break == ("promo: promo when nothing is asked of the reader / "
-                              "scam: scam as soon as money or data is asked for")
+    assert spam.tie_break == (
+        "promo: promo when nothing is asked of the reader / scam: scam as soon as money or data is asked for"
+    )
     assert spam.include == ["50% off today", "send your PIN"]
     # kept: near misses against labels outside the merge; dropped (and reported): one naming
     # the other merged label, and one that is now an example of the merged label
@@ -178,8 +205,9 @@ def test_merge_into_an_existing_label_adds_the_sources_rules_and_examples(new_pr
     scam = p.config.schema.label("scam")
     assert scam is not None and p.config.schema.names == ["ham", "scam"]
     assert scam.definition == "Fraud." and scam.hotkey == "3"  # the target's own stay
-    assert scam.tie_break == ("scam as soon as money or data is asked for / "
-                              "promo: promo when nothing is asked of the reader")
+    assert scam.tie_break == (
+        "scam as soon as money or data is asked for / promo: promo when nothing is asked of the reader"
+    )
     assert scam.include == ["send your PIN", "50% off today"]
     assert scam.exclude == ["a real bank's statement", "a note from a friend"]
     assert sorted(res["exclusions_dropped"]) == ["promo: a phishing link (that is scam)", "scam: 50% off today"]
@@ -219,11 +247,17 @@ def test_the_other_spelling_in_annotations_is_merged_after_its_deletion(new_proj
     """
     p = new_project(labels=["negative", "positive"])
     f = tmp_path / "labels.jsonl"
-    f.write_text("".join(json.dumps({"text": f"t{i}", "label": lab}) + "\n"
-                         for i, lab in enumerate(["negative", "Negative", "positive", "Negative"])), encoding="utf-8")
+    f.write_text(
+        "".join(
+            json.dumps({"text": f"t{i}", "label": lab}) + "\n"
+            for i, lab in enumerate(["negative", "Negative", "positive", "Negative"])
+        ),
+        encoding="utf-8",
+    )
     import_file(p, f)
     assert {(x.code, x.message.split("'")[1]) for x in check(p) if x.severity == "error"} == {
-        ("unknown-label", "Negative")}
+        ("unknown-label", "Negative")
+    }
     res = merge_labels(p, ["Negative"], into="negative")
     assert res["annotations_migrated"] == 2
     assert _counts(p)["by_label"] == {"negative": 3, "positive": 1}
@@ -265,8 +299,10 @@ def test_split_gives_the_new_labels_keys_beyond_nine(new_project) -> None:  # ty
 
 
 def test_check_reports_a_label_without_a_hotkey(new_project) -> None:  # type: ignore[no-untyped-def]
-    p = _with_schema(new_project(labels=["ham"]), [
-        {"name": "ham", "hotkey": "1", "definition": "d"}, {"name": "spam", "definition": "d"}])
+    p = _with_schema(
+        new_project(labels=["ham"]),
+        [{"name": "ham", "hotkey": "1", "definition": "d"}, {"name": "spam", "definition": "d"}],
+    )
     [finding] = check(p)
     assert (finding.severity, finding.code) == ("warning", "missing-hotkey")
     assert "'spam'" in finding.message and "hotkey: '2'" in finding.message
@@ -276,8 +312,13 @@ def test_an_import_that_would_add_one_name_twice_is_refused_whole(new_project, t
     """Labels taken into an empty schema from the data: two spellings of one name are refused."""
     p = new_project()
     f = tmp_path / "labels.jsonl"
-    f.write_text("".join(json.dumps({"text": f"t{i}", "label": lab}) + "\n"
-                         for i, lab in enumerate(["negative", "positive", "Negative"])), encoding="utf-8")
+    f.write_text(
+        "".join(
+            json.dumps({"text": f"t{i}", "label": lab}) + "\n"
+            for i, lab in enumerate(["negative", "positive", "Negative"])
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(ImportFailed, match="one name written two ways") as info:
         import_file(p, f)
     assert "'negative'" in str(info.value) and "'Negative'" in str(info.value)

@@ -77,12 +77,20 @@ def test_near_duplicates_stay_on_one_side(new_project, tmp_path: Path) -> None: 
 def test_group_field_and_near_duplicates_join(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "g.csv"
     base = "the quick brown fox jumps over the lazy dog near the river bank today"
-    pd.DataFrame({
-        "text": [base, base.replace("today", "again"), "a completely different message here", "another one",
-                 "unrelated words only", "something else entirely"],
-        "label": ["a", "a", "b", "b", "a", "b"],
-        "source": ["s1", "s2", "s2", "s3", "", ""],
-    }).to_csv(f, index=False)
+    pd.DataFrame(
+        {
+            "text": [
+                base,
+                base.replace("today", "again"),
+                "a completely different message here",
+                "another one",
+                "unrelated words only",
+                "something else entirely",
+            ],
+            "label": ["a", "a", "b", "b", "a", "b"],
+            "source": ["s1", "s2", "s2", "s3", "", ""],
+        }
+    ).to_csv(f, index=False)
     p = new_project(labels=["a", "b"])
     import_file(p, f, ImportOptions(annotator="x", text_col="text", label_col="label"))
     ds = load_dataset(p, "latest", ["text"])

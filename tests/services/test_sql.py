@@ -30,8 +30,9 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_views_answer_analysts_questions(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
-    out = svc.query(p, f"SELECT label, count(*) AS n FROM v_current_labels WHERE project_id = {p.id} "
-                       "GROUP BY label ORDER BY label")
+    out = svc.query(
+        p, f"SELECT label, count(*) AS n FROM v_current_labels WHERE project_id = {p.id} GROUP BY label ORDER BY label"
+    )
     assert out["columns"] == ["label", "n"] and out["rows"] == [["ham", 2], ["spam", 1]]
     issues = svc.query(p, f"SELECT kind, status, title FROM v_issues WHERE project_id = {p.id}")
     assert issues["rows"] == [["duplicate", "open", "lunch twice"]]
@@ -44,11 +45,16 @@ def test_views_answer_analysts_questions(new_project, tmp_path: Path) -> None:  
     assert limited["row_count"] == 2 and limited["truncated"] is True
 
 
-@pytest.mark.parametrize("statement", [
-    "DELETE FROM items", "UPDATE data_issues SET status = 'resolved'", "INSERT INTO users (name, role, status, "
-    "created_at) VALUES ('x', 'admin', 'active', CURRENT_TIMESTAMP)", "DROP VIEW v_items",
-    "CREATE TABLE t (x int)",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM items",
+        "UPDATE data_issues SET status = 'resolved'",
+        "INSERT INTO users (name, role, status, created_at) VALUES ('x', 'admin', 'active', CURRENT_TIMESTAMP)",
+        "DROP VIEW v_items",
+        "CREATE TABLE t (x int)",
+    ],
+)
 def test_writes_are_refused_and_change_nothing(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
     with pytest.raises(InvalidInput, match="read-only|returns no rows"):
@@ -57,8 +63,9 @@ def test_writes_are_refused_and_change_nothing(new_project, tmp_path: Path, stat
     assert svc.query(p, f"SELECT status FROM v_issues WHERE project_id = {p.id}")["rows"] == [["open"]]
 
 
-@pytest.mark.parametrize("statement", ["SELECT password_hash FROM users", "SELECT * FROM users",
-                                       "SELECT name, token_hash AS t FROM users"])
+@pytest.mark.parametrize(
+    "statement", ["SELECT password_hash FROM users", "SELECT * FROM users", "SELECT name, token_hash AS t FROM users"]
+)
 def test_secrets_are_never_shown(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
     with pytest.raises(InvalidInput, match="never shown"):

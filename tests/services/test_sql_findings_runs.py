@@ -39,13 +39,16 @@ def test_v_findings_has_one_row_per_finding_item_with_its_verdict(new_project, t
     assert len(found) == 1 and len(found[0]["items"]) == 3
     reviewer = add_user(p, f"rev-{p.config.name}", role="reviewer", password="pw-reviewer-1234")
     checks.record_finding_verdict(p, found[0]["id"], reviewer.id, "wrong")
-    out = svc.query(p, "SELECT finding_id, check_name, severity, item_id, external_id, verdict, verdict_by "
-                       f"FROM v_findings WHERE project_id = {p.id} AND check_name = 'label_conflicts' ORDER BY item_id")
-    assert out["columns"] == ["finding_id", "check_name", "severity", "item_id", "external_id", "verdict",
-                              "verdict_by"]
+    out = svc.query(
+        p,
+        "SELECT finding_id, check_name, severity, item_id, external_id, verdict, verdict_by "
+        f"FROM v_findings WHERE project_id = {p.id} AND check_name = 'label_conflicts' ORDER BY item_id",
+    )
+    assert out["columns"] == ["finding_id", "check_name", "severity", "item_id", "external_id", "verdict", "verdict_by"]
     assert [r[3] for r in out["rows"]] == sorted(found[0]["items"])
     assert {(r[0], r[1], r[2], r[5], r[6]) for r in out["rows"]} == {
-        (found[0]["id"], "label_conflicts", "error", "wrong", f"rev-{p.config.name}")}
+        (found[0]["id"], "label_conflicts", "error", "wrong", f"rev-{p.config.name}")
+    }
     # every finding-item pair, and nothing else
     pairs = sum(len(f["items"]) for f in checks.list_findings(p))
     assert svc.query(p, f"SELECT count(*) FROM v_findings WHERE project_id = {p.id}")["rows"] == [[pairs]]
@@ -54,17 +57,21 @@ def test_v_findings_has_one_row_per_finding_item_with_its_verdict(new_project, t
 def test_v_runs_shows_a_training_run(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     p = _project(new_project, tmp_path)
     run = train(p, seed=0, n_boot=50)
-    out = svc.query(p, "SELECT id, kind, created_at, metrics, dataset_hash, schema_version FROM v_runs "
-                       f"WHERE project_id = {p.id} AND id = {run['run']}")
-    (rid, kind, created, metrics, dataset_hash, schema_version), = out["rows"]
+    out = svc.query(
+        p,
+        "SELECT id, kind, created_at, metrics, dataset_hash, schema_version FROM v_runs "
+        f"WHERE project_id = {p.id} AND id = {run['run']}",
+    )
+    ((rid, kind, created, metrics, dataset_hash, schema_version),) = out["rows"]
     assert rid == run["run"] and kind == "train" and created
     assert json.loads(metrics)["accuracy"] == run["accuracy"]
     assert dataset_hash == run["dataset_hash"] and schema_version == p.schema_version
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
-def test_0016_gives_a_database_at_0015_the_new_views(tmp_path: Path, backend_name: str,
-                                                     request: pytest.FixtureRequest) -> None:
+def test_0016_gives_a_database_at_0015_the_new_views(
+    tmp_path: Path, backend_name: str, request: pytest.FixtureRequest
+) -> None:
     from alembic import command
 
     from tests.store.test_migration_0015 import _url
@@ -78,8 +85,10 @@ def test_0016_gives_a_database_at_0015_the_new_views(tmp_path: Path, backend_nam
         # a database migrated by 0015 as it shipped: v_findings showed import findings
         conn.exec_driver_sql("DROP VIEW v_findings")
         conn.exec_driver_sql("DROP VIEW v_import_findings")
-        conn.exec_driver_sql("CREATE VIEW v_findings AS SELECT f.id, b.project_id, f.batch_id, f.kind, f.line, "
-                             "f.field, f.reason FROM import_findings f JOIN batches b ON b.id = f.batch_id")
+        conn.exec_driver_sql(
+            "CREATE VIEW v_findings AS SELECT f.id, b.project_id, f.batch_id, f.kind, f.line, "
+            "f.field, f.reason FROM import_findings f JOIN batches b ON b.id = f.batch_id"
+        )
     assert head_revision() == "0016"
     upgrade(engine)
     with engine.begin() as conn:

@@ -38,7 +38,7 @@ SECRET_TRICKS = [
     "SELECT set_config('role', session_user, true) AS r, query_to_xml('select * from us' || 'ers', true, true, '')",
     "SELECT s.r, table_to_xml('users', true, true, '') FROM (SELECT set_config('role', session_user, true) AS r) s",
     "SELECT pg_catalog.SET_CONFIG('role', session_user, true), (SELECT count(*) FROM v_users)",
-    'SELECT U&"set\\005fconfig"(\'role\', session_user, true)',
+    "SELECT U&\"set\\005fconfig\"('role', session_user, true)",
 ]
 
 #: statements that would change the data, each also in a disguise

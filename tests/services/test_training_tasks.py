@@ -43,8 +43,11 @@ def _multilabel_file(tmp_path: Path, rows: int = 1000) -> Path:
         w.writerow(["text", "labels"])
         for line in lines:
             label, text = line.split("\t", 1)
-            tags = (["spam"] if label == "spam" else []) + (["money"] if MONEY.search(text) else []) \
+            tags = (
+                (["spam"] if label == "spam" else [])
+                + (["money"] if MONEY.search(text) else [])
                 + (["question"] if "?" in text else [])
+            )
             w.writerow([text, "|".join(tags)])
     return path
 

@@ -66,9 +66,12 @@ def test_logins_and_tokens_follow_the_users_status(new_project) -> None:  # type
         row = conn.execute(select(User).where(User.name == name)).one()
     assert (row.status, row.password_hash, row.token_hash) == ("removed", None, None)
     # the name stays taken, and a removed user cannot be brought back
-    for change in (lambda: users.add_user(p, name, role="admin", password=PASSWORD),
-                   lambda: users.enable(p, name), lambda: users.new_token(p, name),
-                   lambda: users.set_password(p, name, PASSWORD)):
+    for change in (
+        lambda: users.add_user(p, name, role="admin", password=PASSWORD),
+        lambda: users.enable(p, name),
+        lambda: users.new_token(p, name),
+        lambda: users.set_password(p, name, PASSWORD),
+    ):
         with pytest.raises(Conflict, match="was removed"):
             change()
     with pytest.raises(NotFound, match="no user"):
@@ -81,9 +84,11 @@ def test_each_change_that_must_end_sessions_moves_the_generation(new_project, ch
     name = f"u-{p.config.name}"
     account = users.add_user(p, name, role="annotator", password=PASSWORD)
     before = _generation(p, name)
-    {"password": lambda: users.set_password(p, name, "another password"),
-     "role": lambda: users.set_role(p, name, "reviewer"),
-     "disable": lambda: users.disable(p, name),
-     "remove": lambda: users.remove(p, name),
-     "end_sessions": lambda: users.end_sessions(p, account.id)}[change]()
+    {
+        "password": lambda: users.set_password(p, name, "another password"),
+        "role": lambda: users.set_role(p, name, "reviewer"),
+        "disable": lambda: users.disable(p, name),
+        "remove": lambda: users.remove(p, name),
+        "end_sessions": lambda: users.end_sessions(p, account.id),
+    }[change]()
     assert _generation(p, name) == before + 1

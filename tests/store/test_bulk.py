@@ -17,8 +17,10 @@ def _k(x: int) -> int:
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches=st.lists(st.lists(st.integers(0, 10_000), max_size=50), max_size=12),
-       probes=st.lists(st.integers(0, 10_000), max_size=80))
+@given(
+    batches=st.lists(st.lists(st.integers(0, 10_000), max_size=50), max_size=12),
+    probes=st.lists(st.integers(0, 10_000), max_size=80),
+)
 def test_filter_never_misses_a_stored_key(batches: list[list[int]], probes: list[int]) -> None:
     f = KeyFilter()
     stored: set[int] = set()

@@ -124,8 +124,9 @@ def test_a_writer_waits_for_the_file_lock_itself(tmp_path: Path) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     lock = tmp_path / "db.sqlite-writer.lock"
-    other = subprocess.Popen([sys.executable, "-c", HOLD_FILE_LOCK_ONLY, str(lock), "0.6"],
-                             stdout=subprocess.PIPE, text=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FILE_LOCK_ONLY, str(lock), "0.6"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert other.stdout is not None and other.stdout.readline().strip() == "holding"
         t0 = time.monotonic()
@@ -293,17 +294,32 @@ def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, r
         command.upgrade(_alembic_config(conn), "0008")
     hashes = [hashlib.sha256(s.encode()).hexdigest() for s in ("a", "b", "zz")]
     with engine.begin() as conn:
-        pid = conn.execute(text("INSERT INTO projects (name, task, config, schema_version, created_at) "
-                                "VALUES ('m', 'text-classification', '{}', 0, CURRENT_TIMESTAMP) RETURNING id")).scalar()
+        pid = conn.execute(
+            text(
+                "INSERT INTO projects (name, task, config, schema_version, created_at) "
+                "VALUES ('m', 'text-classification', '{}', 0, CURRENT_TIMESTAMP) RETURNING id"
+            )
+        ).scalar()
         for h in hashes:
-            conn.execute(text("INSERT INTO items (project_id, content_hash, payload, created_at) "
-                              "VALUES (:p, :h, '{}', CURRENT_TIMESTAMP)"), {"p": pid, "h": h})
+            conn.execute(
+                text(
+                    "INSERT INTO items (project_id, content_hash, payload, created_at) "
+                    "VALUES (:p, :h, '{}', CURRENT_TIMESTAMP)"
+                ),
+                {"p": pid, "h": h},
+            )
     upgrade(engine)
     with engine.begin() as conn:
-        got = dict(conn.execute(text("SELECT content_hash, content_key FROM items WHERE project_id = :p"), {"p": pid}).all())
+        got = dict(
+            conn.execute(text("SELECT content_hash, content_key FROM items WHERE project_id = :p"), {"p": pid}).all()
+        )
         assert got == {h: key_of_hash(h) for h in hashes}
         assert min(got.values()) < 0 < max(got.values())  # both halves of the signed range
-        conn.execute(text("INSERT INTO items (project_id, external_id, content_hash, content_key, payload, created_at) "
-                          "VALUES (:p, 'other', :h, :k, '{}', CURRENT_TIMESTAMP)"),
-                     {"p": pid, "h": hashes[0], "k": key_of_hash(hashes[0])})
+        conn.execute(
+            text(
+                "INSERT INTO items (project_id, external_id, content_hash, content_key, payload, created_at) "
+                "VALUES (:p, 'other', :h, :k, '{}', CURRENT_TIMESTAMP)"
+            ),
+            {"p": pid, "h": hashes[0], "k": key_of_hash(hashes[0])},
+        )
     engine.dispose()

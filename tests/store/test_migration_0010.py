@@ -39,16 +39,33 @@ def engine(backend: str, tmp_path: Path, pg_url: str):  # type: ignore[no-untype
 def test_ground_truth_annotations_are_flagged_and_media_is_empty(engine) -> None:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0008")
-        conn.execute(text("INSERT INTO projects (id, name, task, config, schema_version, created_at) "
-                          "VALUES (1, 'old', 'text-classification', '{}', 1, CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO users (id, name, role, created_at) VALUES (1, 'u', 'annotator', CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO items (id, project_id, content_hash, payload, created_at) "
-                          "VALUES (1, 1, 'abababababababababababababababababababababababababababababababab', '{}', CURRENT_TIMESTAMP)"))
-        for i, meta in enumerate(['{"ground_truth":true,"ls_id":4}', '{"ls_id":5}', '{"ground_truth": true}',
-                                  '{"ground_truth":false}'], start=1):
-            conn.execute(text("INSERT INTO annotations (id, project_id, item_id, user_id, value, schema_version, "
-                              "source, meta, created_at) VALUES (:i, 1, 1, 1, '\"a\"', 1, 'import', :m, "
-                              "CURRENT_TIMESTAMP)"), {"i": i, "m": meta})
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, task, config, schema_version, created_at) "
+                "VALUES (1, 'old', 'text-classification', '{}', 1, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO users (id, name, role, created_at) VALUES (1, 'u', 'annotator', CURRENT_TIMESTAMP)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO items (id, project_id, content_hash, payload, created_at) "
+                "VALUES (1, 1, 'abababababababababababababababababababababababababababababababab', '{}', CURRENT_TIMESTAMP)"
+            )
+        )
+        for i, meta in enumerate(
+            ['{"ground_truth":true,"ls_id":4}', '{"ls_id":5}', '{"ground_truth": true}', '{"ground_truth":false}'],
+            start=1,
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO annotations (id, project_id, item_id, user_id, value, schema_version, "
+                    "source, meta, created_at) VALUES (:i, 1, 1, 1, '\"a\"', 1, 'import', :m, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"i": i, "m": meta},
+            )
     upgrade(engine)
     with engine.connect() as conn:
         flags = conn.execute(text("SELECT id, ground_truth FROM annotations ORDER BY id")).all()

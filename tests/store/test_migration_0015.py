@@ -31,17 +31,27 @@ def _url(tmp_path: Path, backend_name: str, request: pytest.FixtureRequest) -> s
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
-def test_0015_marks_old_skips_and_creates_the_views(tmp_path: Path, backend_name: str,
-                                                    request: pytest.FixtureRequest) -> None:
+def test_0015_marks_old_skips_and_creates_the_views(
+    tmp_path: Path, backend_name: str, request: pytest.FixtureRequest
+) -> None:
     engine = make_engine(_url(tmp_path, backend_name, request))
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0011")
-        pid = conn.execute(text("INSERT INTO projects (name, task, config, schema_version, created_at) "
-                                "VALUES ('m', 'text-classification', '{}', 1, CURRENT_TIMESTAMP) RETURNING id")).scalar()
+        pid = conn.execute(
+            text(
+                "INSERT INTO projects (name, task, config, schema_version, created_at) "
+                "VALUES ('m', 'text-classification', '{}', 1, CURRENT_TIMESTAMP) RETURNING id"
+            )
+        ).scalar()
         for kind in ("skip:ambiguous", "guideline_gap"):
-            conn.execute(text("INSERT INTO data_issues (project_id, kind, title, items, severity, status, history, "
-                              "is_auto, created_at) VALUES (:p, :k, 't', '[]', 'medium', 'open', '[]', :a, "
-                              "CURRENT_TIMESTAMP)"), {"p": pid, "k": kind, "a": kind.startswith("skip")})
+            conn.execute(
+                text(
+                    "INSERT INTO data_issues (project_id, kind, title, items, severity, status, history, "
+                    "is_auto, created_at) VALUES (:p, :k, 't', '[]', 'medium', 'open', '[]', :a, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"p": pid, "k": kind, "a": kind.startswith("skip")},
+            )
     upgrade(engine)
     with engine.begin() as conn:
         got = dict(conn.execute(text("SELECT kind, source FROM v_issues ORDER BY id")).all())

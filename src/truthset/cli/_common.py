@@ -43,8 +43,14 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int], None] | Non
         TimeElapsedColumn,
     )
 
-    with Progress(SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TextColumn("rows"),
-                  TimeElapsedColumn(), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(label),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
         yield lambda n: bar.advance(task, n)
 
@@ -62,8 +68,14 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--project", "-p", "project_dir", type=click.Path(path_type=Path), default=None,
-              help="Project folder (default: found from the current folder upwards).")
+@click.option(
+    "--project",
+    "-p",
+    "project_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Project folder (default: found from the current folder upwards).",
+)
 @click.version_option(package_name="truthset")
 @click.pass_context
 def main(ctx: click.Context, project_dir: Path | None) -> None:

@@ -21,9 +21,16 @@ def _print_precision(rows: list[dict[str, Any]]) -> None:
     for col in ("check", "version", "findings", "wrong", "right", "ambiguous", "precision", "interval"):
         table.add_column(col, no_wrap=col == "check")
     for r in rows:
-        table.add_row(r["check"], r["check_version"], str(r["findings"]), str(r["wrong"]), str(r["right"]),
-                      str(r["ambiguous"]), _fmt(r["precision"]),
-                      "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+        table.add_row(
+            r["check"],
+            r["check_version"],
+            str(r["findings"]),
+            str(r["wrong"]),
+            str(r["right"]),
+            str(r["ambiguous"]),
+            _fmt(r["precision"]),
+            "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
+        )
     _console().print(table)
 
 
@@ -34,8 +41,11 @@ def _print_result(data: dict[str, Any]) -> None:
         if c.get("skipped"):
             console.print(f"  [dim]-[/] {c['check']}: skipped ({c['skipped']})")
             continue
-        mark = "[green]ok[/]" if not c["count"] else f"[{'red' if c['severity'] == 'blocking' else 'yellow'}]" \
-            f"{c['severity']}[/]"
+        mark = (
+            "[green]ok[/]"
+            if not c["count"]
+            else f"[{'red' if c['severity'] == 'blocking' else 'yellow'}]{c['severity']}[/]"
+        )
         console.print(f"  {mark} {c['check']}: {c['message']}")
         if c["count"] and c.get("violations"):
             shown = ", ".join(map(str, c["violations"][:10]))
@@ -50,21 +60,46 @@ def _print_result(data: dict[str, Any]) -> None:
 
 
 @main.command("check")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND",
-              help="Run only this check (repeatable): rules, exact_duplicates, label_conflicts, near_duplicates, "
-                   "identifier_leakage, "
-                   "leakage, label_issues, consensus, outliers.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Run only this check (repeatable): rules, exact_duplicates, label_conflicts, near_duplicates, "
+    "identifier_leakage, "
+    "leakage, label_issues, consensus, outliers.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write the HTML report here.")
-@click.option("--send-to-review", "send", metavar="CHECK", default=None,
-              help="Put the items of this check's findings (a check name or a finding kind) in the review queue.")
-@click.option("--precision", is_flag=True, help="Report each check's precision from reviewers' verdicts; runs no check.")
-@click.option("--list", "list_check", metavar="CHECK", default=None,
-              help="List the recorded findings of a check (ids, items, verdicts); runs no check.")
+@click.option(
+    "--send-to-review",
+    "send",
+    metavar="CHECK",
+    default=None,
+    help="Put the items of this check's findings (a check name or a finding kind) in the review queue.",
+)
+@click.option(
+    "--precision", is_flag=True, help="Report each check's precision from reviewers' verdicts; runs no check."
+)
+@click.option(
+    "--list",
+    "list_check",
+    metavar="CHECK",
+    default=None,
+    help="List the recorded findings of a check (ids, items, verdicts); runs no check.",
+)
 @click.option("--no-issues", is_flag=True, help="Raise no data issues for serious findings (default: raise them).")
 @click.pass_context
-def check(ctx: click.Context, kinds: tuple[str, ...], as_json: bool, output: Path | None, send: str | None,
-          precision: bool, list_check: str | None, no_issues: bool) -> None:
+def check(
+    ctx: click.Context,
+    kinds: tuple[str, ...],
+    as_json: bool,
+    output: Path | None,
+    send: str | None,
+    precision: bool,
+    list_check: str | None,
+    no_issues: bool,
+) -> None:
     """Run validation rules and data checks; exit 1 when a blocking rule fails.
 
     Rules come from truthset.yaml (rules:); checks find duplicates, label conflicts, near
@@ -87,13 +122,16 @@ def check(ctx: click.Context, kinds: tuple[str, ...], as_json: bool, output: Pat
                 _echo_json({"findings": found})
             else:
                 for f in found:
-                    click.echo(f"#{f['id']} {f['check']} ({f['severity']}) items {f['items'][:10]} "
-                               f"score {_fmt(f['score'])} verdict {f['verdict'] or '-'}")
+                    click.echo(
+                        f"#{f['id']} {f['check']} ({f['severity']}) items {f['items'][:10]} "
+                        f"score {_fmt(f['score'])} verdict {f['verdict'] or '-'}"
+                    )
             return
         if send is not None and not kinds:
             n = checks.send_to_review(project, send)
             _echo_json({"sent": n, "check": send}) if as_json else click.echo(
-                f"{n:,} finding(s) of {send} sent to the review queue")
+                f"{n:,} finding(s) of {send} sent to the review queue"
+            )
             return
         result = checks.run_checks(project, kinds or None, raise_issues=not no_issues)
         data = result.to_dict()
@@ -117,8 +155,13 @@ def check(ctx: click.Context, kinds: tuple[str, ...], as_json: bool, output: Pat
 
 @main.command("profile")
 @click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write the profile page (HTML, plots as inline SVG) here.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the profile page (HTML, plots as inline SVG) here.",
+)
 @click.pass_context
 def profile(ctx: click.Context, as_json: bool, output: Path | None) -> None:
     """Profile the project's raw data: fields, missing and distinct values, text health, labels.
@@ -143,8 +186,10 @@ def profile(ctx: click.Context, as_json: bool, output: Path | None) -> None:
         extra = ""
         if c.get("text"):
             t = c["text"]
-            extra = (f", length median {t['length']['median']:.0f} (max {t['length']['max']}), empty {t['empty']}, "
-                     f"mojibake {t['mojibake']}, control characters {t['control_chars']}")
+            extra = (
+                f", length median {t['length']['median']:.0f} (max {t['length']['max']}), empty {t['empty']}, "
+                f"mojibake {t['mojibake']}, control characters {t['control_chars']}"
+            )
         console.print(f"  {c['name']} ({c['type']}): missing {c['missing']:,}, distinct {c['distinct']:,}{extra}")
     if data["labels"]:
         lab = data["labels"]

@@ -13,16 +13,33 @@ from truthset.core.errors import TruthsetError
 
 @main.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True))
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll"]),
-              default=None, help="Override format detection.")
-@click.option("--encoding", default="utf-8", show_default=True,
-              help="Text encoding, e.g. cp1252; a file that does not decode gets a suggestion that does.")
-@click.option("--fix-text", is_flag=True,
-              help="Repair mojibake and C1 control characters (ftfy); each original is kept in the findings.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "parquet", "images", "labelstudio", "xlsx", "conll"]),
+    default=None,
+    help="Override format detection.",
+)
+@click.option(
+    "--encoding",
+    default="utf-8",
+    show_default=True,
+    help="Text encoding, e.g. cp1252; a file that does not decode gets a suggestion that does.",
+)
+@click.option(
+    "--fix-text",
+    is_flag=True,
+    help="Repair mojibake and C1 control characters (ftfy); each original is kept in the findings.",
+)
 @click.option("--sheet", default=None, help="Excel: the sheet to read (default: the first).")
 @click.option("--delimiter", default=None, help="CSV delimiter (default: detected; use '\\t' for tab).")
-@click.option("--quoting", type=click.Choice(["auto", "minimal", "none"]), default="auto", show_default=True,
-              help="CSV quoting: 'none' keeps quote characters as text.")
+@click.option(
+    "--quoting",
+    type=click.Choice(["auto", "minimal", "none"]),
+    default="auto",
+    show_default=True,
+    help="CSV quoting: 'none' keeps quote characters as text.",
+)
 @click.option("--id-col", default=None, help="Column with item ids.")
 @click.option("--text-col", default=None, help="Column with the text (or image path).")
 @click.option("--label-col", default=None, help="Column with existing labels.")
@@ -30,18 +47,28 @@ from truthset.core.errors import TruthsetError
 @click.option("--lead-time-col", default=None, help="Column with seconds spent per label.")
 @click.option("--label-sep", default="|", show_default=True, help="Separator of labels (multi-label).")
 @click.option("--annotator", default="import", show_default=True, help="Annotator name for labels without one.")
-@click.option("--on-duplicate", type=click.Choice(["merge", "reject", "error"]), default="merge", show_default=True,
-              help="A row whose id (or content) is an item already met: merge: it is that item (a changed "
-                   "payload is reported, a different label by the same annotator supersedes); reject: "
-                   "changed payloads and conflicting labels are rejected rows; error: abort.")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["merge", "reject", "error"]),
+    default="merge",
+    show_default=True,
+    help="A row whose id (or content) is an item already met: merge: it is that item (a changed "
+    "payload is reported, a different label by the same annotator supersedes); reject: "
+    "changed payloads and conflicting labels are rejected rows; error: abort.",
+)
 @click.option("--labels-from-folders", is_flag=True, help="Images: use each sub-folder's name as the label.")
 @click.option("--from-name", default=None, help="Label Studio: the control to read labels from.")
-@click.option("--due", default=None, help="Due date of this batch (2026-12-01 or 2026-12-01T17:00): its items "
-                                          "are handed out before batches due later or not at all.")
+@click.option(
+    "--due",
+    default=None,
+    help="Due date of this batch (2026-12-01 or 2026-12-01T17:00): its items "
+    "are handed out before batches due later or not at all.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def import_(ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None,
-            due: str | None, **kw: Any) -> None:
+def import_(
+    ctx: click.Context, /, file: Path, fmt: str | None, as_json: bool, delimiter: str | None, due: str | None, **kw: Any
+) -> None:
     """Import FILE (CSV/TSV, Excel, JSONL, Parquet, image folder, Label Studio export, CoNLL).
 
     Example: truthset import messages.tsv --text-col SMS --label-col Label --due 2026-12-01
@@ -70,31 +97,41 @@ def _print_import(report: Any) -> None:
         c.print(f"{report.source} was already imported as batch {report.batch}; nothing added.")
         return
     rate = report.rows_read / report.seconds if report.seconds else 0
-    c.print(f"[bold]batch {report.batch}[/bold]: {report.rows_read:,} rows read from {report.source} "
-            f"({report.format}) in {report.seconds:.2f} s ({rate:,.0f} rows/s)")
+    c.print(
+        f"[bold]batch {report.batch}[/bold]: {report.rows_read:,} rows read from {report.source} "
+        f"({report.format}) in {report.seconds:.2f} s ({rate:,.0f} rows/s)"
+    )
     c.print(f"  items added:        {report.items_added:,}")
-    c.print(f"  annotations added:  {report.annotations_added:,}" + (f" (gold: {report.gold_added:,})" if report.gold_added else ""))
+    c.print(
+        f"  annotations added:  {report.annotations_added:,}"
+        + (f" (gold: {report.gold_added:,})" if report.gold_added else "")
+    )
     if report.new_judgements:
         c.print(f"  new judgements of items met before: {report.new_judgements:,} (same item, another label)")
     if report.duplicates or report.already_present:
-        c.print(f"  duplicates:         {report.duplicates:,} exact duplicate copies of earlier rows"
-                + (f", {report.already_present:,} rows already in the project" if report.already_present else "")
-                + " (nothing new; see 'truthset findings --kind duplicate')")
+        c.print(
+            f"  duplicates:         {report.duplicates:,} exact duplicate copies of earlier rows"
+            + (f", {report.already_present:,} rows already in the project" if report.already_present else "")
+            + " (nothing new; see 'truthset findings --kind duplicate')"
+        )
     if report.rejected:
         c.print(f"  [red]rejected rows:      {report.rejected:,}[/red] (see 'truthset findings --kind rejected')")
     for name, n, kind in (
-            ("changed payloads (same id, other content)", report.changed_payloads, "changed"),
-            ("items with the same content as another id's", report.same_content, "same_content"),
-            ("conflicting labels (the later is current)", report.conflicts, "conflict"),
-            ("rows with mojibake", report.mojibake_rows, "mojibake"),
-            ("rows with control characters", report.control_char_rows, "control"),
-            ("overlapping span pairs", report.overlapping_spans, "overlap")):
+        ("changed payloads (same id, other content)", report.changed_payloads, "changed"),
+        ("items with the same content as another id's", report.same_content, "same_content"),
+        ("conflicting labels (the later is current)", report.conflicts, "conflict"),
+        ("rows with mojibake", report.mojibake_rows, "mojibake"),
+        ("rows with control characters", report.control_char_rows, "control"),
+        ("overlapping span pairs", report.overlapping_spans, "overlap"),
+    ):
         if n:
             c.print(f"  [yellow]{name}: {n:,}[/yellow] (see 'truthset findings --kind {kind}')")
-    for name, n in (("rows repaired by --fix-text", report.repaired_rows),
-                    ("earlier annotations superseded", report.superseded),
-                    ("cancelled annotations skipped", report.cancelled_annotations),
-                    ("empty annotations skipped", report.empty_annotations)):
+    for name, n in (
+        ("rows repaired by --fix-text", report.repaired_rows),
+        ("earlier annotations superseded", report.superseded),
+        ("cancelled annotations skipped", report.cancelled_annotations),
+        ("empty annotations skipped", report.empty_annotations),
+    ):
         if n:
             c.print(f"  {name}: {n:,}")
     if (report.mojibake_rows or report.control_char_rows) and not report.repaired_rows:
@@ -102,17 +139,23 @@ def _print_import(report: Any) -> None:
     if report.labels_added_to_schema:
         c.print(f"  labels added to the schema: {', '.join(report.labels_added_to_schema)}")
     if report.labels_not_in_schema:
-        c.print(f"  [yellow]labels not in the schema[/yellow]: {', '.join(report.labels_not_in_schema)} "
-                "(add them to truthset.yaml or run 'truthset schema check')")
+        c.print(
+            f"  [yellow]labels not in the schema[/yellow]: {', '.join(report.labels_not_in_schema)} "
+            "(add them to truthset.yaml or run 'truthset schema check')"
+        )
     for f in report.findings[:5]:
         c.print(f"  line {f['line']}: {f['kind']}: {f['reason']}", markup=False)
 
 
-
 @main.command()
 @click.option("--batch", type=int, default=None, help="Batch number (default: the latest).")
-@click.option("--kind", type=click.Choice(["rejected", "duplicate", "changed", "same_content", "conflict", "mojibake",
-                                          "control", "overlap"]), default=None)
+@click.option(
+    "--kind",
+    type=click.Choice(
+        ["rejected", "duplicate", "changed", "same_content", "conflict", "mojibake", "control", "overlap"]
+    ),
+    default=None,
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: bool) -> None:
@@ -143,14 +186,21 @@ def findings(ctx: click.Context, batch: int | None, kind: str | None, as_json: b
     click.echo(f"{len(rows)} finding(s) in batch {batch}", err=True)
 
 
-
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet", "labelstudio", "conll"]),
-              default="jsonl", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet", "labelstudio", "conll"]),
+    default="jsonl",
+    show_default=True,
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-@click.option("--labels", default=None,
-              help="Training data: one row per item with its final label, its source and confidence, "
-                   "from consensus (the latest 'qc aggregate' run), run:N, adjudicated or latest.")
+@click.option(
+    "--labels",
+    default=None,
+    help="Training data: one row per item with its final label, its source and confidence, "
+    "from consensus (the latest 'qc aggregate' run), run:N, adjudicated or latest.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path, labels: str | None, as_json: bool) -> None:
@@ -185,13 +235,15 @@ def _export_training(ctx: click.Context, fmt: str, output: Path, labels: str, as
         _echo_json(report.__dict__)
         return
     sources = ", ".join(f"{k} {v:,}" for k, v in report.by_source.items())
-    click.echo(f"wrote {report.labelled:,} of {report.items:,} items with their final label to {output} "
-               f"({fmt}; {sources})")
+    click.echo(
+        f"wrote {report.labelled:,} of {report.items:,} items with their final label to {output} ({fmt}; {sources})"
+    )
     if report.unlabelled:
         reasons = ", ".join(f"{k}: {v:,}" for k, v in report.unlabelled_reasons.items())
-        click.echo(f"{report.unlabelled:,} item(s) have no final label ({reasons}); listed in "
-                   f"{report.unlabelled_file}", err=True)
-
+        click.echo(
+            f"{report.unlabelled:,} item(s) have no final label ({reasons}); listed in {report.unlabelled_file}",
+            err=True,
+        )
 
 
 @main.group()

@@ -36,8 +36,9 @@ def _print_issue(issue: dict[str, Any]) -> None:
         for line in issue["body"].splitlines():
             click.echo(f"  {line}")
     if issue["items"]:
-        click.echo(f"  items: {', '.join(str(i) for i in issue['items'][:20])}"
-                   + (" ..." if len(issue["items"]) > 20 else ""))
+        click.echo(
+            f"  items: {', '.join(str(i) for i in issue['items'][:20])}" + (" ..." if len(issue["items"]) > 20 else "")
+        )
     for kind, targets in issue["links"].items():
         click.echo(f"  {kind}: {', '.join(targets)}")
     for h in issue.get("history", []):
@@ -54,8 +55,14 @@ def _print_issue(issue: dict[str, Any]) -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only issues not resolved or won't-fix.")
 @_JSON
 @click.pass_context
-def issues_list(ctx: click.Context, status: tuple[str, ...], kind: tuple[str, ...], owner: str | None,
-                open_only: bool, as_json: bool) -> None:
+def issues_list(
+    ctx: click.Context,
+    status: tuple[str, ...],
+    kind: tuple[str, ...],
+    owner: str | None,
+    open_only: bool,
+    as_json: bool,
+) -> None:
     """List the project's data issues, newest first.
 
     Example: truthset issues list --open --kind drift
@@ -67,8 +74,10 @@ def issues_list(ctx: click.Context, status: tuple[str, ...], kind: tuple[str, ..
     if not rows:
         click.echo("no data issues")
     for r in rows:
-        click.echo(f"#{r['id']:<5} {r['status']:<10} {r['severity']:<8} {r['kind']:<21} "
-                   f"{(r['owner'] or '-'):<12} {r['title'][:80]}")
+        click.echo(
+            f"#{r['id']:<5} {r['status']:<10} {r['severity']:<8} {r['kind']:<21} "
+            f"{(r['owner'] or '-'):<12} {r['title'][:80]}"
+        )
 
 
 @issues.command("show")
@@ -85,8 +94,11 @@ def issues_show(ctx: click.Context, issue_id: int, as_json: bool) -> None:
 
 
 @issues.command("open")
-@click.option("--kind", required=True, help="ambiguous_definition, broken_data, duplicate, drift, "
-                                            "annotator_quality, guideline_gap or other.")
+@click.option(
+    "--kind",
+    required=True,
+    help="ambiguous_definition, broken_data, duplicate, drift, annotator_quality, guideline_gap or other.",
+)
 @click.option("--title", required=True)
 @click.option("--body", default="")
 @click.option("--severity", default="medium", show_default=True, help="low, medium, high or critical.")
@@ -96,16 +108,35 @@ def issues_show(ctx: click.Context, issue_id: int, as_json: bool) -> None:
 @_BY
 @_JSON
 @click.pass_context
-def issues_open(ctx: click.Context, kind: str, title: str, body: str, severity: str, owner: str | None,
-                items: tuple[int, ...], guide_section: str | None, by: str | None, as_json: bool) -> None:
+def issues_open(
+    ctx: click.Context,
+    kind: str,
+    title: str,
+    body: str,
+    severity: str,
+    owner: str | None,
+    items: tuple[int, ...],
+    guide_section: str | None,
+    by: str | None,
+    as_json: bool,
+) -> None:
     """Open an issue by hand.
 
     Example: truthset issues open --kind guideline_gap --title "sarcasm is not covered" --item 12
     """
     svc, project = _svc(), _open(ctx)
     links = [("guide_section", guide_section)] if guide_section else []
-    issue_id = svc.open_issue(project, kind=kind, title=title, body=body, severity=severity, owner=owner,
-                              items=items, links=links, author_id=svc.user_id_of(project, by))
+    issue_id = svc.open_issue(
+        project,
+        kind=kind,
+        title=title,
+        body=body,
+        severity=severity,
+        owner=owner,
+        items=items,
+        links=links,
+        author_id=svc.user_id_of(project, by),
+    )
     issue = svc.get_issue(project, issue_id)
     _echo_json(issue) if as_json else click.echo(f"opened issue #{issue_id}")
 
@@ -130,13 +161,18 @@ def issues_assign(ctx: click.Context, issue_id: int, owner: str | None, by: str 
 @click.argument("issue_id", type=int)
 @click.argument("status")
 @click.option("--note", default="", help="Why (recorded in the history).")
-@click.option("--schema-version", type=int, default=None,
-              help="With 'resolved': the schema edit that fixed a guideline gap (links that version).")
+@click.option(
+    "--schema-version",
+    type=int,
+    default=None,
+    help="With 'resolved': the schema edit that fixed a guideline gap (links that version).",
+)
 @_BY
 @_JSON
 @click.pass_context
-def issues_move(ctx: click.Context, issue_id: int, status: str, note: str, schema_version: int | None,
-                by: str | None, as_json: bool) -> None:
+def issues_move(
+    ctx: click.Context, issue_id: int, status: str, note: str, schema_version: int | None, by: str | None, as_json: bool
+) -> None:
     """Move an issue: open, triaged, escalated, resolved, wont_fix.
 
     Example: truthset issues move 3 resolved --schema-version 4

@@ -15,8 +15,13 @@ def media() -> None:
 
 
 @media.command("rescan")
-@click.option("--from", "folder", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder the item paths are relative to (default: each import's own folder).")
+@click.option(
+    "--from",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder the item paths are relative to (default: each import's own folder).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def media_rescan(ctx: click.Context, folder: Path | None, as_json: bool) -> None:
@@ -31,8 +36,10 @@ def media_rescan(ctx: click.Context, folder: Path | None, as_json: bool) -> None
     if as_json:
         _echo_json(report.to_dict())
     else:
-        click.echo(f"{report.items:,} item(s) without a recorded image: {report.recorded:,} recorded "
-                   f"({report.rehashed:,} now known by their image's sha256), {report.not_recorded:,} not")
+        click.echo(
+            f"{report.items:,} item(s) without a recorded image: {report.recorded:,} recorded "
+            f"({report.rehashed:,} now known by their image's sha256), {report.not_recorded:,} not"
+        )
         for p in report.problems[:20]:
             click.echo(f"  item {p['item_id']}: {p['image']}: {p['reason']}")
     if report.not_recorded:

@@ -25,20 +25,37 @@ def _with_ci(d: dict[str, Any], name: str) -> str:
 
 
 def _headline(d: dict[str, Any]) -> None:
-    for name in ("accuracy", "subset_accuracy", "micro_f1", "macro_f1", "exact_f1", "overlap_f1", "mcc", "roc_auc",
-                 "pr_auc", "ece"):
+    for name in (
+        "accuracy",
+        "subset_accuracy",
+        "micro_f1",
+        "macro_f1",
+        "exact_f1",
+        "overlap_f1",
+        "mcc",
+        "roc_auc",
+        "pr_auc",
+        "ece",
+    ):
         if d.get(name) is not None:
             click.echo(f"  {name:<9} {_with_ci(d, name)}")
 
 
 def _gold_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed([
-        click.option("--gold", "gold_file", type=click.Path(path_type=Path), default=None,
-                     help="Score against a CSV/TSV of true labels (ids = the imported file's ids)."),
-        click.option("--gold-item-col", default="item", show_default=True),
-        click.option("--gold-label-col", default="label", show_default=True),
-        click.option("--project-gold", is_flag=True, help="Score against the project's stored gold items."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--gold",
+                "gold_file",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Score against a CSV/TSV of true labels (ids = the imported file's ids).",
+            ),
+            click.option("--gold-item-col", default="item", show_default=True),
+            click.option("--gold-label-col", default="label", show_default=True),
+            click.option("--project-gold", is_flag=True, help="Score against the project's stored gold items."),
+        ]
+    ):
         f = opt(f)
     return f
 
@@ -53,10 +70,20 @@ def _gold(project: Any, gold_file: Path | None, item_col: str, label_col: str, p
 
 @main.command("train")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the model and the intervals.")
-@click.option("--labels", default=None, help="Final labels: consensus, adjudicated, latest or run:N "
-              "(default: the latest consensus run, else the latest judgement).")
-@click.option("--split", "split", type=click.Choice(["group", "stratified", "time"]), default="group",
-              show_default=True, help="group: duplicates (and --group-field) on one side.")
+@click.option(
+    "--labels",
+    default=None,
+    help="Final labels: consensus, adjudicated, latest or run:N "
+    "(default: the latest consensus run, else the latest judgement).",
+)
+@click.option(
+    "--split",
+    "split",
+    type=click.Choice(["group", "stratified", "time"]),
+    default="group",
+    show_default=True,
+    help="group: duplicates (and --group-field) on one side.",
+)
 @click.option("--test-size", type=float, default=0.2, show_default=True)
 @click.option("--val-size", type=float, default=0.1, show_default=True)
 @click.option("--weight-by-posterior", is_flag=True, help="Weight each training item by its label's confidence.")
@@ -65,19 +92,45 @@ def _gold(project: Any, gold_file: Path | None, item_col: str, label_col: str, p
 @click.option("--time-field", default=None, help="Payload field with a timestamp (for --split time).")
 @click.option("--new-test-set", is_flag=True, help="Draw a new test set instead of the frozen one.")
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap replicates for the intervals.")
-@click.option("--mlflow", "mlflow_uri", default=None,
-              help="Also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns; needs truthset[mlflow]).")
-@click.option("--near-threshold", default="0.7", show_default=True,
-              help="Near-duplicates (character 5-gram Jaccard at least this, MinHash) stay on one side of the "
-              "split; 'none': exact duplicates only.")
-@click.option("--if-due", is_flag=True, help="Active learning: retrain (project defaults, --seed) only when "
-              "active.retrain_every new labels arrived since the last run, then refresh pre-labels and the queue.")
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    default=None,
+    help="Also log the run to MLflow at this tracking URI (e.g. file:///tmp/mlruns; needs truthset[mlflow]).",
+)
+@click.option(
+    "--near-threshold",
+    default="0.7",
+    show_default=True,
+    help="Near-duplicates (character 5-gram Jaccard at least this, MinHash) stay on one side of the "
+    "split; 'none': exact duplicates only.",
+)
+@click.option(
+    "--if-due",
+    is_flag=True,
+    help="Active learning: retrain (project defaults, --seed) only when "
+    "active.retrain_every new labels arrived since the last run, then refresh pre-labels and the queue.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_size: float, val_size: float,
-          weight_by_posterior: bool, fields: tuple[str, ...], group_field: str | None, time_field: str | None,
-          new_test_set: bool, n_boot: int, mlflow_uri: str | None, near_threshold: str, if_due: bool,
-          as_json: bool) -> None:
+def train(
+    ctx: click.Context,
+    seed: int,
+    labels: str | None,
+    split: str,
+    test_size: float,
+    val_size: float,
+    weight_by_posterior: bool,
+    fields: tuple[str, ...],
+    group_field: str | None,
+    time_field: str | None,
+    new_test_set: bool,
+    n_boot: int,
+    mlflow_uri: str | None,
+    near_threshold: str,
+    if_due: bool,
+    as_json: bool,
+) -> None:
     """Train the baseline on the final labels, evaluate it with intervals, store the run.
 
     Example: truthset train --seed 0 --json
@@ -88,10 +141,21 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
     if if_due:
         _train_if_due(project, seed, as_json)
         return
-    out = svc_train(project, seed=seed, labels=labels, split=split, test_size=test_size, val_size=val_size,
-                    weight_by_posterior=weight_by_posterior, fields=list(fields) or None, group_field=group_field,
-                    time_field=time_field, new_test_set=new_test_set, n_boot=n_boot,
-                    near_threshold=_threshold(near_threshold))
+    out = svc_train(
+        project,
+        seed=seed,
+        labels=labels,
+        split=split,
+        test_size=test_size,
+        val_size=val_size,
+        weight_by_posterior=weight_by_posterior,
+        fields=list(fields) or None,
+        group_field=group_field,
+        time_field=time_field,
+        new_test_set=new_test_set,
+        n_boot=n_boot,
+        near_threshold=_threshold(near_threshold),
+    )
     if mlflow_uri is not None:
         from truthset.services.mlflow_log import log_run
 
@@ -99,8 +163,10 @@ def train(ctx: click.Context, seed: int, labels: str | None, split: str, test_si
     if as_json:
         _echo_json(out)
         return
-    click.echo(f"run {out['run']}: {out['n_train']} train / {out['n_val']} validation / {out['n_test']} test "
-               f"items ({out['split']} split, labels {out['labels']}, seed {seed})")
+    click.echo(
+        f"run {out['run']}: {out['n_train']} train / {out['n_val']} validation / {out['n_test']} test "
+        f"items ({out['split']} split, labels {out['labels']}, seed {seed})"
+    )
     _headline(out)
     click.echo(f"model: {out['model_path']}")
     if "mlflow" in out:
@@ -115,7 +181,9 @@ def _threshold(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise InvalidInput(f"--near-threshold {text!r}: give a similarity between 0 and 1 (e.g. 0.7) or 'none'") from None
+        raise InvalidInput(
+            f"--near-threshold {text!r}: give a similarity between 0 and 1 (e.g. 0.7) or 'none'"
+        ) from None
 
 
 def _train_if_due(project: Any, seed: int, as_json: bool) -> None:
@@ -130,8 +198,10 @@ def _train_if_due(project: Any, seed: int, as_json: bool) -> None:
         return
     if not out["retrained"]:
         why = "another process is retraining" if out.get("busy") else "not due"
-        click.echo(f"{why}: {out['new_labels']} new label(s) since run {out['last_run']} "
-                   f"(retrain every {out['retrain_every']})")
+        click.echo(
+            f"{why}: {out['new_labels']} new label(s) since run {out['last_run']} "
+            f"(retrain every {out['retrain_every']})"
+        )
         return
     click.echo(f"retrained after {out['new_labels']} new label(s): run {out['run']}")
     _headline(out["metrics"])
@@ -142,14 +212,24 @@ def _train_if_due(project: Any, seed: int, as_json: bool) -> None:
 
 @main.command("evaluate")
 @click.argument("run", type=int, required=False)
-@click.option("--slice", "slice_by", default=None,
-              help="Metrics per slice: length, agreement, batch, or a payload field.")
+@click.option(
+    "--slice", "slice_by", default=None, help="Metrics per slice: length, agreement, batch, or a payload field."
+)
 @_gold_options
 @click.option("--n-boot", type=int, default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def evaluate(ctx: click.Context, run: int | None, slice_by: str | None, gold_file: Path | None, gold_item_col: str,
-             gold_label_col: str, project_gold: bool, n_boot: int, as_json: bool) -> None:
+def evaluate(
+    ctx: click.Context,
+    run: int | None,
+    slice_by: str | None,
+    gold_file: Path | None,
+    gold_item_col: str,
+    gold_label_col: str,
+    project_gold: bool,
+    n_boot: int,
+    as_json: bool,
+) -> None:
     """Metrics of a run (default: the latest) with 95% intervals, optionally by slice or against gold.
 
     Example: truthset evaluate 3 --slice length --json
@@ -169,8 +249,10 @@ def evaluate(ctx: click.Context, run: int | None, slice_by: str | None, gold_fil
         click.echo(f"  temperature {cal['temperature']:.3f}: ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}")
     costs = out.get("costs")
     if costs:
-        click.echo(f"  cost threshold {costs['threshold']:.3f}: test cost {costs['test_cost']:.4f} per item "
-                   f"(default 0.5: {costs['test_cost_default']:.4f})")
+        click.echo(
+            f"  cost threshold {costs['threshold']:.3f}: test cost {costs['test_cost']:.4f} per item "
+            f"(default 0.5: {costs['test_cost_default']:.4f})"
+        )
     for row in out.get("by_slice", []):
         click.echo(f"  [{out['slice']}={row['slice']}] n={row['n_test']} macro_f1 {_with_ci(row, 'macro_f1')}")
 
@@ -183,8 +265,18 @@ def evaluate(ctx: click.Context, run: int | None, slice_by: str | None, gold_fil
 @click.option("--n-boot", type=int, default=1000, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def compare(ctx: click.Context, run_a: int, run_b: int, metric: str, gold_file: Path | None, gold_item_col: str,
-            gold_label_col: str, project_gold: bool, n_boot: int, as_json: bool) -> None:
+def compare(
+    ctx: click.Context,
+    run_a: int,
+    run_b: int,
+    metric: str,
+    gold_file: Path | None,
+    gold_item_col: str,
+    gold_label_col: str,
+    project_gold: bool,
+    n_boot: int,
+    as_json: bool,
+) -> None:
     """Is RUN_B better than RUN_A on the same test items? McNemar and the paired bootstrap.
 
     Example: truthset compare 1 2 --json
@@ -198,8 +290,10 @@ def compare(ctx: click.Context, run_a: int, run_b: int, metric: str, gold_file: 
         _echo_json(out)
         return
     click.echo(f"run {run_a} (A) vs run {run_b} (B), {out['n_test']} test items against {out['against']}")
-    click.echo(f"  accuracy {out['accuracy_a']:.4f} vs {out['accuracy_b']:.4f}; McNemar p = "
-               f"{out['mcnemar_p_value']:.3g} ({out['only_a_right']} only A right, {out['only_b_right']} only B)")
+    click.echo(
+        f"  accuracy {out['accuracy_a']:.4f} vs {out['accuracy_b']:.4f}; McNemar p = "
+        f"{out['mcnemar_p_value']:.3g} ({out['only_a_right']} only A right, {out['only_b_right']} only B)"
+    )
     click.echo(out["verdict"])
 
 
@@ -219,22 +313,29 @@ def curve(ctx: click.Context, run: int | None, seeds: str, n_boot: int, as_json:
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
     except ValueError as exc:
-        raise click.BadParameter(f"{seeds!r}: give integers separated by commas, e.g. 0,1,2", param_hint="--seeds") \
-            from exc
+        raise click.BadParameter(
+            f"{seeds!r}: give integers separated by commas, e.g. 0,1,2", param_hint="--seeds"
+        ) from exc
     out = svc_curve(_open(ctx), run, seeds=seed_list, n_boot=n_boot)
     if as_json:
         _echo_json(out)
         return
     for p in out["points"]:
-        click.echo(f"  {p['fraction']:>4.0%} ({p['n_train']} labels): {out['metric']} {p[out['metric']]:.1f} "
-                   f"({p['ci_low']:.1f} - {p['ci_high']:.1f})")
+        click.echo(
+            f"  {p['fraction']:>4.0%} ({p['n_train']} labels): {out['metric']} {p[out['metric']]:.1f} "
+            f"({p['ci_low']:.1f} - {p['ci_high']:.1f})"
+        )
     click.echo(out["answer"])
 
 
 @main.command("errors")
 @click.argument("run", type=int, required=False)
-@click.option("--send-to-review", "bucket", default=None,
-              help="Open a review ticket with every failure in this bucket (e.g. likely_label_error).")
+@click.option(
+    "--send-to-review",
+    "bucket",
+    default=None,
+    help="Open a review ticket with every failure in this bucket (e.g. likely_label_error).",
+)
 @click.option("--examples", type=int, default=5, show_default=True, help="Examples shown per bucket.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
@@ -256,8 +357,10 @@ def errors(ctx: click.Context, run: int | None, bucket: str | None, examples: in
             click.echo(f"      #{e['item_id']} {e['label']} -> {e['pred']}: {e['text'][:80]!r}")
     sent = out.get("sent_to_review")
     if sent:
-        click.echo(f"sent {len(sent['items'])} item(s) of {sent['bucket']} to review"
-                   + (f" (data issue {sent['issue']})" if sent["issue"] else ""))
+        click.echo(
+            f"sent {len(sent['items'])} item(s) of {sent['bucket']} to review"
+            + (f" (data issue {sent['issue']})" if sent["issue"] else "")
+        )
 
 
 @main.command("runs")
@@ -290,12 +393,18 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @click.argument("run", type=int, required=False)
 @click.option("--all", "all_items", is_flag=True, help="Pre-label every item, not only those nobody judged.")
 @click.option("--agreement", is_flag=True, help="Only report how often annotators agreed with pre-labels.")
-@click.option("--uncertainty", type=click.Choice(["entropy", "margin", "least_confidence"]), default="entropy",
-              show_default=True, help="With queue.order: uncertainty, how the queue ranks the pre-labelled items.")
+@click.option(
+    "--uncertainty",
+    type=click.Choice(["entropy", "margin", "least_confidence"]),
+    default="entropy",
+    show_default=True,
+    help="With queue.order: uncertainty, how the queue ranks the pre-labelled items.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def prelabel(ctx: click.Context, run: int | None, all_items: bool, agreement: bool, uncertainty: str,
-             as_json: bool) -> None:
+def prelabel(
+    ctx: click.Context, run: int | None, all_items: bool, agreement: bool, uncertainty: str, as_json: bool
+) -> None:
     """Write a run's predictions as pre-labels (suggestions, never counted as annotations).
 
     Example: truthset prelabel 2 && truthset prelabel --agreement --json
@@ -304,8 +413,11 @@ def prelabel(ctx: click.Context, run: int | None, all_items: bool, agreement: bo
     from truthset.services.model_loop import prelabel_agreement
 
     project = _open(ctx)
-    out = prelabel_agreement(project) if agreement else svc_prelabel(project, run, only_unjudged=not all_items,
-                                                                        uncertainty=uncertainty)
+    out = (
+        prelabel_agreement(project)
+        if agreement
+        else svc_prelabel(project, run, only_unjudged=not all_items, uncertainty=uncertainty)
+    )
     if as_json:
         _echo_json(out)
     elif agreement:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -28,7 +28,6 @@ def init(directory: Path, task: str, labels: str, name: str | None) -> None:
     click.echo(f"edit {project.config_path} to write label definitions; then: truthset -p {directory} import FILE")
 
 
-
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -51,9 +50,11 @@ def _print_status(data: dict[str, Any]) -> None:
     from rich.table import Table
 
     c = _console()
-    c.print(f"[bold]{data['project']}[/bold] ({data['task']}, schema v{data['schema_version']}): "
-            f"{data['items']:,} items, {data['items_annotated']:,} annotated, {data['annotations']:,} annotations, "
-            f"{data['gold_items']:,} gold")
+    c.print(
+        f"[bold]{data['project']}[/bold] ({data['task']}, schema v{data['schema_version']}): "
+        f"{data['items']:,} items, {data['items_annotated']:,} annotated, {data['annotations']:,} annotations, "
+        f"{data['gold_items']:,} gold"
+    )
     for title, key in (("label", "by_label"), ("annotator", "by_annotator"), ("source", "by_source")):
         if data[key]:
             t = Table(title=f"annotations by {title}", title_justify="left")
@@ -64,8 +65,17 @@ def _print_status(data: dict[str, Any]) -> None:
             c.print(t)
     if data["by_batch"]:
         t = Table(title="batches", title_justify="left")
-        cols = ("batch", "source", "rows", "items_added", "annotations_added", "duplicates", "rejected",
-                "items_open", "due_at")
+        cols = (
+            "batch",
+            "source",
+            "rows",
+            "items_added",
+            "annotations_added",
+            "duplicates",
+            "rejected",
+            "items_open",
+            "due_at",
+        )
         for col in cols:
             t.add_column(col)
         for b in data["by_batch"]:
@@ -75,10 +85,14 @@ def _print_status(data: dict[str, Any]) -> None:
         c.print(f"stage {stage}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 
-
 @main.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="guide.html or guide.md (default: Markdown to stdout).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="guide.html or guide.md (default: Markdown to stdout).",
+)
 @click.pass_context
 def guide(ctx: click.Context, output: Path | None) -> None:
     """Render the annotation guide from the schema.
@@ -88,9 +102,10 @@ def guide(ctx: click.Context, output: Path | None) -> None:
     from truthset.core.guide import render_guide
 
     project = _open(ctx)
-    fmt = "html" if output is not None and output.suffix.lower() in (".html", ".htm") else "md"
-    text = render_guide(project.config.schema, project=project.config.name, task=project.task,
-                        version=project.schema_version, fmt=fmt)  # type: ignore[arg-type]
+    fmt: Literal["md", "html"] = "html" if output is not None and output.suffix.lower() in (".html", ".htm") else "md"
+    text = render_guide(
+        project.config.schema, project=project.config.name, task=project.task, version=project.schema_version, fmt=fmt
+    )
     if output is None:
         click.echo(text)
     else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -23,34 +23,53 @@ def qc() -> None:
 
 
 def _answers_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed([
-        click.option("--answers", type=click.Path(path_type=Path), default=None,
-                     help="A CSV/TSV of judgements instead of the project's annotations."),
-        click.option("--item-col", default="item", show_default=True),
-        click.option("--annotator-col", default="annotator", show_default=True),
-        click.option("--label-col", default="label", show_default=True),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--answers",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="A CSV/TSV of judgements instead of the project's annotations.",
+            ),
+            click.option("--item-col", default="item", show_default=True),
+            click.option("--annotator-col", default="annotator", show_default=True),
+            click.option("--label-col", default="label", show_default=True),
+            click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        ]
+    ):
         f = opt(f)
     return f
 
 
 def _gold_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed([
-        click.option("--gold", "gold_file", type=click.Path(path_type=Path), default=None,
-                     help="A CSV/TSV of true labels (default: the project's gold items)."),
-        click.option("--gold-item-col", default="item", show_default=True),
-        click.option("--gold-label-col", default="label", show_default=True),
-        click.option("--gold-by", type=click.Choice(["external_id", "item_id"]), default="external_id",
-                      show_default=True,
-                      help="On a project, what the gold file's ids are: the id column of the imported "
-                           "file (external_id) or truthset's item ids."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--gold",
+                "gold_file",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="A CSV/TSV of true labels (default: the project's gold items).",
+            ),
+            click.option("--gold-item-col", default="item", show_default=True),
+            click.option("--gold-label-col", default="label", show_default=True),
+            click.option(
+                "--gold-by",
+                type=click.Choice(["external_id", "item_id"]),
+                default="external_id",
+                show_default=True,
+                help="On a project, what the gold file's ids are: the id column of the imported "
+                "file (external_id) or truthset's item ids.",
+            ),
+        ]
+    ):
         f = opt(f)
     return f
 
 
-def _frame(ctx: click.Context, answers: Path | None, item_col: str, annotator_col: str, label_col: str) -> tuple[Any, Any]:
+def _frame(
+    ctx: click.Context, answers: Path | None, item_col: str, annotator_col: str, label_col: str
+) -> tuple[Any, Any]:
     from truthset.services import qc as svc
 
     if answers is not None:
@@ -59,8 +78,16 @@ def _frame(ctx: click.Context, answers: Path | None, item_col: str, annotator_co
     return project, svc.project_annotations(project)
 
 
-def _gold(project: Any, judgements: Any, gold_file: Path | None, item_col: str, label_col: str, by: str,
-          *, required: bool = True) -> Any:
+def _gold(
+    project: Any,
+    judgements: Any,
+    gold_file: Path | None,
+    item_col: str,
+    label_col: str,
+    by: str,
+    *,
+    required: bool = True,
+) -> Any:
     """The gold labels matched to the items: a file's rows, else the project's gold items.
 
     With ``required`` false (aggregation, evaluated when it can be), None when there is no
@@ -97,13 +124,26 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 @qc.command("agreement")
 @_answers_options
-@click.option("--level", type=click.Choice(["nominal", "ordinal", "interval", "ratio"]), default=None,
-              help="Krippendorff level (default: from truthset.yaml, else nominal for categorical tasks).")
+@click.option(
+    "--level",
+    type=click.Choice(["nominal", "ordinal", "interval", "ratio"]),
+    default=None,
+    help="Krippendorff level (default: from truthset.yaml, else nominal for categorical tasks).",
+)
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="Bootstrap replicates for the CIs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def qc_agreement(ctx: click.Context, answers: Path | None, item_col: str, annotator_col: str, label_col: str,
-                 as_json: bool, level: str | None, n_boot: int, seed: int) -> None:
+def qc_agreement(
+    ctx: click.Context,
+    answers: Path | None,
+    item_col: str,
+    annotator_col: str,
+    label_col: str,
+    as_json: bool,
+    level: str | None,
+    n_boot: int,
+    seed: int,
+) -> None:
     """How far annotators agree, with bootstrap confidence intervals over items.
 
     Example: truthset qc agreement --answers answers.csv --item-col question --annotator-col worker --label-col answer
@@ -119,13 +159,19 @@ def qc_agreement(ctx: click.Context, answers: Path | None, item_col: str, annota
             if as_json:
                 _echo_json(data)
                 return
-            click.echo(f"{data['items']:,} items, {data['spans']:,} spans, {data['annotators']:,} annotators; "
-                       f"mean span F1 exact {data['span_f1_exact']}, overlap {data['span_f1_overlap']}; "
-                       f"token alpha {data['token_alpha']}")
-            _table("span F1 per annotator pair (lowest first)",
-                   ["match", "annotator_a", "annotator_b", "items", "f1", "ci_low", "ci_high"],
-                   [[p["match"], p["annotator_a"], p["annotator_b"], p["items"], p["f1"], p["ci_low"],
-                     p["ci_high"]] for p in data["pairs"]])
+            click.echo(
+                f"{data['items']:,} items, {data['spans']:,} spans, {data['annotators']:,} annotators; "
+                f"mean span F1 exact {data['span_f1_exact']}, overlap {data['span_f1_overlap']}; "
+                f"token alpha {data['token_alpha']}"
+            )
+            _table(
+                "span F1 per annotator pair (lowest first)",
+                ["match", "annotator_a", "annotator_b", "items", "f1", "ci_low", "ci_high"],
+                [
+                    [p["match"], p["annotator_a"], p["annotator_b"], p["items"], p["f1"], p["ci_low"], p["ci_high"]]
+                    for p in data["pairs"]
+                ],
+            )
             _warn(data)
             return
         judgements = svc.project_annotations(project)
@@ -138,10 +184,15 @@ def qc_agreement(ctx: click.Context, answers: Path | None, item_col: str, annota
     if as_json:
         _echo_json(data)
         return
-    click.echo(f"{data['items']:,} items ({data['items_with_2plus']:,} with 2+ judgements), "
-               f"{data['annotations']:,} annotations, {data['annotators']:,} annotators; level {level}")
-    _table("agreement", ["metric", "value", "ci_low", "ci_high"],
-           [[m["metric"], m["value"], m["ci_low"], m["ci_high"]] for m in data["metrics"]])
+    click.echo(
+        f"{data['items']:,} items ({data['items_with_2plus']:,} with 2+ judgements), "
+        f"{data['annotations']:,} annotations, {data['annotators']:,} annotators; level {level}"
+    )
+    _table(
+        "agreement",
+        ["metric", "value", "ci_low", "ci_high"],
+        [[m["metric"], m["value"], m["ci_low"], m["ci_high"]] for m in data["metrics"]],
+    )
     if data.get("per_label"):
         cols = list(data["per_label"][0])
         _table("per label", cols, [[r[c] for c in cols] for r in data["per_label"]])
@@ -151,16 +202,31 @@ def qc_agreement(ctx: click.Context, answers: Path | None, item_col: str, annota
 @qc.command("aggregate")
 @_answers_options
 @_gold_options
-@click.option("--method", type=click.Choice(["mv", "wmv", "ds", "onecoin", "glad", "mace"]), default="ds",
-              show_default=True)
+@click.option(
+    "--method", type=click.Choice(["mv", "wmv", "ds", "onecoin", "glad", "mace"]), default="ds", show_default=True
+)
 @click.option("--clamp-gold", is_flag=True, help="Dawid-Skene: fix gold items' labels while fitting.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write item, label, posterior to this CSV.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Write item, label, posterior to this CSV."
+)
 @click.pass_context
-def qc_aggregate(ctx: click.Context, answers: Path | None, item_col: str, annotator_col: str, label_col: str,
-                 as_json: bool, gold_file: Path | None, gold_item_col: str, gold_label_col: str, gold_by: str,
-                 method: str, clamp_gold: bool, seed: int, output: Path | None) -> None:
+def qc_aggregate(
+    ctx: click.Context,
+    answers: Path | None,
+    item_col: str,
+    annotator_col: str,
+    label_col: str,
+    as_json: bool,
+    gold_file: Path | None,
+    gold_item_col: str,
+    gold_label_col: str,
+    gold_by: str,
+    method: str,
+    clamp_gold: bool,
+    seed: int,
+    output: Path | None,
+) -> None:
     """Most likely true label per item, with annotator reliability; majority vote beside it.
 
     On a project, the consensus is stored as a run; 'truthset export --labels run:N' (or
@@ -188,18 +254,27 @@ def qc_aggregate(ctx: click.Context, answers: Path | None, item_col: str, annota
     if as_json:
         _echo_json(data)
         return
-    click.echo(f"{data['estimator']} on {data['items']:,} items, {data['annotations']:,} annotations, "
-               f"{data['annotators']:,} annotators ({data['iterations']} iterations)")
+    click.echo(
+        f"{data['estimator']} on {data['items']:,} items, {data['annotations']:,} annotations, "
+        f"{data['annotators']:,} annotators ({data['iterations']} iterations)"
+    )
     click.echo(f"agrees with majority vote on {data['agreement_with_majority']:.1%} of items")
     if "accuracy" in data:
-        click.echo(f"accuracy on {data['gold_items']:,} gold items: {data['accuracy']:.4f} "
-                   f"(majority vote {data['majority_accuracy']:.4f})"
-                   + (" — gold was clamped while fitting" if data["gold_used_in_fit"] else ""))
-    _table("least reliable annotators", ["annotator", "skill"],
-           [[r["annotator"], r["skill"]] for r in data["annotators_least_reliable"]])
+        click.echo(
+            f"accuracy on {data['gold_items']:,} gold items: {data['accuracy']:.4f} "
+            f"(majority vote {data['majority_accuracy']:.4f})"
+            + (" — gold was clamped while fitting" if data["gold_used_in_fit"] else "")
+        )
+    _table(
+        "least reliable annotators",
+        ["annotator", "skill"],
+        [[r["annotator"], r["skill"]] for r in data["annotators_least_reliable"]],
+    )
     if "run" in data:
-        click.echo(f"stored as run {data['run']} (consensus per item); write it out with "
-                   f"'truthset export --labels run:{data['run']} -o train.csv --format csv'")
+        click.echo(
+            f"stored as run {data['run']} (consensus per item); write it out with "
+            f"'truthset export --labels run:{data['run']} -o train.csv --format csv'"
+        )
     if output is not None:
         click.echo(f"wrote the consensus per item to {output}")
     _warn(data)
@@ -208,20 +283,49 @@ def qc_aggregate(ctx: click.Context, answers: Path | None, item_col: str, annota
 @qc.command("gold")
 @_answers_options
 @_gold_options
-@click.option("--threshold", type=float, default=None, help="Required accuracy (NER: span F1); default: "
-                                                            "truthset.yaml quality.gold_threshold, 0.8.")
-@click.option("--rule", type=click.Choice(["point", "lower", "upper"]), default="point", show_default=True,
-              help="What the threshold is compared with: point = the accuracy itself; lower / upper = the "
-                   "bound of its confidence interval (lower: pass only when confidently good).")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Required accuracy (NER: span F1); default: truthset.yaml quality.gold_threshold, 0.8.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["point", "lower", "upper"]),
+    default="point",
+    show_default=True,
+    help="What the threshold is compared with: point = the accuracy itself; lower / upper = the "
+    "bound of its confidence interval (lower: pass only when confidently good).",
+)
 @click.option("--confidence", type=float, default=0.95, show_default=True)
-@click.option("--match", type=click.Choice(["exact", "overlap"]), default="exact", show_default=True,
-              help="NER: how a span matches a gold span.")
+@click.option(
+    "--match",
+    type=click.Choice(["exact", "overlap"]),
+    default="exact",
+    show_default=True,
+    help="NER: how a span matches a gold span.",
+)
 @click.option("--n-boot", type=int, default=1000, show_default=True, help="NER: bootstrap replicates.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_context
-def qc_gold(ctx: click.Context, answers: Path | None, item_col: str, annotator_col: str, label_col: str,
-            as_json: bool, gold_file: Path | None, gold_item_col: str, gold_label_col: str, gold_by: str,
-            threshold: float | None, rule: str, confidence: float, match: str, n_boot: int, seed: int) -> None:
+def qc_gold(
+    ctx: click.Context,
+    answers: Path | None,
+    item_col: str,
+    annotator_col: str,
+    label_col: str,
+    as_json: bool,
+    gold_file: Path | None,
+    gold_item_col: str,
+    gold_label_col: str,
+    gold_by: str,
+    threshold: float | None,
+    rule: str,
+    confidence: float,
+    match: Literal["exact", "overlap"],
+    n_boot: int,
+    seed: int,
+) -> None:
     """Each annotator's accuracy on gold items, with a confidence interval: passed, failed or not tested.
 
     Annotators who judged no gold item are "not tested". NER projects: span F1 against the gold
@@ -235,11 +339,21 @@ def qc_gold(ctx: click.Context, answers: Path | None, item_col: str, annotator_c
         threshold = project.config.quality.gold_threshold if project is not None else 0.8
     if project is not None and project.task == "ner":
         if gold_file is not None:
-            raise click.UsageError("NER gold comes from the project (Label Studio ground-truth annotations); "
-                                   "drop --gold")
+            raise click.UsageError(
+                "NER gold comes from the project (Label Studio ground-truth annotations); drop --gold"
+            )
         spans, items = gsvc.project_gold_spans(project)
-        data = gsvc.gold_span_report(project_spans(project), spans, items, threshold=threshold, rule=rule,
-                                     match=match, n_boot=n_boot, confidence=confidence, seed=seed)
+        data = gsvc.gold_span_report(
+            project_spans(project),
+            spans,
+            items,
+            threshold=threshold,
+            rule=rule,
+            match=match,
+            n_boot=n_boot,
+            confidence=confidence,
+            seed=seed,
+        )
         score = "f1"
     else:
         _, judgements = _frame(ctx, answers, item_col, annotator_col, label_col)
@@ -253,10 +367,15 @@ def qc_gold(ctx: click.Context, answers: Path | None, item_col: str, annotator_c
         return
     cols = list(data["annotators"][0])
     compared = {"point": score, "lower": "ci_low", "upper": "ci_high"}[rule]
-    _table(f"{score} on gold: passed when {compared} >= {threshold:.2f}", cols,
-           [[r[c] for c in cols] for r in data["annotators"]])
-    click.echo(f"{data['n_passed']} passed, {data['n_failed']} failed, {data['n_not_tested']} not tested "
-               f"(no gold item judged) of {len(data['annotators'])} annotators; {data['gold_items']:,} gold items")
+    _table(
+        f"{score} on gold: passed when {compared} >= {threshold:.2f}",
+        cols,
+        [[r[c] for c in cols] for r in data["annotators"]],
+    )
+    click.echo(
+        f"{data['n_passed']} passed, {data['n_failed']} failed, {data['n_not_tested']} not tested "
+        f"(no gold item judged) of {len(data['annotators'])} annotators; {data['gold_items']:,} gold items"
+    )
     _warn(data)
 
 
@@ -269,17 +388,36 @@ def qc_gold(ctx: click.Context, answers: Path | None, item_col: str, annotator_c
 @click.option("--reviewed", type=int, default=None, help="Items reviewed (to get a verdict).")
 @click.option("--errors", type=int, default=None, help="Errors found among them.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="With --batch: write the drawn items (item_id, external_id, text, label, label_source, "
-                   "confidence) to this CSV, to review as it is.")
-@click.option("--labels", default=None,
-              help="Which label to review: consensus, adjudicated, latest or run:N (default: consensus "
-                   "when a 'qc aggregate' run exists, else latest).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --batch: write the drawn items (item_id, external_id, text, label, label_source, "
+    "confidence) to this CSV, to review as it is.",
+)
+@click.option(
+    "--labels",
+    default=None,
+    help="Which label to review: consensus, adjudicated, latest or run:N (default: consensus "
+    "when a 'qc aggregate' run exists, else latest).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def qc_sample(ctx: click.Context, batch_size: int | None, batch: int | None, max_error_rate: float,
-              confidence: float, acceptance_number: int, reviewed: int | None, errors: int | None, seed: int,
-              output: Path | None, labels: str | None, as_json: bool) -> None:
+def qc_sample(
+    ctx: click.Context,
+    batch_size: int | None,
+    batch: int | None,
+    max_error_rate: float,
+    confidence: float,
+    acceptance_number: int,
+    reviewed: int | None,
+    errors: int | None,
+    seed: int,
+    output: Path | None,
+    labels: str | None,
+    as_json: bool,
+) -> None:
     """Acceptance sampling: how many items to review, then accept or reject the batch.
 
     A consumer-risk plan (zero or --acceptance-number errors allowed), not an ISO 2859 AQL plan:
@@ -304,17 +442,26 @@ def qc_sample(ctx: click.Context, batch_size: int | None, batch: int | None, max
     if reviewed is not None or errors is not None:
         if reviewed is None or errors is None:
             raise click.UsageError("give both --reviewed and --errors for a verdict")
-        d = acceptance_decision(reviewed, errors, max_error_rate=max_error_rate, confidence=confidence,
-                                batch_size=batch_size)
-        data.update(reviewed=reviewed, errors=errors, error_rate=d.error_rate, ci_low=d.ci_low,
-                    ci_high=d.ci_high, upper_bound=d.upper_bound, accepted=d.accepted)
+        d = acceptance_decision(
+            reviewed, errors, max_error_rate=max_error_rate, confidence=confidence, batch_size=batch_size
+        )
+        data.update(
+            reviewed=reviewed,
+            errors=errors,
+            error_rate=d.error_rate,
+            ci_low=d.ci_low,
+            ci_high=d.ci_high,
+            upper_bound=d.upper_bound,
+            accepted=d.accepted,
+        )
         if as_json:
             _echo_json(data)
         else:
             click.echo(str(d))
         return
-    n = sample_size(batch_size, max_error_rate=max_error_rate, confidence=confidence,
-                    acceptance_number=acceptance_number)
+    n = sample_size(
+        batch_size, max_error_rate=max_error_rate, confidence=confidence, acceptance_number=acceptance_number
+    )
     data.update(sample_size=n, acceptance_number=acceptance_number)
     if ids:
         data["items"] = svc.draw_sample(ids, n, seed=seed)
@@ -325,9 +472,13 @@ def qc_sample(ctx: click.Context, batch_size: int | None, batch: int | None, max
     if as_json:
         _echo_json(data)
         return
-    click.echo(f"review {n:,} items{'' if batch_size is None else f' of {batch_size:,}'}: accept the batch if at most "
-               f"{acceptance_number} error(s) are found; then the error rate is <= {max_error_rate:.2%} "
-               f"with {confidence:.0%} confidence")
+    click.echo(
+        f"review {n:,} items{'' if batch_size is None else f' of {batch_size:,}'}: accept the batch if at most "
+        f"{acceptance_number} error(s) are found; then the error rate is <= {max_error_rate:.2%} "
+        f"with {confidence:.0%} confidence"
+    )
     if ids and output is not None:
-        click.echo(f"wrote the {len(data['items']):,} drawn items (seed {seed}) with their {data['labels']} "
-                   f"labels to {output}; count the wrong ones, then: --reviewed {len(data['items'])} --errors K")
+        click.echo(
+            f"wrote the {len(data['items']):,} drawn items (seed {seed}) with their {data['labels']} "
+            f"labels to {output}; count the wrong ones, then: --reviewed {len(data['items'])} --errors K"
+        )

@@ -13,10 +13,16 @@ from truthset.cli.reports import report
 
 @report.command("quality")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The HTML file to write.")
-@click.option("--pdf", "pdf", type=click.Path(path_type=Path), default=None,
-              help="Also print it to this PDF (headless chromium).")
-@click.option("--max-error-rate", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
-              help="A reviewed batch is accepted when its error rate is at most this (95% confidence).")
+@click.option(
+    "--pdf", "pdf", type=click.Path(path_type=Path), default=None, help="Also print it to this PDF (headless chromium)."
+)
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.05,
+    show_default=True,
+    help="A reviewed batch is accepted when its error rate is at most this (95% confidence).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @click.pass_context
 def report_quality(ctx: click.Context, output: Path, pdf: Path | None, max_error_rate: float, as_json: bool) -> None:

@@ -18,8 +18,14 @@ def report() -> None:
 
 @report.command("model-card")
 @click.argument("run", type=int, required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("model-card.html"), show_default=True,
-              help="HTML file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("model-card.html"),
+    show_default=True,
+    help="HTML file to write.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print where it was written as JSON.")
 @click.pass_context
 def model_card(ctx: click.Context, run: int | None, output: Path, as_json: bool) -> None:

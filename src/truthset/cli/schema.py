@@ -25,13 +25,18 @@ def schema_show(ctx: click.Context, as_json: bool) -> None:
     from truthset.services.projects import schema_history
 
     project = _open(ctx.find_root())
-    data = {"version": project.schema_version, "schema": project.config.schema.model_dump(),
-            "versions": schema_history(project)}
+    data = {
+        "version": project.schema_version,
+        "schema": project.config.schema.model_dump(),
+        "versions": schema_history(project),
+    }
     if as_json:
         _echo_json(data)
         return
     for v in data["versions"]:
-        click.echo(f"v{v['version']}  {v['created_at'][:19]}  {v['note'].get('op', '')}  labels: {', '.join(v['labels'])}")
+        click.echo(
+            f"v{v['version']}  {v['created_at'][:19]}  {v['note'].get('op', '')}  labels: {', '.join(v['labels'])}"
+        )
 
 
 @schema.command("check")
@@ -48,8 +53,9 @@ def schema_check(ctx: click.Context, as_json: bool) -> None:
     findings = check(_open(ctx.find_root()))
     errors = [f for f in findings if f.severity == "error"]
     if as_json:
-        _echo_json({"errors": len(errors), "warnings": len(findings) - len(errors),
-                    "findings": [f.__dict__ for f in findings]})
+        _echo_json(
+            {"errors": len(errors), "warnings": len(findings) - len(errors), "findings": [f.__dict__ for f in findings]}
+        )
     else:
         for f in findings:
             click.echo(f"{f.severity}: {f.code}: {f.message}")
@@ -62,9 +68,11 @@ def _migration_output(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _echo_json(result)
         return
-    click.echo(f"schema v{result['version']}: {result['op']}; {result['annotations_migrated']:,} annotation(s) "
-               f"migrated (old rows kept as history)"
-               + (f"; {result['items_queued']:,} item(s) queued for re-annotation" if result["items_queued"] else ""))
+    click.echo(
+        f"schema v{result['version']}: {result['op']}; {result['annotations_migrated']:,} annotation(s) "
+        f"migrated (old rows kept as history)"
+        + (f"; {result['items_queued']:,} item(s) queued for re-annotation" if result["items_queued"] else "")
+    )
     for dropped in result.get("exclusions_dropped", []):
         click.echo(f"  exclusion dropped (now the same label): {dropped}")
 

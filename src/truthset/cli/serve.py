@@ -16,12 +16,21 @@ from truthset.core.errors import TruthsetError
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes. 2 on a 2-core machine about doubles what the app takes (the web "
-                   "stack is Python, one core per process); they share the store, SQLite or PostgreSQL.")
-@click.option("--workspace", type=click.Path(path_type=Path), default=None,
-              help="Serve every project in this folder (its sub-folders with truthset.yaml): a project "
-                   "list at /projects, each project at /p/NAME/ with its own users and roles.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes. 2 on a 2-core machine about doubles what the app takes (the web "
+    "stack is Python, one core per process); they share the store, SQLite or PostgreSQL.",
+)
+@click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Serve every project in this folder (its sub-folders with truthset.yaml): a project "
+    "list at /projects, each project at /p/NAME/ with its own users and roles.",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int, workspace: Path | None) -> None:
     """Run the annotation web app (API docs at /docs).
@@ -38,19 +47,27 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, workspace: Pat
         _serve_workspace(workspace, host, port, workers)
         return
     project = _open(ctx)
-    click.echo(f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
-               + (f", {workers} worker processes" if workers > 1 else ""))
+    click.echo(
+        f"truthset {project.config.name}: http://{host}:{port}/ (log in; API docs at /docs)"
+        + (f", {workers} worker processes" if workers > 1 else "")
+    )
     can_log_in = any(u["can_log_in"] for u in list_users(project))
     if not can_log_in:
         where = "" if project.root.resolve() == Path.cwd().resolve() else f" -p {project.root}"
-        click.echo(f"no user can log in yet: create one, e.g. truthset{where} user add NAME --role admin "
-                   "(the server need not stop)", err=True)
+        click.echo(
+            f"no user can log in yet: create one, e.g. truthset{where} user add NAME --role admin "
+            "(the server need not stop)",
+            err=True,
+        )
     from truthset.services.media import unrecorded_images
 
     missing = unrecorded_images(project)
     if missing:
-        click.echo(f"warning: {missing:,} item(s) have no recorded image and will not be shown; "
-                   "run 'truthset media rescan' (see docs/security.md)", err=True)
+        click.echo(
+            f"warning: {missing:,} item(s) have no recorded image and will not be shown; "
+            "run 'truthset media rescan' (see docs/security.md)",
+            err=True,
+        )
     if workers == 1:
         uvicorn.run(create_app(project), host=host, port=port, log_level="warning")
         return
@@ -59,8 +76,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, workspace: Pat
     session_key(project)  # made once here, before the workers start and read it
     project.close()
     os.environ["TRUTHSET_PROJECT"] = str(project.root)
-    uvicorn.run("truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+    uvicorn.run(
+        "truthset.server.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 def _serve_workspace(folder: Path, host: str, port: int, workers: int) -> None:
@@ -71,8 +89,10 @@ def _serve_workspace(folder: Path, host: str, port: int, workers: int) -> None:
     from truthset.services.workspace import open_workspace
 
     projects = open_workspace(folder)
-    click.echo(f"truthset workspace {folder}: http://{host}:{port}/projects"
-               + (f", {workers} worker processes" if workers > 1 else ""))
+    click.echo(
+        f"truthset workspace {folder}: http://{host}:{port}/projects"
+        + (f", {workers} worker processes" if workers > 1 else "")
+    )
     for name, p in sorted(projects.items()):
         click.echo(f"  {name:<24} {p.task:<24} http://{host}:{port}/p/{name}/")
     if workers == 1:
@@ -82,8 +102,14 @@ def _serve_workspace(folder: Path, host: str, port: int, workers: int) -> None:
         session_key(p)  # made once here, before the workers start and read it
         p.close()
     os.environ["TRUTHSET_WORKSPACE"] = str(folder)
-    uvicorn.run("truthset.server.workspace:workspace_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning")
+    uvicorn.run(
+        "truthset.server.workspace:workspace_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @main.command()
@@ -110,9 +136,17 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     data = status(project)
     written = write_reports(project)  # the quality report and the data card
     if as_json:
-        _echo_json({"directory": str(project.root), "import": report.to_dict(), "status": data,
-                    "dashboard": simulated, "checks": checked,
-                    "baseline": {k: v for k, v in baseline.items() if k != "summary"}, "reports": written})
+        _echo_json(
+            {
+                "directory": str(project.root),
+                "import": report.to_dict(),
+                "status": data,
+                "dashboard": simulated,
+                "checks": checked,
+                "baseline": {k: v for k, v in baseline.items() if k != "summary"},
+                "reports": written,
+            }
+        )
         return
     if report.batch is None:
         raise TruthsetError("the demo import recorded no batch")
@@ -123,17 +157,25 @@ def demo(directory: Path, as_json: bool, serve: bool, port: int) -> None:
     from truthset.quality import sample_size
 
     n = sample_size(data["items"], max_error_rate=0.02, confidence=0.95) if data["items"] else 0
-    click.echo(f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
-               f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
-               "--max-error-rate 0.02 -o review.csv draws them).")
+    click.echo(
+        f"\nquality check: to claim at most 2% wrong labels among these {data['items']:,} items with 95% "
+        f"confidence, review {n:,} of them and find no error (truthset qc sample --batch {report.batch} "
+        "--max-error-rate 0.02 -o review.csv draws them)."
+    )
     if not simulated["skipped"]:
-        click.echo(f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
-                   f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)")
-    click.echo(f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
-               f"; report: {checked['report']}; data issues raised: {checked.get('issues', 0)} (truthset issues list)")
+        click.echo(
+            f"\ndashboard: {simulated['judgements']:,} simulated judgements by 3 annotators over 14 days, "
+            f"{simulated['gold_items']} gold items, {simulated['reviews']} reviews (/dashboard in the web app)"
+        )
+    click.echo(
+        f"\ndata checks (truthset check): {', '.join(f'{k} {v:,}' for k, v in checked['flagged'].items())}"
+        f"; report: {checked['report']}; data issues raised: {checked.get('issues', 0)} (truthset issues list)"
+    )
     click.echo("\n" + baseline["summary"])
-    click.echo(f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
-               "truthset export --format labelstudio -o tasks.json")
+    click.echo(
+        f"\nnext: cd {directory} && truthset guide -o guide.html; truthset findings --kind duplicate; "
+        "truthset export --format labelstudio -o tasks.json"
+    )
     click.echo(f"\nreports: {written['quality_report']} and {written['data_card']}")
     if serve:
         import uvicorn

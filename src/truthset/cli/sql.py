@@ -30,7 +30,9 @@ def sql(ctx: click.Context, query: str, as_csv: bool, as_json: bool, limit: int)
     elif as_csv:
         click.echo(svc.as_csv(result), nl=False)
     else:
-        widths = [max([len(str(c))] + [len(str(r[i])) for r in result["rows"][:200]]) for i, c in enumerate(result["columns"])]
+        widths = [
+            max([len(str(c))] + [len(str(r[i])) for r in result["rows"][:200]]) for i, c in enumerate(result["columns"])
+        ]
         widths = [min(w, 60) for w in widths]
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(result["columns"], widths)))
         for r in result["rows"]:

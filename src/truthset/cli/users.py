@@ -29,7 +29,8 @@ def user_add(ctx: click.Context, name: str, role: str, password: str | None) -> 
 
     if password is None:
         password = load_settings().password or click.prompt(
-            f"password for {name}", hide_input=True, confirmation_prompt=True)
+            f"password for {name}", hide_input=True, confirmation_prompt=True
+        )
     account = add_user(_open(ctx.find_root()), name, role=role, password=password)
     click.echo(f"user {account.name!r} ({account.role}) can now log in")
 
@@ -45,7 +46,8 @@ def user_password(ctx: click.Context, name: str, password: str | None) -> None:
 
     if password is None:
         password = load_settings().password or click.prompt(
-            f"new password for {name}", hide_input=True, confirmation_prompt=True)
+            f"new password for {name}", hide_input=True, confirmation_prompt=True
+        )
     set_password(_open(ctx.find_root()), name, password)
     click.echo(f"password of {name!r} changed; their sessions are ended")
 
@@ -86,7 +88,9 @@ def user_disable(ctx: click.Context, name: str) -> None:
     from truthset.services.users import disable
 
     disable(_open(ctx.find_root()), name)
-    click.echo(f"{name!r} is disabled: no login, no API token, sessions ended ('truthset user enable {name}' undoes it)")
+    click.echo(
+        f"{name!r} is disabled: no login, no API token, sessions ended ('truthset user enable {name}' undoes it)"
+    )
 
 
 @user.command("enable")

@@ -40,12 +40,25 @@ def anomalies(ctx: click.Context, no_issues: bool, as_json: bool) -> None:
 @click.option("--column", "columns", multiple=True, help="Only these columns (repeatable).")
 @click.option("--text-column", "text_columns", multiple=True, help="Treat these columns as text (repeatable).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write an HTML report here.")
-@click.option("--model", "model", metavar="RUN", default=None,
-              help="Compare a training run's predictions (its id, or 'latest') instead of the data's columns.")
+@click.option(
+    "--model",
+    "model",
+    metavar="RUN",
+    default=None,
+    help="Compare a training run's predictions (its id, or 'latest') instead of the data's columns.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def drift(ctx: click.Context, reference: str, current: str, columns: tuple[str, ...], text_columns: tuple[str, ...],
-          output: Path | None, model: str | None, as_json: bool) -> None:
+def drift(
+    ctx: click.Context,
+    reference: str,
+    current: str,
+    columns: tuple[str, ...],
+    text_columns: tuple[str, ...],
+    output: Path | None,
+    model: str | None,
+    as_json: bool,
+) -> None:
     """Has the data drifted? Distances with thresholds, not p-values (no false alarms at large n).
 
     Numeric columns: normalised Wasserstein >= 0.1; categorical: Jensen-Shannon >= 0.1; text:
@@ -65,12 +78,15 @@ def drift(ctx: click.Context, reference: str, current: str, columns: tuple[str, 
     if model is not None:
         assert project is not None
         if columns or len(text_columns) > 1:
-            raise click.UsageError("--model compares the model's predictions: leave out --column; give at most "
-                                   "one --text-column (the files' column with the model's input)")
+            raise click.UsageError(
+                "--model compares the model's predictions: leave out --column; give at most "
+                "one --text-column (the files' column with the model's input)"
+            )
         from truthset.services.prediction_drift import compare_predictions, parse_run
 
-        result = compare_predictions(project, parse_run(model), reference, current,
-                                     text_column=text_columns[0] if text_columns else None)
+        result = compare_predictions(
+            project, parse_run(model), reference, current, text_column=text_columns[0] if text_columns else None
+        )
     else:
         result = compare(project, reference, current, columns=columns or None, text_columns=text_columns or None)
     if output is not None:
@@ -79,16 +95,24 @@ def drift(ctx: click.Context, reference: str, current: str, columns: tuple[str, 
         _echo_json(result)
         return
     what = f"prediction drift of run {result['run']}" if model is not None else "data set drift"
-    click.echo(f"{what}: {'YES' if result['drift'] else 'no'} "
-               f"({result['n_drifted_columns']} of {result['n_columns']} columns)")
+    click.echo(
+        f"{what}: {'YES' if result['drift'] else 'no'} ({result['n_drifted_columns']} of {result['n_columns']} columns)"
+    )
     if model is not None:
-        click.echo(f"  mean confidence {result['mean_confidence_reference']:.3f} -> {result['mean_confidence_current']:.3f}; "
-                   "predicted " + ", ".join(f"{k} {v:.1%} -> {result['predicted_share_current'][k]:.1%}"
-                                            for k, v in result["predicted_share_reference"].items()))
+        click.echo(
+            f"  mean confidence {result['mean_confidence_reference']:.3f} -> {result['mean_confidence_current']:.3f}; "
+            "predicted "
+            + ", ".join(
+                f"{k} {v:.1%} -> {result['predicted_share_current'][k]:.1%}"
+                for k, v in result["predicted_share_reference"].items()
+            )
+        )
     for c in result["columns"]:
         score = "n/a" if c["score"] is None else f"{c['score']:.4f}"
-        click.echo(f"  {c['column']:<20} {c['method']:<18} {score:>8} (threshold {c['threshold']})"
-                   f"{'  DRIFT' if c['drift'] else ''}")
+        click.echo(
+            f"  {c['column']:<20} {c['method']:<18} {score:>8} (threshold {c['threshold']})"
+            f"{'  DRIFT' if c['drift'] else ''}"
+        )
     if output is not None:
         click.echo(f"wrote {output}")
 
@@ -111,7 +135,9 @@ def labelling_drift(ctx: click.Context, from_version: int, to_version: int, as_j
         _echo_json(result)
         return
     label = result["label"]
-    click.echo(f"labels, version {from_version} -> {to_version}: Jensen-Shannon {label['score']:.4f} "
-               f"(threshold {label['threshold']}){'  DRIFT' if result['drift'] else ''}")
+    click.echo(
+        f"labels, version {from_version} -> {to_version}: Jensen-Shannon {label['score']:.4f} "
+        f"(threshold {label['threshold']}){'  DRIFT' if result['drift'] else ''}"
+    )
     for a in result["annotators"]:
         click.echo(f"  {a['annotator']:<20} {a['score']:.4f}{'  DRIFT' if a['drift'] else ''}")

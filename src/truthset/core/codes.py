@@ -31,9 +31,7 @@ IntArray = npt.NDArray[np.int32]
 def _canonical_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
     """The ``item``, ``annotator``, ``label`` columns of ``df`` (aliases resolved), uncopied."""
     if not isinstance(df, pd.DataFrame):
-        raise InvalidInput(
-            f"expected a pandas DataFrame with columns item, annotator, label; got {type(df).__name__}"
-        )
+        raise InvalidInput(f"expected a pandas DataFrame with columns item, annotator, label; got {type(df).__name__}")
     columns = set(df.columns)
     source = {name: name for name in REQUIRED}
     for alias, name in ALIASES.items():
@@ -50,8 +48,7 @@ def _canonical_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
     repeated = [name for name, col in out.items() if isinstance(col, pd.DataFrame)]
     if repeated:
         raise InvalidInput(
-            f"annotation frame has more than one column named {repeated}; keep one of each "
-            "(item, annotator, label)."
+            f"annotation frame has more than one column named {repeated}; keep one of each (item, annotator, label)."
         )
     return out
 
@@ -160,9 +157,7 @@ def _declared_codes(
     return remap[codes], declared, unknown
 
 
-def encode_annotations(
-    df: pd.DataFrame, *, labels: Sequence[object] | None = None
-) -> AnnotationCodes:
+def encode_annotations(df: pd.DataFrame, *, labels: Sequence[object] | None = None) -> AnnotationCodes:
     """Encode a long annotation frame to integer arrays.
 
     Parameters

@@ -49,57 +49,90 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
-        "Example: postgresql+psycopg://user@host/db")
+        None,
+        description="SQLAlchemy URL of the store. Default: SQLite in <project>/.truthset/truthset.db. "
+        "Example: postgresql+psycopg://user@host/db",
+    )
     import_chunk_rows: int = Field(20000, ge=1, description="Rows per chunk while importing; bounds memory.")
     import_max_field_chars: int = Field(
-        1 << 20, ge=1, description="Longest value (characters) an import accepts; a longer one makes a rejected "
-        "row, read without holding it in memory (a line or JSON element may be 4 times this long).")
+        1 << 20,
+        ge=1,
+        description="Longest value (characters) an import accepts; a longer one makes a rejected "
+        "row, read without holding it in memory (a line or JSON element may be 4 times this long).",
+    )
     import_parallel_bytes: int = Field(
-        8 * 2**20, ge=0, description="Files at least this large are read in a second process while the first writes.")
+        8 * 2**20, ge=0, description="Files at least this large are read in a second process while the first writes."
+    )
     sqlite_busy_timeout_ms: int = Field(30000, ge=0, description="How long a SQLite writer waits for the lock.")
     server_db_threads: int = Field(
-        0, ge=0, description="How many annotation-queue transactions a server process runs at once. 0: one on "
+        0,
+        ge=0,
+        description="How many annotation-queue transactions a server process runs at once. 0: one on "
         "SQLite (it has one writer; the thread it waits on when the lock is taken), four on PostgreSQL "
-        "(pooled asynchronous connections).")
+        "(pooled asynchronous connections).",
+    )
     account_cache_seconds: float = Field(
-        2, ge=0, description="How long a server process reuses a looked-up API token or session user; a changed "
-        "role, a new token or a removed user takes effect within this time. 0 looks up every request.")
+        2,
+        ge=0,
+        description="How long a server process reuses a looked-up API token or session user; a changed "
+        "role, a new token or a removed user takes effect within this time. 0 looks up every request.",
+    )
     max_body_bytes: int = Field(
-        2**20, ge=1, description="Largest request body the server accepts (bytes), for every route but item "
-        "pushes; a larger one is answered 413, also when it is sent without a Content-Length.")
+        2**20,
+        ge=1,
+        description="Largest request body the server accepts (bytes), for every route but item "
+        "pushes; a larger one is answered 413, also when it is sent without a Content-Length.",
+    )
     max_items_body_bytes: int = Field(
-        32 * 2**20, ge=1, description="Largest body of an item push (POST /api/items), in bytes; split larger "
-        "pushes.")
+        32 * 2**20, ge=1, description="Largest body of an item push (POST /api/items), in bytes; split larger pushes."
+    )
     login_concurrency: int = Field(
-        2, ge=1, description="Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of "
-        "CPU each); further logins wait their turn (up to 10 s, then 503).")
+        2,
+        ge=1,
+        description="Password checks a server process runs at once (argon2: ~64 MiB and tens of ms of "
+        "CPU each); further logins wait their turn (up to 10 s, then 503).",
+    )
     login_free_failures: int = Field(
-        5, ge=0, description="Failed logins for one name before each further attempt must wait (1 s, doubling "
-        "up to login_backoff_max_seconds; earlier attempts get 429 with Retry-After).")
+        5,
+        ge=0,
+        description="Failed logins for one name before each further attempt must wait (1 s, doubling "
+        "up to login_backoff_max_seconds; earlier attempts get 429 with Retry-After).",
+    )
     login_free_failures_per_address: int = Field(
-        20, ge=0, description="Failed logins from one client address (any names) before the same back-off "
-        "applies to the address. Behind a proxy, see docs/security.md so this is the client's address.")
+        20,
+        ge=0,
+        description="Failed logins from one client address (any names) before the same back-off "
+        "applies to the address. Behind a proxy, see docs/security.md so this is the client's address.",
+    )
     login_backoff_max_seconds: float = Field(
-        300, ge=0, description="Longest wait the login back-off imposes, in seconds.")
+        300, ge=0, description="Longest wait the login back-off imposes, in seconds."
+    )
     https: bool = Field(
-        False, description="1 when users reach the server over HTTPS (directly or through a proxy that "
+        False,
+        description="1 when users reach the server over HTTPS (directly or through a proxy that "
         "terminates TLS): the session cookie gets the Secure flag and responses send "
-        "Strict-Transport-Security.")
+        "Strict-Transport-Security.",
+    )
     secret_key: str | None = Field(
-        None, description="Key that signs session cookies (32+ characters). Default: a random key kept in "
-        "<project>/.truthset/secret_key (mode 0600); set it so several servers share sessions.")
+        None,
+        description="Key that signs session cookies (32+ characters). Default: a random key kept in "
+        "<project>/.truthset/secret_key (mode 0600); set it so several servers share sessions.",
+    )
     project: str | None = Field(
-        None, description="Project folder served by `uvicorn --factory truthset.server.app:app_from_env` "
-        "(set by `truthset serve --workers N`).")
+        None,
+        description="Project folder served by `uvicorn --factory truthset.server.app:app_from_env` "
+        "(set by `truthset serve --workers N`).",
+    )
     password: str | None = Field(
-        None, description="Password for `truthset user add` and `truthset user password` without a prompt "
-        "(scripts, CI).")
+        None,
+        description="Password for `truthset user add` and `truthset user password` without a prompt (scripts, CI).",
+    )
 
 
 #: the declared table (name, default, help) of every setting, from :class:`Settings`
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(name, f.default, f.description or "") for name, f in Settings.model_fields.items())
+    Setting(name, f.default, f.description or "") for name, f in Settings.model_fields.items()
+)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,8 +169,10 @@ class QueueConfig(BaseModel):
     overlap: int = Field(1, ge=1, le=50, description="Annotations wanted per item.")
     gold_rate: float = Field(0.0, ge=0, le=1, description="Share of hidden gold items mixed in.")
     order: Literal["random", "sequential", "uncertainty"] = Field(
-        "random", description="Order in which items are handed out; uncertainty: most uncertain first, as ranked "
-        "by the latest 'truthset prelabel' (items it did not rank follow in random order).")
+        "random",
+        description="Order in which items are handed out; uncertainty: most uncertain first, as ranked "
+        "by the latest 'truthset prelabel' (items it did not rank follow in random order).",
+    )
     lease_minutes: int = Field(30, ge=1, description="How long an assignment is held.")
     max_per_annotator: int | None = Field(
         None, ge=1, description="Most items one annotator is given in the annotate stage (unset: no limit)."
@@ -150,13 +185,20 @@ class ActiveConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     retrain_every: int | None = Field(
-        None, ge=1, description="Retrain after this many new human labels since the last training run (unset: "
+        None,
+        ge=1,
+        description="Retrain after this many new human labels since the last training run (unset: "
         "never automatically). The server retrains in a background thread; 'truthset train --if-due' does it "
-        "from the command line or cron.")
-    in_server: bool = Field(True, description="Let the annotation server retrain in a background thread when a "
-                            "retrain is due (false: only 'truthset train --if-due' retrains).")
+        "from the command line or cron.",
+    )
+    in_server: bool = Field(
+        True,
+        description="Let the annotation server retrain in a background thread when a "
+        "retrain is due (false: only 'truthset train --if-due' retrains).",
+    )
     uncertainty: Literal["entropy", "margin", "least_confidence"] = Field(
-        "entropy", description="How the refreshed pre-labels rank items when queue.order is uncertainty.")
+        "entropy", description="How the refreshed pre-labels rank items when queue.order is uncertainty."
+    )
     n_boot: int = Field(200, ge=0, description="Bootstrap replicates for the intervals of an automatic retrain.")
 
 
@@ -205,17 +247,31 @@ class AnomaliesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_annotations: int = Field(20, ge=1, description="Annotations an annotator needs before the per-annotator flags judge them.")
-    fast_ratio: float = Field(3.0, gt=1, description="fast_annotator: the others' median seconds per item over the annotator's.")
-    single_label_share: float = Field(0.9, gt=0, le=1, description="single_label: share of one label in an annotator's answers.")
-    single_label_excess: float = Field(0.2, ge=0, le=1, description="single_label: points above the other annotators' share.")
-    pattern_kappa: float = Field(0.8, gt=0, le=1, description="fixed_pattern: chance-corrected self-agreement at some lag.")
+    min_annotations: int = Field(
+        20, ge=1, description="Annotations an annotator needs before the per-annotator flags judge them."
+    )
+    fast_ratio: float = Field(
+        3.0, gt=1, description="fast_annotator: the others' median seconds per item over the annotator's."
+    )
+    single_label_share: float = Field(
+        0.9, gt=0, le=1, description="single_label: share of one label in an annotator's answers."
+    )
+    single_label_excess: float = Field(
+        0.2, ge=0, le=1, description="single_label: points above the other annotators' share."
+    )
+    pattern_kappa: float = Field(
+        0.8, gt=0, le=1, description="fixed_pattern: chance-corrected self-agreement at some lag."
+    )
     gold_fail_run: int = Field(6, ge=1, description="gold_failures: gold items wrong in a row.")
-    agreement_drop: float = Field(0.2, gt=0, description="agreement_drop: fall of a batch's agreement from the previous batch's.")
+    agreement_drop: float = Field(
+        0.2, gt=0, description="agreement_drop: fall of a batch's agreement from the previous batch's."
+    )
     agreement_min_items: int = Field(50, ge=1, description="agreement_drop: items with 2+ judgements a batch needs.")
     label_shift_js: float = Field(0.1, gt=0, le=1, description="label_shift: Jensen-Shannon distance between batches.")
     label_shift_min_count: int = Field(30, ge=1, description="label_shift: annotations each side needs.")
-    stall_hours: float = Field(24.0, gt=0, description="stalled_queue: hours without an annotation while items are open.")
+    stall_hours: float = Field(
+        24.0, gt=0, description="stalled_queue: hours without an annotation while items are open."
+    )
 
 
 class DriftConfig(BaseModel):
@@ -226,14 +282,26 @@ class DriftConfig(BaseModel):
     on_import: bool = Field(True, description="Compare each new batch with the earlier ones and raise a drift issue.")
     wasserstein: float = Field(0.1, gt=0, description="Numeric columns: normalised Wasserstein distance.")
     jensenshannon: float = Field(0.1, gt=0, le=1, description="Categorical columns: Jensen-Shannon distance.")
-    domain_auc: float = Field(0.55, gt=0.5, lt=1, description="Text columns: cross-validated ROC-AUC of the domain classifier.")
+    domain_auc: float = Field(
+        0.55, gt=0.5, lt=1, description="Text columns: cross-validated ROC-AUC of the domain classifier."
+    )
     drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that makes the data set drift.")
-RuleKind = Literal["required", "type", "range", "regex", "allowed", "unique", "max_length", "min_text_length",
-                   "label_in_schema"]
+
+
+RuleKind = Literal[
+    "required", "type", "range", "regex", "allowed", "unique", "max_length", "min_text_length", "label_in_schema"
+]
 #: what each rule kind needs besides ``field`` (label_in_schema needs no field)
 RULE_NEEDS: dict[str, tuple[str, ...]] = {
-    "required": (), "type": ("type",), "range": ("min|max",), "regex": ("pattern",), "allowed": ("values",),
-    "unique": (), "max_length": ("length",), "min_text_length": ("length",), "label_in_schema": (),
+    "required": (),
+    "type": ("type",),
+    "range": ("min|max",),
+    "regex": ("pattern",),
+    "allowed": ("values",),
+    "unique": (),
+    "max_length": ("length",),
+    "min_text_length": ("length",),
+    "label_in_schema": (),
 }
 
 
@@ -243,10 +311,16 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: RuleKind = Field(description="What the rule checks (docs/checks.md lists each kind).")
-    field: str | None = Field(None, min_length=1, max_length=200, pattern=r'^[^"\\]+$',
-                              description="Payload field checked (every kind but label_in_schema).")
+    field: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r'^[^"\\]+$',
+        description="Payload field checked (every kind but label_in_schema).",
+    )
     severity: Literal["blocking", "warning"] = Field(
-        "warning", description="blocking: 'truthset check' exits 1 while the rule has violations.")
+        "warning", description="blocking: 'truthset check' exits 1 while the rule has violations."
+    )
     name: str | None = Field(None, max_length=60, description="Name in reports (default: kind:field).")
     type: Literal["string", "integer", "number", "boolean"] | None = Field(None, description="type: the JSON type.")
     min: float | None = Field(None, description="range: smallest allowed value.")
@@ -365,8 +439,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         allowed_keys = _allowed_keys(tuple(error["loc"][:-1]))
-        return (f"key '{key}': unknown key; allowed here: {', '.join(allowed_keys)} "
-                "(remove it or check its spelling)")
+        return f"key '{key}': unknown key; allowed here: {', '.join(allowed_keys)} (remove it or check its spelling)"
     if kind == "missing":
         return f"key '{key}': required but missing"
     allowed = ctx.get("expected")

@@ -50,8 +50,9 @@ def chi2_p_values(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike
     n_r, n_c = r.sum(axis=1, keepdims=True), c.sum(axis=1, keepdims=True)
     share = col / np.maximum(n_r + n_c, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        stat = np.where(col > 0, (r - n_r * share) ** 2 / (n_r * share)
-                        + (c - n_c * share) ** 2 / (n_c * share), 0.0).sum(axis=1)
+        stat = np.where(
+            col > 0, (r - n_r * share) ** 2 / (n_r * share) + (c - n_c * share) ** 2 / (n_c * share), 0.0
+        ).sum(axis=1)
     dof = (col > 0).sum(axis=1) - 1
     p = np.where(dof > 0, chi2.sf(stat, np.maximum(dof, 1)), 1.0)
     return np.asarray(p, dtype=np.float64)

@@ -86,8 +86,7 @@ class MissingDependency(TruthsetError, ImportError):
 def missing_extra(module: str, extra: str) -> MissingDependency:
     """Build the error for an optional dependency that is not installed."""
     return MissingDependency(
-        f"this feature needs the '{module}' package, which is not installed; "
-        f"run: pip install 'truthset[{extra}]'"
+        f"this feature needs the '{module}' package, which is not installed; run: pip install 'truthset[{extra}]'"
     )
 
 

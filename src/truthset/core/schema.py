@@ -35,7 +35,14 @@ TASK_TYPES: tuple[str, ...] = (
 
 #: A palette for labels created without a colour (colour-blind safe, Okabe–Ito).
 PALETTE: tuple[str, ...] = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
 )
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -48,9 +55,7 @@ class Label(BaseModel):
     name: str = Field(min_length=1, description="The label value stored in annotations.")
     definition: str = Field("", description="What the label means, in one or two sentences.")
     include: list[str] = Field(default_factory=list, description="Examples that ARE this label.")
-    exclude: list[str] = Field(
-        default_factory=list, description="Near misses that are NOT this label, and why."
-    )
+    exclude: list[str] = Field(default_factory=list, description="Near misses that are NOT this label, and why.")
     tie_break: str = Field("", description="How to decide when this label competes with another.")
     hotkey: str = Field("", description="One key that applies this label in the web app.")
     color: str = Field("", description="Colour as #RRGGBB.")
@@ -152,8 +157,10 @@ def _describe_duplicates(schema: LabelSchema, group: list[int]) -> str:
     if len(set(names)) == 1:
         return f"label {names[0]!r} is defined {len(names)} times (labels[{'], labels['.join(map(str, group))}])"
     listed = " and ".join(f"{n!r} (labels[{i}])" for n, i in zip(names, group))
-    return (f"labels {listed} are the same name written differently (names are compared ignoring "
-            "case, Unicode form and spacing)")
+    return (
+        f"labels {listed} are the same name written differently (names are compared ignoring "
+        "case, Unicode form and spacing)"
+    )
 
 
 def require_unique_names(schema: LabelSchema) -> None:
@@ -188,9 +195,7 @@ class Finding:
     message: str
 
 
-def check_schema(
-    schema: LabelSchema, *, data_labels: Iterable[str] = (), pending: Iterable[str] = ()
-) -> list[Finding]:
+def check_schema(schema: LabelSchema, *, data_labels: Iterable[str] = (), pending: Iterable[str] = ()) -> list[Finding]:
     """Find what would confuse annotators or break annotation.
 
     Checks duplicate names (ignoring case, Unicode form and spacing: :func:`name_key`), hotkey
@@ -201,24 +206,26 @@ def check_schema(
     """
     findings: list[Finding] = []
     for group in duplicate_names(schema):
-        findings.append(Finding("error", "duplicate-name", _describe_duplicates(schema, group)
-                                + "; keep one and delete or rename the other(s)"))
+        findings.append(
+            Finding(
+                "error",
+                "duplicate-name",
+                _describe_duplicates(schema, group) + "; keep one and delete or rename the other(s)",
+            )
+        )
     keys: dict[str, list[str]] = {}
     for label in schema.labels:
         if label.hotkey:
             keys.setdefault(label.hotkey.lower(), []).append(label.name)
     for key, names in keys.items():
         if len(names) > 1:
-            findings.append(
-                Finding("error", "hotkey-clash", f"hotkey {key!r} is used by {', '.join(names)}")
-            )
+            findings.append(Finding("error", "hotkey-clash", f"hotkey {key!r} is used by {', '.join(names)}"))
         if key in RESERVED_HOTKEYS:
             findings.append(
                 Finding(
                     "error",
                     "hotkey-reserved",
-                    f"hotkey {key!r} of {', '.join(names)} is reserved for "
-                    f"'{RESERVED_HOTKEYS[key]}'; pick another key",
+                    f"hotkey {key!r} of {', '.join(names)} is reserved for '{RESERVED_HOTKEYS[key]}'; pick another key",
                 )
             )
     spare = free_hotkeys([*keys, *RESERVED_HOTKEYS])
@@ -280,7 +287,9 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             raise SchemaError("field 'value': a multi-label annotation is a list of label names")
         unknown = sorted(set(value) - names)
         if unknown:
-            raise SchemaError(f"field 'value': unknown label(s) {excerpt(unknown, 200)}; the labels are {sorted(names)}")
+            raise SchemaError(
+                f"field 'value': unknown label(s) {excerpt(unknown, 200)}; the labels are {sorted(names)}"
+            )
         return sorted(set(value))
     if task == "ner":
         if not isinstance(value, list):
@@ -291,7 +300,12 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
             if not isinstance(span, dict):
                 raise SchemaError(f"{where}: a span is an object with start, end and label")
             start, end, label = span.get("start"), span.get("end"), span.get("label")
-            if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
+            if (
+                not isinstance(start, int)
+                or not isinstance(end, int)
+                or isinstance(start, bool)
+                or isinstance(end, bool)
+            ):
                 raise SchemaError(f"{where}: start and end must be whole numbers (character offsets)")
             if label not in names:
                 raise SchemaError(f"{where}: unknown label {excerpt(label)}; the labels are {sorted(names)}")
@@ -303,8 +317,10 @@ def validate_value(task: str, schema: LabelSchema, value: object, *, text: str |
         if schema.span_overlap == "forbid":
             for a, b in zip(spans, spans[1:]):
                 if b["start"] < a["end"]:
-                    raise SchemaError(f"field 'value': spans {a['start']}-{a['end']} and {b['start']}-{b['end']} "
-                                      "overlap, which this schema forbids (schema.span_overlap)")
+                    raise SchemaError(
+                        f"field 'value': spans {a['start']}-{a['end']} and {b['start']}-{b['end']} "
+                        "overlap, which this schema forbids (schema.span_overlap)"
+                    )
         return spans
     if not isinstance(value, str):
         raise SchemaError("field 'value': this task takes one label name")

@@ -65,12 +65,13 @@ class DriftThresholds:
                     f"Use e.g. {name}={getattr(DriftThresholds, name)}."
                 )
         if not 0 < self.alpha <= 1:
-            raise InvalidInput(f"alpha is a probability in (0, 1]; got {self.alpha!r}. Use e.g. "
-                               "alpha=0.001, or alpha=1 to turn the noise guard off.")
+            raise InvalidInput(
+                f"alpha is a probability in (0, 1]; got {self.alpha!r}. Use e.g. "
+                "alpha=0.001, or alpha=1 to turn the noise guard off."
+            )
         if not 0 < self.drift_share <= 1:
             raise InvalidInput(
-                f"drift_share is a share of columns in (0, 1]; got {self.drift_share!r}. "
-                "Use e.g. drift_share=0.5."
+                f"drift_share is a share of columns in (0, 1]; got {self.drift_share!r}. Use e.g. drift_share=0.5."
             )
 
 
@@ -96,8 +97,14 @@ class ColumnDrift:
     def to_dict(self) -> dict[str, Any]:
         """Plain fields for ``--json``."""
         score = None if np.isnan(self.score) else self.score
-        return {"column": self.column, "method": self.method, "score": score,
-                "threshold": self.threshold, "drift": self.drift, "details": self.details}
+        return {
+            "column": self.column,
+            "method": self.method,
+            "score": score,
+            "threshold": self.threshold,
+            "drift": self.drift,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,16 +120,21 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain fields for ``--json``: ``drift`` and a ``columns`` list."""
-        return {"drift": self.drift, "share_drifted": self.share_drifted,
-                "drift_share": self.drift_share, "n_columns": self.n_columns,
-                "n_drifted_columns": self.n_drifted_columns,
-                "columns": [c.to_dict() for c in self.columns]}
+        return {
+            "drift": self.drift,
+            "share_drifted": self.share_drifted,
+            "drift_share": self.drift_share,
+            "n_columns": self.n_columns,
+            "n_drifted_columns": self.n_drifted_columns,
+            "columns": [c.to_dict() for c in self.columns],
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per test: column, method, score, threshold, drift."""
-        return pd.DataFrame([{k: v for k, v in c.to_dict().items() if k != "details"}
-                             for c in self.columns],
-                            columns=["column", "method", "score", "threshold", "drift"])
+        return pd.DataFrame(
+            [{k: v for k, v in c.to_dict().items() if k != "details"} for c in self.columns],
+            columns=["column", "method", "score", "threshold", "drift"],
+        )
 
 
 def summarise(tests: Sequence[ColumnDrift], drift_share: float) -> DriftReport:
@@ -133,9 +145,14 @@ def summarise(tests: Sequence[ColumnDrift], drift_share: float) -> DriftReport:
     n = len(by_column)
     drifted = sum(by_column.values())
     share = drifted / n if n else 0.0
-    return DriftReport(drift=bool(n and share >= drift_share), share_drifted=share,
-                       drift_share=drift_share, n_columns=n, n_drifted_columns=drifted,
-                       columns=tuple(tests))
+    return DriftReport(
+        drift=bool(n and share >= drift_share),
+        share_drifted=share,
+        drift_share=drift_share,
+        n_columns=n,
+        n_drifted_columns=drifted,
+        columns=tuple(tests),
+    )
 
 
 # --------------------------------------------------------------------------- distances

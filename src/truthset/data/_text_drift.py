@@ -55,28 +55,50 @@ MIN_ROWS = 2 * FOLDS
 CV_ALLOWANCE = 2.0
 
 
-def text_drift(column: str, reference: pd.Series, current: pd.Series, th: DriftThresholds, *,
-               max_rows: int, seed: int, missing: dict[str, float]) -> list[ColumnDrift]:
+def text_drift(
+    column: str,
+    reference: pd.Series,
+    current: pd.Series,
+    th: DriftThresholds,
+    *,
+    max_rows: int,
+    seed: int,
+    missing: dict[str, float],
+) -> list[ColumnDrift]:
     """The three tests of one text column (``reference`` and ``current``: strings, no NaN)."""
     ref_len = reference.str.len().to_numpy(dtype=np.float64)
     cur_len = current.str.len().to_numpy(dtype=np.float64)
     score, scale = normalised_wasserstein(ref_len, cur_len)
     p = ks_p_value(ref_len, cur_len)
-    length = ColumnDrift(column, "text_length", score, th.text_length,
-                         bool(score >= th.text_length and p < th.alpha), {
-                             "n_reference": int(ref_len.size), "n_current": int(cur_len.size),
-                             "mean_length_reference": float(ref_len.mean()),
-                             "mean_length_current": float(cur_len.mean()), "scale": scale,
-                             "p_value": p, **missing})
+    length = ColumnDrift(
+        column,
+        "text_length",
+        score,
+        th.text_length,
+        bool(score >= th.text_length and p < th.alpha),
+        {
+            "n_reference": int(ref_len.size),
+            "n_current": int(cur_len.size),
+            "mean_length_reference": float(ref_len.mean()),
+            "mean_length_current": float(cur_len.mean()),
+            "scale": scale,
+            "p_value": p,
+            **missing,
+        },
+    )
     counts, vocabulary = _count_matrix(reference, current)
     rng = np.random.default_rng(seed)
     n_ref = len(reference)
-    return [length, _oov(column, counts, vocabulary, n_ref, th, rng),
-            _domain_classifier(column, counts, vocabulary, n_ref, th, max_rows, rng, seed)]
+    return [
+        length,
+        _oov(column, counts, vocabulary, n_ref, th, rng),
+        _domain_classifier(column, counts, vocabulary, n_ref, th, max_rows, rng, seed),
+    ]
 
 
 def _count_matrix(reference: pd.Series, current: pd.Series) -> tuple[sp.csr_matrix, Words]:
     from sklearn.feature_extraction.text import CountVectorizer
+
     vec = CountVectorizer(lowercase=False, token_pattern=TOKEN_PATTERN, dtype=np.int32)
     texts = np.concatenate([reference.to_numpy(dtype=object), current.to_numpy(dtype=object)])
     try:
@@ -97,13 +119,14 @@ def _ratio(unseen: FloatArray, tokens: FloatArray) -> tuple[float, float]:
     return rate, float(np.square(unseen - rate * tokens).sum()) / total**2
 
 
-def _oov(column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int,
-         th: DriftThresholds, rng: np.random.Generator) -> ColumnDrift:
+def _oov(
+    column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int, th: DriftThresholds, rng: np.random.Generator
+) -> ColumnDrift:
     from scipy.stats import norm
 
     ref, cur = counts[:n_ref], counts[n_ref:]
     order = rng.permutation(n_ref)
-    halves = (order[: n_ref // 2], order[n_ref // 2:])
+    halves = (order[: n_ref // 2], order[n_ref // 2 :])
     cur_tokens = np.asarray(cur.sum(axis=1)).ravel().astype(np.float64)
     ref_rates, cur_rates, ses = [], [], []
     for a, b in (halves, halves[::-1]):
@@ -123,11 +146,21 @@ def _oov(column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int,
     p = float(norm.sf(score / se)) if se > 0 else (0.0 if score > 0 else 1.0)
     drift = bool(score >= th.oov_rate and p < th.alpha and n_ref >= 2)
     top = np.argsort(-new_words)[:10]
-    return ColumnDrift(column, "oov_rate", score, th.oov_rate, drift, {
-        "oov_rate_reference": ref_rate, "oov_rate_current": cur_rate, "standard_error": se,
-        "p_value": p,
-        "current_tokens": int(cur_tokens.sum()),
-        "top_new_tokens": [str(vocabulary[i]) for i in top if new_words[i] > 0]})
+    return ColumnDrift(
+        column,
+        "oov_rate",
+        score,
+        th.oov_rate,
+        drift,
+        {
+            "oov_rate_reference": ref_rate,
+            "oov_rate_current": cur_rate,
+            "standard_error": se,
+            "p_value": p,
+            "current_tokens": int(cur_tokens.sum()),
+            "top_new_tokens": [str(vocabulary[i]) for i in top if new_words[i] > 0],
+        },
+    )
 
 
 def auc_noise_floor(n_reference: int, n_current: int, alpha: float) -> float:
@@ -144,25 +177,47 @@ def _sample(n: int, cap: int, rng: np.random.Generator) -> Any:
     return np.arange(n) if n <= cap else np.sort(rng.choice(n, size=cap, replace=False))
 
 
-def _domain_classifier(column: str, counts: sp.csr_matrix, vocabulary: Words, n_ref: int,
-                       th: DriftThresholds, max_rows: int, rng: np.random.Generator,
-                       seed: int) -> ColumnDrift:
+def _domain_classifier(
+    column: str,
+    counts: sp.csr_matrix,
+    vocabulary: Words,
+    n_ref: int,
+    th: DriftThresholds,
+    max_rows: int,
+    rng: np.random.Generator,
+    seed: int,
+) -> ColumnDrift:
     n_cur = counts.shape[0] - n_ref
     if min(n_ref, n_cur) < MIN_ROWS:
-        return ColumnDrift(column, "domain_classifier", float("nan"), th.domain_auc, False, {
-            "skipped": f"the domain classifier needs at least {MIN_ROWS} rows on each side "
-                       f"(has {n_ref} reference, {n_cur} current)"})
+        return ColumnDrift(
+            column,
+            "domain_classifier",
+            float("nan"),
+            th.domain_auc,
+            False,
+            {
+                "skipped": f"the domain classifier needs at least {MIN_ROWS} rows on each side "
+                f"(has {n_ref} reference, {n_cur} current)"
+            },
+        )
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+
     rows = np.concatenate([_sample(n_ref, max_rows, rng), n_ref + _sample(n_cur, max_rows, rng)])
     y = (rows >= n_ref).astype(np.int8)
     x = counts[rows]
     words = np.flatnonzero(np.diff(x.tocsc().indptr) >= 2)  # seen in at least two rows
     if words.size == 0:
-        return ColumnDrift(column, "domain_classifier", float("nan"), th.domain_auc, False, {
-            "skipped": "no word appears in two rows, so there is nothing to learn from"})
+        return ColumnDrift(
+            column,
+            "domain_classifier",
+            float("nan"),
+            th.domain_auc,
+            False,
+            {"skipped": "no word appears in two rows, so there is nothing to learn from"},
+        )
     x = TfidfTransformer(sublinear_tf=True).fit_transform(x[:, words])
     aucs = []
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
@@ -174,11 +229,18 @@ def _domain_classifier(column: str, counts: sp.csr_matrix, vocabulary: Words, n_
     coef = LogisticRegression(solver="liblinear", C=1.0, random_state=seed).fit(x, y).coef_[0]
     order = np.argsort(coef)
     names = vocabulary[words]
-    return ColumnDrift(column, "domain_classifier", score, th.domain_auc,
-                       bool(score > th.domain_auc and score > floor), {
-                           "fold_auc": aucs, "noise_floor": floor, "n_reference": int((y == 0).sum()),
-                           "n_current": int((y == 1).sum()),
-                           "top_current_tokens": [str(names[i]) for i in order[::-1][:10]
-                                                  if coef[i] > 0],
-                           "top_reference_tokens": [str(names[i]) for i in order[:10]
-                                                    if coef[i] < 0]})
+    return ColumnDrift(
+        column,
+        "domain_classifier",
+        score,
+        th.domain_auc,
+        bool(score > th.domain_auc and score > floor),
+        {
+            "fold_auc": aucs,
+            "noise_floor": floor,
+            "n_reference": int((y == 0).sum()),
+            "n_current": int((y == 1).sum()),
+            "top_current_tokens": [str(names[i]) for i in order[::-1][:10] if coef[i] > 0],
+            "top_reference_tokens": [str(names[i]) for i in order[:10] if coef[i] < 0],
+        },
+    )

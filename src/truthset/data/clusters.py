@@ -56,8 +56,7 @@ class Clusters:
         return cls(cluster, first[order], np.bincount(cluster, minlength=len(order)))
 
     @classmethod
-    def from_pairs(cls, n: int, a: npt.ArrayLike, b: npt.ArrayLike,
-                   base: Clusters | None = None) -> Clusters:
+    def from_pairs(cls, n: int, a: npt.ArrayLike, b: npt.ArrayLike, base: Clusters | None = None) -> Clusters:
         """Connected components of the graph whose edges are the pairs (a[i], b[i]).
 
         ``base`` (optional) adds its clusters as already joined (e.g. exact duplicates). This is
@@ -102,12 +101,14 @@ class Clusters:
         pos = pos[np.argsort(self.cluster[pos], kind="stable")]
         rep = self.representative[self.cluster[pos]]
         label = np.asarray(ids, dtype=object) if ids is not None else None
-        return pd.DataFrame({
-            "item": label[pos] if label is not None else pos,
-            "cluster": self.cluster[pos],
-            "representative": label[rep] if label is not None else rep,
-            "size": self.size[self.cluster[pos]],
-        })
+        return pd.DataFrame(
+            {
+                "item": label[pos] if label is not None else pos,
+                "cluster": self.cluster[pos],
+                "representative": label[rep] if label is not None else rep,
+                "size": self.size[self.cluster[pos]],
+            }
+        )
 
 
 def distinct_per_cluster(clusters: Clusters, values: npt.ArrayLike | pd.Series) -> npt.NDArray[np.int64]:

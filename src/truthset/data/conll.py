@@ -63,8 +63,17 @@ def _header(key: str, value: str) -> str:
     return f"# {key} = {value}\n"
 
 
-def block(*, item_id: int, external_id: str | None, text: str, payload: dict[str, Any], text_field: str,
-          annotator: str | None = None, gold: bool = False, spans: Sequence[dict[str, Any]] | None = None) -> str:
+def block(
+    *,
+    item_id: int,
+    external_id: str | None,
+    text: str,
+    payload: dict[str, Any],
+    text_field: str,
+    annotator: str | None = None,
+    gold: bool = False,
+    spans: Sequence[dict[str, Any]] | None = None,
+) -> str:
     """One CoNLL block: headers, then a token and tag per line (none when ``spans`` is None)."""
     out = [f"# item_id = {item_id}\n"]
     if external_id is not None:
@@ -137,9 +146,14 @@ def _parse_block(lines: list[tuple[int, str]]) -> Row | None:
     if text is None:
         text = " ".join(toks)
     offsets = tokens(text)
-    fields: dict[str, Any] = {"text": text, "external_id": headers.get("external_id"),
-                              "annotator": headers.get("annotator"), "gold": headers.get("gold") == "true",
-                              "spans": None, "payload": {}}
+    fields: dict[str, Any] = {
+        "text": text,
+        "external_id": headers.get("external_id"),
+        "annotator": headers.get("annotator"),
+        "gold": headers.get("gold") == "true",
+        "spans": None,
+        "payload": {},
+    }
     if "payload_json" in headers:
         try:
             payload = json.loads(headers["payload_json"])
@@ -150,8 +164,12 @@ def _parse_block(lines: list[tuple[int, str]]) -> Row | None:
         fields["payload"] = payload
     if toks:
         if [t for t, _s, _e in offsets] != toks:
-            return Row(line=line, error="the tokens do not match the block's '# text' (tokens are the text's "
-                                        "whitespace-separated pieces)", error_field="text")
+            return Row(
+                line=line,
+                error="the tokens do not match the block's '# text' (tokens are the text's "
+                "whitespace-separated pieces)",
+                error_field="text",
+            )
         fields["spans"] = spans_from_tags(offsets, tags)
     elif fields["annotator"] is not None or fields["gold"]:
         fields["spans"] = []

@@ -31,6 +31,7 @@ three tests is. Labelling drift (:func:`labelling_drift`) and prediction drift
 Pure: frames in, a :class:`DriftReport` out; no I/O. scipy.stats and scikit-learn are
 imported when a test runs, so ``import truthset.data`` stays fast.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -64,21 +65,32 @@ __all__ = [
 ]
 
 
-def numeric_drift(column: str, reference: pd.Series, current: pd.Series,
-                  th: DriftThresholds, method: str = "wasserstein") -> ColumnDrift:
+def numeric_drift(
+    column: str, reference: pd.Series, current: pd.Series, th: DriftThresholds, method: str = "wasserstein"
+) -> ColumnDrift:
     """Normalised Wasserstein distance of one numeric column (missing values left out)."""
     ref, cur = _present(column, reference, current, numeric=True)
     score, scale = normalised_wasserstein(ref, cur)
     p = ks_p_value(ref, cur)
-    return ColumnDrift(column, method, score, th.wasserstein,
-                       bool(score >= th.wasserstein and p < th.alpha), {
-                           "n_reference": int(ref.size), "n_current": int(cur.size),
-                           "mean_reference": float(ref.mean()), "mean_current": float(cur.mean()),
-                           "scale": scale, "p_value": p, **_missing(reference, current)})
+    return ColumnDrift(
+        column,
+        method,
+        score,
+        th.wasserstein,
+        bool(score >= th.wasserstein and p < th.alpha),
+        {
+            "n_reference": int(ref.size),
+            "n_current": int(cur.size),
+            "mean_reference": float(ref.mean()),
+            "mean_current": float(cur.mean()),
+            "scale": scale,
+            "p_value": p,
+            **_missing(reference, current),
+        },
+    )
 
 
-def categorical_drift(column: str, reference: pd.Series, current: pd.Series,
-                      th: DriftThresholds) -> ColumnDrift:
+def categorical_drift(column: str, reference: pd.Series, current: pd.Series, th: DriftThresholds) -> ColumnDrift:
     """Jensen–Shannon distance of one categorical column over the union of its categories."""
     ref, cur = _present(column, reference, current, numeric=False)
     cats, rc, cc = category_counts(pd.Series(ref), pd.Series(cur))
@@ -86,13 +98,24 @@ def categorical_drift(column: str, reference: pd.Series, current: pd.Series,
     p = float(chi2_p_values(rc, cc)[0])
     rp, cp = rc / rc.sum(), cc / cc.sum()
     moved = np.argsort(-np.abs(cp - rp))[:5]
-    return ColumnDrift(column, "jensenshannon", score, th.jensenshannon,
-                       bool(score >= th.jensenshannon and p < th.alpha), {
-        "n_reference": int(rc.sum()), "n_current": int(cc.sum()), "p_value": p,
-        "largest_changes": [{"category": plain_value(cats[i]), "share_reference": float(rp[i]),
-                             "share_current": float(cp[i])} for i in moved],
-        "new_categories": [plain_value(c) for c in cats[(rc == 0) & (cc > 0)][:20]],
-        **_missing(reference, current)})
+    return ColumnDrift(
+        column,
+        "jensenshannon",
+        score,
+        th.jensenshannon,
+        bool(score >= th.jensenshannon and p < th.alpha),
+        {
+            "n_reference": int(rc.sum()),
+            "n_current": int(cc.sum()),
+            "p_value": p,
+            "largest_changes": [
+                {"category": plain_value(cats[i]), "share_reference": float(rp[i]), "share_current": float(cp[i])}
+                for i in moved
+            ],
+            "new_categories": [plain_value(c) for c in cats[(rc == 0) & (cc > 0)][:20]],
+            **_missing(reference, current),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -146,33 +169,40 @@ def drift_report(
     th = thresholds or DriftThresholds()
     for name, frame in (("reference", reference), ("current", current)):
         if not isinstance(frame, pd.DataFrame):
-            raise InvalidInput(f"drift_report: {name} must be a pandas DataFrame; got "
-                               f"{type(frame).__name__}.")
+            raise InvalidInput(f"drift_report: {name} must be a pandas DataFrame; got {type(frame).__name__}.")
         if len(frame) == 0:
-            raise InvalidInput(f"drift_report: the {name} data set has no rows; drift needs "
-                               "rows on both sides.")
+            raise InvalidInput(f"drift_report: the {name} data set has no rows; drift needs rows on both sides.")
     names = _columns(reference, current, columns)
     texts = set(text_columns or ())
     cats = set(categorical_columns or ())
     tests: list[ColumnDrift] = []
     for name in names:
         ref, cur = reference[name], current[name]
-        kind = ("text" if name in texts else "categorical" if name in cats
-                else _infer_kind(ref) if text_columns is None else _infer_kind(ref, text=False))
+        kind = (
+            "text"
+            if name in texts
+            else "categorical"
+            if name in cats
+            else _infer_kind(ref)
+            if text_columns is None
+            else _infer_kind(ref, text=False)
+        )
         if kind == "numeric":
             tests.append(numeric_drift(name, ref, cur, th))
         elif kind == "categorical":
             tests.append(categorical_drift(name, ref, cur, th))
         else:
             r, c = _present(name, ref, cur, numeric=False)
-            tests.extend(text_drift(name, r.astype(str), c.astype(str), th,
-                                    max_rows=max_rows, seed=seed, missing=_missing(ref, cur)))
+            tests.extend(
+                text_drift(
+                    name, r.astype(str), c.astype(str), th, max_rows=max_rows, seed=seed, missing=_missing(ref, cur)
+                )
+            )
     return summarise(tests, th.drift_share)
 
 
 # --------------------------------------------------------------------------- helpers
-def _columns(reference: pd.DataFrame, current: pd.DataFrame,
-             columns: Sequence[str] | None) -> list[str]:
+def _columns(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str] | None) -> list[str]:
     if columns is None:
         names = [c for c in reference.columns if c in set(current.columns)]
         if not names:
@@ -182,9 +212,9 @@ def _columns(reference: pd.DataFrame, current: pd.DataFrame,
                 "or pass columns=[...]."
             )
         return [str(c) for c in names]
-    missing = [(c, side) for c in columns for side, f in (("reference", reference),
-                                                          ("current", current))
-               if c not in f.columns]
+    missing = [
+        (c, side) for c in columns for side, f in (("reference", reference), ("current", current)) if c not in f.columns
+    ]
     if missing:
         raise InvalidInput(
             f"drift_report: column {missing[0][0]!r} is not in the {missing[0][1]} data set "
@@ -207,12 +237,10 @@ def _infer_kind(series: pd.Series, *, text: bool = True) -> str:
     # the median word count of a seeded sample of 1,000 decides as well as all would, faster
     sample = as_text.sample(min(len(as_text), 1000), random_state=0)
     words = sample.str.count(r"\S+")
-    return ("text" if float(words.median()) >= 3 or as_text.nunique() > 0.5 * len(as_text)
-            else "categorical")
+    return "text" if float(words.median()) >= 3 or as_text.nunique() > 0.5 * len(as_text) else "categorical"
 
 
-def _present(column: str, reference: pd.Series, current: pd.Series, *,
-             numeric: bool) -> tuple[Any, Any]:
+def _present(column: str, reference: pd.Series, current: pd.Series, *, numeric: bool) -> tuple[Any, Any]:
     """The values of both sides without missing ones (and without infinities if numeric)."""
     out = []
     for side, s in (("reference", reference), ("current", current)):
@@ -233,5 +261,4 @@ def _present(column: str, reference: pd.Series, current: pd.Series, *,
 
 
 def _missing(reference: pd.Series, current: pd.Series) -> dict[str, float]:
-    return {"missing_reference": float(reference.isna().mean()),
-            "missing_current": float(current.isna().mean())}
+    return {"missing_reference": float(reference.isna().mean()), "missing_current": float(current.isna().mean())}

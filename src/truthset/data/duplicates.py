@@ -42,8 +42,7 @@ INVISIBLE = r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]"
 PUNCTUATION = r"[^\w\s\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]|_"
 
 
-def _one_pass(s: pd.Series, mask_urls: bool, mask_handles: bool,
-              strip_punctuation: bool) -> pd.Series:
+def _one_pass(s: pd.Series, mask_urls: bool, mask_handles: bool, strip_punctuation: bool) -> pd.Series:
     s = s.str.normalize("NFKC").str.casefold().str.normalize("NFKC")
     s = s.str.replace(INVISIBLE, "", regex=True)
     if mask_urls:
@@ -55,8 +54,13 @@ def _one_pass(s: pd.Series, mask_urls: bool, mask_handles: bool,
     return s.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def normalize_texts(texts: Sequence[Any] | pd.Series, *, mask_urls: bool = False,
-                    mask_handles: bool = False, strip_punctuation: bool = False) -> list[str]:
+def normalize_texts(
+    texts: Sequence[Any] | pd.Series,
+    *,
+    mask_urls: bool = False,
+    mask_handles: bool = False,
+    strip_punctuation: bool = False,
+) -> list[str]:
     """Texts in a canonical form, so that copies differing only in form compare equal.
 
     Steps: Unicode NFKC (full-width, ligatures, compatibility forms), case folding (``ß`` ->
@@ -69,8 +73,11 @@ def normalize_texts(texts: Sequence[Any] | pd.Series, *, mask_urls: bool = False
     ``a\u0301``), which NFKC then composes, so texts that a second pass would still change are
     passed again until they are stable.
     """
-    s = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_list(),
-                  dtype=object).fillna("").astype(str)
+    s = (
+        pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_list(), dtype=object)
+        .fillna("")
+        .astype(str)
+    )
     out = _one_pass(s, mask_urls, mask_handles, strip_punctuation)
     for _ in range(4):
         again = _one_pass(out, mask_urls, mask_handles, strip_punctuation)
@@ -143,24 +150,32 @@ class DuplicateReport:
         }
 
 
-def _report(clusters: Clusters, labels: Any, ids: Any, method: str, params: dict[str, Any],
-            pairs: pd.DataFrame | None = None) -> DuplicateReport:
+def _report(
+    clusters: Clusters, labels: Any, ids: Any, method: str, params: dict[str, Any], pairs: pd.DataFrame | None = None
+) -> DuplicateReport:
     n = clusters.n_items
     for name, values in (("labels", labels), ("ids", ids)):
         if values is not None and len(values) != n:
-            raise InvalidInput(f"{name} has {len(values)} entries but there are {n} texts; "
-                               f"pass one {name[:-1]} per text, in the same order")
+            raise InvalidInput(
+                f"{name} has {len(values)} entries but there are {n} texts; "
+                f"pass one {name[:-1]} per text, in the same order"
+            )
     lab = np.asarray(pd.Series(labels, dtype=object), dtype=object) if labels is not None else None
     idv = np.asarray(pd.Series(ids, dtype=object), dtype=object) if ids is not None else None
-    n_labels = (distinct_per_cluster(clusters, lab) if lab is not None
-                else np.zeros(clusters.n_clusters, dtype=np.int64))
+    n_labels = distinct_per_cluster(clusters, lab) if lab is not None else np.zeros(clusters.n_clusters, dtype=np.int64)
     n_ids = distinct_per_cluster(clusters, idv) if idv is not None else clusters.size.copy()
     return DuplicateReport(clusters, n_labels, n_ids, idv, lab, method, params, pairs)
 
 
-def exact_duplicates(texts: Sequence[Any] | pd.Series, *, labels: Sequence[Any] | None = None,
-                     ids: Sequence[Any] | None = None, normalize: bool = True,
-                     mask_urls: bool = False, mask_handles: bool = False) -> DuplicateReport:
+def exact_duplicates(
+    texts: Sequence[Any] | pd.Series,
+    *,
+    labels: Sequence[Any] | None = None,
+    ids: Sequence[Any] | None = None,
+    normalize: bool = True,
+    mask_urls: bool = False,
+    mask_handles: bool = False,
+) -> DuplicateReport:
     """Clusters of items whose (normalised) texts are equal, whatever their ids.
 
     ``texts``: n texts; ``labels``: n labels (missing allowed, ignored for conflicts);
@@ -172,21 +187,35 @@ def exact_duplicates(texts: Sequence[Any] | pd.Series, *, labels: Sequence[Any] 
     >>> r.summary()["extra_copies"], r.summary()["conflict_clusters"]
     (1, 1)
     """
-    keys = (normalize_texts(texts, mask_urls=mask_urls, mask_handles=mask_handles)
-            if normalize else pd.Series(list(texts), dtype=object))
+    keys = (
+        normalize_texts(texts, mask_urls=mask_urls, mask_handles=mask_handles)
+        if normalize
+        else pd.Series(list(texts), dtype=object)
+    )
     clusters = Clusters.from_keys(keys)
     params = {"normalize": normalize, "mask_urls": mask_urls, "mask_handles": mask_handles}
     return _report(clusters, labels, ids, "exact", params)
 
 
-def near_duplicates(texts: Sequence[Any] | pd.Series, *, threshold: float = 0.7,
-                    labels: Sequence[Any] | None = None, ids: Sequence[Any] | None = None,
-                    num_perm: int = 128, k: int = 5, shingle: Shingle = "char",
-                    scheme: Scheme = "oph", verify: Verify = "signature",
-                    bands: int | None = None, rows: int | None = None,
-                    mask_urls: bool = False, mask_handles: bool = False,
-                    strip_punctuation: bool = True, window: int = 64,
-                    seed: int = 1) -> DuplicateReport:
+def near_duplicates(
+    texts: Sequence[Any] | pd.Series,
+    *,
+    threshold: float = 0.7,
+    labels: Sequence[Any] | None = None,
+    ids: Sequence[Any] | None = None,
+    num_perm: int = 128,
+    k: int = 5,
+    shingle: Shingle = "char",
+    scheme: Scheme = "oph",
+    verify: Verify = "signature",
+    bands: int | None = None,
+    rows: int | None = None,
+    mask_urls: bool = False,
+    mask_handles: bool = False,
+    strip_punctuation: bool = True,
+    window: int = 64,
+    seed: int = 1,
+) -> DuplicateReport:
     """Clusters of items whose shingle sets have Jaccard similarity of about ``threshold`` or more.
 
     Texts are normalised (punctuation removed by default: a changed comma is not a different
@@ -205,14 +234,12 @@ def near_duplicates(texts: Sequence[Any] | pd.Series, *, threshold: float = 0.7,
         raise InvalidInput(f"threshold={threshold} must be strictly between 0 and 1")
     if verify not in ("signature", "exact", "none"):
         raise InvalidInput(f"verify={verify!r}: use 'signature', 'exact' or 'none'")
-    norm = normalize_texts(texts, mask_urls=mask_urls, mask_handles=mask_handles,
-                           strip_punctuation=strip_punctuation)
+    norm = normalize_texts(texts, mask_urls=mask_urls, mask_handles=mask_handles, strip_punctuation=strip_punctuation)
     exact = Clusters.from_keys(norm)
     unique = [norm[i] for i in exact.representative.tolist()]
     if bands is None or rows is None:
         bands, rows = optimal_bands(threshold, num_perm)
-    sig = minhash_signatures(unique, num_perm=num_perm, k=k, shingle=shingle, scheme=scheme,
-                             seed=seed)
+    sig = minhash_signatures(unique, num_perm=num_perm, k=k, shingle=shingle, scheme=scheme, seed=seed)
     active = np.fromiter((len(t) > 0 for t in unique), dtype=bool, count=len(unique))
     cand = lsh_candidates(sig, bands=bands, rows=rows, window=window, active=active)
     if verify == "exact":
@@ -223,10 +250,20 @@ def near_duplicates(texts: Sequence[Any] | pd.Series, *, threshold: float = 0.7,
     a, b = cand.a[keep], cand.b[keep]
     on_unique = Clusters.from_pairs(len(unique), a, b)
     clusters = Clusters.from_codes(on_unique.cluster[exact.cluster])
-    pairs = pd.DataFrame({"a": exact.representative[a], "b": exact.representative[b],
-                          "similarity": sim[keep]})
-    params = {"threshold": threshold, "num_perm": num_perm, "k": k, "shingle": shingle,
-              "scheme": scheme, "verify": verify, "bands": bands, "rows": rows,
-              "strip_punctuation": strip_punctuation, "mask_urls": mask_urls,
-              "mask_handles": mask_handles, "candidates": int(len(cand.a)), "seed": seed}
+    pairs = pd.DataFrame({"a": exact.representative[a], "b": exact.representative[b], "similarity": sim[keep]})
+    params = {
+        "threshold": threshold,
+        "num_perm": num_perm,
+        "k": k,
+        "shingle": shingle,
+        "scheme": scheme,
+        "verify": verify,
+        "bands": bands,
+        "rows": rows,
+        "strip_punctuation": strip_punctuation,
+        "mask_urls": mask_urls,
+        "mask_handles": mask_handles,
+        "candidates": int(len(cand.a)),
+        "seed": seed,
+    }
     return _report(clusters, labels, ids, "minhash", params, pairs)

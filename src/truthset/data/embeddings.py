@@ -46,13 +46,15 @@ def embed_texts(texts: Sequence[str], *, model: Any = None, batch_size: int = 64
     ``model``: anything with sentence-transformers' ``encode``; by default the packaged model.
     """
     encoder = model if model is not None else load_sentence_model()
-    out = encoder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)
+    out = encoder.encode(
+        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
     return np.asarray(out, dtype=np.float32)
 
 
-def cosine_knn(embeddings: npt.ArrayLike, *, k: int = 10, block: int = 2048
-               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+def cosine_knn(
+    embeddings: npt.ArrayLike, *, k: int = 10, block: int = 2048
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Each row's ``k`` nearest other rows by cosine similarity.
 
     Returns ``(neighbours, similarity)``, both (n, min(k, n-1)), most similar first. Exact
@@ -70,19 +72,24 @@ def cosine_knn(embeddings: npt.ArrayLike, *, k: int = 10, block: int = 2048
     if kk <= 0:
         return nbr, sim
     for lo in range(0, n, block):
-        s = x[lo:lo + block] @ x.T
+        s = x[lo : lo + block] @ x.T
         s[np.arange(len(s)), np.arange(lo, lo + len(s))] = -np.inf
         top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
         top_sim = np.take_along_axis(s, top, axis=1)
         order = np.argsort(-top_sim, axis=1, kind="stable")
-        nbr[lo:lo + block] = np.take_along_axis(top, order, axis=1)
-        sim[lo:lo + block] = np.take_along_axis(top_sim, order, axis=1)
+        nbr[lo : lo + block] = np.take_along_axis(top, order, axis=1)
+        sim[lo : lo + block] = np.take_along_axis(top_sim, order, axis=1)
     return nbr, sim
 
 
-def embedding_neighbours(embeddings: npt.ArrayLike, *, threshold: float = 0.9, k: int = 10,
-                         labels: Sequence[Any] | None = None, ids: Sequence[Any] | None = None
-                         ) -> DuplicateReport:
+def embedding_neighbours(
+    embeddings: npt.ArrayLike,
+    *,
+    threshold: float = 0.9,
+    k: int = 10,
+    labels: Sequence[Any] | None = None,
+    ids: Sequence[Any] | None = None,
+) -> DuplicateReport:
     """Clusters of texts joined by cosine-similar embeddings (a pair is kept when one of the two
     is among the other's ``k`` nearest and their cosine is at least ``threshold``).
 

@@ -81,11 +81,13 @@ def prediction_drift(
         scores = [("score", ref[:, 0], cur[:, 0])]
     else:
         ref_label, cur_label = ref.argmax(axis=1), cur.argmax(axis=1)
-        scores = ([("score", ref[:, 1], cur[:, 1])] if k == 2 else
-                  [(f"proba[{names[j]}]", ref[:, j], cur[:, j]) for j in range(k)])
+        scores = (
+            [("score", ref[:, 1], cur[:, 1])]
+            if k == 2
+            else [(f"proba[{names[j]}]", ref[:, j], cur[:, j]) for j in range(k)]
+        )
     as_names = np.asarray(names, dtype=object)
-    tests = [categorical_drift("predicted_label", pd.Series(as_names[ref_label]),
-                               pd.Series(as_names[cur_label]), th)]
+    tests = [categorical_drift("predicted_label", pd.Series(as_names[ref_label]), pd.Series(as_names[cur_label]), th)]
     tests += [numeric_drift(name, pd.Series(r), pd.Series(c), th) for name, r, c in scores]
     return summarise(tests, th.drift_share)
 
@@ -108,9 +110,15 @@ class AnnotatorDrift:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain fields for ``--json``."""
-        return {"annotator": self.annotator, "score": self.score, "threshold": self.threshold,
-                "drift": self.drift, "n_reference": self.n_reference,
-                "n_current": self.n_current, "p_value": self.p_value}
+        return {
+            "annotator": self.annotator,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drift": self.drift,
+            "n_reference": self.n_reference,
+            "n_current": self.n_current,
+            "p_value": self.p_value,
+        }
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,12 @@ class LabellingDrift:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain fields for ``--json``."""
-        return {"drift": self.drift, "label": self.label.to_dict(),
-                "annotators": [a.to_dict() for a in self.annotators],
-                "annotators_drifted": self.annotators_drifted}
+        return {
+            "drift": self.drift,
+            "label": self.label.to_dict(),
+            "annotators": [a.to_dict() for a in self.annotators],
+            "annotators_drifted": self.annotators_drifted,
+        }
 
 
 def labelling_drift(
@@ -169,8 +180,7 @@ def labelling_drift(
     if len(ref) == 0 or len(cur) == 0:
         raise InvalidInput("labelling_drift: both annotation sets need at least one row.")
     overall = categorical_drift("label", ref["label"], cur["label"], th)
-    both = pd.concat([ref[["annotator", "label"]], cur[["annotator", "label"]]],
-                     ignore_index=True)
+    both = pd.concat([ref[["annotator", "label"]], cur[["annotator", "label"]]], ignore_index=True)
     who, annotators = pd.factorize(both["annotator"])
     what, _ = pd.factorize(both["label"])
     n_ann, n_lab = len(annotators), int(what.max()) + 1
@@ -182,11 +192,20 @@ def labelling_drift(
     scores = js_distances(counts[0, keep], counts[1, keep])
     p_values = chi2_p_values(counts[0, keep], counts[1, keep])
     rows = sorted(
-        (AnnotatorDrift(plain_value(annotators[a]), float(s), th.jensenshannon,
-                        bool(s >= th.jensenshannon and p < th.alpha), int(n_ref[a]),
-                        int(n_cur[a]), float(p))
-         for a, s, p in zip(keep, scores, p_values)),
-        key=lambda r: -r.score)
+        (
+            AnnotatorDrift(
+                plain_value(annotators[a]),
+                float(s),
+                th.jensenshannon,
+                bool(s >= th.jensenshannon and p < th.alpha),
+                int(n_ref[a]),
+                int(n_cur[a]),
+                float(p),
+            )
+            for a, s, p in zip(keep, scores, p_values)
+        ),
+        key=lambda r: -r.score,
+    )
     return LabellingDrift(drift=overall.drift, label=overall, annotators=tuple(rows))
 
 
@@ -203,7 +222,5 @@ def _probabilities(values: npt.ArrayLike, side: str) -> npt.NDArray[np.float64]:
             f"or an (n, k) probability matrix; got shape {arr.shape}."
         )
     if not np.isfinite(arr).all():
-        raise InvalidInput(f"prediction_drift: the {side} predictions hold NaN or infinity; "
-                           "drop those rows first.")
+        raise InvalidInput(f"prediction_drift: the {side} predictions hold NaN or infinity; drop those rows first.")
     return arr
-

@@ -136,13 +136,12 @@ class LabelStudioParser:
         if not labels:
             return None, problems
         if len(set(labels)) > 1:
-            problems.append(
-                f"{len(labels)} choices {labels} in a single-label project; kept the first"
-            )
+            problems.append(f"{len(labels)} choices {labels} in a single-label project; kept the first")
         return labels[0], problems
 
-    def _parse_one(self, ann: Mapping[str, Any], *, source: str,
-                   anonymous: str = UNKNOWN_ANNOTATOR) -> tuple[ParsedAnnotation | None, list[str]]:
+    def _parse_one(
+        self, ann: Mapping[str, Any], *, source: str, anonymous: str = UNKNOWN_ANNOTATOR
+    ) -> tuple[ParsedAnnotation | None, list[str]]:
         results = [r for r in ann.get("result") or [] if isinstance(r, Mapping)]
         main = [r for r in results if self._is_main(r)]
         other = [r for r in results if r not in main]
@@ -185,8 +184,10 @@ class LabelStudioParser:
         """
         if "data" in task and not isinstance(task["data"], Mapping):
             out = ParsedTask(data={}, external_id=None, annotations=[])
-            out.error = ("data", f"the task's data is {type(task['data']).__name__}, not an object "
-                                 "of fields (e.g. {\"text\": ...})")
+            out.error = (
+                "data",
+                f'the task\'s data is {type(task["data"]).__name__}, not an object of fields (e.g. {{"text": ...}})',
+            )
             return out
         data = task.get("data")
         if not isinstance(data, Mapping):
@@ -198,8 +199,9 @@ class LabelStudioParser:
             out.gold = meta[GOLD_META]
         task_key = out.external_id if out.external_id is not None else f"line{line}"
         anns = [a for a in task.get("annotations") or [] if isinstance(a, Mapping)]
-        out.problems.extend(["an annotation that is not an object was skipped"]
-                            * (len(task.get("annotations") or []) - len(anns)))
+        out.problems.extend(
+            ["an annotation that is not an object was skipped"] * (len(task.get("annotations") or []) - len(anns))
+        )
         if anns and all(isinstance(a.get("created_at"), str) for a in anns):
             anns.sort(key=lambda a: str(a["created_at"]))
         for k, ann in enumerate(anns, start=1):
@@ -211,7 +213,8 @@ class LabelStudioParser:
                 out.error = ("lead_time", f"annotation {ann.get('id', k)}: {bad_lead}")
                 return out
             parsed, problems = self._parse_one(
-                ann, source="import", anonymous=f"labelstudio-task-{task_key}-annotation-{k}")
+                ann, source="import", anonymous=f"labelstudio-task-{task_key}-annotation-{k}"
+            )
             out.problems.extend(problems)
             if parsed is None:
                 out.empty += 1
@@ -268,8 +271,9 @@ def to_task(
     preds: list[dict[str, Any]] = []
     for a in annotations:
         meta = a.get("meta") or {}
-        result = _results(a["value"], task_type, from_name=a.get("from_name") or from_name,
-                          to_name=a.get("to_name") or to_name)
+        result = _results(
+            a["value"], task_type, from_name=a.get("from_name") or from_name, to_name=a.get("to_name") or to_name
+        )
         result.extend(meta.get("ls_other_results", []))
         if a.get("source") == "model":
             pred: dict[str, Any] = {"result": result, "model_version": str(a["annotator"]).removeprefix("model:")}

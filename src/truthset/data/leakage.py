@@ -40,14 +40,21 @@ class SplitLeakage:
             "leaking_clusters": int(self.frame["cluster"].nunique()),
             "leaking_items": int(len(self.frame)),
             "items_with_copy_elsewhere": {
-                str(s): int(n) for s, n in self.frame.groupby("split", sort=True).size().items()},
+                str(s): int(n) for s, n in self.frame.groupby("split", sort=True).size().items()
+            },
         }
 
 
-def split_leakage(texts: Sequence[Any] | pd.Series | None, splits: Sequence[Any] | pd.Series, *,
-                  report: DuplicateReport | None = None, near: bool = False,
-                  labels: Sequence[Any] | None = None, ids: Sequence[Any] | None = None,
-                  **near_options: Any) -> SplitLeakage:
+def split_leakage(
+    texts: Sequence[Any] | pd.Series | None,
+    splits: Sequence[Any] | pd.Series,
+    *,
+    report: DuplicateReport | None = None,
+    near: bool = False,
+    labels: Sequence[Any] | None = None,
+    ids: Sequence[Any] | None = None,
+    **near_options: Any,
+) -> SplitLeakage:
     """Items whose exact (or, with ``near=True``, near) duplicates sit in another split.
 
     ``splits``: one split name per item (e.g. train / validation / test). Pass ``report`` to
@@ -57,12 +64,17 @@ def split_leakage(texts: Sequence[Any] | pd.Series | None, splits: Sequence[Any]
     if report is None:
         if texts is None:
             raise InvalidInput("pass texts, or a DuplicateReport as report=")
-        report = (near_duplicates(texts, labels=labels, ids=ids, **near_options) if near
-                  else exact_duplicates(texts, labels=labels, ids=ids))
+        report = (
+            near_duplicates(texts, labels=labels, ids=ids, **near_options)
+            if near
+            else exact_duplicates(texts, labels=labels, ids=ids)
+        )
     clusters = report.clusters
     if len(splits) != clusters.n_items:
-        raise InvalidInput(f"splits has {len(splits)} entries but there are {clusters.n_items} "
-                           "items; pass one split per item, in the same order")
+        raise InvalidInput(
+            f"splits has {len(splits)} entries but there are {clusters.n_items} "
+            "items; pass one split per item, in the same order"
+        )
     codes, names = pd.factorize(pd.Series(splits, dtype=object), sort=True)
     codes = np.asarray(codes, dtype=np.int64)
     n_splits = len(names)
@@ -78,17 +90,20 @@ def split_leakage(texts: Sequence[Any] | pd.Series | None, splits: Sequence[Any]
     np.fill_diagonal(counts, 0)
     name_list = [str(x) for x in names]
     leaking_clusters = np.unique(clusters.cluster[pos])
-    span_of = {c: ",".join(np.array(name_list, dtype=object)[presence[c]])
-               for c in leaking_clusters.tolist()}  # one string per leaking cluster
+    span_of = {
+        c: ",".join(np.array(name_list, dtype=object)[presence[c]]) for c in leaking_clusters.tolist()
+    }  # one string per leaking cluster
     ident = report.ids if report.ids is not None else np.arange(clusters.n_items)
-    frame = pd.DataFrame({
-        "item": ident[pos],
-        "cluster": clusters.cluster[pos],
-        "representative": ident[clusters.representative[clusters.cluster[pos]]],
-        "size": clusters.size[clusters.cluster[pos]],
-        "split": np.asarray(names, dtype=object)[codes[pos]] if len(pos) else [],
-        "splits": [span_of[c] for c in clusters.cluster[pos].tolist()],
-    })
+    frame = pd.DataFrame(
+        {
+            "item": ident[pos],
+            "cluster": clusters.cluster[pos],
+            "representative": ident[clusters.representative[clusters.cluster[pos]]],
+            "size": clusters.size[clusters.cluster[pos]],
+            "split": np.asarray(names, dtype=object)[codes[pos]] if len(pos) else [],
+            "splits": [span_of[c] for c in clusters.cluster[pos].tolist()],
+        }
+    )
     if report.labels is not None:
         frame["label"] = report.labels[pos]
     matrix = pd.DataFrame(counts, index=name_list, columns=name_list)
@@ -120,8 +135,9 @@ def _pattern(values: pd.Series) -> npt.NDArray[np.int64]:
     return _codes(values.astype("string").str.replace(r"\d+", "0", regex=True))
 
 
-def _oof_prior(y: npt.NDArray[np.int64], fold: npt.NDArray[np.int64], n_classes: int,
-               folds: int) -> npt.NDArray[np.float64]:
+def _oof_prior(
+    y: npt.NDArray[np.int64], fold: npt.NDArray[np.int64], n_classes: int, folds: int
+) -> npt.NDArray[np.float64]:
     """p(y_i) estimated from the folds other than item i's: shape (n,)."""
     n = len(y)
     y_total = np.bincount(y, minlength=n_classes)
@@ -139,8 +155,13 @@ def _pair_counts(key: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]
     return cnt[inv.reshape(-1)]
 
 
-def _oof_gain(views: list[npt.NDArray[np.int64]], y: npt.NDArray[np.int64],
-              fold: npt.NDArray[np.int64], n_classes: int, folds: int) -> npt.NDArray[np.float64]:
+def _oof_gain(
+    views: list[npt.NDArray[np.int64]],
+    y: npt.NDArray[np.int64],
+    fold: npt.NDArray[np.int64],
+    n_classes: int,
+    folds: int,
+) -> npt.NDArray[np.float64]:
     """Out-of-fold information gain (bits per item) of each view about ``y``.
 
     For an item in fold j, p(y | view value) is estimated from the other folds with one
@@ -155,8 +176,7 @@ def _oof_gain(views: list[npt.NDArray[np.int64]], y: npt.NDArray[np.int64],
     for i, v in enumerate(views):
         m = int(v.max(initial=0)) + 1
         fy = v * n_classes + y
-        train_fy = _pair_counts(fy, m * n_classes) - _pair_counts(fold * (m * n_classes) + fy,
-                                                                  folds * m * n_classes)
+        train_fy = _pair_counts(fy, m * n_classes) - _pair_counts(fold * (m * n_classes) + fy, folds * m * n_classes)
         train_f = _pair_counts(v, m) - _pair_counts(fold * m + v, folds * m)
         p = (train_fy + p0) / (train_f + 1.0)
         out[i] = float(np.mean(np.log2(p) - np.log2(p0)))
@@ -179,10 +199,18 @@ def _identifier_like(values: pd.Series, min_distinct_ratio: float) -> tuple[bool
     return bool(short and no_space), distinct, ratio
 
 
-def identifier_leakage(df: pd.DataFrame, label: str, *, columns: Sequence[str] | None = None,
-                       min_distinct_ratio: float = 0.5, folds: int = 5,
-                       permutations: int = 199, alpha: float = 0.01, min_gain: float = 0.1,
-                       seed: int = 0) -> pd.DataFrame:
+def identifier_leakage(
+    df: pd.DataFrame,
+    label: str,
+    *,
+    columns: Sequence[str] | None = None,
+    min_distinct_ratio: float = 0.5,
+    folds: int = 5,
+    permutations: int = 199,
+    alpha: float = 0.01,
+    min_gain: float = 0.1,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Identifier-like columns of ``df`` whose values predict ``label`` far better than chance.
 
     Rule. A column is *identifier-like* when at least ``min_distinct_ratio`` of its non-missing
@@ -213,8 +241,10 @@ def identifier_leakage(df: pd.DataFrame, label: str, *, columns: Sequence[str] |
     if folds < 2:
         raise InvalidInput(f"folds={folds} must be at least 2")
     if (permutations + 1) * alpha < 1:
-        raise InvalidInput(f"with permutations={permutations} no p-value can reach alpha={alpha}; "
-                           f"use permutations >= {int(np.ceil(1 / alpha)) - 1}")
+        raise InvalidInput(
+            f"with permutations={permutations} no p-value can reach alpha={alpha}; "
+            f"use permutations >= {int(np.ceil(1 / alpha)) - 1}"
+        )
     data = df[df[label].notna()].reset_index(drop=True)
     n = len(data)
     cols = [c for c in (columns if columns is not None else data.columns) if c != label]
@@ -231,9 +261,17 @@ def identifier_leakage(df: pd.DataFrame, label: str, *, columns: Sequence[str] |
     for col in cols:
         values = data[col]
         like, distinct, ratio = _identifier_like(values, min_distinct_ratio)
-        row: dict[str, Any] = {"column": col, "distinct": distinct, "distinct_ratio": ratio,
-                               "identifier_like": like, "view": None, "gain_bits": np.nan,
-                               "gain_fraction": np.nan, "p_value": np.nan, "leaks": False}
+        row: dict[str, Any] = {
+            "column": col,
+            "distinct": distinct,
+            "distinct_ratio": ratio,
+            "identifier_like": like,
+            "view": None,
+            "gain_bits": np.nan,
+            "gain_fraction": np.nan,
+            "p_value": np.nan,
+            "leaks": False,
+        }
         if like and n >= 2 * folds and h_y > 0:
             names = ["value", "order"]
             views = [_codes(values), _order_bins(values, n_bins)]
@@ -246,15 +284,35 @@ def identifier_leakage(df: pd.DataFrame, label: str, *, columns: Sequence[str] |
             p_value = np.nan
             if big:  # the permutation test only decides columns that pass the effect-size bar
                 shuffle = np.random.default_rng([seed, 1])  # the same shuffles for every column
-                null = np.array([_oof_gain(views, shuffle.permutation(y), fold, len(classes),
-                                           folds).max() for _ in range(permutations)])
+                null = np.array(
+                    [
+                        _oof_gain(views, shuffle.permutation(y), fold, len(classes), folds).max()
+                        for _ in range(permutations)
+                    ]
+                )
                 p_value = (1 + int(np.sum(null >= gain[best]))) / (len(null) + 1)
-            row.update(view=names[best], gain_bits=float(gain[best]),
-                       gain_fraction=float(gain[best]) / h_y, p_value=p_value,
-                       leaks=bool(big and p_value <= alpha))
+            row.update(
+                view=names[best],
+                gain_bits=float(gain[best]),
+                gain_fraction=float(gain[best]) / h_y,
+                p_value=p_value,
+                leaks=bool(big and p_value <= alpha),
+            )
         rows.append(row)
-    out = pd.DataFrame(rows, columns=["column", "distinct", "distinct_ratio", "identifier_like",
-                                      "view", "gain_bits", "gain_fraction", "p_value", "leaks"])
-    return out.sort_values(["leaks", "gain_fraction"], ascending=[False, False],
-                           na_position="last", kind="stable").reset_index(drop=True)
-
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "column",
+            "distinct",
+            "distinct_ratio",
+            "identifier_like",
+            "view",
+            "gain_bits",
+            "gain_fraction",
+            "p_value",
+            "leaks",
+        ],
+    )
+    return out.sort_values(
+        ["leaks", "gain_fraction"], ascending=[False, False], na_position="last", kind="stable"
+    ).reset_index(drop=True)

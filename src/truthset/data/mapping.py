@@ -99,8 +99,9 @@ Mapped = tuple[Record | None, str, str]
 class RowMapper:
     """Maps the rows of one file to records, for one project's task."""
 
-    def __init__(self, *, task: str, text_field: str, fmt: str, path: Path, options: ColumnOptions,
-                 header: Sequence[str] | None) -> None:
+    def __init__(
+        self, *, task: str, text_field: str, fmt: str, path: Path, options: ColumnOptions, header: Sequence[str] | None
+    ) -> None:
         self.task = task
         self.text_field = text_field
         self.fmt = fmt
@@ -151,8 +152,11 @@ class RowMapper:
             if isinstance(raw, str) and raw.startswith("[") and self.export_shape:
                 with contextlib.suppress(json.JSONDecodeError):
                     raw = json.loads(raw)
-            vals = [str(v).strip() for v in raw] if isinstance(raw, list) else [
-                v.strip() for v in str(raw).split(self.options.label_sep)]
+            vals = (
+                [str(v).strip() for v in raw]
+                if isinstance(raw, list)
+                else [v.strip() for v in str(raw).split(self.options.label_sep)]
+            )
             return sorted({v for v in vals if v}), ""
         if self.task == "ner":
             return self._spans(raw, text)
@@ -322,8 +326,11 @@ class RowMapper:
             if self.task == "ner" and isinstance(text, str):
                 bad = [s for s in a.value if not (0 <= s["start"] < s["end"] <= len(text))]
                 if bad:
-                    return (None, f"annotation by {a.annotator}: span {bad[0]['start']}-{bad[0]['end']} "
-                            "lies outside the text", "result")
+                    return (
+                        None,
+                        f"annotation by {a.annotator}: span {bad[0]['start']}-{bad[0]['end']} lies outside the text",
+                        "result",
+                    )
             meta = {**a.meta, "ground_truth": True} if a.ground_truth else a.meta
             key = None if meta.get("ls_id") is None else f"{a.source}:{meta['ls_id']}"
             rec.annotations.append(Ann(a.annotator, a.value, a.lead_time, a.source, meta, a.ground_truth, key))
@@ -350,10 +357,13 @@ class RowMapper:
             if self.task in ("tabular-classification", "image-classification") and ls.data_key is None:
                 return None
             key = ls.data_key or (self.options.text_col or self.text_field)
-            return (f"the task's data has no {key!r} (its keys: {sorted(data)}); every item of a "
-                    f"{self.task} project needs its text there, or name the key with --text-col",)
+            return (
+                f"the task's data has no {key!r} (its keys: {sorted(data)}); every item of a "
+                f"{self.task} project needs its text there, or name the key with --text-col",
+            )
         value = data[ls.data_key]
         if self.task in ("text-classification", "multi-label", "ner") and (
-                not isinstance(value, str) or not value.strip()):
+            not isinstance(value, str) or not value.strip()
+        ):
             return (f"the task's {ls.data_key!r} is empty or not text; every item needs text",)
         return value if isinstance(value, str) else None

@@ -108,15 +108,20 @@ def inspect_image(data: bytes) -> tuple[str, int, int]:
                     im.load()  # every pixel of every frame: a cut-off file fails here
         except UnidentifiedImageError as exc:
             if data.startswith(SIGNATURES):
-                raise MediaProblem("a damaged or truncated image: it starts like one but Pillow cannot "
-                                   "read it; export it again from the original") from exc
-            raise MediaProblem("not an image: the content is no PNG, JPEG, GIF, WebP or BMP "
-                               "(other formats, e.g. SVG or HTML, are never served)") from exc
+                raise MediaProblem(
+                    "a damaged or truncated image: it starts like one but Pillow cannot "
+                    "read it; export it again from the original"
+                ) from exc
+            raise MediaProblem(
+                "not an image: the content is no PNG, JPEG, GIF, WebP or BMP "
+                "(other formats, e.g. SVG or HTML, are never served)"
+            ) from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise MediaProblem(f"the image has too many pixels to be safe to decode: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on bad bytes
-            raise MediaProblem(f"a damaged or truncated image ({type(exc).__name__}: {exc}); "
-                               "export it again from the original") from exc
+            raise MediaProblem(
+                f"a damaged or truncated image ({type(exc).__name__}: {exc}); export it again from the original"
+            ) from exc
     return IMAGE_TYPES[fmt][0], int(width), int(height)
 
 
@@ -158,8 +163,10 @@ class MediaPolicy:
         if is_url(value):
             return MediaInfo(kind="url", location=self.check_url(value))
         if self.root is None:
-            raise MediaProblem("a file path on the server is not accepted here; send the image's "
-                               "bytes (image_base64) or an allowed URL (image_url)")
+            raise MediaProblem(
+                "a file path on the server is not accepted here; send the image's "
+                "bytes (image_base64) or an allowed URL (image_url)"
+            )
         return self.check_file(value)
 
     def check_url(self, value: str) -> str:
@@ -174,8 +181,10 @@ class MediaPolicy:
         if parts.username is not None or parts.password is not None:
             raise MediaProblem("an image URL may not carry a user name or password")
         if host not in self.allowed_hosts:
-            raise MediaProblem(f"image URLs on host {host!r} are not allowed; an admin can add the host "
-                               "to media.allowed_url_hosts in truthset.yaml")
+            raise MediaProblem(
+                f"image URLs on host {host!r} are not allowed; an admin can add the host "
+                "to media.allowed_url_hosts in truthset.yaml"
+            )
         return value
 
     def check_file(self, value: str) -> MediaInfo:
@@ -184,16 +193,25 @@ class MediaPolicy:
         root = Path(self.root)
         resolved = Path(os.path.realpath(root / value))
         if not resolved.is_relative_to(root):
-            raise MediaProblem("the path leads outside the import's folder (give paths relative to "
-                               "the folder of the file that names them; symlinks may not lead out)")
+            raise MediaProblem(
+                "the path leads outside the import's folder (give paths relative to "
+                "the folder of the file that names them; symlinks may not lead out)"
+            )
         hidden = [p for p in resolved.relative_to(root).parts if p.startswith(".")]
         if hidden:
             raise MediaProblem(f"hidden files and folders ({hidden[0]}) are never images")
         guard(resolved, self.forbidden)
         data = read_regular(resolved, self.max_bytes)
         mime, width, height = inspect_image(data)
-        return MediaInfo(kind="file", location=str(resolved), mime=mime, size=len(data),
-                         sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
+        return MediaInfo(
+            kind="file",
+            location=str(resolved),
+            mime=mime,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            width=width,
+            height=height,
+        )
 
 
 def guard(resolved: Path, forbidden: tuple[str, ...], *, state_folder_ok: bool = False) -> None:
@@ -231,8 +249,10 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     if st.st_size == 0:
         raise MediaProblem("the file is empty")
     if st.st_size > max_bytes:
-        raise MediaProblem(f"the file has {st.st_size:,} bytes, more than the {max_bytes:,} allowed "
-                           "(media.max_image_bytes in truthset.yaml)")
+        raise MediaProblem(
+            f"the file has {st.st_size:,} bytes, more than the {max_bytes:,} allowed "
+            "(media.max_image_bytes in truthset.yaml)"
+        )
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:

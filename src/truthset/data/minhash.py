@@ -68,7 +68,7 @@ def _powers(base: int, n: int) -> npt.NDArray[np.uint64]:
     m, step = 1, base % 2**64
     while m < n:
         take = min(m, n - m)
-        np.multiply(out[:take], U64(step), out=out[m:m + take])
+        np.multiply(out[:take], U64(step), out=out[m : m + take])
         m, step = m + take, step * step % 2**64
     return out[:n]
 
@@ -87,8 +87,9 @@ class _Powers:
         return self.up, self.down
 
 
-def _span_hashes(codes: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
-                 ends: npt.NDArray[np.int64], powers: _Powers) -> npt.NDArray[np.uint64]:
+def _span_hashes(
+    codes: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64], powers: _Powers
+) -> npt.NDArray[np.uint64]:
     """Hash of each span ``codes[s:e]`` as ``sum(codes[i] * B**(i-s))``, then mixed with its length.
 
     One prefix sum serves all spans: ``(P[e] - P[s]) * B**-s`` (all modulo 2**64), so the cost is
@@ -103,8 +104,9 @@ def _span_hashes(codes: npt.NDArray[np.uint64], starts: npt.NDArray[np.int64],
     return _mix64(h ^ (ends - starts).astype(U64) * U64(0x9E3779B97F4A7C15))
 
 
-def _windows(seg_start: npt.NDArray[np.int64], seg_len: npt.NDArray[np.int64],
-             k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _windows(
+    seg_start: npt.NDArray[np.int64], seg_len: npt.NDArray[np.int64], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All windows of ``k`` consecutive units inside each segment: (start, end, segment index).
 
     A non-empty segment shorter than ``k`` gives one window covering it; an empty one gives none.
@@ -117,8 +119,7 @@ def _windows(seg_start: npt.NDArray[np.int64], seg_len: npt.NDArray[np.int64],
     return start, end, seg
 
 
-def _codepoints(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64],
-                                           npt.NDArray[np.int64]]:
+def _codepoints(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """All texts as one array of code points, with each text's start and length."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     joined = "".join(texts).encode("utf-32-le", errors="surrogatepass")
@@ -127,9 +128,9 @@ def _codepoints(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
     return codes, starts, lengths
 
 
-def shingle_hashes(texts: list[str], *, k: int = 5, shingle: Shingle = "char",
-                   _powers_cache: _Powers | None = None
-                   ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+def shingle_hashes(
+    texts: list[str], *, k: int = 5, shingle: Shingle = "char", _powers_cache: _Powers | None = None
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
     """64-bit hashes of every shingle of every text, and the index of the text each belongs to.
 
     Returns ``(hashes, text_index)``, both of shape (n_shingles,), ordered by text. Word shingles
@@ -200,8 +201,8 @@ def _densify(sig: npt.NDArray[np.uint32], shifts: npt.NDArray[np.int64]) -> None
         if empty.sum() * 4 < empty.size:
             break
         s = steps.pop(0)
-        buf[:, :width - s] = src[:, s:]
-        buf[:, width - s:] = src[:, :s]
+        buf[:, : width - s] = src[:, s:]
+        buf[:, width - s :] = src[:, :s]
         np.copyto(work, buf, where=empty)
     # sparse phase: only the bins still empty, each probing its own next bin
     flat, source = work.reshape(-1), src.reshape(-1)
@@ -219,8 +220,14 @@ def _densify(sig: npt.NDArray[np.uint32], shifts: npt.NDArray[np.int64]) -> None
     sig[rows] = work
 
 
-def _oph(hashes: npt.NDArray[np.uint64], doc: npt.NDArray[np.int64], n_docs: int,
-         num_perm: int, shifts: npt.NDArray[np.int64], salt: np.uint64) -> npt.NDArray[np.uint32]:
+def _oph(
+    hashes: npt.NDArray[np.uint64],
+    doc: npt.NDArray[np.int64],
+    n_docs: int,
+    num_perm: int,
+    shifts: npt.NDArray[np.int64],
+    salt: np.uint64,
+) -> npt.NDArray[np.uint32]:
     h = _mix64(hashes ^ salt)
     bins = ((h >> U64(32)) * U64(num_perm)) >> U64(32)
     values = (h & U64(0x7FFFFFFF)).astype(np.uint32)
@@ -231,12 +238,17 @@ def _oph(hashes: npt.NDArray[np.uint64], doc: npt.NDArray[np.int64], n_docs: int
     return sig
 
 
-def _classic(hashes: npt.NDArray[np.uint64], doc: npt.NDArray[np.int64], n_docs: int,
-             a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+def _classic(
+    hashes: npt.NDArray[np.uint64],
+    doc: npt.NDArray[np.int64],
+    n_docs: int,
+    a: npt.NDArray[np.uint64],
+    b: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.uint32]:
     sig = np.full((n_docs, len(a)), EMPTY, dtype=np.uint32)
     rows_per_block = max(1, (1 << 24) // len(a))
     for lo in range(0, len(hashes), rows_per_block):
-        x, d = hashes[lo:lo + rows_per_block], doc[lo:lo + rows_per_block]
+        x, d = hashes[lo : lo + rows_per_block], doc[lo : lo + rows_per_block]
         h = ((x[:, None] * a[None, :] + b[None, :]) >> U64(33)).astype(np.uint32)
         first = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
         block_min = np.minimum.reduceat(h, first, axis=0)
@@ -244,9 +256,15 @@ def _classic(hashes: npt.NDArray[np.uint64], doc: npt.NDArray[np.int64], n_docs:
     return sig
 
 
-def minhash_signatures(texts: list[str], *, num_perm: int = 128, k: int = 5,
-                       shingle: Shingle = "char", scheme: Scheme = "oph",
-                       seed: int = 1) -> npt.NDArray[np.uint32]:
+def minhash_signatures(
+    texts: list[str],
+    *,
+    num_perm: int = 128,
+    k: int = 5,
+    shingle: Shingle = "char",
+    scheme: Scheme = "oph",
+    seed: int = 1,
+) -> npt.NDArray[np.uint32]:
     """MinHash signatures of ``texts``: array (n_texts, num_perm) of uint32.
 
     Equal shingle sets give equal rows; the fraction of equal entries of two rows estimates the
@@ -281,12 +299,13 @@ def estimate_jaccard(sig: npt.NDArray[np.uint32], a: npt.ArrayLike, b: npt.Array
     out = np.empty(len(ia), dtype=np.float64)
     step = max(1, (1 << 22) // sig.shape[1])
     for lo in range(0, len(ia), step):
-        out[lo:lo + step] = (sig[ia[lo:lo + step]] == sig[ib[lo:lo + step]]).mean(axis=1)
+        out[lo : lo + step] = (sig[ia[lo : lo + step]] == sig[ib[lo : lo + step]]).mean(axis=1)
     return out
 
 
-def optimal_bands(threshold: float, num_perm: int, *, false_positive_weight: float = 0.5,
-                  false_negative_weight: float = 0.5) -> tuple[int, int]:
+def optimal_bands(
+    threshold: float, num_perm: int, *, false_positive_weight: float = 0.5, false_negative_weight: float = 0.5
+) -> tuple[int, int]:
     """(bands, rows) minimising the weighted areas of false positives and negatives.
 
     The same criterion as ``datasketch.MinHashLSH``: a pair of similarity ``s`` becomes a
@@ -308,8 +327,7 @@ def optimal_bands(threshold: float, num_perm: int, *, false_positive_weight: flo
         p = 1 - (1 - s**rows) ** bands
         return ((1 - p) if false_negative else p) @ w * (hi - lo) / 2
 
-    error = (false_positive_weight * area(0.0, threshold, False)
-             + false_negative_weight * area(threshold, 1.0, True))
+    error = false_positive_weight * area(0.0, threshold, False) + false_negative_weight * area(threshold, 1.0, True)
     return pairs[int(np.argmin(error))]
 
 
@@ -328,8 +346,9 @@ def _band_keys(sig: npt.NDArray[np.uint32], lo: int, hi: int) -> npt.NDArray[np.
     return key
 
 
-def lsh_candidates(sig: npt.NDArray[np.uint32], *, bands: int, rows: int, window: int = 64,
-                   active: npt.NDArray[np.bool_] | None = None) -> Candidates:
+def lsh_candidates(
+    sig: npt.NDArray[np.uint32], *, bands: int, rows: int, window: int = 64, active: npt.NDArray[np.bool_] | None = None
+) -> Candidates:
     """Pairs of rows whose signatures agree on all ``rows`` entries of at least one band.
 
     Per band, the band's entries are hashed to one uint64 key and rows are sorted by key; rows
@@ -370,8 +389,9 @@ def lsh_candidates(sig: npt.NDArray[np.uint32], *, bands: int, rows: int, window
     return Candidates((key // n).astype(np.int64), (key % n).astype(np.int64))
 
 
-def exact_jaccard(texts: list[str], a: npt.ArrayLike, b: npt.ArrayLike, *, k: int = 5,
-                  shingle: Shingle = "char") -> npt.NDArray[np.float64]:
+def exact_jaccard(
+    texts: list[str], a: npt.ArrayLike, b: npt.ArrayLike, *, k: int = 5, shingle: Shingle = "char"
+) -> npt.NDArray[np.float64]:
     """Exact Jaccard similarity of the shingle sets of the pairs (texts[a[i]], texts[b[i]]).
 
     Shingles are hashed to 64 bits (a collision is about 1 in 10**19 per pair of shingles).
@@ -384,8 +404,10 @@ def exact_jaccard(texts: list[str], a: npt.ArrayLike, b: npt.ArrayLike, *, k: in
         return np.empty(0, dtype=np.float64)
     hashes, doc = shingle_hashes([texts[i] for i in involved.tolist()], k=k, shingle=shingle)
     _, vocab = np.unique(hashes, return_inverse=True)
-    x = csr_matrix((np.ones(len(doc), dtype=np.float32), (doc, vocab.reshape(-1))),
-                   shape=(len(involved), int(vocab.max(initial=-1)) + 1))
+    x = csr_matrix(
+        (np.ones(len(doc), dtype=np.float32), (doc, vocab.reshape(-1))),
+        shape=(len(involved), int(vocab.max(initial=-1)) + 1),
+    )
     x.sum_duplicates()
     x.data[:] = 1.0
     ra, rb = np.searchsorted(involved, ia), np.searchsorted(involved, ib)

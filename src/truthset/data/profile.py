@@ -42,8 +42,28 @@ REPAIR = TextFixerConfig(
 #: UTF-8 lead bytes of the characters that mojibake comes from in practice: Latin-1 and Latin
 #: Extended letters, Greek, Cyrillic, general punctuation (curly quotes, dashes, the euro sign),
 #: CJK, and emoji (four-byte sequences)
-_LEAD_BYTES = (0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xCB, 0xCE, 0xCF, 0xD0, 0xD1,
-               0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEF, 0xF0)
+_LEAD_BYTES = (
+    0xC2,
+    0xC3,
+    0xC4,
+    0xC5,
+    0xC6,
+    0xCB,
+    0xCE,
+    0xCF,
+    0xD0,
+    0xD1,
+    0xE2,
+    0xE3,
+    0xE4,
+    0xE5,
+    0xE6,
+    0xE7,
+    0xE8,
+    0xE9,
+    0xEF,
+    0xF0,
+)
 #: code pages that UTF-8 is mis-read as (ftfy's "sloppy" cp1252 decodes every byte)
 _MISREAD_AS = ("latin-1", "sloppy-windows-1252", "mac_roman")
 

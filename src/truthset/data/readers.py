@@ -34,9 +34,25 @@ FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet", "images", "labelstudio", 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 _BLOCK = 1 << 20
 
-__all__ = ["FORMATS", "LINE_FACTOR", "MAX_FIELD_CHARS", "Row", "bad_value", "chunked", "decoded_lines",
-           "detect_format", "file_sha256", "iter_csv", "iter_images", "iter_json_array", "iter_jsonl",
-           "iter_parquet", "iter_xlsx", "looks_like_image", "too_long"]
+__all__ = [
+    "FORMATS",
+    "LINE_FACTOR",
+    "MAX_FIELD_CHARS",
+    "Row",
+    "bad_value",
+    "chunked",
+    "decoded_lines",
+    "detect_format",
+    "file_sha256",
+    "iter_csv",
+    "iter_images",
+    "iter_json_array",
+    "iter_jsonl",
+    "iter_parquet",
+    "iter_xlsx",
+    "looks_like_image",
+    "too_long",
+]
 
 
 def file_sha256(path: Path) -> str:
@@ -97,13 +113,12 @@ def _iter_image_paths(folder: Path) -> Iterator[Path]:
 
 # --- CSV -------------------------------------------------------------------------------
 
+
 def _split_none(line: str, delimiter: str) -> list[str]:
     return line.rstrip("\r\n").split(delimiter)
 
 
-def sniff_dialect(
-    lines: list[str], *, delimiter: str | None, quoting: str
-) -> tuple[str, int]:
+def sniff_dialect(lines: list[str], *, delimiter: str | None, quoting: str) -> tuple[str, int]:
     """Choose the delimiter and quoting of a delimited file from its first lines.
 
     The delimiter is the candidate (``,``, tab, ``;``, ``|``) that gives the same field count
@@ -189,8 +204,9 @@ def iter_csv(
         if len(sample) >= sample_lines or size > 2 * max_line:
             break
     if sample and OVERSIZE in sample[0]:
-        raise ImportFailed(f"{path}: line 1: the header is longer than {max_line:,} characters; "
-                           "is this a delimited text file?")
+        raise ImportFailed(
+            f"{path}: line 1: the header is longer than {max_line:,} characters; is this a delimited text file?"
+        )
     with _field_limit(size + 1):  # the sample is in memory already: no field of it is too long to sniff
         delim, quote_mode = sniff_dialect(sample, delimiter=delimiter, quoting=quoting)
     dialect = {"delimiter": delim, "quoting": "none" if quote_mode == csv.QUOTE_NONE else "minimal"}
@@ -227,8 +243,9 @@ class _field_limit:  # noqa: N801 - used as a context manager, like a function
         csv.field_size_limit(self.old)
 
 
-def _csv_rows(reader: Any, lines: TextLines, header: list[str], delim: str, quoting: str,
-              max_field: int) -> Iterator[Row]:
+def _csv_rows(
+    reader: Any, lines: TextLines, header: list[str], delim: str, quoting: str, max_field: int
+) -> Iterator[Row]:
     width = len(header)
     line = reader.line_num + 1
     limit = _field_limit(max_field)
@@ -275,6 +292,7 @@ def _csv_rows(reader: Any, lines: TextLines, header: list[str], delim: str, quot
 
 # --- Parquet, Excel ------------------------------------------------------------------------
 
+
 def iter_parquet(path: Path, *, batch_rows: int = 20000, max_field: int = MAX_FIELD_CHARS) -> Iterator[Row]:
     """Rows of a Parquet file; ``line`` is the 1-based row number (+1 for a notional header)."""
     import pyarrow.parquet as pq
@@ -303,8 +321,9 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def iter_xlsx(path: Path, *, sheet: str | None = None,
-              max_field: int = MAX_FIELD_CHARS) -> tuple[list[str], Iterator[Row]]:
+def iter_xlsx(
+    path: Path, *, sheet: str | None = None, max_field: int = MAX_FIELD_CHARS
+) -> tuple[list[str], Iterator[Row]]:
     """Open an Excel workbook (openpyxl, read-only: rows stream, memory stays flat).
 
     The first row of ``sheet`` (default: the first sheet) is the header; ``line`` is the row
@@ -362,7 +381,10 @@ def iter_xlsx(path: Path, *, sheet: str | None = None,
 # --- images -----------------------------------------------------------------------------
 
 _MAGIC: tuple[tuple[bytes, ...], ...] = (
-    (b"\x89PNG\r\n\x1a\n",), (b"\xff\xd8\xff",), (b"GIF87a", b"GIF89a"), (b"BM",),
+    (b"\x89PNG\r\n\x1a\n",),
+    (b"\xff\xd8\xff",),
+    (b"GIF87a", b"GIF89a"),
+    (b"BM",),
 )
 
 
@@ -383,8 +405,12 @@ def iter_images(folder: Path, *, labels_from_folders: bool = False) -> Iterator[
         data = p.read_bytes()
         rel = str(p.relative_to(folder))
         if not looks_like_image(data[:16]):
-            yield Row(line=number, error="not a recognised image (PNG, JPEG, GIF, BMP, WebP); "
-                      "the file is empty or damaged", error_field="image", raw=rel)
+            yield Row(
+                line=number,
+                error="not a recognised image (PNG, JPEG, GIF, BMP, WebP); the file is empty or damaged",
+                error_field="image",
+                raw=rel,
+            )
             continue
         fields: dict[str, Any] = {"image": rel, "sha256": hashlib.sha256(data).hexdigest()}
         if labels_from_folders and p.parent != folder:

@@ -38,14 +38,41 @@ from truthset.data.mapping import (
 from truthset.data.media import MediaPolicy, MediaProblem
 from truthset.data.readers import Row
 
-__all__ = ["ANN", "ANNOTATOR_COLUMNS", "EXPORT_COLUMNS", "ID_COLUMNS", "ITEM", "LABEL_COLUMNS", "TEXT_COLUMNS",
-           "Ann", "Chunk", "ChunkBuilder", "ColumnOptions", "Record", "canonical_json", "content_hash",
-           "describe_change", "external_key", "key_of_hash", "overlapping_spans"]
+__all__ = [
+    "ANN",
+    "ANNOTATOR_COLUMNS",
+    "EXPORT_COLUMNS",
+    "ID_COLUMNS",
+    "ITEM",
+    "LABEL_COLUMNS",
+    "TEXT_COLUMNS",
+    "Ann",
+    "Chunk",
+    "ChunkBuilder",
+    "ColumnOptions",
+    "Record",
+    "canonical_json",
+    "content_hash",
+    "describe_change",
+    "external_key",
+    "key_of_hash",
+    "overlapping_spans",
+]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 #: one item tuple of a chunk
-ITEM = ("src_row", "line", "external_id", "content_hash", "content_key", "queue_key", "payload",
-        "gold", "gold_label", "external_key")
+ITEM = (
+    "src_row",
+    "line",
+    "external_id",
+    "content_hash",
+    "content_key",
+    "queue_key",
+    "payload",
+    "gold",
+    "gold_label",
+    "external_key",
+)
 #: one annotation tuple of a chunk; ``item`` indexes the chunk's items
 ANN = ("item", "annotator", "value", "label", "lead_time", "source", "meta", "key")
 
@@ -94,17 +121,25 @@ class Chunk:
 class ChunkBuilder:
     """Maps rows of one file to items, annotations and findings, for one project's task."""
 
-    def __init__(self, *, task: str, text_field: str, fmt: str, path: Path, options: ColumnOptions,
-                 header: Sequence[str] | None, span_overlap: str = "forbid",
-                 media: MediaPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        task: str,
+        text_field: str,
+        fmt: str,
+        path: Path,
+        options: ColumnOptions,
+        header: Sequence[str] | None,
+        span_overlap: str = "forbid",
+        media: MediaPolicy | None = None,
+    ) -> None:
         """``media``: for an image project, what its records' images may be (each is checked)."""
         self.task = task
         self.media = media
         self.fmt = fmt
         self.text_field = text_field
         self.options = options
-        self.mapper = RowMapper(task=task, text_field=text_field, fmt=fmt, path=path, options=options,
-                                header=header)
+        self.mapper = RowMapper(task=task, text_field=text_field, fmt=fmt, path=path, options=options, header=header)
         self.check_overlaps = task == "ner" and span_overlap == "forbid"
         self.src_row = 0
         self._value_json: dict[str, str] = {}
@@ -135,8 +170,15 @@ class ChunkBuilder:
         except MediaProblem as exc:
             chunk.rejected += 1
             column = where if self.fmt in ("images", "labelstudio") else self.cols.get("text") or where
-            chunk.findings.append({"kind": "rejected", "line": rec.line, "field": column,
-                                   "reason": str(exc), "raw": str(rec.payload.get(where))[:500]})
+            chunk.findings.append(
+                {
+                    "kind": "rejected",
+                    "line": rec.line,
+                    "field": column,
+                    "reason": str(exc),
+                    "raw": str(rec.payload.get(where))[:500],
+                }
+            )
             return None
 
     def _text_health(self, recs: list[Record], chunk: Chunk) -> None:
@@ -166,10 +208,18 @@ class ChunkBuilder:
                 if fixed != text:
                     reason = f"{what} repaired: {excerpt!r} -> {profile.describe(fixed)!r}; the original is in 'raw'"
                 else:
-                    reason = f"{what}: {excerpt!r}" + ("" if self.options.fix_text else
-                                                       "; --fix-text repairs mojibake and C1 controls")
-                chunk.findings.append({"kind": kind, "line": rec.line, "field": key, "reason": reason,
-                                       "raw": text if fixed != text else text[:500]})
+                    reason = f"{what}: {excerpt!r}" + (
+                        "" if self.options.fix_text else "; --fix-text repairs mojibake and C1 controls"
+                    )
+                chunk.findings.append(
+                    {
+                        "kind": kind,
+                        "line": rec.line,
+                        "field": key,
+                        "reason": reason,
+                        "raw": text if fixed != text else text[:500],
+                    }
+                )
             if moji:
                 moji_rows.add(i)
             if ctrl:
@@ -189,13 +239,19 @@ class ChunkBuilder:
             if not pairs:
                 continue
             chunk.overlapping_spans += len(pairs)
-            listed = "; ".join(f"{x['start']}-{x['end']} {x['label']} and {y['start']}-{y['end']} {y['label']}"
-                               for x, y in pairs[:5])
-            chunk.findings.append({
-                "kind": "overlap", "line": rec.line, "field": a.annotator,
-                "reason": f"{len(pairs)} overlapping span pair(s) by {a.annotator}: {listed}; the schema "
-                          "forbids overlapping spans (span_overlap: forbid); imported as given",
-                "raw": ""})
+            listed = "; ".join(
+                f"{x['start']}-{x['end']} {x['label']} and {y['start']}-{y['end']} {y['label']}" for x, y in pairs[:5]
+            )
+            chunk.findings.append(
+                {
+                    "kind": "overlap",
+                    "line": rec.line,
+                    "field": a.annotator,
+                    "reason": f"{len(pairs)} overlapping span pair(s) by {a.annotator}: {listed}; the schema "
+                    "forbids overlapping spans (span_overlap: forbid); imported as given",
+                    "raw": "",
+                }
+            )
 
     def build(self, rows: Sequence[Row]) -> Chunk:
         """Map a chunk of rows to item and annotation tuples, findings and counts."""
@@ -205,14 +261,22 @@ class ChunkBuilder:
             chunk.rows_read += 1
             if row.error is not None:
                 chunk.rejected += 1
-                chunk.findings.append({"kind": "rejected", "line": row.line, "field": row.error_field,
-                                       "reason": row.error, "raw": row.raw})
+                chunk.findings.append(
+                    {
+                        "kind": "rejected",
+                        "line": row.line,
+                        "field": row.error_field,
+                        "reason": row.error,
+                        "raw": row.raw,
+                    }
+                )
                 continue
             rec, err, fld = self.mapper.record(row)
             if rec is None:
                 chunk.rejected += 1
-                chunk.findings.append({"kind": "rejected", "line": row.line, "field": fld, "reason": err,
-                                       "raw": _raw(row.fields)})
+                chunk.findings.append(
+                    {"kind": "rejected", "line": row.line, "field": fld, "reason": err, "raw": _raw(row.fields)}
+                )
                 continue
             recs.append(rec)
         chunk.cancelled, chunk.empty = self.mapper.cancelled, self.mapper.empty
@@ -249,15 +313,29 @@ class ChunkBuilder:
             if check_overlaps:
                 self._overlaps(rec, chunk)
             # an image item is its image: the same bytes under two names are one item
-            raw = bytes.fromhex(image.sha256) if image is not None and image.sha256 else \
-                sha256(payload_json.encode("utf-8")).digest()
+            raw = (
+                bytes.fromhex(image.sha256)
+                if image is not None and image.sha256
+                else sha256(payload_json.encode("utf-8")).digest()
+            )
             src_row += 1
             index = len(items)
             ext = rec.external_id
             gold = rec.gold
-            items.append((src_row, rec.line, ext, raw.hex(), from_bytes(raw[:8], "big", signed=True),
-                          from_bytes(raw[:4], "big") >> 1, payload_json, gold_json,
-                          gold if isinstance(gold, str) else None, None if ext is None else external_key(ext)))
+            items.append(
+                (
+                    src_row,
+                    rec.line,
+                    ext,
+                    raw.hex(),
+                    from_bytes(raw[:8], "big", signed=True),
+                    from_bytes(raw[:4], "big") >> 1,
+                    payload_json,
+                    gold_json,
+                    gold if isinstance(gold, str) else None,
+                    None if ext is None else external_key(ext),
+                )
+            )
             if image is not None:
                 chunk.media.append((index, image.to_row()))
             for k, a in enumerate(rec.annotations):
@@ -272,8 +350,9 @@ class ChunkBuilder:
                     labels.update(v["label"] if isinstance(v, dict) else str(v) for v in value)
                     label = None
                     vj = canonical_json(value)
-                anns.append((index, a.annotator, vj, label, a.lead_time, a.source,
-                             "{}" if metas is None else metas[k], a.key))
+                anns.append(
+                    (index, a.annotator, vj, label, a.lead_time, a.source, "{}" if metas is None else metas[k], a.key)
+                )
         self.src_row = src_row
         return chunk
 
@@ -308,9 +387,11 @@ def describe_change(old_json: str, new_json: str, *, most: int = 5) -> str:
     if not isinstance(old, dict) or not isinstance(new, dict):
         return "the content differs"
     parts = []
-    for what, keys in (("fields only in the stored item", sorted(set(old) - set(new))),
-                       ("fields only in this row", sorted(set(new) - set(old))),
-                       ("fields that differ", sorted(k for k in set(old) & set(new) if old[k] != new[k]))):
+    for what, keys in (
+        ("fields only in the stored item", sorted(set(old) - set(new))),
+        ("fields only in this row", sorted(set(new) - set(old))),
+        ("fields that differ", sorted(k for k in set(old) & set(new) if old[k] != new[k])),
+    ):
         if keys:
             parts.append(f"{what}: {', '.join(map(str, keys[:most]))}" + (" ..." if len(keys) > most else ""))
     return "; ".join(parts) or "the content differs"

@@ -27,8 +27,10 @@ class Row:
 
 def too_long(max_field: int) -> str:
     """Why a row with a value over the limit was rejected, and how to raise the limit."""
-    return (f"a value is longer than {max_field:,} characters (setting import_max_field_chars, "
-            "environment variable TRUTHSET_IMPORT_MAX_FIELD_CHARS); the row was not read")
+    return (
+        f"a value is longer than {max_field:,} characters (setting import_max_field_chars, "
+        "environment variable TRUTHSET_IMPORT_MAX_FIELD_CHARS); the row was not read"
+    )
 
 
 def bad_value(obj: Any, max_field: int) -> tuple[str, str] | None:

@@ -94,8 +94,9 @@ def decodes_whole(path: Path, encoding: str) -> bool:
     return True
 
 
-def suggest_encoding(path: Path, *, exclude: set[str] | frozenset[str] = frozenset(),
-                     sample_bytes: int = 1 << 20) -> str | None:
+def suggest_encoding(
+    path: Path, *, exclude: set[str] | frozenset[str] = frozenset(), sample_bytes: int = 1 << 20
+) -> str | None:
     """The likeliest encoding of ``path`` among those that decode all of it, or None.
 
     Candidates are charset-normalizer's matches (its own order: least "mess", most language

@@ -67,15 +67,12 @@ def codes_of(values: npt.NDArray[Any], classes: npt.NDArray[Any], name: str) -> 
 
 def check_proba(proba: Any, n: int, name: str = "proba") -> FloatArray:
     """A finite ``(n, K)`` float array of probabilities; a 1-D input becomes two columns."""
-    p = proba.to_numpy(dtype=np.float64) if isinstance(proba, pd.DataFrame) else np.asarray(
-        proba, dtype=np.float64
-    )
+    p = proba.to_numpy(dtype=np.float64) if isinstance(proba, pd.DataFrame) else np.asarray(proba, dtype=np.float64)
     if p.ndim == 1:
         p = np.column_stack([1.0 - p, p])
     if p.ndim != 2 or p.shape[0] != n:
         raise InvalidInput(
-            f"{name} must have one row per test item ({n}) and one column per class; "
-            f"got shape {p.shape}."
+            f"{name} must have one row per test item ({n}) and one column per class; got shape {p.shape}."
         )
     if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
         raise InvalidInput(f"{name} must hold probabilities in [0, 1] with no NaN.")

@@ -75,9 +75,7 @@ class SortedScores:
         return self.both(idx)[1]
 
 
-def one_vs_rest(
-    proba: FloatArray, true: npt.NDArray[np.int64], k: int
-) -> list[SortedScores]:
+def one_vs_rest(proba: FloatArray, true: npt.NDArray[np.int64], k: int) -> list[SortedScores]:
     """One :class:`SortedScores` per class ``c``: score ``proba[:, c]``, positive ``true == c``."""
     return [SortedScores(proba[:, c], true == c) for c in range(k)]
 

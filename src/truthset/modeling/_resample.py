@@ -44,13 +44,11 @@ def check_bootstrap_args(n_boot: int, confidence: float) -> None:
     """Raise a clear error for an unusable ``n_boot`` or ``confidence``."""
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise InvalidInput(
-            f"n_boot must be a non-negative integer (0 turns intervals off); got {n_boot!r}. "
-            "Use e.g. n_boot=1000."
+            f"n_boot must be a non-negative integer (0 turns intervals off); got {n_boot!r}. Use e.g. n_boot=1000."
         )
     if not isinstance(confidence, (int, float)) or not 0.0 < float(confidence) < 1.0:
         raise InvalidInput(
-            f"confidence must lie strictly between 0 and 1; got {confidence!r}. "
-            "Use e.g. confidence=0.95."
+            f"confidence must lie strictly between 0 and 1; got {confidence!r}. Use e.g. confidence=0.95."
         )
 
 
@@ -83,18 +81,14 @@ def confusion_batch(true: IntArray, pred: IntArray, k: int, idx: IntArray) -> Fl
     return counts.reshape(rows, k, k).astype(np.float64)
 
 
-def percentile_interval(
-    reps: FloatArray, confidence: float, *, what: str = "metric"
-) -> FloatArray:
+def percentile_interval(reps: FloatArray, confidence: float, *, what: str = "metric") -> FloatArray:
     """``(2, ...)`` percentile interval over axis 0 of ``reps``, ignoring undefined replicates.
 
     Undefined replicates (NaN) are left out with a warning; if none is defined the interval
     is NaN.
     """
     finite = np.isfinite(reps)
-    bad = int((~finite).any(axis=tuple(range(1, reps.ndim))).sum()) if reps.ndim > 1 else int(
-        (~finite).sum()
-    )
+    bad = int((~finite).any(axis=tuple(range(1, reps.ndim))).sum()) if reps.ndim > 1 else int((~finite).sum())
     if bad and finite.any():
         warnings.warn(
             f"{bad} of {reps.shape[0]} bootstrap replicates left {what} undefined (e.g. a "

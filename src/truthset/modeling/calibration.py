@@ -73,9 +73,11 @@ class CalibrationBins:
         return (
             np.bincount(flat, minlength=size).reshape(rows, nb).astype(np.float64),
             np.bincount(flat, weights=self.conf[idx].ravel(), minlength=size)
-            .reshape(rows, nb).astype(np.float64, copy=False),
+            .reshape(rows, nb)
+            .astype(np.float64, copy=False),
             np.bincount(flat, weights=self.correct[idx].ravel(), minlength=size)
-            .reshape(rows, nb).astype(np.float64, copy=False),
+            .reshape(rows, nb)
+            .astype(np.float64, copy=False),
         )
 
     def ece(self, idx: IntArray) -> FloatArray:
@@ -92,20 +94,20 @@ class CalibrationBins:
         with np.errstate(divide="ignore", invalid="ignore"):
             mean_conf = np.where(cnt > 0, conf / cnt, np.nan)
             acc = np.where(cnt > 0, corr / cnt, np.nan)
-        return pd.DataFrame({
-            "bin": np.arange(self.n_bins),
-            "bin_low": np.arange(self.n_bins) / self.n_bins,
-            "bin_high": np.arange(1, self.n_bins + 1) / self.n_bins,
-            "count": cnt.astype(np.int64),
-            "mean_confidence": mean_conf,
-            "accuracy": acc,
-            "gap": acc - mean_conf,
-        })
+        return pd.DataFrame(
+            {
+                "bin": np.arange(self.n_bins),
+                "bin_low": np.arange(self.n_bins) / self.n_bins,
+                "bin_high": np.arange(1, self.n_bins + 1) / self.n_bins,
+                "count": cnt.astype(np.int64),
+                "mean_confidence": mean_conf,
+                "accuracy": acc,
+                "gap": acc - mean_conf,
+            }
+        )
 
 
-def expected_calibration_error(
-    y_true: Any, proba: Any, *, classes: Any = None, n_bins: int = 15
-) -> float:
+def expected_calibration_error(y_true: Any, proba: Any, *, classes: Any = None, n_bins: int = 15) -> float:
     """Expected calibration error of top-class confidences, ``n_bins`` equal-width bins.
 
     ``proba`` is ``(n, K)`` with columns in ``classes`` order (a 1-D array is the
@@ -120,9 +122,7 @@ def expected_calibration_error(
     return round(CalibrationBins(encode(y_true, proba=proba, classes=classes), n_bins).point(), 15)
 
 
-def reliability_diagram(
-    y_true: Any, proba: Any, *, classes: Any = None, n_bins: int = 15
-) -> pd.DataFrame:
+def reliability_diagram(y_true: Any, proba: Any, *, classes: Any = None, n_bins: int = 15) -> pd.DataFrame:
     """Reliability diagram data: one row per bin with ``count``, ``mean_confidence``,
     ``accuracy`` and ``gap`` (accuracy minus confidence; NaN for empty bins)."""
     _check_bins(n_bins)
@@ -195,12 +195,9 @@ def temperature_scaling(
     check_bootstrap_args(n_boot, confidence)
     t = fit_temperature(y_val, proba_val, classes=classes)
     before = encode(y_test, proba=proba_test, classes=classes)
-    after = Encoded(
-        before.classes, before.true, before.pred, apply_temperature(before.probs(), t)
-    )
+    after = Encoded(before.classes, before.true, before.pred, apply_temperature(before.probs(), t))
     bins_b, bins_a = CalibrationBins(before, n_bins), CalibrationBins(after, n_bins)
-    out: dict[str, Any] = {"temperature": t, "n_val": int(as_1d(y_val, "y_val").size),
-                           "n_test": before.n}
+    out: dict[str, Any] = {"temperature": t, "n_val": int(as_1d(y_val, "y_val").size), "n_test": before.n}
     for name, bins, enc in (("before", bins_b, before), ("after", bins_a, after)):
         out[f"ece_{name}"] = bins.point()
         if n_boot:
@@ -210,4 +207,3 @@ def temperature_scaling(
         out[f"nll_{name}"] = _nll(_log_proba(enc.probs()), enc.true, 1.0)
         out[f"reliability_{name}"] = bins.diagram().to_dict(orient="records")
     return out
-

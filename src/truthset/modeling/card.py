@@ -16,22 +16,42 @@ from typing import Any
 __all__ = ["model_card"]
 
 #: Metrics shown in the metrics section, in order, when present.
-HEADLINE = ("accuracy", "subset_accuracy", "macro_f1", "micro_f1", "mcc", "roc_auc", "pr_auc", "ece", "f1",
-            "precision", "recall", "exact_f1", "overlap_f1")
+HEADLINE = (
+    "accuracy",
+    "subset_accuracy",
+    "macro_f1",
+    "micro_f1",
+    "mcc",
+    "roc_auc",
+    "pr_auc",
+    "ece",
+    "f1",
+    "precision",
+    "recall",
+    "exact_f1",
+    "overlap_f1",
+)
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name in HEADLINE:
         if name in metrics and metrics[name] is not None:
-            rows.append({"metric": name, "value": metrics[name],
-                         "ci_low": metrics.get(f"{name}_ci_low"),
-                         "ci_high": metrics.get(f"{name}_ci_high")})
+            rows.append(
+                {
+                    "metric": name,
+                    "value": metrics[name],
+                    "ci_low": metrics.get(f"{name}_ci_low"),
+                    "ci_high": metrics.get(f"{name}_ci_high"),
+                }
+            )
     return rows
 
 
 def _caveats(
-    metrics: dict[str, Any], slices: list[dict[str, Any]], buckets: dict[str, Any] | None,
+    metrics: dict[str, Any],
+    slices: list[dict[str, Any]],
+    buckets: dict[str, Any] | None,
     primary: str,
 ) -> list[str]:
     out = []
@@ -40,26 +60,38 @@ def _caveats(
         out.append(f"The test set has only {int(n_test)} items; every number here is uncertain.")
     lo, hi = metrics.get(f"{primary}_ci_low"), metrics.get(f"{primary}_ci_high")
     if lo is not None and hi is not None and hi - lo > 0.1:
-        out.append(f"The 95% interval of {primary} is {hi - lo:.2f} wide; small differences "
-                   "between models cannot be told apart.")
+        out.append(
+            f"The 95% interval of {primary} is {hi - lo:.2f} wide; small differences "
+            "between models cannot be told apart."
+        )
     ece = metrics.get("ece")
     if ece is not None and ece > 0.05:
-        out.append(f"Probabilities are miscalibrated (ECE {ece:.3f}); apply temperature scaling "
-                   "before using them as confidences or thresholds.")
+        out.append(
+            f"Probabilities are miscalibrated (ECE {ece:.3f}); apply temperature scaling "
+            "before using them as confidences or thresholds."
+        )
     overall = metrics.get(primary)
     for s in slices:
         v = s.get(primary)
-        if overall is not None and v is not None and s.get(f"{primary}_ci_high") is not None \
-                and s[f"{primary}_ci_high"] < overall:
-            out.append(f"On slice {s.get('slice')!r} ({s.get('n_test')} items) {primary} is "
-                       f"{v:.3f}, reliably below the overall {overall:.3f}.")
+        if (
+            overall is not None
+            and v is not None
+            and s.get(f"{primary}_ci_high") is not None
+            and s[f"{primary}_ci_high"] < overall
+        ):
+            out.append(
+                f"On slice {s.get('slice')!r} ({s.get('n_test')} items) {primary} is "
+                f"{v:.3f}, reliably below the overall {overall:.3f}."
+            )
     if buckets:
         counts = {b["bucket"]: b["count"] for b in buckets.get("buckets", [])}
         n_err = buckets.get("n_errors") or 0
         noisy = counts.get("likely_label_error", 0) + counts.get("ambiguous", 0)
         if n_err and noisy / n_err >= 0.25:
-            out.append(f"{noisy} of {n_err} test errors look like label errors or ambiguous "
-                       "items; the measured score is held down by label quality.")
+            out.append(
+                f"{noisy} of {n_err} test errors look like label errors or ambiguous "
+                "items; the measured score is held down by label quality."
+            )
     return out
 
 
@@ -97,22 +129,38 @@ def model_card(
     ``evaluation_data`` describe the data (e.g. ``n_items``, label source, split
     description). Returns ``{"title", "sections": {...}, "missing": [...]}``.
     """
-    given = {"version": version, "owners": owners, "description": description,
-             "intended_use": intended_use, "out_of_scope": out_of_scope, "factors": factors,
-             "training_data": training_data, "evaluation_data": evaluation_data,
-             "ethical_considerations": ethical_considerations}
+    given = {
+        "version": version,
+        "owners": owners,
+        "description": description,
+        "intended_use": intended_use,
+        "out_of_scope": out_of_scope,
+        "factors": factors,
+        "training_data": training_data,
+        "evaluation_data": evaluation_data,
+        "ethical_considerations": ethical_considerations,
+    }
     missing = sorted(k for k, v in given.items() if not v)
     slices = slices or []
     sections: dict[str, Any] = {
         "model_details": {
-            "name": name, "version": version, "task": task, "model": model, "owners": owners,
-            "description": description, "seed": seed, "dataset_hash": dataset_hash,
-            "schema_version": schema_version, "library_versions": library_versions or {},
+            "name": name,
+            "version": version,
+            "task": task,
+            "model": model,
+            "owners": owners,
+            "description": description,
+            "seed": seed,
+            "dataset_hash": dataset_hash,
+            "schema_version": schema_version,
+            "library_versions": library_versions or {},
             "reference": "Mitchell et al. 2019, Model Cards for Model Reporting",
         },
         "intended_use": {"primary_uses": intended_use, "out_of_scope": out_of_scope},
-        "factors": {"relevant_factors": factors or [],
-                    "evaluated_slices": sorted({str(s.get("slice")) for s in slices})},
+        "factors": {
+            "relevant_factors": factors or [],
+            "evaluated_slices": sorted({str(s.get("slice")) for s in slices}),
+        },
         "metrics": {
             "primary": primary_metric,
             "values": _metric_rows(metrics),
@@ -123,10 +171,11 @@ def model_card(
         "evaluation_data": {**(evaluation_data or {}), "n_test": metrics.get("n_test")},
         "training_data": training_data or {},
         "quantitative_analyses": {
-            "by_slice": slices, "calibration": calibration, "error_buckets": error_buckets,
+            "by_slice": slices,
+            "calibration": calibration,
+            "error_buckets": error_buckets,
         },
         "ethical_considerations": ethical_considerations or [],
-        "caveats_and_recommendations": _caveats(metrics, slices, error_buckets, primary_metric)
-        + list(caveats or []),
+        "caveats_and_recommendations": _caveats(metrics, slices, error_buckets, primary_metric) + list(caveats or []),
     }
     return {"title": f"Model card: {name}", "sections": sections, "missing": missing}

@@ -45,8 +45,12 @@ FloatArray = npt.NDArray[np.float64]
 EXACT_BELOW = 25
 
 _METRIC_NAMES = {
-    "accuracy": "accuracy", "macro_f1": "macro-F1", "micro_f1": "micro-F1",
-    "weighted_f1": "weighted-F1", "mcc": "MCC", "macro_precision": "macro-precision",
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "micro_f1": "micro-F1",
+    "weighted_f1": "weighted-F1",
+    "mcc": "MCC",
+    "macro_precision": "macro-precision",
     "macro_recall": "macro-recall",
 }
 
@@ -70,8 +74,7 @@ def mcnemar(b: int, c: int, *, exact: bool | None = None) -> dict[str, Any]:
         return {"statistic": 0.0, "p_value": 1.0, "method": "exact" if use_exact else "chi2"}
     if use_exact:
         k = min(b, c)
-        return {"statistic": float(k), "p_value": float(min(1.0, 2 * binom.cdf(k, n, 0.5))),
-                "method": "exact"}
+        return {"statistic": float(k), "p_value": float(min(1.0, 2 * binom.cdf(k, n, 0.5))), "method": "exact"}
     stat = (abs(b - c) - 1.0) ** 2 / n
     return {"statistic": float(stat), "p_value": float(chi2.sf(stat, 1)), "method": "chi2"}
 
@@ -87,10 +90,10 @@ def verdict(diff: float, lo: float, hi: float, metric: str, confidence: float) -
     if np.isfinite(lo) and lo > 0:
         return f"B is better: {name} {_signed(diff)} points, {level} CI {_signed(lo)} to {_signed(hi)}"
     if np.isfinite(hi) and hi < 0:
-        return (f"A is better: {name} {_signed(-diff)} points, {level} CI {_signed(-hi)} to "
-                f"{_signed(-lo)}")
-    return (f"no evidence of a difference: {name} B - A {_signed(diff)} points, {level} CI "
-            f"{_signed(lo)} to {_signed(hi)}")
+        return f"A is better: {name} {_signed(-diff)} points, {level} CI {_signed(-hi)} to {_signed(-lo)}"
+    return (
+        f"no evidence of a difference: {name} B - A {_signed(diff)} points, {level} CI {_signed(lo)} to {_signed(hi)}"
+    )
 
 
 def compare_predictions(
@@ -129,8 +132,7 @@ def compare_predictions(
             "must be scored on the same items in the same order."
         )
     if classes is None:
-        enc_a = encode(y_true, pred_a, classes=np.asarray(
-            sorted(set(enc_a.classes.tolist()) | set(pb.tolist()))))
+        enc_a = encode(y_true, pred_a, classes=np.asarray(sorted(set(enc_a.classes.tolist()) | set(pb.tolist()))))
     true, a = enc_a.true, enc_a.pred
     b = codes_of(pb, enc_a.classes, "pred_b")
     k = enc_a.k
@@ -139,10 +141,13 @@ def compare_predictions(
     test = mcnemar(only_a, only_b)
     out: dict[str, Any] = {
         "n_test": enc_a.n,
-        "accuracy_a": float(right_a.mean()), "accuracy_b": float(right_b.mean()),
+        "accuracy_a": float(right_a.mean()),
+        "accuracy_b": float(right_b.mean()),
         "accuracy_diff": float(right_b.mean() - right_a.mean()) * 100.0,
-        "only_a_right": only_a, "only_b_right": only_b,
-        "mcnemar_statistic": test["statistic"], "mcnemar_p_value": test["p_value"],
+        "only_a_right": only_a,
+        "only_b_right": only_b,
+        "mcnemar_statistic": test["statistic"],
+        "mcnemar_p_value": test["p_value"],
         "mcnemar_method": test["method"],
     }
 

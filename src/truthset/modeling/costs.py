@@ -34,9 +34,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _costs_ci(
-    item_cost: FloatArray, *, n_boot: int, confidence: float, seed: int | None
-) -> tuple[float, float]:
+def _costs_ci(item_cost: FloatArray, *, n_boot: int, confidence: float, seed: int | None) -> tuple[float, float]:
     n = item_cost.size
     reps = bootstrap(n, lambda idx: item_cost[idx].mean(axis=1), n_boot=n_boot, seed=seed)
     lo, hi = percentile_interval(reps, confidence, what="cost")
@@ -51,23 +49,18 @@ def _check_costs(cost_fp: float, cost_fn: float) -> None:
         raise InvalidInput("cost_fp and cost_fn are both 0; at least one mistake must cost.")
 
 
-def _binary_scores(
-    y: Any, proba: Any, classes: Any, positive: Any
-) -> tuple[FloatArray, npt.NDArray[np.bool_], Any]:
+def _binary_scores(y: Any, proba: Any, classes: Any, positive: Any) -> tuple[FloatArray, npt.NDArray[np.bool_], Any]:
     """Positive-class scores, is-positive flags and the class list of a binary problem."""
     enc = encode(y, proba=proba, classes=classes)
     if enc.k != 2:
         raise InvalidInput(
-            f"cost_threshold is for two classes; there are {enc.k}. Use a cost_matrix with "
-            "expected_cost() for more."
+            f"cost_threshold is for two classes; there are {enc.k}. Use a cost_matrix with expected_cost() for more."
         )
     pos = 1
     if positive is not None:
         hits = np.flatnonzero(pd.Index(enc.classes) == positive)
         if hits.size == 0:
-            raise InvalidInput(
-                f"positive={positive!r} is not one of the classes {list(enc.classes)}."
-            )
+            raise InvalidInput(f"positive={positive!r} is not one of the classes {list(enc.classes)}.")
         pos = int(hits[0])
     return enc.probs()[:, pos], enc.true == pos, enc.classes
 
@@ -121,8 +114,13 @@ def cost_threshold(
         return np.where(pred & ~pos_test, cost_fp, 0.0) + np.where(~pred & pos_test, cost_fn, 0.0)
 
     out: dict[str, Any] = {
-        "threshold": t, "bayes_threshold": bayes, "cost_fp": cost_fp, "cost_fn": cost_fn,
-        "val_cost": float(cost[best].min()), "n_val": int(s_val.size), "n_test": int(s_test.size),
+        "threshold": t,
+        "bayes_threshold": bayes,
+        "cost_fp": cost_fp,
+        "cost_fn": cost_fn,
+        "val_cost": float(cost[best].min()),
+        "n_val": int(s_val.size),
+        "n_test": int(s_test.size),
     }
     for name, th in (("test_cost", t), ("test_cost_default", 0.5)):
         ic = item_cost(th)

@@ -100,9 +100,7 @@ def learning_curve(
         raise InvalidInput(f"metric must be one of {sorted(_METRIC_NAMES)}; got {metric!r}.")
     fr = [float(f) for f in fractions]
     if len(fr) < 2 or any(not 0 < f <= 1 for f in fr) or fr != sorted(set(fr)):
-        raise InvalidInput(
-            f"fractions must be at least two increasing numbers in (0, 1]; got {fractions}."
-        )
+        raise InvalidInput(f"fractions must be at least two increasing numbers in (0, 1]; got {fractions}.")
     if not seeds:
         raise InvalidInput("seeds must list at least one seed.")
     ytr, yte = as_1d(y_train, "y_train"), as_1d(y_test, "y_test")
@@ -136,37 +134,60 @@ def learning_curve(
     mean = point.mean(axis=1)
     tail = (1 - confidence) / 2 * 100
     rep = np.concatenate(reps) if reps else np.full((0, len(fr)), np.nan)
-    band = np.nanpercentile(rep, [tail, 100 - tail], axis=0) if n_boot else np.full(
-        (2, len(fr)), np.nan)
+    band = np.nanpercentile(rep, [tail, 100 - tail], axis=0) if n_boot else np.full((2, len(fr)), np.nan)
     gain = float(mean[-1] - mean[-2])
-    g_lo, g_hi = (np.nanpercentile(rep[:, -1] - rep[:, -2], [tail, 100 - tail]) if n_boot
-                  else (np.nan, np.nan))
+    g_lo, g_hi = np.nanpercentile(rep[:, -1] - rep[:, -2], [tail, 100 - tail]) if n_boot else (np.nan, np.nan)
     n_tr = [int(max(1, round(f * ytr.size))) for f in fr]
     points = [
-        {"fraction": f, "n_train": n, metric: float(m), "ci_low": float(lo), "ci_high": float(hi),
-         "seed_sd": float(point[i].std(ddof=1)) if len(seeds) > 1 else 0.0,
-         "per_seed": point[i].tolist()}
+        {
+            "fraction": f,
+            "n_train": n,
+            metric: float(m),
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+            "seed_sd": float(point[i].std(ddof=1)) if len(seeds) > 1 else 0.0,
+            "per_seed": point[i].tolist(),
+        }
         for i, (f, n, m, lo, hi) in enumerate(zip(fr, n_tr, mean, band[0], band[1], strict=True))
     ]
     name, level = _METRIC_NAMES[metric], f"{round(confidence * 100)}%"
     seg = f"going from {fr[-2]:.0%} to {fr[-1]:.0%} of the labels ({n_tr[-2]} -> {n_tr[-1]})"
     stats = f"{name} {signed(gain)} points, {level} CI {signed(g_lo)} to {signed(g_hi)}"
     if g_lo > 0:
-        help_, answer = "yes", (f"More labels would likely help: {seg} still gained {stats}; "
-                                "the curve has not flattened.")
+        help_, answer = (
+            "yes",
+            (f"More labels would likely help: {seg} still gained {stats}; the curve has not flattened."),
+        )
     elif g_hi < min_gain:
-        help_, answer = "no", (f"More labels are unlikely to help much: {seg} gained {stats}, "
-                               f"below {min_gain:g} point(s) even at the top of the interval; "
-                               "look at label quality and the error buckets instead.")
+        help_, answer = (
+            "no",
+            (
+                f"More labels are unlikely to help much: {seg} gained {stats}, "
+                f"below {min_gain:g} point(s) even at the top of the interval; "
+                "look at label quality and the error buckets instead."
+            ),
+        )
     else:
-        help_, answer = "unclear", (f"Unclear: {seg} gained {stats}; the interval spans both 0 "
-                                    f"and {min_gain:g} point(s). More seeds or a larger test "
-                                    "set would narrow it.")
+        help_, answer = (
+            "unclear",
+            (
+                f"Unclear: {seg} gained {stats}; the interval spans both 0 "
+                f"and {min_gain:g} point(s). More seeds or a larger test "
+                "set would narrow it."
+            ),
+        )
     return {
-        "metric": metric, "points": points, "last_gain": gain,
-        "last_gain_ci_low": float(g_lo), "last_gain_ci_high": float(g_hi),
-        "more_labels_help": help_, "answer": answer,
-        "rule": (f"yes if the {level} CI of the last segment's gain is above 0; no if its "
-                 f"upper end is below min_gain={min_gain:g} points; else unclear"),
-        "n_test": int(n_test), "seeds": list(seeds),
+        "metric": metric,
+        "points": points,
+        "last_gain": gain,
+        "last_gain_ci_low": float(g_lo),
+        "last_gain_ci_high": float(g_hi),
+        "more_labels_help": help_,
+        "answer": answer,
+        "rule": (
+            f"yes if the {level} CI of the last segment's gain is above 0; no if its "
+            f"upper end is below min_gain={min_gain:g} points; else unclear"
+        ),
+        "n_test": int(n_test),
+        "seeds": list(seeds),
     }

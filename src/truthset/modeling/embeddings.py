@@ -69,7 +69,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if not texts:
             raise InvalidInput("no texts given; pass at least one text to embed.")
         out = self._model().encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            show_progress_bar=False, convert_to_numpy=True,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
         )
         return np.asarray(out, dtype=np.float32)

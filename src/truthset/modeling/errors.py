@@ -116,8 +116,7 @@ def error_buckets(
         cut = float(np.nanpercentile(out_s, 95))
     flags = pd.DataFrame(index=fail)
     false = np.zeros(fail.size, dtype=bool)
-    flags["broken_input"] = (false if emp is None else emp[fail]) | (
-        false if gar is None else gar[fail])
+    flags["broken_input"] = (false if emp is None else emp[fail]) | (false if gar is None else gar[fail])
     with np.errstate(invalid="ignore"):
         flags["likely_label_error"] = false if lq is None else lq[fail] < label_quality_below
         flags["ambiguous"] = false if ag is None else ag[fail] < agreement_below
@@ -129,35 +128,56 @@ def error_buckets(
         rare = per_class[enc.true[fail]] < rare_class_below
     flags["rare_or_ood"] = ood | rare
     flags["class_confusion"] = True
-    bucket = np.asarray(BUCKETS)[flags[list(BUCKETS)].to_numpy().argmax(axis=1)] if fail.size \
-        else np.zeros(0, dtype=object)
+    bucket = (
+        np.asarray(BUCKETS)[flags[list(BUCKETS)].to_numpy().argmax(axis=1)] if fail.size else np.zeros(0, dtype=object)
+    )
     conf = None if enc.proba is None else enc.proba[fail].max(axis=1)
-    items = pd.DataFrame({
-        "position": fail, "true": enc.classes[enc.true[fail]],
-        "pred": enc.classes[enc.pred[fail]], "bucket": bucket,
-        "confidence": np.nan if conf is None else conf,
-    })
+    items = pd.DataFrame(
+        {
+            "position": fail,
+            "true": enc.classes[enc.true[fail]],
+            "pred": enc.classes[enc.pred[fail]],
+            "bucket": bucket,
+            "confidence": np.nan if conf is None else conf,
+        }
+    )
     items = pd.concat([items, flags[list(BUCKETS[:-1])].reset_index(drop=True)], axis=1)
-    order = (np.argsort(-conf, kind="mergesort") if conf is not None
-             else np.arange(fail.size))
+    order = np.argsort(-conf, kind="mergesort") if conf is not None else np.arange(fail.size)
     ranked = items.iloc[order]
     rows = []
     for b in BUCKETS:
         sel = ranked.loc[ranked["bucket"] == b, "position"]
-        rows.append({"bucket": b, "count": int(sel.size),
-                     "share": float(sel.size / fail.size) if fail.size else 0.0,
-                     "examples": sel.head(max_examples).astype(int).tolist()})
+        rows.append(
+            {
+                "bucket": b,
+                "count": int(sel.size),
+                "share": float(sel.size / fail.size) if fail.size else 0.0,
+                "examples": sel.head(max_examples).astype(int).tolist(),
+            }
+        )
     conf_items = ranked[ranked["bucket"] == "class_confusion"]
     pair_counts = conf_items.groupby(["true", "pred"], sort=False).size()
     pairs = pd.DataFrame(
-        [{"true": _plain(t), "pred": _plain(p), "count": int(c),
-          "examples": conf_items.loc[(conf_items["true"] == t) & (conf_items["pred"] == p),
-                                     "position"].head(max_examples).astype(int).tolist()}
-         for (t, p), c in pair_counts.sort_values(ascending=False, kind="mergesort").items()],
+        [
+            {
+                "true": _plain(t),
+                "pred": _plain(p),
+                "count": int(c),
+                "examples": conf_items.loc[(conf_items["true"] == t) & (conf_items["pred"] == p), "position"]
+                .head(max_examples)
+                .astype(int)
+                .tolist(),
+            }
+            for (t, p), c in pair_counts.sort_values(ascending=False, kind="mergesort").items()
+        ],
         columns=["true", "pred", "count", "examples"],
     )
-    thresholds = {"label_quality_below": label_quality_below, "agreement_below": agreement_below,
-                  "outlier_above": cut, "rare_class_below": rare_class_below}
+    thresholds = {
+        "label_quality_below": label_quality_below,
+        "agreement_below": agreement_below,
+        "outlier_above": cut,
+        "rare_class_below": rare_class_below,
+    }
     return ErrorBuckets(pd.DataFrame(rows), pairs, items, thresholds, n)
 
 

@@ -141,17 +141,13 @@ class _Scorer:
 def _positive_code(enc: Encoded, positive: Any) -> int | None:
     if enc.k != 2:
         if positive is not None:
-            raise InvalidInput(
-                f"positive= only applies to two-class problems; there are {enc.k} classes."
-            )
+            raise InvalidInput(f"positive= only applies to two-class problems; there are {enc.k} classes.")
         return None
     if positive is None:
         return 1
     hits = np.flatnonzero(pd.Index(enc.classes) == positive)
     if hits.size == 0:
-        raise InvalidInput(
-            f"positive={positive!r} is not one of the classes {list(enc.classes)}."
-        )
+        raise InvalidInput(f"positive={positive!r} is not one of the classes {list(enc.classes)}.")
     return int(hits[0])
 
 
@@ -181,8 +177,7 @@ def _score(
         lo, hi = ci.get(name, (np.nan, np.nan))
         if name.startswith("class"):
             c, metric = name[5:].split("_", 1)
-            for key, v in ((metric, point[name]), (f"{metric}_ci_low", lo),
-                           (f"{metric}_ci_high", hi)):
+            for key, v in ((metric, point[name]), (f"{metric}_ci_low", lo), (f"{metric}_ci_high", hi)):
                 rows.setdefault(key, [np.nan] * enc.k)[int(c)] = v
             continue
         metrics[name] = point[name]
@@ -190,8 +185,9 @@ def _score(
             metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = lo, hi
     per_class = pd.DataFrame(rows)
     first = ["class", "support"]
-    order = [f"{m}{sfx}" for m in ("precision", "recall", "f1", "roc_auc", "pr_auc")
-             for sfx in ("", "_ci_low", "_ci_high")]
+    order = [
+        f"{m}{sfx}" for m in ("precision", "recall", "f1", "roc_auc", "pr_auc") for sfx in ("", "_ci_low", "_ci_high")
+    ]
     cols = first + [c for c in order if c in per_class.columns]
     return metrics, per_class[cols], scorer.cal
 
@@ -236,16 +232,12 @@ def evaluate(
     check_bootstrap_args(n_boot, confidence)
     _check_bins(n_bins)
     enc = encode(y_true, y_pred, proba=proba, classes=classes)
-    metrics, per_class, cal = _score(
-        enc, positive, n_boot=n_boot, confidence=confidence, seed=seed, n_bins=n_bins
-    )
+    metrics, per_class, cal = _score(enc, positive, n_boot=n_boot, confidence=confidence, seed=seed, n_bins=n_bins)
     cm = np.bincount(enc.true * enc.k + enc.pred, minlength=enc.k * enc.k).reshape(enc.k, enc.k)
     labels = pd.Index(enc.classes)
     confusion = pd.DataFrame(cm, index=labels.rename("true"), columns=labels.rename("pred"))
     settings = {"n_boot": n_boot, "confidence": confidence, "seed": seed, "n_bins": n_bins}
-    return Evaluation(
-        metrics, per_class, confusion, None if cal is None else cal.diagram(), settings
-    )
+    return Evaluation(metrics, per_class, confusion, None if cal is None else cal.diagram(), settings)
 
 
 def evaluate_by_slice(
@@ -275,8 +267,7 @@ def evaluate_by_slice(
     s = as_1d(slices, "slices")
     if s.size != enc.n:
         raise InvalidInput(
-            f"slices has {s.size} values but there are {enc.n} test items; pass one slice "
-            "value per test item."
+            f"slices has {s.size} values but there are {enc.n} test items; pass one slice value per test item."
         )
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=False)
     rows = []
@@ -284,12 +275,8 @@ def evaluate_by_slice(
         sel = np.flatnonzero(codes == g)
         if sel.size < min_size:
             continue
-        sub = Encoded(
-            enc.classes, enc.true[sel], enc.pred[sel], None if enc.proba is None else enc.proba[sel]
-        )
-        metrics, _, _ = _score(
-            sub, positive, n_boot=n_boot, confidence=confidence, seed=seed, n_bins=n_bins
-        )
+        sub = Encoded(enc.classes, enc.true[sel], enc.pred[sel], None if enc.proba is None else enc.proba[sel])
+        metrics, _, _ = _score(sub, positive, n_boot=n_boot, confidence=confidence, seed=seed, n_bins=n_bins)
         rows.append({"slice": _plain(value), **metrics})
     out = pd.DataFrame(rows)
     if not out.empty:

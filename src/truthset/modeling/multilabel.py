@@ -61,9 +61,7 @@ class _MultiScorer:
         self.fn = yt * (1 - yp)
         self.exact = (yt == yp).all(axis=1).astype(np.float64)
         self.wrong = (yt != yp).sum(axis=1).astype(np.float64)
-        self.rank = None if proba is None else [
-            SortedScores(proba[:, j], yt[:, j] > 0) for j in range(self.l)
-        ]
+        self.rank = None if proba is None else [SortedScores(proba[:, j], yt[:, j] > 0) for j in range(self.l)]
 
     def scores(self, idx: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
         w = draw_counts(idx, self.n)
@@ -129,9 +127,7 @@ def evaluate_multilabel(
     else:
         yp = _indicator(y_pred, "y_pred", yt.shape)
     if labels is None:
-        labels = list(y_true.columns) if isinstance(y_true, pd.DataFrame) else list(
-            range(yt.shape[1])
-        )
+        labels = list(y_true.columns) if isinstance(y_true, pd.DataFrame) else list(range(yt.shape[1]))
     if len(labels) != yt.shape[1]:
         raise InvalidInput(f"labels has {len(labels)} names for {yt.shape[1]} columns.")
     scorer = _MultiScorer(yt, yp, p)
@@ -142,9 +138,7 @@ def evaluate_multilabel(
     if n_boot:
         reps = bootstrap(
             scorer.n,
-            lambda idx: np.stack(
-                [v for _, v in sorted(scorer.scores(idx).items())], axis=1
-            ),
+            lambda idx: np.stack([v for _, v in sorted(scorer.scores(idx).items())], axis=1),
             n_boot=n_boot,
             seed=seed,
         )
@@ -156,8 +150,7 @@ def evaluate_multilabel(
         lo, hi = ci.get(name, (np.nan, np.nan))
         if name.startswith("label"):
             j, metric = name[5:].split("_", 1)
-            for key, v in ((metric, point[name]), (f"{metric}_ci_low", lo),
-                           (f"{metric}_ci_high", hi)):
+            for key, v in ((metric, point[name]), (f"{metric}_ci_low", lo), (f"{metric}_ci_high", hi)):
                 rows.setdefault(key, [np.nan] * scorer.l)[int(j)] = v
             continue
         metrics[name] = point[name]
@@ -165,7 +158,8 @@ def evaluate_multilabel(
             metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = lo, hi
     counts = pd.DataFrame(
         {
-            "tp": scorer.tp.sum(axis=0), "fp": scorer.fp.sum(axis=0),
+            "tp": scorer.tp.sum(axis=0),
+            "fp": scorer.fp.sum(axis=0),
             "fn": scorer.fn.sum(axis=0),
         },
         index=pd.Index(labels, name="label"),

@@ -40,8 +40,16 @@ from truthset.modeling._resample import (
     percentile_interval,
 )
 
-__all__ = ["bio_from_spans", "char_spans", "fit_ner", "ner_baseline", "predict_ner", "span_scores",
-           "spans_from_tags", "token_features"]
+__all__ = [
+    "bio_from_spans",
+    "char_spans",
+    "fit_ner",
+    "ner_baseline",
+    "predict_ner",
+    "span_scores",
+    "spans_from_tags",
+    "token_features",
+]
 
 Sentences = list[list[str]]
 
@@ -50,9 +58,7 @@ Sentences = list[list[str]]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def bio_from_spans(
-    texts: Sequence[str], spans: pd.DataFrame | None = None
-) -> tuple[Sentences, Sentences]:
+def bio_from_spans(texts: Sequence[str], spans: pd.DataFrame | None = None) -> tuple[Sentences, Sentences]:
     """Tokenise texts and tag each token BIO from character-offset spans.
 
     ``spans`` has one row per span: ``item`` (position in ``texts``), ``start``, ``end``
@@ -76,8 +82,7 @@ def bio_from_spans(
         found = list(_TOKEN.finditer(str(text)))
         tokens.append([m.group() for m in found])
         starts = np.fromiter((m.start() for m in found), dtype=np.int64, count=len(found))
-        ends = starts + np.fromiter((len(m.group()) for m in found), dtype=np.int64,
-                                    count=len(found))
+        ends = starts + np.fromiter((len(m.group()) for m in found), dtype=np.int64, count=len(found))
         tag = np.full(len(found), "O", dtype=object)
         owner = np.full(len(found), -1, dtype=np.int64)
         group = by_item.get(i)
@@ -134,8 +139,14 @@ def token_features(sentences: Sentences) -> list[list[dict[str, Any]]]:
         for i, tok in enumerate(sent):
             w = low[i]
             f: dict[str, Any] = {
-                "bias": 1.0, "w": w, "p2": w[:2], "p3": w[:3], "s2": w[-2:], "s3": w[-3:],
-                "shape": shapes[i], "len": min(len(str(tok)), 12),
+                "bias": 1.0,
+                "w": w,
+                "p2": w[:2],
+                "p3": w[:3],
+                "s2": w[-2:],
+                "s3": w[-3:],
+                "shape": shapes[i],
+                "len": min(len(str(tok)), 12),
             }
             for off in (-2, -1, 1, 2):
                 j = i + off
@@ -158,20 +169,32 @@ def ner_baseline(
     CRF's L2 coefficient is ``1 / c``; the CRF's L-BFGS fit is deterministic).
     """
     if algorithm == "logreg":
-        return Pipeline([
-            ("features", DictVectorizer()),
-            ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
-        ])
+        return Pipeline(
+            [
+                ("features", DictVectorizer()),
+                ("clf", LogisticRegression(C=c, max_iter=2000, random_state=seed)),
+            ]
+        )
     if algorithm != "crf":
         raise InvalidInput(f"algorithm must be 'crf' or 'logreg'; got {algorithm!r}.")
     try:
         crfsuite = importlib.import_module("sklearn_crfsuite")
     except ImportError as exc:
         raise missing_extra("sklearn-crfsuite", "ner") from exc
-    return Pipeline([("clf", crfsuite.CRF(
-        algorithm="lbfgs", c1=0.0, c2=1.0 / c, max_iterations=max_iterations,
-        all_possible_transitions=True,
-    ))])
+    return Pipeline(
+        [
+            (
+                "clf",
+                crfsuite.CRF(
+                    algorithm="lbfgs",
+                    c1=0.0,
+                    c2=1.0 / c,
+                    max_iterations=max_iterations,
+                    all_possible_transitions=True,
+                ),
+            )
+        ]
+    )
 
 
 def _is_crf(pipeline: Pipeline) -> bool:
@@ -183,14 +206,10 @@ def _check_tags(sentences: Sentences, tags: Sentences) -> None:
         raise InvalidInput(f"{len(sentences)} sentences but {len(tags)} tag lists.")
     for i, (s, t) in enumerate(zip(sentences, tags, strict=True)):
         if len(s) != len(t):
-            raise InvalidInput(
-                f"sentence {i} has {len(s)} tokens but {len(t)} tags; give one tag per token."
-            )
+            raise InvalidInput(f"sentence {i} has {len(s)} tokens but {len(t)} tags; give one tag per token.")
 
 
-def fit_ner(
-    pipeline: Pipeline, sentences: Sentences, tags: Sentences, *, sample_weight: Any = None
-) -> Pipeline:
+def fit_ner(pipeline: Pipeline, sentences: Sentences, tags: Sentences, *, sample_weight: Any = None) -> Pipeline:
     """Fit an NER pipeline on tokenised sentences and their BIO tags.
 
     ``sample_weight`` has one weight per sentence (e.g. consensus posterior) and is only
@@ -211,10 +230,7 @@ def fit_ner(
     if sample_weight is not None:
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != (len(sentences),) or not np.isfinite(w).all() or (w < 0).any():
-            raise InvalidInput(
-                f"sample_weight needs {len(sentences)} finite non-negative numbers, one per "
-                "sentence."
-            )
+            raise InvalidInput(f"sample_weight needs {len(sentences)} finite non-negative numbers, one per sentence.")
         params["clf__sample_weight"] = np.repeat(w, [len(s) for s in sentences])
     return pipeline.fit(flat_x, flat_y, **params)
 
@@ -241,8 +257,7 @@ def spans_from_tags(tags: Sentences) -> pd.DataFrame:
     flat = pd.Series([str(x) for sent in tags for x in sent], dtype=object)
     cols = ["sentence", "start", "end", "label"]
     if flat.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "label" else np.int64)
-                             for c in cols})
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "label" else np.int64) for c in cols})
     parts = flat.str.partition("-")
     prefix, label = parts[0].to_numpy(), parts[2].to_numpy()
     sentence = np.repeat(np.arange(lengths.size), lengths)
@@ -253,10 +268,14 @@ def spans_from_tags(tags: Sentences) -> pd.DataFrame:
     span = np.cumsum(starts) - 1
     first = np.flatnonzero(starts)
     size = np.bincount(span[inside], minlength=first.size)
-    return pd.DataFrame({
-        "sentence": sentence[first], "start": position[first],
-        "end": position[first] + size, "label": label[first],
-    })
+    return pd.DataFrame(
+        {
+            "sentence": sentence[first],
+            "start": position[first],
+            "end": position[first] + size,
+            "label": label[first],
+        }
+    )
 
 
 def _matched(a: pd.DataFrame, b: pd.DataFrame, match: str) -> npt.NDArray[np.bool_]:
@@ -323,19 +342,27 @@ def span_scores(
             result[f"{k}_ci_low"], result[f"{k}_ci_high"] = float(lo), float(hi)
     result.update({"n_true_spans": len(t), "n_pred_spans": len(p), "n_test": n})
     hit_p, hit_t = _matched(p, t, "exact"), _matched(t, p, "exact")
-    per = pd.DataFrame({
-        "n_true": t.groupby("label").size(), "n_pred": p.groupby("label").size(),
-        "tp_pred": pd.Series(hit_p, index=p["label"]).groupby(level=0).sum(),
-        "tp_true": pd.Series(hit_t, index=t["label"]).groupby(level=0).sum(),
-    }).fillna(0)
+    per = pd.DataFrame(
+        {
+            "n_true": t.groupby("label").size(),
+            "n_pred": p.groupby("label").size(),
+            "tp_pred": pd.Series(hit_p, index=p["label"]).groupby(level=0).sum(),
+            "tp_true": pd.Series(hit_t, index=t["label"]).groupby(level=0).sum(),
+        }
+    ).fillna(0)
     per["precision"] = np.where(per["n_pred"] > 0, per["tp_pred"] / per["n_pred"].clip(1), 0.0)
     per["recall"] = np.where(per["n_true"] > 0, per["tp_true"] / per["n_true"].clip(1), 0.0)
     den = (per["precision"] + per["recall"]).to_numpy()
-    per["f1"] = np.where(den > 0, 2 * per["precision"] * per["recall"] / np.where(den > 0, den, 1),
-                         0.0)
+    per["f1"] = np.where(den > 0, 2 * per["precision"] * per["recall"] / np.where(den > 0, den, 1), 0.0)
     result["per_label"] = [
-        {"label": str(lbl), "n_true": int(r.n_true), "n_pred": int(r.n_pred),
-         "precision": float(r.precision), "recall": float(r.recall), "f1": float(r.f1)}
+        {
+            "label": str(lbl),
+            "n_true": int(r.n_true),
+            "n_pred": int(r.n_pred),
+            "precision": float(r.precision),
+            "recall": float(r.recall),
+            "f1": float(r.f1),
+        }
         for lbl, r in per.iterrows()
     ]
     return result

@@ -36,7 +36,10 @@ def text_classifier(*, seed: int | None = 0) -> Any:
             (
                 "char",
                 TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True,
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=2,
+                    sublinear_tf=True,
                     max_features=200_000,
                 ),
             ),
@@ -50,9 +53,7 @@ def _numeric_classifier(sparse: bool, seed: int | None) -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(
-        StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=2000, random_state=seed)
-    )
+    return make_pipeline(StandardScaler(with_mean=not sparse), LogisticRegression(max_iter=2000, random_state=seed))
 
 
 def _is_texts(x: Any) -> bool:
@@ -98,18 +99,16 @@ def out_of_fold_probabilities(
     :func:`truthset.quality.find_label_issues`.
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     y_raw = labels.to_numpy() if isinstance(labels, pd.Series) else np.asarray(labels)
     index = labels.index if isinstance(labels, pd.Series) else pd.RangeIndex(len(y_raw))
     n = len(y_raw)
     n_x = texts_or_X.shape[0] if hasattr(texts_or_X, "shape") else len(texts_or_X)
     if n_x != n:
-        raise InvalidInput(
-            f"texts_or_X has {n_x} rows but labels has {n}; pass one label per item."
-        )
+        raise InvalidInput(f"texts_or_X has {n_x} rows but labels has {n}; pass one label per item.")
     if pd.isna(pd.Series(y_raw)).any():
         raise InvalidInput(
-            "labels contain missing values; drop those items or label them before computing "
-            "out-of-fold probabilities."
+            "labels contain missing values; drop those items or label them before computing out-of-fold probabilities."
         )
     names = pd.Index(sorted(pd.unique(y_raw)) if classes is None else list(classes))
     y = names.get_indexer(y_raw)

@@ -44,8 +44,7 @@ def _check_sizes(test_size: float, val_size: float) -> None:
             raise InvalidInput(f"{name} must be a fraction in [0, 1); got {v!r}.")
     if test_size + val_size >= 1:
         raise InvalidInput(
-            f"test_size + val_size must be below 1 so some items are left to train on; "
-            f"got {test_size} + {val_size}."
+            f"test_size + val_size must be below 1 so some items are left to train on; got {test_size} + {val_size}."
         )
 
 
@@ -54,9 +53,7 @@ def fingerprint(positions: IntArray) -> str:
     return hashlib.sha256(np.sort(positions).astype("<i8").tobytes()).hexdigest()
 
 
-def _describe(
-    method: str, seed: int | None, sides: dict[str, IntArray], y: Any, **extra: Any
-) -> Split:
+def _describe(method: str, seed: int | None, sides: dict[str, IntArray], y: Any, **extra: Any) -> Split:
     out = {k: np.sort(v).astype(np.int64) for k, v in sides.items()}
     desc: dict[str, Any] = {"method": method, "seed": seed, **extra}
     for k, v in out.items():
@@ -70,8 +67,14 @@ def _describe(
     return Split(out["train"], out["val"], out["test"], desc)
 
 
-def _assign(keys: IntArray, sizes: npt.NDArray[np.float64], strata: IntArray,
-            test_size: float, val_size: float, rng: np.random.Generator) -> IntArray:
+def _assign(
+    keys: IntArray,
+    sizes: npt.NDArray[np.float64],
+    strata: IntArray,
+    test_size: float,
+    val_size: float,
+    rng: np.random.Generator,
+) -> IntArray:
     """Side (0 train, 1 val, 2 test) of each unit, filling test then val within each stratum.
 
     Units are shuffled within their stratum and laid end to end; a unit goes to test when
@@ -91,9 +94,7 @@ def _assign(keys: IntArray, sizes: npt.NDArray[np.float64], strata: IntArray,
     return out
 
 
-def stratified_split(
-    y: Any, *, test_size: float = 0.2, val_size: float = 0.0, seed: int | None = 0
-) -> Split:
+def stratified_split(y: Any, *, test_size: float = 0.2, val_size: float = 0.0, seed: int | None = 0) -> Split:
     """Random split keeping each class's share on every side (per-class shuffling).
 
     Examples
@@ -111,9 +112,12 @@ def stratified_split(
     side = _assign(np.arange(labels.size), np.ones(labels.size), strata, test_size, val_size, rng)
     pos = np.arange(labels.size)
     return _describe(
-        "stratified", seed, {"train": pos[side == 0], "val": pos[side == 1],
-                             "test": pos[side == 2]},
-        labels, test_size=test_size, val_size=val_size,
+        "stratified",
+        seed,
+        {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},
+        labels,
+        test_size=test_size,
+        val_size=val_size,
     )
 
 
@@ -152,14 +156,17 @@ def group_split(
     side = _assign(np.arange(n_groups), sizes, strata, test_size, val_size, rng)[gcode]
     pos = np.arange(g.size)
     return _describe(
-        "group", seed, {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},
-        labels, test_size=test_size, val_size=val_size, n_groups=n_groups,
+        "group",
+        seed,
+        {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},
+        labels,
+        test_size=test_size,
+        val_size=val_size,
+        n_groups=n_groups,
     )
 
 
-def time_split(
-    times: Any, y: Any = None, *, test_size: float = 0.2, val_size: float = 0.0
-) -> Split:
+def time_split(times: Any, y: Any = None, *, test_size: float = 0.2, val_size: float = 0.0) -> Split:
     """Train on the past, validate on the next slice, test on the latest ``test_size``.
 
     Items with the same timestamp always land on the same side, so every test item is at
@@ -173,18 +180,26 @@ def time_split(
     counts = np.bincount(tcode, minlength=len(uniq)).astype(np.float64)
     after = (counts.sum() - np.cumsum(counts)) / counts.sum()  # share strictly later
     later_incl = after + counts / counts.sum()
-    side_of_time = np.where(later_incl <= test_size + 1e-12, 2,
-                            np.where(later_incl <= test_size + val_size + 1e-12, 1, 0))
+    side_of_time = np.where(
+        later_incl <= test_size + 1e-12, 2, np.where(later_incl <= test_size + val_size + 1e-12, 1, 0)
+    )
     if not (side_of_time == 2).any():
         side_of_time[-1] = 2
     side = side_of_time[tcode]
     pos = np.arange(t.size)
     # uniq is sorted: the first time on a side is its earliest (``.min()`` fails on strings)
-    cut = {k: str(uniq[side_of_time == s][0]) if (side_of_time == s).any() else None
-           for k, s in (("val_from", 1), ("test_from", 2))}
+    cut = {
+        k: str(uniq[side_of_time == s][0]) if (side_of_time == s).any() else None
+        for k, s in (("val_from", 1), ("test_from", 2))
+    }
     return _describe(
-        "time", None, {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},
-        y, test_size=test_size, val_size=val_size, **cut,
+        "time",
+        None,
+        {"train": pos[side == 0], "val": pos[side == 1], "test": pos[side == 2]},
+        y,
+        test_size=test_size,
+        val_size=val_size,
+        **cut,
     )
 
 
@@ -227,11 +242,18 @@ def frozen_test_split(
     labels = None if y is None else as_1d(y, "y")
     if rest.size == 0:
         raise InvalidInput("no items are left to train on outside the frozen test set.")
-    strata = (pd.factorize(labels[rest], sort=True)[0].astype(np.int64) if labels is not None
-              else np.zeros(rest.size, dtype=np.int64))
+    strata = (
+        pd.factorize(labels[rest], sort=True)[0].astype(np.int64)
+        if labels is not None
+        else np.zeros(rest.size, dtype=np.int64)
+    )
     rng = np.random.default_rng(seed)
     side = _assign(np.arange(rest.size), np.ones(rest.size), strata, 0.0, val_size, rng)
     return _describe(
-        "frozen_test", seed, {"train": rest[side == 0], "val": rest[side == 1], "test": test_pos},
-        labels, val_size=val_size, dropped_leaking=dropped.tolist(),
+        "frozen_test",
+        seed,
+        {"train": rest[side == 0], "val": rest[side == 1], "test": test_pos},
+        labels,
+        val_size=val_size,
+        dropped_leaking=dropped.tolist(),
     )

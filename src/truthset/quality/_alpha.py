@@ -53,9 +53,7 @@ def check_level(level: object) -> str:
     return level
 
 
-def unit_pairs(
-    sizes: IntArray, *, max_pairs: int = _BLOCK
-) -> Iterator[tuple[IntArray, IntArray, IntArray]]:
+def unit_pairs(sizes: IntArray, *, max_pairs: int = _BLOCK) -> Iterator[tuple[IntArray, IntArray, IntArray]]:
     """Yield ``(unit, left, right)`` for every pair ``left < right`` of positions in a unit.
 
     Positions index an array sorted by unit whose unit ``u`` occupies ``sizes[u]``
@@ -256,8 +254,7 @@ def alpha_stats(unit_in: npt.ArrayLike, values_in: npt.ArrayLike, level: str) ->
     if level == "interval":
         centred = values - values.mean()
         s1 = np.asarray(np.bincount(unit, weights=centred, minlength=n_units), dtype=np.float64)
-        s2 = np.asarray(np.bincount(unit, weights=centred * centred, minlength=n_units),
-                        dtype=np.float64)
+        s2 = np.asarray(np.bincount(unit, weights=centred * centred, minlength=n_units), dtype=np.float64)
         within = _interval_within(unit, centred, m)
         return AlphaStats(level, empty_f, m, None, within, s1, s2)
     domain, code = _code_values(values)

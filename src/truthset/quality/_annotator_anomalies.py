@@ -65,14 +65,22 @@ def fast_annotators(p: Prepared, th: AnomalyThresholds) -> list[AnomalyFlag]:
     flags = []
     for i in np.flatnonzero(ratio >= th.fast_ratio):
         a = p.annotators[who[i]]
-        flags.append(AnomalyFlag(
-            "fast_annotator", float(ratio[i]), th.fast_ratio,
-            f"annotator {show(a)} took a median {seconds(own[i])} per item, "
-            f"{ratio[i]:.1f}× faster than the median of the other annotators "
-            f"({seconds(rest[i])}); threshold {th.fast_ratio:g}×",
-            annotator=plain(a),
-            details={"median_seconds": float(own[i]), "others_median_seconds": float(rest[i]),
-                     "annotations": int(counts[who[i]])}))
+        flags.append(
+            AnomalyFlag(
+                "fast_annotator",
+                float(ratio[i]),
+                th.fast_ratio,
+                f"annotator {show(a)} took a median {seconds(own[i])} per item, "
+                f"{ratio[i]:.1f}× faster than the median of the other annotators "
+                f"({seconds(rest[i])}); threshold {th.fast_ratio:g}×",
+                annotator=plain(a),
+                details={
+                    "median_seconds": float(own[i]),
+                    "others_median_seconds": float(rest[i]),
+                    "annotations": int(counts[who[i]]),
+                },
+            )
+        )
     return flags
 
 
@@ -92,8 +100,12 @@ def single_label_annotators(p: Prepared, th: AnomalyThresholds) -> list[AnomalyF
     with np.errstate(invalid="ignore", divide="ignore"):
         share = mine / n
         others = (total[top] - mine) / (n.sum() - n)
-    hit = ((n >= th.min_annotations) & (n.sum() > n) & (share >= th.single_label_share)
-           & (share - others >= th.single_label_excess))
+    hit = (
+        (n >= th.min_annotations)
+        & (n.sum() > n)
+        & (share >= th.single_label_share)
+        & (share - others >= th.single_label_excess)
+    )
     if hit.any():  # noise guard: that many of one label is unlikely at the others' rate
         from scipy.stats import binom
 
@@ -103,16 +115,25 @@ def single_label_annotators(p: Prepared, th: AnomalyThresholds) -> list[AnomalyF
     flags = []
     for a in np.flatnonzero(hit):
         label = p.labels[top[a]]
-        flags.append(AnomalyFlag(
-            "single_label", float(share[a]), th.single_label_share,
-            f"annotator {show(p.annotators[a])} gave '{show(label)}' to {percent(share[a])} of "
-            f"their {int(n[a])} annotations; the other annotators gave it to "
-            f"{percent(others[a])}; thresholds {percent(th.single_label_share)} and "
-            f"{100 * th.single_label_excess:.0f} points above the others",
-            annotator=plain(p.annotators[a]),
-            details={"label": plain(label), "share": float(share[a]),
-                     "others_share": float(others[a]), "annotations": int(n[a]),
-                     "p_value": float(chance[a])}))
+        flags.append(
+            AnomalyFlag(
+                "single_label",
+                float(share[a]),
+                th.single_label_share,
+                f"annotator {show(p.annotators[a])} gave '{show(label)}' to {percent(share[a])} of "
+                f"their {int(n[a])} annotations; the other annotators gave it to "
+                f"{percent(others[a])}; thresholds {percent(th.single_label_share)} and "
+                f"{100 * th.single_label_excess:.0f} points above the others",
+                annotator=plain(p.annotators[a]),
+                details={
+                    "label": plain(label),
+                    "share": float(share[a]),
+                    "others_share": float(others[a]),
+                    "annotations": int(n[a]),
+                    "p_value": float(chance[a]),
+                },
+            )
+        )
     return flags
 
 
@@ -161,17 +182,27 @@ def patterned_annotators(p: Prepared, th: AnomalyThresholds) -> list[AnomalyFlag
         k = int(lag[a])
         peers = kappa[eligible, k]
         typical = float(np.nanmedian(peers)) if np.isfinite(peers).any() else float("nan")
-        shape = ("come in long runs: " if k == 0 else f"repeat every {k + 1} items: ")
-        flags.append(AnomalyFlag(
-            "fixed_pattern", float(best[a]), th.pattern_kappa,
-            f"annotator {show(p.annotators[a])}'s labels {shape}{percent(observed[a, k])} equal "
-            f"the label {k + 1} item{'s' if k else ''} earlier, against {percent(expected[a])} "
-            f"expected from their label mix (chance-corrected {best[a]:.2f}, median annotator "
-            f"{typical:.2f}); threshold {th.pattern_kappa:g}",
-            annotator=plain(p.annotators[a]),
-            details={"lag": k + 1, "kappa": float(best[a]), "observed": float(observed[a, k]),
-                     "expected": float(expected[a]), "median_annotator_kappa": typical,
-                     "annotations": int(n[a])}))
+        shape = "come in long runs: " if k == 0 else f"repeat every {k + 1} items: "
+        flags.append(
+            AnomalyFlag(
+                "fixed_pattern",
+                float(best[a]),
+                th.pattern_kappa,
+                f"annotator {show(p.annotators[a])}'s labels {shape}{percent(observed[a, k])} equal "
+                f"the label {k + 1} item{'s' if k else ''} earlier, against {percent(expected[a])} "
+                f"expected from their label mix (chance-corrected {best[a]:.2f}, median annotator "
+                f"{typical:.2f}); threshold {th.pattern_kappa:g}",
+                annotator=plain(p.annotators[a]),
+                details={
+                    "lag": k + 1,
+                    "kappa": float(best[a]),
+                    "observed": float(observed[a, k]),
+                    "expected": float(expected[a]),
+                    "median_annotator_kappa": typical,
+                    "annotations": int(n[a]),
+                },
+            )
+        )
     return flags
 
 
@@ -218,20 +249,32 @@ def gold_failure_runs(p: Prepared, th: AnomalyThresholds) -> list[AnomalyFlag]:
         who, length, row = a[first[r]], int(lengths[r]), rows[first[r]]
         q = 1 - right[who] / answered[who]
         per_answer = q**length * (1 - q)
-        chance = (f"at their error rate of {percent(q)} a run this long starts by chance about "
-                  f"once in {1 / per_answer:,.0f} gold answers" if per_answer > 0 else
-                  "they got no gold item right")
+        chance = (
+            f"at their error rate of {percent(q)} a run this long starts by chance about "
+            f"once in {1 / per_answer:,.0f} gold answers"
+            if per_answer > 0
+            else "they got no gold item right"
+        )
         when = ""
         if p.time is not None:
             when = f" (from {pd.Timestamp(int(p.time[row]), tz='UTC'):%Y-%m-%d %H:%M} UTC)"
-        flags.append(AnomalyFlag(
-            "gold_failures", float(length), float(th.gold_fail_run),
-            f"annotator {show(p.annotators[who])} answered {length} gold items wrong in a "
-            f"row{when}; threshold {th.gold_fail_run}; overall {int(right[who])} of "
-            f"{int(answered[who])} gold items right ({percent(right[who] / answered[who])}); "
-            f"{chance}",
-            annotator=plain(p.annotators[who]),
-            details={"run": length, "first_item": plain(p.frame["item"].iat[row]),
-                     "gold_answered": int(answered[who]), "gold_right": int(right[who]),
-                     "chance_per_answer": float(per_answer)}))
+        flags.append(
+            AnomalyFlag(
+                "gold_failures",
+                float(length),
+                float(th.gold_fail_run),
+                f"annotator {show(p.annotators[who])} answered {length} gold items wrong in a "
+                f"row{when}; threshold {th.gold_fail_run}; overall {int(right[who])} of "
+                f"{int(answered[who])} gold items right ({percent(right[who] / answered[who])}); "
+                f"{chance}",
+                annotator=plain(p.annotators[who]),
+                details={
+                    "run": length,
+                    "first_item": plain(p.frame["item"].iat[row]),
+                    "gold_answered": int(answered[who]),
+                    "gold_right": int(right[who]),
+                    "chance_per_answer": float(per_answer),
+                },
+            )
+        )
     return flags

@@ -40,9 +40,15 @@ class AnomalyFlag:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain fields for ``--json``."""
-        return {"kind": self.kind, "annotator": self.annotator, "batch": self.batch,
-                "score": self.score, "threshold": self.threshold,
-                "explanation": self.explanation, "details": self.details}
+        return {
+            "kind": self.kind,
+            "annotator": self.annotator,
+            "batch": self.batch,
+            "score": self.score,
+            "threshold": self.threshold,
+            "explanation": self.explanation,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,23 +133,26 @@ class AnomalyThresholds:
     def __post_init__(self) -> None:
         if self.agreement_metric not in AGREEMENT_METRICS:
             raise InvalidInput(
-                f"agreement_metric must be one of {list(AGREEMENT_METRICS)}; got "
-                f"{self.agreement_metric!r}."
+                f"agreement_metric must be one of {list(AGREEMENT_METRICS)}; got {self.agreement_metric!r}."
             )
         for name, value in asdict(self).items():
             if name == "agreement_metric":
                 continue
             if not np.isfinite(value) or value < 0:
                 raise InvalidInput(f"anomaly threshold {name} must be a number >= 0; got {value!r}.")
-        for name in ("min_annotations", "pattern_max_lag", "gold_fail_run",
-                     "agreement_min_items", "agreement_n_boot", "label_shift_min_count"):
+        for name in (
+            "min_annotations",
+            "pattern_max_lag",
+            "gold_fail_run",
+            "agreement_min_items",
+            "agreement_n_boot",
+            "label_shift_min_count",
+        ):
             value = getattr(self, name)
             if int(value) != value or value < 1:
-                raise InvalidInput(f"anomaly threshold {name} must be a whole number >= 1; "
-                                   f"got {value!r}.")
+                raise InvalidInput(f"anomaly threshold {name} must be a whole number >= 1; got {value!r}.")
         if not 0 < self.alpha <= 1:
-            raise InvalidInput(f"alpha must lie in (0, 1]; got {self.alpha!r} (1 turns the "
-                               "noise guard off).")
+            raise InvalidInput(f"alpha must lie in (0, 1]; got {self.alpha!r} (1 turns the noise guard off).")
         if not 0 < self.confidence < 1:
             raise InvalidInput(f"confidence must lie in (0, 1); got {self.confidence!r}.")
 
@@ -174,8 +183,7 @@ class Prepared:
 
     def label_counts(self) -> FloatArray:
         """``(n_annotators, n_labels)``: how often each annotator gave each label."""
-        cells = np.bincount(self.annotator * self.n_labels + self.label,
-                            minlength=self.n_annotators * self.n_labels)
+        cells = np.bincount(self.annotator * self.n_labels + self.label, minlength=self.n_annotators * self.n_labels)
         return cells.reshape(self.n_annotators, self.n_labels).astype(np.float64)
 
 
@@ -192,9 +200,14 @@ def prepare(df: pd.DataFrame) -> Prepared:
     order = np.lexsort((time if time is not None else np.arange(len(norm)), annotator))
     frame = norm.iloc[order].reset_index(drop=True)
     label, labels = pd.factorize(frame["label"], sort=True)
-    return Prepared(frame, annotator[order].astype(np.int64), label.astype(np.int64),
-                    pd.Index(annotators), pd.Index(labels),
-                    None if time is None else time[order])
+    return Prepared(
+        frame,
+        annotator[order].astype(np.int64),
+        label.astype(np.int64),
+        pd.Index(annotators),
+        pd.Index(labels),
+        None if time is None else time[order],
+    )
 
 
 def timestamps(values: Any, name: str) -> npt.NDArray[np.int64]:
@@ -205,8 +218,9 @@ def timestamps(values: Any, name: str) -> npt.NDArray[np.int64]:
         raise InvalidInput(f"{name} must hold dates and times (e.g. ISO 8601); {exc}") from exc
     if stamps.isna().any():
         first = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-        raise InvalidInput(f"{name} is empty in {int(stamps.isna().sum())} row(s) (first at "
-                           f"position {first}); fill or drop them.")
+        raise InvalidInput(
+            f"{name} is empty in {int(stamps.isna().sum())} row(s) (first at position {first}); fill or drop them."
+        )
     out: npt.NDArray[np.int64] = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     return out
 

@@ -30,8 +30,11 @@ from truthset.quality._anomaly_base import (
 )
 from truthset.quality._bootstrap import AgreementCI, UndefinedAgreementWarning
 
-_METRIC_NAMES = {"krippendorff_alpha": "Krippendorff's alpha",
-                 "percent_agreement": "percent agreement", "randolph_kappa": "Randolph's kappa"}
+_METRIC_NAMES = {
+    "krippendorff_alpha": "Krippendorff's alpha",
+    "percent_agreement": "percent agreement",
+    "randolph_kappa": "Randolph's kappa",
+}
 
 
 def batch_agreement(p: Prepared, th: AnomalyThresholds, seed: int = 0) -> list[AgreementCI | None]:
@@ -45,8 +48,7 @@ def batch_agreement(p: Prepared, th: AnomalyThresholds, seed: int = 0) -> list[A
     frame = p.frame[["item", "annotator", "label"]].assign(_batch=codes)
     frame = frame[~frame.duplicated(["_batch", "item", "annotator"], keep="last")]
     judged = frame.groupby(["_batch", "item"], sort=False).size()
-    multi = np.bincount(judged.index.get_level_values(0)[judged.to_numpy() >= 2],
-                        minlength=len(batches))
+    multi = np.bincount(judged.index.get_level_values(0)[judged.to_numpy() >= 2], minlength=len(batches))
     options: dict[str, Any] = {"level": "nominal"} if th.agreement_metric == "krippendorff_alpha" else {}
     out: list[AgreementCI | None] = []
     for b in range(len(batches)):  # one bootstrap per batch; each is vectorised inside
@@ -57,12 +59,12 @@ def batch_agreement(p: Prepared, th: AnomalyThresholds, seed: int = 0) -> list[A
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedAgreementWarning)
             try:
-                ci = agreement_ci(th.agreement_metric, sub, n_boot=th.agreement_n_boot,
-                                  confidence=th.confidence, seed=seed, **options)
+                ci = agreement_ci(
+                    th.agreement_metric, sub, n_boot=th.agreement_n_boot, confidence=th.confidence, seed=seed, **options
+                )
             except InvalidInput:
                 ci = None
-        out.append(ci if ci is not None and np.isfinite([ci.value, ci.ci_low, ci.ci_high]).all()
-                   else None)
+        out.append(ci if ci is not None and np.isfinite([ci.value, ci.ci_low, ci.ci_high]).all() else None)
     return out
 
 
@@ -88,18 +90,29 @@ def agreement_drops(p: Prepared, th: AnomalyThresholds, seed: int = 0) -> list[A
         apart = cur.ci_high < prev.ci_low
         if not (apart and drop >= th.agreement_drop):
             continue
-        flags.append(AnomalyFlag(
-            "agreement_drop", float(drop), th.agreement_drop,
-            f"agreement ({metric}) fell from {prev.value:.2f} [{prev.ci_low:.2f}, "
-            f"{prev.ci_high:.2f}] in batch {show(batches[prev_b])} to {cur.value:.2f} "
-            f"[{cur.ci_low:.2f}, {cur.ci_high:.2f}] in batch {show(batches[cur_b])}: a drop of "
-            f"{drop:.2f}, and the {conf} intervals do not overlap; threshold: a drop of "
-            f"{th.agreement_drop:.2f} with separate {conf} intervals",
-            batch=plain(batches[cur_b]),
-            details={"metric": th.agreement_metric, "previous_batch": plain(batches[prev_b]),
-                     "value": cur.value, "ci_low": cur.ci_low, "ci_high": cur.ci_high,
-                     "previous_value": prev.value, "previous_ci_low": prev.ci_low,
-                     "previous_ci_high": prev.ci_high}))
+        flags.append(
+            AnomalyFlag(
+                "agreement_drop",
+                float(drop),
+                th.agreement_drop,
+                f"agreement ({metric}) fell from {prev.value:.2f} [{prev.ci_low:.2f}, "
+                f"{prev.ci_high:.2f}] in batch {show(batches[prev_b])} to {cur.value:.2f} "
+                f"[{cur.ci_low:.2f}, {cur.ci_high:.2f}] in batch {show(batches[cur_b])}: a drop of "
+                f"{drop:.2f}, and the {conf} intervals do not overlap; threshold: a drop of "
+                f"{th.agreement_drop:.2f} with separate {conf} intervals",
+                batch=plain(batches[cur_b]),
+                details={
+                    "metric": th.agreement_metric,
+                    "previous_batch": plain(batches[prev_b]),
+                    "value": cur.value,
+                    "ci_low": cur.ci_low,
+                    "ci_high": cur.ci_high,
+                    "previous_value": prev.value,
+                    "previous_ci_low": prev.ci_low,
+                    "previous_ci_high": prev.ci_high,
+                },
+            )
+        )
     return flags
 
 
@@ -131,23 +144,32 @@ def label_shifts(p: Prepared, th: AnomalyThresholds) -> list[AnomalyFlag]:
     # the guard counts each item once: its judgements agree with each other, so they are
     # not independent draws (scaled by items / annotations in the batch)
     item = pd.factorize(p.frame["item"])[0].astype(np.int64)
-    items = np.bincount(np.unique(codes * (int(item.max()) + 1) + item)
-                        // (int(item.max()) + 1), minlength=n_b)
+    items = np.bincount(np.unique(codes * (int(item.max()) + 1) + item) // (int(item.max()) + 1), minlength=n_b)
     per_item = by_batch * (items / np.maximum(by_batch.sum(axis=1), 1))[:, None]
     js = js_distances(by_batch[enough[:-1]], by_batch[enough[1:]])
     p_batch = chi2_p_values(per_item[enough[:-1]], per_item[enough[1:]])
     for i in np.flatnonzero((js >= thr) & (p_batch < th.alpha)):
         b0, b1 = enough[i], enough[i + 1]
         label, s0, s1 = _largest_change(p, by_batch[b0], by_batch[b1])
-        flags.append(AnomalyFlag(
-            "label_shift", float(js[i]), thr,
-            f"the label distribution of batch {show(batches[b1])} moved from batch "
-            f"{show(batches[b0])}'s by a Jensen–Shannon distance of {js[i]:.2f} (threshold "
-            f"{thr:g}); largest change: '{show(label)}' {percent(s0)} → {percent(s1)}",
-            batch=plain(batches[b1]),
-            details={"previous_batch": plain(batches[b0]), "label": plain(label),
-                     "share_before": s0, "share_after": s1, "p_value": float(p_batch[i]),
-                     "annotations": int(by_batch[b1].sum())}))
+        flags.append(
+            AnomalyFlag(
+                "label_shift",
+                float(js[i]),
+                thr,
+                f"the label distribution of batch {show(batches[b1])} moved from batch "
+                f"{show(batches[b0])}'s by a Jensen–Shannon distance of {js[i]:.2f} (threshold "
+                f"{thr:g}); largest change: '{show(label)}' {percent(s0)} → {percent(s1)}",
+                batch=plain(batches[b1]),
+                details={
+                    "previous_batch": plain(batches[b0]),
+                    "label": plain(label),
+                    "share_before": s0,
+                    "share_after": s1,
+                    "p_value": float(p_batch[i]),
+                    "annotations": int(by_batch[b1].sum()),
+                },
+            )
+        )
     # per annotator: cells (annotator, batch) that exist, in annotator-then-time order
     cell, inverse = np.unique(p.annotator * n_b + codes, return_inverse=True)
     counts = np.bincount(inverse * n_l + p.label, minlength=cell.size * n_l)
@@ -164,17 +186,28 @@ def label_shifts(p: Prepared, th: AnomalyThresholds) -> list[AnomalyFlag]:
     for i in np.flatnonzero((mine >= thr) & (p_mine < th.alpha) & (peers < thr)):
         a, b0, b1 = who[pair[i]], when[pair[i]], when[pair[i] + 1]
         label, s0, s1 = _largest_change(p, counts[keep[pair[i]]], counts[keep[pair[i] + 1]])
-        flags.append(AnomalyFlag(
-            "label_shift", float(mine[i]), thr,
-            f"annotator {show(p.annotators[a])}'s label distribution moved between batch "
-            f"{show(batches[b0])} and batch {show(batches[b1])} by a Jensen–Shannon distance "
-            f"of {mine[i]:.2f} (threshold {thr:g}) while the other annotators' moved "
-            f"{peers[i]:.2f}; largest change: '{show(label)}' {percent(s0)} → {percent(s1)}",
-            annotator=plain(p.annotators[a]), batch=plain(batches[b1]),
-            details={"previous_batch": plain(batches[b0]), "label": plain(label),
-                     "share_before": s0, "share_after": s1, "others_distance": float(peers[i]),
-                     "p_value": float(p_mine[i]),
-                     "annotations": int(counts[keep[pair[i] + 1]].sum())}))
+        flags.append(
+            AnomalyFlag(
+                "label_shift",
+                float(mine[i]),
+                thr,
+                f"annotator {show(p.annotators[a])}'s label distribution moved between batch "
+                f"{show(batches[b0])} and batch {show(batches[b1])} by a Jensen–Shannon distance "
+                f"of {mine[i]:.2f} (threshold {thr:g}) while the other annotators' moved "
+                f"{peers[i]:.2f}; largest change: '{show(label)}' {percent(s0)} → {percent(s1)}",
+                annotator=plain(p.annotators[a]),
+                batch=plain(batches[b1]),
+                details={
+                    "previous_batch": plain(batches[b0]),
+                    "label": plain(label),
+                    "share_before": s0,
+                    "share_after": s1,
+                    "others_distance": float(peers[i]),
+                    "p_value": float(p_mine[i]),
+                    "annotations": int(counts[keep[pair[i] + 1]].sum()),
+                },
+            )
+        )
     return flags
 
 
@@ -212,16 +245,26 @@ def stalled_queue(
     elif opened_at is not None:
         last = int(timestamps([opened_at], "opened_at")[0])
     else:
-        raise InvalidInput("stalled_queue: no annotation yet and no opened_at; pass opened_at= "
-                           "(when the queue opened) to measure how long it has waited.")
+        raise InvalidInput(
+            "stalled_queue: no annotation yet and no opened_at; pass opened_at= "
+            "(when the queue opened) to measure how long it has waited."
+        )
     idle = (int(timestamps([now], "now")[0]) - last) / 1e9
     if idle < th.stall_seconds:
         return []
     since = pd.Timestamp(last, tz="UTC")
     what = "the last annotation" if stamps.size else "the queue opened"
-    return [AnomalyFlag(
-        "stalled_queue", float(idle), th.stall_seconds,
-        f"no annotation for {seconds(idle)} (since {what}, {since:%Y-%m-%d %H:%M} UTC) while "
-        f"{int(open_items)} items remain open; threshold {seconds(th.stall_seconds)}",
-        details={"idle_seconds": float(idle), "open_items": int(open_items),
-                 "last_annotation": since.isoformat() if stamps.size else None})]
+    return [
+        AnomalyFlag(
+            "stalled_queue",
+            float(idle),
+            th.stall_seconds,
+            f"no annotation for {seconds(idle)} (since {what}, {since:%Y-%m-%d %H:%M} UTC) while "
+            f"{int(open_items)} items remain open; threshold {seconds(th.stall_seconds)}",
+            details={
+                "idle_seconds": float(idle),
+                "open_items": int(open_items),
+                "last_annotation": since.isoformat() if stamps.size else None,
+            },
+        )
+    ]

@@ -56,9 +56,7 @@ class SufficientStats(Protocol):
         ...
 
 
-def bootstrap_weights(
-    rng: np.random.Generator, n_rows: int, n_units: int
-) -> FloatArray:
+def bootstrap_weights(rng: np.random.Generator, n_rows: int, n_units: int) -> FloatArray:
     """Multinomial draw counts: row ``b`` says how often each item appears in replicate ``b``."""
     idx = rng.integers(0, n_units, size=(n_rows, n_units))
     idx += np.arange(n_rows, dtype=idx.dtype)[:, None] * n_units
@@ -66,18 +64,13 @@ def bootstrap_weights(
     return counts.reshape(n_rows, n_units).astype(np.float64)
 
 
-def bootstrap_ci(
-    stats: SufficientStats, *, n_boot: int, confidence: float, seed: int | None
-) -> AgreementCI:
+def bootstrap_ci(stats: SufficientStats, *, n_boot: int, confidence: float, seed: int | None) -> AgreementCI:
     """Percentile bootstrap interval of ``stats`` over items, computed in weight batches."""
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
-        raise InvalidInput(
-            f"n_boot must be an integer >= 2; got {n_boot!r}. Use e.g. n_boot=1000."
-        )
+        raise InvalidInput(f"n_boot must be an integer >= 2; got {n_boot!r}. Use e.g. n_boot=1000.")
     if not 0.0 < float(confidence) < 1.0:
         raise InvalidInput(
-            f"confidence must lie strictly between 0 and 1; got {confidence!r}. "
-            "Use e.g. confidence=0.95."
+            f"confidence must lie strictly between 0 and 1; got {confidence!r}. Use e.g. confidence=0.95."
         )
     value = stats.point()
     n_units = stats.n_units
@@ -115,14 +108,13 @@ class ResampledFrames:
     index per replicate, but ``metric`` runs once per replicate: ``n_boot`` calls.
     """
 
-    def __init__(self, metric: Callable[..., float], frame: pd.DataFrame, item_column: str,
-                 options: dict[str, Any]) -> None:
+    def __init__(
+        self, metric: Callable[..., float], frame: pd.DataFrame, item_column: str, options: dict[str, Any]
+    ) -> None:
         self.metric, self.frame, self.item_column, self.options = metric, frame, item_column, options
         codes, uniques = pd.factorize(frame[item_column], sort=False)
         if (codes < 0).any():
-            raise InvalidInput(
-                f"column {item_column!r} has missing item ids; drop or fill those rows first."
-            )
+            raise InvalidInput(f"column {item_column!r} has missing item ids; drop or fill those rows first.")
         self.order = np.argsort(codes, kind="stable")
         self.lengths = np.bincount(codes, minlength=len(uniques))
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])

@@ -21,8 +21,9 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def check_unique_judgements(item: npt.ArrayLike, annotator: npt.ArrayLike, n_annotators: int,
-                            items: pd.Index, annotators: pd.Index) -> None:
+def check_unique_judgements(
+    item: npt.ArrayLike, annotator: npt.ArrayLike, n_annotators: int, items: pd.Index, annotators: pd.Index
+) -> None:
     """Raise if an annotator judged the same item more than once."""
     key = np.asarray(item, dtype=np.int64) * max(n_annotators, 1) + np.asarray(annotator)
     key = np.sort(key)
@@ -43,12 +44,8 @@ def frame_codes(df: pd.DataFrame, *, labels: Sequence[object] | None = None) -> 
     """Encode the long frame and check that each annotator judged each item at most once."""
     codes = encode_annotations(df, labels=labels)
     if codes.n_annotations == 0:
-        raise InvalidInput(
-            "the annotation frame is empty; agreement needs items labelled by at least two "
-            "annotators."
-        )
-    check_unique_judgements(codes.item, codes.annotator, codes.n_annotators,
-                            codes.items, codes.annotators)
+        raise InvalidInput("the annotation frame is empty; agreement needs items labelled by at least two annotators.")
+    check_unique_judgements(codes.item, codes.annotator, codes.n_annotators, codes.items, codes.annotators)
     return codes
 
 
@@ -85,8 +82,7 @@ def alpha_input_from_frame(
             )
         item, items = pd.factorize(norm["item"], sort=True)
         annotator, annotators = pd.factorize(norm["annotator"])
-        check_unique_judgements(item, annotator, len(annotators), pd.Index(items),
-                                pd.Index(annotators))
+        check_unique_judgements(item, annotator, len(annotators), pd.Index(items), pd.Index(annotators))
         return item.astype(np.int64), _numeric_labels(norm["label"], level)
     series = norm["label"]
     if level == "ordinal" and labels is None:
@@ -161,8 +157,7 @@ def alpha_input_from_matrix(
             )
         if level == "ordinal" and labels is None:
             raise InvalidInput(
-                "level='ordinal' with non-numeric values needs their order; pass "
-                "labels=[lowest, ..., highest]."
+                "level='ordinal' with non-numeric values needs their order; pass labels=[lowest, ..., highest]."
             )
         missing = pd.isna(arr)
         if arr.dtype.kind in "US":  # np.asarray turns NaN into the string 'nan'
@@ -172,15 +167,12 @@ def alpha_input_from_matrix(
     values = arr[mask]
     if labels is not None:
         if level in ("interval", "ratio"):
-            raise InvalidInput(
-                f"labels= applies to nominal and ordinal data only; got level={level!r}."
-            )
+            raise InvalidInput(f"labels= applies to nominal and ordinal data only; got level={level!r}.")
         position = pd.Index(list(labels)).get_indexer(values)
         if (position < 0).any():
             bad = pd.unique(values[position < 0])[:5].tolist()
             raise InvalidInput(
-                f"value(s) {bad} are not among labels={list(labels)}; add them to labels= "
-                "or fix the data."
+                f"value(s) {bad} are not among labels={list(labels)}; add them to labels= or fix the data."
             )
         return unit, position.astype(np.float64)
     if values.dtype.kind == "f":

@@ -24,8 +24,7 @@ Weights = Literal["linear", "quadratic"] | None
 
 def _warn_undefined(value: float, what: str, why: str) -> float:
     if np.isnan(value):
-        warnings.warn(f"{what} is undefined ({why}); returning NaN.",
-                      UndefinedAgreementWarning, stacklevel=3)
+        warnings.warn(f"{what} is undefined ({why}); returning NaN.", UndefinedAgreementWarning, stacklevel=3)
     return value
 
 
@@ -119,7 +118,10 @@ def _weight_matrix(n_labels: int, weights: object) -> FloatArray:
 
 
 def _kappa_from_marginals(
-    observed: FloatArray, rows: FloatArray, cols: FloatArray, total: FloatArray,
+    observed: FloatArray,
+    rows: FloatArray,
+    cols: FloatArray,
+    total: FloatArray,
     w_mat: FloatArray,
 ) -> FloatArray:
     """``1 - sum(w * confusion) / sum(w * expected)`` for stacked confusion summaries."""
@@ -142,8 +144,11 @@ class _CohenStats:
         k = self.w_mat.shape[0]
         conf = conf.reshape(-1, k, k)
         return _kappa_from_marginals(
-            np.einsum("pab,ab->p", conf, self.w_mat), conf.sum(axis=2), conf.sum(axis=1),
-            conf.sum(axis=(1, 2)), self.w_mat,
+            np.einsum("pab,ab->p", conf, self.w_mat),
+            conf.sum(axis=2),
+            conf.sum(axis=1),
+            conf.sum(axis=(1, 2)),
+            self.w_mat,
         )
 
     def point(self) -> float:
@@ -154,9 +159,7 @@ class _CohenStats:
         return self._kappa(np.asarray(self.cells.T @ w.T).T)
 
 
-def _cohen_stats(
-    a: npt.ArrayLike, b: npt.ArrayLike, weights: object, labels: Sequence[object] | None
-) -> _CohenStats:
+def _cohen_stats(a: npt.ArrayLike, b: npt.ArrayLike, weights: object, labels: Sequence[object] | None) -> _CohenStats:
     sa, sb = pd.Series(np.asarray(a, dtype=object)), pd.Series(np.asarray(b, dtype=object))
     if sa.shape != sb.shape or sa.ndim != 1 or sa.size == 0:
         raise InvalidInput(
@@ -177,8 +180,9 @@ def _cohen_stats(
         k = len(labels)
     if (codes < 0).any():
         bad = pd.unique(both[codes < 0])[:5].tolist()
-        raise InvalidInput(f"label(s) {bad} are not in labels={list(labels or [])}; "
-                           "add them to labels= or fix the data.")
+        raise InvalidInput(
+            f"label(s) {bad} are not in labels={list(labels or [])}; add them to labels= or fix the data."
+        )
     n = sa.size
     cell = codes[:n] * k + codes[n:]
     cells = sp.csr_matrix((np.ones(n), (np.arange(n), cell)), shape=(n, k * k))
@@ -226,8 +230,7 @@ def cohen_kappa(
     return _warn_undefined(value, "Cohen's kappa", "chance agreement is 1: a single label")
 
 
-def _cohen_frame_stats(df: pd.DataFrame, weights: object = None,
-                       labels: Sequence[object] | None = None) -> _CohenStats:
+def _cohen_frame_stats(df: pd.DataFrame, weights: object = None, labels: Sequence[object] | None = None) -> _CohenStats:
     codes = frame_codes(df, labels=labels)
     if codes.n_annotators != 2:
         raise InvalidInput(
@@ -241,8 +244,9 @@ def _cohen_frame_stats(df: pd.DataFrame, weights: object = None,
     if not both.any():
         raise InvalidInput("the two annotators share no item; Cohen's kappa needs common items.")
     lab = np.asarray(codes.labels, dtype=object)
-    return _cohen_stats(lab[wide[both, 0]], lab[wide[both, 1]], weights,
-                        list(codes.labels) if labels is None else labels)
+    return _cohen_stats(
+        lab[wide[both, 0]], lab[wide[both, 1]], weights, list(codes.labels) if labels is None else labels
+    )
 
 
 def pairwise_cohen_kappa(
@@ -296,13 +300,13 @@ def pairwise_cohen_kappa(
         keys.append(((a1 * n_ann + a2) * k + l1) * k + l2)
     out = np.full((n_ann, n_ann), np.nan)
     np.fill_diagonal(out, 1.0)
-    uniq, cnt = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64),
-                          return_counts=True)
+    uniq, cnt = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
     pair_key, cell = np.divmod(uniq, k * k)
     pairs, pair_idx = np.unique(pair_key, return_inverse=True)
     n_pairs = pairs.shape[0]
     l1, l2 = np.divmod(cell, k)
     cnt_f: FloatArray = cnt.astype(np.float64)
+
     def sums(index: npt.NDArray[np.int64], weights: FloatArray, size: int) -> FloatArray:
         return np.asarray(np.bincount(index, weights=weights, minlength=size), dtype=np.float64)
 
@@ -318,8 +322,9 @@ def pairwise_cohen_kappa(
     n_undefined = n_ann * (n_ann - 1) // 2 - int(np.isfinite(kappa).sum())
     if n_undefined:
         warnings.warn(
-            f"{n_undefined} annotator pair(s) share fewer than 2 items or use a single label; "
-            "their kappa is NaN.", UndefinedAgreementWarning, stacklevel=2,
+            f"{n_undefined} annotator pair(s) share fewer than 2 items or use a single label; their kappa is NaN.",
+            UndefinedAgreementWarning,
+            stacklevel=2,
         )
     return pd.DataFrame(out, index=codes.annotators, columns=codes.annotators)
 
@@ -352,8 +357,7 @@ class _FleissStats:
         return float(self.replicates(np.ones((1, self.n_units)))[0])
 
 
-def _fleiss_stats(df: pd.DataFrame, labels: Sequence[object] | None = None, *,
-                  randolph: bool = False) -> _FleissStats:
+def _fleiss_stats(df: pd.DataFrame, labels: Sequence[object] | None = None, *, randolph: bool = False) -> _FleissStats:
     codes = frame_codes(df, labels=labels)
     counts = label_counts(codes)
     m_all = np.asarray(counts.sum(axis=1)).ravel()

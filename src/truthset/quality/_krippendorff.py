@@ -26,8 +26,9 @@ Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
 
 # --------------------------------------------------------------------------- Krippendorff
-def _alpha_stats(data: pd.DataFrame | npt.ArrayLike, level: object = None,
-                 labels: Sequence[object] | None = None) -> SufficientStats:
+def _alpha_stats(
+    data: pd.DataFrame | npt.ArrayLike, level: object = None, labels: Sequence[object] | None = None
+) -> SufficientStats:
     if level is None:
         raise InvalidInput(
             "krippendorff_alpha needs level= ('nominal', 'ordinal', 'interval' or 'ratio'); "
@@ -105,9 +106,7 @@ def krippendorff_alpha(
 
 
 # --------------------------------------------------------------------------- per label
-def per_label_agreement(
-    df: pd.DataFrame, *, labels: Sequence[object] | None = None
-) -> pd.DataFrame:
+def per_label_agreement(df: pd.DataFrame, *, labels: Sequence[object] | None = None) -> pd.DataFrame:
     """Agreement on each label, one label against the rest.
 
     For label ``c``, with ``n_uc`` the annotators giving item ``u`` label ``c`` and
@@ -163,11 +162,15 @@ def per_label_agreement(
         warnings.warn(
             f"alpha is undefined for label(s) {list(codes.labels[undefined])[:5]} "
             "(never or always used on items with two judgements); reported as NaN.",
-            UndefinedAgreementWarning, stacklevel=2,
+            UndefinedAgreementWarning,
+            stacklevel=2,
         )
     return pd.DataFrame(
-        {"alpha": alpha, "specific_agreement": specific,
-         "n_judgements": n_judgements.astype(np.int64),
-         "prevalence": n_judgements / n_judgements.sum()},
+        {
+            "alpha": alpha,
+            "specific_agreement": specific,
+            "n_judgements": n_judgements.astype(np.int64),
+            "prevalence": n_judgements / n_judgements.sum(),
+        },
         index=pd.Index(codes.labels, name="label"),
     )

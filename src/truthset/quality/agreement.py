@@ -135,8 +135,9 @@ def agreement_ci(
     return bootstrap_ci(stats, n_boot=n_boot, confidence=confidence, seed=seed)
 
 
-def _resampled(metric: Callable[..., float], data: pd.DataFrame | npt.ArrayLike,
-               options: dict[str, Any]) -> ResampledFrames:
+def _resampled(
+    metric: Callable[..., float], data: pd.DataFrame | npt.ArrayLike, options: dict[str, Any]
+) -> ResampledFrames:
     """The bootstrap of a metric given as a function: the long frame resampled by item."""
     if not isinstance(data, pd.DataFrame):
         raise InvalidInput(

@@ -52,8 +52,7 @@ __all__ = [
 ]
 
 #: Every check on the annotation frame, in the order their flags are listed.
-CHECKS = ("fast_annotator", "single_label", "fixed_pattern", "gold_failures",
-          "agreement_drop", "label_shift")
+CHECKS = ("fast_annotator", "single_label", "fixed_pattern", "gold_failures", "agreement_drop", "label_shift")
 
 
 def detect_anomalies(
@@ -102,8 +101,7 @@ def detect_anomalies(
     th = thresholds or AnomalyThresholds()
     unknown = set(kinds or ()) - set(CHECKS) - {"stalled_queue"}
     if unknown:
-        raise InvalidInput(f"unknown anomaly kind(s) {sorted(unknown)}; choose from "
-                           f"{[*CHECKS, 'stalled_queue']}.")
+        raise InvalidInput(f"unknown anomaly kind(s) {sorted(unknown)}; choose from {[*CHECKS, 'stalled_queue']}.")
     wanted = set(kinds or (*CHECKS, "stalled_queue"))
     p: Prepared = prepare(annotations)
     runs = {
@@ -115,8 +113,6 @@ def detect_anomalies(
         "label_shift": lambda: label_shifts(p, th),
     }
     flags = [f for kind in CHECKS if kind in wanted for f in runs[kind]()]
-    if ("stalled_queue" in wanted and open_items is not None and now is not None
-            and "created_at" in p.frame.columns):
-        flags += stalled_queue(p.frame["created_at"], open_items=open_items, now=now,
-                               thresholds=th)
+    if "stalled_queue" in wanted and open_items is not None and now is not None and "created_at" in p.frame.columns:
+        flags += stalled_queue(p.frame["created_at"], open_items=open_items, now=now, thresholds=th)
     return flags

@@ -215,9 +215,11 @@ def consensus_quality(
     off = (1.0 - p_agree) / (k - 1) if k > 1 else 0.0
     w_a = w_ann[ann]
     total_w: FloatArray = np.bincount(item, weights=w_a, minlength=n).astype(np.float64)
-    mix: FloatArray = np.bincount(
-        item.astype(np.int64) * k + lab, weights=w_a * (p_agree - off), minlength=n * k
-    ).reshape(n, k).astype(np.float64)
+    mix: FloatArray = (
+        np.bincount(item.astype(np.int64) * k + lab, weights=w_a * (p_agree - off), minlength=n * k)
+        .reshape(n, k)
+        .astype(np.float64)
+    )
     mix += total_w[:, None] * off
 
     scale = float(np.sqrt(per_item.mean()))

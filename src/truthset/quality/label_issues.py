@@ -64,6 +64,7 @@ BoolArray = npt.NDArray[np.bool_]
 Filter = Literal["noise_rate", "class", "both", "confident_joint", "argmax"]
 FILTERS: tuple[str, ...] = ("noise_rate", "class", "both", "confident_joint", "argmax")
 
+
 # --------------------------------------------------------------------------- the joint
 def _thresholds(p: FloatArray, y: IntArray) -> FloatArray:
     """Per-class threshold ``t_j``: mean ``p_j`` over items given label ``j`` (inf if none)."""

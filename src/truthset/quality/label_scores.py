@@ -72,16 +72,14 @@ def _coded(labels: Any, pred_probs: Any, classes: Sequence[object] | None) -> _C
     raw = np.asarray(labels.to_numpy() if isinstance(labels, pd.Series) else labels)
     if raw.ndim != 1 or raw.shape[0] != p.shape[0]:
         raise InvalidInput(
-            f"labels must be 1-D with one entry per row of pred_probs ({p.shape[0]}); got shape "
-            f"{raw.shape}."
+            f"labels must be 1-D with one entry per row of pred_probs ({p.shape[0]}); got shape {raw.shape}."
         )
     k = p.shape[1]
     if classes is not None:
         names = pd.Index(list(classes))
         if len(names) != k or not names.is_unique:
             raise InvalidInput(
-                f"classes must name the {k} columns of pred_probs once each, in order; got "
-                f"{list(names)[:10]}."
+                f"classes must name the {k} columns of pred_probs once each, in order; got {list(names)[:10]}."
             )
         y = names.get_indexer(raw)
         if (y < 0).any():

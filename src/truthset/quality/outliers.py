@@ -30,8 +30,7 @@ def _features(x: Any) -> Any:
         return x
     if not all(isinstance(v, str) for v in x):
         raise InvalidInput(
-            "texts for outlier_scores must all be strings; replace missing texts with '' or "
-            "drop those items."
+            "texts for outlier_scores must all be strings; replace missing texts with '' or drop those items."
         )
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
@@ -80,6 +79,7 @@ def outlier_scores(
     (50, True)
     """
     from sklearn.neighbors import NearestNeighbors
+
     index = X.index if isinstance(X, pd.Series) else None
     feats = _features(X)
     n = feats.shape[0]

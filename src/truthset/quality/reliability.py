@@ -55,9 +55,7 @@ def wilson_interval(
 
 def _check_confidence(confidence: float) -> None:
     if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise InvalidInput(
-            f"confidence must be a number strictly between 0 and 1 (e.g. 0.95); got {confidence!r}."
-        )
+        raise InvalidInput(f"confidence must be a number strictly between 0 and 1 (e.g. 0.95); got {confidence!r}.")
 
 
 def _join_gold(df: pd.DataFrame, gold: pd.Series) -> pd.DataFrame:
@@ -68,9 +66,7 @@ def _join_gold(df: pd.DataFrame, gold: pd.Series) -> pd.DataFrame:
         )
     if gold.index.has_duplicates:
         dup = gold.index[gold.index.duplicated()].unique()[:5].tolist()
-        raise InvalidInput(
-            f"gold has several labels for item(s) {dup}; keep one true label per item."
-        )
+        raise InvalidInput(f"gold has several labels for item(s) {dup}; keep one true label per item.")
     norm_df = normalize_annotations(df)[["item", "annotator", "label"]]
     true = gold.dropna().reindex(norm_df["item"].to_numpy()).to_numpy()
     out = norm_df.assign(true_label=true)
@@ -132,15 +128,12 @@ def gold_accuracy(
         raise InvalidInput(f"threshold must be an accuracy in [0, 1]; got {threshold!r}.")
     if rule not in PASS_RULES:
         raise InvalidInput(
-            f"rule must be 'point' (the accuracy), 'lower' or 'upper' (a bound of its "
-            f"interval); got {rule!r}."
+            f"rule must be 'point' (the accuracy), 'lower' or 'upper' (a bound of its interval); got {rule!r}."
         )
     annotators = pd.Index(pd.unique(normalize_annotations(df)["annotator"]), name="annotator")
     joined = _join_gold(df, gold)
     hit = (joined["label"].to_numpy() == joined["true_label"].to_numpy()).astype(np.int64)
-    grouped = pd.DataFrame({"annotator": joined["annotator"].to_numpy(), "hit": hit}).groupby(
-        "annotator"
-    )["hit"]
+    grouped = pd.DataFrame({"annotator": joined["annotator"].to_numpy(), "hit": hit}).groupby("annotator")["hit"]
     n_gold = grouped.size().reindex(annotators, fill_value=0).astype(np.int64)
     correct = grouped.sum().reindex(annotators, fill_value=0).astype(np.int64)
     n = n_gold.to_numpy()
@@ -164,9 +157,7 @@ def gold_accuracy(
     ).sort_index()
 
 
-def gold_confusion(
-    df: pd.DataFrame, gold: pd.Series, *, normalize: bool = False
-) -> pd.DataFrame:
+def gold_confusion(df: pd.DataFrame, gold: pd.Series, *, normalize: bool = False) -> pd.DataFrame:
     """Per-annotator confusion against gold: counts of (true label, given label).
 
     Returns a DataFrame with index (annotator, true_label) and columns observed_label --
@@ -182,12 +173,10 @@ def gold_confusion(
     {'a': {'a': 1, 'b': 0}, 'b': {'a': 1, 'b': 0}}
     """
     joined = _join_gold(df, gold)
-    labels = pd.Index(
-        sorted(set(joined["label"]).union(joined["true_label"]), key=lambda v: (str(type(v)), v))
+    labels = pd.Index(sorted(set(joined["label"]).union(joined["true_label"]), key=lambda v: (str(type(v)), v)))
+    table = pd.crosstab([joined["annotator"], joined["true_label"]], joined["label"]).reindex(
+        columns=labels, fill_value=0
     )
-    table = pd.crosstab(
-        [joined["annotator"], joined["true_label"]], joined["label"]
-    ).reindex(columns=labels, fill_value=0)
     table.index.names = ["annotator", "true_label"]
     table.columns.name = "observed_label"
     if normalize:

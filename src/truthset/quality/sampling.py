@@ -182,9 +182,7 @@ def acceptance_decision(
     _check_count("n_reviewed", n_reviewed, 1)
     _check_count("n_errors", n_errors, 0)
     if n_errors > n_reviewed:
-        raise InvalidInput(
-            f"n_errors ({n_errors}) cannot exceed n_reviewed ({n_reviewed}); check the counts."
-        )
+        raise InvalidInput(f"n_errors ({n_errors}) cannot exceed n_reviewed ({n_reviewed}); check the counts.")
     _check_rate("max_error_rate", max_error_rate)
     _check_rate("confidence", confidence, open_high=True)
     if batch_size is not None:

@@ -63,9 +63,17 @@ def _lookup(keys: IntArray, sorted_keys: IntArray) -> IntArray:
 
 
 def _pair_rows(
-    cov_item: IntArray, cov_ann: IntArray,
-    s_item: IntArray, s_ann: IntArray, s_label: IntArray, s_start: IntArray, s_end: IntArray,
-    *, n_ann: int, match: str, with_annotator: int | None = None,
+    cov_item: IntArray,
+    cov_ann: IntArray,
+    s_item: IntArray,
+    s_ann: IntArray,
+    s_label: IntArray,
+    s_start: IntArray,
+    s_end: IntArray,
+    *,
+    n_ann: int,
+    match: str,
+    with_annotator: int | None = None,
 ) -> _PairRows:
     """Counts per (item, annotator pair) over the items both annotators covered.
 
@@ -137,7 +145,9 @@ def _pair_rows(
     return _PairRows(pair_keys // n_ann64, pair_keys % n_ann64, pair.astype(np.int64), counts)
 
 
-def _f1(n_a: FloatArray, n_b: FloatArray, m_a: FloatArray, m_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _f1(
+    n_a: FloatArray, n_b: FloatArray, m_a: FloatArray, m_b: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Precision, recall and F1 from summed counts (NaN where no side has a span)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(n_a > 0, m_a / np.maximum(n_a, 1), 0.0)
@@ -179,7 +189,8 @@ def _bootstrap(rows: _PairRows, *, n_boot: int, confidence: float, seed: int | N
         warnings.warn(
             f"{undefined} of {reps.size} bootstrap replicates (pair x draw) had no span on either "
             "side and were left out of their interval; with few shared items it is unreliable.",
-            UndefinedAgreementWarning, stacklevel=3,
+            UndefinedAgreementWarning,
+            stacklevel=3,
         )
     return low, high
 
@@ -255,8 +266,9 @@ def pairwise_span_f1_ci(
     return _table(rows, annotators, n_boot=n_boot, confidence=confidence, seed=seed, gold=False)
 
 
-def _table(rows: _PairRows, annotators: pd.Index, *, n_boot: int, confidence: float,
-           seed: int | None, gold: bool) -> pd.DataFrame:
+def _table(
+    rows: _PairRows, annotators: pd.Index, *, n_boot: int, confidence: float, seed: int | None, gold: bool
+) -> pd.DataFrame:
     n_pairs = rows.pair_a.shape[0]
     sums = np.zeros((4, n_pairs))
     for j in range(4):
@@ -266,15 +278,30 @@ def _table(rows: _PairRows, annotators: pd.Index, *, n_boot: int, confidence: fl
     low, high = _bootstrap(rows, n_boot=n_boot, confidence=confidence, seed=seed)
     if gold:
         return pd.DataFrame(
-            {"n_gold": shared, "spans": sums[0].astype(np.int64), "gold_spans": sums[1].astype(np.int64),
-             "precision": p, "recall": r, "f1": f, "ci_low": low, "ci_high": high},
+            {
+                "n_gold": shared,
+                "spans": sums[0].astype(np.int64),
+                "gold_spans": sums[1].astype(np.int64),
+                "precision": p,
+                "recall": r,
+                "f1": f,
+                "ci_low": low,
+                "ci_high": high,
+            },
             index=pd.Index(annotators[rows.pair_a], name="annotator"),
         )
-    out = pd.DataFrame({
-        "annotator_a": annotators[rows.pair_a], "annotator_b": annotators[rows.pair_b],
-        "items": shared, "spans_a": sums[0].astype(np.int64), "spans_b": sums[1].astype(np.int64),
-        "f1": f, "ci_low": low, "ci_high": high,
-    })
+    out = pd.DataFrame(
+        {
+            "annotator_a": annotators[rows.pair_a],
+            "annotator_b": annotators[rows.pair_b],
+            "items": shared,
+            "spans_a": sums[0].astype(np.int64),
+            "spans_b": sums[1].astype(np.int64),
+            "f1": f,
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
     return out.sort_values("f1", kind="stable", na_position="last").reset_index(drop=True)
 
 
@@ -336,10 +363,16 @@ def gold_span_f1(
     gold_code = len(annotators)
     tag = pd.Index([*annotators, object()])  # the gold side gets a code no annotator has
     items = pd.Index(pd.unique(np.concatenate([cov["item"].to_numpy(dtype=object), g_items.to_numpy(dtype=object)])))
-    both = pd.concat([df.assign(annotator=annotators.get_indexer(df["annotator"])),
-                      g.assign(annotator=gold_code)], ignore_index=True)
-    both_cov = pd.concat([cov.assign(annotator=annotators.get_indexer(cov["annotator"])),
-                          pd.DataFrame({"item": g_items, "annotator": gold_code})], ignore_index=True)
+    both = pd.concat(
+        [df.assign(annotator=annotators.get_indexer(df["annotator"])), g.assign(annotator=gold_code)], ignore_index=True
+    )
+    both_cov = pd.concat(
+        [
+            cov.assign(annotator=annotators.get_indexer(cov["annotator"])),
+            pd.DataFrame({"item": g_items, "annotator": gold_code}),
+        ],
+        ignore_index=True,
+    )
     codes = _codes(both, both_cov, items, pd.Index(range(gold_code + 1)))
     rows = _pair_rows(*codes, n_ann=gold_code + 1, match=m, with_annotator=gold_code)
     table = _table(rows, tag, n_boot=n_boot, confidence=confidence, seed=seed, gold=True)

@@ -31,8 +31,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: Code points for which ``str.isspace()`` is true (what ``str.split()`` splits on).
 _WHITESPACE = np.array(
-    [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203),
-     8232, 8233, 8239, 8287, 12288],
+    [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, *range(8192, 8203), 8232, 8233, 8239, 8287, 12288],
     dtype=np.uint32,
 )
 
@@ -40,11 +39,15 @@ _WHITESPACE = np.array(
 def _spans_frame(spans: pd.DataFrame, *, annotator: bool) -> pd.DataFrame:
     if not isinstance(spans, pd.DataFrame):
         raise InvalidInput(
-            f"expected a DataFrame of spans (item, annotator, start, end, label); "
-            f"got {type(spans).__name__}."
+            f"expected a DataFrame of spans (item, annotator, start, end, label); got {type(spans).__name__}."
         )
-    df = spans.rename(columns={k: v for k, v in {"task": "item", "worker": "annotator"}.items()
-                               if k in spans.columns and v not in spans.columns})
+    df = spans.rename(
+        columns={
+            k: v
+            for k, v in {"task": "item", "worker": "annotator"}.items()
+            if k in spans.columns and v not in spans.columns
+        }
+    )
     need = ["item", "start", "end", "label"] + (["annotator"] if annotator else [])
     missing = [c for c in need if c not in df.columns]
     if missing:
@@ -55,8 +58,7 @@ def _spans_frame(spans: pd.DataFrame, *, annotator: bool) -> pd.DataFrame:
     df = df[need]
     if df.isna().any(axis=None):
         raise InvalidInput(
-            f"{int(df.isna().any(axis=1).sum())} span row(s) have empty fields; drop or fill "
-            "them first."
+            f"{int(df.isna().any(axis=1).sum())} span row(s) have empty fields; drop or fill them first."
         )
     for col in ("start", "end"):
         if not pd.api.types.is_integer_dtype(df[col].dtype):
@@ -85,8 +87,12 @@ def _check_match(match: object) -> str:
 
 
 def _overlaps_any(
-    q_group: IntArray, q_start: IntArray, q_end: IntArray,
-    r_group: IntArray, r_start: IntArray, r_end: IntArray,
+    q_group: IntArray,
+    q_start: IntArray,
+    q_end: IntArray,
+    r_group: IntArray,
+    r_start: IntArray,
+    r_end: IntArray,
 ) -> BoolArray:
     """For each query span, whether a reference span of the same group shares a character."""
     if r_group.size == 0 or q_group.size == 0:
@@ -117,8 +123,7 @@ def _f1(a: pd.DataFrame, b: pd.DataFrame, match: str) -> float:
     if match == "exact":
         key = pd.MultiIndex.from_arrays([group, start, end]).factorize()[0]
         n_keys = int(key.max()) + 1
-        tp = np.minimum(np.bincount(key[:n_a], minlength=n_keys),
-                        np.bincount(key[n_a:], minlength=n_keys)).sum()
+        tp = np.minimum(np.bincount(key[:n_a], minlength=n_keys), np.bincount(key[n_a:], minlength=n_keys)).sum()
         return float(2.0 * tp / (n_a + n_b))
     sa, sb = slice(0, n_a), slice(n_a, n_a + n_b)
     precision = _overlaps_any(group[sa], start[sa], end[sa], group[sb], start[sb], end[sb]).mean()
@@ -162,8 +167,11 @@ def span_f1(spans_a: pd.DataFrame, spans_b: pd.DataFrame, *, match: Match = "exa
     m = _check_match(match)
     value = _f1(_spans_frame(spans_a, annotator=False), _spans_frame(spans_b, annotator=False), m)
     if np.isnan(value):
-        warnings.warn("span F1 is undefined (neither annotator marked a span); returning NaN.",
-                      UndefinedAgreementWarning, stacklevel=2)
+        warnings.warn(
+            "span F1 is undefined (neither annotator marked a span); returning NaN.",
+            UndefinedAgreementWarning,
+            stacklevel=2,
+        )
     return value
 
 
@@ -174,8 +182,7 @@ def _coverage(spans: pd.DataFrame, coverage: pd.DataFrame | None) -> pd.DataFram
     cov = coverage.rename(columns={"task": "item", "worker": "annotator"})
     if not {"item", "annotator"} <= set(cov.columns):
         raise InvalidInput(
-            f"coverage needs columns item, annotator (one row per annotated item); it has "
-            f"{list(coverage.columns)}."
+            f"coverage needs columns item, annotator (one row per annotated item); it has {list(coverage.columns)}."
         )
     cov = cov[["item", "annotator"]]
     outside = ~pd.MultiIndex.from_frame(own).isin(pd.MultiIndex.from_frame(cov))
@@ -238,8 +245,11 @@ def pairwise_span_f1(
             out[i, j] = out[j, i] = value
             n_undefined += int(np.isnan(value))
     if n_undefined:
-        warnings.warn(f"{n_undefined} annotator pair(s) share no item with a span; F1 is NaN.",
-                      UndefinedAgreementWarning, stacklevel=2)
+        warnings.warn(
+            f"{n_undefined} annotator pair(s) share no item with a span; F1 is NaN.",
+            UndefinedAgreementWarning,
+            stacklevel=2,
+        )
     return pd.DataFrame(out, index=annotators, columns=annotators)
 
 
@@ -312,8 +322,7 @@ def token_alpha(
     n_tok = np.bincount(tok_text, minlength=len(series))
     first_tok = np.concatenate(([0], np.cumsum(n_tok)[:-1]))
     lengths = series.astype(str).str.len().to_numpy(dtype=np.int64)
-    pair_of_span = pd.MultiIndex.from_frame(cov).get_indexer(
-        pd.MultiIndex.from_frame(df[["item", "annotator"]]))
+    pair_of_span = pd.MultiIndex.from_frame(cov).get_indexer(pd.MultiIndex.from_frame(df[["item", "annotator"]]))
     span_end = df["end"].to_numpy(dtype=np.int64)
     too_long = span_end > lengths[text_pos[pair_of_span]]
     if too_long.any():
@@ -347,6 +356,9 @@ def token_alpha(
     value = np.where(found, span_label[holder[pos]] if s_pair.size else outside, outside)
     result = alpha_stats(token, value.astype(np.float64), "nominal").point()
     if np.isnan(result):
-        warnings.warn("token alpha is undefined (every token has one label); returning NaN.",
-                      UndefinedAgreementWarning, stacklevel=2)
+        warnings.warn(
+            "token alpha is undefined (every token has one label); returning NaN.",
+            UndefinedAgreementWarning,
+            stacklevel=2,
+        )
     return result

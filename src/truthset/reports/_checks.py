@@ -36,7 +36,7 @@ SEVERITY_ORDER = ("blocking", "error", "high", "warning", "medium", "low", "info
 #: Said under a finding whose check gave no advice of its own.
 DEFAULT_ADVICE = {
     "blocking": "Fix these items (or the rule) before the next training run: the check fails "
-                "the pipeline until they are gone.",
+    "the pipeline until they are gone.",
     "error": "Fix these items before the next training run.",
     "warning": "Look at the examples; send the items to review if they are real problems.",
 }
@@ -53,16 +53,19 @@ def _rank(severity: str, seen: list[str]) -> int:
 def _finding(f: dict[str, Any]) -> dict[str, Any]:
     require(f, ("check", "severity", "count"), "each finding")
     if not isinstance(f["count"], (int, float)) or f["count"] < 0:
-        raise InvalidInput(f"finding {f['check']!r}: count must be a number >= 0; "
-                           f"got {f['count']!r}.")
+        raise InvalidInput(f"finding {f['check']!r}: count must be a number >= 0; got {f['count']!r}.")
     severity = str(f["severity"]).lower()
     prec = plain(f.get("precision"))
     return {
-        "check": str(f["check"]), "severity": severity, "count": f["count"],
+        "check": str(f["check"]),
+        "severity": severity,
+        "count": f["count"],
         "title": f.get("title") or str(f["check"]).replace("_", " "),
-        "kind": f.get("kind"), "message": f.get("message"),
+        "kind": f.get("kind"),
+        "message": f.get("message"),
         "what_to_do": f.get("what_to_do") or DEFAULT_ADVICE.get(severity),
-        "check_version": f.get("check_version"), "n_items": f.get("items"),
+        "check_version": f.get("check_version"),
+        "n_items": f.get("items"),
         "examples": examples(f.get("examples"), total=int(f["count"])),
         "precision": prec if isinstance(prec, dict) else None,
     }
@@ -85,25 +88,34 @@ def check_view(summary: Any) -> dict[str, Any]:
         groups[-1]["count"] += f["count"]
     gate = s.get("gate") or {}
     blocking = sum(1 for f in flagged if f["severity"] == "blocking")
-    gate = {"passed": gate.get("passed", blocking == 0),
-            "blocking_failed": gate.get("blocking_failed", blocking)}
+    gate = {"passed": gate.get("passed", blocking == 0), "blocking_failed": gate.get("blocking_failed", blocking)}
     figs = Figures("check")
     chart = None
     if len(flagged) > 1:
-        chart = figs(plots.bar_chart, [f"{f['title']} ({f['severity']})" for f in flagged],
-                     [f["count"] for f in flagged], title="Items flagged per check",
-                     xlabel="items flagged")
+        chart = figs(
+            plots.bar_chart,
+            [f"{f['title']} ({f['severity']})" for f in flagged],
+            [f["count"] for f in flagged],
+            title="Items flagged per check",
+            xlabel="items flagged",
+        )
     project = s.get("project")
-    toc = [("summary", "Summary")] + [(f"sev-{g['severity']}", g["severity"].capitalize())
-                                      for g in groups]
+    toc = [("summary", "Summary")] + [(f"sev-{g['severity']}", g["severity"].capitalize()) for g in groups]
     if passed:
         toc.append(("passed", "Passed"))
     n_items = s.get("n_items")
     return {
-        "kind": "check", "kind_name": "data check report",
+        "kind": "check",
+        "kind_name": "data check report",
         "title": s.get("title") or (f"Data checks: {project}" if project else "Data checks"),
         "subtitle": (f"{n_items:,} items checked · " if isinstance(n_items, int) else "")
         + f"{len(findings)} checks, {len(flagged)} with findings",
-        "generated": s.get("generated"), "gate": gate, "groups": groups, "passed": passed,
-        "findings": [f for _, f in ranked], "chart": chart, "toc": toc, "n_items": n_items,
+        "generated": s.get("generated"),
+        "gate": gate,
+        "groups": groups,
+        "passed": passed,
+        "findings": [f for _, f in ranked],
+        "chart": chart,
+        "toc": toc,
+        "n_items": n_items,
     }

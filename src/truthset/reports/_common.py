@@ -54,9 +54,7 @@ def counts(value: Any, key: str = "label") -> list[tuple[str, float]]:
         elif isinstance(row, (list, tuple)) and len(row) == 2:
             out.append((str(row[0]), row[1]))
         else:
-            raise InvalidInput(
-                f"counts must be {{name: count}} or rows with {key!r} and 'count'; got {row!r}."
-            )
+            raise InvalidInput(f"counts must be {{name: count}} or rows with {key!r} and 'count'; got {row!r}.")
     return out
 
 

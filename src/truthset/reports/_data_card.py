@@ -40,11 +40,18 @@ def _schema(spec: Any) -> dict[str, Any] | None:
         return None
     labels = []
     for lab in items_of(spec.get("labels")):
-        labels.append({"name": lab.get("name"), "description": lab.get("description")}
-                      if isinstance(lab, dict) else {"name": str(lab), "description": None})
+        labels.append(
+            {"name": lab.get("name"), "description": lab.get("description")}
+            if isinstance(lab, dict)
+            else {"name": str(lab), "description": None}
+        )
     versions = as_records(spec.get("versions"))
-    return {"version": spec.get("version"), "labels": labels, "versions": versions,
-            "version_columns": columns_of(versions)}
+    return {
+        "version": spec.get("version"),
+        "labels": labels,
+        "versions": versions,
+        "version_columns": columns_of(versions),
+    }
 
 
 def _splits(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,27 +73,44 @@ def data_card_view(card: Any) -> dict[str, Any]:
     splits = _splits(as_records(c.get("splits")))
     dist = counts(c.get("label_distribution"))
     split_chart = None
-    if len(splits["rows"]) > 1 and all(isinstance(r["items"], (int, float))
-                                       for r in splits["rows"]):
-        split_chart = figs(plots.bar_chart, [r["split"] for r in splits["rows"]],
-                           [r["items"] for r in splits["rows"]], title="Items per split",
-                           xlabel="items")
-    sections = [("summary", "Summary"), ("sources", "Sources"), ("collection", "Collection"),
-                ("schema", "Label schema"), ("splits", "Splits"), ("duplicates", "Duplicates"),
-                ("limitations", "Known limitations")]
+    if len(splits["rows"]) > 1 and all(isinstance(r["items"], (int, float)) for r in splits["rows"]):
+        split_chart = figs(
+            plots.bar_chart,
+            [r["split"] for r in splits["rows"]],
+            [r["items"] for r in splits["rows"]],
+            title="Items per split",
+            xlabel="items",
+        )
+    sections = [
+        ("summary", "Summary"),
+        ("sources", "Sources"),
+        ("collection", "Collection"),
+        ("schema", "Label schema"),
+        ("splits", "Splits"),
+        ("duplicates", "Duplicates"),
+        ("limitations", "Known limitations"),
+    ]
     return {
-        "kind": "data-card", "kind_name": "data card",
+        "kind": "data-card",
+        "kind_name": "data card",
         "title": c.get("title") or f"Data card: {c['name']}",
-        "subtitle": c.get("subtitle") or "", "generated": c.get("generated"),
-        "toc": sections, "description": c.get("description"),
+        "subtitle": c.get("subtitle") or "",
+        "generated": c.get("generated"),
+        "toc": sections,
+        "description": c.get("description"),
         "summary": c.get("summary") or {},
-        "sources": sources, "source_columns": columns_of(sources),
+        "sources": sources,
+        "source_columns": columns_of(sources),
         "collection": c.get("collection") or {},
         "schema": _schema(c.get("schema")),
-        "splits": splits, "split_chart": split_chart,
+        "splits": splits,
+        "split_chart": split_chart,
         "distribution": [{"label": k, "count": v} for k, v in dist],
-        "distribution_chart": figs(plots.bar_chart, [k for k, _ in dist], [v for _, v in dist],
-                                   title="Labels, all items", xlabel="items") if dist else None,
+        "distribution_chart": figs(
+            plots.bar_chart, [k for k, _ in dist], [v for _, v in dist], title="Labels, all items", xlabel="items"
+        )
+        if dist
+        else None,
         "duplicates": c.get("duplicates") or {},
         "duplicate_clusters": as_records(c.get("duplicate_clusters")),
         "model_split": c.get("model_split") or None,

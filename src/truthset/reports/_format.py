@@ -64,17 +64,14 @@ def as_records(value: Any) -> list[dict[str, Any]]:
     if isinstance(rows, dict):
         rows = [rows]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise InvalidInput(
-            f"expected rows (a DataFrame or a list of dicts); got {type(value).__name__}."
-        )
+        raise InvalidInput(f"expected rows (a DataFrame or a list of dicts); got {type(value).__name__}.")
     return rows
 
 
 def require(data: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
     """Raise a clear error when ``data`` lacks any of ``keys`` (what a report cannot do without)."""
     if not isinstance(data, Mapping):
-        raise InvalidInput(f"{what} must be a dict (see docs/reports.md); got "
-                           f"{type(data).__name__}.")
+        raise InvalidInput(f"{what} must be a dict (see docs/reports.md); got {type(data).__name__}.")
     missing = [k for k in keys if k not in data]
     if missing:
         raise InvalidInput(

@@ -45,12 +45,10 @@ TEXT_HEALTH = (
 NUMERIC_STATS = ("min", "p25", "median", "mean", "p75", "max", "std")
 
 
-def _histogram(spec: dict[str, Any], raw_key: str, hist_key: str, title: str, xlabel: str,
-               figs: Figures) -> Any:
+def _histogram(spec: dict[str, Any], raw_key: str, hist_key: str, title: str, xlabel: str, figs: Figures) -> Any:
     hist = spec.get(hist_key)
     if isinstance(hist, dict) and hist.get("counts"):
-        return figs(plots.histogram, title=title, counts=hist["counts"], edges=hist["edges"],
-                    xlabel=xlabel)
+        return figs(plots.histogram, title=title, counts=hist["counts"], edges=hist["edges"], xlabel=xlabel)
     if spec.get(raw_key):
         return figs(plots.histogram, spec[raw_key], title=title, xlabel=xlabel)
     return None
@@ -62,42 +60,60 @@ def _column(c: dict[str, Any], n_rows: int, figs: Figures) -> dict[str, Any]:
     missing = c.get("missing")
     top = counts(c.get("top_values"), key="value")
     view: dict[str, Any] = {
-        "name": name, "type": c.get("type"), "missing": missing,
+        "name": name,
+        "type": c.get("type"),
+        "missing": missing,
         "missing_share": missing / n_rows if isinstance(missing, (int, float)) and n_rows else None,
-        "distinct": c.get("distinct"), "top": top[:5], "text": None, "numeric": None,
+        "distinct": c.get("distinct"),
+        "top": top[:5],
+        "text": None,
+        "numeric": None,
         "top_chart": None,
     }
     text = c.get("text")
     if isinstance(text, dict):
-        health = [{"check": label, "count": text.get(key),
-                   "share": text[key] / n_rows if isinstance(text.get(key), (int, float))
-                   and n_rows else None}
-                  for key, label in TEXT_HEALTH if key in text]
+        health = [
+            {
+                "check": label,
+                "count": text.get(key),
+                "share": text[key] / n_rows if isinstance(text.get(key), (int, float)) and n_rows else None,
+            }
+            for key, label in TEXT_HEALTH
+            if key in text
+        ]
         langs = counts(text.get("languages"), key="language")
         ex = text.get("examples") or {}
         view["text"] = {
             "length": text.get("length") or {},
             "health": health,
-            "histogram": _histogram(text, "lengths", "length_histogram",
-                                    f"Length of {name}", "characters", figs),
+            "histogram": _histogram(text, "lengths", "length_histogram", f"Length of {name}", "characters", figs),
             "languages": langs,
-            "languages_chart": figs(plots.bar_chart, [k for k, _ in langs],
-                                    [v for _, v in langs], title=f"Languages in {name}",
-                                    xlabel="rows") if len(langs) > 1 else None,
-            "examples": [{"problem": dict(TEXT_HEALTH).get(k, k), "examples": examples(v)}
-                         for k, v in ex.items() if v],
+            "languages_chart": figs(
+                plots.bar_chart,
+                [k for k, _ in langs],
+                [v for _, v in langs],
+                title=f"Languages in {name}",
+                xlabel="rows",
+            )
+            if len(langs) > 1
+            else None,
+            "examples": [{"problem": dict(TEXT_HEALTH).get(k, k), "examples": examples(v)} for k, v in ex.items() if v],
         }
     num = c.get("numeric")
     if isinstance(num, dict):
         view["numeric"] = {
             "stats": {k: num[k] for k in NUMERIC_STATS if k in num},
-            "histogram": _histogram(num, "values", "histogram", f"Distribution of {name}",
-                                    name, figs),
+            "histogram": _histogram(num, "values", "histogram", f"Distribution of {name}", name, figs),
         }
     if view["text"] is None and view["numeric"] is None and len(top) > 1:
-        view["top_chart"] = figs(plots.bar_chart, [k for k, _ in top], [v for _, v in top],
-                                 title=f"Most common values of {name}", xlabel="rows",
-                                 max_bars=15)
+        view["top_chart"] = figs(
+            plots.bar_chart,
+            [k for k, _ in top],
+            [v for _, v in top],
+            title=f"Most common values of {name}",
+            xlabel="rows",
+            max_bars=15,
+        )
     return view
 
 
@@ -112,24 +128,42 @@ def _labels(spec: Any, figs: Figures) -> dict[str, Any] | None:
         bc = dict(counts(b.get("counts")))
         names += [k for k in bc if k not in names]
         n = sum(bc.values())
-        batches.append({"batch": str(b.get("batch")), "n": n, "counts": bc,
-                        "imbalance": b.get("imbalance", imbalance(list(bc.items())))})
+        batches.append(
+            {
+                "batch": str(b.get("batch")),
+                "n": n,
+                "counts": bc,
+                "imbalance": b.get("imbalance", imbalance(list(bc.items()))),
+            }
+        )
     share_chart = None
     if len(batches) > 1:
-        series = [{"name": lab, "y": [b["counts"].get(lab, 0) / b["n"] if b["n"] else None
-                                      for b in batches]} for lab in names]
-        share_chart = figs(plots.line_chart, [b["batch"] for b in batches], series,
-                           title="Label share per batch", xlabel="batch", ylabel="share",
-                           ylim=(0, 1))
+        series = [
+            {"name": lab, "y": [b["counts"].get(lab, 0) / b["n"] if b["n"] else None for b in batches]} for lab in names
+        ]
+        share_chart = figs(
+            plots.line_chart,
+            [b["batch"] for b in batches],
+            series,
+            title="Label share per batch",
+            xlabel="batch",
+            ylabel="share",
+            ylim=(0, 1),
+        )
     ratio = spec.get("imbalance", imbalance(overall))
     minority = min(overall, key=lambda kv: float(kv[1]))[0] if overall else None
     return {
         "column": spec.get("column", "label"),
-        "overall": [{"label": k, "count": v, "share": float(v) / total if total else None}
-                    for k, v in overall],
-        "imbalance": ratio, "minority": minority, "names": names, "batches": batches,
-        "chart": figs(plots.bar_chart, names[:len(overall)], [v for _, v in overall],
-                      title="Labels, all batches", xlabel="items") if overall else None,
+        "overall": [{"label": k, "count": v, "share": float(v) / total if total else None} for k, v in overall],
+        "imbalance": ratio,
+        "minority": minority,
+        "names": names,
+        "batches": batches,
+        "chart": figs(
+            plots.bar_chart, names[: len(overall)], [v for _, v in overall], title="Labels, all batches", xlabel="items"
+        )
+        if overall
+        else None,
         "share_chart": share_chart,
     }
 
@@ -148,9 +182,13 @@ def profile_view(profile: Any) -> dict[str, Any]:
         toc.append(("labels", "Labels"))
     toc += [(f"col-{i}", f"Column {c['name']}") for i, c in enumerate(columns)]
     return {
-        "kind": "profile", "kind_name": "data profile",
+        "kind": "profile",
+        "kind_name": "data profile",
         "title": p.get("title") or (f"Data profile: {dataset}" if dataset else "Data profile"),
         "subtitle": f"{n_rows:,} rows, {len(columns)} columns",
-        "generated": p.get("generated"), "n_rows": n_rows, "columns": columns,
-        "labels": labels, "toc": toc,
+        "generated": p.get("generated"),
+        "n_rows": n_rows,
+        "columns": columns,
+        "labels": labels,
+        "toc": toc,
     }

@@ -72,17 +72,18 @@ def to_pdf(
     exe = find_chromium(chromium)
     dest = Path(path)
     if not dest.parent.is_dir():
-        raise PdfError(f"cannot write {dest}: the folder {dest.parent} does not exist; create "
-                       "it or choose another path.")
+        raise PdfError(
+            f"cannot write {dest}: the folder {dest.parent} does not exist; create it or choose another path."
+        )
     with tempfile.TemporaryDirectory(prefix="truthset-pdf-") as tmp:
         page = Path(tmp) / "report.html"
         page.write_text(html, encoding="utf-8")
         out = Path(tmp) / "report.pdf"
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}",
-               f"--print-to-pdf={out}", page.as_uri()]
+        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", f"--print-to-pdf={out}", page.as_uri()]
         try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                 stdin=subprocess.DEVNULL, check=False)
+            run = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             raise PdfError(
                 f"chromium did not finish printing within {timeout:g} s; the machine may be "
@@ -90,8 +91,10 @@ def to_pdf(
             ) from exc
         if run.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
             tail = (run.stderr or run.stdout or "").strip()[-800:]
-            raise PdfError(f"chromium could not print the report (exit code {run.returncode})"
-                           f"; its output ends: {tail or '(nothing)'}")
+            raise PdfError(
+                f"chromium could not print the report (exit code {run.returncode})"
+                f"; its output ends: {tail or '(nothing)'}"
+            )
         staged = dest.with_name(f".{dest.name}.tmp")
         shutil.copyfile(out, staged)
         os.replace(staged, dest)

@@ -124,10 +124,8 @@ def _svg(fig: Any, *, title: str, desc: str, ident: str) -> str:
     svg = _XML_INVALID.sub("\ufffd", _GROUP_ID.sub("<g", svg))
     title, desc = _XML_INVALID.sub("\ufffd", title), _XML_INVALID.sub("\ufffd", desc)
     head_end = svg.index(">") + 1
-    head = svg[:head_end - 1] + (f' class="ts-chart" role="img" '
-                                 f'aria-labelledby="{safe_id}-title {safe_id}-desc">')
-    meta = (f'\n <title id="{safe_id}-title">{escape(title)}</title>'
-            f'\n <desc id="{safe_id}-desc">{escape(desc)}</desc>')
+    head = svg[: head_end - 1] + (f' class="ts-chart" role="img" aria-labelledby="{safe_id}-title {safe_id}-desc">')
+    meta = f'\n <title id="{safe_id}-title">{escape(title)}</title>\n <desc id="{safe_id}-desc">{escape(desc)}</desc>'
     return head + meta + svg[head_end:].rstrip() + "\n"
 
 
@@ -163,9 +161,7 @@ def histogram(
     else:
         c, e = np.asarray(counts, dtype=np.float64), np.asarray(edges, dtype=np.float64)
         if e.size != c.size + 1:
-            raise InvalidInput(
-                f"histogram {title!r}: {c.size} counts need {c.size + 1} edges, got {e.size}."
-            )
+            raise InvalidInput(f"histogram {title!r}: {c.size} counts need {c.size + 1} edges, got {e.size}.")
     with _drawing(WIDTH, 2.6) as (fig, ax):
         ax.stairs(c, e, fill=True, color=PALETTE[0], alpha=0.85)
         ax.set_xlabel(xlabel)
@@ -173,9 +169,11 @@ def histogram(
         if log:
             ax.set_yscale("symlog", linthresh=1)
         ax.set_title(title, loc="left")
-        desc = (f"{int(np.sum(c))} values in {c.size} bins from {_fmt(float(e[0]))} to "
-                f"{_fmt(float(e[-1]))}; the fullest bin starts at "
-                f"{_fmt(float(e[int(np.argmax(c))]))} with {int(np.max(c))}.")
+        desc = (
+            f"{int(np.sum(c))} values in {c.size} bins from {_fmt(float(e[0]))} to "
+            f"{_fmt(float(e[-1]))}; the fullest bin starts at "
+            f"{_fmt(float(e[int(np.argmax(c))]))} with {int(np.max(c))}."
+        )
         return _svg(fig, title=title, desc=desc, ident=_ident(ident, title))
 
 
@@ -192,12 +190,10 @@ def bar_chart(
     distributions and counts. Past ``max_bars`` the rest are summed into one "other" bar, so
     a column with 10,000 values still draws a readable chart. Each bar shows its value."""
     if len(labels) != len(counts):
-        raise InvalidInput(
-            f"bar chart {title!r}: {len(labels)} labels but {len(counts)} counts."
-        )
+        raise InvalidInput(f"bar chart {title!r}: {len(labels)} labels but {len(counts)} counts.")
     names, values = [str(x) for x in labels], [float(c) for c in counts]
     if len(names) > max_bars:
-        rest = sum(values[max_bars - 1:])
+        rest = sum(values[max_bars - 1 :])
         names = names[: max_bars - 1] + [f"other ({len(labels) - max_bars + 1})"]
         values = values[: max_bars - 1] + [rest]
     height = 0.7 + 0.24 * max(len(names), 1)
@@ -205,13 +201,11 @@ def bar_chart(
         pos = list(range(len(names)))[::-1]
         bars = ax.barh(pos, values, color=PALETTE[0], height=0.7)
         ax.set_yticks(pos, [_short(n) for n in names])
-        ax.bar_label(bars, labels=[_fmt(int(v) if v.is_integer() else v) for v in values],
-                     padding=2, fontsize=8)
+        ax.bar_label(bars, labels=[_fmt(int(v) if v.is_integer() else v) for v in values], padding=2, fontsize=8)
         ax.set_xlabel(xlabel)
         ax.margins(x=0.12)
         ax.set_title(title, loc="left")
-        desc = "; ".join(f"{n}: {_fmt(int(v) if v.is_integer() else v)}"
-                         for n, v in zip(names, values, strict=True))
+        desc = "; ".join(f"{n}: {_fmt(int(v) if v.is_integer() else v)}" for n, v in zip(names, values, strict=True))
         return _svg(fig, title=title, desc=desc, ident=_ident(ident, title))
 
 
@@ -219,8 +213,7 @@ def _series_rows(series: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> lis
     rows = [dict(series)] if isinstance(series, Mapping) else [dict(s) for s in series]
     for s in rows:
         if "y" not in s:
-            raise InvalidInput("each line-chart series needs 'y' (and optionally 'name', "
-                               "'ci_low', 'ci_high').")
+            raise InvalidInput("each line-chart series needs 'y' (and optionally 'name', 'ci_low', 'ci_high').")
     return rows
 
 
@@ -253,24 +246,38 @@ def line_chart(
             colour = PALETTE[i % len(PALETTE)]
             y = np.asarray([np.nan if v is None else v for v in s["y"]], dtype=np.float64)
             if y.size != pos.size:
-                raise InvalidInput(f"line chart {title!r}: series {s.get('name', i)!r} has "
-                                   f"{y.size} values for {pos.size} x positions.")
+                raise InvalidInput(
+                    f"line chart {title!r}: series {s.get('name', i)!r} has {y.size} values for {pos.size} x positions."
+                )
             if s.get("ci_low") is not None and s.get("ci_high") is not None:
                 lo = np.asarray([np.nan if v is None else v for v in s["ci_low"]], dtype=float)
                 hi = np.asarray([np.nan if v is None else v for v in s["ci_high"]], dtype=float)
                 ax.fill_between(pos, lo, hi, color=colour, alpha=0.2, linewidth=0)
             ax.plot(pos, y, marker="o", markersize=3.5, color=colour, label=s.get("name"))
-            parts.append(f"{s.get('name') or ylabel or 'value'}: " + ", ".join(
-                f"{xv} {_fmt(float(v))}" for xv, v in zip(x, y, strict=True)))
+            parts.append(
+                f"{s.get('name') or ylabel or 'value'}: "
+                + ", ".join(f"{xv} {_fmt(float(v))}" for xv, v in zip(x, y, strict=True))
+            )
         if reference is not None:
             ax.axhline(reference, color="#555555", linestyle="--", linewidth=1)
             if reference_label:
-                ax.annotate(reference_label, (1, reference), xycoords=("axes fraction", "data"),
-                            ha="right", va="bottom", fontsize=8, color="#555555")
+                ax.annotate(
+                    reference_label,
+                    (1, reference),
+                    xycoords=("axes fraction", "data"),
+                    ha="right",
+                    va="bottom",
+                    fontsize=8,
+                    color="#555555",
+                )
         if cats:
             step = max(1, len(x) // 12)
-            ax.set_xticks(pos[::step], [_short(v) for v in list(x)[::step]],
-                          rotation=30 if len(x) > 6 else 0, ha="right" if len(x) > 6 else "center")
+            ax.set_xticks(
+                pos[::step],
+                [_short(v) for v in list(x)[::step]],
+                rotation=30 if len(x) > 6 else 0,
+                ha="right" if len(x) > 6 else "center",
+            )
         if ylim is not None:
             ax.set_ylim(*ylim)
         if any(s.get("name") for s in rows) and len(rows) > 1:
@@ -308,9 +315,12 @@ def reliability_chart(
             colour = PALETTE[i % len(PALETTE)]
             ax.plot(conf, acc, color=colour, linewidth=1.2, label=name or None)
             ax.scatter(conf, acc, s=8 + 120 * n / n.max(), color=colour, zorder=3)
-            parts.append((f"{name}: " if name else "") + ", ".join(
-                f"confidence {c:.2f} accuracy {a:.2f} (n={int(k)})"
-                for c, a, k in zip(conf, acc, n, strict=True)))
+            parts.append(
+                (f"{name}: " if name else "")
+                + ", ".join(
+                    f"confidence {c:.2f} accuracy {a:.2f} (n={int(k)})" for c, a, k in zip(conf, acc, n, strict=True)
+                )
+            )
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("mean confidence in bin")
@@ -318,8 +328,7 @@ def reliability_chart(
         if len(named) > 1:
             ax.legend(frameon=False, fontsize=8, loc="upper left")
         ax.set_title(title, loc="left")
-        return _svg(fig, title=title, desc="; ".join(parts) or "no predictions",
-                    ident=_ident(ident, title))
+        return _svg(fig, title=title, desc="; ".join(parts) or "no predictions", ident=_ident(ident, title))
 
 
 def confusion_heatmap(
@@ -349,26 +358,42 @@ def confusion_heatmap(
     size = min(6.4, 2.4 + 0.4 * k)
     with _drawing(size, size) as (fig, ax):
         # vector cells (pcolormesh), not imshow: an image would be embedded as a PNG
-        ax.pcolormesh(np.arange(k + 1) - 0.5, np.arange(k + 1) - 0.5, share, cmap="Blues",
-                      vmin=0, vmax=1, edgecolors="white", linewidth=0.5)
+        ax.pcolormesh(
+            np.arange(k + 1) - 0.5,
+            np.arange(k + 1) - 0.5,
+            share,
+            cmap="Blues",
+            vmin=0,
+            vmax=1,
+            edgecolors="white",
+            linewidth=0.5,
+        )
         ax.set_xlim(-0.5, k - 0.5)
         ax.set_ylim(k - 0.5, -0.5)
         ax.set_aspect("equal")
         ticks = list(range(k))
-        ax.set_xticks(ticks, [_short(n) for n in names], rotation=45 if k > 4 else 0,
-                      ha="right" if k > 4 else "center")
+        ax.set_xticks(ticks, [_short(n) for n in names], rotation=45 if k > 4 else 0, ha="right" if k > 4 else "center")
         ax.set_yticks(ticks, [_short(n) for n in names])
         if k <= 20:
             for r in range(k):
                 for c in range(k):
-                    ax.text(c, r, f"{int(cm[r, c])}", ha="center", va="center", fontsize=8,
-                            color="white" if share[r, c] > 0.6 else "black")
+                    ax.text(
+                        c,
+                        r,
+                        f"{int(cm[r, c])}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if share[r, c] > 0.6 else "black",
+                    )
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.spines[:].set_visible(False)
         ax.set_title(title, loc="left")
-        desc = "; ".join(f"true {names[r]}: " + ", ".join(
-            f"predicted {names[c]} {int(cm[r, c])}" for c in range(k)) for r in range(k))
+        desc = "; ".join(
+            f"true {names[r]}: " + ", ".join(f"predicted {names[c]} {int(cm[r, c])}" for c in range(k))
+            for r in range(k)
+        )
         return _svg(fig, title=title, desc=desc, ident=_ident(ident, title))
 
 
@@ -401,6 +426,6 @@ def learning_curve_chart(
         ax.set_ylabel(f"{metric} (points)")
         ax.set_title(title, loc="left")
         desc = ", ".join(
-            f"{int(a)} labels: {b:.1f} [{c:.1f}, {d:.1f}]" for a, b, c, d in zip(n, y, lo, hi,
-                                                                                  strict=True))
+            f"{int(a)} labels: {b:.1f} [{c:.1f}, {d:.1f}]" for a, b, c, d in zip(n, y, lo, hi, strict=True)
+        )
         return _svg(fig, title=title, desc=f"{metric}: {desc}", ident=_ident(ident, title))

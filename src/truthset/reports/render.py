@@ -72,8 +72,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(num=fmt_num, ci=fmt_ci, pct=fmt_pct, show=_show, human=_human,
-                       slug=_slug, clip=_clip)
+    env.filters.update(num=fmt_num, ci=fmt_ci, pct=fmt_pct, show=_show, human=_human, slug=_slug, clip=_clip)
     return env
 
 
@@ -115,8 +114,7 @@ def render_model_card(
     """
     from truthset.reports._model_card import model_card_view
 
-    return _render("model_card.html",
-                   model_card_view(card, evaluation=evaluation, learning_curve=learning_curve))
+    return _render("model_card.html", model_card_view(card, evaluation=evaluation, learning_curve=learning_curve))
 
 
 def render_quality_report(report: Any) -> str:
@@ -145,13 +143,40 @@ def render_drift_report(result: Any) -> str:
     from truthset.reports import plots
 
     tests = [{**c, "verdict": "drift" if c.get("drift") else "ok"} for c in result.get("columns", [])]
-    chart = Markup(plots.bar_chart([f"{c['column']} · {c['method']}" for c in tests],
-                            [float(c["score"] or 0.0) / float(c["threshold"] or 1.0) for c in tests],
-                            title="Score as a multiple of its threshold (1 = the threshold)", xlabel="score / threshold",
-                            ident="drift-scores")) if tests else None
-    view = {"kind": "drift", "kind_name": "drift report", "title": result.get("title") or "Drift report",
-            "subtitle": f"{result.get('reference')} → {result.get('current')}", "generated": result.get("generated"),
-            "toc": [("verdict", "Verdict"), ("columns", "Columns")], "tests": tests, "chart": chart,
-            **{k: result.get(k) for k in ("drift", "n_columns", "n_drifted_columns", "drift_share", "reference",
-                                          "current", "n_reference", "n_current")}}
+    chart = (
+        Markup(
+            plots.bar_chart(
+                [f"{c['column']} · {c['method']}" for c in tests],
+                [float(c["score"] or 0.0) / float(c["threshold"] or 1.0) for c in tests],
+                title="Score as a multiple of its threshold (1 = the threshold)",
+                xlabel="score / threshold",
+                ident="drift-scores",
+            )
+        )
+        if tests
+        else None
+    )
+    view = {
+        "kind": "drift",
+        "kind_name": "drift report",
+        "title": result.get("title") or "Drift report",
+        "subtitle": f"{result.get('reference')} → {result.get('current')}",
+        "generated": result.get("generated"),
+        "toc": [("verdict", "Verdict"), ("columns", "Columns")],
+        "tests": tests,
+        "chart": chart,
+        **{
+            k: result.get(k)
+            for k in (
+                "drift",
+                "n_columns",
+                "n_drifted_columns",
+                "drift_share",
+                "reference",
+                "current",
+                "n_reference",
+                "n_current",
+            )
+        },
+    }
     return _render("drift.html", view)

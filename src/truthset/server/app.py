@@ -84,28 +84,47 @@ def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
     settings = project.settings
     # /docs is served from the package (routes/pages.py), /redoc not at all: both loaded
     # Swagger and ReDoc from a CDN, with the project name unescaped in the page title
-    app = FastAPI(title=f"truthset: {project.config.name}", version="0.1.0", lifespan=lifespan,
-                  description="Annotation, review and quality control. Every route checks the caller's role.",
-                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    app = FastAPI(
+        title=f"truthset: {project.config.name}",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Annotation, review and quality control. Every route checks the caller's role.",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
     app.state.project = project
     # the store's hot path for this server: the queue on the event loop where it can (Store.serve)
     project.store.start_serving(settings.server_db_threads)
     app.state.accounts = AccountCache(settings.account_cache_seconds)
     app.state.login = LoginThrottle(
-        free_per_name=settings.login_free_failures, free_per_address=settings.login_free_failures_per_address,
-        max_delay=settings.login_backoff_max_seconds, concurrency=settings.login_concurrency)
+        free_per_name=settings.login_free_failures,
+        free_per_address=settings.login_free_failures_per_address,
+        max_delay=settings.login_backoff_max_seconds,
+        concurrency=settings.login_concurrency,
+    )
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     https = settings.https
     cookie, key = "truthset_session", session_key(project)
     if workspace:
         cookie = "truthset_session_" + re.sub(r"[^A-Za-z0-9_-]", "_", project.config.name)
         key = f"{key}:{project.config.name}"
-    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=cookie,
-                       same_site="strict", https_only=https, max_age=14 * 24 * 3600)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=cookie,
+        same_site="strict",
+        https_only=https,
+        max_age=14 * 24 * 3600,
+    )
     # outermost, so every response gets the security headers and every body is bounded
-    app.add_middleware(Guard, max_body=settings.max_body_bytes, max_items_body=settings.max_items_body_bytes,
-                       https=https,
-                       image_hosts=tuple(project.config.media.allowed_url_hosts))
+    app.add_middleware(
+        Guard,
+        max_body=settings.max_body_bytes,
+        max_items_body=settings.max_items_body_bytes,
+        https=https,
+        image_hosts=tuple(project.config.media.allowed_url_hosts),
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -127,8 +146,12 @@ def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
         # a value the store cannot hold (an id past its integer range, a NUL in text): the
         # routes validate these at the boundary, naming the field; this is the safety net
         log.warning("a request reached the store with a value it cannot hold: %s", excerpt(str(exc), 300))
-        return await _error(request, 422, "a value in the request cannot be stored (an id out of range, or a "
-                                          "character such as NUL in a text); check the ids and texts sent")
+        return await _error(
+            request,
+            422,
+            "a value in the request cannot be stored (an id out of range, or a "
+            "character such as NUL in a text); check the ids and texts sent",
+        )
 
     @app.exception_handler(HTTPException)  # Starlette's: FastAPI's, routing's 404 and body errors too
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -136,8 +159,10 @@ def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
             return Response(status_code=303, headers={"location": "/login"})
         message = str(exc.detail)
         if exc.status_code == 400 and message == "There was an error parsing the body":
-            message = ("the request body could not be read: send JSON encoded as UTF-8 with "
-                       "'Content-Type: application/json' (forms: URL-encoded or multipart)")
+            message = (
+                "the request body could not be read: send JSON encoded as UTF-8 with "
+                "'Content-Type: application/json' (forms: URL-encoded or multipart)"
+            )
         elif exc.status_code == 404 and message == "Not Found":
             message = f"there is no page or API route at {excerpt(request.url.path, 100)}"
         elif exc.status_code == 405:
@@ -147,13 +172,20 @@ def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
-        return await _error(request, 422, _validation_message(errors[0]) if errors else "invalid request",
-                            extra={"errors": [{"field": _field(e.get("loc")),
-                                               "message": _validation_message(e)}
-                                              for e in errors[:20]]})
+        return await _error(
+            request,
+            422,
+            _validation_message(errors[0]) if errors else "invalid request",
+            extra={"errors": [{"field": _field(e.get("loc")), "message": _validation_message(e)} for e in errors[:20]]},
+        )
 
-    async def _error(request: Request, status: int, message: str, extra: dict[str, Any] | None = None,
-                     headers: Mapping[str, str] | None = None) -> Response:
+    async def _error(
+        request: Request,
+        status: int,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
         message = excerpt(message, MAX_MESSAGE, quote=False)
         if _wants_html(request):
             try:
@@ -161,12 +193,20 @@ def create_app(project: Project, *, workspace: bool = False) -> FastAPI:
             except HTTPException:
                 account = None
             page: Response = app.state.templates.TemplateResponse(
-                request, "error.html", {"status": status, "message": message, "account": account,
-                                        "project": project.config.name, "csrf": csrf_token(request)},
-                status_code=status, headers=headers)
+                request,
+                "error.html",
+                {
+                    "status": status,
+                    "message": message,
+                    "account": account,
+                    "project": project.config.name,
+                    "csrf": csrf_token(request),
+                },
+                status_code=status,
+                headers=headers,
+            )
             return page
-        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status,
-                            headers=headers)
+        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status, headers=headers)
 
     return app
 

@@ -108,8 +108,9 @@ async def _account(request: Request) -> Account | None:
     return found
 
 
-async def _find(request: Request, cache_key: tuple[str, Any],
-                find: Callable[[Any, Any], Awaitable[Account | None]], key: Any) -> Account | None:
+async def _find(
+    request: Request, cache_key: tuple[str, Any], find: Callable[[Any, Any], Awaitable[Account | None]], key: Any
+) -> Account | None:
     """The account ``await find(project, key)`` gives, from the app's AccountCache when it has it.
 
     (The look-up itself runs on the event loop where the store allows: an await on PostgreSQL,

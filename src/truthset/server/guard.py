@@ -26,15 +26,19 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-       "img-src 'self' data:{img_hosts}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data:{img_hosts}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def csp(image_hosts: tuple[str, ...] = ()) -> str:
     """The policy; ``image_hosts``: the hosts whose images the project allows
     (``media.allowed_url_hosts``: the image route redirects to them)."""
     return CSP.format(img_hosts="".join(f" https://{h} http://{h}" for h in image_hosts))
+
+
 ITEMS_PUSH = ("POST", "/api/items")
 log = logging.getLogger("truthset.server")
 
@@ -47,19 +51,32 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large_message(limit: int) -> str:
-    return (f"the request body is larger than this route accepts ({limit:,} bytes); send less at once "
-            "(e.g. split an item push into several), or raise the limit (docs/config.md)")
+    return (
+        f"the request body is larger than this route accepts ({limit:,} bytes); send less at once "
+        "(e.g. split an item push into several), or raise the limit (docs/config.md)"
+    )
 
 
 class Guard:
     """The middleware; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, max_items_body: int, https: bool = False,
-                 image_hosts: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        max_items_body: int,
+        https: bool = False,
+        image_hosts: tuple[str, ...] = (),
+    ) -> None:
         self.app, self.max_body, self.max_items_body = app, max_body, max_items_body
-        headers = [("content-security-policy", csp(image_hosts)), ("x-frame-options", "DENY"),
-                   ("x-content-type-options", "nosniff"), ("referrer-policy", "same-origin"),
-                   ("cross-origin-opener-policy", "same-origin")]
+        headers = [
+            ("content-security-policy", csp(image_hosts)),
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("cross-origin-opener-policy", "same-origin"),
+        ]
         if https:
             headers.append(("strict-transport-security", "max-age=31536000"))
         self.headers = [(k.encode(), v.encode()) for k, v in headers]
@@ -78,16 +95,14 @@ class Guard:
             if message["type"] == "http.response.start":
                 started = True
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *(h for h in self.headers if h[0] not in present)]
+                message["headers"] = [*message.get("headers", []), *(h for h in self.headers if h[0] not in present)]
             await send(message)
 
         if declared is not None and declared > limit:
             await _answer(413, too_large_message(limit), send_with_headers)
             return
         try:
-            await self.app(scope, receive if declared is not None else self._counted(receive, limit),
-                           send_with_headers)
+            await self.app(scope, receive if declared is not None else self._counted(receive, limit), send_with_headers)
         except Exception as exc:
             if started:
                 raise  # too late for an answer of our own: the server closes the connection
@@ -125,7 +140,15 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _answer(status: int, message: str, send: Any) -> None:
     body = json.dumps({"error": message, "status": status}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -37,8 +37,15 @@ class _Failures:
 class LoginThrottle:
     """Failed-login counts by name and by address, and the semaphore bounding argon2 work."""
 
-    def __init__(self, *, free_per_name: int = 5, free_per_address: int = 20, max_delay: float = 300.0,
-                 concurrency: int = 2, max_keys: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        free_per_name: int = 5,
+        free_per_address: int = 20,
+        max_delay: float = 300.0,
+        concurrency: int = 2,
+        max_keys: int = 100_000,
+    ) -> None:
         self.free = {"name": free_per_name, "address": free_per_address}
         self.max_delay, self.max_keys, self.concurrency = max_delay, max_keys, max(1, concurrency)
         self._failures: dict[tuple[str, str], _Failures] = {}
@@ -63,7 +70,7 @@ class LoginThrottle:
         over = f.count - self.free[key[0]]
         if over < 0:
             return 0.0
-        return max(0.0, f.last + min(self.max_delay, 2.0 ** over) - now)
+        return max(0.0, f.last + min(self.max_delay, 2.0**over) - now)
 
     def retry_after(self, name: str, address: str) -> float:
         """Seconds until a login for ``name`` from ``address`` may be tried (0: now)."""

@@ -47,13 +47,23 @@ def _list_app(projects: dict[str, Project]) -> FastAPI:
     @app.get("/projects", response_class=HTMLResponse)
     async def project_list(request: Request) -> Response:
         rows = [{"name": name, "task": p.task} for name, p in sorted(projects.items())]
-        return templates.TemplateResponse(request, "projects.html", {
-            "projects": rows, "project": "workspace", "account": None, "csrf": "",
-            "current": request.cookies.get(COOKIE)})
+        return templates.TemplateResponse(
+            request,
+            "projects.html",
+            {
+                "projects": rows,
+                "project": "workspace",
+                "account": None,
+                "csrf": "",
+                "current": request.cookies.get(COOKIE),
+            },
+        )
 
     @app.get("/api/projects")
     async def project_names() -> dict[str, Any]:
-        return {"projects": [{"name": n, "task": p.task, "url": f"/p/{quote(n)}/"} for n, p in sorted(projects.items())]}
+        return {
+            "projects": [{"name": n, "task": p.task, "url": f"/p/{quote(n)}/"} for n, p in sorted(projects.items())]
+        }
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -63,8 +73,14 @@ def _list_app(projects: dict[str, Project]) -> FastAPI:
     async def readyz() -> JSONResponse:
         states = [await run_in_threadpool(readiness, p) for p in projects.values()]
         ready = all(s["ready"] for s in states)
-        return JSONResponse({"status": "ready" if ready else "not ready", "projects": len(states),
-                             "not_ready": sum(not s["ready"] for s in states)}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {
+                "status": "ready" if ready else "not ready",
+                "projects": len(states),
+                "not_ready": sum(not s["ready"] for s in states),
+            },
+            status_code=200 if ready else 503,
+        )
 
     return app
 
@@ -105,8 +121,9 @@ class Workspace:
 
         assert self.folder is not None  # the hook is set only with a folder
         async with self.lock:
-            project, token = await run_in_threadpool(create_project, self.folder, name, task=task, labels=labels,
-                                                     creator=creator)
+            project, token = await run_in_threadpool(
+                create_project, self.folder, name, task=task, labels=labels, creator=creator
+            )
             await self._add(project)
         return {"name": name, "task": task, "url": f"/p/{quote(name)}/", "admin": creator, "token": token}
 
@@ -191,8 +208,14 @@ class Workspace:
             response = RedirectResponse("/projects", status_code=303)
         else:
             what = f"there is no project {name!r}" if name is not None else "no project chosen"
-            response = JSONResponse({"error": f"{what}; address a project as /p/NAME{path if name is None else '/'} "
-                                              "(the names: GET /api/projects)", "status": 404}, status_code=404)
+            response = JSONResponse(
+                {
+                    "error": f"{what}; address a project as /p/NAME{path if name is None else '/'} "
+                    "(the names: GET /api/projects)",
+                    "status": 404,
+                },
+                status_code=404,
+            )
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:

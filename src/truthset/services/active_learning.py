@@ -55,8 +55,12 @@ def status(project: Project) -> dict[str, Any]:
         if latest is not None:
             upto = int(json.loads(latest["config"] or "{}").get("labels_upto") or 0)
         new = repo_runs.annotations_after(tx, project.id, upto, NEW_LABEL_SOURCES)
-    return {"retrain_every": every, "last_run": None if latest is None else latest["id"], "new_labels": new,
-            "due": every is not None and new >= every}
+    return {
+        "retrain_every": every,
+        "last_run": None if latest is None else latest["id"],
+        "new_labels": new,
+        "due": every is not None and new >= every,
+    }
 
 
 @contextlib.contextmanager
@@ -90,8 +94,9 @@ def _exclusive(project: Project) -> Iterator[bool]:
         lock.release()
 
 
-def retrain_if_due(project: Project, *, force: bool = False, seed: int = 0,
-                   n_boot: int | None = None) -> dict[str, Any]:
+def retrain_if_due(
+    project: Project, *, force: bool = False, seed: int = 0, n_boot: int | None = None
+) -> dict[str, Any]:
     """Retrain when due (or ``force``), then refresh pre-labels and the uncertainty order.
 
     Returns ``retrained`` (bool), the status before, and for a retrain the new ``run``, its
@@ -111,8 +116,12 @@ def retrain_if_due(project: Project, *, force: bool = False, seed: int = 0,
             return {"retrained": False, **before}
         cfg = project.config.active
         out = train(project, seed=seed, n_boot=cfg.n_boot if n_boot is None else n_boot)
-        result: dict[str, Any] = {"retrained": True, **before, "run": out["run"],
-                                  "metrics": {k: v for k, v in out.items() if isinstance(v, (int, float, str))}}
+        result: dict[str, Any] = {
+            "retrained": True,
+            **before,
+            "run": out["run"],
+            "metrics": {k: v for k, v in out.items() if isinstance(v, (int, float, str))},
+        }
         if project.task in ("text-classification", "image-classification"):
             result["prelabel"] = prelabel(project, out["run"], uncertainty=cfg.uncertainty)
         return result

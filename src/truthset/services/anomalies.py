@@ -59,11 +59,18 @@ def thresholds(project: Project) -> Any:
 
     c = project.config.anomalies
     return AnomalyThresholds(
-        min_annotations=c.min_annotations, fast_ratio=c.fast_ratio, single_label_share=c.single_label_share,
-        single_label_excess=c.single_label_excess, pattern_kappa=c.pattern_kappa, gold_fail_run=c.gold_fail_run,
-        agreement_drop=c.agreement_drop, agreement_min_items=c.agreement_min_items,
-        label_shift_js=c.label_shift_js, label_shift_min_count=c.label_shift_min_count,
-        stall_seconds=c.stall_hours * 3600.0)
+        min_annotations=c.min_annotations,
+        fast_ratio=c.fast_ratio,
+        single_label_share=c.single_label_share,
+        single_label_excess=c.single_label_excess,
+        pattern_kappa=c.pattern_kappa,
+        gold_fail_run=c.gold_fail_run,
+        agreement_drop=c.agreement_drop,
+        agreement_min_items=c.agreement_min_items,
+        label_shift_js=c.label_shift_js,
+        label_shift_min_count=c.label_shift_min_count,
+        stall_seconds=c.stall_hours * 3600.0,
+    )
 
 
 def read_process(project: Project) -> Process:
@@ -71,8 +78,9 @@ def read_process(project: Project) -> Process:
     with project.store.read() as tx:
         rows = repo.process_rows(tx, project.id, SOURCES)
         n_open = repo.open_items(tx, project.id)
-    frame = pd.DataFrame([tuple(r) for r in rows],
-                         columns=["item", "annotator", "label", "lead_time", "created_at", "batch", "gold"])
+    frame = pd.DataFrame(
+        [tuple(r) for r in rows], columns=["item", "annotator", "label", "lead_time", "created_at", "batch", "gold"]
+    )
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame["batch"] = frame["batch"].map(lambda b: None if pd.isna(b) else f"batch {int(b)}")
     if frame["lead_time"].isna().all():
@@ -123,16 +131,17 @@ def _body(flag: Any) -> str:
     if flag.kind == "gold_failures":
         explanation = _GOLD_RUN_START.sub("", explanation)
         details.pop("first_item", None)
-    lines = [explanation[:1].upper() + explanation[1:] + ".",
-             "", f"Measured {flag.score:.4g} against the threshold {flag.threshold:.4g} "
-             "(anomalies: in truthset.yaml)."]
+    lines = [
+        explanation[:1].upper() + explanation[1:] + ".",
+        "",
+        f"Measured {flag.score:.4g} against the threshold {flag.threshold:.4g} (anomalies: in truthset.yaml).",
+    ]
     if details:
         lines += ["", "Details: " + json.dumps(details, default=str, ensure_ascii=False)]
     return "\n".join(lines)
 
 
-def run(project: Project, *, now: datetime | None = None, raise_issues: bool = True,
-        seed: int = 0) -> dict[str, Any]:
+def run(project: Project, *, now: datetime | None = None, raise_issues: bool = True, seed: int = 0) -> dict[str, Any]:
     """Detect the flags and raise (or update) a data issue for each; the result for ``--json``."""
     flags = detect(project, now=now, seed=seed)
     out = []
@@ -145,8 +154,15 @@ def run(project: Project, *, now: datetime | None = None, raise_issues: bool = T
                 title = f"annotator {flag.annotator}'s labels shifted in {flag.batch}"
             links = [("batch", str(flag.batch).removeprefix("batch "))] if flag.batch else []
             issue, action = data_issues.raise_issue(
-                project, fingerprint=fingerprint(flag), kind=kind, title=title, body=_body(flag),
-                source="anomaly", severity=severity, links=links)
+                project,
+                fingerprint=fingerprint(flag),
+                kind=kind,
+                title=title,
+                body=_body(flag),
+                source="anomaly",
+                severity=severity,
+                links=links,
+            )
             entry.update(issue=issue, issue_action=action)
         out.append(entry)
     return {"flags": out, "count": len(out)}

@@ -22,9 +22,16 @@ from truthset.store.repo.findings import NewFinding
 
 #: versions of the checks: a change in what a check flags bumps it, so findings (and the
 #: verdicts that measure precision) of the old and new versions are kept apart
-VERSIONS = {"exact_duplicates": "1", "label_conflicts": "1", "near_duplicates": "1", "leakage": "1",
-            "identifier_leakage": "1",
-            "label_issues": "1", "consensus": "1", "outliers": "1"}
+VERSIONS = {
+    "exact_duplicates": "1",
+    "label_conflicts": "1",
+    "near_duplicates": "1",
+    "leakage": "1",
+    "identifier_leakage": "1",
+    "label_issues": "1",
+    "consensus": "1",
+    "outliers": "1",
+}
 #: near-duplicate Jaccard threshold (character 5-gram shingles, punctuation removed)
 NEAR_THRESHOLD = 0.8
 #: items above which the outlier check (exact kNN, quadratic) is skipped
@@ -60,8 +67,12 @@ class CheckData:
 
     def example(self, pos: int, **extra: Any) -> dict[str, Any]:
         text = self.texts[pos]
-        return {"id": self.names[pos], "text": text if len(text) <= 200 else text[:199] + "…",
-                "label": self.labels[pos], **extra}
+        return {
+            "id": self.names[pos],
+            "text": text if len(text) <= 200 else text[:199] + "…",
+            "label": self.labels[pos],
+            **extra,
+        }
 
 
 def _current_labels(judged: pd.DataFrame, adjudicated: pd.DataFrame) -> dict[int, str]:
@@ -94,17 +105,38 @@ def load_check_data(project: Project) -> CheckData:
     current = _current_labels(jf, af)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return CheckData(
-        item_ids=ids, names=[r[1] if r[1] is not None else str(r[0]) for r in rows],
-        splits=[r[2] if r[2] is not None else r[4] for r in rows], texts=[r[3] or "" for r in rows],
+        item_ids=ids,
+        names=[r[1] if r[1] is not None else str(r[0]) for r in rows],
+        splits=[r[2] if r[2] is not None else r[4] for r in rows],
+        texts=[r[3] or "" for r in rows],
         labels=[current.get(int(i)) for i in ids],
-        judgements=jf.drop_duplicates(["item", "annotator"], keep="last").reset_index(drop=True))
+        judgements=jf.drop_duplicates(["item", "annotator"], keep="last").reset_index(drop=True),
+    )
 
 
-def _entry(check: str, severity: str, title: str, count: int, message: str, what_to_do: str,
-           examples: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"check": check, "check_version": VERSIONS[check], "kind": check, "severity": severity, "count": count,
-            "items": count, "title": title, "message": message, "what_to_do": what_to_do,
-            "examples": examples[:MAX_EXAMPLES], **extra}
+def _entry(
+    check: str,
+    severity: str,
+    title: str,
+    count: int,
+    message: str,
+    what_to_do: str,
+    examples: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "check": check,
+        "check_version": VERSIONS[check],
+        "kind": check,
+        "severity": severity,
+        "count": count,
+        "items": count,
+        "title": title,
+        "message": message,
+        "what_to_do": what_to_do,
+        "examples": examples[:MAX_EXAMPLES],
+        **extra,
+    }
 
 
 def _skipped(check: str, title: str, why: str) -> Result:
@@ -116,9 +148,16 @@ def _cluster_findings(d: CheckData, frame: pd.DataFrame, kind: str, severity: st
     for _, group in frame.groupby("cluster", sort=True):
         pos = d.positions(group["item"])
         items = [int(d.item_ids[p]) for p in pos]
-        out.append(NewFinding(kind=kind, severity=severity, key=",".join(map(str, sorted(items)))[:200],
-                              items=items, score=float(len(items)),
-                              detail={"ids": [d.names[p] for p in pos[:50]], "size": len(items)}))
+        out.append(
+            NewFinding(
+                kind=kind,
+                severity=severity,
+                key=",".join(map(str, sorted(items)))[:200],
+                items=items,
+                score=float(len(items)),
+                detail={"ids": [d.names[p] for p in pos[:50]], "size": len(items)},
+            )
+        )
     return out
 
 
@@ -140,20 +179,33 @@ def exact_duplicates(d: CheckData) -> tuple[Result, Result, Any]:
     frame = report.frame()
     dup = frame[frame["distinct_ids"] > 1]
     s = report.summary()
-    dup_entry = _entry("exact_duplicates", "warning", "Same text under different ids", len(dup),
-                       f"{s['clusters_with_distinct_ids']:,} texts appear under two or more ids "
-                       f"({s['extra_copies']:,} extra copies)",
-                       "Keep one copy of each text (the first is the representative); copies inflate "
-                       "counts and leak between splits.", _cluster_examples(d, dup),
-                       clusters=s["clusters_with_distinct_ids"], extra_copies=s["extra_copies"])
+    dup_entry = _entry(
+        "exact_duplicates",
+        "warning",
+        "Same text under different ids",
+        len(dup),
+        f"{s['clusters_with_distinct_ids']:,} texts appear under two or more ids ({s['extra_copies']:,} extra copies)",
+        "Keep one copy of each text (the first is the representative); copies inflate counts and leak between splits.",
+        _cluster_examples(d, dup),
+        clusters=s["clusters_with_distinct_ids"],
+        extra_copies=s["extra_copies"],
+    )
     conflicts = report.conflicts()
-    conf_entry = _entry("label_conflicts", "error", "Same text, different labels", len(conflicts),
-                        f"{s['conflict_clusters']:,} duplicated texts carry two or more labels",
-                        "Send them to review: at least one label of each group is wrong, or the "
-                        "guideline leaves the case open.", _cluster_examples(d, conflicts),
-                        clusters=s["conflict_clusters"])
-    return ((dup_entry, _cluster_findings(d, dup, "duplicate", "warning")),
-            (conf_entry, _cluster_findings(d, conflicts, "conflict", "error")), report)
+    conf_entry = _entry(
+        "label_conflicts",
+        "error",
+        "Same text, different labels",
+        len(conflicts),
+        f"{s['conflict_clusters']:,} duplicated texts carry two or more labels",
+        "Send them to review: at least one label of each group is wrong, or the guideline leaves the case open.",
+        _cluster_examples(d, conflicts),
+        clusters=s["conflict_clusters"],
+    )
+    return (
+        (dup_entry, _cluster_findings(d, dup, "duplicate", "warning")),
+        (conf_entry, _cluster_findings(d, conflicts, "conflict", "error")),
+        report,
+    )
 
 
 def near_duplicates(d: CheckData, exact: Any) -> Result:
@@ -166,12 +218,21 @@ def near_duplicates(d: CheckData, exact: Any) -> Result:
     frame = report.frame()
     frame = frame[variants[frame["cluster"].to_numpy()] > 1]
     n_clusters = int(frame["cluster"].nunique())
-    return (_entry("near_duplicates", "warning", "Near-duplicate texts", len(frame),
-                   f"{n_clusters:,} clusters of texts that differ only by small edits "
-                   f"(Jaccard >= {NEAR_THRESHOLD} on character 5-grams)",
-                   "Check whether they are the same datum; keep one per cluster, or split by cluster.",
-                   _cluster_examples(d, frame), clusters=n_clusters, threshold=NEAR_THRESHOLD),
-            _cluster_findings(d, frame, "near_duplicate", "warning"))
+    return (
+        _entry(
+            "near_duplicates",
+            "warning",
+            "Near-duplicate texts",
+            len(frame),
+            f"{n_clusters:,} clusters of texts that differ only by small edits "
+            f"(Jaccard >= {NEAR_THRESHOLD} on character 5-grams)",
+            "Check whether they are the same datum; keep one per cluster, or split by cluster.",
+            _cluster_examples(d, frame),
+            clusters=n_clusters,
+            threshold=NEAR_THRESHOLD,
+        ),
+        _cluster_findings(d, frame, "near_duplicate", "warning"),
+    )
 
 
 def leakage(d: CheckData, exact: Any) -> Result:
@@ -184,13 +245,22 @@ def leakage(d: CheckData, exact: Any) -> Result:
     leak = split_leakage(None, d.splits, report=exact, labels=d.labels, ids=d.names)
     frame = leak.frame
     n_clusters = int(frame["cluster"].nunique()) if len(frame) else 0
-    return (_entry("leakage", "error", title, len(frame),
-                   f"{n_clusters:,} texts appear in more than one split",
-                   "Move every copy into one split (or drop the copies) before evaluating a model.",
-                   _cluster_examples(d, frame), clusters=n_clusters,
-                   matrix={str(k): {str(c): int(v) for c, v in row.items()}
-                           for k, row in leak.matrix.to_dict("index").items()}),
-            _cluster_findings(d, frame, "leakage", "error"))
+    return (
+        _entry(
+            "leakage",
+            "error",
+            title,
+            len(frame),
+            f"{n_clusters:,} texts appear in more than one split",
+            "Move every copy into one split (or drop the copies) before evaluating a model.",
+            _cluster_examples(d, frame),
+            clusters=n_clusters,
+            matrix={
+                str(k): {str(c): int(v) for c, v in row.items()} for k, row in leak.matrix.to_dict("index").items()
+            },
+        ),
+        _cluster_findings(d, frame, "leakage", "error"),
+    )
 
 
 def _oof(d: CheckData) -> tuple[pd.DataFrame | None, str]:
@@ -220,16 +290,34 @@ def label_issues(d: CheckData) -> Result:
     res = find_label_issues(given, probs)
     flagged = res[res["is_issue"]].sort_values("label_quality")
     where = {int(i): p for p, i in enumerate(d.item_ids)}
-    found = [NewFinding(kind="label_issue", severity="warning", key=str(int(i)), items=[int(i)],
-                        score=float(r.label_quality), detail={"suggested_label": str(r.suggested_label)})
-             for i, r in flagged.iterrows()]
-    ex = [d.example(where[int(i)], score=round(float(r.label_quality), 4), detail=f"suggested: {r.suggested_label}")
-          for i, r in flagged.head(MAX_EXAMPLES).iterrows()]
-    return (_entry("label_issues", "warning", title, len(flagged),
-                   f"{len(flagged):,} of {len(res):,} labelled items look mislabelled (confident learning, "
-                   "out-of-fold TF-IDF + logistic regression)",
-                   "Send them to review (truthset check --send-to-review label_issues); the lowest "
-                   "scores first.", ex), found)
+    found = [
+        NewFinding(
+            kind="label_issue",
+            severity="warning",
+            key=str(int(i)),
+            items=[int(i)],
+            score=float(r.label_quality),
+            detail={"suggested_label": str(r.suggested_label)},
+        )
+        for i, r in flagged.iterrows()
+    ]
+    ex = [
+        d.example(where[int(i)], score=round(float(r.label_quality), 4), detail=f"suggested: {r.suggested_label}")
+        for i, r in flagged.head(MAX_EXAMPLES).iterrows()
+    ]
+    return (
+        _entry(
+            "label_issues",
+            "warning",
+            title,
+            len(flagged),
+            f"{len(flagged):,} of {len(res):,} labelled items look mislabelled (confident learning, "
+            "out-of-fold TF-IDF + logistic regression)",
+            "Send them to review (truthset check --send-to-review label_issues); the lowest scores first.",
+            ex,
+        ),
+        found,
+    )
 
 
 def consensus(d: CheckData) -> Result:
@@ -251,17 +339,40 @@ def consensus(d: CheckData) -> Result:
     cut = float(multi["consensus_quality"].quantile(CONSENSUS_SHARE)) if len(multi) else 0.0
     flagged = multi[multi["consensus_quality"] <= cut].sort_values("consensus_quality")
     where = {int(i): p for p, i in enumerate(d.item_ids)}
-    found = [NewFinding(kind="consensus", severity="warning", key=str(int(i)), items=[int(i)],
-                        score=float(r.consensus_quality), detail={"consensus_label": str(r.consensus_label)})
-             for i, r in flagged.iterrows()]
-    ex = [d.example(where[int(i)], score=round(float(r.consensus_quality), 4),
-                    detail=f"consensus {r.consensus_label}, agreement {r.annotator_agreement:.0%}")
-          for i, r in flagged.head(MAX_EXAMPLES).iterrows()]
-    return (_entry("consensus", "warning", title, len(flagged),
-                   f"{len(flagged):,} of {len(multi):,} items with several annotations have the least certain "
-                   f"consensus (quality <= {cut:.3f}, the lowest {CONSENSUS_SHARE:.0%}; annotators and model "
-                   "together, CROWDLAB)", "Adjudicate them in review, lowest quality first.", ex,
-                   threshold=cut), found)
+    found = [
+        NewFinding(
+            kind="consensus",
+            severity="warning",
+            key=str(int(i)),
+            items=[int(i)],
+            score=float(r.consensus_quality),
+            detail={"consensus_label": str(r.consensus_label)},
+        )
+        for i, r in flagged.iterrows()
+    ]
+    ex = [
+        d.example(
+            where[int(i)],
+            score=round(float(r.consensus_quality), 4),
+            detail=f"consensus {r.consensus_label}, agreement {r.annotator_agreement:.0%}",
+        )
+        for i, r in flagged.head(MAX_EXAMPLES).iterrows()
+    ]
+    return (
+        _entry(
+            "consensus",
+            "warning",
+            title,
+            len(flagged),
+            f"{len(flagged):,} of {len(multi):,} items with several annotations have the least certain "
+            f"consensus (quality <= {cut:.3f}, the lowest {CONSENSUS_SHARE:.0%}; annotators and model "
+            "together, CROWDLAB)",
+            "Adjudicate them in review, lowest quality first.",
+            ex,
+            threshold=cut,
+        ),
+        found,
+    )
 
 
 def outliers(d: CheckData) -> Result:
@@ -276,14 +387,33 @@ def outliers(d: CheckData) -> Result:
     res = outlier_scores(d.texts)
     res.index = range(len(res))
     flagged = res[res["is_outlier"]].sort_values("knn_distance", ascending=False)
-    found = [NewFinding(kind="outlier", severity="info", key=str(int(d.item_ids[p])), items=[int(d.item_ids[p])],
-                        score=float(r.outlier_score), detail={"knn_distance": float(r.knn_distance)})
-             for p, r in flagged.iterrows()]
-    ex = [d.example(int(p), score=round(float(r.knn_distance), 4), detail="mean cosine distance to 10 nearest")
-          for p, r in flagged.head(MAX_EXAMPLES).iterrows()]
-    return (_entry("outliers", "info", title, len(flagged),
-                   f"{len(flagged):,} items are far from all others (kNN distance above Q3 + 1.5 IQR)",
-                   "Look at them: off-topic text, another language or a parsing accident.", ex), found)
+    found = [
+        NewFinding(
+            kind="outlier",
+            severity="info",
+            key=str(int(d.item_ids[p])),
+            items=[int(d.item_ids[p])],
+            score=float(r.outlier_score),
+            detail={"knn_distance": float(r.knn_distance)},
+        )
+        for p, r in flagged.iterrows()
+    ]
+    ex = [
+        d.example(int(p), score=round(float(r.knn_distance), 4), detail="mean cosine distance to 10 nearest")
+        for p, r in flagged.head(MAX_EXAMPLES).iterrows()
+    ]
+    return (
+        _entry(
+            "outliers",
+            "info",
+            title,
+            len(flagged),
+            f"{len(flagged):,} items are far from all others (kNN distance above Q3 + 1.5 IQR)",
+            "Look at them: off-topic text, another language or a parsing accident.",
+            ex,
+        ),
+        found,
+    )
 
 
 def item_checks(d: CheckData, wanted: Callable[[str], bool]) -> list[tuple[str, Result]]:
@@ -317,8 +447,11 @@ def identifier_leakage(project: Project, d: CheckData) -> Result:
     title = "Identifiers that give the label away"
     skip = {project.config.text_field, "split"}
     with project.store.read() as tx:
-        keys = list(dict.fromkeys(k for p in repo_findings.sample_payloads(tx, project.id)
-                                  for k in json.loads(p) if k not in skip))[:MAX_ID_FIELDS]
+        keys = list(
+            dict.fromkeys(
+                k for p in repo_findings.sample_payloads(tx, project.id) for k in json.loads(p) if k not in skip
+            )
+        )[:MAX_ID_FIELDS]
         rows = repo_findings.item_fields(tx, project.id, keys) if keys else []
     frame = pd.DataFrame({"label": d.labels})
     if any(n != str(i) for n, i in zip(d.names, d.item_ids)):
@@ -329,12 +462,35 @@ def identifier_leakage(project: Project, d: CheckData) -> Result:
         return _skipped("identifier_leakage", title, "needs two or more labels and an id column or field")
     res = find(frame, "label")
     leaks = res[res["leaks"]]
-    found = [NewFinding(kind="leakage", severity="error", key=str(r.column), items=[], score=float(r.gain_fraction),
-                        detail={"column": str(r.column), "view": str(r.view), "p_value": float(r.p_value)})
-             for r in leaks.itertuples()]
-    ex = [{"id": str(r.column), "score": round(float(r.gain_fraction), 3),
-           "detail": f"its {r.view} predicts the label (p = {float(r.p_value):.3f})"} for r in leaks.itertuples()]
-    return (_entry("identifier_leakage", "error", title, len(leaks),
-                   f"{len(leaks)} of {len(res)} columns are identifiers that predict the label",
-                   "Drop the column from the features (and re-assign ids that follow the label) before training.",
-                   ex, columns=res.assign(p_value=res["p_value"].astype(float)).to_dict("records")), found)
+    found = [
+        NewFinding(
+            kind="leakage",
+            severity="error",
+            key=str(r.column),
+            items=[],
+            score=float(r.gain_fraction),
+            detail={"column": str(r.column), "view": str(r.view), "p_value": float(r.p_value)},
+        )
+        for r in leaks.itertuples()
+    ]
+    ex = [
+        {
+            "id": str(r.column),
+            "score": round(float(r.gain_fraction), 3),
+            "detail": f"its {r.view} predicts the label (p = {float(r.p_value):.3f})",
+        }
+        for r in leaks.itertuples()
+    ]
+    return (
+        _entry(
+            "identifier_leakage",
+            "error",
+            title,
+            len(leaks),
+            f"{len(leaks)} of {len(res)} columns are identifiers that predict the label",
+            "Drop the column from the features (and re-assign ids that follow the label) before training.",
+            ex,
+            columns=res.assign(p_value=res["p_value"].astype(float)).to_dict("records"),
+        ),
+        found,
+    )

@@ -71,9 +71,11 @@ def _body(entry: dict[str, Any], n_findings: int) -> str:
     if examples:
         lines += [f"Examples: {', '.join(examples)}", ""]
     shown = min(n_findings, MAX_LINKED_FINDINGS)
-    lines.append(f"{n_findings:,} finding(s) of check {entry['check']} (version {entry['check_version']})"
-                 + (f"; the first {shown} are linked" if shown < n_findings else "") +
-                 f". All of them: truthset check --list {entry['check']}")
+    lines.append(
+        f"{n_findings:,} finding(s) of check {entry['check']} (version {entry['check_version']})"
+        + (f"; the first {shown} are linked" if shown < n_findings else "")
+        + f". All of them: truthset check --list {entry['check']}"
+    )
     return "\n".join(lines)
 
 
@@ -103,8 +105,9 @@ def _tidy(project: Project, issue: int, action: str) -> str:
         history = repo_issues.events(tx, issue)
         if action == "unchanged" and history and history[-1].note == CLEARED:
             now = utcnow()
-            repo_issues.add_event(tx, issue, event="comment", author_id=None, at=now,
-                                  note="truthset check finds the problem again")
+            repo_issues.add_event(
+                tx, issue, event="comment", author_id=None, at=now, note="truthset check finds the problem again"
+            )
             repo_issues.change(tx, issue, updated_at=now)
             return "updated"
     return action
@@ -132,9 +135,16 @@ def raise_check_issues(project: Project, entries: Sequence[dict[str, Any]]) -> l
         kind, severity = how
         ids, items = _findings(project, check)
         issue, action = data_issues.raise_issue(
-            project, fingerprint=fingerprint(check), kind=kind, severity=severity, source="check",
-            title=_title(entry), body=_body(entry, len(ids)), items=items[:MAX_LINKED_ITEMS],
-            links=[("finding", i) for i in ids[:MAX_LINKED_FINDINGS]])
+            project,
+            fingerprint=fingerprint(check),
+            kind=kind,
+            severity=severity,
+            source="check",
+            title=_title(entry),
+            body=_body(entry, len(ids)),
+            items=items[:MAX_LINKED_ITEMS],
+            links=[("finding", i) for i in ids[:MAX_LINKED_FINDINGS]],
+        )
         if action != "wont_fix":
             action = _tidy(project, issue, action)
         out.append({"check": check, "issue": issue, "action": action})

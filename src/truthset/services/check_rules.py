@@ -52,8 +52,11 @@ def _streamed(project: Project, rule: Rule) -> list[tuple[int, str | None]]:
     with project.store.read() as tx:
         for page in repo_rules.field_pages(tx, project.id, rule.field):
             for item_id, ext, value in page:
-                bad = (_out_of_range(value, rule) if rule.kind == "range"
-                       else pattern is not None and pattern.fullmatch(value) is None)
+                bad = (
+                    _out_of_range(value, rule)
+                    if rule.kind == "range"
+                    else pattern is not None and pattern.fullmatch(value) is None
+                )
                 if bad:
                     out.append((int(item_id), ext))
     return out
@@ -69,10 +72,14 @@ def rule_violations(project: Project, rule: Rule) -> list[tuple[int, str | None]
 
 
 def _describe(rule: Rule) -> str:
-    bounds = {"type": f"of type {rule.type}", "range": f"in [{rule.min}, {rule.max}]",
-              "regex": f"matching {rule.pattern!r}", "allowed": f"one of {rule.values}",
-              "max_length": f"at most {rule.length} characters",
-              "min_text_length": f"at least {rule.length} non-blank characters"}
+    bounds = {
+        "type": f"of type {rule.type}",
+        "range": f"in [{rule.min}, {rule.max}]",
+        "regex": f"matching {rule.pattern!r}",
+        "allowed": f"one of {rule.values}",
+        "max_length": f"at most {rule.length} characters",
+        "min_text_length": f"at least {rule.length} non-blank characters",
+    }
     if rule.kind == "label_in_schema":
         return "every current label is a label of the schema"
     if rule.kind == "required":
@@ -89,14 +96,29 @@ def run_rules(project: Project, rules: Sequence[Rule]) -> list[tuple[dict[str, A
         bad = rule_violations(project, rule)
         ids = [ext if ext is not None else str(item) for item, ext in bad]
         summary = {
-            "check": f"rule:{rule.label}", "check_version": RULE_VERSION, "kind": "rule", "rule": rule.kind,
-            "field": rule.field, "severity": rule.severity, "count": len(bad), "items": len(bad),
-            "title": f"Rule {rule.label}", "message": f"rule: {_describe(rule)}; {len(bad):,} item(s) break it",
-            "what_to_do": ADVICE[rule.kind], "violations": ids[:1000],
+            "check": f"rule:{rule.label}",
+            "check_version": RULE_VERSION,
+            "kind": "rule",
+            "rule": rule.kind,
+            "field": rule.field,
+            "severity": rule.severity,
+            "count": len(bad),
+            "items": len(bad),
+            "title": f"Rule {rule.label}",
+            "message": f"rule: {_describe(rule)}; {len(bad):,} item(s) break it",
+            "what_to_do": ADVICE[rule.kind],
+            "violations": ids[:1000],
             "examples": [{"id": i, "detail": _describe(rule)} for i in ids[:10]],
         }
-        found = [repo_findings.NewFinding(kind="rule", severity=rule.severity, key=f"{rule.label}:{item}",
-                                          items=[item], detail={"external_id": ext})
-                 for item, ext in bad]
+        found = [
+            repo_findings.NewFinding(
+                kind="rule",
+                severity=rule.severity,
+                key=f"{rule.label}:{item}",
+                items=[item],
+                detail={"external_id": ext},
+            )
+            for item, ext in bad
+        ]
         out.append((summary, found))
     return out

@@ -26,8 +26,17 @@ from truthset.store.models import utcnow
 from truthset.store.repo import findings as repo_findings
 
 #: the checks ``--kind`` selects; "rules" runs every rule of truthset.yaml
-KINDS = ("rules", "exact_duplicates", "label_conflicts", "near_duplicates", "leakage", "identifier_leakage",
-         "label_issues", "consensus", "outliers")
+KINDS = (
+    "rules",
+    "exact_duplicates",
+    "label_conflicts",
+    "near_duplicates",
+    "leakage",
+    "identifier_leakage",
+    "label_issues",
+    "consensus",
+    "outliers",
+)
 #: a reviewer's verdict on a finding: the label (or item) was wrong, was right, or is unclear
 VERDICTS = ("wrong", "right", "ambiguous")
 
@@ -54,9 +63,14 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` output, and the input of ``render_check_report``."""
-        return {"project": self.project, "n_items": self.n_items, "generated": self.generated,
-                "gate": {"passed": self.passed, "blocking_failed": self.blocking_failed},
-                "findings": self.checks, "issues": self.issues}
+        return {
+            "project": self.project,
+            "n_items": self.n_items,
+            "generated": self.generated,
+            "gate": {"passed": self.passed, "blocking_failed": self.blocking_failed},
+            "findings": self.checks,
+            "issues": self.issues,
+        }
 
 
 def _wanted(kinds: Sequence[str] | None) -> set[str]:
@@ -98,8 +112,13 @@ def run_checks(project: Project, kinds: Sequence[str] | None = None, *, raise_is
             summary["findings"] = len(found)
     entries = [r[2] for r in results]
     issues = check_issues.raise_check_issues(project, entries) if raise_issues else []
-    return CheckResult(project=project.config.name, n_items=len(data.item_ids), checks=entries,
-                       generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), issues=issues)
+    return CheckResult(
+        project=project.config.name,
+        n_items=len(data.item_ids),
+        checks=entries,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        issues=issues,
+    )
 
 
 def write_report(result: CheckResult, path: Path | str) -> Path:
@@ -125,8 +144,10 @@ def send_to_review(project: Project, check: str) -> int:
     known = _known(project)
     kinds = {"rule", "duplicate", "conflict", "near_duplicate", "leakage", "label_issue", "consensus", "outlier"}
     if check not in known and check not in kinds:
-        raise NotFound(f"--send-to-review {check!r}: no findings of that check; run 'truthset check' first. "
-                       f"Checks with findings: {', '.join(known) or 'none'}")
+        raise NotFound(
+            f"--send-to-review {check!r}: no findings of that check; run 'truthset check' first. "
+            f"Checks with findings: {', '.join(known) or 'none'}"
+        )
     with project.store.write() as tx:
         return repo_findings.mark_sent(tx, project.id, [check], at=utcnow())
 
@@ -143,18 +164,31 @@ def record_finding_verdict(project: Project, finding_id: int, user_id: int, verd
     return {"finding_id": finding_id, "verdict": verdict}
 
 
-def list_findings(project: Project, *, check: str | None = None, item_id: int | None = None,
-                  limit: int | None = 1000) -> list[dict[str, Any]]:
+def list_findings(
+    project: Project, *, check: str | None = None, item_id: int | None = None, limit: int | None = 1000
+) -> list[dict[str, Any]]:
     """The project's findings (of one check, or about one item) with their item ids."""
     with project.store.read() as tx:
         rows = repo_findings.findings(tx, project.id, check=check, item_id=item_id, limit=limit)
         items: dict[int, list[int]] = {}
         for fid, item in repo_findings.finding_item_ids(tx, [int(r.id) for r in rows]):
             items.setdefault(int(fid), []).append(int(item))
-    return [{"id": int(r.id), "check": r.check, "check_version": r.check_version, "kind": r.kind,
-             "severity": r.severity, "score": r.score, "detail": json.loads(r.detail), "items": items.get(int(r.id), []),
-             "created_at": str(r.created_at), "sent_to_review": r.sent_at is not None, "verdict": r.verdict}
-            for r in rows]
+    return [
+        {
+            "id": int(r.id),
+            "check": r.check,
+            "check_version": r.check_version,
+            "kind": r.kind,
+            "severity": r.severity,
+            "score": r.score,
+            "detail": json.loads(r.detail),
+            "items": items.get(int(r.id), []),
+            "created_at": str(r.created_at),
+            "sent_to_review": r.sent_at is not None,
+            "verdict": r.verdict,
+        }
+        for r in rows
+    ]
 
 
 def check_precision(project: Project, *, confidence: float = 0.95) -> list[dict[str, Any]]:
@@ -174,9 +208,17 @@ def check_precision(project: Project, *, confidence: float = 0.95) -> list[dict[
     for (check, version), row in sorted(table.items()):
         n = row["wrong"] + row["right"]
         lo, hi = wilson_interval(row["wrong"], n, confidence=confidence) if n else (None, None)
-        out.append({"check": check, "check_version": version, **row, "n": n,
-                    "precision": row["wrong"] / n if n else None,
-                    "ci_low": None if lo is None else float(lo), "ci_high": None if hi is None else float(hi)})
+        out.append(
+            {
+                "check": check,
+                "check_version": version,
+                **row,
+                "n": n,
+                "precision": row["wrong"] / n if n else None,
+                "ci_low": None if lo is None else float(lo),
+                "ci_high": None if hi is None else float(hi),
+            }
+        )
     return out
 
 
@@ -184,6 +226,9 @@ def demo_step(project: Project) -> dict[str, Any]:
     """The demo's data checks: run them all and write ``check.html`` in the project folder."""
     result = run_checks(project)
     path = write_report(result, project.root / "check.html")
-    return {"report": str(path), "passed": result.passed,
-            "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]},
-            "issues": len(result.issues)}
+    return {
+        "report": str(path),
+        "passed": result.passed,
+        "flagged": {c["check"]: c["count"] for c in result.checks if c["count"]},
+        "issues": len(result.issues),
+    }

@@ -68,14 +68,18 @@ def _labels_of(label: str | None, value: str) -> list[str]:
 
 
 def _frame(rows: Any) -> pd.DataFrame:
-    df = pd.DataFrame([tuple(r) for r in rows], columns=["item", "annotator", "label", "value", "schema_version",
-                                                         "lead_time", "created_at", "batch", "source"])
+    df = pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=["item", "annotator", "label", "value", "schema_version", "lead_time", "created_at", "batch", "source"],
+    )
     df["created_at"] = pd.to_datetime([as_utc(t) for t in df["created_at"]], utc=True)
     df["week"] = df["created_at"].dt.strftime("%G-W%V")
     return df
 
 
-def _progress(df: pd.DataFrame, batches: Any, overlap: int, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _progress(
+    df: pd.DataFrame, batches: Any, overlap: int, now: datetime
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     human = df[df["source"] == "human"]
     per_item = human.groupby("item")["annotator"].nunique().clip(upper=overlap)
     batch_of = human.drop_duplicates("item").set_index("item")["batch"]
@@ -95,12 +99,23 @@ def _progress(df: pd.DataFrame, batches: Any, overlap: int, now: datetime) -> tu
         due = None if b.due_at is None else as_utc(b.due_at)
         days_left = None if due is None else round((due - now).total_seconds() / 86400, 2)
         days_needed = None if per_day <= 0 else round(remaining / per_day, 2)
-        at_risk = bool(due is not None and remaining > 0
-                       and (days_needed is None or days_left is None or days_needed > days_left))
-        out.append({"batch": int(b.id), "source": PurePath(b.source).name if b.source else b.source,
-                    "items": int(b.items), "needed": needed, "done": done, "remaining": remaining,
-                    "due_at": None if due is None else due.isoformat(), "days_left": days_left,
-                    "days_needed": days_needed, "at_risk": at_risk})
+        at_risk = bool(
+            due is not None and remaining > 0 and (days_needed is None or days_left is None or days_needed > days_left)
+        )
+        out.append(
+            {
+                "batch": int(b.id),
+                "source": PurePath(b.source).name if b.source else b.source,
+                "items": int(b.items),
+                "needed": needed,
+                "done": done,
+                "remaining": remaining,
+                "due_at": None if due is None else due.isoformat(),
+                "days_left": days_left,
+                "days_needed": days_needed,
+                "at_risk": at_risk,
+            }
+        )
     pace = {"days": round(days, 2), "judgements": int(len(recent)), "per_day": round(per_day, 2)}
     return out, pace
 
@@ -131,8 +146,17 @@ def _gold_table(df: pd.DataFrame, gold: pd.Series, key: str) -> list[dict[str, A
     g = pd.Series(hit, index=on_gold.index).groupby(on_gold[key])
     n, correct = g.size(), g.sum()
     lo, hi = wilson_interval(correct.to_numpy(), n.to_numpy())
-    return [{key: _plain_key(k), "n": int(n[k]), "correct": int(correct[k]), "accuracy": _f(correct[k] / n[k]),
-             "ci_low": _f(lo[i]), "ci_high": _f(hi[i])} for i, k in enumerate(n.index)]
+    return [
+        {
+            key: _plain_key(k),
+            "n": int(n[k]),
+            "correct": int(correct[k]),
+            "accuracy": _f(correct[k] / n[k]),
+            "ci_low": _f(lo[i]),
+            "ci_high": _f(hi[i]),
+        }
+        for i, k in enumerate(n.index)
+    ]
 
 
 def _plain_key(k: Any) -> Any:
@@ -158,8 +182,9 @@ def _alpha_by(df: pd.DataFrame, key: str, *, n_boot: int, seed: int) -> list[dic
                 value, lo, hi = ci.value, ci.ci_low, ci.ci_high
             except (InvalidInput, ValueError, ZeroDivisionError):
                 pass  # one label only, or too few items: no alpha for this group
-        out.append({key: _plain_key(k), "items": int(len(items)), "alpha": _f(value), "ci_low": _f(lo),
-                    "ci_high": _f(hi)})
+        out.append(
+            {key: _plain_key(k), "items": int(len(items)), "alpha": _f(value), "ci_low": _f(lo), "ci_high": _f(hi)}
+        )
     return out
 
 
@@ -172,8 +197,9 @@ def _label_counts(df: pd.DataFrame, key: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_BOOT, seed: int = 0,
-              with_gold: bool = True) -> dict[str, Any]:
+def dashboard(
+    project: Project, *, now: datetime | None = None, n_boot: int = N_BOOT, seed: int = 0, with_gold: bool = True
+) -> dict[str, Any]:
     """Every number of the dashboard page (and ``GET /api/dashboard``), plainly named.
 
     ``with_gold=False`` (anyone but an admin) leaves out every gold number (``gold_shown`` says
@@ -202,8 +228,10 @@ def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_
     for name, verdict, n in reviews:
         outcomes.setdefault(name, {})[verdict] = int(n)
     human = df[df["source"] == "human"]
-    throughput = [{"annotator": a, "day": d, "annotations": int(n)} for (a, d), n in
-                  human.groupby(["annotator", human["created_at"].dt.strftime("%Y-%m-%d")]).size().items()]
+    throughput = [
+        {"annotator": a, "day": d, "annotations": int(n)}
+        for (a, d), n in human.groupby(["annotator", human["created_at"].dt.strftime("%Y-%m-%d")]).size().items()
+    ]
     single = project.task in SINGLE_LABEL
     gold = pd.Series({int(i): lb for i, lb in gold_rows if lb is not None}, dtype=object)
     agree = _agreement_with_others(df) if single and len(df) else pd.DataFrame()
@@ -215,28 +243,46 @@ def dashboard(project: Project, *, now: datetime | None = None, n_boot: int = N_
         a = agree.loc[name] if name in agree.index else None
         g = gold_by_annotator.get(str(name), {})
         rev = outcomes.get(str(name), {})
-        table.append({
-            "annotator": str(name), "annotations": int(len(part)),
-            "median_lead_time": _f(part["lead_time"].median()) if part["lead_time"].notna().any() else None,
-            "agreement": None if a is None else _f(a["agreement"]),
-            "agreement_low": None if a is None else _f(a["agreement_low"]),
-            "agreement_high": None if a is None else _f(a["agreement_high"]),
-            "agreement_items": 0 if a is None else int(a["agreement_items"]),
-            "gold_n": int(g.get("n", 0)), "gold_accuracy": g.get("accuracy"),
-            "gold_low": g.get("ci_low"), "gold_high": g.get("ci_high"),
-            "skips": skips.get(str(name), 0), "accepted": rev.get("accept", 0),
-            "rejected": rev.get("reject", 0), "corrected": rev.get("correct", 0)})
+        table.append(
+            {
+                "annotator": str(name),
+                "annotations": int(len(part)),
+                "median_lead_time": _f(part["lead_time"].median()) if part["lead_time"].notna().any() else None,
+                "agreement": None if a is None else _f(a["agreement"]),
+                "agreement_low": None if a is None else _f(a["agreement_low"]),
+                "agreement_high": None if a is None else _f(a["agreement_high"]),
+                "agreement_items": 0 if a is None else int(a["agreement_items"]),
+                "gold_n": int(g.get("n", 0)),
+                "gold_accuracy": g.get("accuracy"),
+                "gold_low": g.get("ci_low"),
+                "gold_high": g.get("ci_high"),
+                "skips": skips.get(str(name), 0),
+                "accepted": rev.get("accept", 0),
+                "rejected": rev.get("reject", 0),
+                "corrected": rev.get("correct", 0),
+            }
+        )
     out = {
-        "project": project.config.name, "task": project.task, "overlap": overlap, "generated_at": now.isoformat(),
-        "items": int(sum(int(b.items) for b in batches)), "judgements": int(len(df)),
-        "annotators": int(df["annotator"].nunique()), "gold_items": int(len(gold)),
-        "stages": stages, "batches": progress, "pace": pace, "throughput": throughput, "annotator_table": table,
+        "project": project.config.name,
+        "task": project.task,
+        "overlap": overlap,
+        "generated_at": now.isoformat(),
+        "items": int(sum(int(b.items) for b in batches)),
+        "judgements": int(len(df)),
+        "annotators": int(df["annotator"].nunique()),
+        "gold_items": int(len(gold)),
+        "stages": stages,
+        "batches": progress,
+        "pace": pace,
+        "throughput": throughput,
+        "annotator_table": table,
         "agreement_by_batch": _alpha_by(df, "batch", n_boot=n_boot, seed=seed) if single else [],
         "agreement_by_week": _alpha_by(df, "week", n_boot=n_boot, seed=seed) if single else [],
         "gold_by_batch": _gold_table(df, gold, "batch") if single else [],
         "gold_by_week": _gold_table(df, gold, "week") if single else [],
         "labels_by_week": _label_counts(df, "week"),
-        "labels_by_schema_version": _label_counts(df, "schema_version"), "gold_shown": True,
+        "labels_by_schema_version": _label_counts(df, "schema_version"),
+        "gold_shown": True,
     }
     return out if with_gold else _without_gold(out)
 
@@ -248,9 +294,14 @@ GOLD_COLUMNS = ("gold_n", "gold_accuracy", "gold_low", "gold_high")
 def _without_gold(d: dict[str, Any]) -> dict[str, Any]:
     """The dashboard ``d`` with no gold number in it (for reviewers)."""
     table = [{k: v for k, v in row.items() if k not in GOLD_COLUMNS} for row in d["annotator_table"]]
-    return {**d, "gold_items": None, "gold_by_batch": [], "gold_by_week": [], "annotator_table": table,
-            "gold_shown": False}
-
+    return {
+        **d,
+        "gold_items": None,
+        "gold_by_batch": [],
+        "gold_by_week": [],
+        "annotator_table": table,
+        "gold_shown": False,
+    }
 
 
 #: the demo's simulated annotators: (name, accuracy in week 1, in week 2, median lead time in s,
@@ -303,13 +354,18 @@ def demo_step(project: Project, *, days: int = 14, per_day: int = 25, seed: int 
                 true = truth.get(task.item_id, names[0])
                 right = rng.random() < (acc1 if day < 7 else acc2)
                 label = true if right else str(rng.choice([n for n in names if n != true]))
-                queue.submit(project, ids[name], task.assignment_id, label, now=now,
-                             lead_time=round(float(rng.lognormal(np.log(lead), 0.5)), 2))
+                queue.submit(
+                    project,
+                    ids[name],
+                    task.assignment_id,
+                    label,
+                    now=now,
+                    lead_time=round(float(rng.lognormal(np.log(lead), 0.5)), 2),
+                )
                 done.append(task.item_id)
     gold_items = sorted({int(i) for i in rng.choice(sorted(set(done)), size=min(60, len(set(done))), replace=False)})
     with project.store.write() as tx:
-        gold = repo_dash.add_gold_labels(tx, project.id, {i: truth[i] for i in gold_items if i in truth},
-                                         source="demo")
+        gold = repo_dash.add_gold_labels(tx, project.id, {i: truth[i] for i in gold_items if i in truth}, source="demo")
     reviews = 0
     for cand in review.review_candidates(project, limit=10):
         detail = review.item_detail(project, cand["item_id"])
@@ -317,8 +373,14 @@ def demo_step(project: Project, *, days: int = 14, per_day: int = 25, seed: int 
         if not wrong:
             continue
         try:
-            review.record_verdict(project, ids["reviewer"], cand["item_id"], "reject",
-                                  annotation_id=wrong[0]["annotation_id"], reason="the sender wanted nothing")
+            review.record_verdict(
+                project,
+                ids["reviewer"],
+                cand["item_id"],
+                "reject",
+                annotation_id=wrong[0]["annotation_id"],
+                reason="the sender wanted nothing",
+            )
             reviews += 1
         except Conflict:
             break  # the project has no review stage
@@ -326,8 +388,14 @@ def demo_step(project: Project, *, days: int = 14, per_day: int = 25, seed: int 
     due = utcnow() + timedelta(days=10)
     if batch is not None:
         set_due(project, batch, due)
-    return {"skipped": False, "judgements": len(done), "skips": skips, "gold_items": gold, "reviews": reviews,
-            "due_at": due.isoformat() if batch is not None else None}
+    return {
+        "skipped": False,
+        "judgements": len(done),
+        "skips": skips,
+        "gold_items": gold,
+        "reviews": reviews,
+        "due_at": due.isoformat() if batch is not None else None,
+    }
 
 
 def _first_batch(project: Project) -> int | None:

@@ -26,8 +26,7 @@ from truthset.services.projects import Project
 from truthset.store.models import utcnow
 from truthset.store.repo import data_issues as repo
 
-KINDS = ("ambiguous_definition", "broken_data", "duplicate", "drift", "annotator_quality", "guideline_gap",
-         "other")
+KINDS = ("ambiguous_definition", "broken_data", "duplicate", "drift", "annotator_quality", "guideline_gap", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("open", "triaged", "escalated", "resolved", "wont_fix")
 CLOSED = ("resolved", "wont_fix")
@@ -42,12 +41,28 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "wont_fix": ("open",),
 }
 #: a skip reason in the annotation queue -> the kind of issue it raises
-SKIP_KINDS = {"ambiguous": "ambiguous_definition", "broken data": "broken_data",
-              "guideline gap": "guideline_gap", "other": "other"}
+SKIP_KINDS = {
+    "ambiguous": "ambiguous_definition",
+    "broken data": "broken_data",
+    "guideline gap": "guideline_gap",
+    "other": "other",
+}
 #: kinds a schema edit can resolve
 SCHEMA_KINDS = ("guideline_gap", "ambiguous_definition")
-CSV_FIELDS = ("id", "kind", "severity", "status", "owner", "title", "body", "source", "items", "links",
-              "created_at", "updated_at")
+CSV_FIELDS = (
+    "id",
+    "kind",
+    "severity",
+    "status",
+    "owner",
+    "title",
+    "body",
+    "source",
+    "items",
+    "links",
+    "created_at",
+    "updated_at",
+)
 
 
 def kind_of(stored: str) -> str:
@@ -93,10 +108,20 @@ def _links(links: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-def open_issue(project: Project, *, kind: str, title: str, body: str = "", severity: str = "medium",
-               source: str = "manual", owner: str | None = None, items: Sequence[int] = (),
-               links: Iterable[tuple[str, Any]] = (), author_id: int | None = None,
-               fingerprint: str | None = None) -> int:
+def open_issue(
+    project: Project,
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    severity: str = "medium",
+    source: str = "manual",
+    owner: str | None = None,
+    items: Sequence[int] = (),
+    links: Iterable[tuple[str, Any]] = (),
+    author_id: int | None = None,
+    fingerprint: str | None = None,
+) -> int:
     """Open an issue and record who opened it; returns its id."""
     _choice("kind", kind, KINDS)
     _choice("severity", severity, SEVERITIES)
@@ -107,19 +132,43 @@ def open_issue(project: Project, *, kind: str, title: str, body: str = "", sever
     now = utcnow()
     with project.store.write() as tx:
         owner_id = None if owner is None else _user(tx, owner, "owner")
-        issue = repo.add(tx, project.id, kind=kind, title=title.strip()[:500], body=body, severity=severity,
-                         status="open", source=source, owner_id=owner_id, items=json.dumps([int(i) for i in items]),
-                         history="[]", is_auto=source != "manual", fingerprint=fingerprint,
-                         schema_version=project.schema_version, created_at=now, updated_at=now)
-        repo.add_event(tx, issue, event="opened", author_id=author_id, at=now, to_status="open",
-                       note=f"raised by {source}")
+        issue = repo.add(
+            tx,
+            project.id,
+            kind=kind,
+            title=title.strip()[:500],
+            body=body,
+            severity=severity,
+            status="open",
+            source=source,
+            owner_id=owner_id,
+            items=json.dumps([int(i) for i in items]),
+            history="[]",
+            is_auto=source != "manual",
+            fingerprint=fingerprint,
+            schema_version=project.schema_version,
+            created_at=now,
+            updated_at=now,
+        )
+        repo.add_event(
+            tx, issue, event="opened", author_id=author_id, at=now, to_status="open", note=f"raised by {source}"
+        )
         repo.add_links(tx, issue, all_links, now)
     return issue
 
 
-def raise_issue(project: Project, *, fingerprint: str, kind: str, title: str, body: str, source: str,
-                severity: str = "medium", items: Sequence[int] = (),
-                links: Iterable[tuple[str, Any]] = ()) -> tuple[int, str]:
+def raise_issue(
+    project: Project,
+    *,
+    fingerprint: str,
+    kind: str,
+    title: str,
+    body: str,
+    source: str,
+    severity: str = "medium",
+    items: Sequence[int] = (),
+    links: Iterable[tuple[str, Any]] = (),
+) -> tuple[int, str]:
     """Open the issue for ``fingerprint``, or update the one already raised for it.
 
     Returns ``(issue id, what happened)``: ``opened``, ``updated`` (its text changed),
@@ -129,8 +178,17 @@ def raise_issue(project: Project, *, fingerprint: str, kind: str, title: str, bo
     with project.store.read() as tx:
         found = repo.by_fingerprint(tx, project.id, fingerprint)
     if found is None:
-        return open_issue(project, kind=kind, title=title, body=body, severity=severity, source=source,
-                          items=items, links=links, fingerprint=fingerprint), "opened"
+        return open_issue(
+            project,
+            kind=kind,
+            title=title,
+            body=body,
+            severity=severity,
+            source=source,
+            items=items,
+            links=links,
+            fingerprint=fingerprint,
+        ), "opened"
     issue = found
     if issue.status == "wont_fix":
         return int(issue.id), "wont_fix"
@@ -139,8 +197,16 @@ def raise_issue(project: Project, *, fingerprint: str, kind: str, title: str, bo
         repo.add_links(tx, issue.id, _links([*(("item", int(i)) for i in items), *links]), now)
         if issue.status == "resolved":
             repo.change(tx, issue.id, status="open", title=title, body=body, updated_at=now)
-            repo.add_event(tx, issue.id, event="moved", author_id=None, at=now, from_status="resolved",
-                           to_status="open", note=f"raised again by {source}: {title}")
+            repo.add_event(
+                tx,
+                issue.id,
+                event="moved",
+                author_id=None,
+                at=now,
+                from_status="resolved",
+                to_status="open",
+                note=f"raised again by {source}: {title}",
+            )
             return int(issue.id), "reopened"
         if issue.title == title and issue.body == body:
             return int(issue.id), "unchanged"
@@ -158,21 +224,45 @@ def _dict(row: Any, links: Sequence[Any], events: Sequence[Any] | None = None) -
     items += [int(t) for t in linked.pop("item") if int(t) not in items]
     source = "skip" if issue.kind.startswith("skip:") else issue.source
     out: dict[str, Any] = {
-        "id": int(issue.id), "kind": kind_of(issue.kind), "severity": issue.severity, "status": issue.status,
-        "owner": row.owner, "title": issue.title, "body": issue.body or "", "source": source,
-        "items": items, "links": {k: v for k, v in linked.items() if v},
+        "id": int(issue.id),
+        "kind": kind_of(issue.kind),
+        "severity": issue.severity,
+        "status": issue.status,
+        "owner": row.owner,
+        "title": issue.title,
+        "body": issue.body or "",
+        "source": source,
+        "items": items,
+        "links": {k: v for k, v in linked.items() if v},
         "schema_version": issue.schema_version,
         "created_at": issue.created_at.isoformat(),
         "updated_at": (issue.updated_at or issue.created_at).isoformat(),
         "moves": list(TRANSITIONS[issue.status]) if issue.status in TRANSITIONS else [],
     }
     if events is not None:
-        history = [{"at": e.created_at.isoformat(), "author": e.author, "event": e.event,
-                    "from": e.from_status, "to": e.to_status,
-                    "note": e.note} for e in events]
+        history = [
+            {
+                "at": e.created_at.isoformat(),
+                "author": e.author,
+                "event": e.event,
+                "from": e.from_status,
+                "to": e.to_status,
+                "note": e.note,
+            }
+            for e in events
+        ]
         # a skip in the queue records its opening in the issue row itself: it comes first
-        opened = [{"at": h.get("at"), "author": None, "event": h.get("event"), "from": None,
-                   "to": "open", "note": h.get("note", "")} for h in json.loads(issue.history or "[]")]
+        opened = [
+            {
+                "at": h.get("at"),
+                "author": None,
+                "event": h.get("event"),
+                "from": None,
+                "to": "open",
+                "note": h.get("note", ""),
+            }
+            for h in json.loads(issue.history or "[]")
+        ]
         out["history"] = opened + history
     return out
 
@@ -184,8 +274,14 @@ def get_issue(project: Project, issue_id: int) -> dict[str, Any]:
         return _dict(row, repo.links(tx, [issue_id]), repo.events(tx, issue_id))
 
 
-def list_issues(project: Project, *, status: Sequence[str] = (), kind: Sequence[str] = (),
-                owner: str | None = None, open_only: bool = False) -> list[dict[str, Any]]:
+def list_issues(
+    project: Project,
+    *,
+    status: Sequence[str] = (),
+    kind: Sequence[str] = (),
+    owner: str | None = None,
+    open_only: bool = False,
+) -> list[dict[str, Any]]:
     """The project's issues, newest first; ``open_only``: not resolved or won't-fix."""
     for s in status:
         _choice("status", s, STATUSES)
@@ -194,8 +290,9 @@ def list_issues(project: Project, *, status: Sequence[str] = (), kind: Sequence[
     statuses = list(status) or ([s for s in STATUSES if s not in CLOSED] if open_only else [])
     with project.store.read() as tx:
         owner_id = None if owner is None else _user(tx, owner, "owner")
-        rows = repo.listing(tx, project.id, statuses=statuses,
-                            kinds=[s for k in kind for s in _stored_kinds(k)], owner_id=owner_id)
+        rows = repo.listing(
+            tx, project.id, statuses=statuses, kinds=[s for k in kind for s in _stored_kinds(k)], owner_id=owner_id
+        )
         links = repo.links(tx, [r.id for r in rows])
     by_issue: dict[int, list[Any]] = {}
     for link in links:
@@ -218,11 +315,11 @@ def move(project: Project, issue_id: int, to: str, *, note: str = "", author_id:
         issue = _require(tx, project, issue_id)
         allowed = TRANSITIONS[issue.status]
         if to not in allowed:
-            raise Conflict(f"issue {issue_id} is {issue.status}; it can move to {', '.join(allowed)}, "
-                           f"not {to}")
+            raise Conflict(f"issue {issue_id} is {issue.status}; it can move to {', '.join(allowed)}, not {to}")
         repo.change(tx, issue_id, status=to, updated_at=now)
-        repo.add_event(tx, issue_id, event="moved", author_id=author_id, at=now, from_status=issue.status,
-                       to_status=to, note=note)
+        repo.add_event(
+            tx, issue_id, event="moved", author_id=author_id, at=now, from_status=issue.status, to_status=to, note=note
+        )
     return get_issue(project, issue_id)
 
 
@@ -233,8 +330,9 @@ def assign(project: Project, issue_id: int, owner: str | None, *, author_id: int
         _require(tx, project, issue_id)
         owner_id = None if owner is None else _user(tx, owner, "owner")
         repo.change(tx, issue_id, owner_id=owner_id, updated_at=now)
-        repo.add_event(tx, issue_id, event="assigned", author_id=author_id, at=now,
-                       note=f"owner: {owner}" if owner else "no owner")
+        repo.add_event(
+            tx, issue_id, event="assigned", author_id=author_id, at=now, note=f"owner: {owner}" if owner else "no owner"
+        )
     return get_issue(project, issue_id)
 
 
@@ -263,8 +361,9 @@ def link(project: Project, issue_id: int, kind: str, target: Any, *, author_id: 
     return get_issue(project, issue_id)
 
 
-def resolve_with_schema(project: Project, issue_id: int, *, version: int | None = None,
-                        author_id: int | None = None) -> dict[str, Any]:
+def resolve_with_schema(
+    project: Project, issue_id: int, *, version: int | None = None, author_id: int | None = None
+) -> dict[str, Any]:
     """Resolve a guideline-gap (or ambiguous-definition) issue by the schema edit that fixed it.
 
     ``version``: the schema version of the edit (default: the project's current one). It must
@@ -275,13 +374,17 @@ def resolve_with_schema(project: Project, issue_id: int, *, version: int | None 
         issue = _require(tx, project, issue_id)
     kind = kind_of(issue.kind)
     if kind not in SCHEMA_KINDS:
-        raise InvalidInput(f"issue {issue_id} is a {kind} issue; a schema edit resolves {' or '.join(SCHEMA_KINDS)} "
-                           "issues. Use 'truthset issues move' instead")
+        raise InvalidInput(
+            f"issue {issue_id} is a {kind} issue; a schema edit resolves {' or '.join(SCHEMA_KINDS)} "
+            "issues. Use 'truthset issues move' instead"
+        )
     opened_under = issue.schema_version or 0
     if version <= opened_under or version > project.schema_version:
-        raise InvalidInput(f"schema version {version}: the issue was opened under version {opened_under} and the "
-                           f"current version is {project.schema_version}; edit the schema in truthset.yaml "
-                           "(or 'truthset schema ...') first, then resolve with the new version")
+        raise InvalidInput(
+            f"schema version {version}: the issue was opened under version {opened_under} and the "
+            f"current version is {project.schema_version}; edit the schema in truthset.yaml "
+            "(or 'truthset schema ...') first, then resolve with the new version"
+        )
     link(project, issue_id, "schema_version", version, author_id=author_id)
     return move(project, issue_id, "resolved", note=f"resolved by schema version {version}", author_id=author_id)
 
@@ -293,7 +396,12 @@ def export_csv(project: Project, path: Path, issues: Sequence[dict[str, Any]] | 
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         w.writeheader()
         for r in rows:
-            w.writerow({**{k: r.get(k) for k in CSV_FIELDS}, "owner": r.get("owner") or "",
-                        "items": " ".join(str(i) for i in r["items"]),
-                        "links": "; ".join(f"{k}:{t}" for k, ts in r["links"].items() for t in ts)})
+            w.writerow(
+                {
+                    **{k: r.get(k) for k in CSV_FIELDS},
+                    "owner": r.get("owner") or "",
+                    "items": " ".join(str(i) for i in r["items"]),
+                    "links": "; ".join(f"{k}:{t}" for k, ts in r["links"].items() for t in ts),
+                }
+            )
     return len(rows)

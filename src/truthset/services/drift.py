@@ -52,13 +52,16 @@ def batch_ids(spec: str, option: str) -> list[int]:
     """``"3"`` or ``"1,2"`` (``batch 3`` accepted) as batch ids."""
     parts = [p.strip().removeprefix("batch").strip() for p in spec.split(",")]
     if not parts or not all(p.isdigit() for p in parts):
-        raise InvalidInput(f"{option} {spec!r}: neither a file nor batch ids; give a CSV/TSV/JSON-lines path or "
-                           "batch ids such as 3 or 1,2 (see 'truthset status')")
+        raise InvalidInput(
+            f"{option} {spec!r}: neither a file nor batch ids; give a CSV/TSV/JSON-lines path or "
+            "batch ids such as 3 or 1,2 (see 'truthset status')"
+        )
     return [int(p) for p in parts]
 
 
-def batch_frame(project: Project, ids: Sequence[int], option: str = "batch", *,
-                last: int | None = None) -> pd.DataFrame:
+def batch_frame(
+    project: Project, ids: Sequence[int], option: str = "batch", *, last: int | None = None
+) -> pd.DataFrame:
     """The payload fields of the batches' items (``last``: only the latest so many), with their
     most common current label as ``label``."""
     with project.store.read() as tx:
@@ -96,36 +99,58 @@ def thresholds(project: Project | None) -> Any:
     if project is None:
         return DriftThresholds()
     c = project.config.drift
-    return DriftThresholds(wasserstein=c.wasserstein, jensenshannon=c.jensenshannon, domain_auc=c.domain_auc,
-                           drift_share=c.drift_share)
+    return DriftThresholds(
+        wasserstein=c.wasserstein, jensenshannon=c.jensenshannon, domain_auc=c.domain_auc, drift_share=c.drift_share
+    )
 
 
-def compare_frames(project: Project | None, reference: pd.DataFrame, current: pd.DataFrame, *,
-                   columns: Sequence[str] | None = None, text_columns: Sequence[str] | None = None,
-                   seed: int = 0) -> dict[str, Any]:
+def compare_frames(
+    project: Project | None,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    columns: Sequence[str] | None = None,
+    text_columns: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Drift between two frames; columns missing on either side (all empty) are left out."""
     from truthset.data.drift import drift_report
 
-    shared = [c for c in (columns or reference.columns) if c in current.columns
-              and reference[c].notna().any() and current[c].notna().any()]
+    shared = [
+        c
+        for c in (columns or reference.columns)
+        if c in current.columns and reference[c].notna().any() and current[c].notna().any()
+    ]
     if columns:
         absent = [c for c in columns if c not in shared]
         if absent:
-            raise InvalidInput(f"--column {absent}: not in both data sets (or empty on one); the shared columns "
-                               f"are {[c for c in reference.columns if c in current.columns]}")
+            raise InvalidInput(
+                f"--column {absent}: not in both data sets (or empty on one); the shared columns "
+                f"are {[c for c in reference.columns if c in current.columns]}"
+            )
     if not shared:
-        raise InvalidInput(f"the two data sets share no column with values: reference has {list(reference.columns)}, "
-                           f"current has {list(current.columns)}")
+        raise InvalidInput(
+            f"the two data sets share no column with values: reference has {list(reference.columns)}, "
+            f"current has {list(current.columns)}"
+        )
     texts = list(text_columns) if text_columns else None
     if texts is None and project is not None and project.config.text_field in shared:
         texts = [project.config.text_field]
-    report = drift_report(reference, current, columns=shared, text_columns=texts, thresholds=thresholds(project),
-                          seed=seed)
+    report = drift_report(
+        reference, current, columns=shared, text_columns=texts, thresholds=thresholds(project), seed=seed
+    )
     return {**report.to_dict(), "n_reference": len(reference), "n_current": len(current)}
 
 
-def compare(project: Project | None, reference: str, current: str, *, columns: Sequence[str] | None = None,
-            text_columns: Sequence[str] | None = None, seed: int = 0) -> dict[str, Any]:
+def compare(
+    project: Project | None,
+    reference: str,
+    current: str,
+    *,
+    columns: Sequence[str] | None = None,
+    text_columns: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """``truthset drift``: each side a file or batch ids; JSON fields ``drift`` and ``columns``
     (``column``, ``method``, ``score``, ``threshold``, ``drift``, ``details``)."""
     ref, ref_name = side(project, reference, "--reference")
@@ -139,14 +164,18 @@ def write_html(result: dict[str, Any], path: Path) -> Path:
     from truthset.reports import render_drift_report
 
     path = Path(path)
-    path.write_text(render_drift_report({**result, "generated": utcnow().strftime("%Y-%m-%d %H:%M UTC")}),
-                    encoding="utf-8")
+    path.write_text(
+        render_drift_report({**result, "generated": utcnow().strftime("%Y-%m-%d %H:%M UTC")}), encoding="utf-8"
+    )
     return path
 
 
 def _summary(result: dict[str, Any]) -> str:
-    lines = [f"Batch compared with {result['reference']} ({result['n_reference']:,} rows against "
-             f"{result['n_current']:,}): {result['n_drifted_columns']} of {result['n_columns']} column(s) drifted.", ""]
+    lines = [
+        f"Batch compared with {result['reference']} ({result['n_reference']:,} rows against "
+        f"{result['n_current']:,}): {result['n_drifted_columns']} of {result['n_columns']} column(s) drifted.",
+        "",
+    ]
     for c in result["columns"]:
         if c["drift"]:
             lines.append(f"- {c['column']}: {c['method']} {c['score']:.4g} (threshold {c['threshold']})")
@@ -158,8 +187,12 @@ def after_import(project: Project, batch_id: int | None, items_added: int) -> di
     """After an import: compare the new batch with the earlier ones and raise a drift issue when
     the data set drifted. None when off (``drift.on_import``), when there is nothing to compare,
     or when the two share no column; never fails the import, which has already committed."""
-    if (batch_id is None or items_added <= 0 or not project.config.drift.on_import
-            or project.task == "image-classification"):  # payloads are image paths: nothing to compare
+    if (
+        batch_id is None
+        or items_added <= 0
+        or not project.config.drift.on_import
+        or project.task == "image-classification"
+    ):  # payloads are image paths: nothing to compare
         return None
     with project.store.read() as tx:
         earlier = [int(b.id) for b in repo.batches(tx, project.id) if b.id < batch_id and b.items_added]
@@ -168,16 +201,25 @@ def after_import(project: Project, batch_id: int | None, items_added: int) -> di
     try:
         ref = batch_frame(project, earlier, last=AUTO_REFERENCE_ROWS)
         cur = batch_frame(project, [batch_id])
-        result = {"reference": "batch " + ",".join(map(str, earlier)), "current": f"batch {batch_id}",
-                  **compare_frames(project, ref, cur)}
+        result = {
+            "reference": "batch " + ",".join(map(str, earlier)),
+            "current": f"batch {batch_id}",
+            **compare_frames(project, ref, cur),
+        }
     except TruthsetError:
         return None
     if result["drift"]:
         drifted = [c["column"] for c in result["columns"] if c["drift"]]
         issue, _ = data_issues.raise_issue(
-            project, fingerprint=f"drift:batch:{batch_id}", kind="drift", source="drift", severity="high",
+            project,
+            fingerprint=f"drift:batch:{batch_id}",
+            kind="drift",
+            source="drift",
+            severity="high",
             title=f"batch {batch_id} drifted from the earlier batches ({', '.join(dict.fromkeys(drifted))})",
-            body=_summary(result), links=[("batch", str(batch_id))])
+            body=_summary(result),
+            links=[("batch", str(batch_id))],
+        )
         result["issue"] = issue
     return result
 
@@ -196,10 +238,21 @@ def labelling(project: Project, reference_version: int, current_version: int) ->
         part = frame[frame["version"] == version]
         if part.empty:
             have = sorted(int(v) for v in frame["version"].unique())
-            raise InvalidInput(f"{option} {version}: no judgement was made under schema version {version}; "
-                               f"judgements exist under {have or 'no version yet'}")
+            raise InvalidInput(
+                f"{option} {version}: no judgement was made under schema version {version}; "
+                f"judgements exist under {have or 'no version yet'}"
+            )
         sides.append(part[["item", "annotator", "label"]])
-    result = labelling_drift(sides[0], sides[1], thresholds=thresholds(project),
-                             min_annotations=project.config.anomalies.label_shift_min_count)
-    return {"reference_version": reference_version, "current_version": current_version,
-            "n_reference": len(sides[0]), "n_current": len(sides[1]), **result.to_dict()}
+    result = labelling_drift(
+        sides[0],
+        sides[1],
+        thresholds=thresholds(project),
+        min_annotations=project.config.anomalies.label_shift_min_count,
+    )
+    return {
+        "reference_version": reference_version,
+        "current_version": current_version,
+        "n_reference": len(sides[0]),
+        "n_current": len(sides[1]),
+        **result.to_dict(),
+    }

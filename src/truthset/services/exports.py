@@ -45,8 +45,12 @@ def _finite(v: Any) -> Any:
     return v if not isinstance(v, float) or v - v == 0 else None
 
 
-def _pages(project: Project, page: int, *, history: bool = False,
-           ) -> Iterator[list[tuple[Any, dict[str, Any], list[dict[str, Any]], Any]]]:
+def _pages(
+    project: Project,
+    page: int,
+    *,
+    history: bool = False,
+) -> Iterator[list[tuple[Any, dict[str, Any], list[dict[str, Any]], Any]]]:
     """Pages of (item row, payload, annotations oldest first, gold value or None).
 
     ``history``: superseded annotations too (each with ``current``), else current ones only.
@@ -113,8 +117,13 @@ def _long_rows(project: Project, page: int, report: ExportReport) -> Iterator[li
                     row.update(annotator=None, label=None, source=None, lead_time=None, schema_version=None)
                 else:
                     report.annotations += 1
-                    row.update(annotator=a["annotator"], label=_label_cell(project, a["value"]), source=a["source"],
-                               lead_time=a["lead_time"], schema_version=a["schema_version"])
+                    row.update(
+                        annotator=a["annotator"],
+                        label=_label_cell(project, a["value"]),
+                        source=a["source"],
+                        lead_time=a["lead_time"],
+                        schema_version=a["schema_version"],
+                    )
                 row["gold"] = _label_cell(project, gold)
                 out.append(row)
         yield out
@@ -141,7 +150,9 @@ def export_project(
             _write_parquet(project, tmp, page, report, progress)
         else:
             with tmp.open("w", encoding="utf-8", newline="") as fh:
-                writer = {"jsonl": _write_jsonl, "csv": _write_csv, "labelstudio": _write_ls, "conll": _write_conll}[fmt]
+                writer = {"jsonl": _write_jsonl, "csv": _write_csv, "labelstudio": _write_ls, "conll": _write_conll}[
+                    fmt
+                ]
                 writer(project, fh, page, report, progress)
         os.replace(tmp, path)
     finally:
@@ -173,8 +184,7 @@ def _write_jsonl(project: Project, fh: TextIO, page: int, report: ExportReport, 
             for a in anns:
                 a.pop("from_name")
                 a.pop("to_name")
-            rec = {"item_id": it.id, "external_id": it.external_id, "data": payload,
-                   "annotations": anns, "gold": gold}
+            rec = {"item_id": it.id, "external_id": it.external_id, "data": payload, "annotations": anns, "gold": gold}
             fh.write(_json_line(rec) + "\n")
         if progress:
             progress(len(batch))
@@ -222,10 +232,13 @@ def _parquet_value(v: Any, t: Any, name: str) -> Any:
     if pa.types.is_floating(t) and isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(v)
     if (pa.types.is_integer(t) and isinstance(v, int) and not isinstance(v, bool)) or (
-            pa.types.is_boolean(t) and isinstance(v, bool)):
+        pa.types.is_boolean(t) and isinstance(v, bool)
+    ):
         return v
-    raise InvalidInput(f"field {name!r} holds {type(v).__name__} values after {t} ones; Parquet needs one "
-                       "type per column: export as jsonl (or csv) instead")
+    raise InvalidInput(
+        f"field {name!r} holds {type(v).__name__} values after {t} ones; Parquet needs one "
+        "type per column: export as jsonl (or csv) instead"
+    )
 
 
 def _write_parquet(project: Project, path: Path, page: int, report: ExportReport, progress: Any) -> None:
@@ -261,8 +274,15 @@ def _write_ls(project: Project, fh: TextIO, page: int, report: ExportReport, pro
         for it, payload, anns, gold in batch:
             report.items += 1
             report.annotations += len(anns)
-            task = to_task(data=payload, external_id=it.external_id, annotations=anns,
-                           task_type=project.task, from_name=ls.from_name, to_name=ls.to_name, gold=gold)
+            task = to_task(
+                data=payload,
+                external_id=it.external_id,
+                annotations=anns,
+                task_type=project.task,
+                from_name=ls.from_name,
+                to_name=ls.to_name,
+                gold=gold,
+            )
             fh.write(("\n" if first else ",\n") + _json_line(task))
             first = False
         if progress:
@@ -276,8 +296,13 @@ def _write_conll(project: Project, fh: TextIO, page: int, report: ExportReport, 
         for it, payload, anns, gold in batch:
             report.items += 1
             text = str(payload.get(text_field, ""))
-            common = {"item_id": it.id, "external_id": it.external_id, "text": text, "payload": payload,
-                      "text_field": text_field}
+            common = {
+                "item_id": it.id,
+                "external_id": it.external_id,
+                "text": text,
+                "payload": payload,
+                "text_field": text_field,
+            }
             for a in anns:
                 report.annotations += 1
                 fh.write(conll.block(**common, annotator=a["annotator"], spans=a["value"]))

@@ -16,7 +16,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -48,14 +48,20 @@ class GoldLabels:
     by: str = "external_id"
 
     def summary(self) -> dict[str, Any]:
-        return {"gold_source": self.source, "gold_rows": self.rows, "gold_matched": self.rows - self.unmatched,
-                "gold_unmatched": self.unmatched}
+        return {
+            "gold_source": self.source,
+            "gold_rows": self.rows,
+            "gold_matched": self.rows - self.unmatched,
+            "gold_unmatched": self.unmatched,
+        }
 
     def warnings(self) -> list[str]:
         if not self.unmatched:
             return []
-        return [f"{self.source}: {self.unmatched:,} of {self.rows:,} gold rows match no item "
-                f"(by {self.by}, e.g. {self.unmatched_examples}); they are left out"]
+        return [
+            f"{self.source}: {self.unmatched:,} of {self.rows:,} gold rows match no item "
+            f"(by {self.by}, e.g. {self.unmatched_examples}); they are left out"
+        ]
 
     def judged(self, frame: pd.DataFrame, *, what: str) -> pd.Series:
         """The gold labels of items that have a judgement; an error when there are none."""
@@ -81,21 +87,30 @@ def read_gold_file(path: Path, *, item_col: str, label_col: str) -> pd.Series:
     empty = (df == "").any(axis=1).to_numpy()
     if empty.any():
         lines = (np.flatnonzero(empty)[:5] + 2).tolist()
-        raise InvalidInput(f"{path}: {int(empty.sum())} gold row(s) with an empty item or label "
-                           f"(lines {lines}); fill or remove them")
+        raise InvalidInput(
+            f"{path}: {int(empty.sum())} gold row(s) with an empty item or label (lines {lines}); fill or remove them"
+        )
     df = df.drop_duplicates()
     clash = df["item"].duplicated(keep=False).to_numpy()
     if clash.any():
         lines = (df.index[clash][:6] + 2).tolist()
-        raise InvalidInput(f"{path}: {int(df.loc[clash, 'item'].nunique())} item(s) have two different gold "
-                           f"labels (lines {lines}); keep one true label per item")
+        raise InvalidInput(
+            f"{path}: {int(df.loc[clash, 'item'].nunique())} item(s) have two different gold "
+            f"labels (lines {lines}); keep one true label per item"
+        )
     if df.empty:
         raise InvalidInput(f"{path}: no gold rows; the file has only a header")
     return pd.Series(df["label"].to_numpy(), index=pd.Index(df["item"].to_numpy(), dtype=object), name="gold")
 
 
-def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgements: Judgements | None = None,
-               by: str = "external_id") -> GoldLabels:
+def match_gold(
+    raw: pd.Series,
+    source: str,
+    *,
+    project: Project | None,
+    judgements: Judgements | None = None,
+    by: str = "external_id",
+) -> GoldLabels:
     """Match a gold file's ids to the items: a project's (by external id or item id) or a file's.
 
     Raises ``InvalidInput`` when no row matches, saying how the ids differ and what to do.
@@ -130,16 +145,25 @@ def match_gold(raw: pd.Series, source: str, *, project: Project | None, judgemen
         raise InvalidInput(
             f"{source}: none of its {len(ids):,} gold rows matches an item {where}: gold ids look like "
             f"{missing[:3].tolist()}, item ids like {sample}. "
-            + ("Pass --gold-by item_id if the file holds truthset item ids, or import the items with "
-               "--id-col naming the column the gold file uses." if project is not None and by == "external_id"
-               else "Check --gold-item-col and the id column.")
+            + (
+                "Pass --gold-by item_id if the file holds truthset item ids, or import the items with "
+                "--id-col naming the column the gold file uses."
+                if project is not None and by == "external_id"
+                else "Check --gold-item-col and the id column."
+            )
         )
     labels = pd.Series(raw.to_numpy()[hit], index=pd.Index(target.to_numpy()[hit], dtype=object), name="gold")
     labels = labels[~labels.index.duplicated()]
     if project is not None:
         labels.index = labels.index.astype(np.int64)
-    return GoldLabels(labels, source, rows=len(ids), unmatched=int(len(missing)),
-                      unmatched_examples=missing[:EXAMPLES].tolist(), by=by if project is not None else "item")
+    return GoldLabels(
+        labels,
+        source,
+        rows=len(ids),
+        unmatched=int(len(missing)),
+        unmatched_examples=missing[:EXAMPLES].tolist(),
+        by=by if project is not None else "item",
+    )
 
 
 def project_gold(project: Project, *, required: bool = True) -> GoldLabels | None:
@@ -150,8 +174,9 @@ def project_gold(project: Project, *, required: bool = True) -> GoldLabels | Non
     if labels.empty and not required:
         return None
     if labels.empty:
-        raise InvalidInput("this project has no gold labels: import a Label Studio export with ground truth, "
-                           "or pass --gold FILE")
+        raise InvalidInput(
+            "this project has no gold labels: import a Label Studio export with ground truth, or pass --gold FILE"
+        )
     return GoldLabels(labels, "the project's gold items", rows=len(labels), by="item_id")
 
 
@@ -160,36 +185,49 @@ def project_gold_spans(project: Project) -> tuple[pd.DataFrame, list[int]]:
     with project.store.read() as tx:
         rows = repo_items.gold_answers(tx, project.id)
     if not rows:
-        raise InvalidInput("this project has no gold spans: import a Label Studio export whose ground-truth "
-                           "annotations hold them")
-    spans = span_frame([(i, s["start"], s["end"], s["label"]) for i, v in rows for s in json.loads(v)],
-                       ["item", "start", "end", "label"])
+        raise InvalidInput(
+            "this project has no gold spans: import a Label Studio export whose ground-truth annotations hold them"
+        )
+    spans = span_frame(
+        [(i, s["start"], s["end"], s["label"]) for i, v in rows for s in json.loads(v)],
+        ["item", "start", "end", "label"],
+    )
     return spans, [int(i) for i, _ in rows]
 
 
 def _verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     by = {s: [r["annotator"] for r in rows if r["status"] == s] for s in ("passed", "failed", "not tested")}
-    return {"tested": len(by["passed"]) + len(by["failed"]), "n_passed": len(by["passed"]),
-            "n_failed": len(by["failed"]), "n_not_tested": len(by["not tested"]),
-            "failed": by["failed"], "not_tested": by["not tested"]}
+    return {
+        "tested": len(by["passed"]) + len(by["failed"]),
+        "n_passed": len(by["passed"]),
+        "n_failed": len(by["failed"]),
+        "n_not_tested": len(by["not tested"]),
+        "failed": by["failed"],
+        "not_tested": by["not tested"],
+    }
 
 
 def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{"annotator": str(rec.pop("annotator")), **{k: _plain(v) for k, v in rec.items()}}
-            for rec in table.rename_axis("annotator").reset_index().to_dict("records")]
+    return [
+        {"annotator": str(rec.pop("annotator")), **{k: _plain(v) for k, v in rec.items()}}
+        for rec in table.rename_axis("annotator").reset_index().to_dict("records")
+    ]
 
 
-def gold_report(j: Judgements, gold: GoldLabels, *, threshold: float, rule: str = "point",
-                confidence: float = 0.95) -> dict[str, Any]:
+def gold_report(
+    j: Judgements, gold: GoldLabels, *, threshold: float, rule: str = "point", confidence: float = 0.95
+) -> dict[str, Any]:
     """Each annotator's accuracy on gold with a Wilson interval and passed / failed / not tested."""
     from truthset.quality import gold_accuracy, gold_confusion
 
     frame = j.frame if j.ground_truth is None else j.frame.loc[~j.ground_truth]
     on_gold = gold.labels.index.isin(frame["item"].unique())
     if not on_gold.any() and gold.labels.index.isin(j.frame["item"].unique()).any():
-        raise InvalidInput(f"{gold.source}: the gold items' only judgements are the gold answers themselves "
-                           "(Label Studio ground truth), so no annotator can be checked; have others "
-                           "annotate the gold items first")
+        raise InvalidInput(
+            f"{gold.source}: the gold items' only judgements are the gold answers themselves "
+            "(Label Studio ground truth), so no annotator can be checked; have others "
+            "annotate the gold items first"
+        )
     truth = gold.judged(frame, what="check")
     table = gold_accuracy(frame, truth, threshold=threshold, confidence=confidence, rule=rule)  # type: ignore[arg-type]
     # annotators whose only judgements are the gold answers themselves were not tested either
@@ -198,15 +236,32 @@ def gold_report(j: Judgements, gold: GoldLabels, *, threshold: float, rule: str 
     table["status"] = table["status"].fillna("not tested")
     rows = _rows(table)
     confusion = gold_confusion(frame, truth)
-    return {**j.summary(), **gold.summary(), "gold_items": int(len(truth)), "threshold": threshold,
-            "rule": rule, "confidence": confidence, **_verdicts(rows), "annotators": rows,
-            "confusion_labels": [str(c) for c in confusion.columns],
-            "warnings": j.set_aside_warning() + gold.warnings()}
+    return {
+        **j.summary(),
+        **gold.summary(),
+        "gold_items": int(len(truth)),
+        "threshold": threshold,
+        "rule": rule,
+        "confidence": confidence,
+        **_verdicts(rows),
+        "annotators": rows,
+        "confusion_labels": [str(c) for c in confusion.columns],
+        "warnings": j.set_aside_warning() + gold.warnings(),
+    }
 
 
-def gold_span_report(sj: SpanJudgements, gold_spans: pd.DataFrame, gold_items: list[int], *, threshold: float,
-                     rule: str = "point", match: str = "exact", n_boot: int = 1000, confidence: float = 0.95,
-                     seed: int = 0) -> dict[str, Any]:
+def gold_span_report(
+    sj: SpanJudgements,
+    gold_spans: pd.DataFrame,
+    gold_items: list[int],
+    *,
+    threshold: float,
+    rule: str = "point",
+    match: Literal["exact", "overlap"] = "exact",
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
     """NER: each annotator's span F1 against gold, with a bootstrap interval over their gold items.
 
     Annotations that are themselves the gold answer (Label Studio ground truth) are left out.
@@ -222,12 +277,22 @@ def gold_span_report(sj: SpanJudgements, gold_spans: pd.DataFrame, gold_items: l
         spans = spans[~pd.MultiIndex.from_frame(spans[["item", "annotator"]]).isin(truth_pairs)]
         cov = cov.loc[~sj.ground_truth]
     if not cov["item"].isin(gold_items).any():
-        raise InvalidInput(f"none of the {len(gold_items):,} gold items has an annotation to check "
-                           "(other than the gold answer itself); annotate them first")
+        raise InvalidInput(
+            f"none of the {len(gold_items):,} gold items has an annotation to check "
+            "(other than the gold answer itself); annotate them first"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = gold_span_f1(spans, gold_spans, match=match, coverage=cov, gold_items=gold_items,  # type: ignore[arg-type]
-                             n_boot=n_boot, confidence=confidence, seed=seed)
+        table = gold_span_f1(
+            spans,
+            gold_spans,
+            match=match,
+            coverage=cov,
+            gold_items=gold_items,
+            n_boot=n_boot,
+            confidence=confidence,
+            seed=seed,
+        )
     table = table.reindex(pd.Index(sj.coverage["annotator"].unique()).sort_values())
     table[["n_gold", "spans", "gold_spans"]] = table[["n_gold", "spans", "gold_spans"]].fillna(0)
     basis = table[{"point": "f1", "lower": "ci_low", "upper": "ci_high"}[rule]].to_numpy(dtype=float)
@@ -235,7 +300,16 @@ def gold_span_report(sj: SpanJudgements, gold_spans: pd.DataFrame, gold_items: l
     ok = np.nan_to_num(basis, nan=-1.0) >= threshold
     table["status"] = np.where(tested, np.where(ok, "passed", "failed"), "not tested")
     rows = _rows(table)
-    return {"items": int(sj.coverage["item"].nunique()), "annotators": rows, "gold_items": len(gold_items),
-            "match": match, "threshold": threshold, "rule": rule, "confidence": confidence,
-            "metric": "span_f1", **_verdicts(rows), "set_aside": sj.set_aside,
-            "warnings": sorted({str(w.message) for w in caught})}
+    return {
+        "items": int(sj.coverage["item"].nunique()),
+        "annotators": rows,
+        "gold_items": len(gold_items),
+        "match": match,
+        "threshold": threshold,
+        "rule": rule,
+        "confidence": confidence,
+        "metric": "span_f1",
+        **_verdicts(rows),
+        "set_aside": sj.set_aside,
+        "warnings": sorted({str(w.message) for w in caught}),
+    }

@@ -52,30 +52,49 @@ def doctor(project: Project, *, now: datetime | None = None) -> dict[str, Any]:
     checks = []
     problem = store_health.ping(project.store)
     if problem is not None:
-        checks.append(_check("database", "fail", f"the database at {project.store.location} does not answer: "
-                                                 f"{problem}"))
+        checks.append(
+            _check("database", "fail", f"the database at {project.store.location} does not answer: {problem}")
+        )
         return {"ok": False, "checks": checks}
     checks.append(_check("database", "ok", f"{project.store.dialect} at {project.store.location} answers"))
     current, head = store_health.revisions(project.store)
-    checks.append(_check("migrations", "ok" if current == head else "fail",
-                         f"schema revision {current}" + ("" if current == head else
-                         f", the package's newest is {head}: open the project with this truthset once "
-                         "(it migrates on open) or run the upgrade on the server"), current=current, head=head))
+    checks.append(
+        _check(
+            "migrations",
+            "ok" if current == head else "fail",
+            f"schema revision {current}"
+            + (
+                ""
+                if current == head
+                else f", the package's newest is {head}: open the project with this truthset once "
+                "(it migrates on open) or run the upgrade on the server"
+            ),
+            current=current,
+            head=head,
+        )
+    )
     bad = store_health.integrity_problems(project.store)
-    checks.append(_check("integrity", "fail" if bad else "ok",
-                         "; ".join(bad) if bad else "no problem found", problems=bad))
+    checks.append(
+        _check("integrity", "fail" if bad else "ok", "; ".join(bad) if bad else "no problem found", problems=bad)
+    )
     free = shutil.disk_usage(project.root).free
     disk = "fail" if free < DISK_FAIL else "warn" if free < DISK_WARN else "ok"
     checks.append(_check("disk", disk, f"{free / 2**30:.2f} GiB free where the project lives", free_bytes=free))
     stuck = store_health.stuck_assignments(project.store, project.id, now)
-    checks.append(_check("assignments", "warn" if any(stuck.values()) else "ok",
-                         f"{stuck['expired']} lease(s) past their time, {stuck['orphaned']} open assignment(s) of "
-                         "disabled or removed users or of missing items; the queue frees them as leases expire",
-                         **stuck))
+    checks.append(
+        _check(
+            "assignments",
+            "warn" if any(stuck.values()) else "ok",
+            f"{stuck['expired']} lease(s) past their time, {stuck['orphaned']} open assignment(s) of "
+            "disabled or removed users or of missing items; the queue frees them as leases expire",
+            **stuck,
+        )
+    )
     wal = store_health.wal_bytes(project.store)
     if wal is not None:
-        checks.append(_check("wal", "warn" if wal > WAL_WARN else "ok",
-                             f"write-ahead log {wal / 2**20:.1f} MiB", wal_bytes=wal))
+        checks.append(
+            _check("wal", "warn" if wal > WAL_WARN else "ok", f"write-ahead log {wal / 2**20:.1f} MiB", wal_bytes=wal)
+        )
     return {"ok": all(c["status"] != "fail" for c in checks), "checks": checks}
 
 

@@ -85,28 +85,58 @@ class ImportReport:
                 reason = f"nothing new: same {how} as line {item_line}"
             else:
                 self.already_present += 1
-                reason = f"nothing new: same {how} as an item already in the project (batch {item_batch}, line {item_line})"
+                reason = (
+                    f"nothing new: same {how} as an item already in the project (batch {item_batch}, line {item_line})"
+                )
             findings.append({"kind": "duplicate", "line": line, "field": "", "reason": reason, "raw": ""})
         for line, old, new in res.changed:
             self.changed_payloads += 1
-            findings.append({"kind": "changed", "line": line, "field": "",
-                             "reason": "its id names an item with other content: " + describe_change(old, new),
-                             "raw": new[:500]})
+            findings.append(
+                {
+                    "kind": "changed",
+                    "line": line,
+                    "field": "",
+                    "reason": "its id names an item with other content: " + describe_change(old, new),
+                    "raw": new[:500],
+                }
+            )
         for line, annotator, old, new in res.conflicts:
             self.conflicts += 1
-            findings.append({"kind": "conflict", "line": line, "field": annotator,
-                             "reason": f"{annotator} gave {old} before, this row gives {new}"
-                                       + ("; the stored gold is kept" if annotator == "gold" else
-                                          "; the later is current, the earlier kept in history"),
-                             "raw": ""})
+            findings.append(
+                {
+                    "kind": "conflict",
+                    "line": line,
+                    "field": annotator,
+                    "reason": f"{annotator} gave {old} before, this row gives {new}"
+                    + (
+                        "; the stored gold is kept"
+                        if annotator == "gold"
+                        else "; the later is current, the earlier kept in history"
+                    ),
+                    "raw": "",
+                }
+            )
         self.ids_assigned += len(res.adopted)
         for line, other, item_line, item_batch in res.same_content:
             self.same_content += 1
             where = f"line {item_line}" if item_batch == batch_id else f"batch {item_batch}, line {item_line}"
-            findings.append({"kind": "same_content", "line": line, "field": "",
-                             "reason": f"same content as the item with id {other} ({where}); another id, "
-                                       "so another item", "raw": ""})
+            findings.append(
+                {
+                    "kind": "same_content",
+                    "line": line,
+                    "field": "",
+                    "reason": f"same content as the item with id {other} ({where}); another id, so another item",
+                    "raw": "",
+                }
+            )
         for line, reason in res.rejected:
             self.rejected += 1
-            findings.append({"kind": "rejected", "line": line, "field": "", "raw": "",
-                             "reason": reason + " (--on-duplicate reject)"})
+            findings.append(
+                {
+                    "kind": "rejected",
+                    "line": line,
+                    "field": "",
+                    "raw": "",
+                    "reason": reason + " (--on-duplicate reject)",
+                }
+            )

@@ -73,8 +73,9 @@ class ImportOptions(ColumnOptions):
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def _rows(path: Path, fmt: str, options: ImportOptions, report: ImportReport,
-          max_field: int) -> tuple[list[str] | None, Iterator[readers.Row]]:
+def _rows(
+    path: Path, fmt: str, options: ImportOptions, report: ImportReport, max_field: int
+) -> tuple[list[str] | None, Iterator[readers.Row]]:
     enc = options.encoding
     if fmt == "csv":
         header, rows, dialect = readers.iter_csv(
@@ -108,19 +109,37 @@ class _Source:
     ls_names: tuple[str | None, str | None, str | None] | None
 
 
-def _produce(path: Path, fmt: str, options: ImportOptions, task: str, text_field: str,
-             chunk_rows: int, max_field: int = readers.MAX_FIELD_CHARS,
-             span_overlap: str = "forbid", media: MediaPolicy | None = None) -> Iterator[tuple[str, Any]]:
+def _produce(
+    path: Path,
+    fmt: str,
+    options: ImportOptions,
+    task: str,
+    text_field: str,
+    chunk_rows: int,
+    max_field: int = readers.MAX_FIELD_CHARS,
+    span_overlap: str = "forbid",
+    media: MediaPolicy | None = None,
+) -> Iterator[tuple[str, Any]]:
     """Read ``path``: yield ``("chunk", Chunk)`` messages, then ``("done", _Source)``."""
     stub = ImportReport(batch=None, source=str(path), format=fmt)
     header, rows = _rows(path, fmt, options, stub, max_field)
-    builder = ChunkBuilder(task=task, text_field=text_field, fmt=fmt, path=path,
-                           options=options, header=header, span_overlap=span_overlap, media=media)
+    builder = ChunkBuilder(
+        task=task,
+        text_field=text_field,
+        fmt=fmt,
+        path=path,
+        options=options,
+        header=header,
+        span_overlap=span_overlap,
+        media=media,
+    )
     for raw in readers.chunked(rows, chunk_rows):
         yield "chunk", builder.build(raw)
     ls = builder.ls
-    yield "done", _Source(stub.dialect, dict(builder.cols),
-                          None if ls is None else (ls.from_name, ls.to_name, ls.data_key))
+    yield (
+        "done",
+        _Source(stub.dialect, dict(builder.cols), None if ls is None else (ls.from_name, ls.to_name, ls.data_key)),
+    )
 
 
 def _messages(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, Any]]:
@@ -136,8 +155,9 @@ def _messages(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, A
     if not parallel:
         yield from _produce(*args)
         return
-    proc = subprocess.Popen([sys.executable, "-m", "truthset.services._reader"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "truthset.services._reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     assert proc.stdin is not None and proc.stdout is not None  # both were asked for
     try:
         pickle.dump(args, proc.stdin)
@@ -146,8 +166,9 @@ def _messages(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, A
             head = proc.stdout.read(8)
             if len(head) < 8:
                 proc.wait(timeout=10)
-                raise ImportFailed(f"the file reader stopped unexpectedly (exit code {proc.returncode}); "
-                                   "nothing was imported")
+                raise ImportFailed(
+                    f"the file reader stopped unexpectedly (exit code {proc.returncode}); nothing was imported"
+                )
             kind, payload = pickle.loads(proc.stdout.read(int.from_bytes(head, "big")))
             if kind == "error":
                 raise payload
@@ -171,8 +192,9 @@ def _check_request(project: Project, path: Path, options: ImportOptions) -> str:
     if fmt not in readers.FORMATS:
         raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(readers.FORMATS)}")
     if fmt == "images" and project.task != IMAGE_TASK:
-        raise ImportFailed(f"{path}: a folder of images imports only into an {IMAGE_TASK} project; "
-                           f"this one is {project.task}")
+        raise ImportFailed(
+            f"{path}: a folder of images imports only into an {IMAGE_TASK} project; this one is {project.task}"
+        )
     return fmt
 
 
@@ -207,15 +229,33 @@ def import_file(
     settings = project.settings
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     parallel = size >= settings.import_parallel_bytes and (os.cpu_count() or 1) > 1
-    messages = _messages((path, fmt, options, project.task, project.config.text_field, settings.import_chunk_rows,
-                          settings.import_max_field_chars, project.config.schema.span_overlap, media),
-                         parallel=parallel)
+    messages = _messages(
+        (
+            path,
+            fmt,
+            options,
+            project.task,
+            project.config.text_field,
+            settings.import_chunk_rows,
+            settings.import_max_field_chars,
+            project.config.schema.span_overlap,
+            media,
+        ),
+        parallel=parallel,
+    )
     now = utcnow()
     with project.store.write() as tx:
-        report.batch = repo_imports.start_batch(tx, project_id=project.id, source=report.source, file_sha256=sha,
-                                                fmt=fmt, options=key, now=now)
-        stager = Stager(tx, project_id=project.id, batch_id=report.batch, schema_version=project.schema_version,
-                        expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW, policy=options.on_duplicate)
+        report.batch = repo_imports.start_batch(
+            tx, project_id=project.id, source=report.source, file_sha256=sha, fmt=fmt, options=key, now=now
+        )
+        stager = Stager(
+            tx,
+            project_id=project.id,
+            batch_id=report.batch,
+            schema_version=project.schema_version,
+            expected_rows=0 if fmt == "images" else size // BYTES_PER_ROW,
+            policy=options.on_duplicate,
+        )
         source, labels, first_problem = _store_chunks(tx, project, stager, messages, report, now, progress)
         _refuse_unwanted(path, fmt, options, report, first_problem)
         stager.close()
@@ -224,10 +264,16 @@ def import_file(
             report.labelstudio = dict(zip(("from_name", "to_name", "data_key"), source.ls_names))
         _labels_into_schema(tx, project, path, report, labels)
         report.seconds = time.perf_counter() - started
-        repo_imports.finish_batch(tx, report.batch, rows_read=report.rows_read, items_added=report.items_added,
-                                  annotations_added=report.annotations_added,
-                                  duplicates=report.duplicates + report.already_present, rejected=report.rejected,
-                                  report=report.to_dict())
+        repo_imports.finish_batch(
+            tx,
+            report.batch,
+            rows_read=report.rows_read,
+            items_added=report.items_added,
+            annotations_added=report.annotations_added,
+            duplicates=report.duplicates + report.already_present,
+            rejected=report.rejected,
+            report=report.to_dict(),
+        )
     _remember_labelstudio_mapping(project, source, changed=bool(report.labels_added_to_schema))
     project.store.analyze()
     from truthset.services.drift import after_import
@@ -236,9 +282,15 @@ def import_file(
     return report
 
 
-def _store_chunks(tx: Transaction, project: Project, stager: Stager, messages: Iterator[tuple[str, Any]],
-                  report: ImportReport, now: datetime, progress: Callable[[int], None] | None,
-                  ) -> tuple[_Source, list[str], dict[str, Any] | None]:
+def _store_chunks(
+    tx: Transaction,
+    project: Project,
+    stager: Stager,
+    messages: Iterator[tuple[str, Any]],
+    report: ImportReport,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+) -> tuple[_Source, list[str], dict[str, Any] | None]:
     """Write every chunk the reader sends; returns what reading decided, the labels met (in order)
     and the first finding that ``--on-duplicate error`` refuses."""
     batch_id = int(report.batch or 0)
@@ -271,8 +323,9 @@ def _store_chunks(tx: Transaction, project: Project, stager: Stager, messages: I
     return source, list(seen_labels), first_problem
 
 
-def _refuse_unwanted(path: Path, fmt: str, options: ImportOptions, report: ImportReport,
-                     first_problem: dict[str, Any] | None) -> None:
+def _refuse_unwanted(
+    path: Path, fmt: str, options: ImportOptions, report: ImportReport, first_problem: dict[str, Any] | None
+) -> None:
     """Raise (so the transaction writes nothing) for a file with no rows, or a duplicate, changed
     payload or conflict under ``--on-duplicate error``."""
     if report.rows_read == 0:
@@ -287,8 +340,7 @@ def _refuse_unwanted(path: Path, fmt: str, options: ImportOptions, report: Impor
         )
 
 
-def _labels_into_schema(tx: Transaction, project: Project, path: Path, report: ImportReport,
-                        labels: list[str]) -> None:
+def _labels_into_schema(tx: Transaction, project: Project, path: Path, report: ImportReport, labels: list[str]) -> None:
     """Labels the file brought that the schema lacks: a project with no labels yet takes them
     (a new schema version, which the batch's annotations record); otherwise they are reported."""
     schema_names = set(project.config.schema.names)
@@ -318,11 +370,13 @@ def _remember_labelstudio_mapping(project: Project, source: _Source, *, changed:
     """Save the Label Studio control names met in the file, so an export gives them back."""
     if source.ls_names is not None and source.ls_names[0]:
         from_name, to_name, data_key = source.ls_names
-        mapping = project.config.labelstudio.model_copy(update={
-            "from_name": from_name,
-            "to_name": to_name or project.config.labelstudio.to_name,
-            "data_key": data_key or project.config.labelstudio.data_key,
-        })
+        mapping = project.config.labelstudio.model_copy(
+            update={
+                "from_name": from_name,
+                "to_name": to_name or project.config.labelstudio.to_name,
+                "data_key": data_key or project.config.labelstudio.data_key,
+            }
+        )
         if mapping != project.config.labelstudio:
             project.config = project.config.model_copy(update={"labelstudio": mapping})
             changed = True
@@ -341,6 +395,7 @@ def import_findings(project: Project, batch: int, *, kind: str | None = None) ->
         ids = repo_imports.batch_ids(tx, project.id)
         if batch not in ids:
             listed = ", ".join(map(str, ids[-10:])) if ids else "none yet"
-            raise NotFound(f"batch {batch} is not an import of this project (its batches: {listed}); "
-                           "'truthset status' lists them")
+            raise NotFound(
+                f"batch {batch} is not an import of this project (its batches: {listed}); 'truthset status' lists them"
+            )
         return repo_imports.findings(tx, batch, kind)

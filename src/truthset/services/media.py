@@ -33,8 +33,10 @@ from truthset.store.repo import items as repo_items
 
 IMAGE_TASK = "image-classification"
 #: what the route says for every image it will not serve (no path, no reason an attacker can use)
-GONE = ("the image of item {item} is missing or changed since it was imported; an admin can "
-        "record it again with 'truthset media rescan'")
+GONE = (
+    "the image of item {item} is missing or changed since it was imported; an admin can "
+    "record it again with 'truthset media rescan'"
+)
 
 
 def store_files(project: Project) -> tuple[str, ...]:
@@ -48,9 +50,13 @@ def store_files(project: Project) -> tuple[str, ...]:
 def media_policy(project: Project, root: Path | None, uploads: dict[str, MediaInfo] | None = None) -> MediaPolicy:
     """The checks an import into ``project`` applies; ``root``: the folder paths must stay in."""
     cfg = project.config.media
-    return MediaPolicy(root=None if root is None else os.path.realpath(root), forbidden=store_files(project),
-                       allowed_hosts=tuple(h.lower() for h in cfg.allowed_url_hosts), max_bytes=cfg.max_image_bytes,
-                       uploads=uploads or {})
+    return MediaPolicy(
+        root=None if root is None else os.path.realpath(root),
+        forbidden=store_files(project),
+        allowed_hosts=tuple(h.lower() for h in cfg.allowed_url_hosts),
+        max_bytes=cfg.max_image_bytes,
+        uploads=uploads or {},
+    )
 
 
 def import_policy(project: Project, path: Path) -> MediaPolicy | None:
@@ -68,8 +74,10 @@ def store_upload(project: Project, data: bytes) -> MediaInfo:
     """Check pushed image bytes and keep them in the media store (idempotent, atomic)."""
     limit = project.config.media.max_image_bytes
     if len(data) > limit:
-        raise MediaProblem(f"the image has {len(data):,} bytes, more than the {limit:,} allowed "
-                           "(media.max_image_bytes in truthset.yaml)")
+        raise MediaProblem(
+            f"the image has {len(data):,} bytes, more than the {limit:,} allowed "
+            "(media.max_image_bytes in truthset.yaml)"
+        )
     if not data:
         raise MediaProblem("the image is empty")
     mime, width, height = inspect_image(data)
@@ -87,8 +95,7 @@ def store_upload(project: Project, data: bytes) -> MediaInfo:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return MediaInfo(kind="upload", location=name, mime=mime, size=len(data), sha256=sha, width=width,
-                     height=height)
+    return MediaInfo(kind="upload", location=name, mime=mime, size=len(data), sha256=sha, width=width, height=height)
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,10 @@ def served_image(project: Project, item_id: int) -> Served:
     with project.store.read() as tx:
         row = media_store.media_of(tx, project.id, item_id)
     if row is None:
-        raise NotFound(f"item {item_id} has no recorded image; images of items imported before this "
-                       "version are recorded by 'truthset media rescan'")
+        raise NotFound(
+            f"item {item_id} has no recorded image; images of items imported before this "
+            "version are recorded by 'truthset media rescan'"
+        )
     if row.kind == "url":
         try:
             url = media_policy(project, None).check_url(row.location)

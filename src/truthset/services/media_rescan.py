@@ -44,8 +44,9 @@ def _root(source: str | None, folder: Path | None) -> Path:
     if folder is not None:
         return folder
     if not source or source == "api":
-        raise MediaProblem("pushed through the API before images were recorded: push it again with its "
-                           "bytes as image_base64")
+        raise MediaProblem(
+            "pushed through the API before images were recorded: push it again with its bytes as image_base64"
+        )
     src = Path(source)
     if not src.exists():
         raise MediaProblem("its import's source is no longer there; give the folder of its images with --from")
@@ -83,8 +84,12 @@ def rescan(project: Project, *, folder: Path | str | None = None) -> RescanRepor
         for item_id, content_hash, info in found:
             new_hash = info.sha256
             # another item with the same bytes keeps its hash: the two stay apart, as imported
-            if (new_hash and new_hash != content_hash and new_hash not in taken
-                    and media_store.item_with_hash(tx, project.id, new_hash) is None):
+            if (
+                new_hash
+                and new_hash != content_hash
+                and new_hash not in taken
+                and media_store.item_with_hash(tx, project.id, new_hash) is None
+            ):
                 media_store.set_content_hash(tx, item_id, new_hash)
                 taken.add(new_hash)
                 report.rehashed += 1

@@ -32,8 +32,9 @@ MODEL_USER = "model"
 UNCERTAINTY = ("entropy", "margin", "least_confidence")
 
 
-def errors(project: Project, run_id: int | None = None, *, send_to_review: str | None = None,
-           max_examples: int = 20) -> dict[str, Any]:
+def errors(
+    project: Project, run_id: int | None = None, *, send_to_review: str | None = None, max_examples: int = 20
+) -> dict[str, Any]:
     """Counts and examples per bucket (examples as item ids with text); optionally a review ticket."""
     from truthset.data.profile import has_mojibake
     from truthset.modeling import BUCKETS, error_buckets
@@ -57,20 +58,38 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
     y = preds["label"].astype(str).to_numpy()
     proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
     quality = find_label_issues(y, proba, classes=classes)["label_quality"].to_numpy()
-    agreement = np.array([rows[i].confidence if rows[i].annotators >= 2 and rows[i].confidence is not None
-                          else np.nan for i in ids], dtype=np.float64)
+    agreement = np.array(
+        [rows[i].confidence if rows[i].annotators >= 2 and rows[i].confidence is not None else np.nan for i in ids],
+        dtype=np.float64,
+    )
     image = cfg.get("task") == IMAGE_TASK  # an image has no text to be empty or garbled
     empty = np.array([not image and not t.replace("[SEP]", "").strip() for t in texts], dtype=bool)
     garbled = np.array([not image and (("\ufffd" in t) or has_mojibake(t)) for t in texts], dtype=bool)
     train_counts = run["split"].get("description", {}).get("train_classes")
-    eb = error_buckets(y, proba=proba, classes=classes, label_quality=quality, agreement=agreement,
-                       empty=empty, garbled=garbled, train_class_counts=train_counts,
-                       max_examples=max_examples)
+    eb = error_buckets(
+        y,
+        proba=proba,
+        classes=classes,
+        label_quality=quality,
+        agreement=agreement,
+        empty=empty,
+        garbled=garbled,
+        train_class_counts=train_counts,
+        max_examples=max_examples,
+    )
     out: dict[str, Any] = eb.to_dict()
 
     def show(pos: list[int]) -> list[dict[str, Any]]:
-        return [{"item_id": ids[p], "external_id": rows[ids[p]].external_id, "text": texts[p][:300],
-                 "label": str(y[p]), "pred": str(preds["pred"].iloc[p])} for p in pos]
+        return [
+            {
+                "item_id": ids[p],
+                "external_id": rows[ids[p]].external_id,
+                "text": texts[p][:300],
+                "label": str(y[p]),
+                "pred": str(preds["pred"].iloc[p]),
+            }
+            for p in pos
+        ]
 
     for b in out["buckets"]:
         b["examples"] = show(b["examples"])
@@ -85,8 +104,11 @@ def errors(project: Project, run_id: int | None = None, *, send_to_review: str |
 
 
 #: the tracker's kind for the issue a bucket raises
-BUCKET_ISSUE_KIND = {"likely_label_error": "broken_data", "ambiguous": "ambiguous_definition",
-                     "broken_input": "broken_data"}
+BUCKET_ISSUE_KIND = {
+    "likely_label_error": "broken_data",
+    "ambiguous": "ambiguous_definition",
+    "broken_input": "broken_data",
+}
 
 
 def _send_bucket(project: Project, run_id: int, bucket: str, item_ids: list[int]) -> dict[str, Any]:
@@ -102,21 +124,34 @@ def _send_bucket(project: Project, run_id: int, bucket: str, item_ids: list[int]
         return {"bucket": bucket, "items": [], "issue": None, "findings": 0}
     check = f"model_errors:{bucket}"
     now = utcnow()
-    new = [NewFinding(kind="model_error", severity="warning", key=f"run{run_id}:item{i}", items=[i],
-                      detail={"run": run_id, "bucket": bucket}) for i in item_ids]
+    new = [
+        NewFinding(
+            kind="model_error",
+            severity="warning",
+            key=f"run{run_id}:item{i}",
+            items=[i],
+            detail={"run": run_id, "bucket": bucket},
+        )
+        for i in item_ids
+    ]
     with project.store.write() as tx:
         written = repo_findings.replace_findings(tx, project.id, check, "1", new, at=now)
         repo_findings.mark_sent(tx, project.id, [check], at=now)
     issue = data_issues.open_issue(
-        project, kind=BUCKET_ISSUE_KIND.get(bucket, "other"), source="check", items=item_ids,
+        project,
+        kind=BUCKET_ISSUE_KIND.get(bucket, "other"),
+        source="check",
+        items=item_ids,
         title=f"run {run_id}: {len(item_ids)} test failure(s) in bucket {bucket}; review their labels",
         body=f"'truthset errors {run_id}' sorted these test failures into '{bucket}'. They are in the review "
-             f"queue (reason 'check: {check}'); each reviewer verdict counts toward the bucket's precision.")
+        f"queue (reason 'check: {check}'); each reviewer verdict counts toward the bucket's precision.",
+    )
     return {"bucket": bucket, "items": item_ids, "issue": issue, "findings": written}
 
 
-def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool = True,
-             uncertainty: str = "entropy") -> dict[str, Any]:
+def prelabel(
+    project: Project, run_id: int | None = None, *, only_unjudged: bool = True, uncertainty: str = "entropy"
+) -> dict[str, Any]:
     """Write the run's model's predictions as pre-labels (``source='model'``); returns counts.
 
     With ``queue.order: uncertainty`` in truthset.yaml, the pre-labelled items are also put at
@@ -145,9 +180,15 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
     classes = run["config"]["classes"]
     proba = full_proba(model, inputs, classes)
     best = proba.argmax(axis=1)
-    out_rows = [(r.item_id, json.dumps(classes[k]), classes[k],
-                 json.dumps({"run": run["id"], "confidence": float(proba[j, k])}))
-                for j, (r, k) in enumerate(zip(rows, best.tolist(), strict=True))]
+    out_rows = [
+        (
+            r.item_id,
+            json.dumps(classes[k]),
+            classes[k],
+            json.dumps({"run": run["id"], "confidence": float(proba[j, k])}),
+        )
+        for j, (r, k) in enumerate(zip(rows, best.tolist(), strict=True))
+    ]
     reorder = project.config.queue.order == "uncertainty"
     if reorder:
         from truthset.modeling import rank_by_uncertainty
@@ -156,13 +197,18 @@ def prelabel(project: Project, run_id: int | None = None, *, only_unjudged: bool
         ranked = rank_by_uncertainty(proba, cast("Any", uncertainty))
         keys = [(rows[int(j)].item_id, int(r) - len(rows)) for r, j in enumerate(ranked)]
     with project.store.write() as tx:
-        n = repo_runs.add_prelabels(tx, project.id, model_user=MODEL_USER, schema_version=project.schema_version,
-                                    rows=out_rows)
+        n = repo_runs.add_prelabels(
+            tx, project.id, model_user=MODEL_USER, schema_version=project.schema_version, rows=out_rows
+        )
         if reorder:
             repo_runs.set_queue_keys(tx, project.id, keys)
-    return {"run": run["id"], "prelabelled": n, "classes": classes,
-            "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)},
-            "queue_order": f"uncertainty ({uncertainty})" if reorder else project.config.queue.order}
+    return {
+        "run": run["id"],
+        "prelabelled": n,
+        "classes": classes,
+        "by_label": {c: int((best == i).sum()) for i, c in enumerate(classes)},
+        "queue_order": f"uncertainty ({uncertainty})" if reorder else project.config.queue.order,
+    }
 
 
 def _model_inputs(project: Project, rows: list[Any], fields: list[str]) -> tuple[list[Any], list[Any]]:
@@ -198,7 +244,12 @@ def prelabel_agreement(project: Project) -> dict[str, Any]:
     for name, same in answers:
         per.setdefault(name, []).append(same)
     agreed = sum(a for _, a in answers)
-    return {"prelabelled_items": len(latest_model), "answers_after_prelabel": len(answers), "agreed": agreed,
-            "agreement": agreed / len(answers) if answers else None,
-            "by_annotator": [{"annotator": k, "answers": len(v), "agreement": sum(v) / len(v)}
-                             for k, v in sorted(per.items())]}
+    return {
+        "prelabelled_items": len(latest_model),
+        "answers_after_prelabel": len(answers),
+        "agreed": agreed,
+        "agreement": agreed / len(answers) if answers else None,
+        "by_annotator": [
+            {"annotator": k, "answers": len(v), "agreement": sum(v) / len(v)} for k, v in sorted(per.items())
+        ],
+    }

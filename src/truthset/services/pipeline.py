@@ -26,13 +26,24 @@ from truthset.store.queue.release import release as release_lease
 
 #: bytes per chunk of a streamed export
 CHUNK = 1 << 16
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
-               "parquet": "application/vnd.apache.parquet", "labelstudio": "application/json",
-               "conll": "text/plain; charset=utf-8"}
+MEDIA_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "labelstudio": "application/json",
+    "conll": "text/plain; charset=utf-8",
+}
 
 
-def push(project: Project, items: list[dict[str, Any]], *, annotator: str = "api", id_col: str | None = None,
-         due: str | None = None, on_duplicate: str = "merge") -> dict[str, Any]:
+def push(
+    project: Project,
+    items: list[dict[str, Any]],
+    *,
+    annotator: str = "api",
+    id_col: str | None = None,
+    due: str | None = None,
+    on_duplicate: str = "merge",
+) -> dict[str, Any]:
     """Import pushed items as a batch whose source is ``api``, with the import's options: the
     key naming each item's external id (``id_col``), a due date for the batch, and what to do
     with content already in the project (``on_duplicate``: merge, reject or error)."""
@@ -42,8 +53,9 @@ def push(project: Project, items: list[dict[str, Any]], *, annotator: str = "api
     if id_col is not None:
         missing = [i for i, it in enumerate(items) if id_col not in it]
         if missing:
-            raise InvalidInput(f"field 'items[{missing[0]}]': no key {id_col!r} (the id_col); "
-                               f"{len(missing)} item(s) lack it")
+            raise InvalidInput(
+                f"field 'items[{missing[0]}]': no key {id_col!r} (the id_col); {len(missing)} item(s) lack it"
+            )
     report = push_items(project, items, annotator=annotator, id_col=id_col, on_duplicate=on_duplicate)
     if due_at is not None and report.get("batch") is not None:
         set_due(project, int(report["batch"]), due_at)

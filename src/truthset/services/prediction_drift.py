@@ -43,28 +43,35 @@ def _inputs(frame: pd.DataFrame, fields: list[str], option: str, text_column: st
 
     if len(fields) == 1 and (text_column is not None or fields[0] not in frame.columns):
         if text_column is not None and text_column not in frame.columns:
-            raise InvalidInput(f"--text-column {text_column!r} is not a column of {option}; its columns are "
-                               f"{list(frame.columns)[:20]}")
+            raise InvalidInput(
+                f"--text-column {text_column!r} is not a column of {option}; its columns are {list(frame.columns)[:20]}"
+            )
         lower = {str(c).lower(): c for c in frame.columns}
         found = text_column or next((lower[c.lower()] for c in (fields[0], *TEXT_COLUMNS) if c.lower() in lower), None)
         if found is not None:
             frame = frame.rename(columns={found: fields[0]})
     missing = [f for f in fields if f not in frame.columns]
     if missing:
-        raise InvalidInput(f"{option}: the model reads the field(s) {missing}, which the data lacks; its columns "
-                           f"are {list(frame.columns)[:20]} (name the text column with --text-column)")
+        raise InvalidInput(
+            f"{option}: the model reads the field(s) {missing}, which the data lacks; its columns "
+            f"are {list(frame.columns)[:20]} (name the text column with --text-column)"
+        )
     records = frame[fields].to_dict("records")
     return [text_of({k: (None if pd.isna(v) else v) for k, v in r.items()}, fields) for r in records]
 
 
 def _explain(proba: npt.NDArray[np.float64], classes: list[str]) -> dict[str, Any]:
     top = proba.argmax(axis=1)
-    return {"n": int(len(proba)), "mean_confidence": float(proba.max(axis=1).mean()),
-            "predicted_share": {c: float(np.mean(top == j)) for j, c in enumerate(classes)}}
+    return {
+        "n": int(len(proba)),
+        "mean_confidence": float(proba.max(axis=1).mean()),
+        "predicted_share": {c: float(np.mean(top == j)) for j, c in enumerate(classes)},
+    }
 
 
-def compare_predictions(project: Project, run_id: int | None, reference: str, current: str, *,
-                        text_column: str | None = None) -> dict[str, Any]:
+def compare_predictions(
+    project: Project, run_id: int | None, reference: str, current: str, *, text_column: str | None = None
+) -> dict[str, Any]:
     """Drift of the run's predictions between ``reference`` and ``current`` (files or batch ids);
     ``text_column``: the files' column holding the model's input (default: as the import finds it;
     a batch's items hold the model's fields already).
@@ -85,11 +92,24 @@ def compare_predictions(project: Project, run_id: int | None, reference: str, cu
         frame, name = drift_svc.side(project, spec, option)
         if frame.empty:
             raise InvalidInput(f"{option} {spec!r}: no rows to predict on")
-        sides[option] = (full_proba(model, _inputs(frame, fields, option, text_column if drift_svc.is_file(spec) else None), classes), name)
+        sides[option] = (
+            full_proba(
+                model, _inputs(frame, fields, option, text_column if drift_svc.is_file(spec) else None), classes
+            ),
+            name,
+        )
     (ref, ref_name), (cur, cur_name) = sides["--reference"], sides["--current"]
     report = prediction_drift(ref, cur, labels=classes, thresholds=drift_svc.thresholds(project))
     a, b = _explain(ref, classes), _explain(cur, classes)
-    return {"run": int(run["id"]), "reference": ref_name, "current": cur_name, "n_reference": a["n"],
-            "n_current": b["n"], **report.to_dict(),
-            "mean_confidence_reference": a["mean_confidence"], "mean_confidence_current": b["mean_confidence"],
-            "predicted_share_reference": a["predicted_share"], "predicted_share_current": b["predicted_share"]}
+    return {
+        "run": int(run["id"]),
+        "reference": ref_name,
+        "current": cur_name,
+        "n_reference": a["n"],
+        "n_current": b["n"],
+        **report.to_dict(),
+        "mean_confidence_reference": a["mean_confidence"],
+        "mean_confidence_current": b["mean_confidence"],
+        "predicted_share_reference": a["predicted_share"],
+        "predicted_share_current": b["predicted_share"],
+    }

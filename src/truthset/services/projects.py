@@ -76,8 +76,7 @@ def find_root(start: Path | None = None) -> Path:
         if (folder / PROJECT_FILE).is_file():
             return folder
     raise ProjectNotFound(
-        f"no {PROJECT_FILE} in {here} or any folder above it; run 'truthset init DIR' "
-        "or pass --project DIR"
+        f"no {PROJECT_FILE} in {here} or any folder above it; run 'truthset init DIR' or pass --project DIR"
     )
 
 
@@ -141,9 +140,11 @@ def init_project(
     for label in labels:
         first = seen.get(name_key(label))
         if first is not None:
-            same = "twice" if first == label else (
-                f"twice, as {first!r} and {label!r} (names are compared ignoring case, Unicode form "
-                "and spacing)")
+            same = (
+                "twice"
+                if first == label
+                else (f"twice, as {first!r} and {label!r} (names are compared ignoring case, Unicode form and spacing)")
+            )
             raise InvalidInput(f"--labels lists a label {same}: {labels}; give each label once")
         seen[name_key(label)] = label
     project_name = name or _NAME.sub("-", root.resolve().name).strip("-") or "project"

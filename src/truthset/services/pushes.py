@@ -33,12 +33,16 @@ def _image_of(project: Project, index: int, item: dict[str, Any], uploads: dict[
     where = f"items[{index}]"
     for key in (IMAGE_FIELD, project.config.text_field):
         if key in item:
-            raise InvalidInput(f"field '{where}.{key}': a pushed item cannot name a file on the server; "
-                               "send the image's bytes as image_base64 or an allowed URL as image_url")
+            raise InvalidInput(
+                f"field '{where}.{key}': a pushed item cannot name a file on the server; "
+                "send the image's bytes as image_base64 or an allowed URL as image_url"
+            )
     given = [k for k in IMAGE_KEYS if item.get(k) is not None]
     if len(given) != 1:
-        raise InvalidInput(f"field '{where}': give the image as exactly one of image_base64 (the bytes, "
-                           "base64) or image_url (an http(s) URL of a host in media.allowed_url_hosts)")
+        raise InvalidInput(
+            f"field '{where}': give the image as exactly one of image_base64 (the bytes, "
+            "base64) or image_url (an http(s) URL of a host in media.allowed_url_hosts)"
+        )
     key = given[0]
     value = item[key]
     if not isinstance(value, str):
@@ -57,8 +61,14 @@ def _image_of(project: Project, index: int, item: dict[str, Any], uploads: dict[
     return info.location
 
 
-def push_items(project: Project, items: list[dict[str, Any]], *, annotator: str = "api", id_col: str | None = None,
-               on_duplicate: str = "merge") -> dict[str, Any]:
+def push_items(
+    project: Project,
+    items: list[dict[str, Any]],
+    *,
+    annotator: str = "api",
+    id_col: str | None = None,
+    on_duplicate: str = "merge",
+) -> dict[str, Any]:
     """Import pushed items (idempotent: content already present is not added twice); the report.
     ``id_col`` and ``on_duplicate`` are the import's options of the same names."""
     is_image = project.task == IMAGE_TASK
@@ -71,11 +81,17 @@ def push_items(project: Project, items: list[dict[str, Any]], *, annotator: str 
             continue
         extra = [k for k in IMAGE_KEYS if k in item]
         if extra:
-            raise InvalidInput(f"field 'items[{index}].{extra[0]}': this project has no images "
-                               f"(its task is {project.task})")
+            raise InvalidInput(
+                f"field 'items[{index}].{extra[0]}': this project has no images (its task is {project.task})"
+            )
         rows.append(item)
-    options = ImportOptions(format="jsonl", annotator=annotator, text_col=IMAGE_FIELD if is_image else None,
-                            id_col=id_col, on_duplicate=on_duplicate)
+    options = ImportOptions(
+        format="jsonl",
+        annotator=annotator,
+        text_col=IMAGE_FIELD if is_image else None,
+        id_col=id_col,
+        on_duplicate=on_duplicate,
+    )
     policy = media_policy(project, None, uploads) if is_image else None
     with tempfile.TemporaryDirectory(prefix="truthset-push-") as folder:
         path = Path(folder) / "items.jsonl"

@@ -64,20 +64,27 @@ class Judgements:
 
     def summary(self) -> dict[str, Any]:
         df = self.frame
-        return {"items": int(df["item"].nunique()), "annotations": int(len(df)),
-                "annotators": int(df["annotator"].nunique()), "set_aside": self.set_aside,
-                "set_aside_examples": self.set_aside_examples}
+        return {
+            "items": int(df["item"].nunique()),
+            "annotations": int(len(df)),
+            "annotators": int(df["annotator"].nunique()),
+            "set_aside": self.set_aside,
+            "set_aside_examples": self.set_aside_examples,
+        }
 
     def set_aside_warning(self) -> list[str]:
         if not self.set_aside:
             return []
         eg = ", ".join(f"item {e['item']!r} by {e['annotator']!r}" for e in self.set_aside_examples)
-        return [f"{self.set_aside:,} earlier judgement(s) set aside: where an annotator judged an item "
-                f"more than once, only their latest counts (e.g. {eg})"]
+        return [
+            f"{self.set_aside:,} earlier judgement(s) set aside: where an annotator judged an item "
+            f"more than once, only their latest counts (e.g. {eg})"
+        ]
 
 
-def latest_judgements(frame: pd.DataFrame, *, names: dict[int, str] | None = None,
-                      ground_truth: np.ndarray | None = None) -> Judgements:
+def latest_judgements(
+    frame: pd.DataFrame, *, names: dict[int, str] | None = None, ground_truth: np.ndarray | None = None
+) -> Judgements:
     """Keep each annotator's last row per item (rows in time order); count the others."""
     earlier = frame.duplicated(["item", "annotator"], keep="last").to_numpy()
     names = names or {}
@@ -87,8 +94,9 @@ def latest_judgements(frame: pd.DataFrame, *, names: dict[int, str] | None = Non
         out.frame = frame.loc[~earlier].reset_index(drop=True)
         out.ground_truth = None if ground_truth is None else ground_truth[~earlier]
         eg = frame.loc[earlier, ["item", "annotator"]].head(3)
-        out.set_aside_examples = [{"item": out.name(i), "annotator": str(a)}
-                                  for i, a in zip(eg["item"], eg["annotator"])]
+        out.set_aside_examples = [
+            {"item": out.name(i), "annotator": str(a)} for i, a in zip(eg["item"], eg["annotator"])
+        ]
     return out
 
 
@@ -113,8 +121,9 @@ def project_annotations(project: Project) -> Judgements:
     with project.store.read() as tx:
         rows = repo_quality.labelled_judgements(tx, project.id, JUDGEMENT_SOURCES)
         names = dict(repo_quality.external_ids(tx, project.id))
-    frame = pd.DataFrame([(item, annotator, label) for item, annotator, label, _ in rows],
-                         columns=["item", "annotator", "label"])
+    frame = pd.DataFrame(
+        [(item, annotator, label) for item, annotator, label, _ in rows], columns=["item", "annotator", "label"]
+    )
     truth = np.fromiter((_is_ground_truth(meta) for *_, meta in rows), dtype=bool, count=len(rows))
     return latest_judgements(frame, names=names, ground_truth=truth)
 
@@ -124,8 +133,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"{path}: no such file")
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
     try:
-        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype=str,
-                           keep_default_na=False)
+        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise InvalidInput(f"{path}: cannot read it as CSV/TSV: {exc}") from exc
 
@@ -148,8 +156,10 @@ def read_answers(path: Path, *, item_col: str, annotator_col: str, label_col: st
     empty = (df == "").any(axis=1).to_numpy()
     if empty.any():
         lines = (np.flatnonzero(empty)[:5] + 2).tolist()
-        raise InvalidInput(f"{path}: {int(empty.sum())} row(s) with an empty item, annotator or label "
-                           f"(lines {lines}); fill or remove them")
+        raise InvalidInput(
+            f"{path}: {int(empty.sum())} row(s) with an empty item, annotator or label "
+            f"(lines {lines}); fill or remove them"
+        )
     return latest_judgements(df)
 
 
@@ -164,8 +174,10 @@ def dataset_hash(df: pd.DataFrame) -> str:
 
 # -- agreement ------------------------------------------------------------------------------
 
-def agreement_report(j: Judgements, *, level: str, n_boot: int = 1000, seed: int = 0,
-                     confidence: float = 0.95) -> dict[str, Any]:
+
+def agreement_report(
+    j: Judgements, *, level: str, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, Any]:
     """Agreement coefficients with bootstrap confidence intervals over items.
 
     A coefficient that does not apply to the data is not silently dropped: ``left_out``
@@ -178,40 +190,49 @@ def agreement_report(j: Judgements, *, level: str, n_boot: int = 1000, seed: int
     df = j.frame
     if df.empty:
         raise InvalidInput("there are no annotations to compare; import or annotate first")
-    out: dict[str, Any] = {**j.summary(), "level": level, "confidence": confidence, "metrics": [],
-                           "left_out": []}
+    out: dict[str, Any] = {**j.summary(), "level": level, "confidence": confidence, "metrics": [], "left_out": []}
     per_item = df.groupby("item", sort=False)["annotator"].size()
     out["items_with_2plus"] = int((per_item >= 2).sum())
     wanted = ["percent_agreement", "krippendorff_alpha", "randolph_kappa"]
     if per_item.nunique() == 1:
         wanted.insert(1, "fleiss_kappa")
     else:
-        out["left_out"].append({
-            "metric": "fleiss_kappa",
-            "reason": f"items have unequal numbers of judgements ({int(per_item.min())} to "
-                      f"{int(per_item.max())}); Fleiss' kappa needs the same number on every item. "
-                      "Krippendorff's alpha and Randolph's kappa allow it.",
-        })
+        out["left_out"].append(
+            {
+                "metric": "fleiss_kappa",
+                "reason": f"items have unequal numbers of judgements ({int(per_item.min())} to "
+                f"{int(per_item.max())}); Fleiss' kappa needs the same number on every item. "
+                "Krippendorff's alpha and Randolph's kappa allow it.",
+            }
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for name in wanted:
             opts = {"level": level} if name == "krippendorff_alpha" else {}
             ci = agreement_ci(name, df, n_boot=n_boot, confidence=confidence, seed=seed, **opts)
-            out["metrics"].append({"metric": name, "value": _f(ci.value), "ci_low": _f(ci.ci_low),
-                                   "ci_high": _f(ci.ci_high)})
+            out["metrics"].append(
+                {"metric": name, "value": _f(ci.value), "ci_low": _f(ci.ci_low), "ci_high": _f(ci.ci_high)}
+            )
         if level == "nominal":
             per_label = per_label_agreement(df)
-            out["per_label"] = [{"label": str(rec.pop("label")), **{c: _plain(v) for c, v in rec.items()}}
-                                for rec in per_label.rename_axis("label").reset_index().to_dict("records")]
+            out["per_label"] = [
+                {"label": str(rec.pop("label")), **{c: _plain(v) for c, v in rec.items()}}
+                for rec in per_label.rename_axis("label").reset_index().to_dict("records")
+            ]
             pair = pairwise_cohen_kappa(df)
             vals = pair.to_numpy()[~np.eye(len(pair), dtype=bool)]
             vals = vals[~np.isnan(vals)]
             out["pairwise_cohen_kappa"] = {
-                "pairs": int(len(vals) // 2), "mean": _f(vals.mean()) if len(vals) else None,
-                "min": _f(vals.min()) if len(vals) else None, "max": _f(vals.max()) if len(vals) else None,
+                "pairs": int(len(vals) // 2),
+                "mean": _f(vals.mean()) if len(vals) else None,
+                "min": _f(vals.min()) if len(vals) else None,
+                "max": _f(vals.max()) if len(vals) else None,
             }
-    out["warnings"] = (j.set_aside_warning() + [f"{x['metric']} left out: {x['reason']}" for x in out["left_out"]]
-                       + sorted({str(w.message) for w in caught}))
+    out["warnings"] = (
+        j.set_aside_warning()
+        + [f"{x['metric']} left out: {x['reason']}" for x in out["left_out"]]
+        + sorted({str(w.message) for w in caught})
+    )
     return out
 
 
@@ -235,6 +256,7 @@ def _f(x: Any) -> float | None:
 
 # -- aggregation ----------------------------------------------------------------------------
 
+
 def make_model(method: str, *, seed: int = 0) -> Any:
     """The estimator for a ``--method`` name, seeded where it draws random numbers."""
     from truthset import quality
@@ -245,8 +267,9 @@ def make_model(method: str, *, seed: int = 0) -> Any:
     return cls(random_state=seed) if "random_state" in cls().get_params() else cls()
 
 
-def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool = False,
-              seed: int = 0) -> tuple[Any, dict[str, Any]]:
+def aggregate(
+    j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool = False, seed: int = 0
+) -> tuple[Any, dict[str, Any]]:
     """Fit an aggregator; report it beside majority vote (and against gold when given).
 
     ``gold`` is a :class:`truthset.services.gold.GoldLabels` (or None). Gold labels are used
@@ -271,7 +294,9 @@ def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool 
     per_item = df.groupby("item", sort=False)["annotator"].size()
     single = int((per_item == 1).sum())
     report: dict[str, Any] = {
-        **j.summary(), "method": method, "estimator": type(model).__name__,
+        **j.summary(),
+        "method": method,
+        "estimator": type(model).__name__,
         "agreement_with_majority": _f((labels == majority.reindex(labels.index)).mean()),
         "iterations": int(getattr(model, "n_iter_", 0) or 0),
         "gold_used_in_fit": fit_gold is not None,
@@ -279,12 +304,13 @@ def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool 
     }
     warn = j.set_aside_warning()
     if single == len(per_item):
-        warn.append("every item has a single judgement: the consensus only copies it, and annotator "
-                    "reliability cannot be estimated without overlap. Have items judged by 2+ annotators "
-                    "(queue.overlap in truthset.yaml) before aggregating.")
+        warn.append(
+            "every item has a single judgement: the consensus only copies it, and annotator "
+            "reliability cannot be estimated without overlap. Have items judged by 2+ annotators "
+            "(queue.overlap in truthset.yaml) before aggregating."
+        )
     elif single:
-        warn.append(f"{single:,} of {len(per_item):,} items have a single judgement: their consensus is "
-                    "that judgement")
+        warn.append(f"{single:,} of {len(per_item):,} items have a single judgement: their consensus is that judgement")
     if gold is not None and truth is not None:
         report.update(gold.summary())
         common = labels.index.intersection(truth.index)
@@ -300,21 +326,35 @@ def aggregate(j: Judgements, method: str, *, gold: Any = None, clamp_gold: bool 
     return model, report
 
 
-def store_consensus(project: Project, model: Any, method: str, df: pd.DataFrame, report: dict[str, Any],
-                    *, seed: int) -> int:
+def store_consensus(
+    project: Project, model: Any, method: str, df: pd.DataFrame, report: dict[str, Any], *, seed: int
+) -> int:
     """Record a QC run and its consensus label per item; returns the run id."""
     posterior = model.probas_.max(axis=1)
-    config = {"method": method, "estimator": type(model).__name__,
-              "params": {k: repr(v) for k, v in getattr(model, "get_params", dict)().items()}}
-    labels = [(int(item), json.dumps(str(label), ensure_ascii=False), float(posterior.loc[item]))
-              for item, label in model.labels_.items()]
+    config = {
+        "method": method,
+        "estimator": type(model).__name__,
+        "params": {k: repr(v) for k, v in getattr(model, "get_params", dict)().items()},
+    }
+    labels = [
+        (int(item), json.dumps(str(label), ensure_ascii=False), float(posterior.loc[item]))
+        for item, label in model.labels_.items()
+    ]
     with project.store.write() as tx:
-        return repo_quality.add_consensus_run(tx, project.id, method=method, config=config,
-                                              dataset_hash=dataset_hash(df), seed=seed, metrics=report,
-                                              labels=labels)
+        return repo_quality.add_consensus_run(
+            tx,
+            project.id,
+            method=method,
+            config=config,
+            dataset_hash=dataset_hash(df),
+            seed=seed,
+            metrics=report,
+            labels=labels,
+        )
 
 
 # -- acceptance sampling --------------------------------------------------------------------
+
 
 def batch_item_ids(project: Project, batch: int) -> list[int]:
     """The ids of the items import batch ``batch`` added, in id order; an error if none."""

@@ -56,15 +56,26 @@ def project_spans(project: Project) -> SpanJudgements:
     cover = pd.DataFrame([(item, annotator) for item, annotator, _, _ in rows], columns=["item", "annotator"])
     latest = ~cover.duplicated(keep="last").to_numpy()
     kept = [r for r, keep in zip(rows, latest) if keep]
-    spans = span_frame([(item, annotator, s["start"], s["end"], s["label"])
-                        for item, annotator, value, _ in kept for s in json.loads(value)])
+    spans = span_frame(
+        [
+            (item, annotator, s["start"], s["end"], s["label"])
+            for item, annotator, value, _ in kept
+            for s in json.loads(value)
+        ]
+    )
     truth = np.fromiter((_is_ground_truth(meta) for *_, meta in kept), dtype=bool, count=len(kept))
-    return SpanJudgements(spans, pd.Series(texts, name="text", dtype=object),
-                          cover.loc[latest].reset_index(drop=True), int((~latest).sum()), truth)
+    return SpanJudgements(
+        spans,
+        pd.Series(texts, name="text", dtype=object),
+        cover.loc[latest].reset_index(drop=True),
+        int((~latest).sum()),
+        truth,
+    )
 
 
-def span_agreement_report(sj: SpanJudgements, *, n_boot: int = 1000, seed: int = 0,
-                          confidence: float = 0.95) -> dict[str, Any]:
+def span_agreement_report(
+    sj: SpanJudgements, *, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, Any]:
     """NER agreement: mean span F1 (exact, overlap), token alpha, and every annotator pair.
 
     The pairs (span F1 with a bootstrap interval over the items both annotated, lowest first)
@@ -75,21 +86,40 @@ def span_agreement_report(sj: SpanJudgements, *, n_boot: int = 1000, seed: int =
     spans, coverage = sj.spans, sj.coverage
     if spans.empty:
         raise InvalidInput("there are no spans to compare; import or annotate first")
-    out: dict[str, Any] = {"items": int(coverage["item"].nunique()), "spans": int(len(spans)),
-                           "annotators": int(coverage["annotator"].nunique()), "set_aside": sj.set_aside,
-                           "confidence": confidence, "pairs": []}
+    out: dict[str, Any] = {
+        "items": int(coverage["item"].nunique()),
+        "spans": int(len(spans)),
+        "annotators": int(coverage["annotator"].nunique()),
+        "set_aside": sj.set_aside,
+        "confidence": confidence,
+        "pairs": [],
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for match in ("exact", "overlap"):
-            table = pairwise_span_f1_ci(spans, match=match, coverage=coverage, n_boot=n_boot,
-                                        confidence=confidence, seed=seed)
+            table = pairwise_span_f1_ci(
+                spans, match=match, coverage=coverage, n_boot=n_boot, confidence=confidence, seed=seed
+            )
             vals = table["f1"].dropna()
             out[f"span_f1_{match}"] = _f(vals.mean()) if len(vals) else None
-            out["pairs"] += [{"match": match, "annotator_a": str(r.annotator_a), "annotator_b": str(r.annotator_b),
-                              "items": int(r.items), "spans_a": int(r.spans_a), "spans_b": int(r.spans_b),
-                              "f1": _f(r.f1), "ci_low": _f(r.ci_low), "ci_high": _f(r.ci_high)}
-                             for r in table.itertuples()]
+            out["pairs"] += [
+                {
+                    "match": match,
+                    "annotator_a": str(r.annotator_a),
+                    "annotator_b": str(r.annotator_b),
+                    "items": int(r.items),
+                    "spans_a": int(r.spans_a),
+                    "spans_b": int(r.spans_b),
+                    "f1": _f(r.f1),
+                    "ci_low": _f(r.ci_low),
+                    "ci_high": _f(r.ci_high),
+                }
+                for r in table.itertuples()
+            ]
         out["token_alpha"] = _f(token_alpha(spans, sj.texts, coverage=coverage))
-    out["warnings"] = ([f"{sj.set_aside:,} earlier annotation(s) set aside: only each annotator's latest "
-                        "annotation of an item counts"] if sj.set_aside else []) + sorted({str(w.message) for w in caught})
+    out["warnings"] = (
+        [f"{sj.set_aside:,} earlier annotation(s) set aside: only each annotator's latest annotation of an item counts"]
+        if sj.set_aside
+        else []
+    ) + sorted({str(w.message) for w in caught})
     return out

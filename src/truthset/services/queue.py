@@ -42,8 +42,20 @@ from truthset.store.queue import (
 from truthset.store.queue.upkeep import release_expired
 from truthset.store.store import Transaction
 
-__all__ = ["MAX_LEAD_TIME", "SKIP_REASONS", "STATS_EVERY", "SWEEP_EVERY", "Task", "answer_of", "draws_gold",
-           "next_task", "release_expired", "skip", "submit", "submit_and_next"]
+__all__ = [
+    "MAX_LEAD_TIME",
+    "SKIP_REASONS",
+    "STATS_EVERY",
+    "SWEEP_EVERY",
+    "Task",
+    "answer_of",
+    "draws_gold",
+    "next_task",
+    "release_expired",
+    "skip",
+    "submit",
+    "submit_and_next",
+]
 SKIP_REASONS = ("ambiguous", "broken data", "guideline gap", "other")
 #: the gold draw's randomness: from the operating system, so that no annotator can work out
 #: from what they see (their user id, their assignment ids) when a gold item comes
@@ -63,18 +75,30 @@ class Task:
     progress: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"assignment_id": self.assignment_id, "item_id": self.item_id, "data": self.payload,
-                "leased_until": self.leased_until.isoformat(), "prelabel": self.prelabel,
-                "reason": self.reason, "progress": self.progress}
+        return {
+            "assignment_id": self.assignment_id,
+            "item_id": self.item_id,
+            "data": self.payload,
+            "leased_until": self.leased_until.isoformat(),
+            "prelabel": self.prelabel,
+            "reason": self.reason,
+            "progress": self.progress,
+        }
 
 
 def _task(row: Any) -> Task:
     """The task of a row with the columns of ``store.queue.statements.TASK``."""
     payload = json.loads(row.payload)
     payload.pop("_sha256", None)
-    return Task(assignment_id=row.id, item_id=row.item_id, payload=payload, leased_until=row.leased_until,
-                prelabel=None if row.prelabel is None else json.loads(row.prelabel), reason=row.reason,
-                progress={"done": int(row.done)})
+    return Task(
+        assignment_id=row.id,
+        item_id=row.item_id,
+        payload=payload,
+        leased_until=row.leased_until,
+        prelabel=None if row.prelabel is None else json.loads(row.prelabel),
+        reason=row.reason,
+        progress={"done": int(row.done)},
+    )
 
 
 def _task_or_none(row: Any | None) -> Task | None:
@@ -84,8 +108,14 @@ def _task_or_none(row: Any | None) -> Task | None:
 def policy(project: Project) -> QueuePolicy:
     """The project's queue settings as the store takes them."""
     q = project.config.queue
-    return QueuePolicy(project_id=project.id, overlap=q.overlap, order=q.order, lease_minutes=q.lease_minutes,
-                       max_per_annotator=q.max_per_annotator, schema_version=project.schema_version)
+    return QueuePolicy(
+        project_id=project.id,
+        overlap=q.overlap,
+        order=q.order,
+        lease_minutes=q.lease_minutes,
+        max_per_annotator=q.max_per_annotator,
+        schema_version=project.schema_version,
+    )
 
 
 def draws_gold(project: Project) -> bool:
@@ -123,8 +153,7 @@ def _usual(project: Project, now: datetime) -> bool:
     held, a gold item when drawn, or the first regular item of all (not from a batch with a due
     date, a re-annotation, or past a per-annotator limit); and no periodic work is due."""
     state = project.queue_state
-    return not (project.config.queue.max_per_annotator is not None or state.due_batches
-                or state.any_due(now))
+    return not (project.config.queue.max_per_annotator is not None or state.due_batches or state.any_due(now))
 
 
 def _transaction(project: Project, conn: Transaction | None) -> Any:
@@ -139,8 +168,9 @@ def _one_statement(conn: Transaction | None) -> bool:
     return conn is not None and postgres.autocommits(conn)
 
 
-def next_task(project: Project, user_id: int, *, now: datetime | None = None,
-              conn: Transaction | None = None) -> Task | None:
+def next_task(
+    project: Project, user_id: int, *, now: datetime | None = None, conn: Transaction | None = None
+) -> Task | None:
     """Lease the next item for ``user_id`` (or return the one they already hold).
 
     ``conn`` (every function here takes one): run in the caller's transaction on it, or, if it
@@ -159,16 +189,33 @@ def next_task(project: Project, user_id: int, *, now: datetime | None = None,
         return _task_or_none(general.next_task(tx, pol, project.queue_state, user_id, now, gold=gold))
 
 
-def submit(project: Project, user_id: int, assignment_id: int, value: Any, *, lead_time: float | None = None,
-           now: datetime | None = None, conn: Transaction | None = None) -> int:
+def submit(
+    project: Project,
+    user_id: int,
+    assignment_id: int,
+    value: Any,
+    *,
+    lead_time: float | None = None,
+    now: datetime | None = None,
+    conn: Transaction | None = None,
+) -> int:
     """Store the annotation for a leased assignment; a retried submit returns the same id."""
     now = now or utcnow()
     with _transaction(project, conn) as tx:
         return general.submit(tx, policy(project), user_id, assignment_id, _check(project, value), lead_time, now)[0]
 
 
-def _submit_at_once(conn: Transaction, project: Project, pol: QueuePolicy, user_id: int, assignment_id: int,
-                    value: Any, lead_time: float | None, now: datetime, gold: bool) -> Any | None:
+def _submit_at_once(
+    conn: Transaction,
+    project: Project,
+    pol: QueuePolicy,
+    user_id: int,
+    assignment_id: int,
+    value: Any,
+    lead_time: float | None,
+    now: datetime,
+    gold: bool,
+) -> Any | None:
     """The usual submission as one statement: its row (``annotation_id`` and the next task's
     columns, ``id`` None if no item was free or none is left), or None if nothing was stored
     (not the usual case, or not the user's open lease any more): the general path answers."""
@@ -185,15 +232,28 @@ def _submit_at_once(conn: Transaction, project: Project, pol: QueuePolicy, user_
         _, value_json, label = answer_of(project, value, payload)
     except InvalidInput:
         return None  # reported by the general path, after the checks that come first there
-    params = {**at_once.params(pol.project_id, user_id, pol.overlap, now, now + pol.lease), "b_aid": assignment_id,
-              "value": value_json, "label": label, "schema_version": pol.schema_version, "lead_time": lead_time}
+    params = {
+        **at_once.params(pol.project_id, user_id, pol.overlap, now, now + pol.lease),
+        "b_aid": assignment_id,
+        "value": value_json,
+        "label": label,
+        "schema_version": pol.schema_version,
+        "lead_time": lead_time,
+    }
     row = at_once.run(conn, pol.order, True, gold, params)
     return row if row is not None and row.annotation_id is not None else None
 
 
-def submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any, *,
-                    lead_time: float | None = None, now: datetime | None = None,
-                    conn: Transaction | None = None) -> tuple[int, Task | None]:
+def submit_and_next(
+    project: Project,
+    user_id: int,
+    assignment_id: int,
+    value: Any,
+    *,
+    lead_time: float | None = None,
+    now: datetime | None = None,
+    conn: Transaction | None = None,
+) -> tuple[int, Task | None]:
     """``submit`` then ``next_task``: one request for the client, one transaction for the store.
 
     (On the server's PostgreSQL connections, when no item is free at that instant, the answer
@@ -212,22 +272,31 @@ def submit_and_next(project: Project, user_id: int, assignment_id: int, value: A
         if row is not None:  # stored; no item free at that instant, or none left: ask the general way
             with _transaction(project, conn) as tx:
                 return int(row.annotation_id), _task_or_none(
-                    general.next_task(tx, pol, project.queue_state, user_id, now, gold=gold))
+                    general.next_task(tx, pol, project.queue_state, user_id, now, gold=gold)
+                )
     with _transaction(project, conn) as tx:
         annotation_id, held = general.submit(tx, pol, user_id, assignment_id, _check(project, value), lead_time, now)
         return annotation_id, _task_or_none(
-            general.next_task(tx, pol, project.queue_state, user_id, now, held=held, gold=gold))
+            general.next_task(tx, pol, project.queue_state, user_id, now, held=held, gold=gold)
+        )
 
 
-def skip(project: Project, user_id: int, assignment_id: int, reason: str, *, note: str = "",
-         now: datetime | None = None, conn: Transaction | None = None) -> int:
+def skip(
+    project: Project,
+    user_id: int,
+    assignment_id: int,
+    reason: str,
+    *,
+    note: str = "",
+    now: datetime | None = None,
+    conn: Transaction | None = None,
+) -> int:
     """Give an item back with a reason; the reason is recorded as a data issue. Returns its id."""
     if reason not in SKIP_REASONS:
         raise InvalidInput(f"field 'reason': {reason!r}; use one of {', '.join(SKIP_REASONS)}")
     now = now or utcnow()
     with _transaction(project, conn) as tx:
         return general.skip(tx, policy(project), user_id, assignment_id, reason, note, now)
-
 
 
 # --------------------------------------------------------------------------- the server's path
@@ -237,8 +306,9 @@ async def serve_next_task(project: Project, user_id: int) -> Task | None:
     return await project.store.serve(next_task, project, user_id)
 
 
-async def serve_submit_and_next(project: Project, user_id: int, assignment_id: int, value: Any,
-                                lead_time: float | None) -> tuple[int, Task | None]:
+async def serve_submit_and_next(
+    project: Project, user_id: int, assignment_id: int, value: Any, lead_time: float | None
+) -> tuple[int, Task | None]:
     """:func:`submit_and_next` for a server request (see :func:`serve_next_task`)."""
     return await project.store.serve(submit_and_next, project, user_id, assignment_id, value, lead_time=lead_time)
 

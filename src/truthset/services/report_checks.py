@@ -21,10 +21,12 @@ from truthset.store.repo import findings as repo_findings
 from truthset.store.repo import reporting as repo
 
 #: checks that find duplicated data (the data card's duplicates section), in report order
-DUPLICATE_CHECKS = {"exact_duplicates": "exact duplicates (same normalised text)",
-                    "near_duplicates": "near duplicates (small edits)",
-                    "label_conflicts": "copies with conflicting labels",
-                    "leakage": "copies across splits"}
+DUPLICATE_CHECKS = {
+    "exact_duplicates": "exact duplicates (same normalised text)",
+    "near_duplicates": "near duplicates (small edits)",
+    "label_conflicts": "copies with conflicting labels",
+    "leakage": "copies across splits",
+}
 #: clusters listed per duplicate check
 MAX_CLUSTERS = 10
 #: metrics of a run the quality report shows, in this order, where the run has them
@@ -36,10 +38,18 @@ def check_rows(project: Project) -> list[dict[str, Any]]:
     items they concern, how many were sent to review, and when the check last wrote them."""
     with project.store.read() as tx:
         rows = repo.check_summary(tx, project.id)
-    return [{"check": str(r.check), "severity": str(r.severity), "open_findings": int(r.open or 0),
-             "judged_findings": int(r.findings) - int(r.open or 0), "items": int(r.items or 0),
-             "sent_to_review": int(r.sent or 0), "checked": as_utc(r.checked_at).strftime("%Y-%m-%d %H:%M")}
-            for r in rows]
+    return [
+        {
+            "check": str(r.check),
+            "severity": str(r.severity),
+            "open_findings": int(r.open or 0),
+            "judged_findings": int(r.findings) - int(r.open or 0),
+            "items": int(r.items or 0),
+            "sent_to_review": int(r.sent or 0),
+            "checked": as_utc(r.checked_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        for r in rows
+    ]
 
 
 def duplicate_facts(project: Project) -> dict[str, Any]:
@@ -59,8 +69,13 @@ def duplicate_facts(project: Project) -> dict[str, Any]:
                 for f in found[:MAX_CLUSTERS]:
                     detail = json.loads(f.detail or "{}")
                     ids = [str(i) for i in detail.get("ids", [])]
-                    clusters.append({"kind": check.replace("_", " "), "items": int(f.n_items),
-                                     "ids": ", ".join(ids[:8]) + (" …" if int(f.n_items) > 8 else "")})
+                    clusters.append(
+                        {
+                            "kind": check.replace("_", " "),
+                            "items": int(f.n_items),
+                            "ids": ", ".join(ids[:8]) + (" …" if int(f.n_items) > 8 else ""),
+                        }
+                    )
     return {"counts": counts, "clusters": clusters, "checked": bool(by_check)}
 
 
@@ -73,19 +88,33 @@ def latest_run(project: Project) -> dict[str, Any] | None:
         return None
     split = run.get("split") or {}
     description = split.get("description") or {}
-    sizes = [{"side": name, "items": len(split.get(side) or [])}
-             for side, name in (("train", "train"), ("val", "validation"), ("test", "test"))]
+    sizes = [
+        {"side": name, "items": len(split.get(side) or [])}
+        for side, name in (("train", "train"), ("val", "validation"), ("test", "test"))
+    ]
     metrics = run.get("metrics") or {}
     headline = []
     for name in HEADLINE_METRICS:
         value = metrics.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            headline.append({"metric": name, "value": value, "value_ci_low": metrics.get(f"{name}_ci_low"),
-                             "value_ci_high": metrics.get(f"{name}_ci_high")})
+            headline.append(
+                {
+                    "metric": name,
+                    "value": value,
+                    "value_ci_low": metrics.get(f"{name}_ci_low"),
+                    "value_ci_high": metrics.get(f"{name}_ci_high"),
+                }
+            )
     method = str(description.get("method", "unknown"))
     created = run.get("created_at")
-    return {"run": int(run["id"]), "created": as_utc(created).strftime("%Y-%m-%d %H:%M") if created else None,
-            "method": method,
-            "seed": description.get("seed", run.get("seed")), "frozen_test": method == "frozen_test",
-            "sizes": sizes, "n_test": metrics.get("n_test", sizes[2]["items"]), "metrics": headline,
-            "dataset_hash": str(run.get("dataset_hash", ""))[:12]}
+    return {
+        "run": int(run["id"]),
+        "created": as_utc(created).strftime("%Y-%m-%d %H:%M") if created else None,
+        "method": method,
+        "seed": description.get("seed", run.get("seed")),
+        "frozen_test": method == "frozen_test",
+        "sizes": sizes,
+        "n_test": metrics.get("n_test", sizes[2]["items"]),
+        "metrics": headline,
+        "dataset_hash": str(run.get("dataset_hash", ""))[:12],
+    }

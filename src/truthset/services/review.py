@@ -39,8 +39,9 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
         return []
     out: dict[int, dict[str, Any]] = {}
     with project.store.read() as tx:  # on SQLite: no write lock for a read
-        waiting = [("disagreement", repo_review.disagreements_waiting(tx, project.id, limit=limit,
-                                                                      with_gold=with_gold))]
+        waiting = [
+            ("disagreement", repo_review.disagreements_waiting(tx, project.id, limit=limit, with_gold=with_gold))
+        ]
         if with_gold:
             waiting.append(("wrong on gold", repo_review.wrong_on_gold_waiting(tx, project.id, limit=limit)))
         # findings that 'truthset check --send-to-review' sent, by check (services/checks.py)
@@ -50,8 +51,6 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
         for item_id in item_ids:
             out.setdefault(item_id, {"item_id": item_id, "reasons": []})["reasons"].append(why)
     return [out[i] for i in sorted(out)][:limit]
-
-
 
 
 def _mark_current(annotations: list[dict[str, Any]]) -> None:
@@ -79,8 +78,10 @@ def span_votes(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         spans = a["value"] if isinstance(a["value"], list) else []
         for key in dict.fromkeys((s["start"], s["end"], s["label"]) for s in spans if isinstance(s, dict)):
             votes.setdefault(key, []).append(a["annotator"])
-    return [{"start": k[0], "end": k[1], "label": k[2], "annotators": who, "agreed": len(who) == len(judges)}
-            for k, who in sorted(votes.items())]
+    return [
+        {"start": k[0], "end": k[1], "label": k[2], "annotators": who, "agreed": len(who) == len(judges)}
+        for k, who in sorted(votes.items())
+    ]
 
 
 def item_detail(project: Project, item_id: int, *, show_names: bool = True, with_gold: bool = False) -> dict[str, Any]:
@@ -101,18 +102,46 @@ def item_detail(project: Project, item_id: int, *, show_names: bool = True, with
     annotations = []
     for a in anns:
         who = a.annotator if show_names else names.setdefault(a.annotator, f"annotator {len(names) + 1}")
-        annotations.append({"annotation_id": a.id, "annotator": who, "value": json.loads(a.value),
-                            "source": a.source, "lead_time": a.lead_time, "schema_version": a.schema_version})
+        annotations.append(
+            {
+                "annotation_id": a.id,
+                "annotator": who,
+                "value": json.loads(a.value),
+                "source": a.source,
+                "lead_time": a.lead_time,
+                "schema_version": a.schema_version,
+            }
+        )
     _mark_current(annotations)
-    return {"item_id": item.id, "external_id": item.external_id, "data": json.loads(item.payload),
-            "annotations": annotations, "gold": None if gold is None else json.loads(gold),
-            "reviews": [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer,
-                         "correction": None if r.correction is None else json.loads(r.correction)} for r in reviews],
-            "spans": span_votes(annotations) if project.task == "ner" else None}
+    return {
+        "item_id": item.id,
+        "external_id": item.external_id,
+        "data": json.loads(item.payload),
+        "annotations": annotations,
+        "gold": None if gold is None else json.loads(gold),
+        "reviews": [
+            {
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "reviewer": r.reviewer,
+                "correction": None if r.correction is None else json.loads(r.correction),
+            }
+            for r in reviews
+        ],
+        "spans": span_votes(annotations) if project.task == "ner" else None,
+    }
 
 
-def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: str, *, annotation_id: int | None = None,
-                   value: Any = None, reason: str = "") -> int:
+def record_verdict(
+    project: Project,
+    reviewer_id: int,
+    item_id: int,
+    verdict: str,
+    *,
+    annotation_id: int | None = None,
+    value: Any = None,
+    reason: str = "",
+) -> int:
     """Accept or reject an annotation, or correct the item's label (adjudication). Returns the review id."""
     if verdict not in VERDICTS:
         raise InvalidInput(f"field 'verdict': {verdict!r}; use one of {', '.join(VERDICTS)}")
@@ -137,11 +166,27 @@ def record_verdict(project: Project, reviewer_id: int, item_id: int, verdict: st
         correction = None
         if verdict == "correct":
             text = json.loads(item.payload).get(project.config.text_field)
-            canonical = validate_value(project.task, project.config.schema, value,
-                                       text=text if isinstance(text, str) else None)
+            canonical = validate_value(
+                project.task, project.config.schema, value, text=text if isinstance(text, str) else None
+            )
             correction = canonical_json(canonical)
-            repo_review.add_adjudication(tx, project.id, item_id, reviewer_id, value=correction,
-                                         label=canonical if isinstance(canonical, str) else None,
-                                         schema_version=project.schema_version, at=now)
-        return repo_review.add_review(tx, item_id, reviewer_id, verdict=verdict, annotation_id=annotation_id,
-                                      reason=reason, correction=correction, at=now)
+            repo_review.add_adjudication(
+                tx,
+                project.id,
+                item_id,
+                reviewer_id,
+                value=correction,
+                label=canonical if isinstance(canonical, str) else None,
+                schema_version=project.schema_version,
+                at=now,
+            )
+        return repo_review.add_review(
+            tx,
+            item_id,
+            reviewer_id,
+            verdict=verdict,
+            annotation_id=annotation_id,
+            reason=reason,
+            correction=correction,
+            at=now,
+        )

@@ -35,6 +35,11 @@ def test_predictions(project: Project, run_id: int) -> pd.DataFrame:
     """The run's test predictions: ``item_id``, ``label``, ``pred`` and ``proba`` (lists)."""
     with project.store.read() as tx:
         rows = repo_runs.predictions(tx, run_id, "test")
-    return pd.DataFrame({"item_id": [int(r[0]) for r in rows], "label": [json.loads(r[2]) for r in rows],
-                         "pred": [json.loads(r[3]) for r in rows],
-                         "proba": [json.loads(r[4]) if r[4] else None for r in rows]})
+    return pd.DataFrame(
+        {
+            "item_id": [int(r[0]) for r in rows],
+            "label": [json.loads(r[2]) for r in rows],
+            "pred": [json.loads(r[3]) for r in rows],
+            "proba": [json.loads(r[4]) if r[4] else None for r in rows],
+        }
+    )

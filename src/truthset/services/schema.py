@@ -62,13 +62,22 @@ def _migrate_annotations(tx: Transaction, project: Project, mapping: dict[str, s
         if not _mentions(value, names):
             continue
         new = _map_value(value, mapping)
-        batch.append({
-            "project_id": project.id, "item_id": a.item_id, "user_id": a.user_id,
-            "value": canonical_json(new),
-            "label": new if isinstance(new, str) else None, "schema_version": version,
-            "lead_time": a.lead_time, "source": "migration", "batch_id": a.batch_id,
-            "supersedes_id": a.id, "meta": a.meta, "created_at": now,
-        })
+        batch.append(
+            {
+                "project_id": project.id,
+                "item_id": a.item_id,
+                "user_id": a.user_id,
+                "value": canonical_json(new),
+                "label": new if isinstance(new, str) else None,
+                "schema_version": version,
+                "lead_time": a.lead_time,
+                "source": "migration",
+                "batch_id": a.batch_id,
+                "supersedes_id": a.id,
+                "meta": a.meta,
+                "created_at": now,
+            }
+        )
         count += 1
     repo_schema.add_annotations(tx, batch)
     for g in repo_schema.gold_rows(tx, project.id):
@@ -114,7 +123,9 @@ def rename_label(project: Project, old: str, new: str) -> dict[str, Any]:
     schema = project.config.schema.model_copy(deep=True)
     _require(schema, old)
     if schema.label(new) is not None:
-        raise SchemaError(f"label {new!r} already exists; to combine the two use 'truthset schema merge {old} {new} --into {new}'")
+        raise SchemaError(
+            f"label {new!r} already exists; to combine the two use 'truthset schema merge {old} {new} --into {new}'"
+        )
     _refuse_same_name(schema, new, allowed=(old,))
     for i, lab in enumerate(schema.labels):
         if lab.name == old:
@@ -128,8 +139,7 @@ def _unique(values: list[str]) -> list[str]:
 
 def _names_another(text: str, names: set[str], own: str) -> bool:
     """Whether ``text`` mentions (as a whole word, any case) one of ``names`` other than ``own``."""
-    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, flags=re.IGNORECASE)
-               for n in names if n != own)
+    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, flags=re.IGNORECASE) for n in names if n != own)
 
 
 def _merged_label(into: str, target: Label | None, parts: list[Label]) -> tuple[Label, list[str]]:
@@ -142,8 +152,11 @@ def _merged_label(into: str, target: Label | None, parts: list[Label]) -> tuple[
     """
     merged = {p.name for p in parts} | {into}
     base = target or Label(
-        name=into, definition=" / ".join(f"{p.name}: {p.definition}" for p in parts if p.definition),
-        hotkey=parts[0].hotkey if parts else "", color=parts[0].color if parts else "")
+        name=into,
+        definition=" / ".join(f"{p.name}: {p.definition}" for p in parts if p.definition),
+        hotkey=parts[0].hotkey if parts else "",
+        color=parts[0].color if parts else "",
+    )
     own = [base] if target is not None else []
     include = _unique([x for lab in own + parts for x in lab.include])
     exclude, dropped = [], []
@@ -155,8 +168,9 @@ def _merged_label(into: str, target: Label | None, parts: list[Label]) -> tuple[
                 exclude.append(x)
     rules = [target.tie_break] if target is not None and target.tie_break else []
     rules += [f"{p.name}: {p.tie_break}" for p in parts if p.tie_break]
-    return base.model_copy(update={"include": include, "exclude": exclude,
-                                   "tie_break": " / ".join(_unique(rules))}), dropped
+    return base.model_copy(
+        update={"include": include, "exclude": exclude, "tie_break": " / ".join(_unique(rules))}
+    ), dropped
 
 
 def merge_labels(project: Project, sources: list[str], into: str) -> dict[str, Any]:
@@ -205,8 +219,14 @@ def split_label(project: Project, label: str, into: list[str]) -> dict[str, Any]
     new_labels = []
     for k, name in enumerate(into):
         key = old.hotkey if k == 0 else next(spare, "")
-        new_labels.append(Label(name=name, definition=f"Split from {label!r}: {old.definition}".strip(),
-                                hotkey=key, color=PALETTE[(idx + k) % len(PALETTE)] if k else old.color))
+        new_labels.append(
+            Label(
+                name=name,
+                definition=f"Split from {label!r}: {old.definition}".strip(),
+                hotkey=key,
+                color=PALETTE[(idx + k) % len(PALETTE)] if k else old.color,
+            )
+        )
     schema.labels[idx : idx + 1] = new_labels
     return _commit(project, schema, {"op": "split", "label": label, "into": into}, {})
 
@@ -218,8 +238,18 @@ def _queue_split(tx: Transaction, project: Project, label: str, into: list[str],
             items.add(a.item_id)
     now = utcnow()
     reason = f"label {label!r} was split into {', '.join(into)} (schema v{version}); annotate again"
-    rows = [{"project_id": project.id, "item_id": i, "user_id": None, "stage": "annotate",
-             "status": "pending", "reason": reason, "created_at": now} for i in sorted(items)]
+    rows = [
+        {
+            "project_id": project.id,
+            "item_id": i,
+            "user_id": None,
+            "stage": "annotate",
+            "status": "pending",
+            "reason": reason,
+            "created_at": now,
+        }
+        for i in sorted(items)
+    ]
     repo_schema.add_assignments(tx, rows)
     project.queue_state.reannotations_changed()  # the queue looks again at once
     return len(rows)

@@ -16,8 +16,13 @@ def query(project: Project, sql: str, *, limit: int = 1000) -> dict[str, Any]:
     """``columns``, ``rows`` (lists of plain values), ``row_count`` and ``truncated``."""
     result = read_only_query(project.store, sql, limit=limit)
     rows = [[_plain(v) for v in r] for r in result.rows]
-    return {"columns": result.columns, "rows": rows, "row_count": len(rows), "truncated": result.truncated,
-            "project_id": project.id}
+    return {
+        "columns": result.columns,
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": result.truncated,
+        "project_id": project.id,
+    }
 
 
 def views() -> list[str]:

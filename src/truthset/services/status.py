@@ -16,5 +16,4 @@ def status(project: Project) -> dict[str, Any]:
     with project.store.read() as tx:
         counts = repo.status_counts(tx, project.id)
         counts["items_full"] = repo.items_full(tx, project.id)
-    return {"project": project.config.name, "task": project.task, "schema_version": project.schema_version,
-            **counts}
+    return {"project": project.config.name, "task": project.task, "schema_version": project.schema_version, **counts}

@@ -41,8 +41,15 @@ NEAR_THRESHOLD = 0.7
 #: model files live here, under the project folder
 RUNS_DIR = Path(STATE_DIR) / "runs"
 #: the modules whose types a saved baseline may hold (anything else is refused on load)
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "truthset.modeling.", "sklearn_crfsuite.",
-                   "pycrfsuite.")
+TRUSTED_MODULES = (
+    "sklearn.",
+    "numpy.",
+    "scipy.",
+    "builtins.",
+    "truthset.modeling.",
+    "sklearn_crfsuite.",
+    "pycrfsuite.",
+)
 
 
 def _label(value: Any) -> str:
@@ -79,8 +86,18 @@ def load_dataset(project: Project, labels: str | None, fields: list[str]) -> Dat
             data.append(r.data)
             ann.append(r.annotators)
             by_source[str(r.source)] = by_source.get(str(r.source), 0) + 1
-    ds = Dataset(np.asarray(ids, dtype=np.int64), x, np.asarray(y, dtype=object), np.asarray(conf),
-                 data, np.asarray(ann, dtype=np.int64), choice, unlabelled, by_source, targets)
+    ds = Dataset(
+        np.asarray(ids, dtype=np.int64),
+        x,
+        np.asarray(y, dtype=object),
+        np.asarray(conf),
+        data,
+        np.asarray(ann, dtype=np.int64),
+        choice,
+        unlabelled,
+        by_source,
+        targets,
+    )
     return tasks.attach_images(project, ds) if project.task == tasks.IMAGE_TASK else ds
 
 
@@ -100,8 +117,13 @@ def code_version() -> str:
         version = "unknown"
     src = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         commit = out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         commit = ""
@@ -133,8 +155,10 @@ def split_groups(ds: Dataset, *, group_field: str | None, near_threshold: float 
     info: dict[str, Any] = {"near_duplicate_threshold": None}
     if near_threshold is not None and ds.inputs is None and n > 1:
         if not 0 < near_threshold < 1:
-            raise InvalidInput(f"--near-threshold {near_threshold}: give a similarity between 0 and 1 (e.g. 0.7), "
-                               "or 'none' for exact duplicates only")
+            raise InvalidInput(
+                f"--near-threshold {near_threshold}: give a similarity between 0 and 1 (e.g. 0.7), "
+                "or 'none' for exact duplicates only"
+            )
         clusters = near_duplicates(ds.x, threshold=near_threshold).clusters
         info["near_duplicate_threshold"] = near_threshold
     else:
@@ -142,12 +166,17 @@ def split_groups(ds: Dataset, *, group_field: str | None, near_threshold: float 
     codes = clusters.cluster
     if group_field is not None:
         if not any(group_field in d for d in ds.data):
-            raise InvalidInput(f"--group-field {group_field!r}: no item has that field; fields are "
-                               f"{sorted({k for d in ds.data[:100] for k in d})}")
+            raise InvalidInput(
+                f"--group-field {group_field!r}: no item has that field; fields are "
+                f"{sorted({k for d in ds.data[:100] for k in d})}"
+            )
         import pandas as pd
 
-        field_codes, _ = pd.factorize(pd.Series([d.get(group_field) for d in ds.data], dtype=object)
-                                      .map(lambda v: None if v is None or str(v) == "" else str(v)))
+        field_codes, _ = pd.factorize(
+            pd.Series([d.get(group_field) for d in ds.data], dtype=object).map(
+                lambda v: None if v is None or str(v) == "" else str(v)
+            )
+        )
         a, b = [], []
         for key in (codes, np.where(field_codes >= 0, field_codes, -1 - np.arange(n))):
             first = pd.Series(np.arange(n)).groupby(key).transform("min").to_numpy()
@@ -159,22 +188,51 @@ def split_groups(ds: Dataset, *, group_field: str | None, near_threshold: float 
     return codes, info
 
 
-def choose_split(project: Project, ds: Dataset, *, method: str, seed: int, test_size: float, val_size: float,
-                 group_field: str | None, time_field: str | None, new_test_set: bool,
-                 near_threshold: float | None = NEAR_THRESHOLD) -> Any:
+def choose_split(
+    project: Project,
+    ds: Dataset,
+    *,
+    method: str,
+    seed: int,
+    test_size: float,
+    val_size: float,
+    group_field: str | None,
+    time_field: str | None,
+    new_test_set: bool,
+    near_threshold: float | None = NEAR_THRESHOLD,
+) -> Any:
     """The run's split: around the frozen test set when there is one, else by ``method``."""
 
     if method not in SPLITS:
         raise InvalidInput(f"--split {method!r}: use one of {', '.join(SPLITS)}")
     groups, group_info = split_groups(ds, group_field=group_field, near_threshold=near_threshold)
-    sp = _split(project, ds, groups, method=method, seed=seed, test_size=test_size, val_size=val_size,
-                time_field=time_field, new_test_set=new_test_set)
+    sp = _split(
+        project,
+        ds,
+        groups,
+        method=method,
+        seed=seed,
+        test_size=test_size,
+        val_size=val_size,
+        time_field=time_field,
+        new_test_set=new_test_set,
+    )
     sp.description.update(group_info)
     return sp
 
 
-def _split(project: Project, ds: Dataset, groups: Any, *, method: str, seed: int, test_size: float,
-           val_size: float, time_field: str | None, new_test_set: bool) -> Any:
+def _split(
+    project: Project,
+    ds: Dataset,
+    groups: Any,
+    *,
+    method: str,
+    seed: int,
+    test_size: float,
+    val_size: float,
+    time_field: str | None,
+    new_test_set: bool,
+) -> Any:
     from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
 
     frozen = [] if new_test_set else frozen_test_ids(project)
@@ -187,11 +245,16 @@ def _split(project: Project, ds: Dataset, groups: Any, *, method: str, seed: int
         return sp
     if method == "time":
         if time_field is None or not all(time_field in d for d in ds.data):
-            raise InvalidInput("--split time needs --time-field naming a payload field every item has "
-                               "(e.g. a date column of the imported file)")
+            raise InvalidInput(
+                "--split time needs --time-field naming a payload field every item has "
+                "(e.g. a date column of the imported file)"
+            )
         return time_split([str(d[time_field]) for d in ds.data], ds.y, test_size=test_size, val_size=val_size)
-    first = (stratified_split(ds.y, test_size=test_size, val_size=0.0, seed=seed) if method == "stratified"
-             else group_split(groups, ds.y, test_size=test_size, val_size=0.0, seed=seed))
+    first = (
+        stratified_split(ds.y, test_size=test_size, val_size=0.0, seed=seed)
+        if method == "stratified"
+        else group_split(groups, ds.y, test_size=test_size, val_size=0.0, seed=seed)
+    )
     if first.test.size == 0:
         return first
     # train / validation drawn exactly as a later run on this frozen test set will draw them,
@@ -251,8 +314,11 @@ def load_model(project: Project, run: dict[str, Any]) -> Any:
     now = library_versions()
     changed = {k: (saved.get(k), now.get(k)) for k in ("scikit-learn", "skops") if saved.get(k) != now.get(k)}
     if changed:
-        raise InvalidInput(f"run {run['id']}'s model was saved with " + ", ".join(
-            f"{k} {a} (now {b})" for k, (a, b) in changed.items()) + "; retrain with 'truthset train'")
+        raise InvalidInput(
+            f"run {run['id']}'s model was saved with "
+            + ", ".join(f"{k} {a} (now {b})" for k, (a, b) in changed.items())
+            + "; retrain with 'truthset train'"
+        )
     rel = _parsed(run["artifacts"]).get("model")
     path = project.root / rel if rel else None
     if path is None or not path.is_file():
@@ -260,16 +326,29 @@ def load_model(project: Project, run: dict[str, Any]) -> Any:
     types = sio.get_untrusted_types(file=path)
     foreign = [t for t in types if not t.startswith(TRUSTED_MODULES)]
     if foreign:
-        raise InvalidInput(f"{rel} holds types a baseline never has ({', '.join(foreign[:5])}); it was not "
-                           "written by truthset train. Delete it and retrain.")
+        raise InvalidInput(
+            f"{rel} holds types a baseline never has ({', '.join(foreign[:5])}); it was not "
+            "written by truthset train. Delete it and retrain."
+        )
     return sio.load(path, trusted=types)
 
 
-def train(project: Project, *, seed: int = 0, labels: str | None = None, split: str = "group",
-          test_size: float = 0.2, val_size: float = 0.1, weight_by_posterior: bool = False,
-          fields: list[str] | None = None, group_field: str | None = None, time_field: str | None = None,
-          new_test_set: bool = False, n_boot: int = 1000,
-          near_threshold: float | None = NEAR_THRESHOLD) -> dict[str, Any]:
+def train(
+    project: Project,
+    *,
+    seed: int = 0,
+    labels: str | None = None,
+    split: str = "group",
+    test_size: float = 0.2,
+    val_size: float = 0.1,
+    weight_by_posterior: bool = False,
+    fields: list[str] | None = None,
+    group_field: str | None = None,
+    time_field: str | None = None,
+    new_test_set: bool = False,
+    n_boot: int = 1000,
+    near_threshold: float | None = NEAR_THRESHOLD,
+) -> dict[str, Any]:
     """Train, evaluate and store a run; returns its summary (plain names, for ``--json``).
 
     ``near_threshold``: near-duplicates at this similarity stay on one side of the split
@@ -286,15 +365,28 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     ds = load_dataset(project, labels, fields)
     structured = project.task in ("multi-label", "ner")
     if len(ds) < 10 or (np.unique(ds.y).size < 2 and not structured):
-        raise InvalidInput(f"{len(ds)} labelled item(s) in {np.unique(ds.y).size} class(es): training needs at "
-                           "least 10 items and 2 classes; annotate or import labels first"
-                           + (f" (skipped: {ds.skipped})" if ds.skipped else ""))
-    sp = choose_split(project, ds, method=split, seed=seed, test_size=test_size, val_size=val_size,
-                      group_field=group_field, time_field=time_field, new_test_set=new_test_set,
-                      near_threshold=near_threshold)
+        raise InvalidInput(
+            f"{len(ds)} labelled item(s) in {np.unique(ds.y).size} class(es): training needs at "
+            "least 10 items and 2 classes; annotate or import labels first"
+            + (f" (skipped: {ds.skipped})" if ds.skipped else "")
+        )
+    sp = choose_split(
+        project,
+        ds,
+        method=split,
+        seed=seed,
+        test_size=test_size,
+        val_size=val_size,
+        group_field=group_field,
+        time_field=time_field,
+        new_test_set=new_test_set,
+        near_threshold=near_threshold,
+    )
     if sp.test.size == 0 or sp.train.size == 0:
-        raise InvalidInput(f"the split left {sp.train.size} training and {sp.test.size} test items; "
-                           "label more items or change --test-size")
+        raise InvalidInput(
+            f"the split left {sp.train.size} training and {sp.test.size} test items; "
+            "label more items or change --test-size"
+        )
     if structured:
         from truthset.services.training_tasks import fit_structured
 
@@ -302,29 +394,67 @@ def train(project: Project, *, seed: int = 0, labels: str | None = None, split: 
     else:
         fitted = _fit_single(project, ds, sp, seed=seed, n_boot=n_boot, weighted=weight_by_posterior)
     model, metrics, rows = fitted.model, fitted.metrics, fitted.rows
-    config = {"model": fitted.name, "labels": str(ds.choice),
-              "split": split, "test_size": test_size, "val_size": val_size, "fields": fields,
-              "weight_by_posterior": weight_by_posterior, "group_field": group_field, "time_field": time_field,
-              "n_boot": n_boot, "classes": fitted.classes, "task": project.task,
-              "labels_upto": labels_upto, "near_threshold": near_threshold, **fitted.config}
+    config = {
+        "model": fitted.name,
+        "labels": str(ds.choice),
+        "split": split,
+        "test_size": test_size,
+        "val_size": val_size,
+        "fields": fields,
+        "weight_by_posterior": weight_by_posterior,
+        "group_field": group_field,
+        "time_field": time_field,
+        "n_boot": n_boot,
+        "classes": fitted.classes,
+        "task": project.task,
+        "labels_upto": labels_upto,
+        "near_threshold": near_threshold,
+        **fitted.config,
+    }
     description = {k: v for k, v in sp.description.items() if k != "dropped_leaking"}
     description["dropped_leaking"] = len(sp.description.get("dropped_leaking", []))
-    split_doc = {"description": description, "train": ds.item_ids[sp.train].tolist(),
-                 "val": ds.item_ids[sp.val].tolist(), "test": ds.item_ids[sp.test].tolist()}
+    split_doc = {
+        "description": description,
+        "train": ds.item_ids[sp.train].tolist(),
+        "val": ds.item_ids[sp.val].tolist(),
+        "test": ds.item_ids[sp.test].tolist(),
+    }
     digest = dataset_hash(ds)
     with project.store.write() as tx:
         run_id = repo_runs.add_training_run(
-            tx, project.id, config=config, dataset_hash=digest, seed=seed, metrics=metrics,
-            schema_version=project.schema_version, code_version=code_version(),
-            library_versions=library_versions(), split=split_doc, predictions=rows)
+            tx,
+            project.id,
+            config=config,
+            dataset_hash=digest,
+            seed=seed,
+            metrics=metrics,
+            schema_version=project.schema_version,
+            code_version=code_version(),
+            library_versions=library_versions(),
+            split=split_doc,
+            predictions=rows,
+        )
         repo_runs.set_artifacts(tx, run_id, {"model": save_model(project, run_id, model)})
-    return {"run": run_id, "n_items": len(ds), "unlabelled": ds.unlabelled, "n_train": int(sp.train.size),
-            "n_val": int(sp.val.size), "n_test": int(sp.test.size), "split": sp.description["method"],
-            "labels": str(ds.choice), "dataset_hash": digest, "seed": seed, "task": project.task,
-            "model": fitted.name, "skipped": ds.skipped, "groups": description.get("groups"),
-            "items_in_shared_groups": description.get("items_in_shared_groups"),
-            "dropped_leaking": description["dropped_leaking"], "model_path": str(model_path(project, run_id)),
-            **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}}
+    return {
+        "run": run_id,
+        "n_items": len(ds),
+        "unlabelled": ds.unlabelled,
+        "n_train": int(sp.train.size),
+        "n_val": int(sp.val.size),
+        "n_test": int(sp.test.size),
+        "split": sp.description["method"],
+        "labels": str(ds.choice),
+        "dataset_hash": digest,
+        "seed": seed,
+        "task": project.task,
+        "model": fitted.name,
+        "skipped": ds.skipped,
+        "groups": description.get("groups"),
+        "items_in_shared_groups": description.get("items_in_shared_groups"),
+        "dropped_leaking": description["dropped_leaking"],
+        "model_path": str(model_path(project, run_id)),
+        **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))},
+    }
 
 
 def _fit_single(project: Project, ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) -> Fitted:
@@ -337,8 +467,12 @@ def _fit_single(project: Project, ds: Dataset, sp: Any, *, seed: int, n_boot: in
     else:
         model = baseline_for(int(sp.train.size), seed)
         name = "tfidf-word-min2" if sp.train.size > WORD_ONLY_ABOVE else "tfidf-word-char"
-    fit_baseline(model, ds.model_input(sp.train), ds.y[sp.train].astype(str),
-                 sample_weight=ds.confidence[sp.train] if weighted else None)
+    fit_baseline(
+        model,
+        ds.model_input(sp.train),
+        ds.y[sp.train].astype(str),
+        sample_weight=ds.confidence[sp.train] if weighted else None,
+    )
     p_test = full_proba(model, ds.model_input(sp.test), classes)
     y_test = ds.y[sp.test].astype(str)
     metrics: dict[str, Any] = evaluate(y_test, proba=p_test, classes=classes, n_boot=n_boot, seed=seed).to_dict()
@@ -346,26 +480,34 @@ def _fit_single(project: Project, ds: Dataset, sp: Any, *, seed: int, n_boot: in
     metrics["calibration"] = _calibration(ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
     metrics["costs"] = _costs(project, ds.y[sp.val].astype(str), p_val, y_test, p_test, classes, n_boot, seed)
     rows: list[tuple[int, str, str, str, str | None]] = [
-        (int(ds.item_ids[i]), side, json.dumps(str(ds.y[i])), json.dumps(classes[int(np.argmax(p[j]))]),
-         json.dumps(p[j].tolist()))
-        for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
+        (
+            int(ds.item_ids[i]),
+            side,
+            json.dumps(str(ds.y[i])),
+            json.dumps(classes[int(np.argmax(p[j]))]),
+            json.dumps(p[j].tolist()),
+        )
+        for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val))
+        for j, i in enumerate(pos)
+    ]
     return Fitted(model, name, classes, metrics, rows)
 
 
-def _calibration(y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int,
-                 seed: int) -> dict[str, Any] | None:
+def _calibration(
+    y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int, seed: int
+) -> dict[str, Any] | None:
     """Temperature scaling fitted on validation, test ECE before and after (None: too little validation)."""
     from truthset.modeling import temperature_scaling
 
     if len(y_val) < 10 or len(set(y_val.tolist())) < 2:
         return None
-    out: dict[str, Any] = temperature_scaling(y_val, p_val, y_test, p_test, classes=classes, n_boot=n_boot,
-                                              seed=seed)
+    out: dict[str, Any] = temperature_scaling(y_val, p_val, y_test, p_test, classes=classes, n_boot=n_boot, seed=seed)
     return out
 
 
-def _costs(project: Project, y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int,
-           seed: int) -> dict[str, Any] | None:
+def _costs(
+    project: Project, y_val: Any, p_val: Any, y_test: Any, p_test: Any, classes: list[str], n_boot: int, seed: int
+) -> dict[str, Any] | None:
     """The cost-minimising threshold on validation and its cost on test, when ``costs:`` is set."""
     from truthset.modeling import cost_threshold
 
@@ -379,7 +521,16 @@ def _costs(project: Project, y_val: Any, p_val: Any, y_test: Any, p_test: Any, c
         raise InvalidInput(f"costs.positive {positive!r} in truthset.yaml is not one of the labels {classes}")
     if len(y_val) == 0:
         raise InvalidInput("costs: needs validation items to choose the threshold on; pass --val-size above 0")
-    out: dict[str, Any] = cost_threshold(y_val, p_val, y_test, p_test, cost_fp=costs.false_positive,
-                                         cost_fn=costs.false_negative, classes=classes, positive=positive,
-                                         n_boot=n_boot, seed=seed)
+    out: dict[str, Any] = cost_threshold(
+        y_val,
+        p_val,
+        y_test,
+        p_test,
+        cost_fp=costs.false_positive,
+        cost_fn=costs.false_negative,
+        classes=classes,
+        positive=positive,
+        n_boot=n_boot,
+        seed=seed,
+    )
     return out

@@ -56,8 +56,10 @@ def parse_labels(text: str) -> tuple[str, int | None]:
     # isdecimal, not isdigit ("run:²" made int() raise); a run id the store can hold (2^31 - 1)
     if t.startswith("run:") and t[4:].isdecimal() and 1 <= int(t[4:]) < 2**31:
         return "run", int(t[4:])
-    raise InvalidInput(f"--labels {text!r}: use consensus, adjudicated, latest or run:N (N from "
-                       "'truthset qc aggregate', which prints the run it stored)")
+    raise InvalidInput(
+        f"--labels {text!r}: use consensus, adjudicated, latest or run:N (N from "
+        "'truthset qc aggregate', which prints the run it stored)"
+    )
 
 
 def resolve(project: Project, text: str) -> LabelChoice:
@@ -66,17 +68,23 @@ def resolve(project: Project, text: str) -> LabelChoice:
     if kind not in ("consensus", "run"):
         return LabelChoice(kind)
     if project.task in ("multi-label", "ner"):
-        raise InvalidInput(f"--labels {text}: consensus runs exist for single-label tasks; this project is "
-                           f"{project.task}. Use --labels adjudicated or latest.")
+        raise InvalidInput(
+            f"--labels {text}: consensus runs exist for single-label tasks; this project is "
+            f"{project.task}. Use --labels adjudicated or latest."
+        )
     with project.store.read() as tx:
         row = repo_quality.consensus_run(tx, project.id, run)
         if row is None and kind == "run":
             runs = repo_quality.consensus_run_ids(tx, project.id)
-            raise NotFound(f"--labels run:{run}: this project has no such consensus run; "
-                           + (f"its runs are {runs}" if runs else "run 'truthset qc aggregate' first"))
+            raise NotFound(
+                f"--labels run:{run}: this project has no such consensus run; "
+                + (f"its runs are {runs}" if runs else "run 'truthset qc aggregate' first")
+            )
     if row is None:
-        raise InvalidInput("--labels consensus: no consensus run yet. Run 'truthset qc aggregate --method ds' "
-                           "first, or use --labels latest")
+        raise InvalidInput(
+            "--labels consensus: no consensus run yet. Run 'truthset qc aggregate --method ds' "
+            "first, or use --labels latest"
+        )
     run_id, config = row
     return LabelChoice(kind, run_id, json.loads(config or "{}").get("method"))
 
@@ -156,20 +164,23 @@ def _decide(row: FinalLabel, ev: _Evidence, choice: LabelChoice) -> None:
         row.value, row.confidence = value, agree / len(judged)
         row.source = "single" if len(judged) == 1 else "latest"
     else:
-        row.reason = (f"not in run {choice.run} ({len(judged)} judgements); run 'truthset qc aggregate' "
-                      "again to include it")
+        row.reason = (
+            f"not in run {choice.run} ({len(judged)} judgements); run 'truthset qc aggregate' again to include it"
+        )
 
 
-def iter_final_labels(project: Project, choice: LabelChoice, *, page: int = 5000,
-                      item_ids: list[int] | None = None) -> Iterator[list[FinalLabel]]:
+def iter_final_labels(
+    project: Project, choice: LabelChoice, *, page: int = 5000, item_ids: list[int] | None = None
+) -> Iterator[list[FinalLabel]]:
     """Pages of items (all, or ``item_ids``) with their final labels; memory bounded by ``page``."""
     with project.store.read() as tx:
         if item_ids is None:
             pages: Iterator[Sequence[ItemRow]] = repo_training.item_pages(tx, project.id, page=page)
         else:
             wanted = sorted(set(item_ids))
-            pages = (repo_training.items_by_id(tx, project.id, wanted[s : s + page])
-                     for s in range(0, len(wanted), page))
+            pages = (
+                repo_training.items_by_id(tx, project.id, wanted[s : s + page]) for s in range(0, len(wanted), page)
+            )
         for items in pages:
             ids = [item_id for item_id, _, _ in items]
             evidence = _evidence(tx, project, ids, choice)
@@ -250,8 +261,10 @@ def item_table(project: Project, item_ids: list[int]) -> Any:
     rows = []
     with project.store.read() as tx:
         for s in range(0, len(wanted), 5000):
-            rows += [(i, e, _shown(project, json.loads(p)))
-                     for i, e, p in repo_training.items_by_id(tx, project.id, wanted[s : s + 5000])]
+            rows += [
+                (i, e, _shown(project, json.loads(p)))
+                for i, e, p in repo_training.items_by_id(tx, project.id, wanted[s : s + 5000])
+            ]
     return pd.DataFrame(rows, columns=["item_id", "external_id", project.config.text_field])
 
 
@@ -275,10 +288,18 @@ def write_sample(project: Project, item_ids: list[int], path: Any, *, labels: st
         with tmp.open("w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["item_id", "external_id", text, *extra, "label", "label_source", "confidence"])
-            w.writerows((r.item_id, r.external_id, _shown(project, r.data),
-                         *(_cell(r.data.get(k)) for k in extra),
-                         None if r.value is None else label_text(r.value, project.task),
-                         r.source or r.reason, r.confidence) for r in rows)
+            w.writerows(
+                (
+                    r.item_id,
+                    r.external_id,
+                    _shown(project, r.data),
+                    *(_cell(r.data.get(k)) for k in extra),
+                    None if r.value is None else label_text(r.value, project.task),
+                    r.source or r.reason,
+                    r.confidence,
+                )
+                for r in rows
+            )
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

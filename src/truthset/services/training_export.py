@@ -51,8 +51,13 @@ def _payload_keys(project: Project, page: int) -> list[str]:
 def _flat(row: FinalLabel, keys: list[str], task: str) -> dict[str, Any]:
     out: dict[str, Any] = {"item_id": row.item_id, "external_id": row.external_id}
     out.update({k: _cell(row.data.get(k)) for k in keys})
-    out.update(label=label_text(row.value, task), label_source=row.source, confidence=row.confidence,
-               annotators=row.annotators, run=row.run)
+    out.update(
+        label=label_text(row.value, task),
+        label_source=row.source,
+        confidence=row.confidence,
+        annotators=row.annotators,
+        run=row.run,
+    )
     return out
 
 
@@ -69,10 +74,18 @@ def _write_parquet(project: Project, path: Path, pages: Pages, report: TrainingR
     import pyarrow.parquet as pq
 
     keys = _payload_keys(project, page)
-    schema = pa.schema([("item_id", pa.int64()), ("external_id", pa.string()),
-                        *((k, pa.string()) for k in keys), ("label", pa.string()),
-                        ("label_source", pa.string()), ("confidence", pa.float64()),
-                        ("annotators", pa.int64()), ("run", pa.int64())])
+    schema = pa.schema(
+        [
+            ("item_id", pa.int64()),
+            ("external_id", pa.string()),
+            *((k, pa.string()) for k in keys),
+            ("label", pa.string()),
+            ("label_source", pa.string()),
+            ("confidence", pa.float64()),
+            ("annotators", pa.int64()),
+            ("run", pa.int64()),
+        ]
+    )
     with pq.ParquetWriter(path, schema) as writer:
         for rows in pages:
             flat = [_flat(r, keys, project.task) for r in report.count(rows)]
@@ -85,9 +98,22 @@ def _write_parquet(project: Project, path: Path, pages: Pages, report: TrainingR
 def _write_jsonl(project: Project, fh: TextIO, pages: Pages, report: TrainingReport, page: int) -> None:
     for rows in pages:
         for r in report.count(rows):
-            fh.write(json.dumps({"item_id": r.item_id, "external_id": r.external_id, "data": r.data,
-                                 "label": r.value, "label_source": r.source, "confidence": r.confidence,
-                                 "annotators": r.annotators, "run": r.run}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "item_id": r.item_id,
+                        "external_id": r.external_id,
+                        "data": r.data,
+                        "label": r.value,
+                        "label_source": r.source,
+                        "confidence": r.confidence,
+                        "annotators": r.annotators,
+                        "run": r.run,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
 
 
 def _write_ls(project: Project, fh: TextIO, pages: Pages, report: TrainingReport, page: int) -> None:
@@ -97,12 +123,29 @@ def _write_ls(project: Project, fh: TextIO, pages: Pages, report: TrainingReport
     first = True
     for rows in pages:
         for r in report.count(rows):
-            ann = {"annotator": f"truthset:{r.source}", "value": r.value, "source": "import", "lead_time": None,
-                   "ground_truth": False, "meta": {}}
-            task = to_task(data=r.data, external_id=r.external_id, annotations=[ann], task_type=project.task,
-                           from_name=ls.from_name, to_name=ls.to_name)
-            task["meta"] = {"item_id": r.item_id, "label_source": r.source, "confidence": r.confidence,
-                            "annotators": r.annotators, "run": r.run}
+            ann = {
+                "annotator": f"truthset:{r.source}",
+                "value": r.value,
+                "source": "import",
+                "lead_time": None,
+                "ground_truth": False,
+                "meta": {},
+            }
+            task = to_task(
+                data=r.data,
+                external_id=r.external_id,
+                annotations=[ann],
+                task_type=project.task,
+                from_name=ls.from_name,
+                to_name=ls.to_name,
+            )
+            task["meta"] = {
+                "item_id": r.item_id,
+                "label_source": r.source,
+                "confidence": r.confidence,
+                "annotators": r.annotators,
+                "run": r.run,
+            }
             fh.write(("\n" if first else ",\n") + json.dumps(task, ensure_ascii=False))
             first = False
     fh.write("\n]\n")
@@ -112,8 +155,10 @@ def _write_conll(project: Project, fh: TextIO, pages: Pages, report: TrainingRep
     text_field = project.config.text_field
     for rows in pages:
         for r in report.count(rows):
-            fh.write(f"# item_id = {r.item_id}\n# external_id = {r.external_id or ''}\n"
-                     f"# label_source = {r.source}\n# confidence = {r.confidence}\n")
+            fh.write(
+                f"# item_id = {r.item_id}\n# external_id = {r.external_id or ''}\n"
+                f"# label_source = {r.source}\n# confidence = {r.confidence}\n"
+            )
             fh.writelines(f"{tok}\t{tag}\n" for tok, tag in bio_tags(str(r.data.get(text_field, "")), r.value))
             fh.write("\n")
 
@@ -127,8 +172,15 @@ def _listing(pages: Pages, side: Any, progress: Callable[[int], None] | None) ->
         yield rows
 
 
-def export_training_data(project: Project, path: Path | str, *, fmt: str = "jsonl", labels: str = "consensus",
-                         page: int = 5000, progress: Callable[[int], None] | None = None) -> TrainingReport:
+def export_training_data(
+    project: Project,
+    path: Path | str,
+    *,
+    fmt: str = "jsonl",
+    labels: str = "consensus",
+    page: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> TrainingReport:
     """Write each item's final label (see the module docstring) to ``path`` in ``fmt``."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"--format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
@@ -148,13 +200,19 @@ def export_training_data(project: Project, path: Path | str, *, fmt: str = "json
                 _write_parquet(project, tmp, pages, report, page)
             else:
                 with tmp.open("w", encoding="utf-8", newline="") as fh:
-                    writer = {"jsonl": _write_jsonl, "csv": _write_csv, "labelstudio": _write_ls,
-                              "conll": _write_conll}[fmt]
+                    writer = {
+                        "jsonl": _write_jsonl,
+                        "csv": _write_csv,
+                        "labelstudio": _write_ls,
+                        "conll": _write_conll,
+                    }[fmt]
                     writer(project, fh, pages, report, page)
         if report.labelled == 0:
             reasons = ", ".join(f"{k}: {v:,}" for k, v in report.unlabelled_reasons.items()) or "no items"
-            raise InvalidInput(f"--labels {choice}: none of the {report.items:,} items has a final label "
-                               f"({reasons}); nothing written. Try --labels latest, or annotate first.")
+            raise InvalidInput(
+                f"--labels {choice}: none of the {report.items:,} items has a final label "
+                f"({reasons}); nothing written. Try --labels latest, or annotate first."
+            )
         if report.unlabelled:
             os.replace(side_tmp, side)
             report.unlabelled_file = str(side)

@@ -109,8 +109,9 @@ def _indicators(targets: list[Any], classes: list[str]) -> npt.NDArray[np.int64]
     return out
 
 
-def multilabel_proba(model: Any, x: list[Any], classes: list[str], fitted: list[str],
-                     constant: dict[str, float]) -> npt.NDArray[np.float64]:
+def multilabel_proba(
+    model: Any, x: list[Any], classes: list[str], fitted: list[str], constant: dict[str, float]
+) -> npt.NDArray[np.float64]:
     """``(n, L)`` probability of each label: the model's for ``fitted`` labels, else a constant."""
     from truthset.modeling import predict_proba
 
@@ -136,18 +137,27 @@ def _fit_multilabel(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: b
     model = multilabel_baseline(seed=seed, char_ngrams=None if word_only else (2, 4), min_df=2 if word_only else 1)
     if fitted:
         cols = [classes.index(c) for c in fitted]
-        fit_baseline(model, ds.model_input(sp.train), y[np.ix_(sp.train, cols)],
-                     sample_weight=ds.confidence[sp.train] if weighted else None)
+        fit_baseline(
+            model,
+            ds.model_input(sp.train),
+            y[np.ix_(sp.train, cols)],
+            sample_weight=ds.confidence[sp.train] if weighted else None,
+        )
     p_test = multilabel_proba(model, ds.model_input(sp.test), classes, fitted, constant)
-    metrics = _multilabel_dict(evaluate_multilabel(y[sp.test], proba=p_test, labels=classes, n_boot=n_boot,
-                                                   seed=seed))
+    metrics = _multilabel_dict(evaluate_multilabel(y[sp.test], proba=p_test, labels=classes, n_boot=n_boot, seed=seed))
     p_val = multilabel_proba(model, ds.model_input(sp.val), classes, fitted, constant)
     metrics["calibration"], metrics["costs"] = None, None
     rows: list[tuple[int, str, str, str, str | None]] = [
-        (int(ds.item_ids[i]), side, json.dumps(sorted(map(str, ds.targets[i] or [])), ensure_ascii=False),
-         json.dumps([c for c, v in zip(classes, p[j], strict=True) if v >= 0.5], ensure_ascii=False),
-         json.dumps(p[j].tolist()))
-        for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val)) for j, i in enumerate(pos)]
+        (
+            int(ds.item_ids[i]),
+            side,
+            json.dumps(sorted(map(str, ds.targets[i] or [])), ensure_ascii=False),
+            json.dumps([c for c, v in zip(classes, p[j], strict=True) if v >= 0.5], ensure_ascii=False),
+            json.dumps(p[j].tolist()),
+        )
+        for side, pos, p in (("test", sp.test, p_test), ("val", sp.val, p_val))
+        for j, i in enumerate(pos)
+    ]
     name = "tfidf-word-min2-one-vs-rest" if word_only else "tfidf-word-char-one-vs-rest"
     return Fitted(model, name, classes, metrics, rows, {"fitted_labels": fitted, "constant_labels": constant})
 
@@ -157,8 +167,9 @@ def _multilabel_dict(ev: Any) -> dict[str, Any]:
     rows (they are not a confusion matrix between classes, so not under ``confusion``)."""
     out: dict[str, Any] = ev.to_dict()
     out.pop("confusion", None)
-    out["label_counts"] = [{"label": str(label), **{k: int(v) for k, v in row.items()}}
-                           for label, row in ev.confusion.iterrows()]
+    out["label_counts"] = [
+        {"label": str(label), **{k: int(v) for k, v in row.items()}} for label, row in ev.confusion.iterrows()
+    ]
     return out
 
 
@@ -189,8 +200,12 @@ def _fit_ner(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) ->
     tokens, tags = bio_from_spans(ds.x, _spans_frame(ds.targets))
     algorithm = ner_algorithm(weighted)
     model = ner_baseline(algorithm=algorithm, seed=seed)
-    fit_ner(model, [tokens[i] for i in sp.train], [tags[i] for i in sp.train],
-            sample_weight=ds.confidence[sp.train] if weighted else None)
+    fit_ner(
+        model,
+        [tokens[i] for i in sp.train],
+        [tags[i] for i in sp.train],
+        sample_weight=ds.confidence[sp.train] if weighted else None,
+    )
     rows: list[tuple[int, str, str, str, str | None]] = []
     metrics: dict[str, Any] = {}
     for side, pos in (("test", sp.test), ("val", sp.val)):
@@ -199,8 +214,16 @@ def _fit_ner(ds: Dataset, sp: Any, *, seed: int, n_boot: int, weighted: bool) ->
             metrics = span_scores([tags[i] for i in pos], pred, n_boot=n_boot, seed=seed)
         spans = char_spans([ds.x[i] for i in pos], pred)
         truth = char_spans([ds.x[i] for i in pos], [tags[i] for i in pos])
-        rows += [(int(ds.item_ids[i]), side, json.dumps(truth[j], ensure_ascii=False),
-                  json.dumps(spans[j], ensure_ascii=False), None) for j, i in enumerate(pos)]
+        rows += [
+            (
+                int(ds.item_ids[i]),
+                side,
+                json.dumps(truth[j], ensure_ascii=False),
+                json.dumps(spans[j], ensure_ascii=False),
+                None,
+            )
+            for j, i in enumerate(pos)
+        ]
     metrics["calibration"], metrics["costs"] = None, None
     classes = sorted({str(s["label"]) for t in ds.targets for s in t or []})
     return Fitted(model, f"ner-{algorithm}", classes, metrics, rows, {"algorithm": algorithm})
@@ -215,8 +238,15 @@ def evaluate_structured(project: Project, run: dict[str, Any], preds: Any, *, n_
     if cfg.get("task") == "multi-label":
         classes = cfg["classes"]
         proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
-        return _multilabel_dict(evaluate_multilabel(_indicators(preds["label"].tolist(), classes), proba=proba,
-                                                    labels=classes, n_boot=n_boot, seed=run["seed"]))
+        return _multilabel_dict(
+            evaluate_multilabel(
+                _indicators(preds["label"].tolist(), classes),
+                proba=proba,
+                labels=classes,
+                n_boot=n_boot,
+                seed=run["seed"],
+            )
+        )
     ids = preds["item_id"].tolist()
     rows = {r.item_id: r for r in final_labels(project, resolve(project, str(cfg.get("labels", "latest"))), ids)}
     fields = cfg.get("fields") or [project.config.text_field]
@@ -231,5 +261,7 @@ def require_single_label(run: dict[str, Any], what: str) -> None:
     """Refuse ``what`` on a multi-label or NER run (it needs one label and class probabilities per item)."""
     task = run["config"].get("task", "text-classification")
     if task in ("multi-label", "ner"):
-        raise InvalidInput(f"{what} works on single-label runs (text or image classification); run {run['id']} "
-                           f"is {task}. Its metrics are in 'truthset evaluate {run['id']}'.")
+        raise InvalidInput(
+            f"{what} works on single-label runs (text or image classification); run {run['id']} "
+            f"is {task}. Its metrics are in 'truthset evaluate {run['id']}'."
+        )

@@ -51,10 +51,20 @@ class Dataset:
     def subset(self, keep: list[int]) -> Dataset:
         """The items at positions ``keep`` (everything else unchanged)."""
         pos = np.asarray(keep, dtype=np.int64)
-        return Dataset(self.item_ids[pos], [self.x[i] for i in keep], self.y[pos], self.confidence[pos],
-                       [self.data[i] for i in keep], self.annotators[pos], self.choice, self.unlabelled,
-                       self.by_source, [self.targets[i] for i in keep],
-                       None if self.inputs is None else [self.inputs[i] for i in keep], self.skipped)
+        return Dataset(
+            self.item_ids[pos],
+            [self.x[i] for i in keep],
+            self.y[pos],
+            self.confidence[pos],
+            [self.data[i] for i in keep],
+            self.annotators[pos],
+            self.choice,
+            self.unlabelled,
+            self.by_source,
+            [self.targets[i] for i in keep],
+            None if self.inputs is None else [self.inputs[i] for i in keep],
+            self.skipped,
+        )
 
 
 def text_of(data: dict[str, Any], fields: list[str]) -> str:

@@ -236,7 +236,14 @@ def list_users(project: Project) -> list[dict[str, Any]]:
         rows = repo.all_users(tx)
         members = repo.member_roles(tx, project.id)
     return [
-        {"id": r.id, "name": r.name, "role": members.get(r.id, r.role), "own_role": r.role, "status": r.status,
-         "can_log_in": bool(r.password_hash) and r.status == "active", "has_token": bool(r.token_hash)}
+        {
+            "id": r.id,
+            "name": r.name,
+            "role": members.get(r.id, r.role),
+            "own_role": r.role,
+            "status": r.status,
+            "can_log_in": bool(r.password_hash) and r.status == "active",
+            "has_token": bool(r.token_hash),
+        }
         for r in rows
     ]

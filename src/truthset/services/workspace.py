@@ -23,8 +23,10 @@ def project_folders(folder: Path | str) -> list[Path]:
         raise InvalidInput(f"--workspace {root}: no such folder; make it and 'truthset init' projects in it")
     found = sorted(p for p in root.iterdir() if p.is_dir() and (p / PROJECT_FILE).is_file())
     if not found:
-        raise InvalidInput(f"--workspace {root}: no project in it (a sub-folder with {PROJECT_FILE}); "
-                           f"create one with 'truthset init {root}/NAME --task text-classification'")
+        raise InvalidInput(
+            f"--workspace {root}: no project in it (a sub-folder with {PROJECT_FILE}); "
+            f"create one with 'truthset init {root}/NAME --task text-classification'"
+        )
     return found
 
 
@@ -38,8 +40,10 @@ def open_workspace(folder: Path | str) -> dict[str, Project]:
             other = projects.get(project.config.name)
             if other is not None:
                 project.close()
-                raise InvalidInput(f"projects {other.root} and {path} are both named {project.config.name!r}; "
-                                   f"rename one (name: in its {PROJECT_FILE})")
+                raise InvalidInput(
+                    f"projects {other.root} and {path} are both named {project.config.name!r}; "
+                    f"rename one (name: in its {PROJECT_FILE})"
+                )
             projects[project.config.name] = project
     except BaseException:
         for p in projects.values():
@@ -57,8 +61,9 @@ def valid_name(name: str) -> bool:
     return _NAME_OK.fullmatch(name) is not None
 
 
-def create_project(folder: Path | str, name: str, *, task: str, labels: list[str],
-                   creator: str) -> tuple[Project, str | None]:
+def create_project(
+    folder: Path | str, name: str, *, task: str, labels: list[str], creator: str
+) -> tuple[Project, str | None]:
     """A new project in the workspace folder (``folder/name``) whose admin is ``creator``.
 
     On SQLite the project has a store of its own: ``creator`` is added there as an admin
@@ -70,8 +75,10 @@ def create_project(folder: Path | str, name: str, *, task: str, labels: list[str
     from truthset.services.projects import init_project
 
     if not _NAME_OK.fullmatch(name):
-        raise InvalidInput(f"field 'name': {name[:40]!r}; use letters, digits, '.', '_' and '-' (it is the "
-                           "project's folder and its URL, /p/NAME/)")
+        raise InvalidInput(
+            f"field 'name': {name[:40]!r}; use letters, digits, '.', '_' and '-' (it is the "
+            "project's folder and its URL, /p/NAME/)"
+        )
     target = Path(folder) / name
     if target.exists():
         raise Conflict(f"field 'name': {name!r} is taken in this workspace; choose another name")

@@ -36,14 +36,45 @@ from truthset.store.identity import ChunkResult, History, KeyFilter, Stored
 from truthset.store.models import Item
 from truthset.store.repo import ensure_users
 
-__all__ = ["ANNOTATION_COLUMNS", "DEFERRED_INDEXES", "GOLD_COLUMNS", "ITEM_COLUMNS", "ChunkResult", "KeyFilter",
-           "Stager", "Stored"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "DEFERRED_INDEXES",
+    "GOLD_COLUMNS",
+    "ITEM_COLUMNS",
+    "ChunkResult",
+    "KeyFilter",
+    "Stager",
+    "Stored",
+]
 
 STAGE = "truthset_stage"
-ITEM_COLUMNS = ("id", "project_id", "external_id", "content_hash", "content_key", "payload", "batch_id", "line",
-                "queue_key", "created_at")
-ANNOTATION_COLUMNS = ("project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time",
-                      "source", "batch_id", "meta", "created_at", "supersedes_id", "ground_truth")
+ITEM_COLUMNS = (
+    "id",
+    "project_id",
+    "external_id",
+    "content_hash",
+    "content_key",
+    "payload",
+    "batch_id",
+    "line",
+    "queue_key",
+    "created_at",
+)
+ANNOTATION_COLUMNS = (
+    "project_id",
+    "item_id",
+    "user_id",
+    "value",
+    "label",
+    "schema_version",
+    "lead_time",
+    "source",
+    "batch_id",
+    "meta",
+    "created_at",
+    "supersedes_id",
+    "ground_truth",
+)
 #: how a gold answer given as an annotation (Label Studio ``ground_truth``) marks its canonical meta
 GROUND_TRUTH = '"ground_truth":true'
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
@@ -57,8 +88,16 @@ IMPORT_LOCK = 7_401_011
 class Stager:
     """Writes chunks of records into the store, inside the caller's transaction."""
 
-    def __init__(self, conn: Connection, *, project_id: int, batch_id: int, schema_version: int,
-                 expected_rows: int = 0, policy: str = "merge") -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        project_id: int,
+        batch_id: int,
+        schema_version: int,
+        expected_rows: int = 0,
+        policy: str = "merge",
+    ) -> None:
         """``expected_rows``: about how many rows the import brings (0: unknown, or few).
 
         ``policy``: ``merge`` (a record whose id names an item with other content joins it,
@@ -78,8 +117,9 @@ class Stager:
         keys = text("SELECT content_key FROM items WHERE project_id = :p").execution_options(yield_per=50000)
         for part in conn.execute(keys, {"p": project_id}).scalars().partitions():
             self.known.add(part)
-        exts = text("SELECT external_id FROM items WHERE project_id = :p AND external_id IS NOT NULL"
-                    ).execution_options(yield_per=50000)
+        exts = text(
+            "SELECT external_id FROM items WHERE project_id = :p AND external_id IS NOT NULL"
+        ).execution_options(yield_per=50000)
         for part in conn.execute(exts, {"p": project_id}).scalars().partitions():
             self.known_ext.add(external_key(e) for e in part)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
@@ -143,8 +183,8 @@ class Stager:
             return []
         if self.dialect == "postgresql":
             res = self.conn.execute(
-                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
-                {"n": n})
+                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"), {"n": n}
+            )
             return [int(r[0]) for r in res]
         top = self._top_id(table)
         return list(range(top + 1, top + 1 + n))
@@ -165,10 +205,13 @@ class Stager:
         self._stage("content_key", sorted(set(wanted.values())))
         # "IN (subquery)": the planner then looks each key up in ix_items_content_key; a join
         # with the (unindexed, unanalysed) stage table was planned as a scan (10 s per chunk)
-        rows = self.conn.execute(text(
-            "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
-            f"WHERE i.project_id = :p AND i.content_key IN (SELECT content_key FROM {STAGE})"),
-            {"p": self.project_id})
+        rows = self.conn.execute(
+            text(
+                "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
+                f"WHERE i.project_id = :p AND i.content_key IN (SELECT content_key FROM {STAGE})"
+            ),
+            {"p": self.project_id},
+        )
         out: dict[str, Stored] = {}
         for s in sorted(self._stored(rows), key=lambda s: s.id):  # no ORDER BY: it made SQLite walk by id
             if s.content_hash in wanted:
@@ -182,10 +225,13 @@ class Stager:
         if not wanted:
             return {}
         self._stage("ext", sorted(wanted))
-        rows = self.conn.execute(text(
-            "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
-            f"WHERE i.project_id = :p AND i.external_id IN (SELECT ext FROM {STAGE})"),
-            {"p": self.project_id})
+        rows = self.conn.execute(
+            text(
+                "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
+                f"WHERE i.project_id = :p AND i.external_id IN (SELECT ext FROM {STAGE})"
+            ),
+            {"p": self.project_id},
+        )
         out: dict[str, Stored] = {}
         for s in sorted(self._stored(rows), key=lambda s: s.id):
             out.setdefault(str(s.external_id), s)
@@ -196,9 +242,14 @@ class Stager:
         if not item_ids:
             return {}
         self._stage("item_id", item_ids)
-        rows = list(self.conn.execute(text(
-            f"SELECT a.id, a.item_id, a.user_id, a.value, a.source, a.meta, a.supersedes_id FROM annotations a "
-            f"WHERE a.item_id IN (SELECT item_id FROM {STAGE}) ORDER BY a.id")))
+        rows = list(
+            self.conn.execute(
+                text(
+                    f"SELECT a.id, a.item_id, a.user_id, a.value, a.source, a.meta, a.supersedes_id FROM annotations a "
+                    f"WHERE a.item_id IN (SELECT item_id FROM {STAGE}) ORDER BY a.id"
+                )
+            )
+        )
         superseded = {int(r[6]) for r in rows if r[6] is not None}
         out: dict[tuple[int, int], History] = {}
         for ann_id, item, user, value, source, meta, _sup in rows:
@@ -237,10 +288,12 @@ class Stager:
         ckeys = np.fromiter((t[4] for t in items), dtype=np.int64, count=n)
         with_ext = [i for i in range(n) if items[i][2] is not None]
         ekeys = np.fromiter((items[i][9] for i in with_ext), dtype=np.int64, count=len(with_ext))
-        by_hash = self._by_content({items[i][3]: items[i][4]
-                                    for i in np.flatnonzero(self.known.may_contain(ckeys)).tolist()})
-        by_ext = self._by_external_id({items[with_ext[j]][2]
-                                       for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()})
+        by_hash = self._by_content(
+            {items[i][3]: items[i][4] for i in np.flatnonzero(self.known.may_contain(ckeys)).tolist()}
+        )
+        by_ext = self._by_external_id(
+            {items[with_ext[j]][2] for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()}
+        )
         self.known.add(ckeys)
         self.known_ext.add(ekeys)
 
@@ -268,8 +321,11 @@ class Stager:
                     if ext is None:
                         hit = same
                     else:
-                        has = ext_of[same] if same in ext_of else (
-                            same.external_id if isinstance(same, Stored) else items[new[same]][2])
+                        has = (
+                            ext_of[same]
+                            if same in ext_of
+                            else (same.external_id if isinstance(same, Stored) else items[new[same]][2])
+                        )
                         if has is None:  # an item known by content only takes this row's id
                             hit = same
                             ext_of[same] = ext
@@ -277,8 +333,11 @@ class Stager:
                             if isinstance(same, Stored):
                                 result.adopted.append((same.id, ext))
                         else:  # another id: another item, with the same content
-                            line, batch = (same.line, same.batch) if isinstance(same, Stored) else (
-                                items[new[same]][1], self.batch_id)
+                            line, batch = (
+                                (same.line, same.batch)
+                                if isinstance(same, Stored)
+                                else (items[new[same]][1], self.batch_id)
+                            )
                             result.same_content.append((t[1], has, line, batch))
             if hit is None:
                 hit = len(new)
@@ -290,14 +349,17 @@ class Stager:
                 matched.append((i, how))
             target.append(hit)
         if result.adopted:
-            self.conn.execute(text("UPDATE items SET external_id = :e WHERE id = :i"),
-                              [{"e": e, "i": i} for i, e in result.adopted])
+            self.conn.execute(
+                text("UPDATE items SET external_id = :e WHERE id = :i"), [{"e": e, "i": i} for i, e in result.adopted]
+            )
 
         ids = self._reserve_ids("items", len(new))
         ts = self._timestamp(now)
         p, b = self.project_id, self.batch_id
-        item_rows = [(ids[k], p, items[i][2], items[i][3], items[i][4], items[i][6], b, items[i][1], items[i][5], ts)
-                     for k, i in enumerate(new)]
+        item_rows = [
+            (ids[k], p, items[i][2], items[i][3], items[i][4], items[i][6], b, items[i][1], items[i][5], ts)
+            for k, i in enumerate(new)
+        ]
         self._copy("items", ITEM_COLUMNS, item_rows)
         result.items_added = len(item_rows)
         item_of = [x.id if isinstance(x, Stored) else ids[x] for x in target]
@@ -328,9 +390,17 @@ class Stager:
             result.matched.append((items[i][1], line, batch, how, i in changed_at, added[i]))
         return result
 
-    def _write_annotations(self, items: Sequence[tuple[Any, ...]], anns: Sequence[tuple[Any, ...]],
-                           item_of: list[int], target: list[Stored | int], skip: set[int], added: list[int],
-                           result: ChunkResult, ts: Any) -> None:
+    def _write_annotations(
+        self,
+        items: Sequence[tuple[Any, ...]],
+        anns: Sequence[tuple[Any, ...]],
+        item_of: list[int],
+        target: list[Stored | int],
+        skip: set[int],
+        added: list[int],
+        result: ChunkResult,
+        ts: Any,
+    ) -> None:
         if not anns:
             return
         missing = {a[1] for a in anns} - set(self.users)
@@ -355,8 +425,9 @@ class Stager:
                 if first is None:
                     once[pair] = (row_ref, value, source, key)
                     added[idx] += 1
-                    rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, None,
-                                 GROUND_TRUTH in meta])
+                    rows.append(
+                        [p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, None, GROUND_TRUTH in meta]
+                    )
                     continue
                 h = history[pair] = History.of(first)
                 del once[pair]
@@ -364,8 +435,9 @@ class Stager:
                 continue  # given before: nothing new
             if h.value != value:
                 if self.reject:
-                    result.rejected.append((items[idx][1], f"{annotator} labelled this item {h.value} "
-                                                           f"before; this row says {value}"))
+                    result.rejected.append(
+                        (items[idx][1], f"{annotator} labelled this item {h.value} before; this row says {value}")
+                    )
                     continue
                 result.conflicts.append((items[idx][1], annotator, h.value, value))
             supersedes = h.current
@@ -375,8 +447,9 @@ class Stager:
             if key is not None:
                 h.keys.add(key)
             added[idx] += 1
-            rows.append([p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, supersedes,
-                         GROUND_TRUTH in meta])
+            rows.append(
+                [p, pair[0], pair[1], value, label, sv, lead, source, b, meta, ts, supersedes, GROUND_TRUTH in meta]
+            )
         result.superseded += sum(1 for r in rows if r[11] is not None)
         if chained:  # a row supersedes one of this chunk: ids are needed before the insert
             ann_ids = self._reserve_ids("annotations", len(rows))
@@ -389,8 +462,16 @@ class Stager:
             self._copy("annotations", ANNOTATION_COLUMNS, [tuple(r) for r in rows])
         result.annotations_added = len(rows)
 
-    def _write_gold(self, items: Sequence[tuple[Any, ...]], item_of: list[int], target: list[Stored | int],
-                    skip: set[int], added: list[int], result: ChunkResult, ts: Any) -> None:
+    def _write_gold(
+        self,
+        items: Sequence[tuple[Any, ...]],
+        item_of: list[int],
+        target: list[Stored | int],
+        skip: set[int],
+        added: list[int],
+        result: ChunkResult,
+        ts: Any,
+    ) -> None:
         golden = [i for i in range(len(items)) if items[i][7] is not None and i not in skip]
         if not golden:
             return

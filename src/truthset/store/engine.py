@@ -43,9 +43,9 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
 def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
     """Create an engine for ``url`` with truthset's connection settings."""
     if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://"):]
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
     elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
         engine = create_engine(url, future=True)
     except ModuleNotFoundError as exc:

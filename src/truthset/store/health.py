@@ -75,16 +75,28 @@ def stuck_assignments(store: Store, project_id: int, now: datetime) -> dict[str,
     removed or gone, or for an item that is gone)."""
     open_ = or_(Assignment.status == "leased", Assignment.status == "pending")
     with store.read() as tx:
-        expired = tx.execute(select(func.count()).select_from(Assignment).where(
-            Assignment.project_id == project_id, Assignment.status == "leased",
-            Assignment.leased_until < now)).scalar_one()
-        no_user = tx.execute(select(func.count()).select_from(Assignment)
-                             .outerjoin(User, User.id == Assignment.user_id)
-                             .where(Assignment.project_id == project_id, open_, Assignment.user_id.is_not(None),
-                                    or_(User.id.is_(None), User.status != "active"))).scalar_one()
-        no_item = tx.execute(select(func.count()).select_from(Assignment)
-                             .outerjoin(Item, Item.id == Assignment.item_id)
-                             .where(Assignment.project_id == project_id, open_, Item.id.is_(None))).scalar_one()
+        expired = tx.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.project_id == project_id, Assignment.status == "leased", Assignment.leased_until < now)
+        ).scalar_one()
+        no_user = tx.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .outerjoin(User, User.id == Assignment.user_id)
+            .where(
+                Assignment.project_id == project_id,
+                open_,
+                Assignment.user_id.is_not(None),
+                or_(User.id.is_(None), User.status != "active"),
+            )
+        ).scalar_one()
+        no_item = tx.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .outerjoin(Item, Item.id == Assignment.item_id)
+            .where(Assignment.project_id == project_id, open_, Item.id.is_(None))
+        ).scalar_one()
     return {"expired": int(expired), "orphaned": int(no_user) + int(no_item)}
 
 

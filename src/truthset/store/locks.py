@@ -49,6 +49,7 @@ class WouldWait(StoreBusy):
 #: any statement ran, so the caller can hand the same work to a thread that may wait.
 NO_WAIT: ContextVar[bool] = ContextVar("truthset_no_wait", default=False)
 
+
 def _write_lock(database: str | None) -> threading.Lock:
     key = str(Path(database).resolve()) if database and database != ":memory:" else f"memory:{id(object())}"
     with _write_locks_guard:
@@ -88,6 +89,7 @@ class _FileLock:
     def release(self) -> None:
         if self.fd is not None and self.pid == os.getpid():
             fcntl.flock(self.fd, fcntl.LOCK_UN)
+
 
 class _WriterLocks:
     """A SQLite engine's two writer locks, always taken in this order and released together:
@@ -152,8 +154,10 @@ def serialise_writers(engine: Engine, busy_timeout_ms: int) -> None:
         if busy_by is not None:
             if no_wait:
                 raise WouldWait(f"{busy_by} holds the write lock")
-            raise StoreBusy(f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
-                            "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use")
+            raise StoreBusy(
+                f"the store was busy with other writes for {busy_timeout_ms / 1000:g} s "
+                "(sqlite_busy_timeout_ms); try again, or use PostgreSQL for heavy concurrent use"
+            )
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # a connection in a transaction has its driver connection
         holder.update(conn=id(conn), dbapi=id(dbapi))

@@ -18,8 +18,9 @@ from truthset.store.models import Batch, Item, Media, utcnow
 _SLICE = 5000
 
 
-def record_media(conn: Connection, project_id: int, rows: Sequence[tuple[int, dict[str, Any]]],
-                 now: datetime | None = None) -> int:
+def record_media(
+    conn: Connection, project_id: int, rows: Sequence[tuple[int, dict[str, Any]]], now: datetime | None = None
+) -> int:
     """Record ``(item id, media row)`` pairs for items that have no image yet; returns how many."""
     wanted: dict[int, dict[str, Any]] = {}
     for item_id, row in rows:
@@ -48,9 +49,13 @@ def items_without_media(conn: Connection, project_id: int, *, page: int = 1000) 
         rows = conn.execute(
             select(Item.id, Item.payload, Item.content_hash, Batch.source, Batch.format)
             .outerjoin(Batch, Batch.id == Item.batch_id)
-            .where(Item.project_id == project_id, Item.id > last,
-                   ~select(Media.item_id).where(Media.item_id == Item.id).exists())
-            .order_by(Item.id).limit(page)
+            .where(
+                Item.project_id == project_id,
+                Item.id > last,
+                ~select(Media.item_id).where(Media.item_id == Item.id).exists(),
+            )
+            .order_by(Item.id)
+            .limit(page)
         ).all()
         if not rows:
             return
@@ -60,8 +65,9 @@ def items_without_media(conn: Connection, project_id: int, *, page: int = 1000) 
 
 def item_with_hash(conn: Connection, project_id: int, content_hash: str) -> int | None:
     """The item of this project with this content hash, if any."""
-    found = conn.execute(select(Item.id).where(Item.project_id == project_id,
-                                               Item.content_hash == content_hash)).scalar()
+    found = conn.execute(
+        select(Item.id).where(Item.project_id == project_id, Item.content_hash == content_hash)
+    ).scalar()
     return None if found is None else int(found)
 
 
@@ -71,7 +77,10 @@ def set_content_hash(conn: Connection, item_id: int, content_hash: str) -> None:
 
 def count_without_media(conn: Connection, project_id: int) -> int:
     """Items of the project that have no recorded image."""
-    return int(conn.execute(
-        select(func.count()).select_from(Item).where(
-            Item.project_id == project_id, ~select(Media.item_id).where(Media.item_id == Item.id).exists())
-    ).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.project_id == project_id, ~select(Media.item_id).where(Media.item_id == Item.id).exists())
+        ).scalar_one()
+    )

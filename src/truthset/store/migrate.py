@@ -60,8 +60,10 @@ def upgrade(engine: Engine) -> None:
                 _upgrade_around_views(conn)
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
-                    raise ConfigError(f"a migration left {len(broken)} broken reference(s) (e.g. {broken[0]}); "
-                                      "nothing was changed. Report this with the migration's name.")
+                    raise ConfigError(
+                        f"a migration left {len(broken)} broken reference(s) (e.g. {broken[0]}); "
+                        "nothing was changed. Report this with the migration's name."
+                    )
         finally:
             raw.execute("PRAGMA foreign_keys = ON")
 

@@ -119,8 +119,13 @@ class Item(Base):
         # are serialised (SQLite's single writer, an advisory lock on PostgreSQL)
         Index("ix_items_content_key", "project_id", "content_key"),
         # an external id identifies an item: a re-import finds it by its id (migration 0011)
-        Index("ix_items_external_id", "project_id", "external_id",
-              postgresql_where=text("external_id IS NOT NULL"), sqlite_where=text("external_id IS NOT NULL")),
+        Index(
+            "ix_items_external_id",
+            "project_id",
+            "external_id",
+            postgresql_where=text("external_id IS NOT NULL"),
+            sqlite_where=text("external_id IS NOT NULL"),
+        ),
         # keyset pagination (exports, listings) walks a project's items by id
         Index("ix_items_project_page", "project_id", "id"),
         # the annotation queue walks a project's not-yet-full items in queue order; id is the
@@ -132,10 +137,20 @@ class Item(Base):
         # the "sequential" queue order: open items by id, of the project and of a batch. Partial
         # (only items still short of the overlap), so a claim never steps over full items and
         # an item that fills up leaves the index; migration 0008
-        Index("ix_items_open_by_id", "project_id", "id", postgresql_where=text('"full" IS false'),
-              sqlite_where=text('"full" IS 0')),
-        Index("ix_items_batch_open_by_id", "batch_id", "id", postgresql_where=text('"full" IS false'),
-              sqlite_where=text('"full" IS 0')),
+        Index(
+            "ix_items_open_by_id",
+            "project_id",
+            "id",
+            postgresql_where=text('"full" IS false'),
+            sqlite_where=text('"full" IS 0'),
+        ),
+        Index(
+            "ix_items_batch_open_by_id",
+            "batch_id",
+            "id",
+            postgresql_where=text('"full" IS false'),
+            sqlite_where=text('"full" IS 0'),
+        ),
         # PostgreSQL: room in each page, so the queue's n_open updates are HOT (no new index
         # entries, no dead ones for the next claim to step over); migration 0005
         {"postgresql_with": {"fillfactor": 70}},
@@ -191,8 +206,15 @@ class Assignment(Base):
         # submit drops the row from it instead of adding one, and no plan can take it for a
         # count of done work (PostgreSQL did: the "done" progress count walked every done
         # assignment of the project for each task); migration 0007
-        Index("ix_assignments_open", "project_id", "stage", "status", "leased_until",
-              postgresql_where=text(OPEN_STATUSES), sqlite_where=text(OPEN_STATUSES)),
+        Index(
+            "ix_assignments_open",
+            "project_id",
+            "stage",
+            "status",
+            "leased_until",
+            postgresql_where=text(OPEN_STATUSES),
+            sqlite_where=text(OPEN_STATUSES),
+        ),
         # an annotator's own work: what they hold, what they have done (asked on every task)
         # user first, then project: a user's held lease and done count are index-only look-ups
         Index("ix_assignments_user", "user_id", "project_id", "stage", "status"),
@@ -223,8 +245,13 @@ class Annotation(Base):
         # human annotations (nearly all rows) never touch it. Without it PostgreSQL walked
         # the primary key backwards for "ORDER BY id DESC LIMIT 1" (1,000 pages a task at
         # 2,300 annotations); migration 0007
-        Index("ix_annotations_prelabel", "item_id", "id", postgresql_where=text("source = 'model'"),
-              sqlite_where=text("source = 'model'")),
+        Index(
+            "ix_annotations_prelabel",
+            "item_id",
+            "id",
+            postgresql_where=text("source = 'model'"),
+            sqlite_where=text("source = 'model'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
@@ -236,9 +263,7 @@ class Annotation(Base):
     lead_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     source: Mapped[str] = mapped_column(String(20), default="human")
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
-    supersedes_id: Mapped[int | None] = mapped_column(
-        ForeignKey("annotations.id"), nullable=True, index=True
-    )
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"), nullable=True, index=True)
     #: the queue assignment this answers; unique, so a retried submit can never add a copy
     assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), nullable=True, unique=True)
     meta: Mapped[str] = mapped_column(Text, default="{}")

@@ -52,8 +52,10 @@ def commit_read_only_transactions(engine: Engine) -> None:
     def do_rollback(dbapi_connection: Any) -> None:
         conn = getattr(dbapi_connection, "driver_connection", None) or dbapi_connection
         try:
-            if conn.info.transaction_status == TransactionStatus.INTRANS and conn.execute(
-                    "SELECT txid_current_if_assigned() IS NULL").fetchone()[0]:
+            if (
+                conn.info.transaction_status == TransactionStatus.INTRANS
+                and conn.execute("SELECT txid_current_if_assigned() IS NULL").fetchone()[0]
+            ):
                 conn.commit()
                 return
         except Exception:  # noqa: BLE001 - whatever went wrong, the plain rollback follows

@@ -28,8 +28,10 @@ from truthset.store.store import Store
 SECRET_COLUMNS = ("password_hash", "token_hash", "session_gen")
 _SECRET = re.compile(r"\b(" + "|".join(SECRET_COLUMNS) + r")\b", re.IGNORECASE)
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
-_READ_ONLY = ("read-only: it runs on a read-only connection and cannot change the data. Query the v_* views "
-              "(docs/sql.md); change data with the truthset commands")
+_READ_ONLY = (
+    "read-only: it runs on a read-only connection and cannot change the data. Query the v_* views "
+    "(docs/sql.md); change data with the truthset commands"
+)
 
 
 @dataclass
@@ -52,14 +54,20 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None
 def _refuse(exc: Exception) -> InvalidInput:
     text = str(getattr(exc, "orig", exc))
     if _SECRET.search(text):
-        return InvalidInput(f"the query reads {', '.join(SECRET_COLUMNS)} of users, which are never shown; read the "
-                            f"v_users view instead (the database said: {text.splitlines()[0]})")
+        return InvalidInput(
+            f"the query reads {', '.join(SECRET_COLUMNS)} of users, which are never shown; read the "
+            f"v_users view instead (the database said: {text.splitlines()[0]})"
+        )
     if re.search(r"permission denied for (table|relation) users\b", text, re.IGNORECASE):
-        return InvalidInput(f"the query reads {', '.join(SECRET_COLUMNS)} or whole rows of users, which are never "
-                            f"shown; read the v_users view instead (the database said: {text.splitlines()[0]})")
+        return InvalidInput(
+            f"the query reads {', '.join(SECRET_COLUMNS)} or whole rows of users, which are never "
+            f"shown; read the v_users view instead (the database said: {text.splitlines()[0]})"
+        )
     if re.search(r"permission denied", text, re.IGNORECASE):
-        return InvalidInput("the query reads what analysts may not (server files, the database's roles or "
-                            f"settings); query the v_* views (the database said: {text.splitlines()[0]})")
+        return InvalidInput(
+            "the query reads what analysts may not (server files, the database's roles or "
+            f"settings); query the v_* views (the database said: {text.splitlines()[0]})"
+        )
     if re.search(r"not authorized|readonly|read-only|read only|query_only|prohibited", text, re.IGNORECASE):
         return InvalidInput(f"truthset sql is {_READ_ONLY} (the database said: {text.splitlines()[0]})")
     return InvalidInput(f"the query failed: {text.splitlines()[0] if text else type(exc).__name__}")
@@ -90,8 +98,9 @@ ANALYST_ROLE = "truthset_analyst"
 #: true)`` takes the connection's own user back, since SET ROLE is checked against the session
 #: user), the functions that run SQL given as text (which could hide that call) and Unicode
 #: escapes (``U&"..."``, which could hide a name)
-_PG_REFUSED = re.compile(r"\b(set_config|\w*_to_xml\w*|\w*_to_xmlschema|ts_stat|ts_rewrite|dblink\w*)\b|\bU&[\"']",
-                         re.IGNORECASE)
+_PG_REFUSED = re.compile(
+    r"\b(set_config|\w*_to_xml\w*|\w*_to_xmlschema|ts_stat|ts_rewrite|dblink\w*)\b|\bU&[\"']", re.IGNORECASE
+)
 
 
 def _analyst_role(store: Store, *, tries: int = 3) -> None:
@@ -107,20 +116,29 @@ def _analyst_role(store: Store, *, tries: int = 3) -> None:
         try:
             with conn.begin():
                 conn.exec_driver_sql(lock)
-                exists = conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %(r)s",
-                                              {"r": ANALYST_ROLE}).first()
+                exists = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %(r)s", {"r": ANALYST_ROLE}
+                ).first()
                 if exists is None:
                     conn.exec_driver_sql(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
             with conn.begin():
                 conn.exec_driver_sql(lock)
-                member = conn.exec_driver_sql("SELECT rolsuper OR pg_has_role(current_user, %(r)s, 'MEMBER') "
-                                              "FROM pg_roles WHERE rolname = current_user", {"r": ANALYST_ROLE})
+                member = conn.exec_driver_sql(
+                    "SELECT rolsuper OR pg_has_role(current_user, %(r)s, 'MEMBER') "
+                    "FROM pg_roles WHERE rolname = current_user",
+                    {"r": ANALYST_ROLE},
+                )
                 if not member.scalar():
                     conn.exec_driver_sql(f"GRANT {ANALYST_ROLE} TO CURRENT_USER")
                 schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
-                columns = [c for (c,) in conn.exec_driver_sql(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                    "AND table_name = 'users' ORDER BY ordinal_position") if c.lower() not in SECRET_COLUMNS]
+                columns = [
+                    c
+                    for (c,) in conn.exec_driver_sql(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                        "AND table_name = 'users' ORDER BY ordinal_position"
+                    )
+                    if c.lower() not in SECRET_COLUMNS
+                ]
                 conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO {ANALYST_ROLE}')
                 conn.exec_driver_sql(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {ANALYST_ROLE}')
                 conn.exec_driver_sql(f"REVOKE ALL ON TABLE users FROM {ANALYST_ROLE}")
@@ -132,19 +150,23 @@ def _analyst_role(store: Store, *, tries: int = 3) -> None:
                 f"truthset sql on PostgreSQL runs as the role {ANALYST_ROLE}, which this database user cannot "
                 f"set up (the database said: {str(exc.orig).splitlines()[0]}); have an administrator run "
                 f"'CREATE ROLE {ANALYST_ROLE} NOLOGIN; GRANT {ANALYST_ROLE} TO <this user>;' once "
-                "(docs/sql.md)") from exc
+                "(docs/sql.md)"
+            ) from exc
 
 
 def _postgres(store: Store, query: str, limit: int) -> QueryResult:
     import psycopg
 
     if _SECRET.search(query):
-        raise InvalidInput(f"the query names {', '.join(SECRET_COLUMNS)}: those columns are never shown; read "
-                           "the v_users view instead")
+        raise InvalidInput(
+            f"the query names {', '.join(SECRET_COLUMNS)}: those columns are never shown; read the v_users view instead"
+        )
     refused = _PG_REFUSED.search(query)
     if refused is not None:
-        raise InvalidInput(f"truthset sql does not run {refused.group(0)!r} (it changes the role the query runs "
-                           "as, runs SQL given as text or hides a name); query the v_* views")
+        raise InvalidInput(
+            f"truthset sql does not run {refused.group(0)!r} (it changes the role the query runs "
+            "as, runs SQL given as text or hides a name); query the v_* views"
+        )
     _analyst_role(store)
     with store.engine.connect() as conn:
         tx = conn.begin()
@@ -160,8 +182,10 @@ def _postgres(store: Store, query: str, limit: int) -> QueryResult:
             columns = [d.name for d in cur.description]
             hidden = [c for c in columns if c.lower() in SECRET_COLUMNS]
             if hidden:
-                raise InvalidInput(f"the result has the column(s) {hidden}, which are never shown; select the "
-                                   "columns you need, or read the v_users view")
+                raise InvalidInput(
+                    f"the result has the column(s) {hidden}, which are never shown; select the "
+                    "columns you need, or read the v_users view"
+                )
             rows = cur.fetchmany(limit + 1)
             cur.execute("SELECT current_user")
             if (cur.fetchone() or ("",))[0] != ANALYST_ROLE:  # a way round _PG_REFUSED: show nothing
@@ -176,7 +200,9 @@ def _postgres(store: Store, query: str, limit: int) -> QueryResult:
 def read_only_query(store: Store, query: str, *, limit: int = 1000) -> QueryResult:
     """Run one SQL statement on a read-only connection and return at most ``limit`` rows."""
     if not query.strip():
-        raise InvalidInput("give a query, e.g. truthset sql \"SELECT label, count(*) FROM v_current_labels GROUP BY label\"")
+        raise InvalidInput(
+            'give a query, e.g. truthset sql "SELECT label, count(*) FROM v_current_labels GROUP BY label"'
+        )
     if limit < 1:
         raise InvalidInput(f"--limit {limit}: give a number of rows >= 1")
     if store.dialect == "sqlite":

@@ -205,14 +205,19 @@ def _translated() -> Iterator[None]:
     try:
         yield
     except DataError as exc:
-        raise Unstorable("a value cannot be stored (an id out of range, or a character such as NUL in a "
-                         "text); check the ids and texts sent") from exc
+        raise Unstorable(
+            "a value cannot be stored (an id out of range, or a character such as NUL in a "
+            "text); check the ids and texts sent"
+        ) from exc
     except OperationalError as exc:
         if "database is locked" in str(exc.orig):
-            raise StoreBusy("the store was busy with another writer (an import?) for the whole busy "
-                            "timeout; try again shortly") from exc
-        raise StoreUnavailable(f"the database refused the operation: {exc.orig}. Check TRUTHSET_DATABASE_URL "
-                               "and that the database server is running.") from exc
+            raise StoreBusy(
+                "the store was busy with another writer (an import?) for the whole busy timeout; try again shortly"
+            ) from exc
+        raise StoreUnavailable(
+            f"the database refused the operation: {exc.orig}. Check TRUTHSET_DATABASE_URL "
+            "and that the database server is running."
+        ) from exc
 
 
 class _Serving:

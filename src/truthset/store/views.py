@@ -24,27 +24,32 @@ VIEWS: dict[str, str] = {
     "v_projects": "SELECT id, name, task, schema_version, created_at FROM projects",
     "v_batches": (
         "SELECT id, project_id, source, format, rows_read, items_added, annotations_added, duplicates, "
-        "rejected, status, due_at, created_at FROM batches"),
+        "rejected, status, due_at, created_at FROM batches"
+    ),
     "v_items": (
-        "SELECT id, project_id, external_id, batch_id, line, split, payload, content_hash, created_at "
-        "FROM items"),
+        "SELECT id, project_id, external_id, batch_id, line, split, payload, content_hash, created_at FROM items"
+    ),
     "v_annotations": (
         "SELECT a.id, a.project_id, a.item_id, u.name AS annotator, a.label, a.value, a.schema_version, "
         "a.lead_time, a.source, a.batch_id, a.supersedes_id, a.ground_truth, a.created_at, "
         f"CASE WHEN {_CURRENT} THEN 1 ELSE 0 END AS is_current "
-        "FROM annotations a JOIN users u ON u.id = a.user_id"),
+        "FROM annotations a JOIN users u ON u.id = a.user_id"
+    ),
     "v_current_labels": (
         "SELECT a.id AS annotation_id, a.project_id, a.item_id, u.name AS annotator, a.label, a.value, "
         "a.schema_version, a.source, a.created_at "
-        f"FROM annotations a JOIN users u ON u.id = a.user_id WHERE {_CURRENT}"),
+        f"FROM annotations a JOIN users u ON u.id = a.user_id WHERE {_CURRENT}"
+    ),
     "v_gold": "SELECT item_id, project_id, label, value, source, created_at FROM gold",
     "v_consensus": (
         "SELECT c.project_id, c.item_id, c.run_id, c.method, c.value, c.posterior, c.created_at, "
         "CASE WHEN c.run_id = (SELECT MAX(r.id) FROM runs r WHERE r.project_id = c.project_id "
-        "AND r.kind = 'qc-aggregate') THEN 1 ELSE 0 END AS is_latest_run FROM consensus c"),
+        "AND r.kind = 'qc-aggregate') THEN 1 ELSE 0 END AS is_latest_run FROM consensus c"
+    ),
     "v_import_findings": (
         "SELECT f.id, b.project_id, f.batch_id, f.kind, f.line, f.field, f.reason "
-        "FROM import_findings f JOIN batches b ON b.id = f.batch_id"),
+        "FROM import_findings f JOIN batches b ON b.id = f.batch_id"
+    ),
     # one row per finding and item it concerns (a finding about a column has one row, no item);
     # "check" is a reserved word in SQL, so the column is check_name
     "v_findings": (
@@ -52,20 +57,26 @@ VIEWS: dict[str, str] = {
         "f.key, f.score, f.detail, fi.item_id, i.external_id, f.created_at, f.sent_at, f.verdict, "
         "u.name AS verdict_by, f.verdict_at FROM findings f "
         "LEFT JOIN finding_items fi ON fi.finding_id = f.id LEFT JOIN items i ON i.id = fi.item_id "
-        "LEFT JOIN users u ON u.id = f.verdict_by"),
+        "LEFT JOIN users u ON u.id = f.verdict_by"
+    ),
     "v_issues": (
         "SELECT i.id, i.project_id, i.kind, i.severity, i.status, u.name AS owner, i.title, i.body, "
         "i.source, i.items, i.schema_version, i.created_at, i.updated_at "
-        "FROM data_issues i LEFT JOIN users u ON u.id = i.owner_id"),
+        "FROM data_issues i LEFT JOIN users u ON u.id = i.owner_id"
+    ),
     "v_issue_events": (
         "SELECT e.id, i.project_id, e.issue_id, u.name AS author, e.event, e.from_status, e.to_status, "
         "e.note, e.created_at FROM data_issue_events e JOIN data_issues i ON i.id = e.issue_id "
-        "LEFT JOIN users u ON u.id = e.author_id"),
+        "LEFT JOIN users u ON u.id = e.author_id"
+    ),
     "v_issue_links": (
         "SELECT l.id, i.project_id, l.issue_id, l.kind, l.target, l.created_at "
-        "FROM data_issue_links l JOIN data_issues i ON i.id = l.issue_id"),
-    "v_runs": ("SELECT id, project_id, kind, created_at, metrics, dataset_hash, schema_version, code_version, seed, "
-               "config FROM runs"),
+        "FROM data_issue_links l JOIN data_issues i ON i.id = l.issue_id"
+    ),
+    "v_runs": (
+        "SELECT id, project_id, kind, created_at, metrics, dataset_hash, schema_version, code_version, seed, "
+        "config FROM runs"
+    ),
     # no password_hash, token_hash or session_gen: never readable through SQL for analysts
     "v_users": "SELECT id, name, role, status, created_at FROM users",
 }

@@ -30,11 +30,15 @@ def shared(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
 def _project(new_project, tmp_path: Path, name: str, *, ids: bool):  # type: ignore[no-untyped-def]
     """A project whose items are q1..q3 (by external id when ``ids``), judged as in ROWS."""
     path = tmp_path / f"{name}.csv"
-    path.write_text(("id," if ids else "") + "text,worker,label\n"
-                    + "".join((f"{i}," if ids else "") + f"text of {i},{w},{lab}\n" for i, w, lab in ROWS))
+    path.write_text(
+        ("id," if ids else "")
+        + "text,worker,label\n"
+        + "".join((f"{i}," if ids else "") + f"text of {i},{w},{lab}\n" for i, w, lab in ROWS)
+    )
     p = new_project(labels=["a", "b"], folder=name)
-    report = import_file(p, path, ImportOptions(id_col="id" if ids else None, text_col="text",
-                                                annotator_col="worker", label_col="label"))
+    report = import_file(
+        p, path, ImportOptions(id_col="id" if ids else None, text_col="text", annotator_col="worker", label_col="label")
+    )
     return p, report.batch
 
 
@@ -62,8 +66,12 @@ def test_reads_stay_within_their_project(shared: str, new_project, tmp_path: Pat
     assert [len(p) for p in pages] == [2, 1] and [r for p in pages for r in p] == list(items)
 
 
-def test_consensus_runs_by_id_latest_and_project(shared: str, new_project, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_consensus_runs_by_id_latest_and_project(
+    shared: str,
+    new_project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     a, _ = _project(new_project, tmp_path, "a", ids=True)
     b, _ = _project(new_project, tmp_path, "b", ids=False)
     monkeypatch.setattr(quality, "INSERT_CHUNK", 2)  # three items: two INSERTs, nothing lost
@@ -71,10 +79,19 @@ def test_consensus_runs_by_id_latest_and_project(shared: str, new_project, tmp_p
         ids = quality.item_ids(tx, a.id)
     labels = [(i, json.dumps("a"), 0.5 + k / 10) for k, i in enumerate(ids)]
     with a.store.write() as tx:
-        first = quality.add_consensus_run(tx, a.id, method="mv", config={"method": "mv"}, dataset_hash="x",
-                                          seed=0, metrics={}, labels=labels)
-        second = quality.add_consensus_run(tx, a.id, method="ds", config={"method": "ds"}, dataset_hash="y",
-                                           seed=1, metrics={"items": 3}, labels=labels[:1])
+        first = quality.add_consensus_run(
+            tx, a.id, method="mv", config={"method": "mv"}, dataset_hash="x", seed=0, metrics={}, labels=labels
+        )
+        second = quality.add_consensus_run(
+            tx,
+            a.id,
+            method="ds",
+            config={"method": "ds"},
+            dataset_hash="y",
+            seed=1,
+            metrics={"items": 3},
+            labels=labels[:1],
+        )
     with a.store.read() as tx:
         assert quality.consensus_run(tx, a.id) == (second, json.dumps({"method": "ds"}))
         assert quality.consensus_run(tx, a.id, first) == (first, json.dumps({"method": "mv"}))

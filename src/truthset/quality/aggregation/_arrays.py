@@ -97,9 +97,7 @@ def one_hot_matrix(codes: AnnotationCodes) -> sp.csr_matrix:
     k = codes.n_labels
     cols = codes.annotator.astype(np.int64) * k + codes.label
     data = np.ones(codes.n_annotations, dtype=np.float64)
-    m = sp.csr_matrix(
-        (data, (codes.item, cols)), shape=(codes.n_items, codes.n_annotators * k)
-    )
+    m = sp.csr_matrix((data, (codes.item, cols)), shape=(codes.n_items, codes.n_annotators * k))
     m.sum_duplicates()
     return m
 
@@ -146,9 +144,7 @@ def soft_confusion_bincount(codes: AnnotationCodes, probas: FloatArray) -> Float
     by_label = np.ascontiguousarray(probas.T)  # (K, n_items): each gather reads one row
     out = np.empty((a, k, k))
     for c in range(k):  # a loop over labels, each step vectorised over annotations
-        out[:, c, :] = np.bincount(
-            flat, weights=by_label[c].take(item), minlength=a * k
-        ).reshape(a, k)
+        out[:, c, :] = np.bincount(flat, weights=by_label[c].take(item), minlength=a * k).reshape(a, k)
     return out
 
 
@@ -211,12 +207,10 @@ def _tie_keys(codes: AnnotationCodes, seed: int, rows: npt.NDArray[np.intp]) -> 
     the same keys as hashing all of them.
     """
     hash_key = f"{seed % 10**16:016d}"
-    h_item = pd.util.hash_pandas_object(
-        pd.Series(codes.items.take(rows)), index=False, hash_key=hash_key
-    ).to_numpy(np.uint64)
-    h_label = pd.util.hash_pandas_object(
-        pd.Series(codes.labels), index=False, hash_key=hash_key
-    ).to_numpy(np.uint64)
+    h_item = pd.util.hash_pandas_object(pd.Series(codes.items.take(rows)), index=False, hash_key=hash_key).to_numpy(
+        np.uint64
+    )
+    h_label = pd.util.hash_pandas_object(pd.Series(codes.labels), index=False, hash_key=hash_key).to_numpy(np.uint64)
     with np.errstate(over="ignore"):
         return _mix64(h_item[:, None] ^ _mix64(h_label * _GOLDEN)[None, :])
 

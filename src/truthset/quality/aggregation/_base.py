@@ -55,8 +55,14 @@ class BaseAggregator:
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
     _fitted_names: ClassVar[tuple[str, ...]] = (
-        "labels_", "probas_", "skills_", "errors_", "loss_history_", "n_iter_",
-        "majority_labels_", "majority_agreement_",
+        "labels_",
+        "probas_",
+        "skills_",
+        "errors_",
+        "loss_history_",
+        "n_iter_",
+        "majority_labels_",
+        "majority_agreement_",
     )
 
     @classmethod
@@ -77,9 +83,7 @@ class BaseAggregator:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
-                raise InvalidInput(
-                    f"{type(self).__name__} has no parameter {name!r}; valid parameters: {valid}."
-                )
+                raise InvalidInput(f"{type(self).__name__} has no parameter {name!r}; valid parameters: {valid}.")
             setattr(self, name, value)
         return self
 
@@ -164,9 +168,7 @@ class BaseAggregator:
         self.labels_ = _decode_labels(lab, codes, items)
         self.skills_ = pd.Series(fitted.skills, index=annotators, name="skill")
         k = codes.n_labels
-        idx = pd.MultiIndex.from_product(
-            [codes.annotators, codes.labels], names=["annotator", "true_label"]
-        )
+        idx = pd.MultiIndex.from_product([codes.annotators, codes.labels], names=["annotator", "true_label"])
         self.errors_ = pd.DataFrame(
             fitted.errors.reshape(codes.n_annotators * k, k),
             index=idx,

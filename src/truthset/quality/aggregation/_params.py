@@ -65,9 +65,7 @@ class InstanceOf:
     description: str = ""
 
     def accepts(self, value: object) -> bool:
-        return isinstance(value, self.types) and not (
-            isinstance(value, bool) and bool not in self.types
-        )
+        return isinstance(value, self.types) and not (isinstance(value, bool) and bool not in self.types)
 
     def __str__(self) -> str:
         return self.description or " or ".join(t.__name__ for t in self.types)

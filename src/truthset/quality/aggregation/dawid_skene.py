@@ -128,9 +128,7 @@ class DawidSkene(BaseAggregator):
         return self.fit(df, gold=gold).probas_
 
     # ------------------------------------------------------------------ M-step
-    def _m_step(
-        self, m: sp.csr_matrix, q: FloatArray, n_annotators: int
-    ) -> tuple[FloatArray, FloatArray]:
+    def _m_step(self, m: sp.csr_matrix, q: FloatArray, n_annotators: int) -> tuple[FloatArray, FloatArray]:
         """Class prior (K,) and confusion (A, K_true, K_obs) from posteriors ``q``."""
         priors = normalize_rows(q.sum(axis=0) + self.prior_smoothing)
         counts = soft_confusion(m, q, n_annotators) + self.smoothing
@@ -193,9 +191,7 @@ class OneCoinDawidSkene(DawidSkene):
     [0, 1]
     """
 
-    def _m_step(
-        self, m: sp.csr_matrix, q: FloatArray, n_annotators: int
-    ) -> tuple[FloatArray, FloatArray]:
+    def _m_step(self, m: sp.csr_matrix, q: FloatArray, n_annotators: int) -> tuple[FloatArray, FloatArray]:
         k = q.shape[1]
         priors = normalize_rows(q.sum(axis=0) + self.prior_smoothing)
         conf = soft_confusion(m, q, n_annotators)  # (A, K_true, K_obs) expected counts

@@ -160,9 +160,9 @@ class GLAD(BaseAggregator):
             lsn -= log_km1
             base = np.bincount(item, weights=lsn, minlength=n_items)
             ls -= lsn
-            bump = np.bincount(flat, weights=ls, minlength=n_items * k).astype(
-                np.float64, copy=False
-            ).reshape(n_items, k)
+            bump = (
+                np.bincount(flat, weights=ls, minlength=n_items * k).astype(np.float64, copy=False).reshape(n_items, k)
+            )
             bump += base[:, None]
             bump += log_prior
             return posterior_from_log(bump)
@@ -171,9 +171,7 @@ class GLAD(BaseAggregator):
             da, db = alpha - mu_a, beta - mu_b
             return -0.5 * float(_dot(da, da) + _dot(db, db))
 
-        def neg_q(
-            theta: FloatArray, q_n: FloatArray, const: float
-        ) -> tuple[float, FloatArray]:
+        def neg_q(theta: FloatArray, q_n: FloatArray, const: float) -> tuple[float, FloatArray]:
             # Q = sum_n q_n log s(x_n) + (1 - q_n) (log s(-x_n) - log(K-1)) + log priors.
             # With log s(x) = min(x, 0) - log1p(e), log s(-x) = -max(x, 0) - log1p(e) and
             # e = exp(-|x|), the sum is sum_n [q_n x_n - max(x_n, 0) - log1p(e_n)] + const,

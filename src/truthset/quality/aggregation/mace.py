@@ -133,9 +133,7 @@ class MACE(BaseAggregator):
         total = x.sum(axis=1, keepdims=True)
         return np.where(total > 0, x / np.where(total > 0, total, 1.0), 1.0 / counts.shape[1])
 
-    def _start(
-        self, restart: int, rng: np.random.Generator, n_ann: int, k: int
-    ) -> tuple[FloatArray, FloatArray]:
+    def _start(self, restart: int, rng: np.random.Generator, n_ann: int, k: int) -> tuple[FloatArray, FloatArray]:
         """Starting (spam, know) probabilities (A, 2) and strategies (A, K) of a restart."""
         if restart == 0:
             return np.full((n_ann, 2), 0.5), np.full((n_ann, k), 1.0 / k)
@@ -162,16 +160,12 @@ class MACE(BaseAggregator):
         # (A, K) table over the (label, item) cells is ``by_cell.T @ table`` and summing
         # posteriors per (annotator, label) is ``by_cell @ q``: each one sparse mat-vec,
         # about twice as fast as a gather plus ``np.bincount``.
-        by_cell = sp.csr_array(
-            (np.ones(flat_ann.size), (flat_ann, flat_lab)), shape=(n_ann * k, k * n_items)
-        )
+        by_cell = sp.csr_array((np.ones(flat_ann.size), (flat_ann, flat_lab)), shape=(n_ann * k, k * n_items))
         by_cell_t = by_cell.T
         spam_prior = np.array([self.alpha, self.beta])  # (spam, know), as crowd-kit
         const = -n_items * np.log(k)  # uniform class prior
 
-        def e_step(
-            spam: FloatArray, theta: FloatArray
-        ) -> tuple[FloatArray, float, FloatArray, FloatArray]:
+        def e_step(spam: FloatArray, theta: FloatArray) -> tuple[FloatArray, float, FloatArray, FloatArray]:
             """Posteriors (K, n_items), log marginal likelihood, expected counts."""
             know = spam[:, 1:2]  # (A, 1)
             p = spam[:, :1] * theta  # (A, K): P(spam and report k)
@@ -212,14 +206,10 @@ class MACE(BaseAggregator):
         # spam / theta are sub-normalised under VB; renormalise for the reported model
         competence = spam[:, 1] / spam.sum(axis=1)
         xi = theta / theta.sum(axis=1, keepdims=True)
-        errors = (1 - competence)[:, None, None] * xi[:, None, :] + competence[
-            :, None, None
-        ] * np.eye(k)[None, :, :]
+        errors = (1 - competence)[:, None, None] * xi[:, None, :] + competence[:, None, None] * np.eye(k)[None, :, :]
         annotators = codes.annotators.rename("annotator")
         extra = {
             "competence_": pd.Series(competence, index=annotators, name="competence"),
-            "strategies_": pd.DataFrame(
-                xi, index=annotators, columns=pd.Index(codes.labels, name="label")
-            ),
+            "strategies_": pd.DataFrame(xi, index=annotators, columns=pd.Index(codes.labels, name="label")),
         }
         return Fitted(q, competence, errors, history, None, None, extra)

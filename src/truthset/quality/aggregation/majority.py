@@ -44,6 +44,8 @@ from truthset.quality.aggregation._params import SEED, Constraint, InstanceOf, I
 __all__ = ["MajorityVote", "WeightedMajorityVote", "compare_with_majority"]
 
 _TIE = Options(("random", "first", "nan"))
+
+
 class MajorityVote(BaseAggregator):
     """Majority vote: each item gets its most frequent label.
 
@@ -92,23 +94,17 @@ class MajorityVote(BaseAggregator):
         weights = self._weights(codes)
         scores = vote_counts(codes, weights)
         probas = normalize_rows(scores)
-        labels = break_ties(
-            scores, codes, tie=self.tie, random_state=self.random_state, exact=weights is None
-        )
+        labels = break_ties(scores, codes, tie=self.tie, random_state=self.random_state, exact=weights is None)
         skills = _agreement(codes, labels)
         errors = confusion_rates(soft_confusion_bincount(codes, probas))
         extra: dict[str, Any] = {}
         if weights is not None:
-            extra["weights_"] = pd.Series(
-                weights, index=codes.annotators.rename("annotator"), name="weight"
-            )
+            extra["weights_"] = pd.Series(weights, index=codes.annotators.rename("annotator"), name="weight")
         majority = labels if weights is None else None
         return Fitted(probas, skills, errors, [], labels, majority, extra)
 
     def _majority_codes(self, codes: AnnotationCodes) -> IntArray:
-        return break_ties(
-            vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True
-        )
+        return break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True)
 
 
 def _agreement(codes: AnnotationCodes, labels: IntArray) -> FloatArray:
@@ -173,9 +169,7 @@ class WeightedMajorityVote(MajorityVote):
 
     def _weights(self, codes: AnnotationCodes) -> FloatArray:
         if self.weights is None:
-            mv = break_ties(
-                vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True
-            )
+            mv = break_ties(vote_counts(codes), codes, tie=self.tie, random_state=self.random_state, exact=True)
             return np.nan_to_num(_agreement(codes, mv), nan=0.0)
         given = pd.Series(self.weights, dtype=np.float64)
         w = np.array(given.reindex(codes.annotators), dtype=np.float64)
@@ -196,9 +190,7 @@ class WeightedMajorityVote(MajorityVote):
         return w
 
 
-def compare_with_majority(
-    model: BaseAggregator, df: pd.DataFrame, truth: pd.Series | None = None
-) -> pd.DataFrame:
+def compare_with_majority(model: BaseAggregator, df: pd.DataFrame, truth: pd.Series | None = None) -> pd.DataFrame:
     """Fit ``model`` and a default :class:`MajorityVote` on ``df``; report them side by side.
 
     Returns a DataFrame indexed by method name ("majority_vote" and the model's class name)

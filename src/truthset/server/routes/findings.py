@@ -24,8 +24,14 @@ class FindingVerdict(BaseModel):
 
 
 @router.get("/findings")
-def findings(request: Request, item_id: QueryId = None, check: QueryText = None,
-             limit: int = Query(200, ge=1, le=5000), *, account: Reviewer) -> dict[str, Any]:
+def findings(
+    request: Request,
+    item_id: QueryId = None,
+    check: QueryText = None,
+    limit: int = Query(200, ge=1, le=5000),
+    *,
+    account: Reviewer,
+) -> dict[str, Any]:
     """Findings of the data checks, of one check or about one item."""
     return {"findings": checks.list_findings(request.app.state.project, check=check, item_id=item_id, limit=limit)}
 

@@ -21,14 +21,28 @@ async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={
-    200: {"content": {"application/json": {"example": {"status": "ready", "database": "ok",
-                                                       "migrations": "current"}}}},
-    503: {"description": "not ready", "content": {"application/json": {"example": {
-        "status": "not ready", "database": "unreachable", "migrations": "unknown"}}}}})
+@router.get(
+    "/readyz",
+    responses={
+        200: {
+            "content": {"application/json": {"example": {"status": "ready", "database": "ok", "migrations": "current"}}}
+        },
+        503: {
+            "description": "not ready",
+            "content": {
+                "application/json": {
+                    "example": {"status": "not ready", "database": "unreachable", "migrations": "unknown"}
+                }
+            },
+        },
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """Ready to serve: the database answers and its schema is the newest migration (503 if not)."""
     state = await run_in_threadpool(readiness, request.app.state.project)
-    body = {"status": "ready" if state["ready"] else "not ready", "database": state["database"],
-            "migrations": state["migrations"]}
+    body = {
+        "status": "ready" if state["ready"] else "not ready",
+        "database": state["database"],
+        "migrations": state["migrations"],
+    }
     return JSONResponse(body, status_code=200 if state["ready"] else 503)

@@ -39,26 +39,54 @@ def _statuses(status: str | None) -> list[str]:
 
 
 @router.get("/issues", response_class=HTMLResponse)
-async def issue_list(request: Request, *, account: Reviewer,
-                     status: Annotated[str | None, Query(max_length=20)] = None,
-                     show: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+async def issue_list(
+    request: Request,
+    *,
+    account: Reviewer,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    show: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
     """The project's issues, newest first: open ones unless ``show=all`` or a ``status``."""
     p = request.app.state.project
-    rows = await run_in_threadpool(data_issues.list_issues, p, status=_statuses(status),
-                                   open_only=not status and show != "all")
-    return html(request, "issues.html", **_ctx(request, account, issues=rows, status=status or "",
-                                                show=show or "", statuses=data_issues.STATUSES,
-                                                kinds=data_issues.KINDS, severities=data_issues.SEVERITIES))
+    rows = await run_in_threadpool(
+        data_issues.list_issues, p, status=_statuses(status), open_only=not status and show != "all"
+    )
+    return html(
+        request,
+        "issues.html",
+        **_ctx(
+            request,
+            account,
+            issues=rows,
+            status=status or "",
+            show=show or "",
+            statuses=data_issues.STATUSES,
+            kinds=data_issues.KINDS,
+            severities=data_issues.SEVERITIES,
+        ),
+    )
 
 
 @router.post("/issues")
-async def issue_new(request: Request, kind: Annotated[str, Form(max_length=40)],
-                    title: Annotated[StoredText, Form(max_length=500)], *, account: Reviewer,
-                    severity: Annotated[str, Form(max_length=20)] = "medium",
-                    body: Annotated[StoredText, Form(max_length=10000)] = "") -> Response:
+async def issue_new(
+    request: Request,
+    kind: Annotated[str, Form(max_length=40)],
+    title: Annotated[StoredText, Form(max_length=500)],
+    *,
+    account: Reviewer,
+    severity: Annotated[str, Form(max_length=20)] = "medium",
+    body: Annotated[StoredText, Form(max_length=10000)] = "",
+) -> Response:
     """Open an issue by hand (reviewers and admins); it starts open, with no owner."""
-    issue = await run_in_threadpool(data_issues.open_issue, request.app.state.project, kind=kind, title=title,
-                                    body=body, severity=severity, author_id=account.id)
+    issue = await run_in_threadpool(
+        data_issues.open_issue,
+        request.app.state.project,
+        kind=kind,
+        title=title,
+        body=body,
+        severity=severity,
+        author_id=account.id,
+    )
     return _back(issue)
 
 
@@ -76,31 +104,42 @@ def _back(issue_id: int) -> Response:
 
 
 @router.post("/issues/{issue_id}/comment")
-async def issue_comment(request: Request, issue_id: PathId, text: Annotated[StoredText, Form(max_length=10000)], *,
-                        account: Reviewer) -> Response:
+async def issue_comment(
+    request: Request, issue_id: PathId, text: Annotated[StoredText, Form(max_length=10000)], *, account: Reviewer
+) -> Response:
     await run_in_threadpool(data_issues.comment, request.app.state.project, issue_id, text, author_id=account.id)
     return _back(issue_id)
 
 
 @router.post("/issues/{issue_id}/move")
-async def issue_move(request: Request, issue_id: PathId, status: Annotated[StoredText, Form(max_length=20)], *,
-                     account: Reviewer, note: Annotated[StoredText, Form(max_length=2000)] = "") -> Response:
-    await run_in_threadpool(data_issues.move, request.app.state.project, issue_id, status, note=note,
-                            author_id=account.id)
+async def issue_move(
+    request: Request,
+    issue_id: PathId,
+    status: Annotated[StoredText, Form(max_length=20)],
+    *,
+    account: Reviewer,
+    note: Annotated[StoredText, Form(max_length=2000)] = "",
+) -> Response:
+    await run_in_threadpool(
+        data_issues.move, request.app.state.project, issue_id, status, note=note, author_id=account.id
+    )
     return _back(issue_id)
 
 
 @router.post("/issues/{issue_id}/assign")
-async def issue_assign(request: Request, issue_id: PathId, owner: Annotated[StoredText, Form(max_length=200)], *,
-                       account: Admin) -> Response:
-    await run_in_threadpool(data_issues.assign, request.app.state.project, issue_id, owner or None,
-                            author_id=account.id)
+async def issue_assign(
+    request: Request, issue_id: PathId, owner: Annotated[StoredText, Form(max_length=200)], *, account: Admin
+) -> Response:
+    await run_in_threadpool(
+        data_issues.assign, request.app.state.project, issue_id, owner or None, author_id=account.id
+    )
     return _back(issue_id)
 
 
 @api_router.get("/issues")
-async def api_issues(request: Request, *, account: Reviewer,
-                     status: Annotated[str | None, Query(max_length=20)] = None) -> dict[str, Any]:
+async def api_issues(
+    request: Request, *, account: Reviewer, status: Annotated[str | None, Query(max_length=20)] = None
+) -> dict[str, Any]:
     """The project's issues as JSON (``status`` filters)."""
     rows = await run_in_threadpool(data_issues.list_issues, request.app.state.project, status=_statuses(status))
     return {"issues": rows, "count": len(rows)}

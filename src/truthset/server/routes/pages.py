@@ -24,8 +24,14 @@ router = APIRouter(include_in_schema=False)
 
 def _ctx(request: Request, account: Account | None, **extra: Any) -> dict[str, Any]:
     p = request.app.state.project
-    return {"account": account, "csrf": csrf_token(request), "project": p.config.name, "task": p.task,
-            "text_field": p.config.text_field, **extra}
+    return {
+        "account": account,
+        "csrf": csrf_token(request),
+        "project": p.config.name,
+        "task": p.task,
+        "text_field": p.config.text_field,
+        **extra,
+    }
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -43,9 +49,12 @@ def _refused(request: Request, name: str, error: str, status: int, retry_after: 
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, name: Annotated[str, Form(max_length=200)],
-                password: Annotated[str, Form(max_length=1024)], csrf: Annotated[str, Form(max_length=100)] = "",
-                ) -> Response:
+async def login(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
     for field, value in (("name", name), ("password", password)):
         problem = unstorable_problem(value)
         if problem is not None:
@@ -107,8 +116,15 @@ async def review_page(request: Request, *, account: Reviewer) -> Response:
 async def guide(request: Request, *, account: Annotator) -> Response:
     p = request.app.state.project
     # the fragment is rendered by an autoescaping template (core/templates/guide_body.html)
-    body = Markup(render_guide(p.config.schema, project=p.config.name, task=p.task,  # noqa: S704
-                               version=p.schema_version, fmt="fragment"))
+    body = Markup(
+        render_guide(
+            p.config.schema,
+            project=p.config.name,
+            task=p.task,  # noqa: S704
+            version=p.schema_version,
+            fmt="fragment",
+        )
+    )
     return html(request, "guide.html", **_ctx(request, account, guide=body))
 
 

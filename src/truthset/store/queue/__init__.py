@@ -14,5 +14,13 @@
 from truthset.store.queue.general import MAX_LEAD_TIME, UNKNOWN, AnswerCheck, Lease
 from truthset.store.queue.state import STATS_EVERY, SWEEP_EVERY, QueuePolicy, QueueState
 
-__all__ = ["MAX_LEAD_TIME", "STATS_EVERY", "SWEEP_EVERY", "UNKNOWN", "AnswerCheck", "Lease", "QueuePolicy",
-           "QueueState"]
+__all__ = [
+    "MAX_LEAD_TIME",
+    "STATS_EVERY",
+    "SWEEP_EVERY",
+    "UNKNOWN",
+    "AnswerCheck",
+    "Lease",
+    "QueuePolicy",
+    "QueueState",
+]

@@ -70,16 +70,27 @@ def build(order: str, answer: bool, gold: bool) -> Any:
     after_answer: tuple[Any, ...] = ()
     annotation = None
     if answer:
-        _answered, annotation = answer_ctes(Assignment.project_id == p("b_pid"), Assignment.user_id == p("b_uid"),
-                                            in_stage(), status_is("leased"))
+        _answered, annotation = answer_ctes(
+            Assignment.project_id == p("b_pid"), Assignment.user_id == p("b_uid"), in_stage(), status_is("leased")
+        )
         after_answer = (exists(select(annotation.c.id)),)
     h = Assignment.__table__.alias("h")
-    held_where = [h.c.user_id == p("b_uid"), h.c.project_id == p("b_pid"), in_stage(h.c), status_is("leased", h.c),
-                  h.c.leased_until >= p("b_now")]
+    held_where = [
+        h.c.user_id == p("b_uid"),
+        h.c.project_id == p("b_pid"),
+        in_stage(h.c),
+        status_is("leased", h.c),
+        h.c.leased_until >= p("b_now"),
+    ]
     if answer:
         held_where.append(h.c.id != p("b_aid"))
-    held = (select(h.c.id, h.c.item_id, h.c.leased_until, h.c.reason).where(*held_where)
-            .order_by(h.c.id).limit(ONE).cte("held"))
+    held = (
+        select(h.c.id, h.c.item_id, h.c.leased_until, h.c.reason)
+        .where(*held_where)
+        .order_by(h.c.id)
+        .limit(ONE)
+        .cte("held")
+    )
     none_held = ~exists(select(held.c.id))
     gold_pick = None
     also = (none_held, *after_answer)
@@ -87,25 +98,52 @@ def build(order: str, answer: bool, gold: bool) -> Any:
         gold_pick = gold_candidates(also=also).cte("gold_pick")
         also = (none_held, ~exists(select(gold_pick.c.id)), *after_answer)
     candidate = eligible(order, lock=True, also=also).cte("candidate")
-    slot = (update(Item).where(Item.id == candidate.c.id, Item.n_open < p("b_k"))
-            .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k")).returning(Item.id).cte("slot"))
+    slot = (
+        update(Item)
+        .where(Item.id == candidate.c.id, Item.n_open < p("b_k"))
+        .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k"))
+        .returning(Item.id)
+        .cte("slot")
+    )
     picks = [select(slot.c.id, FALSE.label("is_gold"))]
     if gold_pick is not None:
         picks.append(select(gold_pick.c.id, TRUE))
     picked = (union_all(*picks) if len(picks) > 1 else picks[0]).cte("picked")
-    lease = (insert(Assignment).from_select(
-        ["project_id", "item_id", "user_id", "stage", "status", "reason", "leased_until", "is_gold", "created_at"],
-        select(p("b_pid"), picked.c.id, p("b_uid"), literal_column("'annotate'"), literal_column("'leased'"),
-               literal_column("''"), p("leased_until"), picked.c.is_gold, p("b_now")),
-        include_defaults=False)
-        .returning(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason).cte("lease"))
-    task = union_all(select(lease.c.id, lease.c.item_id, lease.c.leased_until, lease.c.reason),
-                     select(held.c.id, held.c.item_id, held.c.leased_until, held.c.reason)).cte("task")
+    lease = (
+        insert(Assignment)
+        .from_select(
+            ["project_id", "item_id", "user_id", "stage", "status", "reason", "leased_until", "is_gold", "created_at"],
+            select(
+                p("b_pid"),
+                picked.c.id,
+                p("b_uid"),
+                literal_column("'annotate'"),
+                literal_column("'leased'"),
+                literal_column("''"),
+                p("leased_until"),
+                picked.c.is_gold,
+                p("b_now"),
+            ),
+            include_defaults=False,
+        )
+        .returning(Assignment.id, Assignment.item_id, Assignment.leased_until, Assignment.reason)
+        .cte("lease")
+    )
+    task = union_all(
+        select(lease.c.id, lease.c.item_id, lease.c.leased_until, lease.c.reason),
+        select(held.c.id, held.c.item_id, held.c.leased_until, held.c.reason),
+    ).cte("task")
     found = task.c.id.is_not(None)
     done = done_count(p("b_uid"), p("b_pid"))
-    columns = [task.c.id, task.c.item_id, task.c.leased_until, task.c.reason, Item.payload,
-               case((found, prelabel(task.c.item_id))).label("prelabel"),
-               case((found, ONE + done if answer else done)).label("done")]
+    columns = [
+        task.c.id,
+        task.c.item_id,
+        task.c.leased_until,
+        task.c.reason,
+        Item.payload,
+        case((found, prelabel(task.c.item_id))).label("prelabel"),
+        case((found, ONE + done if answer else done)).label("done"),
+    ]
     if annotation is not None:
         columns.insert(0, select(annotation.c.id).scalar_subquery().label("annotation_id"))
     one = select(ONE.label("one")).subquery("one")

@@ -22,17 +22,30 @@ from truthset.store.queue.state import QueuePolicy
 def release(conn: Connection, policy: QueuePolicy, user_id: int, assignment_id: int, now: datetime) -> int:
     """Give back ``user_id``'s lease ``assignment_id``; returns the item id. NotFound when it is
     not their assignment, Conflict when it is no longer leased (answered, skipped, expired)."""
-    a = conn.execute(select(Assignment).where(Assignment.id == assignment_id,
-                                              Assignment.project_id == policy.project_id)).first()
+    a = conn.execute(
+        select(Assignment).where(Assignment.id == assignment_id, Assignment.project_id == policy.project_id)
+    ).first()
     if a is None or a.user_id != user_id:
         raise NotFound(f"assignment {assignment_id} is not yours; nothing to release")
-    gone = conn.execute(delete(Assignment).where(Assignment.id == assignment_id, Assignment.user_id == user_id,
-                                                 Assignment.status == "leased")).rowcount
+    gone = conn.execute(
+        delete(Assignment).where(
+            Assignment.id == assignment_id, Assignment.user_id == user_id, Assignment.status == "leased"
+        )
+    ).rowcount
     if not gone:
         raise Conflict(f"assignment {assignment_id} is {a.status}, not leased; nothing to release")
     if a.reason:
-        conn.execute(insert(Assignment).values(project_id=policy.project_id, item_id=a.item_id, user_id=None,
-                                               stage=sql.STAGE, status="pending", reason=a.reason, created_at=now))
+        conn.execute(
+            insert(Assignment).values(
+                project_id=policy.project_id,
+                item_id=a.item_id,
+                user_id=None,
+                stage=sql.STAGE,
+                status="pending",
+                reason=a.reason,
+                created_at=now,
+            )
+        )
     elif not a.is_gold:
         conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": policy.overlap})
     return int(a.item_id)

@@ -56,8 +56,12 @@ class QueueState:
     #: tables whose statistics the last refresh updated (for tests and diagnostics)
     analyzed: list[str] = field(default_factory=list)
 
-    PERIODIC = {"lease_sweep_due": SWEEP_EVERY, "stats_due": STATS_EVERY, "reannotations_due": SWEEP_EVERY,
-                "due_batches_due": SWEEP_EVERY}
+    PERIODIC = {
+        "lease_sweep_due": SWEEP_EVERY,
+        "stats_due": STATS_EVERY,
+        "reannotations_due": SWEEP_EVERY,
+        "due_batches_due": SWEEP_EVERY,
+    }
 
     def is_due(self, job: str, now: datetime) -> bool:
         """Whether periodic ``job`` (a ``*_due`` field) is due at ``now``."""

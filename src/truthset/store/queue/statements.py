@@ -51,10 +51,21 @@ FALSE: ColumnElement[bool] = literal_column("false")
 
 #: the named parameters of the queue's statements, with their types
 PARAM_TYPES: dict[str, Any] = {
-    "b_pid": Integer(), "b_uid": Integer(), "b_k": Integer(), "b_aid": Integer(), "b_batch": Integer(),
-    "b_item": Integer(), "b_status": Text(), "b_now": DateTime(timezone=True),
-    "leased_until": DateTime(timezone=True), "is_gold": Boolean(), "reason": Text(),
-    "value": Text(), "label": Text(), "schema_version": Integer(), "lead_time": Float(),
+    "b_pid": Integer(),
+    "b_uid": Integer(),
+    "b_k": Integer(),
+    "b_aid": Integer(),
+    "b_batch": Integer(),
+    "b_item": Integer(),
+    "b_status": Text(),
+    "b_now": DateTime(timezone=True),
+    "leased_until": DateTime(timezone=True),
+    "is_gold": Boolean(),
+    "reason": Text(),
+    "value": Text(),
+    "label": Text(),
+    "schema_version": Integer(),
+    "lead_time": Float(),
 }
 
 
@@ -96,8 +107,9 @@ def candidates() -> Any:
     return aliased(Item, name="cand")
 
 
-def eligible(order: str, *, in_batch: bool = False, lock: bool = False, also: tuple[Any, ...] = (),
-             cand: Any = None) -> Any:
+def eligible(
+    order: str, *, in_batch: bool = False, lock: bool = False, also: tuple[Any, ...] = (), cand: Any = None
+) -> Any:
     """Items user ``b_uid`` may take next, in queue order: the first one (LIMIT 1).
 
     Open (not full, room under the overlap ``b_k``), never handed to this user, not a gold
@@ -111,9 +123,19 @@ def eligible(order: str, *, in_batch: bool = False, lock: bool = False, also: tu
     """
     cand = cand if cand is not None else candidates()
     key = cand.id if order == "sequential" else cand.queue_key
-    q = (select(cand.id).where(cand.project_id == p("b_pid"), cand.full.is_(False), cand.n_open < p("b_k"),
-                               ~seen_by(cand.id, p("b_uid")), ~exists().where(Gold.item_id == cand.id), *also)
-         .order_by(key, cand.id).limit(ONE))
+    q = (
+        select(cand.id)
+        .where(
+            cand.project_id == p("b_pid"),
+            cand.full.is_(False),
+            cand.n_open < p("b_k"),
+            ~seen_by(cand.id, p("b_uid")),
+            ~exists().where(Gold.item_id == cand.id),
+            *also,
+        )
+        .order_by(key, cand.id)
+        .limit(ONE)
+    )
     if in_batch:
         q = q.where(cand.batch_id == p("b_batch"))
     return q.with_for_update(skip_locked=True, of=cand, key_share=True) if lock else q
@@ -125,76 +147,157 @@ def gold_candidates(also: tuple[Any, ...] = ()) -> Any:
     Outside the overlap: no slot and no lock (every annotator gets each gold item once).
     """
     cand = candidates()
-    return (select(cand.id).join(Gold, Gold.item_id == cand.id)
-            .where(cand.project_id == p("b_pid"), ~seen_by(cand.id, p("b_uid")), *also)
-            .order_by(cand.queue_key).limit(ONE))
+    return (
+        select(cand.id)
+        .join(Gold, Gold.item_id == cand.id)
+        .where(cand.project_id == p("b_pid"), ~seen_by(cand.id, p("b_uid")), *also)
+        .order_by(cand.queue_key)
+        .limit(ONE)
+    )
 
 
 def prelabel(item_id: Any) -> Any:
     """The newest model pre-label (JSON text) of ``item_id``, or NULL."""
-    return (select(Annotation.value).where(Annotation.item_id == item_id, _FROM_MODEL)
-            .order_by(Annotation.id.desc()).limit(ONE).scalar_subquery())
+    return (
+        select(Annotation.value)
+        .where(Annotation.item_id == item_id, _FROM_MODEL)
+        .order_by(Annotation.id.desc())
+        .limit(ONE)
+        .scalar_subquery()
+    )
 
 
 def done_count(user_id: Any, project_id: Any) -> Any:
     """How many annotate assignments ``user_id`` has done in ``project_id`` (from the index alone,
     ix_assignments_user)."""
     done = aliased(Assignment, name="done")
-    return (select(func.count()).select_from(done)
-            .where(done.user_id == user_id, done.project_id == project_id, in_stage(done), status_is("done", done))
-            .scalar_subquery())
+    return (
+        select(func.count())
+        .select_from(done)
+        .where(done.user_id == user_id, done.project_id == project_id, in_stage(done), status_is("done", done))
+        .scalar_subquery()
+    )
 
 
 def task_of(lease: Any) -> Any:
     """A task's columns (id, item_id, leased_until, reason, payload, prelabel, done) for each row of
     ``lease`` (an assignment-shaped table or CTE with user_id and project_id)."""
-    return (select(lease.id, lease.item_id, lease.leased_until, lease.reason, Item.payload,
-                   prelabel(lease.item_id).label("prelabel"), done_count(lease.user_id, lease.project_id).label("done"))
-            .join(Item, Item.id == lease.item_id))
+    return select(
+        lease.id,
+        lease.item_id,
+        lease.leased_until,
+        lease.reason,
+        Item.payload,
+        prelabel(lease.item_id).label("prelabel"),
+        done_count(lease.user_id, lease.project_id).label("done"),
+    ).join(Item, Item.id == lease.item_id)
 
 
 def answer_ctes(*conditions: Any) -> tuple[Any, Any]:
     """Store an answer: mark assignment ``b_aid`` done (if ``conditions`` still hold) and, only
     then, insert its annotation. Two CTEs, ``answered`` (id, item_id) and ``annotation`` (id),
     for PostgreSQL; SQLite runs :data:`MARK_DONE` and :data:`NEW_ANNOTATION` instead."""
-    answered = (update(Assignment).where(Assignment.id == p("b_aid"), *conditions)
-                .values(status=literal_column("'done'"), done_at=p("b_now"))
-                .returning(Assignment.id, Assignment.item_id).cte("answered"))
-    annotation = (insert(Annotation).from_select(
-        ["project_id", "item_id", "user_id", "value", "label", "schema_version", "lead_time", "source",
-         "assignment_id", "meta", "created_at"],
-        select(p("b_pid"), answered.c.item_id, p("b_uid"), p("value"), p("label"), p("schema_version"),
-               p("lead_time"), literal_column("'human'"), answered.c.id, literal_column("'{}'"), p("b_now")),
-        include_defaults=False).returning(Annotation.id).cte("annotation"))
+    answered = (
+        update(Assignment)
+        .where(Assignment.id == p("b_aid"), *conditions)
+        .values(status=literal_column("'done'"), done_at=p("b_now"))
+        .returning(Assignment.id, Assignment.item_id)
+        .cte("answered")
+    )
+    annotation = (
+        insert(Annotation)
+        .from_select(
+            [
+                "project_id",
+                "item_id",
+                "user_id",
+                "value",
+                "label",
+                "schema_version",
+                "lead_time",
+                "source",
+                "assignment_id",
+                "meta",
+                "created_at",
+            ],
+            select(
+                p("b_pid"),
+                answered.c.item_id,
+                p("b_uid"),
+                p("value"),
+                p("label"),
+                p("schema_version"),
+                p("lead_time"),
+                literal_column("'human'"),
+                answered.c.id,
+                literal_column("'{}'"),
+                p("b_now"),
+            ),
+            include_defaults=False,
+        )
+        .returning(Annotation.id)
+        .cte("annotation")
+    )
     return answered, annotation
 
 
 # --------------------------------------------------------------------------- the general path
-EXPIRED = (select(Assignment.id, Assignment.item_id, Assignment.is_gold, Assignment.reason)
-           .where(Assignment.project_id == p("b_pid"), in_stage(), status_is("leased"),
-                  Assignment.leased_until < p("b_now")))
+EXPIRED = select(Assignment.id, Assignment.item_id, Assignment.is_gold, Assignment.reason).where(
+    Assignment.project_id == p("b_pid"), in_stage(), status_is("leased"), Assignment.leased_until < p("b_now")
+)
 EXPIRED_200 = EXPIRED.limit(200)
-HELD = (select(Assignment.id)
-        .where(Assignment.project_id == p("b_pid"), Assignment.user_id == p("b_uid"), in_stage(),
-               status_is("leased"), Assignment.leased_until >= p("b_now"))
-        .order_by(Assignment.id).limit(ONE))
-OPEN_REANNOTATIONS = (select(Assignment.id, Assignment.item_id, Assignment.reason)
-                      .where(Assignment.project_id == p("b_pid"), in_stage(), Assignment.user_id.is_(None),
-                             status_is("pending"))
-                      .order_by(Assignment.id).limit(8))
-TAKE_SLOT = (update(Item).where(Item.id == p("b_item"), Item.n_open < p("b_k"))
-             .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k")))
+HELD = (
+    select(Assignment.id)
+    .where(
+        Assignment.project_id == p("b_pid"),
+        Assignment.user_id == p("b_uid"),
+        in_stage(),
+        status_is("leased"),
+        Assignment.leased_until >= p("b_now"),
+    )
+    .order_by(Assignment.id)
+    .limit(ONE)
+)
+OPEN_REANNOTATIONS = (
+    select(Assignment.id, Assignment.item_id, Assignment.reason)
+    .where(Assignment.project_id == p("b_pid"), in_stage(), Assignment.user_id.is_(None), status_is("pending"))
+    .order_by(Assignment.id)
+    .limit(8)
+)
+TAKE_SLOT = (
+    update(Item)
+    .where(Item.id == p("b_item"), Item.n_open < p("b_k"))
+    .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k"))
+)
 # full is recomputed, not cleared: after the overlap was lowered an item can hold more than k
-GIVE_BACK = (update(Item).where(Item.id == p("b_item"))
-             .values(n_open=Item.n_open - ONE, full=Item.n_open - ONE >= p("b_k")))
-_LEASE_COLUMNS = ("project_id", "item_id", "user_id", "stage", "status", "reason", "leased_until", "is_gold",
-                  "created_at")
+GIVE_BACK = (
+    update(Item).where(Item.id == p("b_item")).values(n_open=Item.n_open - ONE, full=Item.n_open - ONE >= p("b_k"))
+)
+_LEASE_COLUMNS = (
+    "project_id",
+    "item_id",
+    "user_id",
+    "stage",
+    "status",
+    "reason",
+    "leased_until",
+    "is_gold",
+    "created_at",
+)
 
 
 def _lease_values() -> dict[str, Any]:
-    return {"project_id": p("b_pid"), "item_id": p("b_item"), "user_id": p("b_uid"),
-            "stage": literal_column(f"'{STAGE}'"), "status": literal_column("'leased'"), "reason": p("reason"),
-            "leased_until": p("leased_until"), "is_gold": p("is_gold"), "created_at": p("b_now")}
+    return {
+        "project_id": p("b_pid"),
+        "item_id": p("b_item"),
+        "user_id": p("b_uid"),
+        "stage": literal_column(f"'{STAGE}'"),
+        "status": literal_column("'leased'"),
+        "reason": p("reason"),
+        "leased_until": p("leased_until"),
+        "is_gold": p("is_gold"),
+        "created_at": p("b_now"),
+    }
 
 
 # A new lease of item b_item. ON CONFLICT DO NOTHING: a user who already had the item (unique
@@ -205,34 +308,66 @@ NEW_ANNOTATION = insert(Annotation).returning(Annotation.id)
 TASK = task_of(Assignment).where(Assignment.id == p("b_aid"))
 GOLD_PICK = gold_candidates()
 _OTHER = aliased(Assignment, name="other")
-SUBMITTED = (select(Assignment.user_id, Assignment.item_id, Assignment.status, Assignment.is_gold, Assignment.reason,
-                    Item.payload, Annotation.id.label("answer_id"), Annotation.value.label("answer"),
-                    # another lease the user holds (what HELD would find next): asked here, it
-                    # costs no statement of its own
-                    select(_OTHER.id).where(_OTHER.user_id == Assignment.user_id,
-                                            _OTHER.project_id == Assignment.project_id, in_stage(_OTHER),
-                                            status_is("leased", _OTHER), _OTHER.leased_until >= p("b_now"),
-                                            _OTHER.id != Assignment.id)
-                    .order_by(_OTHER.id).limit(ONE).scalar_subquery().label("held"))
-             .join(Item, Item.id == Assignment.item_id)
-             .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
-             .where(Assignment.id == p("b_aid"), Assignment.project_id == p("b_pid")))
+SUBMITTED = (
+    select(
+        Assignment.user_id,
+        Assignment.item_id,
+        Assignment.status,
+        Assignment.is_gold,
+        Assignment.reason,
+        Item.payload,
+        Annotation.id.label("answer_id"),
+        Annotation.value.label("answer"),
+        # another lease the user holds (what HELD would find next): asked here, it
+        # costs no statement of its own
+        select(_OTHER.id)
+        .where(
+            _OTHER.user_id == Assignment.user_id,
+            _OTHER.project_id == Assignment.project_id,
+            in_stage(_OTHER),
+            status_is("leased", _OTHER),
+            _OTHER.leased_until >= p("b_now"),
+            _OTHER.id != Assignment.id,
+        )
+        .order_by(_OTHER.id)
+        .limit(ONE)
+        .scalar_subquery()
+        .label("held"),
+    )
+    .join(Item, Item.id == Assignment.item_id)
+    .outerjoin(Annotation, Annotation.assignment_id == Assignment.id)
+    .where(Assignment.id == p("b_aid"), Assignment.project_id == p("b_pid"))
+)
 # only if the status is still the one the submit read: a sweep (or a concurrent retry) that
 # changed it in between makes this match nothing, and the submit looks again
-MARK_DONE = (update(Assignment).where(Assignment.id == p("b_aid"), Assignment.status == p("b_status"))
-             .values(status=literal_column("'done'"), done_at=p("b_now")))
+MARK_DONE = (
+    update(Assignment)
+    .where(Assignment.id == p("b_aid"), Assignment.status == p("b_status"))
+    .values(status=literal_column("'done'"), done_at=p("b_now"))
+)
 # the text an NER answer's spans must fit, if the assignment is the user's open lease
-LEASED_PAYLOAD = (select(Item.payload).join(Assignment, Assignment.item_id == Item.id)
-                  .where(Assignment.id == p("b_aid"), Assignment.project_id == p("b_pid"),
-                         Assignment.user_id == p("b_uid"), status_is("leased")))
+LEASED_PAYLOAD = (
+    select(Item.payload)
+    .join(Assignment, Assignment.item_id == Item.id)
+    .where(
+        Assignment.id == p("b_aid"),
+        Assignment.project_id == p("b_pid"),
+        Assignment.user_id == p("b_uid"),
+        status_is("leased"),
+    )
+)
 
 
 @cache
 def claim(order: str, lock: bool, in_batch: bool) -> Any:
     """Take a slot on the first eligible item in one statement; returns its id (or no row)."""
     first = eligible(order, in_batch=in_batch, lock=lock).scalar_subquery()
-    return (update(Item).where(Item.id == first, Item.n_open < p("b_k"))
-            .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k")).returning(Item.id))
+    return (
+        update(Item)
+        .where(Item.id == first, Item.n_open < p("b_k"))
+        .values(n_open=Item.n_open + ONE, full=Item.n_open + ONE >= p("b_k"))
+        .returning(Item.id)
+    )
 
 
 @cache
@@ -285,9 +420,20 @@ def as_postgres_text(stmt: Any) -> Any:
 
 
 def _lease_and_task() -> Any:
-    lease = (pg_insert(Assignment).values(_lease_values()).on_conflict_do_nothing()
-             .returning(Assignment.id, Assignment.item_id, Assignment.user_id, Assignment.project_id,
-                        Assignment.leased_until, Assignment.reason).cte("lease"))
+    lease = (
+        pg_insert(Assignment)
+        .values(_lease_values())
+        .on_conflict_do_nothing()
+        .returning(
+            Assignment.id,
+            Assignment.item_id,
+            Assignment.user_id,
+            Assignment.project_id,
+            Assignment.leased_until,
+            Assignment.reason,
+        )
+        .cte("lease")
+    )
     return as_postgres_text(task_of(lease.c))
 
 

@@ -26,13 +26,23 @@ def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *,
     stmt = sql.EXPIRED_200 if limit == 200 else sql.EXPIRED.limit(limit)
     rows = conn.execute(stmt, {"b_pid": project_id, "b_now": now}).all()
     for a in rows:
-        done = conn.execute(update(Assignment).where(Assignment.id == a.id, Assignment.status == "leased")
-                            .values(status="expired")).rowcount
+        done = conn.execute(
+            update(Assignment).where(Assignment.id == a.id, Assignment.status == "leased").values(status="expired")
+        ).rowcount
         if not done:
             continue
         if a.reason:  # a claimed re-annotation: offer it to anyone again
-            conn.execute(insert(Assignment).values(project_id=project_id, item_id=a.item_id, user_id=None,
-                                                   stage=sql.STAGE, status="pending", reason=a.reason, created_at=now))
+            conn.execute(
+                insert(Assignment).values(
+                    project_id=project_id,
+                    item_id=a.item_id,
+                    user_id=None,
+                    stage=sql.STAGE,
+                    status="pending",
+                    reason=a.reason,
+                    created_at=now,
+                )
+            )
         elif not a.is_gold:
             conn.execute(sql.GIVE_BACK, {"b_item": a.item_id, "b_k": k})
     return len(rows)
@@ -41,9 +51,14 @@ def release_expired(conn: Connection, project_id: int, now: datetime, k: int, *,
 def due_batches(conn: Connection, project_id: int) -> list[int]:
     """Ids of the batches with a due date and items still short of annotations, soonest first."""
     open_items = select(Item.id).where(Item.batch_id == Batch.id, Item.full.is_(False)).exists()
-    return [int(b) for b in conn.execute(
-        select(Batch.id).where(Batch.project_id == project_id, Batch.due_at.is_not(None), open_items)
-        .order_by(Batch.due_at, Batch.id)).scalars()]
+    return [
+        int(b)
+        for b in conn.execute(
+            select(Batch.id)
+            .where(Batch.project_id == project_id, Batch.due_at.is_not(None), open_items)
+            .order_by(Batch.due_at, Batch.id)
+        ).scalars()
+    ]
 
 
 def cached_due_batches(conn: Connection, policy: QueuePolicy, state: QueueState, now: datetime) -> list[int]:
@@ -100,7 +115,16 @@ def sweep(conn: Connection, policy: QueuePolicy, state: QueueState, now: datetim
 
 def leased_count(conn: Connection, policy: QueuePolicy, user_id: int) -> int:
     """Regular items leased to or done by ``user_id`` in the annotate stage (for max_per_annotator)."""
-    return int(conn.execute(select(func.count()).select_from(Assignment).where(
-        Assignment.project_id == policy.project_id, Assignment.user_id == user_id, sql.in_stage(),
-        Assignment.status.in_((literal_column("'leased'"), literal_column("'done'"))),
-        Assignment.is_gold.is_(False))).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.project_id == policy.project_id,
+                Assignment.user_id == user_id,
+                sql.in_stage(),
+                Assignment.status.in_((literal_column("'leased'"), literal_column("'done'"))),
+                Assignment.is_gold.is_(False),
+            )
+        ).scalar_one()
+    )

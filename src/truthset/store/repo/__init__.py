@@ -55,16 +55,18 @@ def schema_versions(conn: Connection, project_id: int) -> list[Any]:
     )
 
 
-def add_schema_version(
-    conn: Connection, *, project_id: int, schema_json: str, hash_: str, note: dict[str, Any]
-) -> int:
+def add_schema_version(conn: Connection, *, project_id: int, schema_json: str, hash_: str, note: dict[str, Any]) -> int:
     """Append a new immutable schema version and make it the project's current one."""
     latest = latest_schema(conn, project_id)
     version = 1 if latest is None else int(latest.version) + 1
     conn.execute(
         insert(SchemaVersion).values(
-            project_id=project_id, version=version, schema=schema_json, hash=hash_,
-            note=json.dumps(note), created_at=utcnow(),
+            project_id=project_id,
+            version=version,
+            schema=schema_json,
+            hash=hash_,
+            note=json.dumps(note),
+            created_at=utcnow(),
         )
     )
     conn.execute(update(Project).where(Project.id == project_id).values(schema_version=version))
@@ -114,8 +116,9 @@ def iter_items(conn: Connection, project_id: int, *, page: int = 5000) -> Iterat
         last = rows[-1].id
 
 
-def annotations_for_items(conn: Connection, project_id: int, item_ids: list[int], *,
-                          with_gold: bool = True, history: bool = False) -> list[Any]:
+def annotations_for_items(
+    conn: Connection, project_id: int, item_ids: list[int], *, with_gold: bool = True, history: bool = False
+) -> list[Any]:
     """Current annotations (with annotator names) of the given items, by item then id.
 
     ``history``: every annotation, superseded ones too, each with a ``current`` flag.
@@ -158,7 +161,9 @@ def gold_for_items(conn: Connection, project_id: int, item_ids: list[int]) -> di
 def find_batch(conn: Connection, project_id: int, sha256: str, options: str) -> Any:
     return conn.execute(
         select(Batch).where(
-            Batch.project_id == project_id, Batch.file_sha256 == sha256, Batch.options == options,
+            Batch.project_id == project_id,
+            Batch.file_sha256 == sha256,
+            Batch.options == options,
             Batch.status == "committed",
         )
     ).first()
@@ -171,10 +176,15 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
     annotations = conn.execute(select(func.count()).select_from(cur)).scalar_one()
     by_source: dict[str, int] = dict(conn.execute(select(cur.c.source, func.count()).group_by(cur.c.source)).all())
     by_annotator: dict[str, int] = dict(
-        conn.execute(select(cur.c.annotator, func.count()).group_by(cur.c.annotator).order_by(func.count().desc())).all()
+        conn.execute(
+            select(cur.c.annotator, func.count()).group_by(cur.c.annotator).order_by(func.count().desc())
+        ).all()
     )
     by_label_rows = conn.execute(
-        select(cur.c.label, func.count()).where(cur.c.label.is_not(None)).group_by(cur.c.label).order_by(func.count().desc())
+        select(cur.c.label, func.count())
+        .where(cur.c.label.is_not(None))
+        .group_by(cur.c.label)
+        .order_by(func.count().desc())
     ).all()
     by_label: dict[str, int] = dict(by_label_rows)
     multi = conn.execute(select(cur.c.value).where(cur.c.label.is_(None)))
@@ -185,14 +195,24 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
                 name = v["label"] if isinstance(v, dict) else v
                 by_label[name] = by_label.get(name, 0) + 1
     items_annotated = conn.execute(select(func.count(func.distinct(cur.c.item_id)))).scalar_one()
-    open_by_batch = dict(conn.execute(
-        select(Item.batch_id, func.count()).where(Item.project_id == project_id, Item.full.is_(False))
-        .group_by(Item.batch_id)).all())
+    open_by_batch = dict(
+        conn.execute(
+            select(Item.batch_id, func.count())
+            .where(Item.project_id == project_id, Item.full.is_(False))
+            .group_by(Item.batch_id)
+        ).all()
+    )
     batches = [
         {
-            "batch": b.id, "source": b.source, "format": b.format, "rows": b.rows_read,
-            "items_added": b.items_added, "annotations_added": b.annotations_added,
-            "duplicates": b.duplicates, "rejected": b.rejected, "created_at": b.created_at.isoformat(),
+            "batch": b.id,
+            "source": b.source,
+            "format": b.format,
+            "rows": b.rows_read,
+            "items_added": b.items_added,
+            "annotations_added": b.annotations_added,
+            "duplicates": b.duplicates,
+            "rejected": b.rejected,
+            "created_at": b.created_at.isoformat(),
             # items still short of the overlap (counting open leases), and when they are due
             "items_open": int(open_by_batch.get(b.id, 0)),
             "due_at": None if b.due_at is None else as_utc(b.due_at).isoformat(),
@@ -222,6 +242,8 @@ def status_counts(conn: Connection, project_id: int) -> dict[str, Any]:
 
 def items_full(conn: Connection, project_id: int) -> int:
     """Items that have all the annotations the overlap asks for (leased or done)."""
-    return int(conn.execute(select(func.count()).select_from(Item)
-                            .where(Item.project_id == project_id, Item.full.is_(True))).scalar_one())
-
+    return int(
+        conn.execute(
+            select(func.count()).select_from(Item).where(Item.project_id == project_id, Item.full.is_(True))
+        ).scalar_one()
+    )

@@ -56,16 +56,18 @@ def payload_json_type(tx: Connection, name: str) -> Any:
         integral = Item.payload.cast(JSONB).op("->>")(literal(name)).op("~")(r"^-?\d+$")
         return case((and_(kind == "number", integral), "integer"), else_=kind)
     kind = func.json_type(Item.payload, f'$."{name}"')
-    return case((kind == "text", "string"), (kind == "real", "number"),
-                (kind.in_(("true", "false")), "boolean"), else_=kind)
+    return case(
+        (kind == "text", "string"), (kind == "real", "number"), (kind.in_(("true", "false")), "boolean"), else_=kind
+    )
 
 
 def item_fields(tx: Connection, project_id: int, fields: Sequence[str]) -> Sequence[Any]:
     """(item id, external id, split, *fields as text) of every item of the project, in id order:
     only the columns a check needs."""
     cols = [payload_field(tx, f).label(f"f{i}") for i, f in enumerate(fields)]
-    return tx.execute(select(Item.id, Item.external_id, Item.split, *cols)
-                      .where(Item.project_id == project_id).order_by(Item.id)).all()
+    return tx.execute(
+        select(Item.id, Item.external_id, Item.split, *cols).where(Item.project_id == project_id).order_by(Item.id)
+    ).all()
 
 
 @dataclass
@@ -80,24 +82,40 @@ class NewFinding:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def replace_findings(tx: Connection, project_id: int, check: str, version: str, findings: Sequence[NewFinding],
-                     *, at: datetime) -> int:
+def replace_findings(
+    tx: Connection, project_id: int, check: str, version: str, findings: Sequence[NewFinding], *, at: datetime
+) -> int:
     """Write a check's findings in place of its earlier ones of the same version that have no
     verdict; a finding whose key already carries a verdict is not written again, and one that
     was sent to review stays sent. Returns the number written."""
     mine = and_(Finding.project_id == project_id, Finding.check == check, Finding.check_version == version)
     judged = set(tx.execute(select(Finding.key).where(mine, Finding.verdict.is_not(None))).scalars())
-    sent = dict(tx.execute(select(Finding.key, Finding.sent_at)
-                           .where(mine, Finding.verdict.is_(None), Finding.sent_at.is_not(None))).all())
+    sent = dict(
+        tx.execute(
+            select(Finding.key, Finding.sent_at).where(mine, Finding.verdict.is_(None), Finding.sent_at.is_not(None))
+        ).all()
+    )
     old = select(Finding.id).where(mine, Finding.verdict.is_(None))
     tx.execute(delete(FindingItem).where(FindingItem.finding_id.in_(old)))
     tx.execute(delete(Finding).where(mine, Finding.verdict.is_(None)))
     todo = [f for f in findings if f.key not in judged]
     for start in range(0, len(todo), INSERT_CHUNK):
         part = todo[start : start + INSERT_CHUNK]
-        rows = [{"project_id": project_id, "check": check, "check_version": version, "kind": f.kind,
-                 "severity": f.severity, "key": f.key, "score": f.score, "detail": json.dumps(f.detail),
-                 "created_at": at, "sent_at": sent.get(f.key)} for f in part]
+        rows = [
+            {
+                "project_id": project_id,
+                "check": check,
+                "check_version": version,
+                "kind": f.kind,
+                "severity": f.severity,
+                "key": f.key,
+                "score": f.score,
+                "detail": json.dumps(f.detail),
+                "created_at": at,
+                "sent_at": sent.get(f.key),
+            }
+            for f in part
+        ]
         ids = tx.execute(insert(Finding).returning(Finding.id, sort_by_parameter_order=True), rows).scalars().all()
         links = [{"finding_id": fid, "item_id": item} for fid, f in zip(ids, part) for item in dict.fromkeys(f.items)]
         if links:
@@ -105,14 +123,27 @@ def replace_findings(tx: Connection, project_id: int, check: str, version: str, 
     return len(todo)
 
 
-def findings(tx: Connection, project_id: int, *, check: str | None = None, item_id: int | None = None,
-             limit: int | None = None) -> Sequence[Any]:
+def findings(
+    tx: Connection, project_id: int, *, check: str | None = None, item_id: int | None = None, limit: int | None = None
+) -> Sequence[Any]:
     """Findings of the project (of one check, or about one item), newest check first, with their
     item ids as a comma-separated text ``items``."""
-    items = (select(func.count()).where(FindingItem.finding_id == Finding.id).scalar_subquery())
-    q = select(Finding.id, Finding.check, Finding.check_version, Finding.kind, Finding.severity, Finding.key,
-               Finding.score, Finding.detail, Finding.created_at, Finding.sent_at, Finding.verdict,
-               Finding.verdict_at, items.label("n_items")).where(Finding.project_id == project_id)
+    items = select(func.count()).where(FindingItem.finding_id == Finding.id).scalar_subquery()
+    q = select(
+        Finding.id,
+        Finding.check,
+        Finding.check_version,
+        Finding.kind,
+        Finding.severity,
+        Finding.key,
+        Finding.score,
+        Finding.detail,
+        Finding.created_at,
+        Finding.sent_at,
+        Finding.verdict,
+        Finding.verdict_at,
+        items.label("n_items"),
+    ).where(Finding.project_id == project_id)
     if check is not None:
         q = q.where(Finding.check == check)
     if item_id is not None:
@@ -125,59 +156,86 @@ def findings(tx: Connection, project_id: int, *, check: str | None = None, item_
 
 def finding_item_ids(tx: Connection, finding_ids: Sequence[int]) -> Sequence[Row[int, int]]:
     """(finding id, item id) pairs of the findings."""
-    return tx.execute(select(FindingItem.finding_id, FindingItem.item_id)
-                      .where(FindingItem.finding_id.in_(finding_ids))
-                      .order_by(FindingItem.finding_id, FindingItem.item_id)).all()
+    return tx.execute(
+        select(FindingItem.finding_id, FindingItem.item_id)
+        .where(FindingItem.finding_id.in_(finding_ids))
+        .order_by(FindingItem.finding_id, FindingItem.item_id)
+    ).all()
 
 
 def checks_with_findings(tx: Connection, project_id: int) -> list[str]:
     """The names of the checks that have findings in the project."""
-    return [str(c) for c in tx.execute(select(Finding.check).where(Finding.project_id == project_id)
-                                       .group_by(Finding.check).order_by(Finding.check)).scalars()]
+    return [
+        str(c)
+        for c in tx.execute(
+            select(Finding.check)
+            .where(Finding.project_id == project_id)
+            .group_by(Finding.check)
+            .order_by(Finding.check)
+        ).scalars()
+    ]
 
 
 def mark_sent(tx: Connection, project_id: int, checks: Sequence[str], *, at: datetime) -> int:
     """Send the findings of ``checks`` (names or kinds) that have no verdict to review; returns
     how many findings were sent (those sent before keep their time)."""
-    res = tx.execute(update(Finding).where(
-        Finding.project_id == project_id, Finding.verdict.is_(None), Finding.sent_at.is_(None),
-        or_(Finding.check.in_(checks), Finding.kind.in_(checks))).values(sent_at=at))
+    res = tx.execute(
+        update(Finding)
+        .where(
+            Finding.project_id == project_id,
+            Finding.verdict.is_(None),
+            Finding.sent_at.is_(None),
+            or_(Finding.check.in_(checks), Finding.kind.in_(checks)),
+        )
+        .values(sent_at=at)
+    )
     return int(res.rowcount or 0)
 
 
 def sent_waiting(tx: Connection, project_id: int, *, limit: int) -> Sequence[Row[int, str]]:
     """(item id, check) of items of findings sent to review that have no verdict yet and no
     review of the item since they were sent; by item id, at most ``limit`` items."""
-    reviewed = (select(Review.id).where(Review.item_id == FindingItem.item_id, Review.created_at >= Finding.sent_at)
-                .exists())
-    waiting = (select(FindingItem.item_id, Finding.check).join(Finding, Finding.id == FindingItem.finding_id)
-               .where(Finding.project_id == project_id, Finding.sent_at.is_not(None), Finding.verdict.is_(None),
-                      ~reviewed))
+    reviewed = (
+        select(Review.id).where(Review.item_id == FindingItem.item_id, Review.created_at >= Finding.sent_at).exists()
+    )
+    waiting = (
+        select(FindingItem.item_id, Finding.check)
+        .join(Finding, Finding.id == FindingItem.finding_id)
+        .where(Finding.project_id == project_id, Finding.sent_at.is_not(None), Finding.verdict.is_(None), ~reviewed)
+    )
     first = select(waiting.subquery().c.item_id).distinct().order_by("item_id").limit(limit).subquery()
-    return tx.execute(waiting.where(FindingItem.item_id.in_(select(first.c.item_id)))
-                      .order_by(FindingItem.item_id, Finding.check)).all()
+    return tx.execute(
+        waiting.where(FindingItem.item_id.in_(select(first.c.item_id))).order_by(FindingItem.item_id, Finding.check)
+    ).all()
 
 
-def set_verdict(tx: Connection, project_id: int, finding_id: int, *, verdict: str, user_id: int,
-                at: datetime) -> bool:
+def set_verdict(tx: Connection, project_id: int, finding_id: int, *, verdict: str, user_id: int, at: datetime) -> bool:
     """Record a reviewer's verdict on a finding of the project; False when there is none."""
-    res = tx.execute(update(Finding).where(Finding.id == finding_id, Finding.project_id == project_id)
-                     .values(verdict=verdict, verdict_by=user_id, verdict_at=at))
+    res = tx.execute(
+        update(Finding)
+        .where(Finding.id == finding_id, Finding.project_id == project_id)
+        .values(verdict=verdict, verdict_by=user_id, verdict_at=at)
+    )
     return bool(res.rowcount)
 
 
 def verdict_counts(tx: Connection, project_id: int) -> Sequence[Row[str, str, str | None, int]]:
     """(check, check version, verdict or None, findings) of the project's findings."""
-    return tx.execute(select(Finding.check, Finding.check_version, Finding.verdict, func.count())
-                      .where(Finding.project_id == project_id)
-                      .group_by(Finding.check, Finding.check_version, Finding.verdict)).all()
+    return tx.execute(
+        select(Finding.check, Finding.check_version, Finding.verdict, func.count())
+        .where(Finding.project_id == project_id)
+        .group_by(Finding.check, Finding.check_version, Finding.verdict)
+    ).all()
 
 
 def item_payload_batches(tx: Connection, project_id: int) -> Sequence[Row[int, str | None, int | None, str]]:
     """(item id, external id, batch id, payload as JSON text) of every item, in id order: what
     the profile reads (it looks at every field)."""
-    return tx.execute(select(Item.id, Item.external_id, Item.batch_id, Item.payload)
-                      .where(Item.project_id == project_id).order_by(Item.id)).all()
+    return tx.execute(
+        select(Item.id, Item.external_id, Item.batch_id, Item.payload)
+        .where(Item.project_id == project_id)
+        .order_by(Item.id)
+    ).all()
 
 
 def batch_sources(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
@@ -189,5 +247,9 @@ def batch_sources(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
 
 def sample_payloads(tx: Connection, project_id: int, *, n: int = 200) -> list[str]:
     """The payloads (JSON text) of the project's first ``n`` items: which fields items have."""
-    return [str(p) for p in tx.execute(select(Item.payload).where(Item.project_id == project_id)
-                                       .order_by(Item.id).limit(n)).scalars()]
+    return [
+        str(p)
+        for p in tx.execute(
+            select(Item.payload).where(Item.project_id == project_id).order_by(Item.id).limit(n)
+        ).scalars()
+    ]

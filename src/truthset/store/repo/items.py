@@ -18,8 +18,18 @@ if TYPE_CHECKING:
     from truthset.store.store import Record
 
 
-def _item_filters(q: Any, project_id: int, *, after: int, batch: int | None, label: str | None,
-                  text: str | None, annotator: str | None, with_gold: bool, ids: Sequence[int] | None = None) -> Any:
+def _item_filters(
+    q: Any,
+    project_id: int,
+    *,
+    after: int,
+    batch: int | None,
+    label: str | None,
+    text: str | None,
+    annotator: str | None,
+    with_gold: bool,
+    ids: Sequence[int] | None = None,
+) -> Any:
     """``q`` (a select over items) restricted to the listing's filters (``ids``: only these items)."""
     q = q.where(Item.project_id == project_id, Item.id > after)
     if ids is not None:
@@ -43,9 +53,20 @@ def _item_filters(q: Any, project_id: int, *, after: int, batch: int | None, lab
     return q
 
 
-def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch: int | None = None,
-               label: str | None = None, with_gold: bool = False, text: str | None = None,
-               annotator: str | None = None, offset: int = 0, ids: Sequence[int] | None = None) -> list[Record]:
+def items_page(
+    tx: Connection,
+    project_id: int,
+    *,
+    after: int,
+    limit: int,
+    batch: int | None = None,
+    label: str | None = None,
+    with_gold: bool = False,
+    text: str | None = None,
+    annotator: str | None = None,
+    offset: int = 0,
+    ids: Sequence[int] | None = None,
+) -> list[Record]:
     """Up to ``limit`` items with id above ``after``, in id order (keyset pagination; ``offset``
     skips that many more, for a page browser): rows of (id, external_id, payload JSON text,
     batch_id, n_open).
@@ -54,33 +75,69 @@ def items_page(tx: Connection, project_id: int, *, after: int, limit: int, batch
     ``annotator``: only items that user annotated (gold answers count only ``with_gold``);
     ``text``: only items whose content contains it (any case).
     """
-    q = _item_filters(select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open), project_id,
-                      after=after, batch=batch, label=label, text=text, annotator=annotator, with_gold=with_gold,
-                      ids=ids)
+    q = _item_filters(
+        select(Item.id, Item.external_id, Item.payload, Item.batch_id, Item.n_open),
+        project_id,
+        after=after,
+        batch=batch,
+        label=label,
+        text=text,
+        annotator=annotator,
+        with_gold=with_gold,
+        ids=ids,
+    )
     return list(tx.execute(q.order_by(Item.id).offset(offset).limit(limit)).all())
 
 
-def items_count(tx: Connection, project_id: int, *, batch: int | None = None, label: str | None = None,
-                with_gold: bool = False, text: str | None = None, annotator: str | None = None,
-                ids: Sequence[int] | None = None) -> int:
+def items_count(
+    tx: Connection,
+    project_id: int,
+    *,
+    batch: int | None = None,
+    label: str | None = None,
+    with_gold: bool = False,
+    text: str | None = None,
+    annotator: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> int:
     """How many items the listing's filters keep (all pages)."""
-    q = _item_filters(select(func.count()).select_from(Item), project_id, after=0, batch=batch, label=label,
-                      text=text, annotator=annotator, with_gold=with_gold, ids=ids)
+    q = _item_filters(
+        select(func.count()).select_from(Item),
+        project_id,
+        after=0,
+        batch=batch,
+        label=label,
+        text=text,
+        annotator=annotator,
+        with_gold=with_gold,
+        ids=ids,
+    )
     return int(tx.execute(q).scalar_one())
 
 
-def annotations_page(tx: Connection, project_id: int, *, after: int, limit: int,
-                     with_gold: bool = False) -> list[Record]:
+def annotations_page(
+    tx: Connection, project_id: int, *, after: int, limit: int, with_gold: bool = False
+) -> list[Record]:
     """Up to ``limit`` current annotations with id above ``after``, in id order (keyset
     pagination): annotation rows with the annotator's name as ``annotator``."""
-    return list(tx.execute(current_annotations_query(project_id, with_gold=with_gold)
-                           .where(Annotation.id > after).order_by(Annotation.id).limit(limit)).all())
+    return list(
+        tx.execute(
+            current_annotations_query(project_id, with_gold=with_gold)
+            .where(Annotation.id > after)
+            .order_by(Annotation.id)
+            .limit(limit)
+        ).all()
+    )
 
 
 def gold_answers(tx: Connection, project_id: int) -> list[tuple[int, str]]:
     """(item id, gold value as JSON text) of every gold item, by item id (for admins only)."""
-    return [(int(i), str(v)) for i, v in tx.execute(
-        select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id))]
+    return [
+        (int(i), str(v))
+        for i, v in tx.execute(
+            select(Gold.item_id, Gold.value).where(Gold.project_id == project_id).order_by(Gold.item_id)
+        )
+    ]
 
 
 def item_in_project(tx: Connection, project_id: int, item_id: int) -> Record | None:
@@ -103,5 +160,9 @@ def annotation_item(tx: Connection, annotation_id: int) -> int | None:
 def was_assigned(tx: Connection, item_id: int, user_id: int) -> bool:
     """Whether the user has ever been handed the item (an assignment in any state): what lets
     an annotator see its content."""
-    return tx.execute(select(Assignment.id).where(Assignment.item_id == item_id, Assignment.user_id == user_id)
-                      .limit(1)).first() is not None
+    return (
+        tx.execute(
+            select(Assignment.id).where(Assignment.item_id == item_id, Assignment.user_id == user_id).limit(1)
+        ).first()
+        is not None
+    )

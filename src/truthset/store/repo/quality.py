@@ -29,16 +29,19 @@ LabelJudgement: TypeAlias = "Row[int, str, str | None, str | None]"
 ValueJudgement: TypeAlias = "Row[int, str, str, str | None]"
 
 
-def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str], *,
-                        with_gold: bool = True) -> Sequence[LabelJudgement]:
+def labelled_judgements(
+    tx: Connection, project_id: int, sources: Sequence[str], *, with_gold: bool = True
+) -> Sequence[LabelJudgement]:
     """Current (not superseded) annotations from ``sources`` that have a single label, in id
     (time) order: what agreement and aggregation of a single-label project work on. Reading
     only four columns keeps a large project's read small. ``with_gold=False`` leaves out gold
     answers given as annotations (``ground_truth``)."""
-    q = (current_annotations_query(project_id, with_gold=with_gold)
-         .where(Annotation.source.in_(sources), Annotation.label.is_not(None))
-         .order_by(Annotation.id)
-         .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.label, Annotation.meta))
+    q = (
+        current_annotations_query(project_id, with_gold=with_gold)
+        .where(Annotation.source.in_(sources), Annotation.label.is_not(None))
+        .order_by(Annotation.id)
+        .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.label, Annotation.meta)
+    )
     rows: Sequence[LabelJudgement] = tx.execute(q).all()
     return rows
 
@@ -46,10 +49,12 @@ def labelled_judgements(tx: Connection, project_id: int, sources: Sequence[str],
 def valued_judgements(tx: Connection, project_id: int, sources: Sequence[str]) -> Sequence[ValueJudgement]:
     """Current annotations from ``sources`` with their JSON value, in id (time) order: NER
     spans are in the value, and an annotation with no span still counts as a judgement."""
-    q = (current_annotations_query(project_id)
-         .where(Annotation.source.in_(sources))
-         .order_by(Annotation.id)
-         .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.value, Annotation.meta))
+    q = (
+        current_annotations_query(project_id)
+        .where(Annotation.source.in_(sources))
+        .order_by(Annotation.id)
+        .with_only_columns(Annotation.item_id, User.name.label("annotator"), Annotation.value, Annotation.meta)
+    )
     rows: Sequence[ValueJudgement] = tx.execute(q).all()
     return rows
 
@@ -76,8 +81,12 @@ def item_payloads(tx: Connection, project_id: int) -> Sequence[Row[int, str]]:
 def batch_item_ids(tx: Connection, project_id: int, batch_id: int) -> list[int]:
     """The ids of the items an import batch added, in id order (the population an acceptance
     sample is drawn from); empty when the batch added none or is not this project's."""
-    return [int(i) for i in tx.execute(
-        select(Item.id).where(Item.project_id == project_id, Item.batch_id == batch_id).order_by(Item.id)).scalars()]
+    return [
+        int(i)
+        for i in tx.execute(
+            select(Item.id).where(Item.project_id == project_id, Item.batch_id == batch_id).order_by(Item.id)
+        ).scalars()
+    ]
 
 
 def gold_labels(tx: Connection, project_id: int) -> Sequence[Row[int, str | None]]:
@@ -86,8 +95,17 @@ def gold_labels(tx: Connection, project_id: int) -> Sequence[Row[int, str | None
     return tx.execute(select(Gold.item_id, Gold.label).where(Gold.project_id == project_id)).all()
 
 
-def add_consensus_run(tx: Connection, project_id: int, *, method: str, config: dict[str, Any], dataset_hash: str,
-                      seed: int, metrics: dict[str, Any], labels: Iterable[tuple[int, str, float]]) -> int:
+def add_consensus_run(
+    tx: Connection,
+    project_id: int,
+    *,
+    method: str,
+    config: dict[str, Any],
+    dataset_hash: str,
+    seed: int,
+    metrics: dict[str, Any],
+    labels: Iterable[tuple[int, str, float]],
+) -> int:
     """Record an aggregation run and its consensus per item; returns the run id.
 
     ``labels``: (item id, label value as JSON text, posterior of that label). The run and its
@@ -95,11 +113,33 @@ def add_consensus_run(tx: Connection, project_id: int, *, method: str, config: d
     project needs few statements and none is unbounded.
     """
     now = utcnow()
-    run_id = int(tx.execute(insert(Run).returning(Run.id).values(
-        project_id=project_id, kind=CONSENSUS_RUN, config=json.dumps(config), dataset_hash=dataset_hash,
-        seed=seed, metrics=json.dumps(metrics), created_at=now)).scalar_one())
-    rows = [{"project_id": project_id, "item_id": item, "run_id": run_id, "method": method, "value": value,
-             "posterior": posterior, "created_at": now} for item, value, posterior in labels]
+    run_id = int(
+        tx.execute(
+            insert(Run)
+            .returning(Run.id)
+            .values(
+                project_id=project_id,
+                kind=CONSENSUS_RUN,
+                config=json.dumps(config),
+                dataset_hash=dataset_hash,
+                seed=seed,
+                metrics=json.dumps(metrics),
+                created_at=now,
+            )
+        ).scalar_one()
+    )
+    rows = [
+        {
+            "project_id": project_id,
+            "item_id": item,
+            "run_id": run_id,
+            "method": method,
+            "value": value,
+            "posterior": posterior,
+            "created_at": now,
+        }
+        for item, value, posterior in labels
+    ]
     for start in range(0, len(rows), INSERT_CHUNK):
         tx.execute(insert(Consensus), rows[start : start + INSERT_CHUNK])
     return run_id
@@ -116,12 +156,19 @@ def consensus_run(tx: Connection, project_id: int, run_id: int | None = None) ->
 
 def consensus_run_ids(tx: Connection, project_id: int) -> list[int]:
     """The ids of the project's consensus runs, oldest first (to name them in a message)."""
-    return [int(i) for i in tx.execute(
-        select(Run.id).where(Run.project_id == project_id, Run.kind == CONSENSUS_RUN).order_by(Run.id)).scalars()]
+    return [
+        int(i)
+        for i in tx.execute(
+            select(Run.id).where(Run.project_id == project_id, Run.kind == CONSENSUS_RUN).order_by(Run.id)
+        ).scalars()
+    ]
 
 
 def consensus_labels(tx: Connection, run_id: int, item_ids: Sequence[int]) -> Sequence[Row[int, str, float | None]]:
     """(item id, consensus value as JSON text, posterior) that run ``run_id`` gave the items
     (those it did not see are absent)."""
-    return tx.execute(select(Consensus.item_id, Consensus.value, Consensus.posterior)
-                      .where(Consensus.run_id == run_id, Consensus.item_id.in_(item_ids))).all()
+    return tx.execute(
+        select(Consensus.item_id, Consensus.value, Consensus.posterior).where(
+            Consensus.run_id == run_id, Consensus.item_id.in_(item_ids)
+        )
+    ).all()

@@ -46,8 +46,12 @@ def violations(tx: Connection, project_id: int, rule: Rule, *, schema_labels: Se
         allowed = [_as_text(v) for v in rule.values or []]
         q = q.where(value.is_not(None), value.not_in(allowed))
     elif rule.kind == "unique":
-        repeated = (select(value).where(Item.project_id == project_id, value.is_not(None))
-                    .group_by(value).having(func.count() > 1))
+        repeated = (
+            select(value)
+            .where(Item.project_id == project_id, value.is_not(None))
+            .group_by(value)
+            .having(func.count() > 1)
+        )
         q = q.where(value.in_(repeated))
     elif rule.kind == "max_length":
         q = q.where(func.length(value) > int(rule.length or 0))
@@ -71,9 +75,12 @@ def field_pages(tx: Connection, project_id: int, name: str, *, page: int = 20000
     value = payload_field(tx, name)
     last = 0
     while True:
-        rows = tx.execute(select(Item.id, Item.external_id, value)
-                          .where(Item.project_id == project_id, Item.id > last, value.is_not(None))
-                          .order_by(Item.id).limit(page)).all()
+        rows = tx.execute(
+            select(Item.id, Item.external_id, value)
+            .where(Item.project_id == project_id, Item.id > last, value.is_not(None))
+            .order_by(Item.id)
+            .limit(page)
+        ).all()
         if not rows:
             return
         yield rows

@@ -54,5 +54,7 @@ def add_assignments(tx: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def schema_notes(tx: Connection, project_id: int) -> list[str | None]:
     """The note (JSON text: what changed) of every schema version of the project."""
-    return [None if n is None else str(n)
-            for n in tx.execute(select(SchemaVersion.note).where(SchemaVersion.project_id == project_id)).scalars()]
+    return [
+        None if n is None else str(n)
+        for n in tx.execute(select(SchemaVersion.note).where(SchemaVersion.project_id == project_id)).scalars()
+    ]

@@ -23,8 +23,13 @@ def active_by_id(conn: Connection, user_id: int) -> Any:
 
 
 def create(conn: Connection, name: str, role: str, password_hash: str | None) -> int:
-    return int(conn.execute(insert(User).returning(User.id).values(
-        name=name, role=role, password_hash=password_hash, created_at=utcnow())).scalar_one())
+    return int(
+        conn.execute(
+            insert(User)
+            .returning(User.id)
+            .values(name=name, role=role, password_hash=password_hash, created_at=utcnow())
+        ).scalar_one()
+    )
 
 
 def update_user(conn: Connection, user_id: int, *, new_session: bool = False, **values: Any) -> None:
@@ -40,9 +45,9 @@ def all_users(conn: Connection) -> list[Any]:
 
 def _in_project(project_id: int) -> Any:
     """Users with their role in the project: the project's own (``project_members``) if any."""
-    return (select(User.id, User.name, func.coalesce(ProjectMember.role, User.role).label("role"), User.session_gen,
-                   User.status)
-            .outerjoin(ProjectMember, and_(ProjectMember.user_id == User.id, ProjectMember.project_id == project_id)))
+    return select(
+        User.id, User.name, func.coalesce(ProjectMember.role, User.role).label("role"), User.session_gen, User.status
+    ).outerjoin(ProjectMember, and_(ProjectMember.user_id == User.id, ProjectMember.project_id == project_id))
 
 
 def active_in_project_by_token(conn: Connection, key: tuple[int, str]) -> Any:
@@ -59,15 +64,16 @@ def active_in_project_by_id(conn: Connection, key: tuple[int, int]) -> Any:
 
 def set_member_role(conn: Connection, project_id: int, user_id: int, role: str | None) -> None:
     """Give the user ``role`` in the project (None: their own role again)."""
-    conn.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id,
-                                             ProjectMember.user_id == user_id))
+    conn.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id))
     if role is not None:
-        conn.execute(insert(ProjectMember).values(project_id=project_id, user_id=user_id, role=role,
-                                                  created_at=utcnow()))
+        conn.execute(
+            insert(ProjectMember).values(project_id=project_id, user_id=user_id, role=role, created_at=utcnow())
+        )
 
 
 def member_roles(conn: Connection, project_id: int) -> dict[int, str]:
     """user id -> role in the project, for the users who have one."""
-    rows = conn.execute(select(ProjectMember.user_id, ProjectMember.role)
-                        .where(ProjectMember.project_id == project_id)).all()
+    rows = conn.execute(
+        select(ProjectMember.user_id, ProjectMember.role).where(ProjectMember.project_id == project_id)
+    ).all()
     return {int(u): str(r) for u, r in rows}

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_user')
-        batch_op.create_index('ix_assignments_user', ['user_id', 'project_id', 'stage', 'status'], unique=False)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_user")
+        batch_op.create_index("ix_assignments_user", ["user_id", "project_id", "stage", "status"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_user')
-        batch_op.create_index('ix_assignments_user', ['user_id', 'stage', 'status'], unique=False)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_user")
+        batch_op.create_index("ix_assignments_user", ["user_id", "stage", "status"], unique=False)

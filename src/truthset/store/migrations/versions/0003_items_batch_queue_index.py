@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_index('ix_items_batch_id')
-        batch_op.create_index('ix_items_batch_queue', ['batch_id', 'full', 'queue_key'], unique=False)
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_batch_id")
+        batch_op.create_index("ix_items_batch_queue", ["batch_id", "full", "queue_key"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_index('ix_items_batch_queue')
-        batch_op.create_index('ix_items_batch_id', ['batch_id'], unique=False)
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_batch_queue")
+        batch_op.create_index("ix_items_batch_id", ["batch_id"], unique=False)

@@ -15,23 +15,23 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_item_id')
-        batch_op.drop_index('ix_assignments_lease')
-        batch_op.drop_index('ix_assignments_queue')
-        batch_op.create_index('ix_assignments_queue', ['project_id', 'stage', 'status', 'leased_until'], unique=False)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_item_id")
+        batch_op.drop_index("ix_assignments_lease")
+        batch_op.drop_index("ix_assignments_queue")
+        batch_op.create_index("ix_assignments_queue", ["project_id", "stage", "status", "leased_until"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_queue')
-        batch_op.create_index('ix_assignments_queue', ['project_id', 'stage', 'status'], unique=False)
-        batch_op.create_index('ix_assignments_lease', ['status', 'leased_until'], unique=False)
-        batch_op.create_index('ix_assignments_item_id', ['item_id'], unique=False)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_queue")
+        batch_op.create_index("ix_assignments_queue", ["project_id", "stage", "status"], unique=False)
+        batch_op.create_index("ix_assignments_lease", ["status", "leased_until"], unique=False)
+        batch_op.create_index("ix_assignments_item_id", ["item_id"], unique=False)

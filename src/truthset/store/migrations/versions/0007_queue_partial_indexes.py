@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -31,18 +31,24 @@ MODEL = sa.text("source = 'model'")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_queue')
-        batch_op.create_index('ix_assignments_open', ['project_id', 'stage', 'status', 'leased_until'], unique=False,
-                              postgresql_where=OPEN, sqlite_where=OPEN)
-    with op.batch_alter_table('annotations', schema=None) as batch_op:
-        batch_op.create_index('ix_annotations_prelabel', ['item_id', 'id'], unique=False,
-                              postgresql_where=MODEL, sqlite_where=MODEL)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_queue")
+        batch_op.create_index(
+            "ix_assignments_open",
+            ["project_id", "stage", "status", "leased_until"],
+            unique=False,
+            postgresql_where=OPEN,
+            sqlite_where=OPEN,
+        )
+    with op.batch_alter_table("annotations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_annotations_prelabel", ["item_id", "id"], unique=False, postgresql_where=MODEL, sqlite_where=MODEL
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('annotations', schema=None) as batch_op:
-        batch_op.drop_index('ix_annotations_prelabel', postgresql_where=MODEL, sqlite_where=MODEL)
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        batch_op.drop_index('ix_assignments_open', postgresql_where=OPEN, sqlite_where=OPEN)
-        batch_op.create_index('ix_assignments_queue', ['project_id', 'stage', 'status', 'leased_until'], unique=False)
+    with op.batch_alter_table("annotations", schema=None) as batch_op:
+        batch_op.drop_index("ix_annotations_prelabel", postgresql_where=MODEL, sqlite_where=MODEL)
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_open", postgresql_where=OPEN, sqlite_where=OPEN)
+        batch_op.create_index("ix_assignments_queue", ["project_id", "stage", "status", "leased_until"], unique=False)

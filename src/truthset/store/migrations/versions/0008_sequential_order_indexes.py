@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -26,14 +26,24 @@ SQLITE_OPEN = sa.text('"full" IS 0')
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.create_index('ix_items_open_by_id', ['project_id', 'id'], unique=False,
-                              postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)
-        batch_op.create_index('ix_items_batch_open_by_id', ['batch_id', 'id'], unique=False,
-                              postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_items_open_by_id",
+            ["project_id", "id"],
+            unique=False,
+            postgresql_where=PG_OPEN,
+            sqlite_where=SQLITE_OPEN,
+        )
+        batch_op.create_index(
+            "ix_items_batch_open_by_id",
+            ["batch_id", "id"],
+            unique=False,
+            postgresql_where=PG_OPEN,
+            sqlite_where=SQLITE_OPEN,
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_index('ix_items_batch_open_by_id', postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)
-        batch_op.drop_index('ix_items_open_by_id', postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_batch_open_by_id", postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)
+        batch_op.drop_index("ix_items_open_by_id", postgresql_where=PG_OPEN, sqlite_where=SQLITE_OPEN)

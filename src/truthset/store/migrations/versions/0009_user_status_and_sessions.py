@@ -16,19 +16,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('status', sa.String(length=20), nullable=False, server_default='active'))
-        batch_op.add_column(sa.Column('session_gen', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("status", sa.String(length=20), nullable=False, server_default="active"))
+        batch_op.add_column(sa.Column("session_gen", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_column('session_gen')
-        batch_op.drop_column('status')
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("session_gen")
+        batch_op.drop_column("status")

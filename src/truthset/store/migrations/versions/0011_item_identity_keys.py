@@ -17,12 +17,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-HAS_ID = sa.text('external_id IS NOT NULL')
+HAS_ID = sa.text("external_id IS NOT NULL")
 
 
 def _key(content_hash: str) -> int:
@@ -32,25 +32,31 @@ def _key(content_hash: str) -> int:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('content_key', sa.BigInteger(), server_default='0', nullable=False))
-    if bind.dialect.name == 'postgresql':
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("content_key", sa.BigInteger(), server_default="0", nullable=False))
+    if bind.dialect.name == "postgresql":
         op.execute("UPDATE items SET content_key = ('x' || substr(content_hash, 1, 16))::bit(64)::bigint")
     else:
         rows = bind.execute(sa.text("SELECT id, content_hash FROM items")).fetchall()
         if rows:
-            bind.execute(sa.text("UPDATE items SET content_key = :k WHERE id = :i"),
-                         [{"k": _key(h), "i": i} for i, h in rows])
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_items_project_id', type_='unique')
-        batch_op.create_index('ix_items_content_key', ['project_id', 'content_key'], unique=False)
-        batch_op.create_index('ix_items_external_id', ['project_id', 'external_id'], unique=False,
-                              postgresql_where=HAS_ID, sqlite_where=HAS_ID)
+            bind.execute(
+                sa.text("UPDATE items SET content_key = :k WHERE id = :i"), [{"k": _key(h), "i": i} for i, h in rows]
+            )
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_items_project_id", type_="unique")
+        batch_op.create_index("ix_items_content_key", ["project_id", "content_key"], unique=False)
+        batch_op.create_index(
+            "ix_items_external_id",
+            ["project_id", "external_id"],
+            unique=False,
+            postgresql_where=HAS_ID,
+            sqlite_where=HAS_ID,
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_index('ix_items_external_id', postgresql_where=HAS_ID, sqlite_where=HAS_ID)
-        batch_op.drop_index('ix_items_content_key')
-        batch_op.create_unique_constraint('uq_items_project_id', ['project_id', 'content_hash'])
-        batch_op.drop_column('content_key')
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_external_id", postgresql_where=HAS_ID, sqlite_where=HAS_ID)
+        batch_op.drop_index("ix_items_content_key")
+        batch_op.create_unique_constraint("uq_items_project_id", ["project_id", "content_hash"])
+        batch_op.drop_column("content_key")

@@ -16,8 +16,8 @@ from alembic import op
 
 from truthset.store.views import create_views
 
-revision = '0016'
-down_revision = '0015'
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
