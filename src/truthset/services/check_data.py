@@ -31,9 +31,15 @@ VERSIONS = {
     "label_issues": "1",
     "consensus": "1",
     "outliers": "1",
+    "semantic_duplicates": "1",
 }
 #: near-duplicate Jaccard threshold (character 5-gram shingles, punctuation removed)
 NEAR_THRESHOLD = 0.8
+#: cosine similarity of sentence embeddings at which two texts are paraphrases
+SEMANTIC_THRESHOLD = 0.9
+#: items above which the paraphrase check is skipped (embedding them on a CPU takes about a
+#: millisecond each; the exact cosine kNN is blocked, so memory stays bounded)
+MAX_SEMANTIC_ITEMS = 200_000
 #: items above which the outlier check (exact kNN, quadratic) is skipped
 MAX_OUTLIER_ITEMS = 50_000
 #: share of items with several annotations flagged by the consensus check: the least certain
@@ -235,6 +241,46 @@ def near_duplicates(d: CheckData, exact: Any) -> Result:
     )
 
 
+def semantic_duplicates(d: CheckData, exact: Any, model: Any = None) -> Result:
+    """Paraphrases: clusters of texts whose sentence embeddings are close (cosine kNN), other
+    than exact copies. Needs the ``[embeddings]`` extra (the packaged all-MiniLM-L6-v2 model);
+    without it the check is reported as not run, naming the install. ``model``: any object with
+    sentence-transformers' ``encode`` (the packaged model by default)."""
+    from truthset.core.errors import MissingDependency
+    from truthset.data.clusters import distinct_per_cluster
+    from truthset.data.embeddings import embed_texts, embedding_neighbours, load_sentence_model
+
+    title = "Paraphrases (sentence embeddings)"
+    if len(d.texts) > MAX_SEMANTIC_ITEMS:
+        return _skipped("semantic_duplicates", title, f"more than {MAX_SEMANTIC_ITEMS:,} items")
+    try:
+        encoder = model if model is not None else load_sentence_model()
+    except MissingDependency as exc:
+        return _skipped("semantic_duplicates", title, str(exc))
+    report = embedding_neighbours(
+        embed_texts(d.texts, model=encoder), threshold=SEMANTIC_THRESHOLD, labels=d.labels, ids=d.names
+    )
+    variants = distinct_per_cluster(report.clusters, exact.clusters.cluster)
+    frame = report.frame()
+    frame = frame[variants[frame["cluster"].to_numpy()] > 1]
+    n_clusters = int(frame["cluster"].nunique())
+    return (
+        _entry(
+            "semantic_duplicates",
+            "warning",
+            title,
+            len(frame),
+            f"{n_clusters:,} clusters of texts that say the same in other words "
+            f"(cosine >= {SEMANTIC_THRESHOLD} between sentence embeddings)",
+            "Check whether they are the same datum told twice; keep one per cluster, or split by cluster.",
+            _cluster_examples(d, frame),
+            clusters=n_clusters,
+            threshold=SEMANTIC_THRESHOLD,
+        ),
+        _cluster_findings(d, frame, "semantic_duplicate", "warning"),
+    )
+
+
 def leakage(d: CheckData, exact: Any) -> Result:
     """Exact duplicates that sit in two or more splits (a split column or the payload's split)."""
     from truthset.data.leakage import split_leakage
@@ -420,11 +466,15 @@ def item_checks(d: CheckData, wanted: Callable[[str], bool]) -> list[tuple[str, 
     """Run the wanted checks (by name); returns (check name, result) in report order."""
     out: list[tuple[str, Result]] = []
     exact_res = None
-    if any(wanted(k) for k in ("exact_duplicates", "label_conflicts", "near_duplicates", "leakage")):
+    if any(
+        wanted(k) for k in ("exact_duplicates", "label_conflicts", "near_duplicates", "semantic_duplicates", "leakage")
+    ):
         dup, conf, exact_res = exact_duplicates(d)
         out += [(k, r) for k, r in (("exact_duplicates", dup), ("label_conflicts", conf)) if wanted(k)]
     if wanted("near_duplicates"):
         out.append(("near_duplicates", near_duplicates(d, exact_res)))
+    if wanted("semantic_duplicates"):
+        out.append(("semantic_duplicates", semantic_duplicates(d, exact_res)))
     if wanted("leakage"):
         out.append(("leakage", leakage(d, exact_res)))
     for name, fn in (("label_issues", label_issues), ("consensus", consensus), ("outliers", outliers)):

@@ -36,7 +36,12 @@ KINDS = (
     "label_issues",
     "consensus",
     "outliers",
+    "semantic_duplicates",
 )
+#: the checks run when ``--kind`` is not given: all but the paraphrase check, which embeds every
+#: text with a sentence model (the ``[embeddings]`` extra; about a millisecond a text on a CPU),
+#: so it runs when asked for: ``truthset check --kind semantic_duplicates``
+DEFAULT_KINDS = tuple(k for k in KINDS if k != "semantic_duplicates")
 #: a reviewer's verdict on a finding: the label (or item) was wrong, was right, or is unclear
 VERDICTS = ("wrong", "right", "ambiguous")
 
@@ -75,7 +80,7 @@ class CheckResult:
 
 def _wanted(kinds: Sequence[str] | None) -> set[str]:
     if not kinds:
-        return set(KINDS)
+        return set(DEFAULT_KINDS)
     bad = [k for k in kinds if k not in KINDS]
     if bad:
         raise InvalidInput(f"--kind {bad[0]!r} is not a check; use one of {', '.join(KINDS)}")
@@ -142,7 +147,17 @@ def send_to_review(project: Project, check: str) -> int:
     if "review" not in project.config.review.stages and "adjudicate" not in project.config.review.stages:
         raise InvalidInput("this project has no review stage (review.stages in truthset.yaml)")
     known = _known(project)
-    kinds = {"rule", "duplicate", "conflict", "near_duplicate", "leakage", "label_issue", "consensus", "outlier"}
+    kinds = {
+        "rule",
+        "duplicate",
+        "conflict",
+        "near_duplicate",
+        "semantic_duplicate",
+        "leakage",
+        "label_issue",
+        "consensus",
+        "outlier",
+    }
     if check not in known and check not in kinds:
         raise NotFound(
             f"--send-to-review {check!r}: no findings of that check; run 'truthset check' first. "
