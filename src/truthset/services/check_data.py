@@ -65,6 +65,10 @@ class CheckData:
     _oof: pd.DataFrame | None = field(default=None, repr=False)
     _where: dict[str, int] | None = field(default=None, repr=False)
 
+    def position(self, item_id: int) -> int:
+        """The position of a store item id (``item_ids`` is in id order)."""
+        return int(np.searchsorted(self.item_ids, item_id))
+
     def positions(self, names: Any) -> np.ndarray:
         """Positions of the items named (external ids, as the pure checks return them)."""
         if self._where is None:
@@ -214,30 +218,58 @@ def exact_duplicates(d: CheckData) -> tuple[Result, Result, Any]:
     )
 
 
-def near_duplicates(d: CheckData, exact: Any) -> Result:
-    """Clusters of texts that differ by small edits (MinHash + LSH), other than exact copies."""
+def _variant_clusters(
+    d: CheckData,
+    report: Any,
+    exact: Any,
+    *,
+    check: str,
+    kind: str,
+    title: str,
+    message: str,
+    what_to_do: str,
+    threshold: float,
+) -> Result:
+    """The clusters of ``report`` (near or semantic duplicates) that hold at least two distinct
+    texts, i.e. are not just exact copies (those are the exact check's), as one report entry
+    and one finding per cluster. ``message`` is completed with the number of clusters."""
     from truthset.data.clusters import distinct_per_cluster
-    from truthset.data.duplicates import near_duplicates as find
 
-    report = find(d.texts, threshold=NEAR_THRESHOLD, labels=d.labels, ids=d.names)
     variants = distinct_per_cluster(report.clusters, exact.clusters.cluster)
     frame = report.frame()
     frame = frame[variants[frame["cluster"].to_numpy()] > 1]
     n_clusters = int(frame["cluster"].nunique())
     return (
         _entry(
-            "near_duplicates",
+            check,
             "warning",
-            "Near-duplicate texts",
+            title,
             len(frame),
-            f"{n_clusters:,} clusters of texts that differ only by small edits "
-            f"(Jaccard >= {NEAR_THRESHOLD} on character 5-grams)",
-            "Check whether they are the same datum; keep one per cluster, or split by cluster.",
+            f"{n_clusters:,} {message}",
+            what_to_do,
             _cluster_examples(d, frame),
             clusters=n_clusters,
-            threshold=NEAR_THRESHOLD,
+            threshold=threshold,
         ),
-        _cluster_findings(d, frame, "near_duplicate", "warning"),
+        _cluster_findings(d, frame, kind, "warning"),
+    )
+
+
+def near_duplicates(d: CheckData, exact: Any) -> Result:
+    """Clusters of texts that differ by small edits (MinHash + LSH), other than exact copies."""
+    from truthset.data.duplicates import near_duplicates as find
+
+    report = find(d.texts, threshold=NEAR_THRESHOLD, labels=d.labels, ids=d.names)
+    return _variant_clusters(
+        d,
+        report,
+        exact,
+        check="near_duplicates",
+        kind="near_duplicate",
+        title="Near-duplicate texts",
+        message=f"clusters of texts that differ only by small edits (Jaccard >= {NEAR_THRESHOLD} on character 5-grams)",
+        what_to_do="Check whether they are the same datum; keep one per cluster, or split by cluster.",
+        threshold=NEAR_THRESHOLD,
     )
 
 
@@ -247,7 +279,6 @@ def semantic_duplicates(d: CheckData, exact: Any, model: Any = None) -> Result:
     without it the check is reported as not run, naming the install. ``model``: any object with
     sentence-transformers' ``encode`` (the packaged model by default)."""
     from truthset.core.errors import MissingDependency
-    from truthset.data.clusters import distinct_per_cluster
     from truthset.data.embeddings import embed_texts, embedding_neighbours, load_sentence_model
 
     title = "Paraphrases (sentence embeddings)"
@@ -260,24 +291,16 @@ def semantic_duplicates(d: CheckData, exact: Any, model: Any = None) -> Result:
     report = embedding_neighbours(
         embed_texts(d.texts, model=encoder), threshold=SEMANTIC_THRESHOLD, labels=d.labels, ids=d.names
     )
-    variants = distinct_per_cluster(report.clusters, exact.clusters.cluster)
-    frame = report.frame()
-    frame = frame[variants[frame["cluster"].to_numpy()] > 1]
-    n_clusters = int(frame["cluster"].nunique())
-    return (
-        _entry(
-            "semantic_duplicates",
-            "warning",
-            title,
-            len(frame),
-            f"{n_clusters:,} clusters of texts that say the same in other words "
-            f"(cosine >= {SEMANTIC_THRESHOLD} between sentence embeddings)",
-            "Check whether they are the same datum told twice; keep one per cluster, or split by cluster.",
-            _cluster_examples(d, frame),
-            clusters=n_clusters,
-            threshold=SEMANTIC_THRESHOLD,
-        ),
-        _cluster_findings(d, frame, "semantic_duplicate", "warning"),
+    return _variant_clusters(
+        d,
+        report,
+        exact,
+        check="semantic_duplicates",
+        kind="semantic_duplicate",
+        title=title,
+        message=f"clusters of texts that say the same in other words (cosine >= {SEMANTIC_THRESHOLD} between sentence embeddings)",
+        what_to_do="Check whether they are the same datum told twice; keep one per cluster, or split by cluster.",
+        threshold=SEMANTIC_THRESHOLD,
     )
 
 
@@ -335,7 +358,6 @@ def label_issues(d: CheckData) -> Result:
     given = pd.Series([d.labels[i] for i in range(len(d.labels)) if d.labels[i] is not None], index=probs.index)
     res = find_label_issues(given, probs)
     flagged = res[res["is_issue"]].sort_values("label_quality")
-    where = {int(i): p for p, i in enumerate(d.item_ids)}
     found = [
         NewFinding(
             kind="label_issue",
@@ -348,7 +370,7 @@ def label_issues(d: CheckData) -> Result:
         for i, r in flagged.iterrows()
     ]
     ex = [
-        d.example(where[int(i)], score=round(float(r.label_quality), 4), detail=f"suggested: {r.suggested_label}")
+        d.example(d.position(int(i)), score=round(float(r.label_quality), 4), detail=f"suggested: {r.suggested_label}")
         for i, r in flagged.head(MAX_EXAMPLES).iterrows()
     ]
     return (
@@ -384,7 +406,6 @@ def consensus(d: CheckData) -> Result:
     multi = cq[cq["num_annotations"] >= 2]
     cut = float(multi["consensus_quality"].quantile(CONSENSUS_SHARE)) if len(multi) else 0.0
     flagged = multi[multi["consensus_quality"] <= cut].sort_values("consensus_quality")
-    where = {int(i): p for p, i in enumerate(d.item_ids)}
     found = [
         NewFinding(
             kind="consensus",
@@ -398,7 +419,7 @@ def consensus(d: CheckData) -> Result:
     ]
     ex = [
         d.example(
-            where[int(i)],
+            d.position(int(i)),
             score=round(float(r.consensus_quality), 4),
             detail=f"consensus {r.consensus_label}, agreement {r.annotator_agreement:.0%}",
         )
