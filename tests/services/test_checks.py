@@ -299,3 +299,21 @@ def test_ids_that_follow_the_label_are_leakage(new_project, tmp_path: Path) -> N
     assert res["count"] == 1 and res["examples"][0]["id"] == "file"
     (found,) = checks.list_findings(leaky, check="identifier_leakage")
     assert found["detail"]["column"] == "file" and found["items"] == []
+
+
+def test_checks_read_labels_a_schema_rename_carried_over(new_project) -> None:  # type: ignore[no-untyped-def]
+    """The checks' current labels count migrated judgements, as QC and training do: after
+    ``schema rename spam junk`` the renamed items keep their (new) label."""
+    import pandas as pd
+
+    from tests.conftest import SMS
+    from truthset.services.check_data import load_check_data
+    from truthset.services.imports import import_file
+    from truthset.services.schema import rename_label
+
+    p = new_project(labels=["ham", "spam"])
+    import_file(p, SMS)
+    before = pd.Series(load_check_data(p).labels).value_counts().to_dict()
+    rename_label(p, "spam", "junk")
+    after = pd.Series(load_check_data(p).labels).value_counts().to_dict()
+    assert after == {"ham": before["ham"], "junk": before["spam"]}

@@ -22,7 +22,8 @@ from truthset.services.projects import Project
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import watch as repo
 
-#: annotation sources that are independent judgements (as services.qc)
+#: annotation sources that are acts of annotating: not the rows a schema migration copies
+#: (``migration``: made all at once, they would look like a very fast annotator)
 SOURCES = ("human", "import")
 #: anomaly kind -> (data-issue kind, severity)
 ISSUE_OF: dict[str, tuple[str, str]] = {

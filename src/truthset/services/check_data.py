@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services.projects import Project
 from truthset.store.repo import findings as repo_findings
 from truthset.store.repo import quality as repo_quality
@@ -107,7 +108,7 @@ def load_check_data(project: Project) -> CheckData:
         rows = repo_findings.item_fields(tx, project.id, [field_name, "split"])
         # not gold answers given as annotations: findings are listed to reviewers, and a
         # finding's detail (a consensus or suggested label) must not carry a gold answer
-        judged = repo_quality.labelled_judgements(tx, project.id, ("human", "import"), with_gold=False)
+        judged = repo_quality.labelled_judgements(tx, project.id, JUDGEMENT_SOURCES, with_gold=False)
         adjudicated = repo_quality.labelled_judgements(tx, project.id, ("review",), with_gold=False)
     cols = ["item", "annotator", "label"]
     jf = pd.DataFrame([(i, a, lab) for i, a, lab, _ in judged], columns=cols)

@@ -23,6 +23,8 @@ from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import reporting as repo
 from truthset.store.repo import watch
 
+#: annotation sources that are acts of annotating (throughput, lead times): not the rows a
+#: schema migration copies all at once
 SOURCES = ("human", "import")
 METRIC = "krippendorff_alpha"
 N_BOOT = 300
