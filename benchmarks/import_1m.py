@@ -1,6 +1,6 @@
 """Import and export a generated 1M-row CSV; report rows/s and peak memory.
 
-Run: python benchmarks/import_1m.py [--rows 1000000] [--json]
+Run: python benchmarks/import_1m.py [--rows 1000000] [--json] [--only import] [--csv PATH]
 
 Each phase runs in its own child process so its peak resident memory (ru_maxrss) is its
 own; an import of a large file also runs a reader process, whose peak is reported apart
@@ -92,18 +92,21 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", choices=["import", "all"], default="all", help="run the import phase alone")
+    ap.add_argument("--csv", type=Path, help="reuse this generated CSV (written first when it does not exist)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        csv_path = d / "big.csv"
+        csv_path = args.csv or d / "big.csv"
         t = time.perf_counter()
-        make_csv(csv_path, args.rows)
+        if not csv_path.exists():
+            make_csv(csv_path, args.rows)
         gen = time.perf_counter() - t
         results = {"rows": args.rows, "csv_mb": csv_path.stat().st_size / 2**20, "generate_seconds": gen}
         imp = run_phase("import", d / "proj", csv_path, d / "x")
         imp["rows_per_second"] = imp["rows"] / imp["seconds"]
         results["import"] = imp
-        for fmt in ("jsonl", "csv", "parquet", "labelstudio"):
+        for fmt in ("jsonl", "csv", "parquet", "labelstudio") if args.only == "all" else ():
             ex = run_phase(f"export:{fmt}", d / "proj", csv_path, d / f"out.{fmt}")
             ex["rows_per_second"] = ex["annotations"] / ex["seconds"]
             results[f"export_{fmt}"] = ex
@@ -117,7 +120,7 @@ def main() -> None:
         f"+ reader process {i['reader_peak_mb']:.0f} MB "
         f"({i['items']:,} items, {i['annotations']:,} annotations, {i['duplicates']:,} duplicates)"
     )
-    for fmt in ("jsonl", "csv", "parquet", "labelstudio"):
+    for fmt in ("jsonl", "csv", "parquet", "labelstudio") if args.only == "all" else ():
         e = results[f"export_{fmt}"]
         print(f"export {fmt}: {e['seconds']:.1f} s, {e['rows_per_second']:,.0f} rows/s, peak {e['peak_mb']:.0f} MB")
 

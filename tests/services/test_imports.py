@@ -10,15 +10,17 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import DATASETS, LEOKA, SMS
+from tests.support import NewProject
 from truthset.core.errors import EncodingProblem, ImportFailed
 from truthset.services.imports import ImportOptions, import_file, import_findings
-from truthset.services.projects import open_project
+from truthset.services.projects import Project, open_project
 from truthset.store.models import Annotation, Batch, Item
 from truthset.store.repo import status_counts
 
@@ -154,39 +156,51 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     assert import_file(p, SMS).items_added == 5171
 
 
-def _item_indexes(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The store's indexes on ``items``: name -> definition."""
+def _item_indexes(project: Project) -> dict[str, str]:
+    """The store's indexes on ``items`` and ``annotations``: name -> definition."""
     with project.store.engine.connect() as conn:
         if project.store.engine.dialect.name == "sqlite":
             rows = conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('items', 'annotations')"
             )
         else:
-            rows = conn.exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items'")
+            rows = conn.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('items', 'annotations')"
+            )
         return {str(name): str(sql) for name, sql in rows}
 
 
-def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(
-    new_project, monkeypatch: pytest.MonkeyPatch, backend: str
-) -> None:  # type: ignore[no-untyped-def]
-    """SQLite: the indexes on the random queue_key are set aside for a large import and built
-    again, the same, inside its transaction; a failed import leaves them as they were."""
+def test_a_large_import_builds_the_secondary_indexes_once_at_its_end(
+    new_project: NewProject, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """SQLite: every secondary index of items and annotations but the one the import reads is
+    set aside for a large import and built again, the same, inside its transaction; a failed
+    import leaves them as they were; a later import that is small beside the store keeps them."""
     from truthset.store import bulk
 
     p = new_project()
     before = _item_indexes(p)
-    assert set(bulk.DEFERRED_INDEXES) <= set(before)
+    assert set(bulk.DEFERRED_INDEXES) | set(bulk.KEPT_INDEXES) <= set(before)
+    folder = p.root.parent
+    first, again, same = folder / "ids.csv", folder / "again.csv", folder / "same.csv"
+    words = " ".join(["words"] * 20)  # rows of about BYTES_PER_ROW, so the file counts as 3,000 rows
+    first.write_text("id,text,label\n" + "".join(f"k{i},message {i} {words},{'ab'[i % 2]}\n" for i in range(3000)))
+    # 300 known ids with other texts (found by id) and 100 known texts without an id (found by content)
+    again.write_text("id,text,label\n" + "".join(f"k{i},message {i} changed,{'ab'[i % 2]}\n" for i in range(300)))
+    same.write_text("text,label\n" + "".join(f"message {i} {words},{'ab'[i % 2]}\n" for i in range(1000, 1100)))
+    assert {"ix_items_content_key", "ix_items_external_id", "ix_items_queue"} <= set(bulk.DEFERRED_INDEXES)
     monkeypatch.setattr(bulk, "DEFER_MIN_ROWS", 1)  # SMS (500 KB) counts as large
     during: list[set[str]] = []
     real = bulk.Stager.move
 
-    def spy(self, *args, **kw):  # type: ignore[no-untyped-def]
+    def spy(self: bulk.Stager, *args: Any, **kw: Any) -> bulk.ChunkResult:
         if self.dialect == "sqlite":
             during.append(
                 {
                     r[0]
                     for r in self.conn.exec_driver_sql(
-                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+                        "SELECT name FROM sqlite_master WHERE type = 'index' "
+                        "AND tbl_name IN ('items', 'annotations')"
                     )
                 }
             )
@@ -197,10 +211,24 @@ def test_a_large_import_builds_the_random_order_indexes_once_at_its_end(
     assert _item_indexes(p) == before  # built again, exactly as declared
     if backend == "sqlite":
         assert during and all(not set(bulk.DEFERRED_INDEXES) & names for names in during)
+        assert all(set(bulk.KEPT_INDEXES) <= names for names in during)
+    during.clear()
+    assert import_file(p, first, ImportOptions(id_col="id")).items_added == 3000
+    if backend == "sqlite":  # 3,000 rows: still a third of the store's items
+        assert during and all(not set(bulk.DEFERRED_INDEXES) & names for names in during)
+    # a file this small beside the store keeps every index; its records are found all the same
+    during.clear()
+    r = import_file(p, again, ImportOptions(id_col="id"))
+    assert (r.items_added, r.changed_payloads) == (0, 300)
+    r = import_file(p, same)
+    assert (r.items_added, r.already_present) == (0, 100)
+    if backend == "sqlite":
+        assert during and all(set(bulk.DEFERRED_INDEXES) <= names for names in during)
+    assert _item_indexes(p) == before
     q = new_project(folder="second")
     real_close = bulk.Stager.close
 
-    def crash(self):  # type: ignore[no-untyped-def]
+    def crash(self: bulk.Stager) -> None:
         real_close(self)  # the indexes are built again, then the import fails
         raise RuntimeError("crash")
 
@@ -223,7 +251,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
     project.close()
     code = textwrap.dedent(f"""
         import sys
-        from truthset.services.projects import open_project
+        from truthset.services.projects import Project, open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / "proj")!r})
         p.settings = p.settings.model_copy(update=dict(import_chunk_rows=5000))
@@ -345,12 +373,31 @@ def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # typ
     assert "outside the text" in r.findings[-1]["reason"]
 
 
-def test_schema_version_recorded_on_annotations(new_project) -> None:  # type: ignore[no-untyped-def]
-    p = new_project(labels=["ham", "spam"])
-    import_file(p, SMS)
+def _annotation_versions(p: Project) -> set[int]:
     with p.store.engine.connect() as conn:
-        versions = set(conn.execute(select(Annotation.schema_version).where(Annotation.project_id == p.id)).scalars())
-    assert versions == {p.schema_version}
+        return set(conn.execute(select(Annotation.schema_version).where(Annotation.project_id == p.id)).scalars())
+
+
+def test_schema_version_recorded_on_annotations(new_project: NewProject, tmp_path: Path) -> None:
+    p = new_project(labels=["ham", "spam"])
+    v = p.schema_version
+    import_file(p, SMS)
+    assert p.schema_version == v and _annotation_versions(p) == {v}
+    # a project without labels takes the file's as a new version, which its annotations record
+    q = new_project()
+    v = q.schema_version
+    r = import_file(q, SMS)
+    assert r.labels_added_to_schema == ["ham", "spam"]
+    assert q.schema_version == v + 1 and _annotation_versions(q) == {v + 1}
+    assert open_project(q.root).schema_version == v + 1
+    # NER "no entities" annotations only: no label met, no new version; they record the current one
+    n = new_project(task="ner")
+    v = n.schema_version
+    f = tmp_path / "empty_spans.jsonl"
+    f.write_text("".join(json.dumps({"text": f"nothing here {i}", "label": []}) + "\n" for i in range(3)))
+    r = import_file(n, f)
+    assert (r.annotations_added, r.labels_added_to_schema) == (3, [])
+    assert n.schema_version == v and _annotation_versions(n) == {v}
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["reader-process", "in-process"])
@@ -403,7 +450,7 @@ def test_no_reader_process_outlives_a_killed_import(tmp_path: Path) -> None:
             fh.write(f"row {i} text,{'ab'[i % 2]}\n")
     init_project(tmp_path / "proj", task="text-classification").close()
     code = textwrap.dedent(f"""
-        from truthset.services.projects import open_project
+        from truthset.services.projects import Project, open_project
         from truthset.services.imports import import_file
         p = open_project({str(tmp_path / "proj")!r})
         p.settings = p.settings.model_copy(update=dict(import_parallel_bytes=0, import_chunk_rows=2000))

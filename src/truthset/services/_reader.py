@@ -1,17 +1,22 @@
-"""The reader process of a large import (see ``imports._messages``).
+"""The reader process of a large import (see ``import_reading.messages``).
 
 Reads pickled arguments on stdin, writes length-prefixed pickled messages on stdout:
-``("chunk", Chunk)`` ..., then ``("done", _Source)``, or ``("error", exception)``.
+``("chunk", Chunk)`` ..., then ``("done", SourceInfo)``, or ``("error", exception)``.
 """
 
 from __future__ import annotations
 
+import gc
 import pickle
 import sys
 
 
 def main() -> None:
-    from truthset.services.imports import _produce
+    # This process only reads: its objects (rows, tuples, chunks) hold no reference cycles
+    # and are freed by reference counting as each chunk is sent. The cyclic collector would
+    # only traverse them, again and again: 4.5 of 14 s on the 1M-row benchmark.
+    gc.disable()
+    from truthset.services.import_reading import produce
 
     out = sys.stdout.buffer
 
@@ -23,7 +28,7 @@ def main() -> None:
 
     args = pickle.load(sys.stdin.buffer)
     try:
-        for message in _produce(*args):
+        for message in produce(*args):
             send(message)
     except BrokenPipeError:
         sys.exit(1)  # the importer is gone: nothing to do

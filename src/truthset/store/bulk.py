@@ -5,10 +5,11 @@ An external id identifies an item; a record without one is identified by its con
 id it carries; else, for a record without an id, the item with the same content; for a
 record with an id, the item with the same content if that item has no id yet (it takes the
 record's id); else a new item. So two ids are two items even with equal content (reported
-as ``same_content``), and a re-import of the same ids with other options adds no items. Two in-memory filters of 64-bit keys (content keys and external-id
-hashes of the project's items) let a chunk skip the database entirely unless some record
-may match a stored item; the few candidates are looked up through a temporary table joined
-on ``ix_items_content_key`` / ``ix_items_external_id``.
+as ``same_content``), and a re-import of the same ids with other options adds no items. Two
+in-memory indexes of 64-bit keys (content keys and external-id hashes of the project's items,
+each with the item's id: :class:`~truthset.store.identity.KeyIndex`) let a chunk skip the
+database entirely unless some record may match a stored item; the few candidates are read by
+primary key and compared in full.
 
 Annotations are append-only. An annotation an annotator already gave the item (same value
 and source, or the same source id, e.g. a Label Studio annotation id) adds nothing; another
@@ -17,8 +18,11 @@ latest is current); a different value is a conflict, reported.
 
 New items get ids reserved up front (on SQLite from ``MAX(id)``: the import holds the write
 lock; on PostgreSQL from the table's sequence), so items, annotations and gold are written
-with the driver's fastest path (``executemany`` on SQLite, ``COPY`` on PostgreSQL). Memory
-is bounded by the chunk size, and the whole import stays one transaction.
+with the driver's fastest path (``executemany`` on SQLite, ``COPY`` on PostgreSQL). On SQLite
+an import that brings a good share of the store sets the secondary indexes of ``items`` and
+``annotations`` aside and builds them at its end (see ``Stager._defer_indexes``). Memory is
+bounded by the chunk size and 16 bytes per item of the project, and the whole import stays
+one transaction.
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Table, text
 
 from truthset.core.keys import external_key
-from truthset.store.identity import ChunkResult, History, KeyFilter, Stored
-from truthset.store.models import Item
+from truthset.store.identity import ChunkResult, History, KeyIndex, Stored
+from truthset.store.models import Annotation, Item
 from truthset.store.repo import ensure_users
 
 __all__ = [
@@ -41,8 +46,9 @@ __all__ = [
     "DEFERRED_INDEXES",
     "GOLD_COLUMNS",
     "ITEM_COLUMNS",
+    "KEPT_INDEXES",
     "ChunkResult",
-    "KeyFilter",
+    "KeyIndex",
     "Stager",
     "Stored",
 ]
@@ -78,8 +84,16 @@ ANNOTATION_COLUMNS = (
 #: how a gold answer given as an annotation (Label Studio ``ground_truth``) marks its canonical meta
 GROUND_TRUTH = '"ground_truth":true'
 GOLD_COLUMNS = ("item_id", "project_id", "value", "label", "source", "created_at")
-#: SQLite indexes that a large import drops and builds again at its end (Stager._defer_indexes)
-DEFERRED_INDEXES = ("ix_items_queue", "ix_items_batch_queue")
+#: the one secondary index the import itself reads (an annotator's earlier labels of an item)
+KEPT_INDEXES = ("ix_annotations_item_user",)
+#: SQLite indexes that a large import drops and builds again at its end (Stager._defer_indexes):
+#: every other declared index of the two tables it fills, so one added later is set aside too
+DEFERRED_INDEXES = tuple(
+    str(ix.name)
+    for model in (Item, Annotation)
+    for ix in cast(Table, model.__table__).indexes
+    if ix.name not in KEPT_INDEXES
+)
 DEFER_MIN_ROWS = 100_000
 #: the first key of PostgreSQL advisory locks that serialise imports into one project
 IMPORT_LOCK = 7_401_011
@@ -112,18 +126,18 @@ class Stager:
         self.users: dict[str, int] = {}
         if self.dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k, :p)"), {"k": IMPORT_LOCK, "p": project_id})
-        self.known = KeyFilter()
-        self.known_ext = KeyFilter()
-        keys = text("SELECT content_key FROM items WHERE project_id = :p").execution_options(yield_per=50000)
-        for part in conn.execute(keys, {"p": project_id}).scalars().partitions():
-            self.known.add(part)
+        self.known = KeyIndex()
+        self.known_ext = KeyIndex()
+        keys = text("SELECT content_key, id FROM items WHERE project_id = :p").execution_options(yield_per=50000)
+        for part in conn.execute(keys, {"p": project_id}).partitions():
+            self.known.add([r[0] for r in part], [r[1] for r in part])
         exts = text(
-            "SELECT external_id FROM items WHERE project_id = :p AND external_id IS NOT NULL"
+            "SELECT external_id, id FROM items WHERE project_id = :p AND external_id IS NOT NULL"
         ).execution_options(yield_per=50000)
-        for part in conn.execute(exts, {"p": project_id}).scalars().partitions():
-            self.known_ext.add(external_key(e) for e in part)
+        for part in conn.execute(exts, {"p": project_id}).partitions():
+            self.known_ext.add([external_key(r[0]) for r in part], [r[1] for r in part])
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (content_key BIGINT, ext TEXT, item_id BIGINT)")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGE} (item_id BIGINT)")
         self.deferred = self._defer_indexes(expected_rows)
 
     def close(self) -> None:
@@ -134,23 +148,28 @@ class Stager:
         self.deferred = []
 
     def _defer_indexes(self, expected_rows: int) -> list[Any]:
-        """SQLite: set aside the indexes on ``items.queue_key`` for a large import; ``close`` builds them again.
+        """SQLite: set aside the DEFERRED_INDEXES for a large import; ``close`` builds them again.
 
-        queue_key is random (the queue's random order), so each new item lands on a random page
-        of those indexes, and once they outgrow the page cache each insert is a read and a
-        write. Measured on the 1M-row benchmark: they took 7 of 25 s of the import, while
-        building both afresh took 2.3 s. Building covers every item of the store, so it pays
-        only when the import adds a good share of it: at least DEFER_MIN_ROWS rows, and a
-        third of the items already stored. On SQLite this is part of the import's one
-        transaction: readers keep their snapshot with the indexes, an interrupted import rolls
-        the drop back. Not on PostgreSQL, where DROP INDEX would lock every reader out of
-        ``items`` until the import commits.
+        Updating an index row by row costs more than building it once from sorted data: on the
+        1M-row benchmark each of the three id-ordered indexes of ``items`` took about 1 s to
+        update and 0.3 s to build, the random-order ones (content key, queue order) 3 s against
+        1 s. The import reads none of them (identity is looked up in memory and by primary
+        key), only ``ix_annotations_item_user``, which stays. Building covers every row of the
+        table, so it pays only when the import adds a good share of it: at least DEFER_MIN_ROWS
+        rows, and a third of the rows already stored (judged per table). On SQLite this is part
+        of the import's one transaction: readers keep their snapshot with the indexes, an
+        interrupted import rolls the drop back. Not on PostgreSQL, where DROP INDEX would lock
+        every reader out of the table until the import commits.
         """
         if self.dialect != "sqlite" or expected_rows < DEFER_MIN_ROWS:
             return []
-        if expected_rows * 3 < self._top_id("items"):
-            return []
-        deferred = [ix for ix in cast(Table, Item.__table__).indexes if ix.name in DEFERRED_INDEXES]
+        deferred = [
+            ix
+            for model in (Item, Annotation)
+            if expected_rows * 3 >= self._top_id(model.__tablename__)
+            for ix in cast(Table, model.__table__).indexes
+            if ix.name in DEFERRED_INDEXES
+        ]
         for index in deferred:
             index.drop(self.conn)
         return deferred
@@ -197,23 +216,29 @@ class Stager:
     def _stored(self, rows: Any) -> list[Stored]:
         return [Stored(int(i), e, h, line, batch) for i, e, h, line, batch in rows]
 
+    def _items(self, ids: npt.NDArray[np.int64]) -> list[Stored]:
+        """The project's items with these ids, by id."""
+        if not len(ids):
+            return []
+        self._stage("item_id", ids.tolist())
+        # "IN (subquery)": the planner then looks each id up by primary key; a join with the
+        # (unindexed, unanalysed) stage table was planned as a scan (10 s per chunk)
+        rows = self.conn.execute(
+            text(
+                "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
+                f"WHERE i.project_id = :p AND i.id IN (SELECT item_id FROM {STAGE})"
+            ),
+            {"p": self.project_id},
+        )
+        return sorted(self._stored(rows), key=lambda s: s.id)  # no ORDER BY: it made SQLite walk by id
+
     def _by_content(self, wanted: dict[str, int]) -> dict[str, Stored]:
         """Stored items with these content hashes (hash -> content key); of several, one
         without an external id if there is one, else the first."""
         if not wanted:
             return {}
-        self._stage("content_key", sorted(set(wanted.values())))
-        # "IN (subquery)": the planner then looks each key up in ix_items_content_key; a join
-        # with the (unindexed, unanalysed) stage table was planned as a scan (10 s per chunk)
-        rows = self.conn.execute(
-            text(
-                "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
-                f"WHERE i.project_id = :p AND i.content_key IN (SELECT content_key FROM {STAGE})"
-            ),
-            {"p": self.project_id},
-        )
         out: dict[str, Stored] = {}
-        for s in sorted(self._stored(rows), key=lambda s: s.id):  # no ORDER BY: it made SQLite walk by id
+        for s in self._items(self.known.ids_for(np.array(sorted(set(wanted.values())), dtype=np.int64))):
             if s.content_hash in wanted:
                 first = out.get(s.content_hash)
                 if first is None or (first.external_id is not None and s.external_id is None):
@@ -224,17 +249,11 @@ class Stager:
         """Stored items with these external ids (of several with one id, the first)."""
         if not wanted:
             return {}
-        self._stage("ext", sorted(wanted))
-        rows = self.conn.execute(
-            text(
-                "SELECT i.id, i.external_id, i.content_hash, i.line, i.batch_id FROM items i "
-                f"WHERE i.project_id = :p AND i.external_id IN (SELECT ext FROM {STAGE})"
-            ),
-            {"p": self.project_id},
-        )
+        keys = np.array(sorted({external_key(e) for e in wanted}), dtype=np.int64)
         out: dict[str, Stored] = {}
-        for s in sorted(self._stored(rows), key=lambda s: s.id):
-            out.setdefault(str(s.external_id), s)
+        for s in self._items(self.known_ext.ids_for(keys)):
+            if s.external_id in wanted:
+                out.setdefault(s.external_id, s)
         return out
 
     def _history(self, item_ids: Sequence[int]) -> dict[tuple[int, int], History]:
@@ -294,8 +313,6 @@ class Stager:
         by_ext = self._by_external_id(
             {items[with_ext[j]][2] for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()}
         )
-        self.known.add(ckeys)
-        self.known_ext.add(ekeys)
 
         # which item each record is: a stored one (Stored), or the k-th new one (int k)
         seen_ext: dict[str, Stored | int] = {}
@@ -356,12 +373,21 @@ class Stager:
         ids = self._reserve_ids("items", len(new))
         ts = self._timestamp(now)
         p, b = self.project_id, self.batch_id
+        # a new item's external id: its first row's, or that of a later row that matched it by content
+        item_ext = [ext_of.get(k, items[i][2]) for k, i in enumerate(new)]
         item_rows = [
-            (ids[k], p, items[i][2], items[i][3], items[i][4], items[i][6], b, items[i][1], items[i][5], ts)
+            (ids[k], p, item_ext[k], items[i][3], items[i][4], items[i][6], b, items[i][1], items[i][5], ts)
             for k, i in enumerate(new)
         ]
         self._copy("items", ITEM_COLUMNS, item_rows)
         result.items_added = len(item_rows)
+        self.known.add(ckeys[new], ids)
+        named = [k for k in range(len(new)) if item_ext[k] is not None]
+        self.known_ext.add(
+            [external_key(cast(str, ext_of[k])) if k in ext_of else items[new[k]][9] for k in named]
+            + [external_key(e) for _, e in result.adopted],
+            [ids[k] for k in named] + [i for i, _ in result.adopted],
+        )
         item_of = [x.id if isinstance(x, Stored) else ids[x] for x in target]
         result.item_of = item_of
 

@@ -9,36 +9,67 @@ import numpy as np
 import numpy.typing as npt
 
 
-class KeyFilter:
-    """Which 64-bit keys may be stored already, in 8 bytes per key.
+class KeyIndex:
+    """Which items carry a 64-bit key: a sorted in-memory index, 16 bytes per item.
 
-    Keeps every key seen (items present before the import, and each chunk as it is written)
-    in sorted numpy arrays, merged as they grow. A key that is absent is certainly new and
-    needs no database look-up; only keys that are present (true matches, and 64-bit
-    collisions, about n/2**64 each) are checked in the database.
+    Keeps the key and the item id of every item of the project (those present before the
+    import, and each chunk's new items as they are written) in sorted numpy arrays, merged
+    as they grow. A key that is absent is certainly new and needs no database look-up; a
+    key that is present names the candidate items (true matches, and 64-bit collisions,
+    about n/2**64 each), which the import then reads by primary key and compares in full.
+    So the import never reads the ``content_key`` or ``external_id`` indexes, and a large
+    import can build those at its end instead of updating them row by row.
     """
 
     def __init__(self) -> None:
-        self.arrays: list[npt.NDArray[np.int64]] = []
+        self.keys: list[npt.NDArray[np.int64]] = []
+        self.ids: list[npt.NDArray[np.int64]] = []
 
-    def add(self, keys: Iterable[int] | npt.NDArray[np.int64]) -> None:
-        arr = np.asarray(keys if isinstance(keys, np.ndarray) else list(keys), dtype=np.int64)
-        if not len(arr):
+    def add(self, keys: Iterable[int] | npt.NDArray[np.int64], ids: Iterable[int] | npt.NDArray[np.int64]) -> None:
+        """Record that the item ``ids[i]`` carries ``keys[i]``."""
+        k = np.asarray(keys if isinstance(keys, np.ndarray) else list(keys), dtype=np.int64)
+        v = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        if len(k) != len(v):
+            raise ValueError(f"{len(k)} keys for {len(v)} ids")
+        if not len(k):
             return
-        self.arrays.append(np.sort(arr))
+        order = np.argsort(k, kind="stable")
+        self.keys.append(k[order])
+        self.ids.append(v[order])
         # merge equal-sized neighbours (a binary counter) so few arrays are searched
-        while len(self.arrays) > 1 and len(self.arrays[-2]) <= len(self.arrays[-1]) * 2:
-            last = self.arrays.pop()
-            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
+        while len(self.keys) > 1 and len(self.keys[-2]) <= len(self.keys[-1]) * 2:
+            k2, v2 = self.keys.pop(), self.ids.pop()
+            k1, v1 = self.keys[-1], self.ids[-1]
+            both = np.concatenate([k1, k2])
+            order = np.argsort(both, kind="stable")
+            self.keys[-1], self.ids[-1] = both[order], np.concatenate([v1, v2])[order]
 
     def may_contain(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """For each key: may it be stored?"""
+        """For each key: may an item carry it?"""
         hit = np.zeros(len(keys), dtype=bool)
-        for arr in self.arrays:
+        for arr in self.keys:
             pos = np.searchsorted(arr, keys)
             pos[pos == len(arr)] = 0
             hit |= arr[pos] == keys
         return hit
+
+    def ids_for(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The ids of every item carrying one of ``keys`` (sorted, without repeats)."""
+        found: list[npt.NDArray[np.int64]] = []
+        for arr, ids in zip(self.keys, self.ids):
+            lo = np.searchsorted(arr, keys, side="left")
+            hi = np.searchsorted(arr, keys, side="right")
+            n = hi - lo
+            if n.any():
+                starts = np.repeat(lo, n)
+                offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+                found.append(ids[starts + offsets])
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the index holds."""
+        return sum(a.nbytes for a in self.keys) + sum(a.nbytes for a in self.ids)
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,15 @@ def schema_versions(conn: Connection, project_id: int) -> list[Any]:
     )
 
 
+def next_schema_version(conn: Connection, project_id: int) -> int:
+    """The number the project's next schema version will get (within this transaction)."""
+    latest = latest_schema(conn, project_id)
+    return 1 if latest is None else int(latest.version) + 1
+
+
 def add_schema_version(conn: Connection, *, project_id: int, schema_json: str, hash_: str, note: dict[str, Any]) -> int:
     """Append a new immutable schema version and make it the project's current one."""
-    latest = latest_schema(conn, project_id)
-    version = 1 if latest is None else int(latest.version) + 1
+    version = next_schema_version(conn, project_id)
     conn.execute(
         insert(SchemaVersion).values(
             project_id=project_id,
