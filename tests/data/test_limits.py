@@ -38,6 +38,32 @@ def test_reading_restores_the_csv_field_limit(tmp_path: Path) -> None:
     assert csv.field_size_limit() == before
 
 
+def test_the_limit_is_truthsets_only_while_it_parses(tmp_path: Path) -> None:
+    """Rows are parsed in batches under the limit; between them, and while a row is handled,
+    the process has its own limit again. Line numbers stay exact across batches (multi-line
+    fields, an over-long field and a broken row far into the file)."""
+    f = tmp_path / "a.csv"
+    body = []
+    for i in range(1, 1201):
+        if i == 700:
+            body.append('"' + "y" * 2_000 + '"')
+        elif i == 900:
+            body.append('"two\nlines"')
+        else:
+            body.append(f"row {i}")
+    f.write_text("text\n" + "\n".join(body) + "\n", encoding="utf-8")
+    before = csv.field_size_limit()
+    _h, rows, _d = iter_csv(f, max_field=1_000)
+    seen = []
+    for r in rows:
+        assert csv.field_size_limit() == before
+        seen.append((r.line, r.error is not None))
+    assert len(seen) == 1200
+    assert seen[699] == (701, True) and seen[698] == (700, False)  # row i is on line i + 1
+    assert seen[899] == (901, False) and seen[900] == (903, False)  # the field of lines 901-902
+    assert seen[-1] == (1202, False)
+
+
 def test_jsonl_nested_5000_deep_is_a_rejected_row(tmp_path: Path) -> None:
     """Main: a RecursionError traceback."""
     f = tmp_path / "deep.jsonl"

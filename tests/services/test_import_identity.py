@@ -127,6 +127,27 @@ def test_an_item_known_by_content_takes_the_id(new_project, tmp_path: Path) -> N
     assert (r.items_added, r.changed_payloads, r.annotations_added) == (0, 1, 1)
 
 
+def test_an_item_met_by_content_in_the_same_file_takes_the_id(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A row without an id, then one with an id and the same content (in one chunk, and across
+    chunks): one item, which keeps the id, so a later file finds it by that id. The id was
+    lost when both rows fell in one chunk (found by the review of the in-memory key index)."""
+    f1, f2 = tmp_path / "a.csv", tmp_path / "b.csv"
+    f1.write_text("id,text,label\n,alpha,x\n7,alpha,x\n,beta,y\n", encoding="utf-8")
+    f2.write_text("id,text,label\n7,alpha (edited),x\n", encoding="utf-8")
+    for chunk_rows in (1000, 1):
+        p = new_project()
+        p.settings = p.settings.model_copy(update={"import_chunk_rows": chunk_rows})
+        r = import_file(p, f1)
+        assert (r.items_added, r.duplicates) == (2, 1)
+        with p.store.engine.connect() as conn:
+            assert dict(conn.execute(select(Item.line, Item.external_id).where(Item.project_id == p.id)).all()) == {
+                2: "7",
+                4: None,
+            }
+        r = import_file(p, f2, ImportOptions(id_col="id"))
+        assert (r.items_added, r.changed_payloads) == (0, 1)
+
+
 def test_crowd_judgements_are_not_duplicates(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """d_jn-product (the issue's command): 24,945 judgements of 8,315 items. Main reported
     16,630 "duplicates" for them (and again when its own CSV export was re-imported)."""

@@ -247,29 +247,18 @@ def _csv_rows(
     reader: Any, lines: TextLines, header: list[str], delim: str, quoting: str, max_field: int
 ) -> Iterator[Row]:
     width = len(header)
-    line = reader.line_num + 1
-    limit = _field_limit(max_field)
-    while True:
-        try:
-            with limit:
-                values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            reason = too_long(max_field) if "field limit" in str(exc) else f"unreadable row: {exc}"
-            yield Row(line=line, error=reason)
-            line = reader.line_num + 1
+    for line, values in _csv_batches(reader, max_field):
+        if isinstance(values, str):
+            yield Row(line=line, error=values)
             continue
         if lines.flagged:
             if any(OVERSIZE in v for v in values):
                 yield Row(line=line, error=too_long(max_field))
-                line = reader.line_num + 1
                 continue
             nul = next((i for i, v in enumerate(values) if "\x00" in v), None)
             if nul is not None:
                 name = header[nul] if nul < width else f"field {nul + 1}"
                 yield Row(line=line, error=NUL_REASON, error_field=name)
-                line = reader.line_num + 1
                 continue
         if len(values) == width:
             yield Row(line=line, fields=dict(zip(header, values)))
@@ -287,7 +276,34 @@ def _csv_rows(
                 error=f"expected {width} fields ({', '.join(header)}), found {len(values)}.{hint}",
                 raw=delim.join(values)[:500],
             )
-        line = reader.line_num + 1
+
+
+#: rows parsed under one setting of the csv module's field limit (setting it costs two calls)
+_LIMIT_BATCH = 512
+
+
+def _csv_batches(reader: Any, max_field: int) -> Iterator[tuple[int, list[str] | str]]:
+    """(line, fields) of each row, or (line, why it cannot be read).
+
+    The field limit is set while a batch of rows is parsed and put back before any is
+    handed on, so no other code ever runs under truthset's limit.
+    """
+    limit = _field_limit(max_field)
+    line = reader.line_num + 1
+    done = False
+    while not done:
+        batch: list[tuple[int, list[str] | str]] = []
+        with limit:
+            while len(batch) < _LIMIT_BATCH:
+                try:
+                    batch.append((line, next(reader)))
+                except StopIteration:
+                    done = True
+                    break
+                except csv.Error as exc:
+                    batch.append((line, too_long(max_field) if "field limit" in str(exc) else f"unreadable row: {exc}"))
+                line = reader.line_num + 1
+        yield from batch
 
 
 # --- Parquet, Excel ------------------------------------------------------------------------

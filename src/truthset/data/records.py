@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+#: the escaper _ENCODER uses for every string (ensure_ascii=False): the C one where available
+_escape = json.encoder.encode_basestring
 #: one item tuple of a chunk
 ITEM = (
     "src_row",
@@ -78,7 +80,14 @@ ANN = ("item", "annotator", "value", "label", "lead_time", "source", "meta", "ke
 
 
 def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no spaces: equal values give equal text (and hashes)."""
+    """JSON with sorted keys and no spaces: equal values give equal text (and hashes).
+
+    A flat object of strings (a row of a CSV file: every payload of a text import) is written
+    here directly with the encoder's own C string escaper: the same text at twice the speed
+    of the general encoder, which sets up its machinery for every call.
+    """
+    if type(obj) is dict and all(type(k) is str and type(v) is str for k, v in obj.items()):
+        return "{" + ",".join([_escape(k) + ":" + _escape(obj[k]) for k in sorted(obj)]) + "}"
     return _ENCODER.encode(obj)
 
 
