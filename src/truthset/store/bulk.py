@@ -327,12 +327,12 @@ class Stager:
             how = "id"
             if ext is not None:
                 hit = seen_ext.get(ext)
-                if hit is None:
+                if hit is None and by_ext:
                     hit = by_ext.get(ext)
             if hit is None:
                 how = "content"
                 same = seen_hash.get(h)
-                if same is None:
+                if same is None and by_hash:
                     same = by_hash.get(h)
                 if same is not None:
                     if ext is None:

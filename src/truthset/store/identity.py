@@ -46,12 +46,18 @@ class KeyIndex:
 
     def may_contain(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
         """For each key: may an item carry it?"""
+        # searched in sorted order: numpy's binary search then starts each key where the
+        # last one ended, walking the (large) arrays forward instead of jumping about them
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
         hit = np.zeros(len(keys), dtype=bool)
         for arr in self.keys:
-            pos = np.searchsorted(arr, keys)
+            pos = np.searchsorted(arr, ordered)
             pos[pos == len(arr)] = 0
-            hit |= arr[pos] == keys
-        return hit
+            hit |= arr[pos] == ordered
+        out = np.empty(len(keys), dtype=bool)
+        out[order] = hit
+        return out
 
     def ids_for(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The ids of every item carrying one of ``keys`` (sorted, without repeats)."""
