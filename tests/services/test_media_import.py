@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 
 from tests.support import png
 from truthset.cli import main
+from truthset.core.keys import key_of_hash
 from truthset.data.records import canonical_json, content_hash
 from truthset.services.imports import ImportOptions, import_file, import_findings
 from truthset.store.models import Annotation, Item
@@ -134,11 +135,9 @@ def _as_before_0010(project) -> None:  # type: ignore[no-untyped-def]
     with project.store.engine.begin() as conn:
         conn.execute(delete(Media).where(Media.project_id == project.id))
         for item_id, payload in conn.execute(select(Item.id, Item.payload).where(Item.project_id == project.id)).all():
-            conn.execute(
-                update(Item)
-                .where(Item.id == item_id)
-                .values(content_hash=content_hash(canonical_json(json.loads(payload))))
-            )
+            h = content_hash(canonical_json(json.loads(payload)))
+            # migration 0011 derived content_key from the hash of the time
+            conn.execute(update(Item).where(Item.id == item_id).values(content_hash=h, content_key=key_of_hash(h)))
 
 
 def test_rescan_records_the_images_of_an_earlier_project(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from truthset.core.keys import key_of_hash
 from truthset.store.models import Batch, Item, Media, utcnow
 
 _SLICE = 5000
@@ -64,15 +65,22 @@ def items_without_media(conn: Connection, project_id: int, *, page: int = 1000) 
 
 
 def item_with_hash(conn: Connection, project_id: int, content_hash: str) -> int | None:
-    """The item of this project with this content hash, if any."""
+    """The item of this project with this content hash, if any (found through ix_items_content_key)."""
     found = conn.execute(
-        select(Item.id).where(Item.project_id == project_id, Item.content_hash == content_hash)
+        select(Item.id).where(
+            Item.project_id == project_id,
+            Item.content_key == key_of_hash(content_hash),
+            Item.content_hash == content_hash,
+        )
     ).scalar()
     return None if found is None else int(found)
 
 
 def set_content_hash(conn: Connection, item_id: int, content_hash: str) -> None:
-    conn.execute(update(Item).where(Item.id == item_id).values(content_hash=content_hash))
+    """A new content hash for an item (its image changed), with the key an import finds it by."""
+    conn.execute(
+        update(Item).where(Item.id == item_id).values(content_hash=content_hash, content_key=key_of_hash(content_hash))
+    )
 
 
 def count_without_media(conn: Connection, project_id: int) -> int:
