@@ -3,13 +3,15 @@ assigns and a reviewer comments on and resolves; annotators are kept out."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from collections.abc import Callable
 
-from tests.e2e.conftest import TEXTS, login, screenshot
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import TEXTS, Serve, login, screenshot
 from truthset.services import data_issues, queue
 
 
-def test_skip_to_resolution_through_the_pages(serve, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_skip_to_resolution_through_the_pages(serve: Serve, new_page: Callable[[], Page]) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     p = site.project
     ann = site.accounts["ann1"].id

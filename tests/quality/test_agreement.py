@@ -463,7 +463,7 @@ def _quiet(fn, *args, **kwargs) -> float | None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=frames, level=st.sampled_from(LEVELS), seed=st.integers(0, 2**16))
-def test_alpha_at_most_one_and_invariant_to_renaming(rows, level, seed) -> None:
+def test_alpha_at_most_one_and_invariant_to_renaming(rows, level, seed: int) -> None:
     m = _hyp_matrix(rows)
     value = _quiet(krippendorff_alpha, m, level=level)
     if value is None or np.isnan(value):

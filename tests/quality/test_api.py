@@ -57,7 +57,7 @@ def test_set_params_round_trips_through_clone(cls: type) -> None:
 @pytest.mark.parametrize(
     ("metric", "options"), [(percent_agreement, {}), (fleiss_kappa, {}), (krippendorff_alpha, {"level": "nominal"})]
 )
-def test_a_metric_function_gets_the_same_interval_as_the_builtin(metric, options) -> None:  # type: ignore[no-untyped-def]
+def test_a_metric_function_gets_the_same_interval_as_the_builtin(metric: str, options) -> None:
     """The generic path (resampling the frame) and the fast one (per-item statistics) draw the
     same items for the same seed, so a wrapped coefficient must give the very same interval."""
     df, _ = make_annotations(n_items=40, per_item=3, seed=3)

@@ -31,7 +31,7 @@ def _frames(span_rows: list[tuple], cover: list[tuple]) -> tuple[pd.DataFrame, p
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_pairs_equal_pairwise_span_f1(span_rows, cover, match) -> None:  # type: ignore[no-untyped-def]
+def test_pairs_equal_pairwise_span_f1(span_rows, cover, match: str) -> None:
     spans, cov = _frames(span_rows, cover)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -54,7 +54,7 @@ def test_pairs_equal_pairwise_span_f1(span_rows, cover, match) -> None:  # type:
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(span_rows, cover, match) -> None:  # type: ignore[no-untyped-def]
+def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(span_rows, cover, match: str) -> None:
     spans, cov = _frames(span_rows, cover)
     gold = spans[spans["annotator"] == "a"].drop(columns="annotator")
     gold_items = cov.loc[cov["annotator"] == "a", "item"].unique()

@@ -199,8 +199,7 @@ def test_a_large_import_builds_the_secondary_indexes_once_at_its_end(
                 {
                     r[0]
                     for r in self.conn.exec_driver_sql(
-                        "SELECT name FROM sqlite_master WHERE type = 'index' "
-                        "AND tbl_name IN ('items', 'annotations')"
+                        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('items', 'annotations')"
                     )
                 }
             )

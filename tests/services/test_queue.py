@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.support import NewProject
 from tests.support import add_annotator as _user
 from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 from truthset.store.queue import QueueState
 from truthset.store.queue import statements as sql
 
 
-def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-untyped-def]
+def _drain(p: Project, uid: int, label: str = "pos") -> list[int]:
     items = []
     while (t := queue.next_task(p, uid)) is not None:
         queue.submit(p, uid, t.assignment_id, label, lead_time=1.5)
@@ -29,7 +31,7 @@ def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-unt
     return items
 
 
-def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_overlap_and_no_item_twice(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 10, overlap=2)
     a, b, c = (_user(p, n) for n in ("ann", "bob", "cy"))
     got = {u: _drain(p, u) for u in (a, b, c)}
@@ -47,7 +49,7 @@ def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type
     assert n == 20
 
 
-def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 3, overlap=1)
     uid = _user(p, "ann")
     t = queue.next_task(p, uid)
@@ -63,7 +65,7 @@ def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project
 
 
 @pytest.mark.parametrize("value, field", [("maybe", "value"), (["pos"], "value"), (3, "value")])
-def test_bad_values_name_the_field(new_project, tmp_path: Path, value, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_values_name_the_field(new_project: NewProject, tmp_path: Path, value, field: str) -> None:
     p = _project(new_project, tmp_path, 1)
     uid = _user(p, "ann")
     t = queue.next_task(p, uid)
@@ -71,7 +73,7 @@ def test_bad_values_name_the_field(new_project, tmp_path: Path, value, field) ->
         queue.submit(p, uid, t.assignment_id, value)
 
 
-def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_spans_are_checked_against_the_text(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, task="ner")
     uid = _user(p, "ann")
     t = queue.next_task(p, uid)
@@ -86,7 +88,7 @@ def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> 
     queue.submit(p, uid, t.assignment_id, [{"start": start, "end": start + 3, "label": "PER"}])
 
 
-def test_expired_lease_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_expired_lease_frees_the_slot(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, overlap=1, lease_minutes=30)
     a, b = _user(p, "slow"), _user(p, "fast")
     t = queue.next_task(p, a)
@@ -99,7 +101,7 @@ def test_expired_lease_frees_the_slot(new_project, tmp_path: Path) -> None:  # t
         queue.submit(p, a, t.assignment_id, "neg", now=later)
 
 
-def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_expired_leases_are_swept_at_most_once_a_second(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 2, overlap=1, lease_minutes=1)
     a, b = _user(p, "slow"), _user(p, "fast")
     t0 = utcnow()
@@ -119,7 +121,7 @@ def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: P
     assert status() == "expired" and swept is not None and swept.item_id == held.item_id
 
 
-def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_skip_records_a_data_issue_and_frees_the_slot(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, overlap=1)
     a, b = _user(p, "ann"), _user(p, "bob")
     t = queue.next_task(p, a)
@@ -133,7 +135,7 @@ def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Pat
     assert queue.next_task(p, b).item_id == t.item_id
 
 
-def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_gold_is_mixed_in(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 6, overlap=1, gold_rate=1.0)
     with p.store.engine.begin() as conn:
         ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()
@@ -149,7 +151,7 @@ def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: 
     assert sorted(got_a[2:] + got_b[2:]) == sorted(ids[2:])  # regular items still once each (k=1)
 
 
-def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_split_items_come_back_for_reannotation(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.schema import split_label
 
     p = _project(new_project, tmp_path, 4, overlap=1)
@@ -162,7 +164,7 @@ def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> 
     queue.submit(p, b, t.assignment_id, "sad")
 
 
-def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project: NewProject, tmp_path: Path) -> None:
     """Another process's split (here: another open Project on the same store) is not announced
     in this process's queue state; the queue finds it at its next look, SWEEP_EVERY later."""
     import dataclasses
@@ -187,13 +189,13 @@ def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, t
     assert "split" in take(queue.SWEEP_EVERY + timedelta(milliseconds=20))
 
 
-def test_max_per_annotator(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_max_per_annotator(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 10, overlap=1, max_per_annotator=3)
     a = _user(p, "ann")
     assert len(_drain(p, a)) == 3
 
 
-def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_annotators_keep_every_invariant(new_project: NewProject, tmp_path: Path) -> None:
     """12 threads annotate 60 items with overlap 3: nothing over k, nothing twice, nothing lost."""
     p = _project(new_project, tmp_path, 60, overlap=3)
     uids = [_user(p, f"w{i}") for i in range(12)]
@@ -224,7 +226,7 @@ def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path)
 
 
 @pytest.mark.parametrize("order", ["random", "sequential"])
-def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order: str) -> None:  # type: ignore[no-untyped-def]
+def test_batches_due_soonest_are_served_first(new_project: NewProject, tmp_path: Path, order: str) -> None:
     from truthset.services.batches import parse_due, set_due
 
     p = new_project(labels=["pos", "neg"])
@@ -253,7 +255,7 @@ def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order
         parse_due("next friday")
 
 
-def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.batches import parse_due, set_due
 
     p = _project(new_project, tmp_path, 3, overlap=2)
@@ -270,7 +272,9 @@ def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project,
     assert queue.next_task(p, b).payload["text"] == "the urgent one"
 
 
-def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_postgres_planner_statistics_are_refreshed_by_the_queue(
+    new_project: NewProject, tmp_path: Path, backend: str
+) -> None:
     """On PostgreSQL a table that changed by more than 10 % (+1000 rows) since its last ANALYZE
     is analysed by the queue itself, at most every STATS_EVERY; SQLite has no such thing."""
     import time
@@ -307,7 +311,7 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
         assert p.queue_state.analyzed == [] and p.queue_state.stats_due is None
 
 
-def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_lowered_overlap_does_not_stall_the_queue(new_project: NewProject, tmp_path: Path) -> None:
     """An item leased to 2 of k = 3 when k drops to 2 is not full by its flag but has no room:
     the queue must step past it; and a give-back recomputes the flag against k."""
     p = _project(new_project, tmp_path, 5, overlap=3, order="sequential")
@@ -328,7 +332,9 @@ def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path)
     assert (n_open, bool(full)) == (1, True)
 
 
-def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(
+    new_project: NewProject, tmp_path: Path, backend: str
+) -> None:
     """PostgreSQL: the submit reads 'leased', a sweep in another transaction expires the lease
     and gives its slot back, then the submit's update runs. It must take the slot again (or be
     refused), never mark the assignment done without one. SQLite cannot interleave so."""
@@ -361,7 +367,9 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
     assert aid and status == "done" and n_open == 1  # one slot, held by the answered assignment
 
 
-def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """The per-task look-ups must not grow with the project: the done count reads the
     annotator's own index entries, the pre-label the partial index of model annotations.
     (PostgreSQL's plans for a fresh project counted done work through the project-wide queue
@@ -385,8 +393,8 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
 
 @pytest.mark.parametrize("in_batch", [False, True])
 def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(
-    new_project, tmp_path: Path, in_batch: bool
-) -> None:  # type: ignore[no-untyped-def]
+    new_project: NewProject, tmp_path: Path, in_batch: bool
+) -> None:
     """Sequential order must not step over the full items (or sort a batch) for each claim:
     with most items done, the claim reads the open ones from an index in id order."""
     p = _project(new_project, tmp_path, 200, overlap=1, order="sequential")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event, func, select
 
+from tests.support import NewProject
 from tests.support import add_annotator as _user
 from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound
@@ -67,7 +68,7 @@ def _quiet(p: Any) -> Any:
     return now
 
 
-def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_usual_submission_is_one_statement(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 6, overlap=1, order="sequential")
     model = _user(p, "model")
     with p.store.engine.begin() as conn:  # a model's pre-label on every item
@@ -117,7 +118,7 @@ def _annotation_ids(p: Any, uid: int) -> list[int]:
         return list(conn.execute(select(Annotation.id).where(Annotation.user_id == uid)).scalars())
 
 
-def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_reads_the_text_first_and_checks_the_spans(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 3, task="ner", overlap=1)
     uid = _user(p, "ner")
     server = Server(p)
@@ -137,7 +138,7 @@ def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Pa
     assert len(server.statements) == 2 and nxt is not None  # the text, then the one statement
 
 
-def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_retries_conflicts_and_strangers_get_the_general_answers(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 5, overlap=1)
     uid, other = _user(p, "a"), _user(p, "b")
     server = Server(p)
@@ -169,7 +170,9 @@ def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tm
         )  # a stranger leases nothing
 
 
-def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """A gold item costs the same one statement as a regular one (response times must not
     tell them apart); once the user has seen every gold item, the draw gives a regular one."""
     p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
@@ -223,7 +226,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     assert nxt is not None
 
 
-def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_general_path_runs_in_one_transaction(new_project: NewProject, tmp_path: Path) -> None:
     """On an autocommit connection, the general path must still be atomic: a failure after its
     first write leaves nothing behind."""
     p = _project(new_project, tmp_path, 3, overlap=1)
@@ -253,7 +256,7 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
         )
 
 
-def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.batches import parse_due, set_due
     from truthset.services.imports import import_file
 
@@ -286,7 +289,9 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tm
     assert n == 3
 
 
-def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     p = _project(new_project, tmp_path, 4, overlap=2, order="sequential")
     a, b = _user(p, "first"), _user(p, "second")
     server = Server(p)
@@ -322,7 +327,7 @@ def _n_open(p: Any, item_ids: list[int]) -> list[int]:
         return [conn.execute(select(Item.n_open).where(Item.id == i)).scalar_one() for i in item_ids]
 
 
-def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_submission_hands_back_another_lease_the_user_holds(new_project: NewProject, tmp_path: Path) -> None:
     """Two tabs: each leased an item. Answering one hands back the other, not a third item."""
     p = _project(new_project, tmp_path, 5, overlap=1, order="sequential")
     uid = _user(p, "tabs")
@@ -341,7 +346,9 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     assert third.item_id not in (first.item_id, second_item) and third.progress == {"done": 2}
 
 
-def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """Six annotators at once, one of them in two tabs, each on its own autocommit connection
     as on the server: every item gets at most k, no one sees an item twice, every acknowledged
     answer is stored once, and n_open counts exactly the open and done leases."""
@@ -400,7 +407,9 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
     assert one_statement > len(acked) // 2  # mostly the one statement, not the general path
 
 
-def test_the_sequential_one_statement_reads_open_items_from_their_index(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_sequential_one_statement_reads_open_items_from_their_index(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """As the general path's claim (test_queue): with most items full, the candidate comes from
     the partial index of open items in id order, not a walk over the full ones."""
     from sqlalchemy import text, update
