@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from tests.conftest import SMS
 from truthset.services import users
 from truthset.services.imports import import_file
 from truthset.services.projects import Project
+from truthset.services.queue import Task
 
 
 class NewProject(Protocol):
@@ -136,3 +138,12 @@ def most_uncertain(p: Project, run_id: int) -> int:
     rows = final_labels(p, resolve(p, "latest"), ids)
     proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
     return rows[int(np.argmax(entropy(proba)))].item_id
+
+
+def next_task(p: Project, user_id: int, *, now: datetime | None = None) -> Task:
+    """``queue.next_task`` where the test expects a task: fails, saying so, if the queue has none."""
+    from truthset.services import queue
+
+    task = queue.next_task(p, user_id, now=now)
+    assert task is not None, f"the queue had no task for user {user_id}"
+    return task

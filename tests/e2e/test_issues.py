@@ -8,6 +8,7 @@ from collections.abc import Callable
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import TEXTS, Serve, login, screenshot
+from tests.support import next_task
 from truthset.services import data_issues, queue
 
 
@@ -15,7 +16,7 @@ def test_skip_to_resolution_through_the_pages(serve: Serve, new_page: Callable[[
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     p = site.project
     ann = site.accounts["ann1"].id
-    task = queue.next_task(p, ann)
+    task = next_task(p, ann)
     issue = queue.skip(p, ann, task.assignment_id, "guideline gap", note="is sarcasm negative?")
     data_issues.open_issue(p, kind="drift", title="<b>batch 2</b> drifted", body="<script>alert(1)</script>")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -197,7 +200,7 @@ def test_account_cache_keeps_a_lookup_for_its_seconds_only(served: Served) -> No
     assert reviewer.get("/api/review/queue").status_code == 200  # no cache: at once
 
 
-def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served: Served) -> None:
+def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite the queue runs on the event loop only when the write lock is free; held by
     another writer, the same submit goes to the queue thread, waits, and is stored once."""
     import threading
@@ -215,10 +218,16 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served: Served) ->
             holding.set()
             release.wait(10)
 
-    handed = []
+    handed: list[tuple[Any, ...]] = []
     executor = p.store.serving_threads
+    assert executor is not None
     submit_to_thread = executor.submit
-    executor.submit = lambda *a, **k: handed.append(a) or submit_to_thread(*a, **k)  # count hand-overs
+
+    def counted(*a: Any, **k: Any) -> Future[Any]:  # count hand-overs
+        handed.append(a)
+        return submit_to_thread(*a, **k)
+
+    monkeypatch.setattr(executor, "submit", counted)
     thread = threading.Thread(target=hold)
     thread.start()
     holding.wait(10)

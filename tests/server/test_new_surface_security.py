@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from tests.server.conftest import EVIL, PASSWORD, Served, login
 from tests.support import NewProject
@@ -266,7 +267,7 @@ def test_a_gold_failure_issue_names_no_gold_item(served: Served) -> None:
     assert len(given) == 9
     with p.store.write() as tx:  # every item is gold "pos": the annotator failed them all in a row
         tx.execute(
-            Gold.__table__.insert(),
+            insert(Gold),
             [
                 {
                     "item_id": i,
@@ -394,7 +395,12 @@ def test_a_workspace_url_never_names_a_folder_outside_it(
     new_project(labels=["pos", "neg"], folder="outside")
     opened: list[str] = []
     real = projects.open_project
-    monkeypatch.setattr(projects, "open_project", lambda root, *a, **k: opened.append(str(root)) or real(root, *a, **k))
+
+    def spy(root: Path | str | None = None) -> projects.Project:
+        opened.append(str(root))
+        return real(root)
+
+    monkeypatch.setattr(projects, "open_project", spy)
     ws = Workspace(open_workspace(tmp_path / "ws"), tmp_path / "ws")
     for name in ("../outside", "..", "a/../../outside", str(tmp_path / "outside"), "a\x00b", "x" * 5000):
         assert asyncio.run(ws._discover(name)) is None, name

@@ -12,11 +12,12 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import insert
 
 from tests.quality.test_anomalies import (
     bob_drifts,
@@ -45,13 +46,13 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
         for b in sorted(df["batch"].unique()):
             start = df.loc[df["batch"] == b, "created_at"].min().floor("us").to_pydatetime() - timedelta(hours=1)
             batch_ids[b] = tx.execute(
-                Batch.__table__.insert()
+                insert(Batch)
                 .returning(Batch.id)
                 .values(project_id=project.id, source=f"{b}.csv", file_sha256="0" * 64, format="csv", created_at=start)
             ).scalar_one()
         users = {
             a: tx.execute(
-                User.__table__.insert().returning(User.id).values(name=n, role="annotator", created_at=utcnow())
+                insert(User).returning(User.id).values(name=n, role="annotator", created_at=utcnow())
             ).scalar_one()
             for a, n in names.items()
         }
@@ -60,7 +61,7 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
         for row in firsts.itertuples():
             h = hashlib.sha256(f"{tag}{row.item}".encode()).hexdigest()
             items[row.item] = tx.execute(
-                Item.__table__.insert()
+                insert(Item)
                 .returning(Item.id)
                 .values(
                     project_id=project.id,
@@ -71,7 +72,7 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
                 )
             ).scalar_one()
         tx.execute(
-            Annotation.__table__.insert(),
+            insert(Annotation),
             [
                 {
                     "project_id": project.id,
@@ -91,7 +92,7 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
         gold = firsts[firsts["gold"].notna()]
         if len(gold):
             tx.execute(
-                Gold.__table__.insert(),
+                insert(Gold),
                 [
                     {
                         "item_id": items[r.item],
@@ -107,7 +108,7 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
     return names
 
 
-def _after(df: pd.DataFrame, hours: float) -> object:
+def _after(df: pd.DataFrame, hours: float) -> datetime:
     return df["created_at"].max().floor("us").to_pydatetime() + timedelta(hours=hours)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.support import NewProject
+from tests.support import NewProject, next_task
 from truthset.cli import main
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import data_issues as di
@@ -149,7 +149,7 @@ def test_skips_in_the_queue_show_as_tracker_issues(new_project: NewProject, tmp_
     p = _project(new_project, tmp_path)
     ann = di.user_id_of(p, ANN)
     assert ann is not None
-    task = queue.next_task(p, ann)
+    task = next_task(p, ann)
     raised = queue.skip(p, ann, task.assignment_id, "guideline gap", note="irony?")
     [issue] = di.list_issues(p, kind=["guideline_gap"])
     assert issue["id"] == raised and issue["source"] == "skip" and issue["items"] == [task.item_id]

@@ -7,20 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, insert, select, update
 
-from tests.support import NewProject
+from tests.support import NewProject, next_task
 from tests.support import add_annotator as _user
 from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
 from truthset.store.postgres import autocommits, make_async_engine
 from truthset.store.queue import at_once, general
@@ -33,8 +34,9 @@ class Server:
     """Runs queue calls as the server does on PostgreSQL: on one autocommit connection of the
     asynchronous engine, in SQLAlchemy's greenlet bridge; records the statements sent."""
 
-    def __init__(self, project: Any) -> None:
-        self.project, self.statements = project, []  # type: list[str]
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.statements: list[str] = []
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async def go() -> Any:
@@ -57,7 +59,7 @@ class Server:
             return pool.submit(asyncio.run, go()).result()
 
 
-def _quiet(p: Any) -> Any:
+def _quiet(p: Project) -> Any:
     """The steady state of a busy queue: the periodic work was just done. Returns the time to
     pass as ``now`` from here on, so none falls due during the test."""
     now = utcnow()
@@ -74,7 +76,7 @@ def test_the_usual_submission_is_one_statement(new_project: NewProject, tmp_path
     with p.store.engine.begin() as conn:  # a model's pre-label on every item
         for item_id in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars():
             conn.execute(
-                Annotation.__table__.insert().values(
+                insert(Annotation).values(
                     project_id=p.id,
                     item_id=item_id,
                     user_id=model,
@@ -113,7 +115,7 @@ def test_the_usual_submission_is_one_statement(new_project: NewProject, tmp_path
     assert annotation_id == max(r_id for r_id in _annotation_ids(p, uid))
 
 
-def _annotation_ids(p: Any, uid: int) -> list[int]:
+def _annotation_ids(p: Project, uid: int) -> list[int]:
     with p.store.engine.connect() as conn:
         return list(conn.execute(select(Annotation.id).where(Annotation.user_id == uid)).scalars())
 
@@ -182,7 +184,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(
         )
         for item_id in gold_ids:
             conn.execute(
-                Gold.__table__.insert().values(
+                insert(Gold).values(
                     item_id=item_id, project_id=p.id, value='"pos"', label="pos", source="test", created_at=utcnow()
                 )
             )
@@ -212,7 +214,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(
     held = server(queue.next_task, a)
     with q.store.engine.begin() as conn:
         conn.execute(
-            Assignment.__table__.update()
+            update(Assignment)
             .where(Assignment.id == held.assignment_id)
             .values(leased_until=utcnow() - timedelta(minutes=1))
         )
@@ -235,7 +237,7 @@ def test_the_general_path_runs_in_one_transaction(new_project: NewProject, tmp_p
     task = server(queue.next_task, uid)
     assert "BEGIN" not in server.statements  # psycopg sends BEGIN itself; it is no statement of ours
 
-    def submit_then_fail(project: Any, *, conn: Connection) -> None:
+    def submit_then_fail(project: Project, *, conn: Connection) -> None:
         assert autocommits(conn)
         with queue._transaction(project, conn) as tx:
             assert not autocommits(tx)
@@ -265,7 +267,9 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project: Ne
     for b in range(2):
         f = tmp_path / f"batch{b}.jsonl"
         f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(3)), encoding="utf-8")
-        batches.append(import_file(p, f).batch)
+        batch = import_file(p, f).batch
+        assert batch is not None
+        batches.append(batch)
     p.config = p.config.model_copy(
         update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": "sequential"})}
     )
@@ -311,7 +315,7 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(
     with g.store.engine.begin() as conn:
         first = conn.execute(select(Item.id).where(Item.project_id == g.id).order_by(Item.id).limit(1)).scalar_one()
         conn.execute(
-            Gold.__table__.insert().values(
+            insert(Gold).values(
                 item_id=first, project_id=g.id, value='"pos"', label="pos", source="test", created_at=utcnow()
             )
         )
@@ -322,7 +326,7 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(
     assert server(queue.next_task, d, now=now).item_id == first and len(server.statements) == 1
 
 
-def _n_open(p: Any, item_ids: list[int]) -> list[int]:
+def _n_open(p: Project, item_ids: Sequence[int]) -> list[int]:
     with p.store.engine.connect() as conn:
         return [conn.execute(select(Item.n_open).where(Item.id == i)).scalar_one() for i in item_ids]
 
@@ -331,12 +335,14 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project: NewPr
     """Two tabs: each leased an item. Answering one hands back the other, not a third item."""
     p = _project(new_project, tmp_path, 5, overlap=1, order="sequential")
     uid = _user(p, "tabs")
-    first = queue.next_task(p, uid)
+    first = next_task(p, uid)
     with p.store.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
         second_item = conn.execute(
             select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id).order_by(Item.id).limit(1)
         ).scalar_one()
-        second = general._lease(conn, queue.policy(p), uid, second_item, utcnow()).id
+        lease = general._lease(conn, queue.policy(p), uid, second_item, utcnow())
+        assert lease is not None
+        second = lease.id
         conn.execute(sql.TAKE_SLOT, {"b_item": second_item, "b_k": 1})
     server = Server(p)
     now = _quiet(p)
@@ -412,7 +418,7 @@ def test_the_sequential_one_statement_reads_open_items_from_their_index(
 ) -> None:
     """As the general path's claim (test_queue): with most items full, the candidate comes from
     the partial index of open items in id order, not a walk over the full ones."""
-    from sqlalchemy import text, update
+    from sqlalchemy import text
 
     p = _project(new_project, tmp_path, 300, overlap=1, order="sequential")
     uid = _user(p, "seq")

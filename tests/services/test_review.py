@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.support import NewProject
+from tests.support import NewProject, next_task
 from truthset.services import review, users
 from truthset.services.imports import ImportOptions, import_file
 from truthset.store.models import Annotation, Item
@@ -53,7 +53,7 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project: NewProje
     assert review.review_candidates(p) == []
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 3})})
     c = users.add_user(p, f"c-{p.config.name}", role="annotator", password="correct horse").id
-    task = queue.next_task(p, c)
+    task = next_task(p, c)
     queue.submit(p, c, task.assignment_id, "neg")
     assert [x["item_id"] for x in review.review_candidates(p)] == ids
 
@@ -105,7 +105,7 @@ def test_item_detail_gives_ner_spans_with_who_marked_them(new_project: NewProjec
     answers = {"ann-a": [_sp(0, 5, "PER"), _sp(17, 21, "ORG")], "ann-b": [_sp(0, 5, "PER"), _sp(10, 13, "PER")]}
     for name, value in answers.items():
         uid = users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
-        task = queue.next_task(p, uid)
+        task = next_task(p, uid)
         queue.submit(p, uid, task.assignment_id, value)
     [candidate] = review.review_candidates(p)
     detail = review.item_detail(p, candidate["item_id"], show_names=False)
