@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from click.testing import Result
 
 from tests.conftest import SMS
 from truthset.services import users
@@ -147,3 +148,9 @@ def next_task(p: Project, user_id: int, *, now: datetime | None = None) -> Task:
     task = queue.next_task(p, user_id, now=now)
     assert task is not None, f"the queue had no task for user {user_id}"
     return task
+
+
+class RunCli(Protocol):
+    """The ``run`` fixture of the CLI tests: invokes ``truthset`` and checks its exit code."""
+
+    def __call__(self, *args: str, code: int = ...) -> Result: ...

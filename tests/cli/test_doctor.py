@@ -19,10 +19,11 @@ from truthset.server.app import create_app
 from truthset.services import queue, users
 from truthset.services.health import doctor, readiness
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.store.models import Assignment, utcnow
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / f"items-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(5)), encoding="utf-8")

@@ -53,7 +53,7 @@ def disputed_site(
     return site
 
 
-def adjudications(site: Site) -> list[tuple[str, Any]]:
+def adjudications(site: Site) -> list[tuple[object, object]]:
     return [(a["text"], a["value"]) for a in stored_annotations(site) if a["source"] == "review"]
 
 
@@ -246,7 +246,7 @@ def test_item_text_and_labels_with_html_run_nothing(serve: Serve, page: Page) ->
     page.wait_for_timeout(300)
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     # the label colours still apply (set through the CSSOM, which the policy allows)
-    colour = site.project.config.schema.label("PER").color  # type: ignore[union-attr]
+    colour = site.project.config.schema.label("PER").color
     per = page.locator(".line[data-annotator=ann1] mark[data-label=PER]")
     assert per.evaluate("(m) => getComputedStyle(m).borderBottomColor") == _rgb(colour)
     guide = page.locator("#guide .glabel").first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ rows = st.lists(
 extra_cover = st.lists(st.tuples(st.integers(0, 4), st.sampled_from("abcd")), max_size=10)
 
 
-def _frames(span_rows: list[tuple], cover: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(span_rows: list[tuple[Any, ...]], cover: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     spans = pd.DataFrame([(i, a, s, s + n, lab) for i, a, s, n, lab in span_rows], columns=COLUMNS)
     cov = pd.concat([spans[["item", "annotator"]], pd.DataFrame(cover, columns=["item", "annotator"])])
     return spans, cov.drop_duplicates(ignore_index=True)

@@ -77,7 +77,7 @@ def test_blind_annotation_and_submit_next(served: Served) -> None:
         ({"value": ["pos"]}, "value"),
     ],
 )
-def test_bad_payloads_get_422_naming_the_field(served: Served, body, field: str) -> None:
+def test_bad_payloads_get_422_naming_the_field(served: Served, body: dict[str, object], field: str) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     t = client.post("/api/next").json()
@@ -267,7 +267,7 @@ def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served: Ser
     holder = threading.Thread(target=hold)
     holder.start()
     locked.wait(10)
-    result: dict[str, object] = {}
+    result: dict[str, float] = {}
 
     def submit() -> None:
         res = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, login
@@ -13,10 +14,14 @@ from tests.support import NewProject, png
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
+
+#: the ``image_app`` fixture: (project, its app, user names by role, the image folder)
+ImageApp = tuple[Project, FastAPI, dict[str, str], Path]
 
 
 @pytest.fixture
-def image_app(new_project: NewProject, tmp_path: Path):
+def image_app(new_project: NewProject, tmp_path: Path) -> ImageApp:
     folder = tmp_path / "pics"
     (folder / "cat").mkdir(parents=True)
     (folder / "dog").mkdir()
@@ -32,7 +37,7 @@ def image_app(new_project: NewProject, tmp_path: Path):
     return p, create_app(p), names, folder
 
 
-def test_image_is_served_to_its_annotator_only(image_app) -> None:
+def test_image_is_served_to_its_annotator_only(image_app: ImageApp) -> None:
     p, app, names, folder = image_app
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])

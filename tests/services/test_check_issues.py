@@ -16,6 +16,7 @@ from tests.support import NewProject
 from truthset.core.config import Rule
 from truthset.services import check_issues, checks, data_issues, review, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.qc import project_annotations
 
 
@@ -24,7 +25,7 @@ def _sms(n: int) -> list[tuple[str, str]]:
     return [tuple(ln.split("\t", 1)) for ln in lines if ln]  # type: ignore[misc]
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """300 SMS messages in train; five of them copied into test with the other label (label
     conflicts and leakage); one blank message, which a blocking rule refuses."""
     p = new_project(labels=["ham", "spam"])

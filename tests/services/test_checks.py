@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.support import NewProject
 from truthset.quality.reliability import wilson_interval
 from truthset.services import checks, review, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 
 def sms_rows() -> list[tuple[str, str]]:
@@ -30,7 +32,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:  # type: ignore[type-arg]
     return path
 
 
-def sms_project(new_project: NewProject, tmp_path: Path, rows: list[dict] | None = None):  # type: ignore[type-arg]
+def sms_project(new_project: NewProject, tmp_path: Path, rows: list[dict[str, Any]] | None = None) -> Project:
     """A project holding the SMS messages under ids sms1..smsN (so copies stay separate items)."""
     p = new_project(labels=["ham", "spam"])
     if rows is None:
@@ -165,7 +167,7 @@ def test_outliers_flag_what_looks_like_nothing_else(new_project: NewProject, tmp
     assert "odd" in {name[f["items"][0]] for f in found}
 
 
-def _conflicted(new_project: NewProject, tmp_path: Path):
+def _conflicted(new_project: NewProject, tmp_path: Path) -> Project:
     rows = sms_rows()[:300]
     out = [{"id": f"sms{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(rows, 1)]
     for k, (lab, t) in enumerate(rows[:5]):  # five copies with the other label

@@ -16,6 +16,7 @@ from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import data_issues as di
 from truthset.services import queue
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.schema import rename_label
 from truthset.services.users import add_user
 
@@ -23,7 +24,7 @@ from truthset.services.users import add_user
 LEE, ANN = f"lee-{uuid.uuid4().hex[:8]}", f"ann-{uuid.uuid4().hex[:8]}"
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     global LEE, ANN
     LEE, ANN = f"lee-{uuid.uuid4().hex[:8]}", f"ann-{uuid.uuid4().hex[:8]}"
     p = new_project(labels=["pos", "neg"])

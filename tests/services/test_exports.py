@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -18,7 +19,7 @@ from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project
 
 
-def _snapshot(project: Project, path: Path, *, history: bool = True) -> list:
+def _snapshot(project: Project, path: Path, *, history: bool = True) -> list[dict[str, Any]]:
     """Items (external id, payload, gold) and annotations, from the JSONL export.
 
     ``history``: superseded annotations too (what JSONL and Label Studio round trips keep);

@@ -19,6 +19,7 @@ from tests.support import NewProject
 from truthset.cli import main
 from truthset.core.errors import InvalidInput
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 PRODUCT = DATASETS / "crowd" / "d_jn-product"
 GOLD_ARGS = ["--gold", str(PRODUCT / "truth.csv"), "--gold-item-col", "question", "--gold-label-col", "truth"]
@@ -30,7 +31,7 @@ def _invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def _product_project(new_project: NewProject, tmp_path: Path, rows: int | None = None):
+def _product_project(new_project: NewProject, tmp_path: Path, rows: int | None = None) -> Project:
     """D_Product imported as the README does: the question id is the item's external id."""
     path = PRODUCT / "answer.csv"
     if rows is not None:

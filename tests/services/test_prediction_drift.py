@@ -17,6 +17,7 @@ from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.prediction_drift import compare_predictions, parse_run
+from truthset.services.projects import Project
 from truthset.services.training import train
 
 
@@ -30,8 +31,12 @@ def _write(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
+#: the ``trained`` fixture: (project, its run id, TSV files by name)
+Trained = tuple[Project, int, dict[str, Path]]
+
+
 @pytest.fixture
-def trained(new_project: NewProject, tmp_path: Path):
+def trained(new_project: NewProject, tmp_path: Path) -> Trained:
     header, rows = _lines()
     p = new_project(labels=["ham", "spam"])
     import_file(p, _write(tmp_path / "train.tsv", header, rows[:1200]), ImportOptions(annotator="uci-original"))
@@ -50,7 +55,7 @@ def trained(new_project: NewProject, tmp_path: Path):
     return p, run["run"], files
 
 
-def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(trained) -> None:
+def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(trained: Trained) -> None:
     p, run, files = trained
     same = compare_predictions(p, run, str(files["reference"]), str(files["control"]))
     assert same["run"] == run and same["n_reference"] == 1000 and same["n_current"] == 1000
@@ -66,7 +71,7 @@ def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(train
     assert 0.5 < shifted["mean_confidence_current"] <= 1 and 0.5 < shifted["mean_confidence_reference"] <= 1
 
 
-def test_batches_work_as_sides_and_errors_name_the_fix(trained, tmp_path: Path) -> None:
+def test_batches_work_as_sides_and_errors_name_the_fix(trained: Trained, tmp_path: Path) -> None:
     p, run, files = trained
     a = import_file(p, files["reference"], ImportOptions(annotator="uci-original")).batch
     b = import_file(p, files["planted"], ImportOptions(annotator="uci-original")).batch
@@ -85,7 +90,7 @@ def test_batches_work_as_sides_and_errors_name_the_fix(trained, tmp_path: Path) 
         parse_run("x")
 
 
-def test_cli_json_and_text(trained) -> None:
+def test_cli_json_and_text(trained: Trained) -> None:
     from truthset.cli import main
 
     p, run, files = trained

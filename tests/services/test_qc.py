@@ -25,13 +25,14 @@ from truthset.quality import (
 )
 from truthset.services import qc, qc_spans
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.store.models import Consensus, Run
 
 DUCK = DATASETS / "crowd" / "d_Duck_Identification"
 PRODUCT = DATASETS / "crowd" / "d_jn-product"
 
 
-def _duck_project(new_project: NewProject):
+def _duck_project(new_project: NewProject) -> Project:
     p = new_project()
     import_file(p, DUCK / "answer.csv", ImportOptions(text_col="question", annotator_col="worker", label_col="answer"))
     return p

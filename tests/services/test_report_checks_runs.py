@@ -13,10 +13,11 @@ from tests.support import NewProject
 from truthset.reports._format import fmt_num
 from truthset.services import checks, report_checks, reporting, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import train
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """600 SMS messages under ids sms1..; one copied under another id, one edited slightly."""
     p = new_project(labels=["ham", "spam"])
     lines = [ln.split("\t", 1) for ln in SMS.read_text(encoding="utf-8").split("\n")[1:601] if ln]

@@ -61,11 +61,11 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project: NewProje
 # --- the NER review page's data: each annotator's current spans, and which all of them share ----
 
 
-def _ann(who: str, value, source: str = "human") -> dict:
+def _ann(who: str, value: object, source: str = "human") -> dict[str, object]:
     return {"annotator": who, "value": value, "source": source}
 
 
-def _sp(start: int, end: int, label: str) -> dict:
+def _sp(start: int, end: int, label: str) -> dict[str, object]:
     return {"start": start, "end": end, "label": label}
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +20,7 @@ from truthset.store.models import Annotation, Assignment
 from truthset.store.repo import status_counts
 
 
-def _counts(p: Project):
+def _counts(p: Project) -> dict[str, Any]:
     with p.store.engine.connect() as conn:
         return status_counts(conn, p.id)
 
@@ -147,7 +149,7 @@ def test_renamed_gold_keeps_the_annotation_encoding(new_project: NewProject, tmp
 # --- issue 11, item 10: names, hotkeys and what a merge keeps ------------------------------------
 
 
-def _with_schema(p: Project, labels: list[dict]):
+def _with_schema(p: Project, labels: list[dict[str, Any]]) -> Project:
     """Give project ``p`` these labels (as an edit of truthset.yaml would) and reopen it."""
     from truthset.core.schema import Label
 
@@ -159,7 +161,7 @@ def _with_schema(p: Project, labels: list[dict]):
     return p
 
 
-SPAM_LABELS = [
+SPAM_LABELS: list[dict[str, Any]] = [
     {"name": "ham", "definition": "Ordinary messages.", "hotkey": "1", "tie_break": "ham when unsure"},
     {
         "name": "promo",
@@ -279,7 +281,9 @@ def test_the_other_spelling_in_annotations_is_merged_after_its_deletion(
         (lambda p: split_label(p, "ham", ["Spam", "eggs"]), "'Spam' is the same name as the existing 'spam'"),
     ],
 )
-def test_migrations_refuse_a_name_that_only_differs_by_case(new_project: NewProject, op, message: str) -> None:
+def test_migrations_refuse_a_name_that_only_differs_by_case(
+    new_project: NewProject, op: Callable[[Project], object], message: str
+) -> None:
     p = new_project(labels=["ham", "spam"])
     version = p.schema_version
     with pytest.raises(SchemaError, match=message):

@@ -15,11 +15,12 @@ from truthset.core.errors import InvalidInput
 from truthset.services import data_issues
 from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.users import add_user
 from truthset.store.views import VIEWS
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["ham", "spam"])
     f = tmp_path / "a.csv"
     f.write_text("text,label\nwin a prize now,spam\nsee you at six,ham\nlunch?,ham\n", encoding="utf-8")

@@ -15,13 +15,14 @@ from tests.support import NewProject
 from truthset.services import checks
 from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import train
 from truthset.services.users import add_user
 from truthset.store.engine import make_engine
 from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """Real SMS messages under ids sms1..sms60, plus one text three times with two labels."""
     p = new_project(labels=["ham", "spam"])
     lines = SMS.read_text(encoding="utf-8").split("\n")[1:61]

@@ -57,7 +57,7 @@ WRITE_TRICKS = [
 ]
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """Three labelled items, a reviewer with a password (its hash is a secret) and one issue."""
     p = new_project(labels=["ham", "spam"])
     f = tmp_path / "a.csv"

@@ -19,6 +19,7 @@ from tests.conftest import DATASETS, LEOKA
 from tests.support import NewProject
 from truthset.cli import main
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 SNOW = DATASETS / "crowd" / "snow2008"
 RTE_GOLD = ["--gold", str(SNOW / "rte.standardized.tsv"), "--gold-item-col", "orig_id", "--gold-label-col", "gold"]
@@ -43,7 +44,7 @@ def _rte_answers(tmp_path: Path) -> Path:
     return path
 
 
-def _rte_project(new_project: NewProject, tmp_path: Path):
+def _rte_project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["0", "1"])
     import_file(
         p,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Connection, Engine, text
 
@@ -9,7 +11,7 @@ from truthset.store.engine import make_engine
 
 
 @pytest.fixture
-def engine(pg_url: str):
+def engine(pg_url: str) -> Iterator[Engine]:
     e = make_engine(pg_url)
     with e.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS rollback_probe (id int)")
