@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from click.testing import Result
 
 from tests.conftest import SMS
 from truthset.services import users
 from truthset.services.imports import import_file
 from truthset.services.projects import Project
+from truthset.services.queue import Task
 
 
 class NewProject(Protocol):
@@ -136,3 +139,18 @@ def most_uncertain(p: Project, run_id: int) -> int:
     rows = final_labels(p, resolve(p, "latest"), ids)
     proba = full_proba(load_model(p, runs.get_run(p, run_id)), [r.data["text"] for r in rows], ["ham", "spam"])
     return rows[int(np.argmax(entropy(proba)))].item_id
+
+
+def next_task(p: Project, user_id: int, *, now: datetime | None = None) -> Task:
+    """``queue.next_task`` where the test expects a task: fails, saying so, if the queue has none."""
+    from truthset.services import queue
+
+    task = queue.next_task(p, user_id, now=now)
+    assert task is not None, f"the queue had no task for user {user_id}"
+    return task
+
+
+class RunCli(Protocol):
+    """The ``run`` fixture of the CLI tests: invokes ``truthset`` and checks its exit code."""
+
+    def __call__(self, *args: str, code: int = ...) -> Result: ...

@@ -8,18 +8,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tests.conftest import SMS
+from tests.support import RunCli
 from truthset.cli import main
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     runner = CliRunner()
 
-    def go(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
+    def go(*args: str, code: int = 0) -> Result:
         res = runner.invoke(main, list(args), catch_exceptions=False)
         assert res.exit_code == code, res.output
         return res
@@ -27,7 +28,7 @@ def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return go
 
 
-def test_init_import_status_export_guide(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_import_status_export_guide(run: RunCli, tmp_path: Path) -> None:
     d = str(tmp_path / "proj")
     run("init", d, "--task", "text-classification", "--labels", "ham,spam")
     out = run("-p", d, "import", str(SMS), "--json").output
@@ -49,7 +50,7 @@ def test_init_import_status_export_guide(run, tmp_path: Path) -> None:  # type: 
     assert res["annotations_migrated"] == 653
 
 
-def test_batch_due_dates_from_import_and_batch_due(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_due_dates_from_import_and_batch_due(run: RunCli, tmp_path: Path) -> None:
     d = str(tmp_path / "proj")
     run("init", d, "--task", "text-classification", "--labels", "ham,spam")
     (tmp_path / "a.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n', encoding="utf-8")
@@ -79,7 +80,9 @@ def test_batch_due_dates_from_import_and_batch_due(run, tmp_path: Path) -> None:
         (["init", "{tmp}/x", "--task", "text-classification", "--labels", "a,a"], "twice"),
     ],
 )
-def test_user_errors_are_one_line(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, message) -> None:  # type: ignore[no-untyped-def]
+def test_user_errors_are_one_line(
+    run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     res = run(*[a.format(tmp=tmp_path) for a in args], code=1)
     assert message in res.output
@@ -87,7 +90,7 @@ def test_user_errors_are_one_line(run, tmp_path: Path, monkeypatch: pytest.Monke
     assert len(res.output.strip().splitlines()) == 1
 
 
-def test_bad_yaml_and_encoding_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_yaml_and_encoding_errors(run: RunCli, tmp_path: Path) -> None:
     d = tmp_path / "p"
     run("init", str(d), "--task", "ner")
     bad = tmp_path / "latin.csv"
@@ -99,7 +102,7 @@ def test_bad_yaml_and_encoding_errors(run, tmp_path: Path) -> None:  # type: ign
     assert "key 'task'" in res.output and "'ner'" in res.output
 
 
-def test_demo(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo(run: RunCli, tmp_path: Path) -> None:
     from truthset.quality import sample_size
 
     res = run("demo", str(tmp_path / "demo"))
@@ -252,7 +255,7 @@ def test_serve_with_two_workers_shares_one_queue(tmp_path: Path) -> None:
     assert set(Counter(everything).values()) == {2}
 
 
-def test_schema_check_hotkeys_beyond_nine_and_labels_without_one(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_check_hotkeys_beyond_nine_and_labels_without_one(run: RunCli, tmp_path: Path) -> None:
     """Before issue 11 the tenth label of `init --labels` had no hotkey and `schema check` said nothing."""
     import yaml
 
@@ -274,7 +277,7 @@ def test_schema_check_hotkeys_beyond_nine_and_labels_without_one(run, tmp_path: 
     assert "warning: missing-hotkey: label 'L10' has no hotkey" in text
 
 
-def test_schema_with_one_name_twice_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_with_one_name_twice_is_refused(run: RunCli, tmp_path: Path) -> None:
     """Before issue 11 'negative' and 'Negative' were two labels and `schema check` passed."""
     import yaml
 
@@ -291,7 +294,7 @@ def test_schema_with_one_name_twice_is_refused(run, tmp_path: Path) -> None:  # 
     assert "truthset schema merge 'Negative' --into 'negative'" in res.output
 
 
-def test_schema_merge_keeps_tie_breaks_and_lists_dropped_exclusions(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_schema_merge_keeps_tie_breaks_and_lists_dropped_exclusions(run: RunCli, tmp_path: Path) -> None:
     import yaml
 
     d = tmp_path / "p"
@@ -307,7 +310,7 @@ def test_schema_merge_keeps_tie_breaks_and_lists_dropped_exclusions(run, tmp_pat
     assert spam["tie_break"] == "promo: promo if nothing is asked / scam: scam if money is asked"
 
 
-def test_import_findings_kinds_and_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_findings_kinds_and_errors(run: RunCli, tmp_path: Path) -> None:
     """A header-only file and a batch that does not exist exit non-zero (main: exit 0,
     "0 finding(s)"); mojibake rows are listed by ``findings --kind mojibake``."""
     d = str(tmp_path / "proj")

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tests.conftest import SMS
+from tests.support import RunCli
 from truthset.cli import main
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     runner = CliRunner()
 
-    def go(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
+    def go(*args: str, code: int = 0) -> Result:
         res = runner.invoke(main, list(args), catch_exceptions=False)
         assert res.exit_code == code, res.output
         return res
@@ -28,7 +29,7 @@ def run(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def sms_dir(run, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+def sms_dir(run: RunCli, tmp_path: Path) -> str:
     """A project with the first 600 SMS messages under ids, five of them copied with the other label."""
     lines = [ln.split("\t", 1) for ln in SMS.read_text(encoding="utf-8").split("\n")[1:601] if ln]
     rows = [{"id": f"sms{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(lines, 1)]
@@ -51,7 +52,7 @@ def _add_rules(d: str, rules: list[dict]) -> None:  # type: ignore[type-arg]
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
 
-def test_blocking_rule_exits_1_and_warning_exits_0(run, sms_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_blocking_rule_exits_1_and_warning_exits_0(run: RunCli, sms_dir: str, tmp_path: Path) -> None:
     _add_rules(sms_dir, [{"kind": "max_length", "field": "text", "length": 200, "severity": "warning"}])
     data = json.loads(run("-p", sms_dir, "check", "--kind", "rules", "--json").output)
     assert data["gate"] == {"passed": True, "blocking_failed": 0}
@@ -68,7 +69,7 @@ def test_blocking_rule_exits_1_and_warning_exits_0(run, sms_dir: str, tmp_path: 
     assert "max_length:text" in page and "<script" not in page.split("</head>")[1]
 
 
-def test_check_report_send_to_review_and_precision(run, sms_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_check_report_send_to_review_and_precision(run: RunCli, sms_dir: str, tmp_path: Path) -> None:
     out = tmp_path / "check.html"
     data = json.loads(
         run(
@@ -100,14 +101,14 @@ def test_check_report_send_to_review_and_precision(run, sms_dir: str, tmp_path: 
     assert "label_conflicts" in run("-p", sms_dir, "check", "--precision").output
 
 
-def test_bad_kind_and_unknown_check_are_one_line_errors(run, sms_dir: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_kind_and_unknown_check_are_one_line_errors(run: RunCli, sms_dir: str) -> None:
     res = run("-p", sms_dir, "check", "--kind", "spelling", code=1)
     assert res.output.startswith("error:") and "exact_duplicates" in res.output and "Traceback" not in res.output
     res = run("-p", sms_dir, "check", "--send-to-review", "nothing", code=1)
     assert res.output.startswith("error:") and "truthset check" in res.output
 
 
-def test_profile_json_and_page(run, sms_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_profile_json_and_page(run: RunCli, sms_dir: str, tmp_path: Path) -> None:
     out = tmp_path / "profile.html"
     data = json.loads(run("-p", sms_dir, "profile", "--json", "-o", str(out)).output)
     assert data["n_rows"] == 605

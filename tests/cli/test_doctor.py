@@ -8,19 +8,22 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.server.app import create_app
 from truthset.services import queue, users
 from truthset.services.health import doctor, readiness
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.store.models import Assignment, utcnow
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / f"items-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"item {i}"}) + "\n" for i in range(5)), encoding="utf-8")
@@ -28,7 +31,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_doctor_reports_checks_and_stuck_leases(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_reports_checks_and_stuck_leases(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     res = CliRunner().invoke(main, ["-p", str(p.root), "doctor", "--json"])
     assert res.exit_code == 0, res.output
@@ -83,7 +86,7 @@ def test_doctor_fails_on_a_corrupt_sqlite_file(tmp_path: Path) -> None:
     assert human.exit_code == 1 and "FAIL  integrity" in human.output and "Traceback" not in human.output
 
 
-def test_healthz_and_readyz_need_no_login_and_tell_no_secrets(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_and_readyz_need_no_login_and_tell_no_secrets(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     client = TestClient(create_app(p))
     assert client.get("/healthz").json() == {"status": "ok"}
@@ -94,7 +97,9 @@ def test_healthz_and_readyz_need_no_login_and_tell_no_secrets(new_project, tmp_p
     assert client.get("/readyz", headers={"accept": "text/html"}).status_code == 200
 
 
-def test_readyz_is_503_when_behind_or_unreachable(new_project, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_is_503_when_behind_or_unreachable(
+    new_project: NewProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from truthset.store import health as store_health
     from truthset.store.engine import make_engine
     from truthset.store.store import Store

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.services import users
 from truthset.services.imports import ImportOptions, import_file
@@ -20,7 +21,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def project_dir(new_project, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+def project_dir(new_project: NewProject, tmp_path: Path) -> Path:
     """A project with one annotation by ``alice`` (an annotator who can log in)."""
     p = new_project()
     users.add_user(p, "alice", role="annotator", password=PASSWORD)
@@ -65,7 +66,9 @@ def test_disable_enable_role_remove(project_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_serve_on_a_project_nobody_can_log_in_to_prints_the_command(new_project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_serve_on_a_project_nobody_can_log_in_to_prints_the_command(
+    new_project: NewProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 11, item 13: ``truthset serve`` said nothing when no user could log in.
 
     SQLite only: users belong to the store, and the tests' PostgreSQL database is shared by

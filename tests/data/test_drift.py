@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,7 @@ frames = st.integers(20, 80).flatmap(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames)
-def test_identical_reference_and_current_never_drift(data: tuple[list, list, list]) -> None:
+def test_identical_reference_and_current_never_drift(data: tuple[list[Any], list[Any], list[Any]]) -> None:
     x, c, t = data
     df = pd.DataFrame({"x": x, "c": c, "t": t})
     report = drift_report(df, df.copy(), text_columns=["t"])

@@ -160,7 +160,7 @@ def test_near_duplicates_join_edited_copies_and_nothing_else(scheme: str, verify
     ]
     texts = BASE + copies
     labels = ["spam", "ham", "ham", "ham", "spam", "spam", "ham", "ham", "ham"]
-    r = near_duplicates(texts, labels=labels, scheme=scheme, verify=verify)  # type: ignore[arg-type]
+    r = near_duplicates(texts, labels=labels, scheme=scheme, verify=verify)
     c = r.clusters
     assert c.cluster[5] == c.cluster[6] == c.cluster[0]
     assert c.cluster[7] == c.cluster[1]

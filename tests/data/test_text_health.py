@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
+from typing import Any
 
 import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252
 import pytest
@@ -110,7 +111,7 @@ def test_token_aligned_spans_survive_bio(toks: list[tuple[str, str]], seps: list
     """Spans over whole tokens come back from their BIO tags exactly (a span per run of a label)."""
     text = "".join(t + s for (t, _), s in zip(toks, seps))
     offsets = tokens(text)
-    spans: list[dict] = []
+    spans: list[dict[str, Any]] = []
     for (_tok, s, e), (_t, label) in zip(offsets, toks):
         if label == "O":
             continue

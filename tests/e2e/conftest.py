@@ -20,8 +20,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from truthset.services import users
 from truthset.services.imports import import_file
@@ -80,6 +82,21 @@ class Site:
         return self.accounts[role].name
 
 
+class Serve(Protocol):
+    """The ``serve`` fixture: makes a project (with the four users) and serves it."""
+
+    def __call__(
+        self,
+        task: str,
+        labels: list[str],
+        texts: list[str],
+        *,
+        overlap: int = ...,
+        folder: Path | None = ...,
+        name: str | None = ...,
+    ) -> Site: ...
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -130,7 +147,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Site]]:
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     """Factory: ``serve(task, labels, texts, overlap=1, name=None)`` makes a project and serves it.
 
     Items are handed out in file order (``queue.order: sequential``), so a test knows which
@@ -172,7 +189,7 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -185,12 +202,12 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def new_page(browser):  # type: ignore[no-untyped-def]
+def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
     """Factory: a page in a fresh browser context (its own cookies); fails on uncaught JS errors."""
-    contexts = []
+    contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def make():  # type: ignore[no-untyped-def]
+    def make() -> Page:
         ctx = browser.new_context(viewport={"width": 1200, "height": 760})
         ctx.set_default_timeout(TIMEOUT_MS)
         contexts.append(ctx)
@@ -205,11 +222,11 @@ def new_page(browser):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def page(new_page):  # type: ignore[no-untyped-def]
+def page(new_page: Callable[[], Page]) -> Page:
     return new_page()
 
 
-def login(page, site: Site, name: str) -> None:  # type: ignore[no-untyped-def]
+def login(page: Page, site: Site, name: str) -> None:
     """Log in through the form and land on the home page."""
     page.goto(site.url + "/login")
     page.fill("input[name=name]", name)
@@ -218,7 +235,7 @@ def login(page, site: Site, name: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url(site.url + "/")
 
 
-def open_annotate(page, site: Site):  # type: ignore[no-untyped-def]
+def open_annotate(page: Page, site: Site) -> str | None:
     """Go to /annotate and wait until the first item and the label buttons are shown."""
     from playwright.sync_api import expect
 
@@ -228,7 +245,7 @@ def open_annotate(page, site: Site):  # type: ignore[no-untyped-def]
     return page.locator("#item").text_content()
 
 
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def screenshot(page: Page, name: str) -> None:
     """Keep a picture of the page in docs/screenshots/ (rewritten only when it changed)."""
     png = page.screenshot(full_page=True)
     target = SCREENSHOTS / name
@@ -280,11 +297,11 @@ WORD_BOX_JS = """
 """
 
 
-def select_text(page, needle: str) -> None:  # type: ignore[no-untyped-def]
+def select_text(page: Page, needle: str) -> None:
     assert page.evaluate(SELECT_JS, needle) == needle
 
 
-def double_click_word(page, word: str) -> None:  # type: ignore[no-untyped-def]
+def double_click_word(page: Page, word: str) -> None:
     """Select a word the way a person does: a real double click on it."""
     at = page.evaluate(WORD_BOX_JS, word)
     page.mouse.dblclick(at["x"], at["y"])

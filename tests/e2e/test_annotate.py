@@ -7,8 +7,9 @@ only looks right fails.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.e2e.conftest import (
@@ -16,6 +17,7 @@ from tests.e2e.conftest import (
     NER_TEXTS,
     PASSWORD,
     TEXTS,
+    Serve,
     double_click_word,
     item_id_of,
     login,
@@ -28,7 +30,7 @@ from truthset.services import queue
 from truthset.store.models import DataIssue
 
 
-def test_login_rejects_a_wrong_password_then_lands_home(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_login_rejects_a_wrong_password_then_lands_home(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     page.goto(site.url + "/annotate")  # not logged in: sent to the login form
     page.wait_for_url(site.url + "/login")
@@ -51,7 +53,7 @@ def test_login_rejects_a_wrong_password_then_lands_home(serve, page) -> None:  #
     expect(page.locator("nav a[href='/review']")).to_have_count(0)  # an annotator is not offered review
 
 
-def test_label_by_hotkeys_only(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_label_by_hotkeys_only(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     login(page, site, "ann1")
     first = open_annotate(page, site)
@@ -74,7 +76,7 @@ def test_label_by_hotkeys_only(serve, page) -> None:  # type: ignore[no-untyped-
     assert ann["lead_time"] is not None and 0 < ann["lead_time"] < 60
 
 
-def test_ner_span_marked_by_selection_and_hotkey(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_ner_span_marked_by_selection_and_hotkey(serve: Serve, page: Page) -> None:
     site = serve("ner", ["PER", "ORG"], NER_TEXTS)
     login(page, site, "ann1")
     text = open_annotate(page, site)
@@ -106,7 +108,7 @@ def test_ner_span_marked_by_selection_and_hotkey(serve, page) -> None:  # type: 
     assert [text[s["start"] : s["end"]] for s in ann["value"]] == ["Alice", "Acme Corp"]
 
 
-def test_span_offsets_count_characters_not_utf16_units(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_span_offsets_count_characters_not_utf16_units(serve: Serve, page: Page) -> None:
     # An emoji is one character to Python (and the stored offsets) but two UTF-16 units to JS.
     text = "Nice 😀 day: Alice met Acme Corp."
     site = serve("ner", ["PER", "ORG"], [text])
@@ -123,7 +125,7 @@ def test_span_offsets_count_characters_not_utf16_units(serve, page) -> None:  # 
     assert text[span["start"] : span["end"]] == "Acme Corp"
 
 
-def test_pressing_a_label_key_without_a_selection_asks_for_one(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_pressing_a_label_key_without_a_selection_asks_for_one(serve: Serve, page: Page) -> None:
     site = serve("ner", ["PER", "ORG"], NER_TEXTS)
     login(page, site, "ann1")
     open_annotate(page, site)
@@ -132,7 +134,7 @@ def test_pressing_a_label_key_without_a_selection_asks_for_one(serve, page) -> N
     expect(page.locator("#item mark")).to_have_count(0)
 
 
-def test_skip_with_a_reason_opens_a_data_issue(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_skip_with_a_reason_opens_a_data_issue(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     login(page, site, "ann1")
     first = open_annotate(page, site)
@@ -153,7 +155,7 @@ def test_skip_with_a_reason_opens_a_data_issue(serve, page) -> None:  # type: ig
     assert stored_annotations(site) == []  # a skip is not an answer
 
 
-def test_undo_removes_the_last_label(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_undo_removes_the_last_label(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     login(page, site, "ann1")
     open_annotate(page, site)
@@ -169,7 +171,7 @@ def test_undo_removes_the_last_label(serve, page) -> None:  # type: ignore[no-un
     assert stored_annotations(site) == []
 
 
-def test_undo_removes_the_last_span(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_undo_removes_the_last_span(serve: Serve, page: Page) -> None:
     site = serve("ner", ["PER", "ORG"], NER_TEXTS)
     login(page, site, "ann1")
     text = open_annotate(page, site)
@@ -190,7 +192,7 @@ def test_undo_removes_the_last_span(serve, page) -> None:  # type: ignore[no-unt
     assert ann["value"] == [{"start": org, "end": org + 9, "label": "ORG"}]
 
 
-def test_item_text_with_html_and_script_is_inert(serve, page, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_item_text_with_html_and_script_is_inert(serve: Serve, page: Page, new_page: Callable[[], Page]) -> None:
     # The probe works: the same text put in as HTML does run (the onerror handler fires).
     control = new_page()
     control.set_content("<div id=x></div>")

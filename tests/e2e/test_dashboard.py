@@ -3,13 +3,17 @@ an item's history; annotators are kept out and item text never runs as markup.""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from collections.abc import Callable
+from pathlib import Path
 
-from tests.e2e.conftest import EVIL, TEXTS, login, screenshot
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import EVIL, TEXTS, Serve, login, screenshot
 from truthset.services import queue
 
 
-def _annotated(serve):  # type: ignore[no-untyped-def]
+def _annotated(serve: Serve):
     site = serve("text-classification", ["pos", "neg"], [*TEXTS, EVIL], overlap=2)
     p = site.project
     for name in ("ann1", "ann2"):
@@ -21,7 +25,7 @@ def _annotated(serve):  # type: ignore[no-untyped-def]
     return site
 
 
-def test_dashboard_shows_progress_annotators_and_charts(serve, page, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_shows_progress_annotators_and_charts(serve: Serve, page: Page, new_page: Callable[[], Page]) -> None:
     site = _annotated(serve)
     login(page, site, "reviewer")
     page.click("main a[href='/dashboard']")
@@ -51,7 +55,7 @@ def test_dashboard_shows_progress_annotators_and_charts(serve, page, new_page) -
     assert res is not None and res.status == 403
 
 
-def test_item_browser_filters_and_opens_history(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_item_browser_filters_and_opens_history(serve: Serve, page: Page) -> None:
     site = _annotated(serve)
     login(page, site, "reviewer")
     page.click("nav a[href='/items']")
@@ -77,7 +81,7 @@ def test_item_browser_filters_and_opens_history(serve, page) -> None:  # type: i
     screenshot(page, "item-history.png")
 
 
-def test_demo_dashboard(tmp_path, page, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_dashboard(tmp_path: Path, page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's dashboard (``truthset demo``): weeks of simulated work, gold, an at-risk batch."""
     from tests.e2e.conftest import PASSWORD, Site, _serve, _stop
     from truthset.services import users

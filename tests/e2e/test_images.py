@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import login, open_annotate, screenshot, stored_annotations
+from tests.e2e.conftest import Serve, login, open_annotate, screenshot, stored_annotations
 from tests.support import png
 
 
-def test_image_is_shown_and_labelled(serve, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_image_is_shown_and_labelled(serve: Serve, page: Page, tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "a.png").write_bytes(png(64, 48, (220, 40, 40)))

@@ -3,17 +3,20 @@ assigns and a reviewer comments on and resolves; annotators are kept out."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from collections.abc import Callable
 
-from tests.e2e.conftest import TEXTS, login, screenshot
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import TEXTS, Serve, login, screenshot
+from tests.support import next_task
 from truthset.services import data_issues, queue
 
 
-def test_skip_to_resolution_through_the_pages(serve, new_page) -> None:  # type: ignore[no-untyped-def]
+def test_skip_to_resolution_through_the_pages(serve: Serve, new_page: Callable[[], Page]) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     p = site.project
     ann = site.accounts["ann1"].id
-    task = queue.next_task(p, ann)
+    task = next_task(p, ann)
     issue = queue.skip(p, ann, task.assignment_id, "guideline gap", note="is sarcasm negative?")
     data_issues.open_issue(p, kind="drift", title="<b>batch 2</b> drifted", body="<script>alert(1)</script>")
 

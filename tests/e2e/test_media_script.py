@@ -20,9 +20,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from PIL import Image
+from playwright.sync_api import Page
 
-from tests.e2e.conftest import login
+from tests.e2e.conftest import Serve, Site, login
 from tests.support import png
 from truthset.services import users
 from truthset.services.imports import import_file
@@ -45,7 +47,7 @@ def _polyglot() -> bytes:
     return buf.getvalue()
 
 
-def _push(site, token: str, items: list[dict[str, object]]) -> int:  # type: ignore[no-untyped-def]
+def _push(site: Site, token: str, items: list[dict[str, object]]) -> int:
     req = urllib.request.Request(
         site.url + "/api/items",
         data=json.dumps({"items": items}).encode(),
@@ -59,7 +61,9 @@ def _push(site, token: str, items: list[dict[str, object]]) -> int:  # type: ign
         return int(exc.code)
 
 
-def test_no_imported_or_pushed_file_runs_script(serve, page, tmp_path: Path, request) -> None:  # type: ignore[no-untyped-def]
+def test_no_imported_or_pushed_file_runs_script(
+    serve: Serve, page: Page, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
     (folder / "fine.png").write_bytes(png(16, 12, (20, 200, 20)))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.e2e.conftest import TEXTS, login, screenshot, stored_annotations
+from tests.e2e.conftest import TEXTS, Serve, login, screenshot, stored_annotations
 from truthset.services import queue
 from truthset.store.models import Review
 
 
-def test_reviewer_sees_both_annotations_and_adjudicates(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_sees_both_annotations_and_adjudicates(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS, overlap=2)
     p = site.project
     # Two annotators disagree on the first item (submitted through the service, as the API does).
@@ -56,7 +56,7 @@ def test_reviewer_sees_both_annotations_and_adjudicates(serve, page) -> None:  #
     assert sorted(a["label"] for a in stored_annotations(site) if a["source"] == "human") == ["neg", "pos"]
 
 
-def test_an_annotator_gets_403_on_the_review_page(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_an_annotator_gets_403_on_the_review_page(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS)
     login(page, site, "ann1")
     response = page.goto(site.url + "/review")

@@ -3,13 +3,13 @@ reviewer's verdict on it (truthset check --send-to-review, then --precision)."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import TEXTS, login
+from tests.e2e.conftest import TEXTS, Serve, login
 from truthset.services import checks
 
 
-def test_reviewer_judges_a_duplicate_finding(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_judges_a_duplicate_finding(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], [*TEXTS, "the battery lasts  TWO full days."])
     p = site.project
     checks.run_checks(p, ["exact_duplicates"])

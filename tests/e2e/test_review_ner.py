@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 
-from tests.e2e.conftest import EVIL, NER_TEXTS, login, screenshot, select_text, stored_annotations
+from tests.e2e.conftest import EVIL, NER_TEXTS, Serve, Site, login, screenshot, select_text, stored_annotations
 from truthset.services import queue
 from truthset.store.models import Review
 
@@ -36,9 +36,9 @@ ANSWERS = {
 
 
 def disputed_site(
-    serve,
+    serve: Serve,
     labels: list[str] | None = None,
-    texts: list[str] | None = None,  # type: ignore[no-untyped-def]
+    texts: list[str] | None = None,
     answers: dict[str, list[list[dict[str, Any]]]] | None = None,
 ):
     """A served NER project whose items got different spans from ann1 and ann2."""
@@ -53,11 +53,11 @@ def disputed_site(
     return site
 
 
-def adjudications(site) -> list[tuple[str, Any]]:  # type: ignore[no-untyped-def]
+def adjudications(site: Site) -> list[tuple[object, object]]:
     return [(a["text"], a["value"]) for a in stored_annotations(site) if a["source"] == "review"]
 
 
-def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve: Serve, page: Page) -> None:
     site = disputed_site(serve)
     login(page, site, "reviewer")
     page.goto(site.url + "/review")
@@ -117,7 +117,7 @@ def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve, p
     assert sorted(len(a["value"]) for a in stored_annotations(site) if a["source"] == "human") == [1, 2, 2, 3]
 
 
-def test_editing_spans_stores_the_edited_value(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_editing_spans_stores_the_edited_value(serve: Serve, page: Page) -> None:
     site = disputed_site(serve)
     login(page, site, "reviewer")
     page.goto(site.url + "/review")
@@ -186,7 +186,7 @@ def test_editing_spans_stores_the_edited_value(serve, page) -> None:  # type: ig
     assert adjudications(site)[1] == (SECOND, [span(SECOND, "Bob Jones", "PER"), span(SECOND, "last year", "LOC")])
 
 
-def select_text_in(page, selector: str, needle: str) -> None:  # type: ignore[no-untyped-def]
+def select_text_in(page: Page, selector: str, needle: str) -> None:
     """Select ``needle`` inside the element matched by ``selector`` (a DOM Range over its text nodes)."""
     got = page.evaluate(
         """([selector, needle]) => {
@@ -216,7 +216,7 @@ def _rgb(hex_colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-def test_item_text_and_labels_with_html_run_nothing(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_item_text_and_labels_with_html_run_nothing(serve: Serve, page: Page) -> None:
     text = EVIL
     answers = {
         "ann1": [[span(text, "<script>", EVIL_LABEL), span(text, "<img src=x", "PER")]],
@@ -229,7 +229,7 @@ def test_item_text_and_labels_with_html_run_nothing(serve, page) -> None:  # typ
     page.add_init_script("""window.__csp = [];
       document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective));""")
 
-    def with_csp(route) -> None:  # type: ignore[no-untyped-def]
+    def with_csp(route: Route) -> None:
         response = route.fetch()
         route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
 
@@ -246,7 +246,7 @@ def test_item_text_and_labels_with_html_run_nothing(serve, page) -> None:  # typ
     page.wait_for_timeout(300)
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     # the label colours still apply (set through the CSSOM, which the policy allows)
-    colour = site.project.config.schema.label("PER").color  # type: ignore[union-attr]
+    colour = site.project.config.schema.label("PER").color
     per = page.locator(".line[data-annotator=ann1] mark[data-label=PER]")
     assert per.evaluate("(m) => getComputedStyle(m).borderBottomColor") == _rgb(colour)
     guide = page.locator("#guide .glabel").first

@@ -7,9 +7,9 @@ stays empty offline) and put the project name into the page unescaped.
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import EVIL, TEXTS, login
+from tests.e2e.conftest import EVIL, TEXTS, Serve, login
 
 # collects the CSP's reports in the page (an init script is injected by the browser, not the page)
 WATCH_CSP = (
@@ -18,7 +18,7 @@ WATCH_CSP = (
 )
 
 
-def test_docs_run_no_injected_script_and_load_nothing_from_outside(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_docs_run_no_injected_script_and_load_nothing_from_outside(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS[:2], name=EVIL)
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
@@ -36,7 +36,7 @@ def test_docs_run_no_injected_script_and_load_nothing_from_outside(serve, page) 
     assert "404" in page.content()
 
 
-def test_the_app_pages_keep_the_csp_and_their_label_colours(serve, page) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_pages_keep_the_csp_and_their_label_colours(serve: Serve, page: Page) -> None:
     site = serve("text-classification", ["pos", "neg"], TEXTS[:3])
     page.add_init_script(WATCH_CSP)
     login(page, site, "admin")

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from playwright.sync_api import expect
+import pytest
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PASSWORD, _free_port, _stop, _wait_until_up, screenshot
 from truthset.services import users
@@ -25,7 +26,7 @@ uvicorn.run(Workspace(open_workspace(sys.argv[1])), host="127.0.0.1", port=int(s
 """
 
 
-def test_project_list_opens_each_project(tmp_path: Path, page, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_project_list_opens_each_project(tmp_path: Path, page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRUTHSET_DATABASE_URL", raising=False)
     ws = tmp_path / "ws"
     for name, task, labels in (

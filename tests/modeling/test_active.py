@@ -30,4 +30,4 @@ def test_ranking_puts_the_most_uncertain_first() -> None:
     for method in ("least_confidence", "margin", "entropy"):
         assert rank_by_uncertainty(p, method).tolist() == [1, 3, 2, 0]
     with pytest.raises(InvalidInput, match="method must be one of"):
-        uncertainty(p, "random")  # type: ignore[arg-type]
+        uncertainty(p, "random")

@@ -23,16 +23,19 @@ from truthset.modeling import (
     text_baseline,
 )
 
+#: the ``sms_split`` fixture: train texts, train labels, test texts, test labels
+Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
 
 @pytest.fixture(scope="module")
-def sms_split(sms_frame: pd.DataFrame):
+def sms_split(sms_frame: pd.DataFrame) -> Split:
     sub = sms_frame.sample(2000, random_state=0).reset_index(drop=True)
     split = stratified_split(sub["label"], test_size=0.3, seed=0)
     x, y = sub["text"].to_numpy(dtype=object), sub["label"].to_numpy()
     return x[split.train], y[split.train], x[split.test], y[split.test]
 
 
-def test_text_baseline_on_sms_is_strong_and_reproducible(sms_split) -> None:
+def test_text_baseline_on_sms_is_strong_and_reproducible(sms_split: Split) -> None:
     xtr, ytr, xte, yte = sms_split
     a = fit_baseline(text_baseline(seed=0), list(xtr), ytr)
     b = fit_baseline(text_baseline(seed=0), list(xtr), ytr)
@@ -44,7 +47,7 @@ def test_text_baseline_on_sms_is_strong_and_reproducible(sms_split) -> None:
     assert list(a.classes_) == ["ham", "spam"]
 
 
-def test_sample_weights_reach_the_classifier(sms_split) -> None:
+def test_sample_weights_reach_the_classifier(sms_split: Split) -> None:
     xtr, ytr, xte, _ = sms_split
     plain = predict_proba(fit_baseline(text_baseline(), list(xtr), ytr), list(xte))
     ones = predict_proba(fit_baseline(text_baseline(), list(xtr), ytr, sample_weight=np.ones(len(ytr))), list(xte))
@@ -58,7 +61,7 @@ def test_sample_weights_reach_the_classifier(sms_split) -> None:
         fit_baseline(text_baseline(), list(xtr)[:5], ytr)
 
 
-def test_word_only_text_baseline(sms_split) -> None:
+def test_word_only_text_baseline(sms_split: Split) -> None:
     xtr, ytr, xte, yte = sms_split
     model = fit_baseline(text_baseline(char_ngrams=None), list(xtr), ytr)
     names = [name for name, _ in model.named_steps["features"].transformer_list]
@@ -82,7 +85,7 @@ def test_multilabel_baseline_with_weights() -> None:
     assert ((p >= 0.5) == (y[200:] == 1)).mean() > 0.95
 
 
-def _images(n: int, seed: int) -> tuple[list, np.ndarray]:
+def _images(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Reddish vs bluish noisy images of varied sizes, some grey-scale, some PIL."""
     from PIL import Image
 
@@ -118,7 +121,7 @@ def test_image_features_shapes_and_errors() -> None:
         image_features([])
 
 
-def test_fitted_pipeline_round_trips_through_skops(sms_split) -> None:
+def test_fitted_pipeline_round_trips_through_skops(sms_split: Split) -> None:
     import skops.io as sio
 
     xtr, ytr, xte, _ = sms_split

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -71,7 +73,7 @@ def test_curve_is_reproducible_and_passes_weights() -> None:
         ({"metric": "auc"}, "metric must be one of"),
     ],
 )
-def test_curve_errors(kwargs: dict, match: str) -> None:
+def test_curve_errors(kwargs: dict[str, Any], match: str) -> None:
     xtr, ytr, xte, yte = _data(n_train=50, noise=0.5, d=2, seed=0)
     with pytest.raises(InvalidInput, match=match):
         learning_curve(_model, xtr, ytr, xte, yte, **kwargs)

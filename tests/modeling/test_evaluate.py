@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,7 +154,7 @@ def test_undefined_auc_in_resamples_warns_and_is_left_out() -> None:
         ({"y_true": [0, 1, 2], "y_pred": [0, 1, 2], "positive": 1}, "two-class"),
     ],
 )
-def test_bad_input_is_a_clear_error(kwargs: dict, match: str) -> None:
+def test_bad_input_is_a_clear_error(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidInput, match=match):
         evaluate(**kwargs)
 

@@ -68,6 +68,6 @@ def test_rare_class_gets_a_column() -> None:
         (["a", "b"], ["x", "y"], {"classes": ["x"]}, "not among classes"),
     ],
 )
-def test_bad_input_is_explained(texts, labels, kwargs, message) -> None:
+def test_bad_input_is_explained(texts, labels, kwargs, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         out_of_fold_probabilities(texts, labels, **kwargs)

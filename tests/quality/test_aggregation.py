@@ -340,7 +340,7 @@ def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(crowd_loader: 
     start = [sps.uniform(1, 1.5).rvs(size=(n_ann, k), random_state=0) for k in (2, 2)]
 
     class CrowdKitStart(MACE):
-        def _start(self, restart: int, rng: np.random.Generator, n: int, k: int):  # type: ignore[no-untyped-def]
+        def _start(self, restart: int, rng: np.random.Generator, n: int, k: int):
             s, t = (a / a.sum(axis=1, keepdims=True) for a in start)
             return s, t
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import krippendorff
 import numpy as np
@@ -16,8 +18,9 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from truthset.core.errors import InvalidInput
 from truthset.quality import agreement as agreement_module
-from truthset.quality._bootstrap import bootstrap_weights
-from truthset.quality._krippendorff import _alpha_stats
+from truthset.quality._bootstrap import SufficientStats, bootstrap_weights
+from truthset.quality._kappa import Weights
+from truthset.quality._krippendorff import Level, _alpha_stats
 from truthset.quality.agreement import (
     AgreementCI,
     UndefinedAgreementWarning,
@@ -31,7 +34,8 @@ from truthset.quality.agreement import (
     randolph_kappa,
 )
 
-LEVELS = ["nominal", "ordinal", "interval", "ratio"]
+LEVELS: list[Level] = ["nominal", "ordinal", "interval", "ratio"]
+T = TypeVar("T")
 nan = np.nan
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", 4 coders x 12 units.
@@ -95,7 +99,7 @@ def random_frame(seed: int, n_ann: int = 5, n_items: int = 40, n_labels: int = 3
 
 # --------------------------------------------------------------------------- published values
 @pytest.mark.parametrize("level", LEVELS)
-def test_krippendorff_2011_worked_example(level: str) -> None:
+def test_krippendorff_2011_worked_example(level: Level) -> None:
     assert round(krippendorff_alpha(K2011, level=level), 3) == K2011_EXPECTED[level]
     assert round(krippendorff_alpha(matrix_to_frame(K2011), level=level), 3) == (K2011_EXPECTED[level])
 
@@ -115,7 +119,7 @@ def test_cohen_wikipedia_example() -> None:
 # --------------------------------------------------------------------------- peer libraries
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
-def test_cohen_matches_sklearn(seed: int, weights: str | None) -> None:
+def test_cohen_matches_sklearn(seed: int, weights: Weights) -> None:
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 5, 150)
     b = np.where(rng.random(150) < 0.5, a, rng.integers(0, 5, 150))
@@ -143,7 +147,7 @@ def test_fleiss_and_randolph_match_statsmodels(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("level", LEVELS)
-def test_alpha_matches_krippendorff_package(seed: int, level: str) -> None:
+def test_alpha_matches_krippendorff_package(seed: int, level: Level) -> None:
     m = random_matrix(seed, n_ann=3 + seed, n_items=30 + 10 * seed, n_values=5)
     expected = krippendorff.alpha(reliability_data=m, level_of_measurement=level)
     assert abs(krippendorff_alpha(m, level=level) - expected) < 1e-9
@@ -152,7 +156,7 @@ def test_alpha_matches_krippendorff_package(seed: int, level: str) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("level", ["interval", "ratio", "ordinal"])
-def test_alpha_matches_package_on_continuous_values(seed: int, level: str) -> None:
+def test_alpha_matches_package_on_continuous_values(seed: int, level: Level) -> None:
     rng = np.random.default_rng(seed)
     truth = rng.gamma(2.0, 3.0, 60)
     m = truth + rng.normal(0, 1.0, (4, 60)) ** 2
@@ -236,7 +240,13 @@ def test_per_label_unused_label_is_nan_with_warning() -> None:
 
 
 # --------------------------------------------------------------------------- bootstrap
-def _resampled(stats_builder, df: pd.DataFrame, counts: np.ndarray, items: np.ndarray, **options) -> float:
+def _resampled(
+    stats_builder: Callable[..., SufficientStats],
+    df: pd.DataFrame,
+    counts: np.ndarray,
+    items: np.ndarray,
+    **options: Any,
+) -> float:
     """The metric recomputed on a frame where item ``items[k]`` appears ``counts[k]`` times."""
     parts = []
     for copy in range(int(counts.max())):
@@ -252,7 +262,7 @@ def _resampled(stats_builder, df: pd.DataFrame, counts: np.ndarray, items: np.nd
     [("percent_agreement", {}), ("fleiss_kappa", {}), ("randolph_kappa", {}), ("cohen_kappa", {"weights": "linear"})]
     + [("krippendorff_alpha", {"level": lv}) for lv in LEVELS],
 )
-def test_bootstrap_replicate_equals_metric_on_resampled_items(name: str, options: dict) -> None:
+def test_bootstrap_replicate_equals_metric_on_resampled_items(name: str, options: dict[str, str]) -> None:
     full = name in ("fleiss_kappa", "cohen_kappa")
     df = random_frame(11, n_ann=2 if name == "cohen_kappa" else 4, n_items=25, full=full)
     builder = agreement_module._BUILDERS[name]
@@ -297,7 +307,7 @@ def test_agreement_ci_on_large_data_uses_batches() -> None:
     ("kwargs", "message"),
     [({"n_boot": 1}, "n_boot"), ({"confidence": 1.5}, "confidence"), ({"n_boot": 10}, None)],
 )
-def test_agreement_ci_errors(kwargs: dict, message: str | None) -> None:
+def test_agreement_ci_errors(kwargs: dict[str, Any], message: str | None) -> None:
     df = random_frame(0)
     if message is None:
         with pytest.raises(InvalidInput, match="does not know metric"):
@@ -355,7 +365,7 @@ def test_no_overlapping_items_is_invalid() -> None:
 
 
 @pytest.mark.parametrize("level", LEVELS)
-def test_single_value_everywhere_is_nan_with_warning(level: str) -> None:
+def test_single_value_everywhere_is_nan_with_warning(level: Level) -> None:
     m = np.ones((3, 5))
     with pytest.warns(UndefinedAgreementWarning, match="undefined"):
         assert np.isnan(krippendorff_alpha(m, level=level))
@@ -426,7 +436,7 @@ def test_cohen_input_errors() -> None:
     with pytest.raises(InvalidInput, match="not in labels"):
         cohen_kappa([1, 2], [1, 3], labels=[1, 2])
     with pytest.raises(InvalidInput, match="missing"):
-        cohen_kappa([1, None], [1, 2])
+        cohen_kappa([1, None], [1, 2])  # type: ignore[arg-type]  # a missing value on purpose
     with pytest.raises(InvalidInput, match="weights must be"):
         cohen_kappa([1, 2], [1, 2], weights="cubic")  # type: ignore[arg-type]
 
@@ -452,7 +462,7 @@ def _hyp_matrix(rows: list[list[int | None]]) -> np.ndarray:
     return np.array([[nan if v is None else float(v) for v in r] for r in rows])
 
 
-def _quiet(fn, *args, **kwargs) -> float | None:
+def _quiet(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedAgreementWarning)
         try:
@@ -463,7 +473,7 @@ def _quiet(fn, *args, **kwargs) -> float | None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=frames, level=st.sampled_from(LEVELS), seed=st.integers(0, 2**16))
-def test_alpha_at_most_one_and_invariant_to_renaming(rows, level, seed) -> None:
+def test_alpha_at_most_one_and_invariant_to_renaming(rows: list[list[int | None]], level: Level, seed: int) -> None:
     m = _hyp_matrix(rows)
     value = _quiet(krippendorff_alpha, m, level=level)
     if value is None or np.isnan(value):
@@ -476,13 +486,14 @@ def test_alpha_at_most_one_and_invariant_to_renaming(rows, level, seed) -> None:
     ann_names = {a: f"z{j}" for a, j in zip(present, rng.permutation(len(present)), strict=True)}
     renamed = df.assign(item=df["item"].map(item_names), annotator=df["annotator"].map(ann_names))
     renamed = renamed.sample(frac=1.0, random_state=seed)
-    assert abs(_quiet(krippendorff_alpha, renamed, level=level) - value) < 1e-9
+    again = _quiet(krippendorff_alpha, renamed, level=level)
+    assert again is not None and abs(again - value) < 1e-9
     assert abs(krippendorff.alpha(reliability_data=m, level_of_measurement=level) - value) < 1e-9
 
 
 @settings(max_examples=60, deadline=None)
 @given(rows=frames, weights=st.sampled_from([None, "linear", "quadratic"]))
-def test_kappas_at_most_one(rows, weights) -> None:
+def test_kappas_at_most_one(rows: list[list[int | None]], weights: Weights) -> None:
     m = _hyp_matrix(rows)
     both = ~np.isnan(m[0]) & ~np.isnan(m[1])
     if both.any():
@@ -503,7 +514,7 @@ def test_kappas_at_most_one(rows, weights) -> None:
     n_ann=st.integers(2, 5),
     level=st.sampled_from(LEVELS),
 )
-def test_perfect_agreement_gives_one(labels, n_ann, level) -> None:
+def test_perfect_agreement_gives_one(labels: list[int], n_ann: int, level: Level) -> None:
     m = np.tile(np.asarray(labels, dtype=float), (n_ann, 1))
     assert krippendorff_alpha(m, level=level) == pytest.approx(1.0)
     df = matrix_to_frame(m)

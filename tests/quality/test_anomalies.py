@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import json
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,8 @@ def healthy(
             "lead_time": rng.lognormal(np.log(5.0 * speed[who]), 0.5),
             "created_at": START + pd.to_timedelta(seconds, unit="s"),
             "batch": [f"b{b + 1}" for b in batch],
-            "gold": np.where(gold[item], LABELS[truth[item]], None),
+            # numpy's stubs leave out None, which np.where takes as an object
+            "gold": np.where(gold[item], LABELS[truth[item]], None),  # type: ignore[call-overload]
         }
     )
 
@@ -264,7 +266,8 @@ def test_bad_frames_are_named(change: Callable[[pd.DataFrame], pd.DataFrame], me
 @pytest.mark.parametrize("field", ["fast_ratio", "alpha", "gold_fail_run"])
 def test_thresholds_are_validated(field: str) -> None:
     with pytest.raises(InvalidInput, match=field):
-        AnomalyThresholds(**{field: -1})
+        kwargs: dict[str, Any] = {field: -1}
+        AnomalyThresholds(**kwargs)
 
 
 def test_unknown_kind_is_named() -> None:

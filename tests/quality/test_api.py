@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ from truthset.core.errors import InvalidInput
 from truthset.quality import (
     GLAD,
     MACE,
+    BaseAggregator,
     DawidSkene,
     MajorityVote,
     OneCoinDawidSkene,
@@ -37,7 +40,7 @@ AGGREGATORS = [MajorityVote, WeightedMajorityVote, DawidSkene, OneCoinDawidSkene
 
 
 @pytest.mark.parametrize("cls", AGGREGATORS)
-def test_sklearn_clone_gives_an_equal_unfitted_estimator(cls: type) -> None:
+def test_sklearn_clone_gives_an_equal_unfitted_estimator(cls: type[BaseAggregator]) -> None:
     df, _ = make_annotations(n_items=30, seed=1)
     model = cls().fit(df)
     twin = clone(model)
@@ -57,7 +60,9 @@ def test_set_params_round_trips_through_clone(cls: type) -> None:
 @pytest.mark.parametrize(
     ("metric", "options"), [(percent_agreement, {}), (fleiss_kappa, {}), (krippendorff_alpha, {"level": "nominal"})]
 )
-def test_a_metric_function_gets_the_same_interval_as_the_builtin(metric, options) -> None:  # type: ignore[no-untyped-def]
+def test_a_metric_function_gets_the_same_interval_as_the_builtin(
+    metric: Callable[..., float], options: dict[str, Any]
+) -> None:
     """The generic path (resampling the frame) and the fast one (per-item statistics) draw the
     same items for the same seed, so a wrapped coefficient must give the very same interval."""
     df, _ = make_annotations(n_items=40, per_item=3, seed=3)

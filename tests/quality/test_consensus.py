@@ -62,7 +62,7 @@ def test_arrays_and_frame_agree() -> None:
     with_model=st.booleans(),
     with_ds=st.booleans(),
 )
-def test_scores_in_unit_interval(seed, n_items, n_labels, per_item, with_model, with_ds) -> None:
+def test_scores_in_unit_interval(seed: int, n_items, n_labels, per_item, with_model, with_ds) -> None:
     df, _ = make_annotations(n_items=n_items, n_annotators=5, n_labels=n_labels, per_item=per_item, seed=seed)
     labels = sorted(df["label"].unique())
     p = None
@@ -84,7 +84,7 @@ def test_scores_in_unit_interval(seed, n_items, n_labels, per_item, with_model, 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000))
-def test_row_order_does_not_matter(seed) -> None:
+def test_row_order_does_not_matter(seed: int) -> None:
     df, _ = make_annotations(n_items=30, seed=seed)
     shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     a, b = consensus_quality(df), consensus_quality(shuffled)
@@ -117,7 +117,7 @@ def test_random_annotator_is_rated_lowest() -> None:
         (pd.DataFrame({"item": [1], "label": [0]}), "lacks column"),
     ],
 )
-def test_bad_annotations_are_explained(frame, message) -> None:
+def test_bad_annotations_are_explained(frame, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         consensus_quality(frame)
 

@@ -83,7 +83,7 @@ def test_class_never_given_has_no_threshold() -> None:
     filter_by=st.sampled_from(FILTERS),
     score=st.sampled_from(SCORES),
 )
-def test_scores_in_unit_interval_and_issues_consistent(seed, n, k, filter_by, score) -> None:
+def test_scores_in_unit_interval_and_issues_consistent(seed: int, n: int, k: int, filter_by: str, score) -> None:
     y, p = random_case(seed, n, k)
     r = find_label_issues(y, p, filter_by=filter_by, score=score)
     q = r["label_quality"].to_numpy()
@@ -98,7 +98,7 @@ def test_scores_in_unit_interval_and_issues_consistent(seed, n, k, filter_by, sc
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(2, 80), k=st.integers(2, 5), filter_by=st.sampled_from(FILTERS))
-def test_permutation_invariance(seed, n, k, filter_by) -> None:
+def test_permutation_invariance(seed: int, n: int, k: int, filter_by: str) -> None:
     y, p = random_case(seed, n, k)
     perm = np.random.default_rng(seed + 1).permutation(n)
     a = find_label_issues(y, p, filter_by=filter_by)
@@ -109,7 +109,7 @@ def test_permutation_invariance(seed, n, k, filter_by) -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(2, 200), k=st.integers(2, 6), filter_by=st.sampled_from(FILTERS))
-def test_clean_confident_data_flags_nothing(seed, n, k, filter_by) -> None:
+def test_clean_confident_data_flags_nothing(seed: int, n: int, k: int, filter_by: str) -> None:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
     conf = rng.uniform(0.6, 1.0, n)  # the model is right and confident about every item
@@ -130,7 +130,7 @@ def test_clean_confident_data_flags_nothing(seed, n, k, filter_by) -> None:
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_planted_flips_are_found(filter_by, min_precision, min_recall, seed) -> None:
+def test_planted_flips_are_found(filter_by: str, min_precision, min_recall, seed: int) -> None:
     y, p, flipped = noisy(4000, 5, 0.1, seed)
     issue = find_label_issues(y, p, filter_by=filter_by)["is_issue"].to_numpy()
     tp = (issue & flipped).sum()
@@ -165,7 +165,7 @@ def test_named_classes_and_series_index() -> None:
         ([0, 0], [[1.0], [1.0]], {}, "at least two classes"),
     ],
 )
-def test_bad_input_is_explained(labels, probs, kwargs, message) -> None:
+def test_bad_input_is_explained(labels, probs, kwargs, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         find_label_issues(labels, probs, **kwargs)
 

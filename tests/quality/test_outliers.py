@@ -20,7 +20,7 @@ from truthset.quality import outlier_scores
     k=st.integers(1, 12),
     metric=st.sampled_from(["euclidean", "cosine"]),
 )
-def test_scores_in_unit_interval_and_order_free(seed, n, k, metric) -> None:
+def test_scores_in_unit_interval_and_order_free(seed: int, n: int, k: int, metric: str) -> None:
     X = np.random.default_rng(seed).normal(size=(n, 3))
     r = outlier_scores(X, k=k, metric=metric)
     assert ((r["outlier_score"] >= 0) & (r["outlier_score"] <= 1)).all()
@@ -32,7 +32,7 @@ def test_scores_in_unit_interval_and_order_free(seed, n, k, metric) -> None:
 
 
 @pytest.mark.parametrize("k", [1, 5, 20])
-def test_planted_far_points_rank_first(k) -> None:
+def test_planted_far_points_rank_first(k: int) -> None:
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(size=(300, 5)), rng.normal(loc=12.0, size=(3, 5)) * [1, -1, 1, 1, 1]])
     r = outlier_scores(X, k=k, metric="euclidean")
@@ -76,6 +76,6 @@ def test_off_topic_texts_among_sms() -> None:
         (["a", None, "c"], {}, "strings"),
     ],
 )
-def test_bad_input_is_explained(X, kwargs, message) -> None:
+def test_bad_input_is_explained(X, kwargs, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         outlier_scores(X, **kwargs)

@@ -71,7 +71,7 @@ def test_crowdkit_aliases_and_errors() -> None:
     with pytest.raises(InvalidInput, match="threshold"):
         gold_accuracy(DF, GOLD, threshold=80)
     with pytest.raises(InvalidInput, match="Series"):
-        gold_accuracy(DF, {1: "a"})  # type: ignore[arg-type]
+        gold_accuracy(DF, {1: "a"})
     with pytest.raises(InvalidInput, match="one true label per item"):
         gold_accuracy(DF, pd.Series(["a", "b"], index=[1, 1]))
 

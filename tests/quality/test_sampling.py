@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,7 +85,7 @@ def test_decision_fields_and_finite_batch() -> None:
         {"n_reviewed": 10, "n_errors": 1, "confidence": 1.0},
     ],
 )
-def test_decision_rejects_bad_input(kwargs: dict) -> None:
+def test_decision_rejects_bad_input(kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         acceptance_decision(**{"max_error_rate": 0.05, **kwargs})
 

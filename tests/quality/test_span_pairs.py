@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ rows = st.lists(
 extra_cover = st.lists(st.tuples(st.integers(0, 4), st.sampled_from("abcd")), max_size=10)
 
 
-def _frames(span_rows: list[tuple], cover: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _frames(span_rows: list[tuple[Any, ...]], cover: list[tuple[Any, ...]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     spans = pd.DataFrame([(i, a, s, s + n, lab) for i, a, s, n, lab in span_rows], columns=COLUMNS)
     cov = pd.concat([spans[["item", "annotator"]], pd.DataFrame(cover, columns=["item", "annotator"])])
     return spans, cov.drop_duplicates(ignore_index=True)
@@ -31,7 +32,7 @@ def _frames(span_rows: list[tuple], cover: list[tuple]) -> tuple[pd.DataFrame, p
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_pairs_equal_pairwise_span_f1(span_rows, cover, match) -> None:  # type: ignore[no-untyped-def]
+def test_pairs_equal_pairwise_span_f1(span_rows, cover, match: str) -> None:
     spans, cov = _frames(span_rows, cover)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -54,7 +55,7 @@ def test_pairs_equal_pairwise_span_f1(span_rows, cover, match) -> None:  # type:
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(span_rows, cover, match) -> None:  # type: ignore[no-untyped-def]
+def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(span_rows, cover, match: str) -> None:
     spans, cov = _frames(span_rows, cover)
     gold = spans[spans["annotator"] == "a"].drop(columns="annotator")
     gold_items = cov.loc[cov["annotator"] == "a", "item"].unique()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from truthset.quality import UndefinedAgreementWarning, pairwise_span_f1, span_f
 from truthset.quality.spans import _tokenize
 
 
-def spans(rows: list[tuple]) -> pd.DataFrame:
+def spans(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "annotator", "start", "end", "label"])
 
 
@@ -120,7 +122,7 @@ def test_tokenizer_matches_str_split() -> None:
         assert got == t.split()
 
 
-def _brute_token_matrix(s: pd.DataFrame, texts: dict, annotators: list[str]) -> np.ndarray:
+def _brute_token_matrix(s: pd.DataFrame, texts: dict[Any, str], annotators: list[str]) -> np.ndarray:
     cols = []
     for item, text in texts.items():
         pos = 0
@@ -189,7 +191,7 @@ def test_token_alpha_perfect_agreement_is_one() -> None:
 )
 def test_span_input_errors(frame: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        span_f1(frame, B)  # type: ignore[arg-type]
+        span_f1(frame, B)
 
 
 def test_option_and_text_errors() -> None:

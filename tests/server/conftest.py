@@ -7,18 +7,23 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 
 PASSWORD = "correct horse battery"
+#: the ``served`` fixture: (project, its app, user names by role)
+Served = tuple[Project, FastAPI, dict[str, str]]
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
 @pytest.fixture
-def served(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def served(new_project: NewProject, tmp_path: Path) -> Served:
     """(project, app, names by role); items include one whose text is HTML/script."""
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / "items.jsonl"
@@ -34,7 +39,7 @@ def served(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, create_app(p), names
 
 
-def login(app, name: str) -> tuple[TestClient, str]:  # type: ignore[no-untyped-def]
+def login(app: FastAPI, name: str) -> tuple[TestClient, str]:
     """A client logged in as ``name`` and its CSRF token."""
     client = TestClient(app)
     page = client.get("/login")

@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.server.conftest import PASSWORD, login
-from tests.support import active_project, most_uncertain
+from tests.support import NewProject, active_project, most_uncertain
 from truthset.server.app import create_app
 from truthset.services import active_learning, runs, users
 
 EVERY = 3
 
 
-def test_http_submits_trigger_a_background_retrain(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_http_submits_trigger_a_background_retrain(new_project: NewProject, tmp_path: Path) -> None:
     p, truth = active_project(new_project, tmp_path, EVERY)
     first = runs.list_runs(p)[-1]["run"]
     name = f"ann-{p.config.name}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import EVIL, PASSWORD, login
+from tests.server.conftest import EVIL, PASSWORD, Served, login
 from truthset.services import users
 
 
-def test_login_required_and_wrong_password(served) -> None:  # type: ignore[no-untyped-def]
+def test_login_required_and_wrong_password(served: Served) -> None:
     _, app, names = served
     anon = TestClient(app)
     assert anon.post("/api/next").status_code == 401
@@ -36,14 +39,14 @@ def test_login_required_and_wrong_password(served) -> None:  # type: ignore[no-u
         ("/review", "get"),
     ],
 )
-def test_annotators_are_refused(served, path: str, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_are_refused(served: Served, path: str, method: str) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     res = getattr(client, method)(path, **({"json": {"items": [{"text": "x"}]}} if method == "post" else {}))
     assert res.status_code == 403, res.text
 
 
-def test_csrf_is_required_for_cookie_sessions(served) -> None:  # type: ignore[no-untyped-def]
+def test_csrf_is_required_for_cookie_sessions(served: Served) -> None:
     _, app, names = served
     client, token = login(app, names["annotator"])
     del client.headers["X-CSRF-Token"]
@@ -52,7 +55,7 @@ def test_csrf_is_required_for_cookie_sessions(served) -> None:  # type: ignore[n
     assert client.post("/api/next", headers={"X-CSRF-Token": token}).status_code == 200
 
 
-def test_blind_annotation_and_submit_next(served) -> None:  # type: ignore[no-untyped-def]
+def test_blind_annotation_and_submit_next(served: Served) -> None:
     p, app, names = served
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
@@ -74,7 +77,7 @@ def test_blind_annotation_and_submit_next(served) -> None:  # type: ignore[no-un
         ({"value": ["pos"]}, "value"),
     ],
 )
-def test_bad_payloads_get_422_naming_the_field(served, body, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_payloads_get_422_naming_the_field(served: Served, body: dict[str, object], field: str) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     t = client.post("/api/next").json()
@@ -82,7 +85,7 @@ def test_bad_payloads_get_422_naming_the_field(served, body, field: str) -> None
     assert res.status_code == 422 and f"'{field}'" in res.json()["error"], res.text
 
 
-def test_retry_is_stored_once_and_a_changed_answer_conflicts(served) -> None:  # type: ignore[no-untyped-def]
+def test_retry_is_stored_once_and_a_changed_answer_conflicts(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     t = client.post("/api/next").json()
@@ -92,7 +95,7 @@ def test_retry_is_stored_once_and_a_changed_answer_conflicts(served) -> None:  #
     assert client.post(f"/api/assignments/{t['assignment_id']}/submit", json={"value": "neg"}).status_code == 409
 
 
-def test_skip_with_reason(served) -> None:  # type: ignore[no-untyped-def]
+def test_skip_with_reason(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     t = client.post("/api/next").json()
@@ -101,14 +104,14 @@ def test_skip_with_reason(served) -> None:  # type: ignore[no-untyped-def]
     assert res.status_code == 200 and res.json()["data_issue"] >= 1
 
 
-def test_item_text_is_escaped_in_pages(served) -> None:  # type: ignore[no-untyped-def]
+def test_item_text_is_escaped_in_pages(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["reviewer"])
     for path in ("/annotate", "/review", "/", "/guide"):
         assert "<script>window.__pwned" not in client.get(path).text
 
 
-def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
+def test_review_flow_and_tokens(served: Served) -> None:
     p, app, names = served
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
@@ -139,7 +142,7 @@ def test_review_flow_and_tokens(served) -> None:  # type: ignore[no-untyped-def]
     assert EVIL  # the fixture's hostile item exists for the browser test
 
 
-def test_review_stages_and_hidden_names_follow_the_config(served) -> None:  # type: ignore[no-untyped-def]
+def test_review_stages_and_hidden_names_follow_the_config(served: Served) -> None:
     p, app, names = served
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
@@ -164,7 +167,7 @@ def test_review_stages_and_hidden_names_follow_the_config(served) -> None:  # ty
     assert reviewer.get("/api/review/queue").json()["items"] == []
 
 
-def test_account_cache_keeps_a_lookup_for_its_seconds_only(served) -> None:  # type: ignore[no-untyped-def]
+def test_account_cache_keeps_a_lookup_for_its_seconds_only(served: Served) -> None:
     """A replaced token keeps working for at most ``account_cache_seconds``, then gets 401;
     a session user whose role changed gets the new role's answer as soon as the entry expires."""
     import time
@@ -197,7 +200,7 @@ def test_account_cache_keeps_a_lookup_for_its_seconds_only(served) -> None:  # t
     assert reviewer.get("/api/review/queue").status_code == 200  # no cache: at once
 
 
-def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite the queue runs on the event loop only when the write lock is free; held by
     another writer, the same submit goes to the queue thread, waits, and is stored once."""
     import threading
@@ -215,10 +218,16 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
             holding.set()
             release.wait(10)
 
-    handed = []
+    handed: list[tuple[Any, ...]] = []
     executor = p.store.serving_threads
+    assert executor is not None
     submit_to_thread = executor.submit
-    executor.submit = lambda *a, **k: handed.append(a) or submit_to_thread(*a, **k)  # count hand-overs
+
+    def counted(*a: Any, **k: Any) -> Future[Any]:  # count hand-overs
+        handed.append(a)
+        return submit_to_thread(*a, **k)
+
+    monkeypatch.setattr(executor, "submit", counted)
     thread = threading.Thread(target=hold)
     thread.start()
     holding.wait(10)
@@ -237,7 +246,7 @@ def test_a_submit_that_finds_the_lock_taken_waits_on_a_thread(served) -> None:  
     assert again.json()["annotation_id"] == res.json()["annotation_id"]
 
 
-def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served: Served) -> None:
     """A submit that must wait (SQLite: for the write lock; PostgreSQL: for a row lock, awaited on
     the event loop) leaves the server free to answer everyone else meanwhile."""
     import threading
@@ -258,7 +267,7 @@ def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> 
     holder = threading.Thread(target=hold)
     holder.start()
     locked.wait(10)
-    result: dict[str, object] = {}
+    result: dict[str, float] = {}
 
     def submit() -> None:
         res = client.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "pos"})
@@ -280,7 +289,7 @@ def test_a_waiting_queue_transaction_does_not_hold_up_other_requests(served) -> 
     assert result["status"] == 200
 
 
-def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: ignore[no-untyped-def]
+def test_session_key_is_made_once_and_never_empty(served: Served) -> None:
     from truthset.core.config import STATE_DIR
     from truthset.core.errors import TruthsetError
     from truthset.services.projects import session_key
@@ -294,7 +303,7 @@ def test_session_key_is_made_once_and_never_empty(served) -> None:  # type: igno
         session_key(p)
 
 
-def test_a_session_users_changed_role_applies_once_the_cache_entry_expires(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_users_changed_role_applies_once_the_cache_entry_expires(served: Served) -> None:
     import time
 
     from sqlalchemy import update
@@ -314,7 +323,7 @@ def test_a_session_users_changed_role_applies_once_the_cache_entry_expires(serve
     assert reviewer.get("/api/review/queue").status_code == 403
 
 
-def test_the_running_server_keeps_its_start_up_objects_out_of_garbage_collection(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_running_server_keeps_its_start_up_objects_out_of_garbage_collection(served: Served) -> None:
     """Full collections walked every object made at start-up (84-117 ms pauses under load);
     the server freezes them once it has started, and lets them go when it stops."""
     import gc

@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.server.conftest import EVIL, PASSWORD, login
+from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 
 SETTER = "gold-setter@example.org"
+#: the ``site`` fixture: (project, a logged-in client by role, item ids by external id)
+DashSite = tuple[Project, dict[str, TestClient], dict[str, int]]
 
 
-def _ann(who: str, label: str, *, gold: bool = False) -> dict:  # type: ignore[type-arg]
+def _ann(who: str, label: str, *, gold: bool = False) -> dict[str, Any]:
     return {
         "completed_by": {"email": who},
         "ground_truth": gold,
@@ -41,7 +47,7 @@ TASKS = [
 
 
 @pytest.fixture
-def site(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def site(new_project: NewProject, tmp_path: Path) -> DashSite:
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / "tasks.json"
     f.write_text(json.dumps(TASKS), encoding="utf-8")
@@ -54,7 +60,7 @@ def site(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, clients, ids
 
 
-def test_dashboard_numbers_and_roles(site) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_numbers_and_roles(site: DashSite) -> None:
     p, clients, ids = site
     assert clients["annotator"].get("/dashboard").status_code == 403
     assert clients["annotator"].get("/api/dashboard").status_code == 403
@@ -78,7 +84,7 @@ def test_dashboard_numbers_and_roles(site) -> None:  # type: ignore[no-untyped-d
     assert 'href="/dashboard"' not in clients["annotator"].get("/").text
 
 
-def test_item_browser_filters_and_total(site) -> None:  # type: ignore[no-untyped-def]
+def test_item_browser_filters_and_total(site: DashSite) -> None:
     p, clients, ids = site
     api = clients["reviewer"]
     assert api.get("/api/items?limit=5").json()["total"] == 34
@@ -99,7 +105,7 @@ def test_item_browser_filters_and_total(site) -> None:  # type: ignore[no-untype
     assert clients["annotator"].get("/api/items").status_code == 403
 
 
-def test_item_page_history_and_gold_for_admins_only(site) -> None:  # type: ignore[no-untyped-def]
+def test_item_page_history_and_gold_for_admins_only(site: DashSite) -> None:
     p, clients, ids = site
     url = f"/items/{ids['4']}"
     assert clients["annotator"].get(url).status_code == 403
@@ -112,7 +118,7 @@ def test_item_page_history_and_gold_for_admins_only(site) -> None:  # type: igno
     assert clients["reviewer"].get("/items/999999").status_code == 404
 
 
-def test_item_browser_finding_filter(site) -> None:  # type: ignore[no-untyped-def]
+def test_item_browser_finding_filter(site: DashSite) -> None:
     """Items named by an open data issue of a kind (a skip here) are one filter away."""
     p, clients, ids = site
     annotator = clients["annotator"]

@@ -3,11 +3,14 @@ verdict is a 4xx naming the field."""
 
 from __future__ import annotations
 
-from tests.server.conftest import login
+from pathlib import Path
+
+from tests.server.conftest import Served, login
 from truthset.services import checks
+from truthset.services.projects import Project
 
 
-def _with_conflict(p, tmp_path):  # type: ignore[no-untyped-def]
+def _with_conflict(p: Project, tmp_path: Path):
     """Two copies of an SMS message with different labels: one label_conflicts finding."""
     import json
 
@@ -25,7 +28,7 @@ def _with_conflict(p, tmp_path):  # type: ignore[no-untyped-def]
     return finding
 
 
-def test_reviewer_records_a_verdict_and_precision_counts_it(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_records_a_verdict_and_precision_counts_it(served: Served, tmp_path: Path) -> None:
     p, app, names = served
     finding = _with_conflict(p, tmp_path)
     client, _ = login(app, names["reviewer"])
@@ -37,7 +40,7 @@ def test_reviewer_records_a_verdict_and_precision_counts_it(served, tmp_path) ->
     assert (row["wrong"], row["n"], row["precision"]) == (1, 1, 1.0)
 
 
-def test_annotators_may_not_and_bad_input_is_4xx(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_may_not_and_bad_input_is_4xx(served: Served, tmp_path: Path) -> None:
     p, app, names = served
     finding = _with_conflict(p, tmp_path)
     annotator, _ = login(app, names["annotator"])

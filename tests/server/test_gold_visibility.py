@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, login
+from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 
 SETTER = "gold-setter@example.org"
 
 
-def _ann(who: str, label: str, *, gold: bool = False) -> dict:  # type: ignore[type-arg]
+def _ann(who: str, label: str, *, gold: bool = False) -> dict[str, Any]:
     return {
         "completed_by": {"email": who},
         "ground_truth": gold,
@@ -40,15 +44,19 @@ TASKS = [
 ]
 
 
+#: the ``gold_site`` fixture: (project, a logged-in client by role, item ids by external id)
+GoldSite = tuple[Project, dict[str, TestClient], dict[str, int]]
+
+
 @pytest.fixture
-def gold_site(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def gold_site(new_project: NewProject, tmp_path: Path) -> GoldSite:
     p = new_project(labels=["pos", "neg"])
     f = tmp_path / "tasks.json"
     f.write_text(json.dumps(TASKS), encoding="utf-8")
     report = import_file(p, f)
     assert report.gold_added == 2
     app = create_app(p)
-    clients = {}
+    clients: dict[str, TestClient] = {}
     for role in ("admin", "reviewer", "annotator"):
         users.add_user(p, f"{role}-{p.config.name}", role=role, password=PASSWORD)
     for role in ("admin", "reviewer", "annotator"):
@@ -57,7 +65,7 @@ def gold_site(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, clients, ids
 
 
-def _everything(client, ids: dict[str, int]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _everything(client: TestClient, ids: dict[str, int]) -> dict[str, object]:
     """What one client gets from every route that lists items, annotations or reviews."""
     out: dict[str, object] = {f"item {e}": client.get(f"/api/items/{i}") for e, i in ids.items()}
     out["annotations"] = client.get("/api/annotations")
@@ -69,7 +77,7 @@ def _everything(client, ids: dict[str, int]) -> dict[str, object]:  # type: igno
 
 
 @pytest.mark.parametrize("role", ["reviewer", "annotator"])
-def test_reviewers_and_annotators_never_see_gold(gold_site, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_reviewers_and_annotators_never_see_gold(gold_site: GoldSite, role: str) -> None:
     _, clients, ids = gold_site
     for what, res in _everything(clients[role], ids).items():
         if role == "annotator":
@@ -90,7 +98,7 @@ def test_reviewers_and_annotators_never_see_gold(gold_site, role: str) -> None: 
     assert c.get("/api/review/queue").json()["items"] == [{"item_id": ids["2"], "reasons": ["disagreement"]}]
 
 
-def test_admins_see_gold_everywhere(gold_site) -> None:  # type: ignore[no-untyped-def]
+def test_admins_see_gold_everywhere(gold_site: GoldSite) -> None:
     _, clients, ids = gold_site
     admin = clients["admin"]
     one = admin.get(f"/api/items/{ids['1']}").json()
@@ -109,7 +117,7 @@ def test_admins_see_gold_everywhere(gold_site) -> None:  # type: ignore[no-untyp
     ]
 
 
-def test_a_reviewer_who_annotates_gets_hidden_gold_blind(gold_site) -> None:  # type: ignore[no-untyped-def]
+def test_a_reviewer_who_annotates_gets_hidden_gold_blind(gold_site: GoldSite) -> None:
     """Reviewers annotate too: the task of a gold item carries no answer and no hint."""
     p, clients, ids = gold_site
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"gold_rate": 1.0})})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import login
+from tests.server.conftest import Served, login
 from truthset.server.app import create_app
 
 MB = 2**20
@@ -28,7 +28,7 @@ def _submit_path(client: TestClient) -> str:
     return f"/api/assignments/{task['assignment_id']}/submit"
 
 
-def test_a_body_over_the_limit_gets_413_in_the_apps_format(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_the_limit_gets_413_in_the_apps_format(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     path = _submit_path(client)
@@ -39,13 +39,13 @@ def test_a_body_over_the_limit_gets_413_in_the_apps_format(served) -> None:  # t
     assert client.post(path, json={"value": "pos"}).status_code == 200  # nothing was stored before
 
 
-def test_a_streamed_body_without_content_length_is_stopped_at_the_limit(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_streamed_body_without_content_length_is_stopped_at_the_limit(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     path = _submit_path(client)
     sent = []
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks():
         yield b'{"value": "pos", "x": "'
         for _ in range(40):  # 2.5 MB in 64 KB pieces
             sent.append(1)
@@ -56,7 +56,7 @@ def test_a_streamed_body_without_content_length_is_stopped_at_the_limit(served) 
     assert res.status_code == 413 and res.json()["status"] == 413
 
 
-def test_item_pushes_have_their_own_larger_limit(served) -> None:  # type: ignore[no-untyped-def]
+def test_item_pushes_have_their_own_larger_limit(served: Served) -> None:
     p, _, names = served
     admin, _ = login(create_app(p), names["admin"])
     items = [{"text": f"pushed {i} " + "b" * 1000} for i in range(1500)]  # ~1.5 MB
@@ -66,7 +66,7 @@ def test_item_pushes_have_their_own_larger_limit(served) -> None:  # type: ignor
     assert small.post("/api/items", json={"items": items}).status_code == 413
 
 
-def test_a_bad_value_is_never_echoed_at_length(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_value_is_never_echoed_at_length(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     res = client.post(_submit_path(client), json={"value": "a" * 500_000})
@@ -83,8 +83,8 @@ def test_a_bad_value_is_never_echoed_at_length(served) -> None:  # type: ignore[
     ],
 )
 def test_body_parse_errors_answer_in_the_apps_format(
-    served, body: bytes, content_type: str, status: int, words: str
-) -> None:  # type: ignore[no-untyped-def]
+    served: Served, body: bytes, content_type: str, status: int, words: str
+) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     res = client.post(_submit_path(client), content=body, headers={"content-type": content_type})
@@ -92,7 +92,9 @@ def test_body_parse_errors_answer_in_the_apps_format(
     assert res.json()["status"] == status and words in res.json()["error"], res.text
 
 
-def test_an_unexpected_error_is_a_500_in_the_apps_format_without_a_traceback(served, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_unexpected_error_is_a_500_in_the_apps_format_without_a_traceback(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from truthset.services import review
 
     _, app, names = served
@@ -124,7 +126,7 @@ REQUIRED = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "ref
         ("get", "/api/stats", "reviewer"),
     ],
 )
-def test_every_response_carries_the_security_headers(served, method: str, path: str, who: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_every_response_carries_the_security_headers(served: Served, method: str, path: str, who: str | None) -> None:
     _, app, names = served
     client = login(app, names[who])[0] if who else TestClient(app)
     res = getattr(client, method)(path, headers={"accept": "text/html"} if path == "/no-such-page" else {})
@@ -172,7 +174,7 @@ class _Scripts(HTMLParser):
         ("/no-such-page", "annotator"),
     ],
 )
-def test_pages_run_no_inline_script(served, path: str, who: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_pages_run_no_inline_script(served: Served, path: str, who: str | None) -> None:
     """Every page keeps to the CSP: scripts only from files, no on* handlers, no javascript: URLs."""
     _, app, names = served
     client = login(app, names[who])[0] if who else TestClient(app)
@@ -190,7 +192,7 @@ def test_templates_hold_no_inline_script() -> None:
 
 
 @pytest.mark.parametrize("https", [0, 1])
-def test_the_session_cookie_is_secure_when_served_over_https(served, https: int) -> None:  # type: ignore[no-untyped-def]
+def test_the_session_cookie_is_secure_when_served_over_https(served: Served, https: int) -> None:
     p, _, _ = served
     p.settings = p.settings.model_copy(update={"https": https})
     res = TestClient(create_app(p), base_url="https://testserver").get("/login")
@@ -200,7 +202,7 @@ def test_the_session_cookie_is_secure_when_served_over_https(served, https: int)
     assert ("strict-transport-security" in res.headers) is bool(https)
 
 
-def test_stats_show_batch_file_names_not_server_paths(served) -> None:  # type: ignore[no-untyped-def]
+def test_stats_show_batch_file_names_not_server_paths(served: Served) -> None:
     p, app, names = served
     reviewer, _ = login(app, names["reviewer"])
     batches = reviewer.get("/api/stats").json()["by_batch"]
@@ -208,7 +210,7 @@ def test_stats_show_batch_file_names_not_server_paths(served) -> None:  # type: 
     assert str(p.root.parent) not in json.dumps(reviewer.get("/api/stats").json())
 
 
-def test_an_accept_verdict_needs_the_annotation_it_accepts(served) -> None:  # type: ignore[no-untyped-def]
+def test_an_accept_verdict_needs_the_annotation_it_accepts(served: Served) -> None:
     _, app, names = served
     annotator, _ = login(app, names["annotator"])
     task = annotator.post("/api/next").json()

@@ -6,17 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, login
-from tests.support import png
+from tests.support import NewProject, png
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
+
+#: the ``image_app`` fixture: (project, its app, user names by role, the image folder)
+ImageApp = tuple[Project, FastAPI, dict[str, str], Path]
 
 
 @pytest.fixture
-def image_app(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def image_app(new_project: NewProject, tmp_path: Path) -> ImageApp:
     folder = tmp_path / "pics"
     (folder / "cat").mkdir(parents=True)
     (folder / "dog").mkdir()
@@ -32,7 +37,7 @@ def image_app(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, create_app(p), names, folder
 
 
-def test_image_is_served_to_its_annotator_only(image_app) -> None:  # type: ignore[no-untyped-def]
+def test_image_is_served_to_its_annotator_only(image_app: ImageApp) -> None:
     p, app, names, folder = image_app
     a, _ = login(app, names["annotator"])
     b, _ = login(app, names["annotator2"])
@@ -49,7 +54,7 @@ def test_image_is_served_to_its_annotator_only(image_app) -> None:  # type: igno
     assert TestClient(app).get(f"/api/items/{other}/image").status_code == 401
 
 
-def test_paths_outside_the_import_folder_are_refused(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_paths_outside_the_import_folder_are_refused(new_project: NewProject, tmp_path: Path) -> None:
     """Paths leading out of the import's folder are rejected rows (before: imported, then 404)."""
     (tmp_path / "secret.png").write_bytes(png(1, 1, (0, 0, 0)))
     listing = tmp_path / "data" / "list.csv"

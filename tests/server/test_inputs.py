@@ -13,7 +13,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import PASSWORD, login
+from tests.server.conftest import PASSWORD, Served, login
 
 HUGE = [2**31, 2**63, 2**64 + 5]
 
@@ -25,7 +25,7 @@ def _ids(client: TestClient, reviewer: TestClient) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("huge", HUGE)
-def test_ids_past_what_the_store_holds_get_422_naming_the_field(served, huge: int) -> None:  # type: ignore[no-untyped-def]
+def test_ids_past_what_the_store_holds_get_422_naming_the_field(served: Served, huge: int) -> None:
     _, app, names = served
     annotator, _ = login(app, names["annotator"])
     reviewer, _ = login(app, names["reviewer"])
@@ -61,7 +61,7 @@ def test_ids_past_what_the_store_holds_get_422_naming_the_field(served, huge: in
 
 
 @pytest.mark.parametrize("bad, what", [("a\x00b", "NUL"), ("a\ud800b", "surrogate")])
-def test_texts_the_store_cannot_hold_get_422_naming_the_field(served, bad: str, what: str) -> None:  # type: ignore[no-untyped-def]
+def test_texts_the_store_cannot_hold_get_422_naming_the_field(served: Served, bad: str, what: str) -> None:
     _, app, names = served
     annotator, _ = login(app, names["annotator"])
     reviewer, _ = login(app, names["reviewer"])
@@ -102,7 +102,7 @@ def test_texts_the_store_cannot_hold_get_422_naming_the_field(served, bad: str, 
 
 
 @pytest.mark.parametrize("field", ["name", "password"])
-def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served: Served, field: str) -> None:
     _, app, names = served
     client = TestClient(app)
     page = client.get("/login")
@@ -117,7 +117,7 @@ def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served, fiel
     "form, field",
     [({"name": "n" * 201, "password": PASSWORD}, "name"), ({"name": "x", "password": "p" * 1025}, "password")],
 )
-def test_login_fields_are_bounded(served, form: dict[str, str], field: str) -> None:  # type: ignore[no-untyped-def]
+def test_login_fields_are_bounded(served: Served, form: dict[str, str], field: str) -> None:
     _, app, _ = served
     res = TestClient(app).post("/login", data={**form, "csrf": "x"})
     assert res.status_code == 422 and res.json()["error"].startswith(f"field '{field}'")

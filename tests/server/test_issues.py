@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.server.conftest import EVIL, login
+from tests.server.conftest import EVIL, Served, login
 from truthset.services import data_issues
 
 
-def test_reviewer_views_comments_and_moves_admin_assigns(served) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_views_comments_and_moves_admin_assigns(served: Served) -> None:
     p, app, names = served
     issue = data_issues.open_issue(p, kind="broken_data", title=EVIL, body="line one\n" + EVIL, items=[1])
     reviewer, token = login(app, names["reviewer"])
@@ -53,7 +53,7 @@ def test_reviewer_views_comments_and_moves_admin_assigns(served) -> None:  # typ
     assert r.status_code == 422 and "status" in r.json()["error"]
 
 
-def test_annotators_and_strangers_are_kept_out(served) -> None:  # type: ignore[no-untyped-def]
+def test_annotators_and_strangers_are_kept_out(served: Served) -> None:
     p, app, names = served
     issue = data_issues.open_issue(p, kind="duplicate", title="twice")
     annotator, token = login(app, names["annotator"])
@@ -65,7 +65,7 @@ def test_annotators_and_strangers_are_kept_out(served) -> None:  # type: ignore[
     assert reviewer.get("/issues/424242").status_code == 404
 
 
-def test_reviewer_opens_an_issue_by_hand(served) -> None:  # type: ignore[no-untyped-def]
+def test_reviewer_opens_an_issue_by_hand(served: Served) -> None:
     p, app, names = served
     reviewer, token = login(app, names["reviewer"])
     assert 'id="new-issue-form"' in reviewer.get("/issues").text

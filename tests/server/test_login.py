@@ -14,17 +14,17 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import PASSWORD
+from tests.server.conftest import PASSWORD, Served
 from truthset.server.app import create_app
 
 
-def _form(client: TestClient, name: str, password: str):  # type: ignore[no-untyped-def]
+def _form(client: TestClient, name: str, password: str):
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     return client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)
 
 
-def test_repeated_failures_for_a_name_get_429_with_retry_after(served) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_failures_for_a_name_get_429_with_retry_after(served: Served) -> None:
     """Five wrong passwords are answered; the sixth attempt, even with the right password, gets
     429 with Retry-After and a clear message, without a password check."""
     _, app, names = served
@@ -42,7 +42,7 @@ def test_repeated_failures_for_a_name_get_429_with_retry_after(served) -> None: 
     assert _form(other, names["reviewer"], PASSWORD).status_code == 303
 
 
-def test_failures_from_one_address_across_names_are_bounded_too(served) -> None:  # type: ignore[no-untyped-def]
+def test_failures_from_one_address_across_names_are_bounded_too(served: Served) -> None:
     p, _, names = served
     p.settings = p.settings.model_copy(update={"login_free_failures_per_address": 8})
     app = create_app(p)
@@ -53,7 +53,7 @@ def test_failures_from_one_address_across_names_are_bounded_too(served) -> None:
     assert _form(TestClient(app, client=("10.0.0.7", 5000)), names["admin"], PASSWORD).status_code == 303
 
 
-def test_a_good_login_clears_the_names_count(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_good_login_clears_the_names_count(served: Served) -> None:
     _, app, names = served
     client = TestClient(app)
     for _ in range(4):
@@ -63,7 +63,7 @@ def test_a_good_login_clears_the_names_count(served) -> None:  # type: ignore[no
         assert _form(TestClient(app), names["annotator"], "wrong password").status_code == 401
 
 
-def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_password_checks_run_at_most_login_concurrency_at_once(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """Eight parallel logins with login_concurrency 2: never more than two argon2 checks at once."""
     from truthset.services import users
 
@@ -74,7 +74,7 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypat
     lock = threading.Lock()
     real = users.authenticate
 
-    def counted(*args):  # type: ignore[no-untyped-def]
+    def counted(*args):
         nonlocal running, most
         with lock:
             running += 1
@@ -114,14 +114,14 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served, monkeypat
     assert most == 2
 
 
-def test_a_failed_login_keeps_the_typed_name(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_login_keeps_the_typed_name(served: Served) -> None:
     _, app, names = served
     res = _form(TestClient(app), "someone <b>bold</b>", "wrong password")
     assert 'value="someone &lt;b&gt;bold&lt;/b&gt;"' in res.text
 
 
 @pytest.mark.parametrize("free, steps", [(5, [(5, 1.0), (6, 2.0), (7, 4.0), (20, 300.0)]), (1, [(1, 1.0), (2, 2.0)])])
-def test_the_back_off_doubles_up_to_its_maximum_and_expires(free: int, steps, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_back_off_doubles_up_to_its_maximum_and_expires(free: int, steps, monkeypatch: pytest.MonkeyPatch) -> None:
     from truthset.server import throttle as mod
     from truthset.server.throttle import LoginThrottle
 

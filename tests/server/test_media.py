@@ -22,17 +22,18 @@ import pytest
 from PIL import Image
 
 from tests.server.conftest import PASSWORD, login
-from tests.support import png
+from tests.support import NewProject, png
 from truthset.core.config import STATE_DIR
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file, import_findings
+from truthset.services.projects import Project
 
 STORE_FILES = [".truthset/secret_key", ".truthset/truthset.db", "truthset.yaml"]
 HTML = b"<html><body><script>window.__pwned = 1</script></body></html>"
 
 
-def client(project, role: str):  # type: ignore[no-untyped-def]
+def client(project: Project, role: str):
     """A logged-in client of ``project`` with ``role`` (a fresh app and user)."""
     name = f"{role}-{project.config.name}"
     if name not in {u["name"] for u in users.list_users(project)}:
@@ -41,20 +42,20 @@ def client(project, role: str):  # type: ignore[no-untyped-def]
     return c
 
 
-def secret_bytes(project) -> list[bytes]:  # type: ignore[no-untyped-def]
+def secret_bytes(project: Project) -> list[bytes]:
     """What must never come back: the project's key, its database (if SQLite) and its config."""
     state = project.root / STATE_DIR
     found = [f.read_bytes()[:64] for f in (state / "secret_key", state / "truthset.db") if f.is_file()]
     return [*found, project.config_path.read_bytes()[:64]]
 
 
-def assert_nothing_leaks(project, res) -> None:  # type: ignore[no-untyped-def]
+def assert_nothing_leaks(project: Project, res) -> None:
     assert res.status_code == 404, res.text
     assert all(s not in res.content for s in secret_bytes(project))
     assert str(project.root) not in res.text and tempfile.gettempdir() not in res.text
 
 
-def test_a_csv_naming_store_files_serves_nothing_in_a_text_project(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_a_csv_naming_store_files_serves_nothing_in_a_text_project(new_project: NewProject) -> None:
     """The issue's first reproduction, as written: a text project, an annotator handed the item."""
     p = new_project(labels=["a", "b"])
     client(p, "admin")  # makes the session key, as a running server does
@@ -71,7 +72,7 @@ def test_a_csv_naming_store_files_serves_nothing_in_a_text_project(new_project) 
         annotator.post(f"/api/assignments/{task['assignment_id']}/submit", json={"value": "a"})
 
 
-def test_a_csv_naming_store_files_is_rejected_in_an_image_project(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_a_csv_naming_store_files_is_rejected_in_an_image_project(new_project: NewProject) -> None:
     p = new_project(task="image-classification", labels=["a", "b"])
     client(p, "admin")
     (p.root / "ok.png").write_bytes(png(3, 3, (9, 9, 9)))
@@ -92,7 +93,7 @@ def test_a_csv_naming_store_files_is_rejected_in_an_image_project(new_project) -
             assert_nothing_leaks(p, res)
 
 
-def test_an_image_field_in_a_text_projects_jsonl_serves_nothing(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_image_field_in_a_text_projects_jsonl_serves_nothing(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["a", "b"])
     client(p, "admin")
     f = p.root / "items.jsonl"
@@ -107,7 +108,7 @@ def test_an_image_field_in_a_text_projects_jsonl_serves_nothing(new_project, tmp
 
 
 @pytest.mark.parametrize("task", ["text-classification", "image-classification"])
-def test_an_admin_push_cannot_read_another_projects_database(new_project, task: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_push_cannot_read_another_projects_database(new_project: NewProject, task: str) -> None:
     """Pushed items went through a temp file whose folder (the system temp folder) was the base."""
     other = new_project(folder="other")
     for f in ("truthset.db", "secret_key"):
@@ -135,7 +136,7 @@ def test_an_admin_push_cannot_read_another_projects_database(new_project, task: 
 
 
 @pytest.mark.parametrize("how", ["csv", "folder", "push"])
-def test_html_and_svg_are_never_images(new_project, tmp_path: Path, how: str) -> None:  # type: ignore[no-untyped-def]
+def test_html_and_svg_are_never_images(new_project: NewProject, tmp_path: Path, how: str) -> None:
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>window.__pwned = 2</script></svg>'
     p = new_project(task="image-classification", labels=["a", "b"])
     admin = client(p, "admin")
@@ -166,7 +167,7 @@ def test_html_and_svg_are_never_images(new_project, tmp_path: Path, how: str) ->
     assert res.status_code == 200 and res.headers["content-type"] == "image/png"
 
 
-def test_an_image_answer_carries_its_type_and_safety_headers(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_image_answer_carries_its_type_and_safety_headers(new_project: NewProject, tmp_path: Path) -> None:
     folder = tmp_path / "pics"
     folder.mkdir()
     buf = io.BytesIO()
@@ -184,7 +185,7 @@ def test_an_image_answer_carries_its_type_and_safety_headers(new_project, tmp_pa
     assert "sandbox" in res.headers["content-security-policy"]
 
 
-def test_a_changed_moved_or_swapped_file_is_not_served(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_moved_or_swapped_file_is_not_served(new_project: NewProject, tmp_path: Path) -> None:
     """The recorded bytes or nothing; and a 404 names no server path (before: the import folder)."""
     folder = tmp_path / "pics"
     folder.mkdir()
@@ -207,7 +208,7 @@ def test_a_changed_moved_or_swapped_file_is_not_served(new_project, tmp_path: Pa
         assert str(folder) not in res.text and "rescan" in res.json()["error"], name
 
 
-def test_pushed_images_are_bytes_or_allowed_urls(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_pushed_images_are_bytes_or_allowed_urls(new_project: NewProject) -> None:
     p = new_project(task="image-classification", labels=["a", "b"])
     p.save_config(
         p.config.model_copy(
@@ -258,7 +259,7 @@ def test_pushed_images_are_bytes_or_allowed_urls(new_project) -> None:  # type: 
         assert res.status_code == 422 and field in res.json()["error"] and why in res.json()["error"], (bad, res.text)
 
 
-def test_a_text_project_takes_no_pushed_image(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_a_text_project_takes_no_pushed_image(new_project: NewProject) -> None:
     p = new_project(labels=["a"])
     admin = client(p, "admin")
     res = admin.post(

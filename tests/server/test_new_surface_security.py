@@ -28,8 +28,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
-from tests.server.conftest import EVIL, PASSWORD, login
+from tests.server.conftest import EVIL, PASSWORD, Served, login
+from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import anomalies, checks, data_issues, users
 from truthset.services.imports import import_file
@@ -99,7 +101,7 @@ def _site(served: Any, tmp_path: Path) -> tuple[Any, Any, dict[str, str], int, i
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_new_route_checks_the_role(served, tmp_path: Path, role: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_new_route_checks_the_role(served: Served, tmp_path: Path, role: str) -> None:
     _, app, names, issue, finding = _site(served, tmp_path)
     client = _clients(app, names)[role]
     for method, path, kwargs, least in _routes(issue, finding, f"new-{role}-{names['admin']}"):
@@ -115,7 +117,7 @@ def test_every_new_route_checks_the_role(served, tmp_path: Path, role: str) -> N
             )
 
 
-def test_state_changing_cookie_routes_need_the_csrf_token(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_state_changing_cookie_routes_need_the_csrf_token(served: Served, tmp_path: Path) -> None:
     p, app, names, issue, finding = _site(served, tmp_path)
     admin, _ = login(app, names["admin"])
     del admin.headers["X-CSRF-Token"]
@@ -180,7 +182,7 @@ HUGE = str(2**63)
     ],
     ids=lambda c: f"{c[1]} {c[2]} {c[4]}",
 )
-def test_hostile_input_is_a_4xx_naming_the_field(served, tmp_path: Path, case: tuple[Any, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_input_is_a_4xx_naming_the_field(served: Served, tmp_path: Path, case: tuple[Any, ...]) -> None:
     p, app, names, issue, finding = _site(served, tmp_path)
     role, method, path, kwargs, field = case
     client, _ = login(app, names[role])
@@ -192,7 +194,7 @@ def test_hostile_input_is_a_4xx_naming_the_field(served, tmp_path: Path, case: t
     assert [h["event"] for h in got["history"]] == ["opened"]  # nothing was stored
 
 
-def _gold_site(new_project, tmp_path: Path) -> tuple[Any, dict[str, TestClient], dict[str, int]]:  # type: ignore[no-untyped-def]
+def _gold_site(new_project: NewProject, tmp_path: Path) -> tuple[Any, dict[str, TestClient], dict[str, int]]:
     """Label Studio tasks: gold answers as annotations, annotators' answers on gold items, and a
     gold item whose text another item repeats with another label."""
 
@@ -228,7 +230,7 @@ def _gold_site(new_project, tmp_path: Path) -> tuple[Any, dict[str, TestClient],
     return p, clients, ids
 
 
-def test_the_dashboard_shows_gold_numbers_to_admins_only(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_dashboard_shows_gold_numbers_to_admins_only(new_project: NewProject, tmp_path: Path) -> None:
     _, clients, _ = _gold_site(new_project, tmp_path)
     admin = clients["admin"].get("/api/dashboard").json()
     assert admin["gold_items"] == 5 and admin["gold_shown"] is True
@@ -243,7 +245,7 @@ def test_the_dashboard_shows_gold_numbers_to_admins_only(new_project, tmp_path: 
     assert "Gold accuracy" in clients["admin"].get("/dashboard").text
 
 
-def test_findings_carry_no_gold_answer(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_findings_carry_no_gold_answer(new_project: NewProject, tmp_path: Path) -> None:
     p, clients, ids = _gold_site(new_project, tmp_path)
     checks.run_checks(p, ["label_conflicts", "exact_duplicates"])
     found = clients["reviewer"].get("/api/findings").json()["findings"]
@@ -253,7 +255,7 @@ def test_findings_carry_no_gold_answer(new_project, tmp_path: Path) -> None:  # 
     assert "setter" not in json.dumps(found)
 
 
-def test_a_gold_failure_issue_names_no_gold_item(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_gold_failure_issue_names_no_gold_item(served: Served) -> None:
     p, app, names = served
     annotator, _ = login(app, names["annotator"])
     given = []
@@ -265,7 +267,7 @@ def test_a_gold_failure_issue_names_no_gold_item(served) -> None:  # type: ignor
     assert len(given) == 9
     with p.store.write() as tx:  # every item is gold "pos": the annotator failed them all in a row
         tx.execute(
-            Gold.__table__.insert(),
+            insert(Gold),
             [
                 {
                     "item_id": i,
@@ -291,7 +293,7 @@ def test_a_gold_failure_issue_names_no_gold_item(served) -> None:  # type: ignor
     assert issue["items"] == [] and issue["links"] == {} or "item" not in issue["links"]
 
 
-def test_the_annotator_filter_follows_show_annotator_names(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_annotator_filter_follows_show_annotator_names(served: Served) -> None:
     p, app, names = served
     annotator, _ = login(app, names["annotator"])
     task = annotator.post("/api/next").json()
@@ -310,7 +312,7 @@ def test_the_annotator_filter_follows_show_annotator_names(served) -> None:  # t
     assert 'name="annotator"' in admin.get("/items").text
 
 
-def test_user_supplied_strings_are_escaped_on_every_new_page(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_user_supplied_strings_are_escaped_on_every_new_page(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["pos", "neg"])
     hostile = tmp_path / "<img src=x onerror=alert(1)>.jsonl"
     rows = [{"text": EVIL, "who": EVIL}, {"text": "plain"}]
@@ -364,7 +366,7 @@ def test_user_supplied_strings_are_escaped_on_every_new_page(new_project, tmp_pa
     assert "&lt;script&gt;" in admin.get(f"/issues/{issue}").text
 
 
-def test_health_routes_say_nothing_of_where_the_data_lives(served) -> None:  # type: ignore[no-untyped-def]
+def test_health_routes_say_nothing_of_where_the_data_lives(served: Served) -> None:
     p, app, _ = served
     anonymous = TestClient(app)
     assert anonymous.get("/healthz").json() == {"status": "ok"}
@@ -376,7 +378,9 @@ def test_health_routes_say_nothing_of_where_the_data_lives(served) -> None:  # t
         assert "set-cookie" not in {k.lower() for k in res.headers}
 
 
-def test_a_workspace_url_never_names_a_folder_outside_it(new_project, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_url_never_names_a_folder_outside_it(
+    new_project: NewProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``/p/NAME/`` opens a project another worker made; NAME comes from the URL (percent-decoded
     once more by the workspace). Before the fix ``../outside`` (``/p/..%252Foutside/`` on the
     wire) opened the project in the workspace's parent folder, and a 5,000-character name was a
@@ -391,7 +395,12 @@ def test_a_workspace_url_never_names_a_folder_outside_it(new_project, tmp_path: 
     new_project(labels=["pos", "neg"], folder="outside")
     opened: list[str] = []
     real = projects.open_project
-    monkeypatch.setattr(projects, "open_project", lambda root, *a, **k: opened.append(str(root)) or real(root, *a, **k))
+
+    def spy(root: Path | str | None = None) -> projects.Project:
+        opened.append(str(root))
+        return real(root)
+
+    monkeypatch.setattr(projects, "open_project", spy)
     ws = Workspace(open_workspace(tmp_path / "ws"), tmp_path / "ws")
     for name in ("../outside", "..", "a/../../outside", str(tmp_path / "outside"), "a\x00b", "x" * 5000):
         assert asyncio.run(ws._discover(name)) is None, name

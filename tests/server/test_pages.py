@@ -11,13 +11,13 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import EVIL, login
+from tests.server.conftest import EVIL, Served, login
 from truthset.server.app import create_app
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
 
-def test_unknown_pages_get_an_html_404_with_the_navigation(served) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_pages_get_an_html_404_with_the_navigation(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["reviewer"])
     res = client.get("/no/such/page", headers=HTML)
@@ -33,7 +33,7 @@ def test_unknown_pages_get_an_html_404_with_the_navigation(served) -> None:  # t
     }
 
 
-def test_the_guide_page_has_the_navigation_bar(served) -> None:  # type: ignore[no-untyped-def]
+def test_the_guide_page_has_the_navigation_bar(served: Served) -> None:
     _, app, names = served
     client, _ = login(app, names["annotator"])
     page = client.get("/guide").text
@@ -41,7 +41,7 @@ def test_the_guide_page_has_the_navigation_bar(served) -> None:  # type: ignore[
     assert "Annotation guide" in page and "pos" in page
 
 
-def test_api_docs_come_from_the_package_with_the_title_escaped(served) -> None:  # type: ignore[no-untyped-def]
+def test_api_docs_come_from_the_package_with_the_title_escaped(served: Served) -> None:
     p, _, _ = served
     p.config = p.config.model_copy(update={"name": EVIL})
     client = TestClient(create_app(p))

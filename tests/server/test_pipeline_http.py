@@ -8,21 +8,23 @@ import csv
 import io
 import json
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import users
 
 ITEMS = [{"id": f"msg-{i}", "text": f"pipeline message {i}"} for i in range(6)]
 
 
-def _bearer(app, token: str) -> TestClient:  # type: ignore[no-untyped-def]
+def _bearer(app: FastAPI, token: str) -> TestClient:
     client = TestClient(app)
     client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 
-def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_over_http(new_project: NewProject) -> None:
     p = new_project(labels=["pos", "neg"])
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 2})})
     boss = f"boss-{p.config.name}"
@@ -119,7 +121,7 @@ def test_pipeline_over_http(new_project) -> None:  # type: ignore[no-untyped-def
     assert admin.post("/api/users/nobody-here/disable").status_code == 404
 
 
-def test_every_new_route_has_an_openapi_example(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_every_new_route_has_an_openapi_example(new_project: NewProject) -> None:
     app = create_app(new_project(labels=["pos", "neg"]))
     spec = TestClient(app).get("/openapi.json").json()
     wanted = {

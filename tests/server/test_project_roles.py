@@ -6,12 +6,13 @@ from __future__ import annotations
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.server.app import create_app
 from truthset.services import users
 
 
-def test_a_role_in_one_project_only(new_project, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_role_in_one_project_only(new_project: NewProject, backend: str) -> None:
     a = new_project(labels=["pos", "neg"])
     b = new_project(labels=["pos", "neg"])
     rita, boss = f"rita-{a.config.name}", f"boss-{a.config.name}"

@@ -10,19 +10,20 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import PASSWORD, login
+from tests.server.conftest import PASSWORD, Served, login
 from truthset.server.app import create_app
 from truthset.services import users
 
 
-def _replay(app, cookie: str) -> TestClient:  # type: ignore[no-untyped-def]
+def _replay(app: FastAPI, cookie: str) -> TestClient:
     """A new client (another machine) sending a copied session cookie."""
     return TestClient(app, cookies={"truthset_session": cookie})
 
 
-def test_logout_ends_a_copied_session_cookie(served) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_a_copied_session_cookie(served: Served) -> None:
     """Copy the cookie, log out, replay it: 401 for the API, the login page for a browser."""
     _, app, names = served
     client, token = login(app, names["annotator"])
@@ -40,7 +41,7 @@ def test_logout_ends_a_copied_session_cookie(served) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("change", ["password", "role", "disable", "remove"])
-def test_a_change_to_the_user_ends_their_sessions(served, change: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_to_the_user_ends_their_sessions(served: Served, change: str) -> None:
     """A change made with the CLI (here: the service it calls, in another connection) ends
     the user's sessions; with the account cache off, at the next request."""
     p, _, names = served
@@ -59,7 +60,7 @@ def test_a_change_to_the_user_ends_their_sessions(served, change: str) -> None: 
     assert client.get("/api/review/queue").status_code == 401
 
 
-def test_a_disabled_users_api_token_stops_working_and_enable_restores_it(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_disabled_users_api_token_stops_working_and_enable_restores_it(served: Served) -> None:
     p, _, names = served
     p.settings = p.settings.model_copy(update={"account_cache_seconds": 0})
     app = create_app(p)
@@ -72,7 +73,7 @@ def test_a_disabled_users_api_token_stops_working_and_enable_restores_it(served)
     assert bot.get("/api/me").status_code == 200
 
 
-def test_a_removed_user_keeps_their_annotations_attributed(served) -> None:  # type: ignore[no-untyped-def]
+def test_a_removed_user_keeps_their_annotations_attributed(served: Served) -> None:
     p, app, names = served
     ann, _ = login(app, names["annotator"])
     task = ann.post("/api/next").json()
@@ -90,7 +91,7 @@ def test_a_removed_user_keeps_their_annotations_attributed(served) -> None:  # t
     assert res.status_code == 401 and "Wrong name or password" in res.text
 
 
-def test_another_process_honours_a_logout_within_the_cache_seconds(served) -> None:  # type: ignore[no-untyped-def]
+def test_another_process_honours_a_logout_within_the_cache_seconds(served: Served) -> None:
     """The documented bound: a server process that did not handle the logout keeps a session
     alive for at most ``account_cache_seconds``; a session made after the logout (log in
     again) works there at once, even while that process still holds the old account."""

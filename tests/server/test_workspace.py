@@ -7,26 +7,29 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD
+from tests.support import NewProject
 from truthset.server.workspace import Workspace
 from truthset.services import users
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.services.workspace import open_workspace
 
 
-def _fill(p, tmp_path: Path, n: int) -> None:  # type: ignore[no-untyped-def]
+def _fill(p: Project, tmp_path: Path, n: int) -> None:
     f = tmp_path / f"items-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"{p.config.name} item {i}"}) + "\n" for i in range(n)))
     import_file(p, f)
 
 
 def test_workspace_routes_each_project_apart(
-    new_project,
+    new_project: NewProject,
     tmp_path: Path,
-    backend: str,  # type: ignore[no-untyped-def]
-    monkeypatch,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # one signing key for every project (as a deployment may set): sessions must still not cross
     monkeypatch.setenv("TRUTHSET_SECRET_KEY", "k" * 48)
@@ -85,7 +88,7 @@ def test_workspace_routes_each_project_apart(
             p.close()
 
 
-def test_two_projects_with_one_name_are_refused(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_two_projects_with_one_name_are_refused(new_project: NewProject, tmp_path: Path) -> None:
     import pytest
 
     from truthset.core.errors import InvalidInput
@@ -109,7 +112,7 @@ def test_serve_workspace_names_a_bad_folder(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no such folder" in res.output and "Traceback" not in res.output
 
 
-def test_an_admin_creates_a_project_over_http(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_creates_a_project_over_http(new_project: NewProject, tmp_path: Path, backend: str) -> None:
     from truthset.server.app import create_app
 
     a = new_project(labels=["pos", "neg"], folder="ws3/a")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.support import active_project, most_uncertain, unjudged
+from tests.support import NewProject, active_project, most_uncertain, unjudged
 from truthset.cli import main
 from truthset.core.config import ActiveConfig
 from truthset.services import active_learning, runs
@@ -20,7 +20,7 @@ from truthset.services.users import add_user
 N = 5
 
 
-def _project(new_project, tmp_path: Path) -> tuple[Project, dict[str, str]]:  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> tuple[Project, dict[str, str]]:
     return active_project(new_project, tmp_path, N)
 
 
@@ -31,7 +31,7 @@ def _answer(p: Project, user_id: int, truth: dict[str, str], n: int) -> None:
         submit(p, user_id, task.assignment_id, truth[task.payload["text"]])
 
 
-def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project: NewProject, tmp_path: Path) -> None:
     p, truth = _project(new_project, tmp_path)
     first = runs.list_runs(p)[-1]["run"]
     assert active_learning.status(p) == {"retrain_every": N, "last_run": first, "new_labels": 0, "due": False}
@@ -58,7 +58,9 @@ def test_a_retrain_is_due_after_n_new_labels_and_reorders_the_queue(new_project,
     assert task is not None and task.item_id == most_uncertain(p, out["run"])
 
 
-def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     p, truth = _project(new_project, tmp_path)
     ann = add_user(p, f"ann-{p.config.name}", role="annotator", password="pw-ann-123456")
     _answer(p, ann.id, truth, N - 1)
@@ -87,7 +89,7 @@ def test_the_server_hook_retrains_in_the_background_and_the_cli_when_due(new_pro
     assert out["retrained"] and out["new_labels"] == N and len(runs.list_runs(p)) == 3
 
 
-def test_if_due_needs_the_setting(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_if_due_needs_the_setting(new_project: NewProject) -> None:
     p = new_project(labels=["ham", "spam"])
     res = CliRunner().invoke(main, ["-p", str(p.root), "train", "--if-due"])
     assert res.exit_code == 1 and "active.retrain_every" in res.output
@@ -95,7 +97,9 @@ def test_if_due_needs_the_setting(new_project) -> None:  # type: ignore[no-untyp
     assert active_learning.wait_idle(p) is None
 
 
-def test_a_project_that_cannot_train_yet_is_retried_after_n_more_labels_only(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_project_that_cannot_train_yet_is_retried_after_n_more_labels_only(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     from tests.support import project_with_items
 
     p = project_with_items(new_project, tmp_path, 12)

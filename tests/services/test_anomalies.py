@@ -12,11 +12,12 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import insert
 
 from tests.quality.test_anomalies import (
     bob_drifts,
@@ -28,12 +29,14 @@ from tests.quality.test_anomalies import (
     one_label,
     too_fast,
 )
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.services import anomalies, data_issues
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Batch, Gold, Item, User, utcnow
 
 
-def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
     """Write the frame's batches, items, annotators, judgements and gold into the project;
     returns annotator name -> stored user name (unique: PostgreSQL's users are shared)."""
     tag = uuid.uuid4().hex[:6]
@@ -43,13 +46,13 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
         for b in sorted(df["batch"].unique()):
             start = df.loc[df["batch"] == b, "created_at"].min().floor("us").to_pydatetime() - timedelta(hours=1)
             batch_ids[b] = tx.execute(
-                Batch.__table__.insert()
+                insert(Batch)
                 .returning(Batch.id)
                 .values(project_id=project.id, source=f"{b}.csv", file_sha256="0" * 64, format="csv", created_at=start)
             ).scalar_one()
         users = {
             a: tx.execute(
-                User.__table__.insert().returning(User.id).values(name=n, role="annotator", created_at=utcnow())
+                insert(User).returning(User.id).values(name=n, role="annotator", created_at=utcnow())
             ).scalar_one()
             for a, n in names.items()
         }
@@ -58,7 +61,7 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
         for row in firsts.itertuples():
             h = hashlib.sha256(f"{tag}{row.item}".encode()).hexdigest()
             items[row.item] = tx.execute(
-                Item.__table__.insert()
+                insert(Item)
                 .returning(Item.id)
                 .values(
                     project_id=project.id,
@@ -69,7 +72,7 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
                 )
             ).scalar_one()
         tx.execute(
-            Annotation.__table__.insert(),
+            insert(Annotation),
             [
                 {
                     "project_id": project.id,
@@ -89,7 +92,7 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
         gold = firsts[firsts["gold"].notna()]
         if len(gold):
             tx.execute(
-                Gold.__table__.insert(),
+                insert(Gold),
                 [
                     {
                         "item_id": items[r.item],
@@ -105,8 +108,9 @@ def store_frame(project, df: pd.DataFrame) -> dict[str, str]:  # type: ignore[no
     return names
 
 
-def _after(df: pd.DataFrame, hours: float) -> object:
-    return df["created_at"].max().floor("us").to_pydatetime() + timedelta(hours=hours)
+def _after(df: pd.DataFrame, hours: float) -> datetime:
+    latest: pd.Timestamp = df["created_at"].max()
+    return latest.floor("us").to_pydatetime() + timedelta(hours=hours)
 
 
 PLANTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str | None, str | None]] = [
@@ -121,10 +125,10 @@ PLANTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str | None,
 
 @pytest.mark.parametrize(("plant", "kind", "who", "batch"), [p[1:] for p in PLANTS], ids=[p[0] for p in PLANTS])
 def test_planted_anomaly_raises_an_issue_that_explains_itself(
-    new_project,
+    new_project: NewProject,
     plant: Callable[[pd.DataFrame], pd.DataFrame],
     kind: str,
-    who: str | None,  # type: ignore[no-untyped-def]
+    who: str | None,
     batch: str | None,
 ) -> None:
     p = new_project()
@@ -169,8 +173,8 @@ NEAR_MISSES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str]] = [
 
 @pytest.mark.parametrize(("change", "kind"), [n[1:] for n in NEAR_MISSES], ids=[n[0] for n in NEAR_MISSES])
 def test_no_issue_without_the_anomaly(
-    new_project,
-    change: Callable[[pd.DataFrame], pd.DataFrame],  # type: ignore[no-untyped-def]
+    new_project: NewProject,
+    change: Callable[[pd.DataFrame], pd.DataFrame],
     kind: str,
 ) -> None:
     p = new_project()
@@ -186,7 +190,7 @@ def test_no_issue_without_the_anomaly(
         assert flags == [] and data_issues.list_issues(p) == []
 
 
-def test_stalled_queue_raises_only_after_the_configured_idle_time(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_stalled_queue_raises_only_after_the_configured_idle_time(new_project: NewProject) -> None:
     p = new_project()
     df = healthy(n_items=180, seed=0)
     store_frame(p, df)  # every item stays open (no queue filled them)
@@ -197,7 +201,7 @@ def test_stalled_queue_raises_only_after_the_configured_idle_time(new_project) -
     assert [f for f in anomalies.run(p, now=_after(df, 25))["flags"] if f["kind"] == "stalled_queue"] == []
 
 
-def test_thresholds_come_from_truthset_yaml(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_thresholds_come_from_truthset_yaml(new_project: NewProject) -> None:
     p = new_project()
     df = too_fast(healthy(seed=0), 0.5)  # twice as fast: below the default 3x
     names = store_frame(p, df)
@@ -207,7 +211,7 @@ def test_thresholds_come_from_truthset_yaml(new_project) -> None:  # type: ignor
     assert [f["annotator"] for f in flags if f["kind"] == "fast_annotator"] == [names["bob"]]
 
 
-def test_cli_anomalies_json(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_cli_anomalies_json(new_project: NewProject) -> None:
     p = new_project()
     store_frame(p, one_label(healthy(n_items=180, seed=0)))
     r = CliRunner().invoke(main, ["--project", str(p.root), "anomalies", "--no-issues", "--json"])

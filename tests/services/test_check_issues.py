@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.conftest import SMS
+from tests.support import NewProject
 from truthset.core.config import Rule
 from truthset.services import check_issues, checks, data_issues, review, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.qc import project_annotations
 
 
@@ -22,7 +25,7 @@ def _sms(n: int) -> list[tuple[str, str]]:
     return [tuple(ln.split("\t", 1)) for ln in lines if ln]  # type: ignore[misc]
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """300 SMS messages in train; five of them copied into test with the other label (label
     conflicts and leakage); one blank message, which a blocking rule refuses."""
     p = new_project(labels=["ham", "spam"])
@@ -49,7 +52,9 @@ def _by_check(result: checks.CheckResult) -> dict[str, dict]:  # type: ignore[ty
     return {i["check"]: i for i in result.issues}
 
 
-def test_each_serious_problem_raises_one_issue_however_often_the_check_runs(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_serious_problem_raises_one_issue_however_often_the_check_runs(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     p = _project(new_project, tmp_path)
     first = _by_check(checks.run_checks(p, KINDS))
     # the blocking rule, the conflicts and the leakage raise issues; the warning rule does not
@@ -78,7 +83,7 @@ def test_each_serious_problem_raises_one_issue_however_often_the_check_runs(new_
     assert "10 item(s)" in conflict["title"] and "truthset check --list label_conflicts" in conflict["body"]
 
 
-def test_a_fixed_problem_leaves_its_issue_for_a_person_to_resolve(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_fixed_problem_leaves_its_issue_for_a_person_to_resolve(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     issue = _by_check(checks.run_checks(p, ["label_conflicts"]))["label_conflicts"]["issue"]
     # a reviewer adjudicates each flipped copy (imported after its original, so a higher id) to
@@ -104,7 +109,7 @@ def test_a_fixed_problem_leaves_its_issue_for_a_person_to_resolve(new_project, t
     assert data_issues.get_issue(p, issue)["status"] == "resolved"
 
 
-def test_a_resolved_issue_whose_problem_is_still_there_is_reopened(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_resolved_issue_whose_problem_is_still_there_is_reopened(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     issue = _by_check(checks.run_checks(p, ["rules"]))["rule:min_text_length:text"]["issue"]
     data_issues.move(p, issue, "resolved")
@@ -115,7 +120,7 @@ def test_a_resolved_issue_whose_problem_is_still_there_is_reopened(new_project, 
     assert data_issues.get_issue(p, issue)["status"] == "wont_fix"
 
 
-def test_probable_label_errors_raise_one_summary_issue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_probable_label_errors_raise_one_summary_issue(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["ham", "spam"])
     rows = _sms(400)
     # flip the labels of 12 clear spam messages (real mistakes of the kind confident learning finds)
@@ -135,7 +140,9 @@ def test_probable_label_errors_raise_one_summary_issue(new_project, tmp_path: Pa
     assert len(data_issues.list_issues(p)) == 1
 
 
-def test_cli_prints_the_issues_and_json_lists_them(new_project, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_prints_the_issues_and_json_lists_them(
+    new_project: NewProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from truthset.cli import main
 
     p = _project(new_project, tmp_path)

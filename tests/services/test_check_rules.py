@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support import NewProject
 from truthset.core.config import Rule, parse_project_config
 from truthset.core.errors import ConfigError
 from truthset.services import check_rules, checks
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 ROWS = [
     {
@@ -29,7 +32,7 @@ ROWS = [
     {"id": "e", "label": "ham", "text": "Sorry, I'll call later", "n": -1, "lang": "en", "code": "EF-56", "note": "y"},
 ]
 
-CASES = [
+CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"kind": "required", "field": "note"}, ["b", "c"]),
     ({"kind": "type", "field": "n", "type": "integer"}, ["c", "d"]),
     ({"kind": "type", "field": "n", "type": "number"}, ["c"]),
@@ -45,7 +48,7 @@ CASES = [
 
 
 @pytest.fixture
-def ruled(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def ruled(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["ham", "spam"])
     f = tmp_path / "rows.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
@@ -57,12 +60,14 @@ def ruled(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("spec", "expected"), CASES, ids=[f"{c[0]['kind']}-{i}" for i, c in enumerate(CASES)])
-def test_each_rule_flags_exactly_the_items_that_break_it(ruled, spec, expected) -> None:  # type: ignore[no-untyped-def]
+def test_each_rule_flags_exactly_the_items_that_break_it(
+    ruled: Project, spec: dict[str, Any], expected: list[str]
+) -> None:
     rule = Rule.model_validate(spec)
     assert [ext for _, ext in check_rules.rule_violations(ruled, rule)] == expected
 
 
-def test_blocking_rule_fails_the_gate_and_warning_does_not(ruled) -> None:  # type: ignore[no-untyped-def]
+def test_blocking_rule_fails_the_gate_and_warning_does_not(ruled: Project) -> None:
     warn = Rule.model_validate({"kind": "allowed", "field": "lang", "values": ["en", "de"]})
     ruled.config = ruled.config.model_copy(update={"rules": [warn]})
     res = checks.run_checks(ruled, ["rules"])
@@ -86,6 +91,6 @@ def test_blocking_rule_fails_the_gate_and_warning_does_not(ruled) -> None:  # ty
         ({"kind": "nonsense", "field": "x"}, "rules.0.kind"),
     ],
 )
-def test_bad_rules_are_refused_naming_the_key(spec, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_rules_are_refused_naming_the_key(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         parse_project_config({"name": "x", "task": "text-classification", "rules": [spec]})

@@ -9,13 +9,16 @@ import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import SMS
+from tests.support import NewProject
 from truthset.quality.reliability import wilson_interval
 from truthset.services import checks, review, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 
 def sms_rows() -> list[tuple[str, str]]:
@@ -29,7 +32,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:  # type: ignore[type-arg]
     return path
 
 
-def sms_project(new_project, tmp_path: Path, rows: list[dict] | None = None):  # type: ignore[no-untyped-def,type-arg]
+def sms_project(new_project: NewProject, tmp_path: Path, rows: list[dict[str, Any]] | None = None) -> Project:
     """A project holding the SMS messages under ids sms1..smsN (so copies stay separate items)."""
     p = new_project(labels=["ham", "spam"])
     if rows is None:
@@ -51,7 +54,7 @@ def norm(text: str) -> str:
     return " ".join(t.split())
 
 
-def test_sms_copies_under_different_ids_are_found(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sms_copies_under_different_ids_are_found(new_project: NewProject, tmp_path: Path) -> None:
     rows = sms_rows()
     raw = Counter(t for _, t in rows)
     assert sum(n - 1 for n in raw.values()) == 403  # the collection's exact copies, as published
@@ -80,7 +83,7 @@ def test_sms_copies_under_different_ids_are_found(new_project, tmp_path: Path) -
     assert len(sorry) > 2 and any({name[i] for i in f["items"]} >= sorry for f in found)
 
 
-def test_conflicting_labels_among_copies(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_conflicting_labels_among_copies(new_project: NewProject, tmp_path: Path) -> None:
     rows = sms_rows()[:1500]
     seen: dict[str, int] = {}
     flipped: list[str] = []
@@ -106,7 +109,7 @@ def test_conflicting_labels_among_copies(new_project, tmp_path: Path) -> None:  
     assert set(flipped) <= ids
 
 
-def test_near_duplicates_and_leakage_across_splits(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_near_duplicates_and_leakage_across_splits(new_project: NewProject, tmp_path: Path) -> None:
     rows = sms_rows()[:400]
     out = [{"id": f"sms{n}", "label": lab, "text": text, "split": "train"} for n, (lab, text) in enumerate(rows, 1)]
     base = rows[2][1]  # the 'Free entry in 2 a wkly comp' spam
@@ -122,14 +125,14 @@ def test_near_duplicates_and_leakage_across_splits(new_project, tmp_path: Path) 
     assert res["leakage"]["matrix"]["test"]["train"] >= 1
 
 
-def test_no_split_skips_leakage_without_findings(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_split_skips_leakage_without_findings(new_project: NewProject, tmp_path: Path) -> None:
     rows = [{"id": f"s{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(sms_rows()[:50], 1)]
     p = sms_project(new_project, tmp_path, rows)
     res = by_check(checks.run_checks(p, ["leakage"]))["leakage"]
     assert res["skipped"] and res["count"] == 0
 
 
-def test_label_issues_find_flipped_spam(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_label_issues_find_flipped_spam(new_project: NewProject, tmp_path: Path) -> None:
     rows = sms_rows()[:2000]
     spam = [n for n, (lab, _) in enumerate(rows, 1) if lab == "spam"]
     flipped = {f"sms{n}" for n in spam[::12]}  # about 20 spam messages labelled ham
@@ -151,7 +154,7 @@ def test_label_issues_find_flipped_spam(new_project, tmp_path: Path) -> None:  #
     assert all(f["detail"]["suggested_label"] == "spam" for f in found if name[f["items"][0]] in flipped)
 
 
-def test_outliers_flag_what_looks_like_nothing_else(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_outliers_flag_what_looks_like_nothing_else(new_project: NewProject, tmp_path: Path) -> None:
     rows = [{"id": f"s{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(sms_rows()[:500], 1)]
     rows.append({"id": "odd", "label": "ham", "text": "Ξ§¶ψ∂ƒ©˙∆˚¬…æ ЖЩЪЫЬЭЮЯ ぁあぃいぅうぇ"})
     p = sms_project(new_project, tmp_path, rows)
@@ -164,7 +167,7 @@ def test_outliers_flag_what_looks_like_nothing_else(new_project, tmp_path: Path)
     assert "odd" in {name[f["items"][0]] for f in found}
 
 
-def _conflicted(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _conflicted(new_project: NewProject, tmp_path: Path) -> Project:
     rows = sms_rows()[:300]
     out = [{"id": f"sms{n}", "label": lab, "text": t} for n, (lab, t) in enumerate(rows, 1)]
     for k, (lab, t) in enumerate(rows[:5]):  # five copies with the other label
@@ -174,7 +177,7 @@ def _conflicted(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_send_to_review_puts_items_in_the_queue_until_reviewed(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_send_to_review_puts_items_in_the_queue_until_reviewed(new_project: NewProject, tmp_path: Path) -> None:
     p = _conflicted(new_project, tmp_path)
     assert review.review_candidates(p) == []
     assert checks.send_to_review(p, "label_conflicts") == 5
@@ -191,7 +194,7 @@ def test_send_to_review_puts_items_in_the_queue_until_reviewed(new_project, tmp_
     assert not set(found[1]["items"]) & {w["item_id"] for w in review.review_candidates(p, limit=100)}
 
 
-def test_unknown_check_to_review_is_a_clear_error(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_check_to_review_is_a_clear_error(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.core.errors import NotFound
 
     p = _conflicted(new_project, tmp_path)
@@ -199,7 +202,7 @@ def test_unknown_check_to_review_is_a_clear_error(new_project, tmp_path: Path) -
         checks.send_to_review(p, "no_such_check")
 
 
-def test_verdicts_give_precision_with_wilson_interval(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verdicts_give_precision_with_wilson_interval(new_project: NewProject, tmp_path: Path) -> None:
     p = _conflicted(new_project, tmp_path)
     reviewer = users.add_user(p, f"r-{p.config.name}", role="reviewer", password="correct horse").id
     found = checks.list_findings(p, check="label_conflicts")
@@ -218,7 +221,7 @@ def test_verdicts_give_precision_with_wilson_interval(new_project, tmp_path: Pat
         checks.record_finding_verdict(p, found[0]["id"], reviewer, "maybe")
 
 
-def test_rerun_replaces_unjudged_findings(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_replaces_unjudged_findings(new_project: NewProject, tmp_path: Path) -> None:
     p = _conflicted(new_project, tmp_path)
     first = {f["created_at"] for f in checks.list_findings(p, check="label_conflicts")}
     checks.send_to_review(p, "label_conflicts")
@@ -228,7 +231,7 @@ def test_rerun_replaces_unjudged_findings(new_project, tmp_path: Path) -> None: 
     assert all(f["sent_to_review"] for f in second)  # still in the review queue
 
 
-def test_demo_step_writes_the_report(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_step_writes_the_report(new_project: NewProject, tmp_path: Path) -> None:
     p = _conflicted(new_project, tmp_path)
     out = checks.demo_step(p)
     page = Path(out["report"]).read_text(encoding="utf-8")
@@ -236,7 +239,9 @@ def test_demo_step_writes_the_report(new_project, tmp_path: Path) -> None:  # ty
     assert "Same text, different labels" in page and "flip0" in page
 
 
-def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path: Path, datasets: Path) -> None:  # type: ignore[no-untyped-def]
+def test_consensus_flags_items_whose_consensus_misses_gold(
+    new_project: NewProject, tmp_path: Path, datasets: Path
+) -> None:
     """RTE (Snow et al. 2008): 800 sentence pairs, 10 crowd workers each, expert gold."""
     import csv
 
@@ -278,7 +283,7 @@ def test_consensus_flags_items_whose_consensus_misses_gold(new_project, tmp_path
     assert miss_flagged > 3 * miss_all  # the flagged items are where the crowd's answer is wrong
 
 
-def test_ids_that_follow_the_label_are_leakage(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ids_that_follow_the_label_are_leakage(new_project: NewProject, tmp_path: Path) -> None:
     rows = sms_rows()[:1000]
     clean = sms_project(
         new_project,
@@ -301,7 +306,7 @@ def test_ids_that_follow_the_label_are_leakage(new_project, tmp_path: Path) -> N
     assert found["detail"]["column"] == "file" and found["items"] == []
 
 
-def test_checks_read_labels_a_schema_rename_carried_over(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_checks_read_labels_a_schema_rename_carried_over(new_project: NewProject) -> None:
     """The checks' current labels count migrated judgements, as QC and training do: after
     ``schema rename spam junk`` the renamed items keep their (new) label."""
     import pandas as pd

@@ -6,8 +6,10 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert, update
 
+from tests.support import NewProject
 from truthset.quality import wilson_interval
 from truthset.services import queue, users
 from truthset.services.dashboard import dashboard
@@ -17,7 +19,7 @@ from truthset.store.models import Assignment, Batch, Gold, Item, utcnow
 PW = "correct horse battery"
 
 
-def _annotated(new_project, tmp_path: Path, n: int = 12):  # type: ignore[no-untyped-def]
+def _annotated(new_project: NewProject, tmp_path: Path, n: int = 12):
     """n items, overlap 2: 'ann' labels every item pos, 'bob' neg on items 0-2 and pos after;
     items 0-3 are gold 'pos'; 'cy' takes one item and skips it."""
     p = new_project(labels=["pos", "neg"])
@@ -51,7 +53,7 @@ def _annotated(new_project, tmp_path: Path, n: int = 12):  # type: ignore[no-unt
     return p, ids, items
 
 
-def test_dashboard_counts_agreement_and_gold(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_counts_agreement_and_gold(new_project: NewProject, tmp_path: Path) -> None:
     p, ids, items = _annotated(new_project, tmp_path)
     d = dashboard(p, n_boot=100)
     assert d["judgements"] == 24 and d["annotators"] == 2 and d["gold_items"] == 4
@@ -80,7 +82,7 @@ def test_dashboard_counts_agreement_and_gold(new_project, tmp_path: Path) -> Non
     assert d["stages"]["annotate"]["done"] == 24
 
 
-def test_batch_at_risk_and_skips(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_at_risk_and_skips(new_project: NewProject, tmp_path: Path) -> None:
     p, ids, items = _annotated(new_project, tmp_path, n=6)
     f = tmp_path / f"more-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"later {i}"}) + "\n" for i in range(50)), encoding="utf-8")
@@ -111,7 +113,7 @@ def test_batch_at_risk_and_skips(new_project, tmp_path: Path) -> None:  # type: 
     assert len(skipped) == 1 and d["stages"]["annotate"]["skipped"] == 1
 
 
-def test_demo_leaves_a_dashboard_with_numbers(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_demo_leaves_a_dashboard_with_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from truthset.cli import main
@@ -137,7 +139,7 @@ def test_demo_leaves_a_dashboard_with_numbers(tmp_path: Path, monkeypatch) -> No
         p.close()
 
 
-def test_multi_label_and_ner_get_progress_and_label_counts(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_multi_label_and_ner_get_progress_and_label_counts(new_project: NewProject, tmp_path: Path) -> None:
     multi = new_project(task="multi-label", labels=["a", "b", "c"])
     f = tmp_path / "multi.jsonl"
     f.write_text("".join(json.dumps({"text": f"m {i}", "label": "a|b" if i % 2 else "c"}) + "\n" for i in range(4)))

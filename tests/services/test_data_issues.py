@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support import NewProject, next_task
 from truthset.cli import main
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import data_issues as di
 from truthset.services import queue
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.schema import rename_label
 from truthset.services.users import add_user
 
@@ -22,7 +24,7 @@ from truthset.services.users import add_user
 LEE, ANN = f"lee-{uuid.uuid4().hex[:8]}", f"ann-{uuid.uuid4().hex[:8]}"
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     global LEE, ANN
     LEE, ANN = f"lee-{uuid.uuid4().hex[:8]}", f"ann-{uuid.uuid4().hex[:8]}"
     p = new_project(labels=["pos", "neg"])
@@ -34,7 +36,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_lifecycle_with_history_links_and_invalid_moves(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_lifecycle_with_history_links_and_invalid_moves(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     lee = di.user_id_of(p, LEE)
     issue = di.open_issue(
@@ -84,7 +86,7 @@ def test_lifecycle_with_history_links_and_invalid_moves(new_project, tmp_path: P
         di.comment(p, issue, "   ")
 
 
-def test_raise_issue_updates_instead_of_duplicating(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_raise_issue_updates_instead_of_duplicating(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     first, what = di.raise_issue(
         p,
@@ -128,7 +130,7 @@ def test_raise_issue_updates_instead_of_duplicating(new_project, tmp_path: Path)
     assert di.get_issue(p, first)["status"] == "wont_fix"
 
 
-def test_guideline_gap_resolved_by_a_schema_edit_links_the_new_version(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_guideline_gap_resolved_by_a_schema_edit_links_the_new_version(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     gap = di.open_issue(p, kind="guideline_gap", title="'neg' is unclear for sarcasm")
     drift = di.open_issue(p, kind="drift", title="batch 2 drifted")
@@ -144,11 +146,11 @@ def test_guideline_gap_resolved_by_a_schema_edit_links_the_new_version(new_proje
     assert got["history"][-1]["note"] == f"resolved by schema version {before + 1}"
 
 
-def test_skips_in_the_queue_show_as_tracker_issues(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_skips_in_the_queue_show_as_tracker_issues(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     ann = di.user_id_of(p, ANN)
     assert ann is not None
-    task = queue.next_task(p, ann)
+    task = next_task(p, ann)
     raised = queue.skip(p, ann, task.assignment_id, "guideline gap", note="irony?")
     [issue] = di.list_issues(p, kind=["guideline_gap"])
     assert issue["id"] == raised and issue["source"] == "skip" and issue["items"] == [task.item_id]
@@ -156,7 +158,7 @@ def test_skips_in_the_queue_show_as_tracker_issues(new_project, tmp_path: Path) 
     assert di.list_issues(p, kind=["drift"]) == []
 
 
-def test_cli_list_show_assign_move_comment_export(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_list_show_assign_move_comment_export(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     run = CliRunner().invoke
     root = ["--project", str(p.root)]

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.data.sms_shifts import halves, load_sms, plant
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.services import data_issues, drift
 from truthset.services.imports import ImportOptions, import_file
@@ -30,7 +31,7 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def test_cli_two_files_json_fields_and_html(sms_halves, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_two_files_json_fields_and_html(sms_halves, tmp_path: Path) -> None:
     ref, cur, shifted = sms_halves
     a, b, c = _write(ref, tmp_path / "a.csv"), _write(cur, tmp_path / "b.csv"), _write(shifted, tmp_path / "c.csv")
     run = CliRunner().invoke
@@ -51,7 +52,9 @@ def test_cli_two_files_json_fields_and_html(sms_halves, tmp_path: Path) -> None:
     assert "The data set drifted" in page and "oov_rate" in page and "<svg" in page
 
 
-def test_batches_and_the_check_after_import_raise_one_drift_issue(new_project, sms_halves, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batches_and_the_check_after_import_raise_one_drift_issue(
+    new_project: NewProject, sms_halves, tmp_path: Path
+) -> None:
     ref, cur, shifted = sms_halves
     p = new_project(labels=["ham", "spam"])
     opts = ImportOptions(text_col="text", label_col="label")
@@ -73,7 +76,7 @@ def test_batches_and_the_check_after_import_raise_one_drift_issue(new_project, s
     assert json.loads(r.output)["drift"] is True
 
 
-def test_auto_drift_can_be_turned_off(new_project, sms_halves, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_auto_drift_can_be_turned_off(new_project: NewProject, sms_halves, tmp_path: Path) -> None:
     ref, _, shifted = sms_halves
     p = new_project(labels=["ham", "spam"])
     p.save_config(p.config.model_copy(update={"drift": p.config.drift.model_copy(update={"on_import": False})}))
@@ -83,7 +86,7 @@ def test_auto_drift_can_be_turned_off(new_project, sms_halves, tmp_path: Path) -
     assert data_issues.list_issues(p) == []
 
 
-def test_bad_sides_are_named(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_sides_are_named(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project()
     run = CliRunner().invoke
     r = run(main, ["--project", str(p.root), "drift", "--reference", "nope.csv", "--current", "7"])
@@ -96,7 +99,7 @@ def test_bad_sides_are_named(new_project, tmp_path: Path) -> None:  # type: igno
     assert r.exit_code == 1 and "share no column" in r.output
 
 
-def test_labelling_drift_between_schema_versions(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labelling_drift_between_schema_versions(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.projects import open_project
 
     p = new_project(labels=["ham", "spam"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import LEOKA, SMS
+from tests.support import NewProject
 from truthset.services.exports import bio_tags, export_project
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 
-def _snapshot(project, path: Path, *, history: bool = True) -> list:  # type: ignore[no-untyped-def]
+def _snapshot(project: Project, path: Path, *, history: bool = True) -> list[dict[str, Any]]:
     """Items (external id, payload, gold) and annotations, from the JSONL export.
 
     ``history``: superseded annotations too (what JSONL and Label Studio round trips keep);
@@ -45,7 +48,7 @@ def _snapshot(project, path: Path, *, history: bool = True) -> list:  # type: ig
     return sorted(out)
 
 
-def test_labelstudio_round_trip_ner(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_round_trip_ner(new_project: NewProject, tmp_path: Path) -> None:
     a = new_project(task="ner")
     import_file(a, LEOKA)
     ls = tmp_path / "export.json"
@@ -60,7 +63,7 @@ def test_labelstudio_round_trip_ner(new_project, tmp_path: Path) -> None:  # typ
     assert any(res["type"] == "taxonomy" for res in task["annotations"][0]["result"])
 
 
-def test_labelstudio_round_trip_predictions(new_project, tmp_path: Path, datasets: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_round_trip_predictions(new_project: NewProject, tmp_path: Path, datasets: Path) -> None:
     a = new_project()
     import_file(a, datasets / "labelstudio" / "ls_core_tests" / "tasks_annotations_predictions.json")
     out = tmp_path / "t.json"
@@ -73,7 +76,7 @@ def test_labelstudio_round_trip_predictions(new_project, tmp_path: Path, dataset
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_long_format_round_trip_sms(new_project, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_long_format_round_trip_sms(new_project: NewProject, tmp_path: Path, fmt: str) -> None:
     a = new_project()
     import_file(a, SMS)
     out = tmp_path / f"sms.{fmt}"
@@ -87,7 +90,7 @@ def test_long_format_round_trip_sms(new_project, tmp_path: Path, fmt: str) -> No
     assert _snapshot(a, tmp_path / "a.jsonl", history=False) == _snapshot(b, tmp_path / "b.jsonl", history=False)
 
 
-def test_conll_export(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_conll_export(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(task="ner")
     import_file(p, LEOKA)
     out = tmp_path / "x.conll"
@@ -119,7 +122,7 @@ texts = st.text(alphabet=string.ascii_letters + string.digits + " ,;\"'é€\t",
         st.tuples(texts, st.sampled_from(["a", "b", "c"]), st.sampled_from(["ann1", "ann2"])), min_size=1, max_size=30
     )
 )
-def test_csv_export_import_round_trip_property(tmp_path_factory, rows) -> None:  # type: ignore[no-untyped-def]
+def test_csv_export_import_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows) -> None:
     """Export → import → export gives the same items and annotations (SQLite)."""
     from truthset.services.projects import init_project
 
@@ -133,7 +136,7 @@ def test_csv_export_import_round_trip_property(tmp_path_factory, rows) -> None: 
     b = init_project(base / "b", task="text-classification")
     import_file(b, out, ImportOptions(quoting="minimal"))
 
-    def norm(p):  # type: ignore[no-untyped-def]
+    def norm(p: Project):
         snap = _snapshot(p, base / f"{p.config.name}.jsonl", history=False)
         return sorted((d, [(x[0], x[1]) for x in anns]) for _e, d, anns, _g in snap)
 

@@ -15,9 +15,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import DATASETS, LEOKA
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.core.errors import InvalidInput
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 PRODUCT = DATASETS / "crowd" / "d_jn-product"
 GOLD_ARGS = ["--gold", str(PRODUCT / "truth.csv"), "--gold-item-col", "question", "--gold-label-col", "truth"]
@@ -29,7 +31,7 @@ def _invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def _product_project(new_project, tmp_path: Path, rows: int | None = None):  # type: ignore[no-untyped-def]
+def _product_project(new_project: NewProject, tmp_path: Path, rows: int | None = None) -> Project:
     """D_Product imported as the README does: the question id is the item's external id."""
     path = PRODUCT / "answer.csv"
     if rows is not None:
@@ -42,7 +44,7 @@ def _product_project(new_project, tmp_path: Path, rows: int | None = None):  # t
     return p
 
 
-def test_gold_file_matches_items_by_external_id(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gold_file_matches_items_by_external_id(new_project: NewProject, tmp_path: Path) -> None:
     """On main: no accuracy from 'qc aggregate --gold', and 'qc gold' failed all 176 annotators with n_gold 0."""
     p = _product_project(new_project, tmp_path)
     agg = json.loads(_invoke("-p", str(p.root), "qc", "aggregate", "--method", "ds", *GOLD_ARGS, "--json").stdout)
@@ -59,7 +61,7 @@ def test_gold_file_matches_items_by_external_id(new_project, tmp_path: Path) -> 
     assert out["n_failed"] == int((per["sum"] / per["size"] < 0.8).sum())
 
 
-def test_gold_matching_no_item_fails(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_gold_matching_no_item_fails(new_project: NewProject, tmp_path: Path) -> None:
     """A command that computed nothing exits non-zero (on main: exit 0, n_gold 0 everywhere)."""
     p = _product_project(new_project, tmp_path, rows=300)
     for command in ("gold", "aggregate"):
@@ -83,7 +85,9 @@ def test_gold_matching_no_item_fails(new_project, tmp_path: Path) -> None:  # ty
     assert res.exit_code == 1 and "by external id" in res.output and "--gold-by item_id" in res.output
 
 
-def test_partial_gold_is_reported_and_untested_annotators_are_not_failed(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_partial_gold_is_reported_and_untested_annotators_are_not_failed(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """The first 5,000 answers cover 3,815 of the 8,315 gold items; the first 300 gold rows
     leave most annotators without a gold item: they are 'not tested', not 'failed'."""
     p = _product_project(new_project, tmp_path, rows=5000)
@@ -177,7 +181,7 @@ def test_gold_file_with_one_row_per_judgement(tmp_path: Path) -> None:
         gsvc.read_gold_file(clash, item_col="item", label_col="label")
 
 
-def test_ner_gold_span_f1_per_annotator(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_ner_gold_span_f1_per_annotator(new_project: NewProject) -> None:
     """LEOKA: each task's ground-truth annotation is gold; every annotator is scored on the
     gold items where their own annotation is not the gold one."""
     from truthset.quality import span_f1
@@ -205,7 +209,7 @@ def test_ner_gold_span_f1_per_annotator(new_project) -> None:  # type: ignore[no
         assert r["status"] == ("passed" if r["ci_low"] >= 0.6 else "failed")
 
 
-def test_project_gold_from_label_studio_ground_truth(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_project_gold_from_label_studio_ground_truth(new_project: NewProject) -> None:
     """Without --gold, the project's own gold (a Label Studio ground-truth flag) is used; an
     annotation that is itself the gold answer is not evidence about its annotator."""
     p = new_project()

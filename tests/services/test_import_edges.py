@@ -10,16 +10,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.support import NewProject
 from truthset.services.exports import export_project
 from truthset.services.imports import import_file, import_findings
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Item
 
 
-def _rejected(project, report) -> list[tuple[int, str, str]]:  # type: ignore[no-untyped-def]
+def _rejected(project: Project, report) -> list[tuple[int, str, str]]:
     return [(f["line"], f["field"], f["reason"]) for f in import_findings(project, report.batch, kind="rejected")]
 
 
-def test_nul_in_any_cell_is_a_rejected_row(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_nul_in_any_cell_is_a_rejected_row(new_project: NewProject, tmp_path: Path) -> None:
     """Main on PostgreSQL: psycopg DataError (a traceback), nothing imported."""
     f = tmp_path / "nul.csv"
     f.write_text("text,label,annotator\nfine,a,w1\nok,a,bad\x00name\nalso\x00bad,b,w2\nlast,b,w1\n", encoding="utf-8")
@@ -31,7 +33,7 @@ def test_nul_in_any_cell_is_a_rejected_row(new_project, tmp_path: Path) -> None:
     assert all("NUL" in reason for _, _, reason in rejected)
 
 
-def test_deeply_nested_jsonl_line_is_a_rejected_row(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_deeply_nested_jsonl_line_is_a_rejected_row(new_project: NewProject, tmp_path: Path) -> None:
     """Main: a RecursionError traceback."""
     f = tmp_path / "deep.jsonl"
     f.write_text(
@@ -44,7 +46,7 @@ def test_deeply_nested_jsonl_line_is_a_rejected_row(new_project, tmp_path: Path)
 
 
 @pytest.mark.parametrize("lead", ["1e999", "-5", "NaN", "inf"])
-def test_bad_lead_times_are_rejected_rows(new_project, tmp_path: Path, lead: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_lead_times_are_rejected_rows(new_project: NewProject, tmp_path: Path, lead: str) -> None:
     """Main stored 1e999 as inf and -5 as -5.0, and the JSONL export wrote ``Infinity``."""
     f = tmp_path / "lead.csv"
     f.write_text(f"text,label,lead_time\nok,a,2.5\nbad,a,{lead}\n", encoding="utf-8")
@@ -54,7 +56,7 @@ def test_bad_lead_times_are_rejected_rows(new_project, tmp_path: Path, lead: str
     assert _rejected(p, r)[0][:2] == (3, "lead_time")
 
 
-def test_exports_never_write_infinity(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exports_never_write_infinity(new_project: NewProject, tmp_path: Path) -> None:
     """A lead time stored as infinity by an older version exports as null: valid JSON."""
     f = tmp_path / "a.csv"
     f.write_text("text,label,lead_time\nok,a,2.5\n", encoding="utf-8")
@@ -78,7 +80,9 @@ def test_exports_never_write_infinity(new_project, tmp_path: Path) -> None:  # t
         ({"id": 3, "data": {"text": ""}}, "empty"),
     ],
 )
-def test_labelstudio_task_without_text_is_rejected(new_project, tmp_path: Path, task: dict, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_task_without_text_is_rejected(
+    new_project: NewProject, tmp_path: Path, task: dict, reason: str
+) -> None:
     """Main: ``{"data": null}`` became an item with no text in a text project."""
     f = tmp_path / "ls.json"
     f.write_text(json.dumps([{"id": 9, "data": {"text": "fine"}}, task]), encoding="utf-8")
@@ -89,7 +93,7 @@ def test_labelstudio_task_without_text_is_rejected(new_project, tmp_path: Path, 
     assert field == "data" and reason in why
 
 
-def test_value_over_the_field_limit_is_a_rejected_row(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_value_over_the_field_limit_is_a_rejected_row(new_project: NewProject, tmp_path: Path) -> None:
     """The limit is the setting import_max_field_chars (here lowered to 1,000)."""
     f = tmp_path / "big.csv"
     f.write_text("text,label\nsmall,a\n" + "x" * 5000 + ",b\nafter,a\n", encoding="utf-8")

@@ -13,8 +13,10 @@ import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252, to make th
 import pytest
 from sqlalchemy import select
 
+from tests.support import NewProject
 from truthset.core.errors import EncodingProblem
 from truthset.services.imports import ImportOptions, import_file, import_findings
+from truthset.services.projects import Project
 from truthset.store.models import Item
 
 #: UTF-8 text with curly quotes, accents, dashes, the euro sign and emoji
@@ -43,7 +45,7 @@ def _write(path: Path, texts: list[tuple[int, str]], *, encoding: str) -> Path:
     return path
 
 
-def _texts(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _texts(project: Project) -> dict[str, str]:
     with project.store.engine.connect() as conn:
         return {
             e: json.loads(p)["text"]
@@ -52,7 +54,9 @@ def _texts(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("codepage", ["mac_roman", "sloppy-windows-1252"])
-def test_mojibake_saved_as_utf8_is_counted_listed_and_repaired(new_project, tmp_path: Path, codepage: str) -> None:  # type: ignore[no-untyped-def]
+def test_mojibake_saved_as_utf8_is_counted_listed_and_repaired(
+    new_project: NewProject, tmp_path: Path, codepage: str
+) -> None:
     """Main: ``mojibake_rows`` missed most of it (its pattern knew a few cp1252 sequences and
     no Mac Roman ones), ``findings`` could not list it, and nothing could repair it."""
     rows = _rows(60)
@@ -95,7 +99,7 @@ def _excel_era_file(path: Path) -> tuple[Path, list[tuple[int, str, bool]]]:
     return path, rows
 
 
-def test_the_suggested_encoding_decodes_the_whole_file(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_suggested_encoding_decodes_the_whole_file(new_project: NewProject, tmp_path: Path) -> None:
     """Main suggested ``--encoding cp1252``, which fails on the file (bytes cp1252 leaves
     undefined), and then suggested cp1252 again."""
     f, _rows_ = _excel_era_file(tmp_path / "tweets.csv")
@@ -111,7 +115,7 @@ def test_the_suggested_encoding_decodes_the_whole_file(new_project, tmp_path: Pa
     assert r.items_added == 300 and r.rejected == 0
 
 
-def test_mac_roman_reading_counts_and_repairs_the_mojibake(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_mac_roman_reading_counts_and_repairs_the_mojibake(new_project: NewProject, tmp_path: Path) -> None:
     f, rows = _excel_era_file(tmp_path / "tweets.csv")
     p = new_project()
     r = import_file(p, f, ImportOptions(encoding="mac_roman", id_col="id", fix_text=True))
@@ -127,7 +131,7 @@ def test_mac_roman_reading_counts_and_repairs_the_mojibake(new_project, tmp_path
     assert texts["1"].endswith("où est le café, très cher")  # typed on the Mac: kept as it is
 
 
-def test_latin1_reading_counts_c1_controls(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_latin1_reading_counts_c1_controls(new_project: NewProject, tmp_path: Path) -> None:
     """Main: with latin-1, texts full of C1 controls (U+0080-U+009F) and "ÛÏ" mojibake, and the
     report said ``control_char_rows: 0``."""
     f, _rows_ = _excel_era_file(tmp_path / "tweets.csv")
@@ -139,7 +143,7 @@ def test_latin1_reading_counts_c1_controls(new_project, tmp_path: Path) -> None:
     assert "\\x" in listed[0]["reason"]  # the control character is shown, not printed raw
 
 
-def test_clean_text_in_many_scripts_is_not_mojibake(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_clean_text_in_many_scripts_is_not_mojibake(new_project: NewProject, tmp_path: Path) -> None:
     texts = [
         "Straße über Öl",
         "ação não São Paulo",
@@ -158,7 +162,7 @@ def test_clean_text_in_many_scripts_is_not_mojibake(new_project, tmp_path: Path)
     assert (r.items_added, r.mojibake_rows, r.control_char_rows) == (len(texts), 0, 0)
 
 
-def test_xlsx_is_read_with_openpyxl(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_xlsx_is_read_with_openpyxl(new_project: NewProject, tmp_path: Path) -> None:
     """Main read the workbook (a zip file) as CSV and advised re-encoding it as UTF-8."""
     import openpyxl
 
@@ -186,7 +190,9 @@ def test_xlsx_is_read_with_openpyxl(new_project, tmp_path: Path) -> None:  # typ
     assert sorted(r.labels_added_to_schema) == ["negative", "positive"]
 
 
-def test_xlsx_without_openpyxl_names_the_extra(new_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_xlsx_without_openpyxl_names_the_extra(
+    new_project: NewProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     from truthset.core.errors import MissingDependency

@@ -15,11 +15,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
-from tests.support import png
+from tests.support import NewProject, png
 from truthset.cli import main
 from truthset.core.keys import key_of_hash
 from truthset.data.records import canonical_json, content_hash
 from truthset.services.imports import ImportOptions, import_file, import_findings
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Item
 
 CAT = png(4, 4, (200, 100, 50))
@@ -32,14 +33,14 @@ def cli(*args: str, code: int = 0) -> str:
     return res.output
 
 
-def rows(project, *columns):  # type: ignore[no-untyped-def]
+def rows(project: Project, *columns):
     """The project's rows of the columns' table (the PostgreSQL test database holds many projects)."""
     table = columns[0].class_
     with project.store.engine.connect() as conn:
         return conn.execute(select(*columns).where(table.project_id == project.id).order_by(columns[0])).all()
 
 
-def test_a_png_cut_to_40_bytes_is_rejected_with_file_and_reason(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_png_cut_to_40_bytes_is_rejected_with_file_and_reason(new_project: NewProject, tmp_path: Path) -> None:
     folder = tmp_path / "pics"
     (folder / "cat").mkdir(parents=True)
     (folder / "cat" / "whole.png").write_bytes(CAT)
@@ -58,7 +59,7 @@ def test_a_png_cut_to_40_bytes_is_rejected_with_file_and_reason(new_project, tmp
     assert [(f["line"], f["field"], f["raw"]) for f in report.findings] == [(3, "path", "cat/cut.png")]
 
 
-def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project: NewProject, tmp_path: Path) -> None:
     folder = tmp_path / "pics"
     for label in ("cat", "dog"):
         (folder / label).mkdir(parents=True)
@@ -93,7 +94,9 @@ def test_the_same_bytes_in_two_folders_are_one_item_with_a_conflict(new_project,
     ]
 
 
-def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     folder = tmp_path / "data"
     (folder / ".git").mkdir(parents=True)
     (folder / ".git" / "x.png").write_bytes(CAT)
@@ -119,7 +122,7 @@ def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(new_p
     assert str(tmp_path) not in " ".join(reasons.values())
 
 
-def test_an_image_folder_needs_an_image_project(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_image_folder_needs_an_image_project(new_project: NewProject, tmp_path: Path) -> None:
     folder = tmp_path / "pics"
     folder.mkdir()
     (folder / "a.png").write_bytes(CAT)
@@ -128,7 +131,7 @@ def test_an_image_folder_needs_an_image_project(new_project, tmp_path: Path) -> 
         import_file(p, folder)
 
 
-def _as_before_0010(project) -> None:  # type: ignore[no-untyped-def]
+def _as_before_0010(project: Project) -> None:
     """Make the project look as earlier versions left it: no media rows, payload hashes."""
     from truthset.store.models import Media
 
@@ -140,7 +143,7 @@ def _as_before_0010(project) -> None:  # type: ignore[no-untyped-def]
             conn.execute(update(Item).where(Item.id == item_id).values(content_hash=h, content_key=key_of_hash(h)))
 
 
-def test_rescan_records_the_images_of_an_earlier_project(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_rescan_records_the_images_of_an_earlier_project(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.media import served_image
 
     folder = tmp_path / "pics"

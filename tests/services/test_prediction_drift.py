@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support import NewProject
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.prediction_drift import compare_predictions, parse_run
+from truthset.services.projects import Project
 from truthset.services.training import train
 
 
@@ -29,8 +31,12 @@ def _write(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
+#: the ``trained`` fixture: (project, its run id, TSV files by name)
+Trained = tuple[Project, int, dict[str, Path]]
+
+
 @pytest.fixture
-def trained(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def trained(new_project: NewProject, tmp_path: Path) -> Trained:
     header, rows = _lines()
     p = new_project(labels=["ham", "spam"])
     import_file(p, _write(tmp_path / "train.tsv", header, rows[:1200]), ImportOptions(annotator="uci-original"))
@@ -49,7 +55,7 @@ def trained(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, run["run"], files
 
 
-def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(trained) -> None:  # type: ignore[no-untyped-def]
+def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(trained: Trained) -> None:
     p, run, files = trained
     same = compare_predictions(p, run, str(files["reference"]), str(files["control"]))
     assert same["run"] == run and same["n_reference"] == 1000 and same["n_current"] == 1000
@@ -65,7 +71,7 @@ def test_no_drift_between_random_slices_and_drift_on_a_planted_label_shift(train
     assert 0.5 < shifted["mean_confidence_current"] <= 1 and 0.5 < shifted["mean_confidence_reference"] <= 1
 
 
-def test_batches_work_as_sides_and_errors_name_the_fix(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batches_work_as_sides_and_errors_name_the_fix(trained: Trained, tmp_path: Path) -> None:
     p, run, files = trained
     a = import_file(p, files["reference"], ImportOptions(annotator="uci-original")).batch
     b = import_file(p, files["planted"], ImportOptions(annotator="uci-original")).batch
@@ -84,7 +90,7 @@ def test_batches_work_as_sides_and_errors_name_the_fix(trained, tmp_path: Path) 
         parse_run("x")
 
 
-def test_cli_json_and_text(trained) -> None:  # type: ignore[no-untyped-def]
+def test_cli_json_and_text(trained: Trained) -> None:
     from truthset.cli import main
 
     p, run, files = trained

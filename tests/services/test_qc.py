@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import DATASETS, LEOKA, SMS
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.core.errors import InvalidInput
 from truthset.quality import (
@@ -24,19 +25,20 @@ from truthset.quality import (
 )
 from truthset.services import qc, qc_spans
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.store.models import Consensus, Run
 
 DUCK = DATASETS / "crowd" / "d_Duck_Identification"
 PRODUCT = DATASETS / "crowd" / "d_jn-product"
 
 
-def _duck_project(new_project):  # type: ignore[no-untyped-def]
+def _duck_project(new_project: NewProject) -> Project:
     p = new_project()
     import_file(p, DUCK / "answer.csv", ImportOptions(text_col="question", annotator_col="worker", label_col="answer"))
     return p
 
 
-def test_project_aggregate_stores_consensus_run(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_project_aggregate_stores_consensus_run(new_project: NewProject) -> None:
     p = _duck_project(new_project)
     j = qc.project_annotations(p)
     df = j.frame
@@ -55,7 +57,7 @@ def test_project_aggregate_stores_consensus_run(new_project) -> None:  # type: i
     assert (model.labels_ == DawidSkene().fit(df).labels_).all()
 
 
-def test_agreement_of_a_project_matches_the_library(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_agreement_of_a_project_matches_the_library(new_project: NewProject) -> None:
     p = _duck_project(new_project)
     j = qc.project_annotations(p)
     rep = qc.agreement_report(j, level="nominal", n_boot=50)
@@ -66,7 +68,7 @@ def test_agreement_of_a_project_matches_the_library(new_project) -> None:  # typ
     assert rep["left_out"] == []
 
 
-def test_single_annotator_project_gets_a_clear_error(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_single_annotator_project_gets_a_clear_error(new_project: NewProject) -> None:
     p = new_project()
     import_file(p, SMS)
     with pytest.raises(InvalidInput, match="annotator"):
@@ -141,7 +143,9 @@ def _with_repeats(tmp_path: Path, n: int = 277) -> Path:
     return path
 
 
-def test_repeated_judgements_keep_the_latest_and_name_items_by_external_id(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_judgements_keep_the_latest_and_name_items_by_external_id(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """On main: 'judgement(s) repeat ... item np.int64(75)' and exit 1, with no way out.
 
     A worker's second, different answer to an item now supersedes the first when it is imported
@@ -197,7 +201,7 @@ def test_agreement_says_why_fleiss_is_left_out(tmp_path: Path) -> None:
     assert "fleiss_kappa left out" in text.stderr
 
 
-def test_aggregate_warns_when_items_have_one_judgement(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_aggregate_warns_when_items_have_one_judgement(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["ham", "spam"])
     import_file(p, SMS)  # one label per message: one annotator per item
     res = CliRunner().invoke(main, ["-p", str(p.root), "qc", "aggregate", "--method", "ds"])
@@ -213,7 +217,9 @@ def test_aggregate_warns_when_items_have_one_judgement(new_project, tmp_path: Pa
 # -- acceptance sampling ------------------------------------------------------------------------
 
 
-def test_cli_sample_plan_draw_and_verdict(new_project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_sample_plan_draw_and_verdict(
+    new_project: NewProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     out = json.loads(_cli("qc", "sample", "--batch-size", "5000", "--max-error-rate", "0.02", "--json"))
     assert out["sample_size"] == sample_size(5000, max_error_rate=0.02, confidence=0.95)
     p = new_project()
@@ -241,7 +247,7 @@ def test_cli_sample_plan_draw_and_verdict(new_project, monkeypatch: pytest.Monke
     assert verdict["accepted"] is True and verdict["ci_low"] == 0
 
 
-def test_sample_file_can_be_reviewed_as_it_is(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sample_file_can_be_reviewed_as_it_is(new_project: NewProject, tmp_path: Path) -> None:
     """On main, -o wrote internal item ids only; now each row has the external id, text and label."""
     p = new_project(labels=["ham", "spam"])
     r = import_file(p, SMS)
@@ -275,7 +281,9 @@ def test_sample_file_can_be_reviewed_as_it_is(new_project, tmp_path: Path) -> No
     assert no_batch.exit_code == 2 and "--batch" in no_batch.output
 
 
-def test_cli_project_aggregate_majority_beside(new_project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_project_aggregate_majority_beside(
+    new_project: NewProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     p = _duck_project(new_project)
     monkeypatch.chdir(p.root)
     out = json.loads(_cli("qc", "aggregate", "--method", "mv", "--json", "-o", str(tmp_path / "c.csv")))
@@ -291,7 +299,7 @@ def test_cli_project_aggregate_majority_beside(new_project, monkeypatch: pytest.
 # -- NER (issue 11, item 10) ---------------------------------------------------------------------
 
 
-def test_ner_span_agreement_per_pair(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_ner_span_agreement_per_pair(new_project: NewProject) -> None:
     p = new_project(task="ner")
     import_file(p, LEOKA)
     sj = qc_spans.project_spans(p)

@@ -9,19 +9,21 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
+from tests.support import NewProject, next_task
 from tests.support import add_annotator as _user
 from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound, SchemaError
 from truthset.services import queue
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Assignment, DataIssue, Gold, Item, utcnow
 from truthset.store.queue import QueueState
 from truthset.store.queue import statements as sql
 
 
-def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-untyped-def]
+def _drain(p: Project, uid: int, label: str = "pos") -> list[int]:
     items = []
     while (t := queue.next_task(p, uid)) is not None:
         queue.submit(p, uid, t.assignment_id, label, lead_time=1.5)
@@ -29,7 +31,7 @@ def _drain(p, uid: int, label: str = "pos") -> list[int]:  # type: ignore[no-unt
     return items
 
 
-def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_overlap_and_no_item_twice(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 10, overlap=2)
     a, b, c = (_user(p, n) for n in ("ann", "bob", "cy"))
     got = {u: _drain(p, u) for u in (a, b, c)}
@@ -47,13 +49,13 @@ def test_overlap_and_no_item_twice(new_project, tmp_path: Path) -> None:  # type
     assert n == 20
 
 
-def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 3, overlap=1)
     uid = _user(p, "ann")
     t = queue.next_task(p, uid)
     assert t is not None
     assert set(t.to_dict()) == {"assignment_id", "item_id", "data", "leased_until", "prelabel", "reason", "progress"}
-    assert queue.next_task(p, uid).assignment_id == t.assignment_id  # the held lease comes back
+    assert next_task(p, uid).assignment_id == t.assignment_id  # the held lease comes back
     first = queue.submit(p, uid, t.assignment_id, "neg")
     again = queue.submit(p, uid, t.assignment_id, "neg")
     assert first == again
@@ -63,18 +65,18 @@ def test_task_holds_no_gold_or_other_labels_and_submit_is_idempotent(new_project
 
 
 @pytest.mark.parametrize("value, field", [("maybe", "value"), (["pos"], "value"), (3, "value")])
-def test_bad_values_name_the_field(new_project, tmp_path: Path, value, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_values_name_the_field(new_project: NewProject, tmp_path: Path, value: object, field: str) -> None:
     p = _project(new_project, tmp_path, 1)
     uid = _user(p, "ann")
-    t = queue.next_task(p, uid)
+    t = next_task(p, uid)
     with pytest.raises(SchemaError, match=f"field '{field}'"):
         queue.submit(p, uid, t.assignment_id, value)
 
 
-def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_spans_are_checked_against_the_text(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, task="ner")
     uid = _user(p, "ann")
-    t = queue.next_task(p, uid)
+    t = next_task(p, uid)
     text = t.payload["text"]
     with pytest.raises(SchemaError, match=r"value\[0\].*outside the text"):
         queue.submit(p, uid, t.assignment_id, [{"start": 0, "end": len(text) + 1, "label": "PER"}])
@@ -86,27 +88,27 @@ def test_ner_spans_are_checked_against_the_text(new_project, tmp_path: Path) -> 
     queue.submit(p, uid, t.assignment_id, [{"start": start, "end": start + 3, "label": "PER"}])
 
 
-def test_expired_lease_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_expired_lease_frees_the_slot(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, overlap=1, lease_minutes=30)
     a, b = _user(p, "slow"), _user(p, "fast")
-    t = queue.next_task(p, a)
+    t = next_task(p, a)
     assert queue.next_task(p, b) is None  # the only item is leased
     later = utcnow() + timedelta(minutes=31)
-    tb = queue.next_task(p, b, now=later)
+    tb = next_task(p, b, now=later)
     assert tb is not None and tb.item_id == t.item_id
     queue.submit(p, b, tb.assignment_id, "pos", now=later)
     with pytest.raises(Conflict, match="expired"):
         queue.submit(p, a, t.assignment_id, "neg", now=later)
 
 
-def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_expired_leases_are_swept_at_most_once_a_second(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 2, overlap=1, lease_minutes=1)
     a, b = _user(p, "slow"), _user(p, "fast")
     t0 = utcnow()
-    held = queue.next_task(p, a, now=t0)
+    held = next_task(p, a, now=t0)
     expiry = t0 + timedelta(minutes=1, microseconds=1)  # just past the lease
     p.queue_state.lease_sweep_due = expiry + timedelta(milliseconds=500)  # as if swept just before expiry
-    got = queue.next_task(p, b, now=expiry)  # expired, but not swept yet: b gets the other item
+    got = next_task(p, b, now=expiry)  # expired, but not swept yet: b gets the other item
     assert got is not None and got.item_id != held.item_id
     queue.submit(p, b, got.assignment_id, "pos", now=expiry)
 
@@ -115,14 +117,14 @@ def test_expired_leases_are_swept_at_most_once_a_second(new_project, tmp_path: P
             return conn.execute(select(Assignment.status).where(Assignment.id == held.assignment_id)).scalar_one()
 
     assert status() == "leased"
-    swept = queue.next_task(p, b, now=expiry + queue.SWEEP_EVERY)
+    swept = next_task(p, b, now=expiry + queue.SWEEP_EVERY)
     assert status() == "expired" and swept is not None and swept.item_id == held.item_id
 
 
-def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_skip_records_a_data_issue_and_frees_the_slot(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 1, overlap=1)
     a, b = _user(p, "ann"), _user(p, "bob")
-    t = queue.next_task(p, a)
+    t = next_task(p, a)
     with pytest.raises(InvalidInput, match="reason"):
         queue.skip(p, a, t.assignment_id, "boring")
     issue = queue.skip(p, a, t.assignment_id, "ambiguous", note="sarcasm?")
@@ -130,16 +132,16 @@ def test_skip_records_a_data_issue_and_frees_the_slot(new_project, tmp_path: Pat
         row = conn.execute(select(DataIssue).where(DataIssue.id == issue)).one()
     assert row.kind == "skip:ambiguous" and json.loads(row.items) == [t.item_id]
     assert queue.next_task(p, a) is None  # never the same item twice
-    assert queue.next_task(p, b).item_id == t.item_id
+    assert next_task(p, b).item_id == t.item_id
 
 
-def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_gold_is_mixed_in(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 6, overlap=1, gold_rate=1.0)
     with p.store.engine.begin() as conn:
         ids = conn.execute(select(Item.id).where(Item.project_id == p.id).order_by(Item.id)).scalars().all()
         for i in ids[:2]:
             conn.execute(
-                Gold.__table__.insert().values(
+                insert(Gold).values(
                     item_id=i, project_id=p.id, value='"pos"', label="pos", source="test", created_at=utcnow()
                 )
             )
@@ -149,7 +151,7 @@ def test_hidden_gold_is_mixed_in(new_project, tmp_path: Path) -> None:  # type: 
     assert sorted(got_a[2:] + got_b[2:]) == sorted(ids[2:])  # regular items still once each (k=1)
 
 
-def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_split_items_come_back_for_reannotation(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.schema import split_label
 
     p = _project(new_project, tmp_path, 4, overlap=1)
@@ -162,7 +164,7 @@ def test_split_items_come_back_for_reannotation(new_project, tmp_path: Path) -> 
     queue.submit(p, b, t.assignment_id, "sad")
 
 
-def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project: NewProject, tmp_path: Path) -> None:
     """Another process's split (here: another open Project on the same store) is not announced
     in this process's queue state; the queue finds it at its next look, SWEEP_EVERY later."""
     import dataclasses
@@ -172,12 +174,12 @@ def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, t
     p = _project(new_project, tmp_path, 6, overlap=1)
     a, b = _user(p, "ann"), _user(p, "bob")
     for _ in range(3):
-        t = queue.next_task(p, a)
+        t = next_task(p, a)
         queue.submit(p, a, t.assignment_id, "neg")
     now = utcnow()
 
     def take(at: timedelta) -> str:
-        t = queue.next_task(p, b, now=now + at)
+        t = next_task(p, b, now=now + at)
         queue.submit(p, b, t.assignment_id, "pos", now=now + at)
         return t.reason
 
@@ -187,13 +189,13 @@ def test_a_split_made_elsewhere_reaches_the_queue_within_a_second(new_project, t
     assert "split" in take(queue.SWEEP_EVERY + timedelta(milliseconds=20))
 
 
-def test_max_per_annotator(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_max_per_annotator(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 10, overlap=1, max_per_annotator=3)
     a = _user(p, "ann")
     assert len(_drain(p, a)) == 3
 
 
-def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_annotators_keep_every_invariant(new_project: NewProject, tmp_path: Path) -> None:
     """12 threads annotate 60 items with overlap 3: nothing over k, nothing twice, nothing lost."""
     p = _project(new_project, tmp_path, 60, overlap=3)
     uids = [_user(p, f"w{i}") for i in range(12)]
@@ -224,18 +226,21 @@ def test_concurrent_annotators_keep_every_invariant(new_project, tmp_path: Path)
 
 
 @pytest.mark.parametrize("order", ["random", "sequential"])
-def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order: str) -> None:  # type: ignore[no-untyped-def]
+def test_batches_due_soonest_are_served_first(new_project: NewProject, tmp_path: Path, order: str) -> None:
     from truthset.services.batches import parse_due, set_due
 
     p = new_project(labels=["pos", "neg"])
-    batch_of: dict[int, int] = {}
-    reports = []
+    reports: list[int] = []
     for b in range(3):
         f = tmp_path / f"batch{b}-{p.config.name}.jsonl"
         f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(4)), encoding="utf-8")
-        reports.append(import_file(p, f).batch)
+        batch = import_file(p, f).batch
+        assert batch is not None
+        reports.append(batch)
     with p.store.engine.connect() as conn:
-        batch_of = dict(conn.execute(select(Item.id, Item.batch_id).where(Item.project_id == p.id)).all())
+        batch_of: dict[int, int | None] = dict(
+            conn.execute(select(Item.id, Item.batch_id).where(Item.project_id == p.id)).all()
+        )
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": order})})
     set_due(p, reports[2], parse_due("2026-12-01"))
     set_due(p, reports[1], parse_due("2026-12-24T12:00"))
@@ -253,24 +258,27 @@ def test_batches_due_soonest_are_served_first(new_project, tmp_path: Path, order
         parse_due("next friday")
 
 
-def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_due_batch_seen_by_this_annotator_does_not_block_the_rest(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.batches import parse_due, set_due
 
     p = _project(new_project, tmp_path, 3, overlap=2)
     f = tmp_path / f"late-{p.config.name}.jsonl"
     f.write_text(json.dumps({"text": "the urgent one"}) + "\n", encoding="utf-8")
     urgent = import_file(p, f).batch
+    assert urgent is not None
     set_due(p, urgent, parse_due("2026-12-01"))
     a, b = _user(p, "ann"), _user(p, "bob")
-    first = queue.next_task(p, a)
+    first = next_task(p, a)
     assert first.payload["text"] == "the urgent one"
     queue.submit(p, a, first.assignment_id, "pos")
     rest = _drain(p, a)  # the urgent item still needs bob, but ann gets the other batch
     assert len(rest) == 3 and first.item_id not in rest
-    assert queue.next_task(p, b).payload["text"] == "the urgent one"
+    assert next_task(p, b).payload["text"] == "the urgent one"
 
 
-def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_postgres_planner_statistics_are_refreshed_by_the_queue(
+    new_project: NewProject, tmp_path: Path, backend: str
+) -> None:
     """On PostgreSQL a table that changed by more than 10 % (+1000 rows) since its last ANALYZE
     is analysed by the queue itself, at most every STATS_EVERY; SQLite has no such thing."""
     import time
@@ -307,19 +315,19 @@ def test_postgres_planner_statistics_are_refreshed_by_the_queue(new_project, tmp
         assert p.queue_state.analyzed == [] and p.queue_state.stats_due is None
 
 
-def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_lowered_overlap_does_not_stall_the_queue(new_project: NewProject, tmp_path: Path) -> None:
     """An item leased to 2 of k = 3 when k drops to 2 is not full by its flag but has no room:
     the queue must step past it; and a give-back recomputes the flag against k."""
     p = _project(new_project, tmp_path, 5, overlap=3, order="sequential")
     a, b, c = (_user(p, n) for n in ("ann", "bob", "cy"))
-    first = [queue.next_task(p, u) for u in (a, b)]
+    first = [next_task(p, u) for u in (a, b)]
     assert first[0].item_id == first[1].item_id
 
     def set_k(k: int) -> None:
         p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": k})})
 
     set_k(2)
-    got = queue.next_task(p, c)
+    got = next_task(p, c)
     assert got is not None and got.item_id != first[0].item_id
     set_k(1)
     queue.skip(p, a, first[0].assignment_id, "ambiguous")  # 2 -> 1 leased: full for k = 1
@@ -328,13 +336,15 @@ def test_a_lowered_overlap_does_not_stall_the_queue(new_project, tmp_path: Path)
     assert (n_open, bool(full)) == (1, True)
 
 
-def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path: Path, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(
+    new_project: NewProject, tmp_path: Path, backend: str
+) -> None:
     """PostgreSQL: the submit reads 'leased', a sweep in another transaction expires the lease
     and gives its slot back, then the submit's update runs. It must take the slot again (or be
     refused), never mark the assignment done without one. SQLite cannot interleave so."""
     p = _project(new_project, tmp_path, 1, overlap=1, lease_minutes=1)
     a = _user(p, "ann")
-    t = queue.next_task(p, a)
+    t = next_task(p, a)
     later = utcnow() + timedelta(minutes=2)
     if backend == "postgres":
         holding, go = threading.Event(), threading.Event()
@@ -361,7 +371,9 @@ def test_a_submit_racing_the_lease_sweep_keeps_the_overlap(new_project, tmp_path
     assert aid and status == "done" and n_open == 1  # one slot, held by the answered assignment
 
 
-def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """The per-task look-ups must not grow with the project: the done count reads the
     annotator's own index entries, the pre-label the partial index of model annotations.
     (PostgreSQL's plans for a fresh project counted done work through the project-wide queue
@@ -385,8 +397,8 @@ def test_each_task_reads_its_progress_and_prelabel_through_their_indexes(new_pro
 
 @pytest.mark.parametrize("in_batch", [False, True])
 def test_a_sequential_claim_reads_open_items_in_id_order_from_an_index(
-    new_project, tmp_path: Path, in_batch: bool
-) -> None:  # type: ignore[no-untyped-def]
+    new_project: NewProject, tmp_path: Path, in_batch: bool
+) -> None:
     """Sequential order must not step over the full items (or sort a batch) for each claim:
     with most items done, the claim reads the open ones from an index in id order."""
     p = _project(new_project, tmp_path, 200, overlap=1, order="sequential")

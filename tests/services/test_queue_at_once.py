@@ -7,19 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, insert, select, update
 
+from tests.support import NewProject, next_task
 from tests.support import add_annotator as _user
 from tests.support import project_with_items as _project
 from truthset.core.errors import Conflict, InvalidInput, NotFound
 from truthset.services import queue
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Assignment, Gold, Item, utcnow
 from truthset.store.postgres import autocommits, make_async_engine
 from truthset.store.queue import at_once, general
@@ -32,8 +34,9 @@ class Server:
     """Runs queue calls as the server does on PostgreSQL: on one autocommit connection of the
     asynchronous engine, in SQLAlchemy's greenlet bridge; records the statements sent."""
 
-    def __init__(self, project: Any) -> None:
-        self.project, self.statements = project, []  # type: list[str]
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.statements: list[str] = []
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         async def go() -> Any:
@@ -56,7 +59,7 @@ class Server:
             return pool.submit(asyncio.run, go()).result()
 
 
-def _quiet(p: Any) -> Any:
+def _quiet(p: Project) -> Any:
     """The steady state of a busy queue: the periodic work was just done. Returns the time to
     pass as ``now`` from here on, so none falls due during the test."""
     now = utcnow()
@@ -67,13 +70,13 @@ def _quiet(p: Any) -> Any:
     return now
 
 
-def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_usual_submission_is_one_statement(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 6, overlap=1, order="sequential")
     model = _user(p, "model")
     with p.store.engine.begin() as conn:  # a model's pre-label on every item
         for item_id in conn.execute(select(Item.id).where(Item.project_id == p.id)).scalars():
             conn.execute(
-                Annotation.__table__.insert().values(
+                insert(Annotation).values(
                     project_id=p.id,
                     item_id=item_id,
                     user_id=model,
@@ -112,12 +115,12 @@ def test_the_usual_submission_is_one_statement(new_project, tmp_path: Path) -> N
     assert annotation_id == max(r_id for r_id in _annotation_ids(p, uid))
 
 
-def _annotation_ids(p: Any, uid: int) -> list[int]:
+def _annotation_ids(p: Project, uid: int) -> list[int]:
     with p.store.engine.connect() as conn:
         return list(conn.execute(select(Annotation.id).where(Annotation.user_id == uid)).scalars())
 
 
-def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_reads_the_text_first_and_checks_the_spans(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 3, task="ner", overlap=1)
     uid = _user(p, "ner")
     server = Server(p)
@@ -137,7 +140,7 @@ def test_ner_reads_the_text_first_and_checks_the_spans(new_project, tmp_path: Pa
     assert len(server.statements) == 2 and nxt is not None  # the text, then the one statement
 
 
-def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_retries_conflicts_and_strangers_get_the_general_answers(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path, 5, overlap=1)
     uid, other = _user(p, "a"), _user(p, "b")
     server = Server(p)
@@ -169,7 +172,9 @@ def test_retries_conflicts_and_strangers_get_the_general_answers(new_project, tm
         )  # a stranger leases nothing
 
 
-def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """A gold item costs the same one statement as a regular one (response times must not
     tell them apart); once the user has seen every gold item, the draw gives a regular one."""
     p = _project(new_project, tmp_path, 8, overlap=1, gold_rate=1.0)
@@ -179,7 +184,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
         )
         for item_id in gold_ids:
             conn.execute(
-                Gold.__table__.insert().values(
+                insert(Gold).values(
                     item_id=item_id, project_id=p.id, value='"pos"', label="pos", source="test", created_at=utcnow()
                 )
             )
@@ -209,7 +214,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     held = server(queue.next_task, a)
     with q.store.engine.begin() as conn:
         conn.execute(
-            Assignment.__table__.update()
+            update(Assignment)
             .where(Assignment.id == held.assignment_id)
             .values(leased_until=utcnow() - timedelta(minutes=1))
         )
@@ -223,7 +228,7 @@ def test_hidden_gold_is_one_statement_too_and_due_work_takes_the_general_path(ne
     assert nxt is not None
 
 
-def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_general_path_runs_in_one_transaction(new_project: NewProject, tmp_path: Path) -> None:
     """On an autocommit connection, the general path must still be atomic: a failure after its
     first write leaves nothing behind."""
     p = _project(new_project, tmp_path, 3, overlap=1)
@@ -232,7 +237,7 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
     task = server(queue.next_task, uid)
     assert "BEGIN" not in server.statements  # psycopg sends BEGIN itself; it is no statement of ours
 
-    def submit_then_fail(project: Any, *, conn: Connection) -> None:
+    def submit_then_fail(project: Project, *, conn: Connection) -> None:
         assert autocommits(conn)
         with queue._transaction(project, conn) as tx:
             assert not autocommits(tx)
@@ -253,7 +258,7 @@ def test_the_general_path_runs_in_one_transaction(new_project, tmp_path: Path) -
         )
 
 
-def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services.batches import parse_due, set_due
     from truthset.services.imports import import_file
 
@@ -262,7 +267,9 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tm
     for b in range(2):
         f = tmp_path / f"batch{b}.jsonl"
         f.write_text("".join(json.dumps({"text": f"batch {b} item {i}"}) + "\n" for i in range(3)), encoding="utf-8")
-        batches.append(import_file(p, f).batch)
+        batch = import_file(p, f).batch
+        assert batch is not None
+        batches.append(batch)
     p.config = p.config.model_copy(
         update={"queue": p.config.queue.model_copy(update={"overlap": 1, "order": "sequential"})}
     )
@@ -286,7 +293,9 @@ def test_due_batches_and_per_annotator_limits_hold_on_the_server(new_project, tm
     assert n == 3
 
 
-def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     p = _project(new_project, tmp_path, 4, overlap=2, order="sequential")
     a, b = _user(p, "first"), _user(p, "second")
     server = Server(p)
@@ -306,7 +315,7 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     with g.store.engine.begin() as conn:
         first = conn.execute(select(Item.id).where(Item.project_id == g.id).order_by(Item.id).limit(1)).scalar_one()
         conn.execute(
-            Gold.__table__.insert().values(
+            insert(Gold).values(
                 item_id=first, project_id=g.id, value='"pos"', label="pos", source="test", created_at=utcnow()
             )
         )
@@ -317,21 +326,23 @@ def test_the_usual_next_item_is_one_statement_and_a_held_lease_comes_back(new_pr
     assert server(queue.next_task, d, now=now).item_id == first and len(server.statements) == 1
 
 
-def _n_open(p: Any, item_ids: list[int]) -> list[int]:
+def _n_open(p: Project, item_ids: Sequence[int]) -> list[int]:
     with p.store.engine.connect() as conn:
         return [conn.execute(select(Item.n_open).where(Item.id == i)).scalar_one() for i in item_ids]
 
 
-def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_submission_hands_back_another_lease_the_user_holds(new_project: NewProject, tmp_path: Path) -> None:
     """Two tabs: each leased an item. Answering one hands back the other, not a third item."""
     p = _project(new_project, tmp_path, 5, overlap=1, order="sequential")
     uid = _user(p, "tabs")
-    first = queue.next_task(p, uid)
+    first = next_task(p, uid)
     with p.store.engine.begin() as conn:  # the second tab's lease, as a concurrent request leaves it
         second_item = conn.execute(
             select(Item.id).where(Item.project_id == p.id, Item.id != first.item_id).order_by(Item.id).limit(1)
         ).scalar_one()
-        second = general._lease(conn, queue.policy(p), uid, second_item, utcnow()).id
+        lease = general._lease(conn, queue.policy(p), uid, second_item, utcnow())
+        assert lease is not None
+        second = lease.id
         conn.execute(sql.TAKE_SLOT, {"b_item": second_item, "b_k": 1})
     server = Server(p)
     now = _quiet(p)
@@ -341,7 +352,9 @@ def test_a_submission_hands_back_another_lease_the_user_holds(new_project, tmp_p
     assert third.item_id not in (first.item_id, second_item) and third.progress == {"done": 2}
 
 
-def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """Six annotators at once, one of them in two tabs, each on its own autocommit connection
     as on the server: every item gets at most k, no one sees an item twice, every acknowledged
     answer is stored once, and n_open counts exactly the open and done leases."""
@@ -400,10 +413,12 @@ def test_concurrent_annotators_keep_every_invariant_on_the_one_statement_path(ne
     assert one_statement > len(acked) // 2  # mostly the one statement, not the general path
 
 
-def test_the_sequential_one_statement_reads_open_items_from_their_index(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_sequential_one_statement_reads_open_items_from_their_index(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """As the general path's claim (test_queue): with most items full, the candidate comes from
     the partial index of open items in id order, not a walk over the full ones."""
-    from sqlalchemy import text, update
+    from sqlalchemy import text
 
     p = _project(new_project, tmp_path, 300, overlap=1, order="sequential")
     uid = _user(p, "seq")

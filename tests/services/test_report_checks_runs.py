@@ -9,13 +9,15 @@ import json
 from pathlib import Path
 
 from tests.conftest import SMS
+from tests.support import NewProject
 from truthset.reports._format import fmt_num
 from truthset.services import checks, report_checks, reporting, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import train
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """600 SMS messages under ids sms1..; one copied under another id, one edited slightly."""
     p = new_project(labels=["ham", "spam"])
     lines = [ln.split("\t", 1) for ln in SMS.read_text(encoding="utf-8").split("\n")[1:601] if ln]
@@ -28,7 +30,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_reports_without_checks_or_runs_say_so(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reports_without_checks_or_runs_say_so(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     card = reporting.data_card_facts(p)
     assert card["duplicate_clusters"] == [] and card["model_split"] is None
@@ -37,7 +39,7 @@ def test_reports_without_checks_or_runs_say_so(new_project, tmp_path: Path) -> N
     assert facts["checks"] == [] and facts["model"] is None
 
 
-def test_data_card_lists_duplicates_and_the_frozen_split(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_data_card_lists_duplicates_and_the_frozen_split(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     checks.run_checks(p, ["exact_duplicates", "near_duplicates", "label_conflicts"], raise_issues=False)
     run = train(p, seed=0, n_boot=100)
@@ -68,7 +70,7 @@ def test_data_card_lists_duplicates_and_the_frozen_split(new_project, tmp_path: 
     assert split["run"] == again["run"] and split["frozen_test"] and split["sizes"][2]["items"] == run["n_test"]
 
 
-def test_quality_report_shows_open_findings_and_the_latest_metrics(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_quality_report_shows_open_findings_and_the_latest_metrics(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     checks.run_checks(p, ["exact_duplicates", "near_duplicates"], raise_issues=False)
     reviewer = users.add_user(p, f"r-{p.config.name}", role="reviewer", password="correct horse").id

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from tests.conftest import DATASETS
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.services import data_issues, reporting
 from truthset.services.imports import ImportOptions, import_file
@@ -19,7 +20,7 @@ from truthset.services.schema import rename_label
 DUCK = DATASETS / "crowd" / "d_Duck_Identification"
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path):
     """The duck answers in two batches (half the questions each), with one open issue."""
     p = new_project(labels=["0", "1"])
     raw = pd.read_csv(DUCK / "answer.csv")
@@ -32,7 +33,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p, raw
 
 
-def test_quality_facts_per_batch_and_changes_since_the_last_report(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_quality_facts_per_batch_and_changes_since_the_last_report(new_project: NewProject, tmp_path: Path) -> None:
     p, raw = _project(new_project, tmp_path)
     facts = reporting.quality_facts(p)
     assert facts["labelled"]["items"] == raw["question"].nunique() == facts["labelled"]["items_done"]
@@ -57,7 +58,7 @@ def test_quality_facts_per_batch_and_changes_since_the_last_report(new_project, 
     assert again["previous_period"] is not None
 
 
-def test_report_quality_html_and_pdf(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_report_quality_html_and_pdf(new_project: NewProject, tmp_path: Path) -> None:
     p, _ = _project(new_project, tmp_path)
     html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
     r = CliRunner().invoke(
@@ -84,7 +85,7 @@ def test_report_quality_html_and_pdf(new_project, tmp_path: Path) -> None:  # ty
         assert heading in text
 
 
-def test_data_card_facts_and_page(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_data_card_facts_and_page(new_project: NewProject, tmp_path: Path) -> None:
     p, raw = _project(new_project, tmp_path)
     before = p.schema_version
     rename_label(p, "1", "duck")
@@ -103,13 +104,13 @@ def test_data_card_facts_and_page(new_project, tmp_path: Path) -> None:  # type:
         assert heading in page
 
 
-def test_demo_step_writes_both_pages(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_demo_step_writes_both_pages(new_project: NewProject, tmp_path: Path) -> None:
     p, _ = _project(new_project, tmp_path)
     paths = reporting.demo_step(p)
     assert Path(paths["quality_report"]).is_file() and Path(paths["data_card"]).is_file()
 
 
-def test_reviewed_batches_get_an_acceptance_verdict(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reviewed_batches_get_an_acceptance_verdict(new_project: NewProject, tmp_path: Path) -> None:
     from sqlalchemy import select
 
     from truthset.services.review import record_verdict

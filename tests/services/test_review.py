@@ -7,12 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.support import NewProject, next_task
 from truthset.services import review, users
 from truthset.services.imports import ImportOptions, import_file
 from truthset.store.models import Annotation, Item
 
 
-def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-def]
+def _disputed(new_project: NewProject, tmp_path: Path, n: int):
     """A project whose ``n`` items each got 'pos' from one annotator and 'neg' from another."""
     p = new_project(labels=["pos", "neg"])
     p.config = p.config.model_copy(
@@ -32,7 +33,7 @@ def _disputed(new_project, tmp_path: Path, n: int):  # type: ignore[no-untyped-d
     return p, reviewer, ids
 
 
-def test_reviewed_items_do_not_crowd_out_waiting_ones(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reviewed_items_do_not_crowd_out_waiting_ones(new_project: NewProject, tmp_path: Path) -> None:
     p, reviewer, ids = _disputed(new_project, tmp_path, 60)
     assert [c["item_id"] for c in review.review_candidates(p, limit=10)] == ids[:10]
     for item_id in ids[:50]:
@@ -42,7 +43,7 @@ def test_reviewed_items_do_not_crowd_out_waiting_ones(new_project, tmp_path: Pat
     assert all(c["reasons"] == ["disagreement"] for c in waiting)
 
 
-def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_new_label_after_the_review_brings_the_item_back(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services import queue
 
     p, reviewer, ids = _disputed(new_project, tmp_path, 1)
@@ -52,7 +53,7 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
     assert review.review_candidates(p) == []
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update={"overlap": 3})})
     c = users.add_user(p, f"c-{p.config.name}", role="annotator", password="correct horse").id
-    task = queue.next_task(p, c)
+    task = next_task(p, c)
     queue.submit(p, c, task.assignment_id, "neg")
     assert [x["item_id"] for x in review.review_candidates(p)] == ids
 
@@ -60,11 +61,11 @@ def test_a_new_label_after_the_review_brings_the_item_back(new_project, tmp_path
 # --- the NER review page's data: each annotator's current spans, and which all of them share ----
 
 
-def _ann(who: str, value, source: str = "human") -> dict:  # type: ignore[no-untyped-def]
+def _ann(who: str, value: object, source: str = "human") -> dict[str, object]:
     return {"annotator": who, "value": value, "source": source}
 
 
-def _sp(start: int, end: int, label: str) -> dict:  # type: ignore[no-untyped-def]
+def _sp(start: int, end: int, label: str) -> dict[str, object]:
     return {"start": start, "end": end, "label": label}
 
 
@@ -93,7 +94,7 @@ def test_span_votes_of_one_annotator_or_none() -> None:
     assert review.span_votes([]) == []
 
 
-def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_item_detail_gives_ner_spans_with_who_marked_them(new_project: NewProject, tmp_path: Path) -> None:
     from truthset.services import queue
 
     p = new_project(task="ner", labels=["PER", "ORG"])
@@ -104,7 +105,7 @@ def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path:
     answers = {"ann-a": [_sp(0, 5, "PER"), _sp(17, 21, "ORG")], "ann-b": [_sp(0, 5, "PER"), _sp(10, 13, "PER")]}
     for name, value in answers.items():
         uid = users.add_user(p, f"{name}-{p.config.name}", role="annotator", password="correct horse").id
-        task = queue.next_task(p, uid)
+        task = next_task(p, uid)
         queue.submit(p, uid, task.assignment_id, value)
     [candidate] = review.review_candidates(p)
     detail = review.item_detail(p, candidate["item_id"], show_names=False)
@@ -119,7 +120,7 @@ def test_item_detail_gives_ner_spans_with_who_marked_them(new_project, tmp_path:
     ]
 
 
-def test_item_detail_has_no_spans_outside_ner(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_item_detail_has_no_spans_outside_ner(new_project: NewProject, tmp_path: Path) -> None:
     p, _, ids = _disputed(new_project, tmp_path, 1)
     detail = review.item_detail(p, ids[0])
     assert detail["spans"] is None

@@ -16,13 +16,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATASETS, LEOKA
+from tests.support import NewProject
 from truthset.services.exports import export_project
 from truthset.services.imports import ImportOptions, import_file, import_findings
+from truthset.services.projects import Project
 
 CORE = DATASETS / "labelstudio" / "ls_core_tests"
 
 
-def snapshot(project, tmp: Path, *, history: bool, text_only: bool = False) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def snapshot(project: Project, tmp: Path, *, history: bool, text_only: bool = False) -> dict[str, Any]:
     """The project as its JSONL export shows it, keyed by external id (else by text).
 
     ``text_only``: payload values compared as text (CSV holds text: a number comes back as
@@ -44,7 +46,7 @@ def snapshot(project, tmp: Path, *, history: bool, text_only: bool = False) -> d
     return items
 
 
-def _round_trip(new_project, tmp_path: Path, source: Path, task: str, fmt: str):  # type: ignore[no-untyped-def]
+def _round_trip(new_project: NewProject, tmp_path: Path, source: Path, task: str, fmt: str):
     a = new_project(task=task)
     import_file(a, source)
     out = tmp_path / f"export.{fmt}"
@@ -55,7 +57,7 @@ def _round_trip(new_project, tmp_path: Path, source: Path, task: str, fmt: str):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "labelstudio", "csv", "parquet"])
-def test_every_format_round_trips_the_leoka_ner_export(new_project, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_format_round_trips_the_leoka_ner_export(new_project: NewProject, tmp_path: Path, fmt: str) -> None:
     """LEOKA (130 tasks, 3 annotators, 130 gold): main could not re-import its JSONL export
     ("no text column found") and its CSV/Parquet round trip lost the gold (130 -> 0)."""
     a, b, rep, r = _round_trip(new_project, tmp_path, LEOKA, "ner", fmt)
@@ -67,7 +69,7 @@ def test_every_format_round_trips_the_leoka_ner_export(new_project, tmp_path: Pa
     assert sum(g is not None for _d, _a, g in sb.values()) == 130
 
 
-def test_conll_round_trip_keeps_ids_annotators_and_gold(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_conll_round_trip_keeps_ids_annotators_and_gold(new_project: NewProject, tmp_path: Path) -> None:
     """Main's CoNLL blocks carried only the internal item_id, and nothing read them back.
     Spans come back as whole tokens (CoNLL's unit), so the tags, not the offsets, are equal."""
     a, b, rep, r = _round_trip(new_project, tmp_path, LEOKA, "ner", "conll")
@@ -89,7 +91,7 @@ def test_conll_round_trip_keeps_ids_annotators_and_gold(new_project, tmp_path: P
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "labelstudio", "csv", "parquet"])
-def test_every_format_round_trips_a_classification_project(new_project, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_format_round_trips_a_classification_project(new_project: NewProject, tmp_path: Path, fmt: str) -> None:
     """Label Studio's own test export: annotations, predictions, anonymous annotators."""
     a, b, _rep, r = _round_trip(
         new_project, tmp_path, CORE / "tasks_annotations_predictions.json", "text-classification", fmt
@@ -101,7 +103,7 @@ def test_every_format_round_trips_a_classification_project(new_project, tmp_path
     )
 
 
-def test_labelstudio_round_trip_keeps_the_source_annotation_count(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_round_trip_keeps_the_source_annotation_count(new_project: NewProject, tmp_path: Path) -> None:
     """import -> export -> import gives the source's 4 annotations (main: 3), superseded ones
     included: an annotator's two annotations of a task both come back, the later current."""
     src = json.loads((CORE / "tasks_annotations_predictions.json").read_text(encoding="utf-8"))
@@ -143,7 +145,7 @@ def test_labelstudio_round_trip_keeps_the_source_annotation_count(new_project, t
     assert snapshot(a, tmp_path, history=True) == snapshot(b, tmp_path, history=True)
 
 
-def test_labelstudio_export_keeps_each_files_control_names(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_export_keeps_each_files_control_names(new_project: NewProject, tmp_path: Path) -> None:
     """Main exported every task under the control names of the last file imported."""
     p = new_project()
     import_file(p, CORE / "humor_dataset_2_annotations.json")  # control "sentiment"
@@ -158,7 +160,7 @@ def test_labelstudio_export_keeps_each_files_control_names(new_project, tmp_path
     assert names["Test exam"] == {"text_class"}
 
 
-def test_overlapping_spans_are_findings(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_spans_are_findings(new_project: NewProject) -> None:
     """With the default ``span_overlap: forbid``, main imported LEOKA's overlapping spans
     without a word. The pairs are counted here from the raw file, independently."""
     raw = json.loads(LEOKA.read_text(encoding="utf-8"))
@@ -183,7 +185,7 @@ def test_overlapping_spans_are_findings(new_project) -> None:  # type: ignore[no
     assert "span_overlap: forbid" in listed[0]["reason"]
 
 
-def test_overlaps_are_fine_where_the_schema_allows_them(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_overlaps_are_fine_where_the_schema_allows_them(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "ner.jsonl"
     spans = [
         {"start": 0, "end": 7, "label": "PER"},

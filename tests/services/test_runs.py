@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
+from tests.support import NewProject
 from truthset.core.config import CostsConfig
 from truthset.core.errors import InvalidInput, NotFound
 from truthset.services import checks, data_issues, model_loop, review, runs
 from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.qc import project_annotations
 from truthset.services.training import load_dataset, load_model, train
+from truthset.services.training_data import FinalLabel
 
 N_ROWS = 1200
 
@@ -32,17 +36,17 @@ def _sms_slice(tmp_path: Path, rows: int = N_ROWS, *, skip: int = 0) -> Path:
 
 
 @pytest.fixture
-def sms(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def sms(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["ham", "spam"])
     import_file(p, _sms_slice(tmp_path), ImportOptions(annotator="uci-original"))
     return p
 
 
-def _numbers(d: dict) -> dict:  # type: ignore[type-arg]
+def _numbers(d: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in d.items() if isinstance(v, (int, float)) and k != "run"}
 
 
-def test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen(sms) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen(sms: Project) -> None:
     a = train(sms, seed=0, n_boot=200)
     b = train(sms, seed=0, n_boot=200)
     assert a["run"] != b["run"]
@@ -60,7 +64,7 @@ def test_same_seed_gives_identical_metrics_and_the_test_set_stays_frozen(sms) ->
     assert set(ra["split"]["train"]).isdisjoint(ra["split"]["test"])
 
 
-def test_stored_predictions_score_as_scikit_learn_does(sms) -> None:  # type: ignore[no-untyped-def]
+def test_stored_predictions_score_as_scikit_learn_does(sms: Project) -> None:
     out = train(sms, seed=0, n_boot=0)
     preds = runs.test_predictions(sms, out["run"])
     assert len(preds) == out["n_test"]
@@ -80,7 +84,7 @@ def test_stored_predictions_score_as_scikit_learn_does(sms) -> None:  # type: ig
     assert (again == pred).all()
 
 
-def test_slices_and_errors(sms) -> None:  # type: ignore[no-untyped-def]
+def test_slices_and_errors(sms: Project) -> None:
     out = train(sms, seed=0, n_boot=100)
     ev = runs.evaluate_run(sms, out["run"], slice_by="length", n_boot=100)
     assert sum(r["n_test"] for r in ev["by_slice"]) == out["n_test"]
@@ -105,7 +109,7 @@ def test_slices_and_errors(sms) -> None:  # type: ignore[no-untyped-def]
         model_loop.errors(sms, out["run"], send_to_review="nonsense")
 
 
-def test_compare_needs_the_same_test_items(sms) -> None:  # type: ignore[no-untyped-def]
+def test_compare_needs_the_same_test_items(sms: Project) -> None:
     a = train(sms, seed=0, n_boot=100)
     b = train(sms, seed=0, n_boot=100, weight_by_posterior=True)
     r = runs.compare_runs(sms, a["run"], b["run"], n_boot=100)
@@ -119,7 +123,7 @@ def test_compare_needs_the_same_test_items(sms) -> None:  # type: ignore[no-unty
         runs.compare_runs(sms, a["run"], 999, n_boot=100)
 
 
-def test_costs_from_the_project_file_pick_a_threshold(sms) -> None:  # type: ignore[no-untyped-def]
+def test_costs_from_the_project_file_pick_a_threshold(sms: Project) -> None:
     sms.save_config(
         sms.config.model_copy(update={"costs": CostsConfig(false_positive=10, false_negative=1, positive="spam")})
     )
@@ -130,7 +134,7 @@ def test_costs_from_the_project_file_pick_a_threshold(sms) -> None:  # type: ign
     assert costs["n_test"] == out["n_test"]
 
 
-def test_prelabels_are_never_counted_as_annotations(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_prelabels_are_never_counted_as_annotations(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["ham", "spam"])
     import_file(p, _sms_slice(tmp_path, 600), ImportOptions(annotator="uci-original"))
     out = train(p, seed=0, n_boot=0)
@@ -157,7 +161,7 @@ def test_prelabels_are_never_counted_as_annotations(new_project, tmp_path: Path)
     assert model_loop.prelabel_agreement(p)["answers_after_prelabel"] == 0
 
 
-def test_training_refuses_what_it_cannot_do(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_training_refuses_what_it_cannot_do(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(labels=["ham", "spam"])
     with pytest.raises(InvalidInput, match="at least 10 items"):
         train(p)
@@ -171,7 +175,7 @@ def test_training_refuses_what_it_cannot_do(new_project, tmp_path: Path) -> None
         train(tab)
 
 
-def test_model_card_has_the_runs_facts(sms, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_model_card_has_the_runs_facts(sms: Project, tmp_path: Path) -> None:
     out = train(sms, seed=0, n_boot=100)
     res = runs.write_model_card(sms, out["run"], tmp_path / "card.html")
     html = (tmp_path / "card.html").read_text(encoding="utf-8")
@@ -182,7 +186,9 @@ def test_model_card_has_the_runs_facts(sms, tmp_path: Path) -> None:  # type: ig
     assert json.dumps(facts["sections"]["metrics"]["values"])
 
 
-def test_uncertainty_order_serves_the_most_uncertain_prelabelled_item_first(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_uncertainty_order_serves_the_most_uncertain_prelabelled_item_first(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     import csv
 
     from truthset.modeling import entropy
@@ -224,7 +230,7 @@ def test_uncertainty_order_serves_the_most_uncertain_prelabelled_item_first(new_
     assert agreement["by_annotator"] == [{"annotator": "ann", "answers": 1, "agreement": 1.0}]
 
 
-def test_learning_curve_answers_whether_more_labels_help(sms) -> None:  # type: ignore[no-untyped-def]
+def test_learning_curve_answers_whether_more_labels_help(sms: Project) -> None:
     out = train(sms, seed=0, n_boot=0)
     c = runs.curve(sms, out["run"], seeds=(0, 1), n_boot=200)
     assert [pt["fraction"] for pt in c["points"]] == [0.25, 0.5, 0.75, 1.0]
@@ -235,7 +241,7 @@ def test_learning_curve_answers_whether_more_labels_help(sms) -> None:  # type: 
     assert c["points"][-1]["per_seed"][0] == pytest.approx(out["macro_f1"] * 100)
 
 
-def test_time_split_tests_on_the_latest_items(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_time_split_tests_on_the_latest_items(new_project: NewProject, tmp_path: Path) -> None:
     import pandas as pd
 
     lines = demo_file().read_text(encoding="utf-8").splitlines()[1:401]
@@ -254,13 +260,13 @@ def test_time_split_tests_on_the_latest_items(new_project, tmp_path: Path) -> No
     assert len(by_batch["by_slice"]) == 1 and by_batch["by_slice"][0]["n_test"] == out["n_test"]
 
 
-def load_dataset_rows(p):  # type: ignore[no-untyped-def]
+def load_dataset_rows(p: Project) -> list[FinalLabel]:
     from truthset.services.training_data import LabelChoice, iter_final_labels
 
     return [r for page in iter_final_labels(p, LabelChoice("latest")) for r in page]
 
 
-def test_a_model_file_is_loaded_only_with_matching_versions_and_known_types(sms) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_file_is_loaded_only_with_matching_versions_and_known_types(sms: Project) -> None:
     from fractions import Fraction
 
     import skops.io as sio

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import LEOKA, SMS
+from tests.support import NewProject
 from truthset.core.errors import ImportFailed, SchemaError
 from truthset.services.imports import import_file
-from truthset.services.projects import open_project, schema_history
+from truthset.services.projects import Project, open_project, schema_history
 from truthset.services.schema import check, merge_labels, rename_label, split_label
 from truthset.store.models import Annotation, Assignment
 from truthset.store.repo import status_counts
 
 
-def _counts(p):  # type: ignore[no-untyped-def]
+def _counts(p: Project) -> dict[str, Any]:
     with p.store.engine.connect() as conn:
         return status_counts(conn, p.id)
 
 
-def test_rename_keeps_history(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_rename_keeps_history(new_project: NewProject) -> None:
     p = new_project(labels=["ham", "spam"])
     import_file(p, SMS)
     before = _counts(p)["by_label"]
@@ -49,7 +53,7 @@ def test_rename_keeps_history(new_project) -> None:  # type: ignore[no-untyped-d
         rename_label(p, "nope", "x")
 
 
-def test_renamed_labels_stay_judgements_for_qc_and_training(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_renamed_labels_stay_judgements_for_qc_and_training(new_project: NewProject) -> None:
     """A rename carries each judgement into the new version under the new name (source
     ``migration``); quality control and training must count them. Found by running the README
     tour: after ``schema rename spam junk`` every spam label vanished from QC and training
@@ -67,7 +71,7 @@ def test_renamed_labels_stay_judgements_for_qc_and_training(new_project) -> None
     assert set(data.y.tolist()) == {"ham", "junk"}
 
 
-def test_merge_and_split_ner(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_merge_and_split_ner(new_project: NewProject) -> None:
     p = new_project(task="ner")
     import_file(p, LEOKA)
     before = _counts(p)["by_label"]
@@ -85,7 +89,7 @@ def test_merge_and_split_ner(new_project) -> None:  # type: ignore[no-untyped-de
     assert _counts(p)["by_stage"]["annotate"]["pending"] == res["items_queued"]
 
 
-def test_editing_yaml_makes_a_new_version(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_editing_yaml_makes_a_new_version(new_project: NewProject) -> None:
     p = new_project(labels=["a", "b"])
     v = p.schema_version
     schema = p.config.schema.model_copy(deep=True)
@@ -101,7 +105,7 @@ def test_editing_yaml_makes_a_new_version(new_project) -> None:  # type: ignore[
     r.close()
 
 
-def test_check_finds_unknown_labels(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_check_finds_unknown_labels(new_project: NewProject) -> None:
     p = new_project(labels=["ham"])
     import_file(p, SMS)
     found = {(f.code, f.message.split("'")[1]) for f in check(p) if f.code == "unknown-label"}
@@ -109,7 +113,7 @@ def test_check_finds_unknown_labels(new_project) -> None:  # type: ignore[no-unt
     json.dumps([f.__dict__ for f in check(p)])
 
 
-def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_renamed_gold_keeps_the_annotation_encoding(new_project: NewProject, tmp_path: Path) -> None:
     """Gold and annotations store the same canonical JSON, so review compares them as equal."""
     from truthset.services.review import review_candidates
     from truthset.store.models import Gold
@@ -145,7 +149,7 @@ def test_renamed_gold_keeps_the_annotation_encoding(new_project, tmp_path) -> No
 # --- issue 11, item 10: names, hotkeys and what a merge keeps ------------------------------------
 
 
-def _with_schema(p, labels: list[dict]):  # type: ignore[no-untyped-def]
+def _with_schema(p: Project, labels: list[dict[str, Any]]) -> Project:
     """Give project ``p`` these labels (as an edit of truthset.yaml would) and reopen it."""
     from truthset.core.schema import Label
 
@@ -157,7 +161,7 @@ def _with_schema(p, labels: list[dict]):  # type: ignore[no-untyped-def]
     return p
 
 
-SPAM_LABELS = [
+SPAM_LABELS: list[dict[str, Any]] = [
     {"name": "ham", "definition": "Ordinary messages.", "hotkey": "1", "tie_break": "ham when unsure"},
     {
         "name": "promo",
@@ -178,7 +182,7 @@ SPAM_LABELS = [
 ]
 
 
-def test_merge_into_a_new_label_keeps_tie_breaks_examples_and_fitting_exclusions(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_merge_into_a_new_label_keeps_tie_breaks_examples_and_fitting_exclusions(new_project: NewProject) -> None:
     """Before issue 11 the merged label had no tie-break rule at all."""
     p = _with_schema(new_project(labels=["ham"]), SPAM_LABELS)
     res = merge_labels(p, ["promo", "scam"], into="spam")
@@ -199,7 +203,7 @@ def test_merge_into_a_new_label_keeps_tie_breaks_examples_and_fitting_exclusions
     assert [v["note"] for v in schema_history(p)][-1]["exclusions_dropped"] == res["exclusions_dropped"]
 
 
-def test_merge_into_an_existing_label_adds_the_sources_rules_and_examples(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_merge_into_an_existing_label_adds_the_sources_rules_and_examples(new_project: NewProject) -> None:
     p = _with_schema(new_project(labels=["ham"]), SPAM_LABELS)
     res = merge_labels(p, ["promo"], into="scam")
     scam = p.config.schema.label("scam")
@@ -217,7 +221,7 @@ def test_merge_into_an_existing_label_adds_the_sources_rules_and_examples(new_pr
 
 
 @pytest.mark.parametrize("spelling", ["Negative", "NEGATIVE", "\uff4e\uff45\uff47\uff41\uff54\uff49\uff56\uff45"])
-def test_a_schema_with_one_name_twice_is_refused_when_saved(new_project, spelling: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_schema_with_one_name_twice_is_refused_when_saved(new_project: NewProject, spelling: str) -> None:
     """Before issue 11 'negative' and 'Negative' were saved as two labels."""
     from truthset.core.schema import Label
 
@@ -240,7 +244,9 @@ def test_a_schema_with_one_name_twice_is_refused_when_saved(new_project, spellin
         open_project(p.root)
 
 
-def test_the_other_spelling_in_annotations_is_merged_after_its_deletion(new_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_other_spelling_in_annotations_is_merged_after_its_deletion(
+    new_project: NewProject, tmp_path: Path
+) -> None:
     """The fix the refusal names works: merge a label the data uses but the schema no longer has.
 
     Before issue 11 merge refused a label that was not in the schema.
@@ -275,7 +281,9 @@ def test_the_other_spelling_in_annotations_is_merged_after_its_deletion(new_proj
         (lambda p: split_label(p, "ham", ["Spam", "eggs"]), "'Spam' is the same name as the existing 'spam'"),
     ],
 )
-def test_migrations_refuse_a_name_that_only_differs_by_case(new_project, op, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_migrations_refuse_a_name_that_only_differs_by_case(
+    new_project: NewProject, op: Callable[[Project], object], message: str
+) -> None:
     p = new_project(labels=["ham", "spam"])
     version = p.schema_version
     with pytest.raises(SchemaError, match=message):
@@ -283,13 +291,13 @@ def test_migrations_refuse_a_name_that_only_differs_by_case(new_project, op, mes
     assert p.schema_version == version and open_project(p.root).config.schema.names == ["ham", "spam"]
 
 
-def test_rename_may_change_the_case_of_the_label_itself(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_rename_may_change_the_case_of_the_label_itself(new_project: NewProject) -> None:
     p = new_project(labels=["ham", "spam"])
     rename_label(p, "spam", "Spam")
     assert p.config.schema.names == ["ham", "Spam"]
 
 
-def test_split_gives_the_new_labels_keys_beyond_nine(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_split_gives_the_new_labels_keys_beyond_nine(new_project: NewProject) -> None:
     """Before issue 11 a split in a nine-label schema left the new labels without a hotkey."""
     p = new_project(labels=[f"L{i}" for i in range(1, 10)])
     split_label(p, "L4", ["L4a", "L4b", "L4c"])
@@ -298,7 +306,7 @@ def test_split_gives_the_new_labels_keys_beyond_nine(new_project) -> None:  # ty
     assert [x.code for x in check(p) if x.code.startswith("hotkey") or x.code == "missing-hotkey"] == []
 
 
-def test_check_reports_a_label_without_a_hotkey(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_check_reports_a_label_without_a_hotkey(new_project: NewProject) -> None:
     p = _with_schema(
         new_project(labels=["ham"]),
         [{"name": "ham", "hotkey": "1", "definition": "d"}, {"name": "spam", "definition": "d"}],
@@ -308,7 +316,7 @@ def test_check_reports_a_label_without_a_hotkey(new_project) -> None:  # type: i
     assert "'spam'" in finding.message and "hotkey: '2'" in finding.message
 
 
-def test_an_import_that_would_add_one_name_twice_is_refused_whole(new_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_that_would_add_one_name_twice_is_refused_whole(new_project: NewProject, tmp_path: Path) -> None:
     """Labels taken into an empty schema from the data: two spellings of one name are refused."""
     p = new_project()
     f = tmp_path / "labels.jsonl"

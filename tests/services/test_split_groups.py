@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support import NewProject
 from truthset.core.errors import InvalidInput
 from truthset.data.duplicates import near_duplicates
 from truthset.services import runs
 from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import load_dataset, split_groups, train
 
 
@@ -41,7 +43,7 @@ def _near_copy_file(tmp_path: Path) -> tuple[Path, list[tuple[str, str]]]:
     return path, pairs
 
 
-def _sides(p, run_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _sides(p: Project, run_id: int) -> dict[str, str]:
     run = runs.get_run(p, run_id)
     ds = load_dataset(p, run["config"]["labels"], ["text"])
     text_of = dict(zip(ds.item_ids.tolist(), ds.x, strict=True))
@@ -49,7 +51,7 @@ def _sides(p, run_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {t: side.get(t, "left out") for t in ds.x}
 
 
-def test_near_duplicates_stay_on_one_side(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_near_duplicates_stay_on_one_side(new_project: NewProject, tmp_path: Path) -> None:
     path, pairs = _near_copy_file(tmp_path)
     # the copies are near-duplicates by the same clustering the split uses
     # (a copy of a short message can fall below 0.7 Jaccard: those pairs are left out below)
@@ -74,7 +76,7 @@ def test_near_duplicates_stay_on_one_side(new_project, tmp_path: Path) -> None: 
     assert runs.get_run(q, exact["run"])["config"]["near_threshold"] is None
 
 
-def test_group_field_and_near_duplicates_join(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_group_field_and_near_duplicates_join(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "g.csv"
     base = "the quick brown fox jumps over the lazy dog near the river bank today"
     pd.DataFrame(

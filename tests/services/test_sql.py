@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.core.errors import InvalidInput
 from truthset.services import data_issues
 from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.users import add_user
 from truthset.store.views import VIEWS
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["ham", "spam"])
     f = tmp_path / "a.csv"
     f.write_text("text,label\nwin a prize now,spam\nsee you at six,ham\nlunch?,ham\n", encoding="utf-8")
@@ -28,7 +30,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_views_answer_analysts_questions(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_views_answer_analysts_questions(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     out = svc.query(
         p, f"SELECT label, count(*) AS n FROM v_current_labels WHERE project_id = {p.id} GROUP BY label ORDER BY label"
@@ -55,7 +57,7 @@ def test_views_answer_analysts_questions(new_project, tmp_path: Path) -> None:  
         "CREATE TABLE t (x int)",
     ],
 )
-def test_writes_are_refused_and_change_nothing(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
+def test_writes_are_refused_and_change_nothing(new_project: NewProject, tmp_path: Path, statement: str) -> None:
     p = _project(new_project, tmp_path)
     with pytest.raises(InvalidInput, match="read-only|returns no rows"):
         svc.query(p, statement)
@@ -66,13 +68,13 @@ def test_writes_are_refused_and_change_nothing(new_project, tmp_path: Path, stat
 @pytest.mark.parametrize(
     "statement", ["SELECT password_hash FROM users", "SELECT * FROM users", "SELECT name, token_hash AS t FROM users"]
 )
-def test_secrets_are_never_shown(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_are_never_shown(new_project: NewProject, tmp_path: Path, statement: str) -> None:
     p = _project(new_project, tmp_path)
     with pytest.raises(InvalidInput, match="never shown"):
         svc.query(p, statement)
 
 
-def test_cli_csv_json_and_errors(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_csv_json_and_errors(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     run = CliRunner().invoke
     q = f"SELECT label, count(*) AS n FROM v_current_labels WHERE project_id = {p.id} GROUP BY label ORDER BY label"

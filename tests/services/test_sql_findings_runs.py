@@ -8,19 +8,21 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from tests.conftest import SMS
+from tests.support import NewProject
 from truthset.services import checks
 from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import train
 from truthset.services.users import add_user
 from truthset.store.engine import make_engine
 from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """Real SMS messages under ids sms1..sms60, plus one text three times with two labels."""
     p = new_project(labels=["ham", "spam"])
     lines = SMS.read_text(encoding="utf-8").split("\n")[1:61]
@@ -32,7 +34,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def test_v_findings_has_one_row_per_finding_item_with_its_verdict(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_v_findings_has_one_row_per_finding_item_with_its_verdict(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     checks.run_checks(p, ["exact_duplicates", "label_conflicts"])
     found = checks.list_findings(p, check="label_conflicts")
@@ -54,7 +56,7 @@ def test_v_findings_has_one_row_per_finding_item_with_its_verdict(new_project, t
     assert svc.query(p, f"SELECT count(*) FROM v_findings WHERE project_id = {p.id}")["rows"] == [[pairs]]
 
 
-def test_v_runs_shows_a_training_run(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_v_runs_shows_a_training_run(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     run = train(p, seed=0, n_boot=50)
     out = svc.query(
@@ -76,7 +78,7 @@ def test_0016_gives_a_database_at_0015_the_new_views(
 
     from tests.store.test_migration_0015 import _url
 
-    def columns(conn, view: str) -> list[str]:  # type: ignore[no-untyped-def]
+    def columns(conn: Connection, view: str) -> list[str]:
         return list(conn.execute(text(f"SELECT * FROM {view} WHERE 1 = 0")).keys())
 
     engine = make_engine(_url(tmp_path, backend_name, request))

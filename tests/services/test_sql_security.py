@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import NewProject
 from truthset.core.errors import InvalidInput
 from truthset.services import data_issues
 from truthset.services import sql as svc
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.users import add_user
 
 #: statements that would show a password or token hash, or the database's own secrets
@@ -55,7 +57,7 @@ WRITE_TRICKS = [
 ]
 
 
-def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path) -> Project:
     """Three labelled items, a reviewer with a password (its hash is a secret) and one issue."""
     p = new_project(labels=["ham", "spam"])
     f = tmp_path / "a.csv"
@@ -66,7 +68,7 @@ def _project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
     return p
 
 
-def _hashes(p) -> list[str]:  # type: ignore[no-untyped-def]
+def _hashes(p: Project) -> list[str]:
     from truthset.services.users import new_token
 
     new_token(p, f"ana-{p.config.name}")
@@ -76,7 +78,7 @@ def _hashes(p) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("statement", SECRET_TRICKS)
-def test_no_trick_shows_a_secret(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_trick_shows_a_secret(new_project: NewProject, tmp_path: Path, statement: str) -> None:
     p = _project(new_project, tmp_path)
     secrets = _hashes(p)
     assert secrets
@@ -92,7 +94,7 @@ def test_no_trick_shows_a_secret(new_project, tmp_path: Path, statement: str) ->
 
 
 @pytest.mark.parametrize("statement", WRITE_TRICKS)
-def test_no_trick_writes(new_project, tmp_path: Path, statement: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_trick_writes(new_project: NewProject, tmp_path: Path, statement: str) -> None:
     p = _project(new_project, tmp_path)
     with pytest.raises(InvalidInput):
         svc.query(p, statement)
@@ -100,7 +102,7 @@ def test_no_trick_writes(new_project, tmp_path: Path, statement: str) -> None:  
     assert svc.query(p, f"SELECT count(*) FROM data_issues WHERE project_id = {p.id}")["rows"] == [[1]]
 
 
-def test_base_tables_stay_readable_but_for_the_secret_columns(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_base_tables_stay_readable_but_for_the_secret_columns(new_project: NewProject, tmp_path: Path) -> None:
     p = _project(new_project, tmp_path)
     names = svc.query(p, "SELECT name, role FROM users ORDER BY id")["rows"]
     assert [f"ana-{p.config.name}", "reviewer"] in names

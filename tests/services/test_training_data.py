@@ -16,8 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import DATASETS, LEOKA
+from tests.support import NewProject
 from truthset.cli import main
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 
 SNOW = DATASETS / "crowd" / "snow2008"
 RTE_GOLD = ["--gold", str(SNOW / "rte.standardized.tsv"), "--gold-item-col", "orig_id", "--gold-label-col", "gold"]
@@ -42,7 +44,7 @@ def _rte_answers(tmp_path: Path) -> Path:
     return path
 
 
-def _rte_project(new_project, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _rte_project(new_project: NewProject, tmp_path: Path) -> Project:
     p = new_project(labels=["0", "1"])
     import_file(
         p,
@@ -57,7 +59,7 @@ def _gold() -> pd.Series:
     return g.drop_duplicates("orig_id").set_index("orig_id")["gold"]
 
 
-def test_consensus_export_gives_the_dawid_skene_labels(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_consensus_export_gives_the_dawid_skene_labels(new_project: NewProject, tmp_path: Path) -> None:
     """The issue's 'done': export --labels consensus on RTE has the accuracy qc aggregate reports,
     and docs/quality-aggregation.md states it."""
     p = _rte_project(new_project, tmp_path)
@@ -84,7 +86,7 @@ def test_consensus_export_gives_the_dawid_skene_labels(new_project, tmp_path: Pa
     assert re.search(r"export --labels consensus[^\n]*\n?[^\n]*0\.9275", doc), "state the RTE figure in the doc"
 
 
-def test_every_format_carries_the_same_final_labels(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_format_carries_the_same_final_labels(new_project: NewProject, tmp_path: Path) -> None:
     p = _rte_project(new_project, tmp_path)
     run = json.loads(_invoke("-p", str(p.root), "qc", "aggregate", "--method", "mv", "--json").stdout)["run"]
     files = {f: tmp_path / f"train.{f}" for f in ("csv", "jsonl", "parquet", "labelstudio")}
@@ -105,7 +107,7 @@ def test_every_format_carries_the_same_final_labels(new_project, tmp_path: Path)
     assert (parquet["confidence"].round(9) == csv_rows["confidence"].astype(float).round(9)).all()
 
 
-def test_items_without_a_final_label_are_listed(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_items_without_a_final_label_are_listed(new_project: NewProject, tmp_path: Path) -> None:
     p = _rte_project(new_project, tmp_path)
     run = json.loads(_invoke("-p", str(p.root), "qc", "aggregate", "--method", "ds", "--json").stdout)["run"]
     later = tmp_path / "later.csv"  # after the run: 4 unlabelled, 3 with one judgement, 2 with two
@@ -141,7 +143,7 @@ def test_items_without_a_final_label_are_listed(new_project, tmp_path: Path) -> 
     assert (two["label"], two["confidence"], two["annotators"]) == ("0", 0.5, 2)  # w2's, the latest
 
 
-def test_adjudication_wins_and_rejected_annotations_do_not_count(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_adjudication_wins_and_rejected_annotations_do_not_count(new_project: NewProject, tmp_path: Path) -> None:
     from sqlalchemy import select
 
     from truthset.services import qc, review, users
@@ -181,7 +183,7 @@ def test_adjudication_wins_and_rejected_annotations_do_not_count(new_project, tm
     assert latest.unlabelled == 1 and latest.unlabelled_reasons == {"no annotation": 1}
 
 
-def test_wrong_label_choices_are_clear_errors(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_label_choices_are_clear_errors(new_project: NewProject, tmp_path: Path) -> None:
     p = _rte_project(new_project, tmp_path)
     out = tmp_path / "x.csv"
     res = _invoke("-p", str(p.root), "export", "--labels", "consensus", "-o", str(out), code=1)
@@ -200,7 +202,7 @@ def test_wrong_label_choices_are_clear_errors(new_project, tmp_path: Path) -> No
     assert not out.exists() and not list(tmp_path.glob("x.csv*"))
 
 
-def test_ner_training_data_in_conll(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_training_data_in_conll(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(task="ner")
     import_file(p, LEOKA)
     out = tmp_path / "train.conll"

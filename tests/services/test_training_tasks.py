@@ -18,12 +18,13 @@ from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss, roc_auc_score
 
 from tests.conftest import LEOKA
-from tests.support import png
+from tests.support import NewProject, png
 from truthset.cli import main
 from truthset.core.errors import InvalidInput
 from truthset.services import model_loop, runs
 from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.training import load_model, train
 
 MONEY = re.compile(r"£|\$|\bcash\b|\bprize\b|\bfree\b", re.IGNORECASE)
@@ -52,7 +53,7 @@ def _multilabel_file(tmp_path: Path, rows: int = 1000) -> Path:
     return path
 
 
-def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(task="multi-label", labels=["spam", "money", "question"])
     import_file(p, _multilabel_file(tmp_path))
     out = train(p, seed=0, n_boot=200)
@@ -102,7 +103,7 @@ def _spans_set(frame_col: list[list[dict]], ids: list[int]) -> set[tuple]:  # ty
     return {(i, s["start"], s["end"], s["label"]) for i, spans in zip(ids, frame_col, strict=True) for s in spans}
 
 
-def test_ner_project_trains_with_span_scores(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ner_project_trains_with_span_scores(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(task="ner")
     import_file(p, LEOKA)
     out = train(p, seed=0, labels="latest", n_boot=200)
@@ -137,7 +138,7 @@ def test_ner_project_trains_with_span_scores(new_project, tmp_path: Path) -> Non
     assert w["model"] == "ner-logreg" and w["n_test"] >= 3 and 0 <= w["exact_f1"] <= w["overlap_f1"]
 
 
-def _final(p, ids):  # type: ignore[no-untyped-def]
+def _final(p: Project, ids):
     from truthset.services.training_data import final_labels, resolve
 
     return final_labels(p, resolve(p, "latest"), ids)
@@ -156,7 +157,7 @@ def _image_folder(tmp_path: Path, n: int = 24) -> Path:
     return folder
 
 
-def test_image_project_trains_on_the_recorded_images(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_image_project_trains_on_the_recorded_images(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project(task="image-classification", labels=["red", "blue"])
     folder = _image_folder(tmp_path)
     r = import_file(p, folder, ImportOptions(labels_from_folders=True))

@@ -8,20 +8,22 @@ import time
 import pytest
 from sqlalchemy import select
 
+from tests.support import NewProject
 from truthset.core.errors import Conflict, NotFound
 from truthset.services import users
+from truthset.services.projects import Project
 from truthset.store.models import User
 
 PASSWORD = "correct horse battery"
 
 
-def _generation(p, name: str) -> int:  # type: ignore[no-untyped-def]
+def _generation(p: Project, name: str) -> int:
     with p.store.engine.connect() as conn:
         return int(conn.execute(select(User.session_gen).where(User.name == name)).scalar_one())
 
 
 @pytest.mark.real_argon2
-def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project: NewProject) -> None:
     """Timing does not tell whether a name exists (issue 10, finding 4).
 
     Medians of repeated logins, unknown name vs known name with a wrong password vs a user
@@ -47,7 +49,7 @@ def test_unknown_names_cost_the_same_password_check_as_known_ones(new_project) -
         assert 1 / 3 < ratio < 3, f"{other}: {ratio:.2f}x the time of a known name"
 
 
-def test_logins_and_tokens_follow_the_users_status(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_logins_and_tokens_follow_the_users_status(new_project: NewProject) -> None:
     p = new_project()
     name = f"ann-{p.config.name}"
     users.add_user(p, name, role="annotator", password=PASSWORD)
@@ -79,7 +81,7 @@ def test_logins_and_tokens_follow_the_users_status(new_project) -> None:  # type
 
 
 @pytest.mark.parametrize("change", ["password", "role", "disable", "remove", "end_sessions"])
-def test_each_change_that_must_end_sessions_moves_the_generation(new_project, change: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_change_that_must_end_sessions_moves_the_generation(new_project: NewProject, change: str) -> None:
     p = new_project()
     name = f"u-{p.config.name}"
     account = users.add_user(p, name, role="annotator", password=PASSWORD)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from tests.conftest import PG_ADMIN_URL
 from truthset.store.engine import make_engine, sqlite_url
@@ -15,7 +15,7 @@ from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
 @pytest.fixture
-def engine(backend: str, tmp_path: Path, pg_url: str):  # type: ignore[no-untyped-def]
+def engine(backend: str, tmp_path: Path, pg_url: str):
     """An empty store of its own (PostgreSQL: a fresh database beside the session's)."""
     if backend == "sqlite":
         eng = make_engine(sqlite_url(tmp_path / "old.db"))
@@ -36,7 +36,7 @@ def engine(backend: str, tmp_path: Path, pg_url: str):  # type: ignore[no-untype
         admin.close()
 
 
-def test_ground_truth_annotations_are_flagged_and_media_is_empty(engine) -> None:  # type: ignore[no-untyped-def]
+def test_ground_truth_annotations_are_flagged_and_media_is_empty(engine: Engine) -> None:
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0008")
         conn.execute(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from truthset.store.engine import make_engine
 
 
 @pytest.fixture
-def engine(pg_url: str):  # type: ignore[no-untyped-def]
+def engine(pg_url: str) -> Iterator[Engine]:
     e = make_engine(pg_url)
     with e.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS rollback_probe (id int)")
@@ -20,11 +22,11 @@ def engine(pg_url: str):  # type: ignore[no-untyped-def]
     e.dispose()
 
 
-def _prepared(conn) -> int:  # type: ignore[no-untyped-def]
+def _prepared(conn: Connection) -> int:
     return int(conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one())
 
 
-def test_a_read_only_connection_keeps_the_prepared_statements(engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_read_only_connection_keeps_the_prepared_statements(engine: Engine) -> None:
     """psycopg deallocates everything on ROLLBACK; a transaction that only read ends with COMMIT."""
     probe = text("SELECT count(*) FROM rollback_probe WHERE id > :n")
     with engine.connect() as conn:
@@ -40,7 +42,7 @@ def test_a_read_only_connection_keeps_the_prepared_statements(engine) -> None:  
         assert _prepared(conn) >= 1
 
 
-def test_a_transaction_that_wrote_is_still_rolled_back(engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_transaction_that_wrote_is_still_rolled_back(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("INSERT INTO rollback_probe VALUES (1)")
     with engine.connect() as conn:  # closed without commit: the insert is gone

@@ -13,13 +13,14 @@ import re
 import pytest
 from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.sql import Executable
 
 from truthset.store.models import Item
 from truthset.store.queue import at_once
 from truthset.store.queue import statements as sql
 
 
-def _pg(stmt) -> str:  # type: ignore[no-untyped-def]
+def _pg(stmt: Executable) -> str:
     return re.sub(r"\s+", " ", str(stmt.compile(dialect=PGDialect(paramstyle="named"))))
 
 
@@ -27,7 +28,7 @@ def _body(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _where(stmt) -> str:  # type: ignore[no-untyped-def]
+def _where(stmt: Executable) -> str:
     """The conditions of a rendered statement (between WHERE and ORDER BY)."""
     rendered = _pg(stmt)
     return rendered[rendered.index("WHERE ") + 6 : rendered.index(" ORDER BY")]

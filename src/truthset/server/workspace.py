@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from truthset.services.health import readiness
 from truthset.services.projects import Project
@@ -36,7 +37,6 @@ from truthset.services.projects import Project
 HERE = Path(__file__).parent
 COOKIE = "truthset_project"
 _PREFIX = re.compile(r"^/p/([^/]+)(/.*)?$")
-Scope = dict[str, Any]
 
 
 def _list_app(projects: dict[str, Project]) -> FastAPI:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import NewProject
 from truthset.services.imports import ImportOptions, import_file
 from truthset.store.engine import sqlite_url
 from truthset.store.repo import quality, training
@@ -27,7 +28,7 @@ def shared(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
     return backend
 
 
-def _project(new_project, tmp_path: Path, name: str, *, ids: bool):  # type: ignore[no-untyped-def]
+def _project(new_project: NewProject, tmp_path: Path, name: str, *, ids: bool):
     """A project whose items are q1..q3 (by external id when ``ids``), judged as in ROWS."""
     path = tmp_path / f"{name}.csv"
     path.write_text(
@@ -42,7 +43,7 @@ def _project(new_project, tmp_path: Path, name: str, *, ids: bool):  # type: ign
     return p, report.batch
 
 
-def test_reads_stay_within_their_project(shared: str, new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reads_stay_within_their_project(shared: str, new_project: NewProject, tmp_path: Path) -> None:
     a, batch_a = _project(new_project, tmp_path, "a", ids=True)
     b, batch_b = _project(new_project, tmp_path, "b", ids=False)
     with a.store.read() as tx:
@@ -68,8 +69,8 @@ def test_reads_stay_within_their_project(shared: str, new_project, tmp_path: Pat
 
 def test_consensus_runs_by_id_latest_and_project(
     shared: str,
-    new_project,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    new_project: NewProject,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, _ = _project(new_project, tmp_path, "a", ids=True)
