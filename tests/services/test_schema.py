@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.conftest import LEOKA, SMS
 from tests.support import NewProject
 from truthset.core.errors import ImportFailed, SchemaError
-from truthset.services.imports import import_file
+from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project, open_project, schema_history
 from truthset.services.schema import check, merge_labels, rename_label, split_label
 from truthset.store.models import Annotation, Assignment
@@ -333,3 +333,29 @@ def test_an_import_that_would_add_one_name_twice_is_refused_whole(new_project: N
     assert "Nothing was imported" in str(info.value) and "truthset schema merge" in str(info.value)
     assert _counts(p)["items"] == 0 and _counts(p)["annotations"] == 0
     assert open_project(p.root).config.schema.names == []
+
+
+def test_renamed_judgements_still_count_for_review_and_drift(new_project: NewProject, tmp_path: Path) -> None:
+    """After a rename, the judgements carried into the new version (source "migration") are
+    still the items' labels: disagreements stay in the review queue and a batch's drift frame
+    keeps its labels. Main dropped both (review and drift read human and import only)."""
+    from truthset.services import drift, review
+
+    p = new_project(labels=["pos", "neg"])
+    f = tmp_path / "disputed.jsonl"
+    # items 0-1: both say neg; items 2-3: pos, neg, pos (a disagreement, pos by majority)
+    votes = {0: "nn", 1: "nn", 2: "pnp", 3: "pnp"}
+    rows = [
+        {"text": f"item {i}", "label": {"p": "pos", "n": "neg"}[v], "annotator": who}
+        for i, said in votes.items()
+        for v, who in zip(said, "abc")
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    batch = import_file(p, f, ImportOptions(label_col="label", annotator_col="annotator")).batch
+    assert batch is not None
+    before = [c["item_id"] for c in review.review_candidates(p)]
+    assert len(before) == 2
+    rename_label(p, "neg", "negative")
+    assert [c["item_id"] for c in review.review_candidates(p)] == before
+    frame = drift.batch_frame(p, [batch])
+    assert sorted(frame["label"]) == ["negative", "negative", "pos", "pos"]

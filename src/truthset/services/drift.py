@@ -19,13 +19,15 @@ from typing import Any
 import pandas as pd
 
 from truthset.core.errors import InvalidInput, TruthsetError
+from truthset.data.mapping import JUDGEMENT_SOURCES
 from truthset.services import data_issues
 from truthset.services.projects import Project
 from truthset.store.models import utcnow
 from truthset.store.repo import watch as repo
 
-#: annotation sources whose labels describe an item (as services.qc)
-SOURCES = ("human", "import")
+#: judgements made by their annotator under the schema version they record. Not "migration":
+#: a rename or merge copies earlier judgements into the new version, where they were not made
+MADE_UNDER_A_VERSION = ("human", "import")
 #: the reference of an automatic check: at most this many of the latest earlier items
 AUTO_REFERENCE_ROWS = 20000
 
@@ -70,7 +72,7 @@ def batch_frame(
         if missing:
             raise InvalidInput(f"{option}: no batch {missing} in this project; its batches are {sorted(known)}")
         rows = repo.batch_payloads(tx, project.id, ids, last=last)
-        labels = repo.item_labels(tx, project.id, ids, SOURCES, from_item=int(rows[0][0]) if rows else 0)
+        labels = repo.item_labels(tx, project.id, ids, JUDGEMENT_SOURCES, from_item=int(rows[0][0]) if rows else 0)
     if not rows:
         raise InvalidInput(f"{option}: batch(es) {list(ids)} added no items; pick batches that did")
     frame = pd.DataFrame.from_records([json.loads(payload) for _, payload in rows])
@@ -231,7 +233,7 @@ def labelling(project: Project, reference_version: int, current_version: int) ->
     from truthset.data.label_drift import labelling_drift
 
     with project.store.read() as tx:
-        rows = repo.versioned_labels(tx, project.id, SOURCES)
+        rows = repo.versioned_labels(tx, project.id, MADE_UNDER_A_VERSION)
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["item", "annotator", "label", "version"])
     sides = []
     for option, version in (("--from-version", reference_version), ("--to-version", current_version)):

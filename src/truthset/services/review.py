@@ -40,10 +40,15 @@ def review_candidates(project: Project, *, limit: int = 50, with_gold: bool = Tr
     out: dict[int, dict[str, Any]] = {}
     with project.store.read() as tx:  # on SQLite: no write lock for a read
         waiting = [
-            ("disagreement", repo_review.disagreements_waiting(tx, project.id, limit=limit, with_gold=with_gold))
+            (
+                "disagreement",
+                repo_review.disagreements_waiting(tx, project.id, JUDGEMENT_SOURCES, limit=limit, with_gold=with_gold),
+            )
         ]
         if with_gold:
-            waiting.append(("wrong on gold", repo_review.wrong_on_gold_waiting(tx, project.id, limit=limit)))
+            waiting.append(
+                ("wrong on gold", repo_review.wrong_on_gold_waiting(tx, project.id, JUDGEMENT_SOURCES, limit=limit))
+            )
         # findings that 'truthset check --send-to-review' sent, by check (services/checks.py)
         for item_id, check in repo_findings.sent_waiting(tx, project.id, limit=limit):
             waiting.append((f"check: {check}", [int(item_id)]))

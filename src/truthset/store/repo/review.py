@@ -4,6 +4,7 @@ an item, and the rows a verdict writes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,17 +16,10 @@ from truthset.store.repo import current_annotations_query
 if TYPE_CHECKING:
     from truthset.store.store import Record
 
-#: annotation sources whose disagreement (or miss on gold) calls for review
-_REVIEWED_SOURCES = ("human", "import")
 
-
-def _judgements(project_id: int, with_gold: bool) -> Any:
-    """Current human and imported annotations of the project, as a subquery."""
-    return (
-        current_annotations_query(project_id, with_gold=with_gold)
-        .where(Annotation.source.in_(_REVIEWED_SOURCES))
-        .subquery()
-    )
+def _judgements(project_id: int, sources: Sequence[str], with_gold: bool) -> Any:
+    """Current annotations of the project from ``sources`` (the judgements), as a subquery."""
+    return current_annotations_query(project_id, with_gold=with_gold).where(Annotation.source.in_(sources)).subquery()
 
 
 def _waiting(tx: Connection, project_id: int, flagged: Select[Any], limit: int) -> list[int]:
@@ -50,11 +44,13 @@ def _waiting(tx: Connection, project_id: int, flagged: Select[Any], limit: int) 
     return [int(i) for i in tx.execute(waiting).scalars()]
 
 
-def disagreements_waiting(tx: Connection, project_id: int, *, limit: int, with_gold: bool) -> list[int]:
+def disagreements_waiting(
+    tx: Connection, project_id: int, sources: Sequence[str], *, limit: int, with_gold: bool
+) -> list[int]:
     """Items whose current judgements differ and that no review has settled since their last
     label, by id (at most ``limit``). ``with_gold=False``: gold answers given as annotations
     count for nothing (what anyone but an admin may see)."""
-    cur = _judgements(project_id, with_gold)
+    cur = _judgements(project_id, sources, with_gold)
     disagree = (
         select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
         .group_by(cur.c.item_id)
@@ -63,11 +59,11 @@ def disagreements_waiting(tx: Connection, project_id: int, *, limit: int, with_g
     return _waiting(tx, project_id, disagree, limit)
 
 
-def wrong_on_gold_waiting(tx: Connection, project_id: int, *, limit: int) -> list[int]:
+def wrong_on_gold_waiting(tx: Connection, project_id: int, sources: Sequence[str], *, limit: int) -> list[int]:
     """Gold items with a current judgement other than the gold answer that no review has
     settled since their last label, by id (at most ``limit``). For admins only: it tells which
     items are gold."""
-    cur = _judgements(project_id, True)
+    cur = _judgements(project_id, sources, True)
     wrong_gold = (
         select(cur.c.item_id, func.max(cur.c.created_at).label("last_at"))
         .join(Gold, Gold.item_id == cur.c.item_id)
