@@ -6,6 +6,7 @@ keeps each training to a second or two; the projects run on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,38 @@ def test_a_model_file_is_loaded_only_with_matching_versions_and_known_types(sms:
     model_path(sms, out["run"]).unlink()
     with pytest.raises(NotFound, match="no model file"):
         load_model(sms, run)
+
+
+def test_gold_scoring_says_how_much_of_the_gold_file_matched(new_project: NewProject, tmp_path: Path) -> None:
+    """evaluate/compare --gold: the result names the gold source and how many of its rows matched
+    no item (main dropped match_gold's count, so a gold file keyed on the wrong ids scored a
+    handful of items without a word)."""
+    from click.testing import CliRunner
+
+    from truthset.cli import main
+
+    lines = demo_file().read_text(encoding="utf-8").splitlines()[1:401]
+    f = tmp_path / "ids.csv"
+    with f.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "label", "text"])
+        w.writerows([f"m{i}", *ln.split("\t", 1)] for i, ln in enumerate(lines))
+    p = new_project(labels=["ham", "spam"])
+    assert import_file(p, f, ImportOptions(id_col="id", annotator="uci-original")).items_added == 400
+    a, b = train(p, seed=0, n_boot=0), train(p, seed=1, n_boot=0)
+    gold = tmp_path / "gold.csv"
+    truth = {f"m{i}": ln.split("\t")[0] for i, ln in enumerate(lines)}
+    gold.write_text(
+        "item,label\n" + "".join(f"{k},{v}\n" for k, v in truth.items()) + "".join(f"x{i},ham\n" for i in range(7)),
+        encoding="utf-8",
+    )
+    ev = runs.evaluate_run(p, a["run"], gold=runs.gold_labels(p, gold), n_boot=0)
+    assert ev["against"] == "gold" and ev["gold_source"] == str(gold)
+    assert (ev["gold_rows"], ev["gold_matched"], ev["gold_unmatched"]) == (407, 400, 7)
+    preds = runs.test_predictions(p, a["run"])
+    assert ev["n_test"] == len(preds)
+    cmp = runs.compare_runs(p, a["run"], b["run"], gold=runs.gold_labels(p, gold), n_boot=0)
+    assert cmp["gold_unmatched"] == 7
+    out = CliRunner().invoke(main, ["-p", str(p.root), "evaluate", str(a["run"]), "--gold", str(gold), "--n-boot", "0"])
+    assert out.exit_code == 0, out.output
+    assert "400 of 407 rows" in out.output and "7 match none" in out.output

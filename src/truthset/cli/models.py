@@ -68,6 +68,15 @@ def _gold(project: Any, gold_file: Path | None, item_col: str, label_col: str, p
     return gold_labels(project, gold_file, item_col=item_col, label_col=label_col)
 
 
+def _gold_note(out: dict[str, Any]) -> None:
+    """Say how much of a gold source matched no item (those rows score nothing)."""
+    if out.get("gold_unmatched"):
+        click.echo(
+            f"  gold: {out['gold_matched']:,} of {out['gold_rows']:,} rows of {out['gold_source']} match an item; "
+            f"{out['gold_unmatched']:,} match none (check --gold-item-col and the ids the items were imported with)"
+        )
+
+
 @main.command("train")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split, the model and the intervals.")
 @click.option(
@@ -243,6 +252,7 @@ def evaluate(
         _echo_json(out)
         return
     click.echo(f"run {out['run']} on {out['n_test']} test items, against {out['against']}:")
+    _gold_note(out)
     _headline(out)
     cal = out.get("calibration")
     if cal:
@@ -290,6 +300,7 @@ def compare(
         _echo_json(out)
         return
     click.echo(f"run {run_a} (A) vs run {run_b} (B), {out['n_test']} test items against {out['against']}")
+    _gold_note(out)
     click.echo(
         f"  accuracy {out['accuracy_a']:.4f} vs {out['accuracy_b']:.4f}; McNemar p = "
         f"{out['mcnemar_p_value']:.3g} ({out['only_a_right']} only A right, {out['only_b_right']} only B)"

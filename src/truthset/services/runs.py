@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from truthset.core.errors import InvalidInput
+from truthset.services.gold import GoldLabels
 from truthset.services.projects import Project
 from truthset.services.run_records import get_run, test_predictions
 from truthset.store.repo import runs as repo_runs
@@ -76,23 +77,30 @@ def list_runs(project: Project) -> list[dict[str, Any]]:
 
 def gold_labels(
     project: Project, path: Path | None = None, *, item_col: str = "item", label_col: str = "label"
-) -> pd.Series:
-    """True labels by item id: from a gold file (ids = the imported file's ids), else stored gold."""
+) -> GoldLabels:
+    """True labels by item id: from a gold file (ids = the imported file's ids), else stored
+    gold; with how many of the source's rows matched an item (``summary()``)."""
     from truthset.services import gold as gsvc
 
     if path is None:
         found = gsvc.project_gold(project)
         assert found is not None  # required=True raises instead
-        return found.labels
+        return found
     raw = gsvc.read_gold_file(path, item_col=item_col, label_col=label_col)
-    return gsvc.match_gold(raw, str(path), project=project, by="external_id").labels
+    return gsvc.match_gold(raw, str(path), project=project, by="external_id")
 
 
-def _truth(project: Project, preds: pd.DataFrame, gold: pd.Series | None) -> tuple[pd.DataFrame, str]:
+def _gold_report(gold: GoldLabels | pd.Series | None) -> dict[str, Any]:
+    """What a result says about its gold: source, rows, matched and unmatched (a plain
+    series of labels, from the Python API, says nothing)."""
+    return gold.summary() if isinstance(gold, GoldLabels) else {}
+
+
+def _truth(project: Project, preds: pd.DataFrame, gold: GoldLabels | pd.Series | None) -> tuple[pd.DataFrame, str]:
     """Test predictions with the truth to score them on: the run's final labels, or gold."""
     if gold is None:
         return preds.assign(truth=preds["label"]), "final labels"
-    g = gold.copy()
+    g = (gold.labels if isinstance(gold, GoldLabels) else gold).copy()
     g.index = g.index.astype(int)
     kept = preds[preds["item_id"].isin(g.index)]
     if kept.empty:
@@ -136,7 +144,7 @@ def evaluate_run(
     run_id: int | None = None,
     *,
     slice_by: str | None = None,
-    gold: pd.Series | None = None,
+    gold: GoldLabels | pd.Series | None = None,
     n_boot: int = 1000,
 ) -> dict[str, Any]:
     """The run's metrics with intervals (recomputed against gold when ``gold`` is given), its
@@ -157,6 +165,7 @@ def evaluate_run(
     out: dict[str, Any] = {
         "run": run["id"],
         "against": against,
+        **_gold_report(gold),
         **ev,
         "calibration": run["metrics"].get("calibration"),
         "costs": run["metrics"].get("costs"),
@@ -173,7 +182,7 @@ def evaluate_run(
 
 
 def _evaluate_structured(
-    project: Project, run: dict[str, Any], *, slice_by: str | None, gold: pd.Series | None, n_boot: int
+    project: Project, run: dict[str, Any], *, slice_by: str | None, gold: GoldLabels | pd.Series | None, n_boot: int
 ) -> dict[str, Any]:
     """``evaluate`` of a multi-label or NER run: its metrics from the stored predictions."""
     from truthset.services.training_tasks import evaluate_structured
@@ -192,7 +201,7 @@ def compare_runs(
     run_a: int,
     run_b: int,
     *,
-    gold: pd.Series | None = None,
+    gold: GoldLabels | pd.Series | None = None,
     metric: str = "macro_f1",
     n_boot: int = 1000,
 ) -> dict[str, Any]:
@@ -227,7 +236,7 @@ def compare_runs(
         n_boot=n_boot,
         seed=a["seed"],
     )
-    return {"run_a": a["id"], "run_b": b["id"], "against": against, **out}
+    return {"run_a": a["id"], "run_b": b["id"], "against": against, **_gold_report(gold), **out}
 
 
 def curve(
