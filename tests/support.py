@@ -18,7 +18,7 @@ from click.testing import Result
 
 from tests.conftest import SMS
 from truthset.services import users
-from truthset.services.imports import import_file
+from truthset.services.imports import ImportReport, import_file
 from truthset.services.projects import Project
 from truthset.services.queue import Task
 
@@ -54,6 +54,12 @@ def project_with_items(
     import_file(p, f)
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
     return p
+
+
+def batch_of(report: ImportReport) -> int:
+    """The batch an import wrote (``None`` only on a report still being filled in)."""
+    assert report.batch is not None, f"the import of {report.source} recorded no batch"
+    return report.batch
 
 
 def add_annotator(p: Project, name: str) -> int:

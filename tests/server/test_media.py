@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from tests.server.conftest import PASSWORD, login
-from tests.support import NewProject, png
+from tests.support import NewProject, batch_of, png
 from truthset.core.config import STATE_DIR
 from truthset.server.app import create_app
 from truthset.services import users
@@ -79,7 +79,7 @@ def test_a_csv_naming_store_files_is_rejected_in_an_image_project(new_project: N
     (p.root / "incoming.csv").write_text("text\nok.png\n" + "\n".join(STORE_FILES) + "\n", encoding="utf-8")
     report = import_file(p, p.root / "incoming.csv")
     assert (report.items_added, report.rejected) == (1, 3)
-    rejected = import_findings(p, report.batch, kind="rejected")  # type: ignore[arg-type]
+    rejected = import_findings(p, batch_of(report), kind="rejected")
     assert [(f["line"], f["field"]) for f in rejected] == [(3, "text"), (4, "text"), (5, "text")]
     assert all("never images" in f["reason"] for f in rejected), rejected
     reviewer = client(p, "reviewer")

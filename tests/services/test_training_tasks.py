@@ -26,6 +26,7 @@ from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project
 from truthset.services.training import load_model, train
+from truthset.services.training_data import FinalLabel
 
 MONEY = re.compile(r"£|\$|\bcash\b|\bprize\b|\bfree\b", re.IGNORECASE)
 
@@ -138,7 +139,7 @@ def test_ner_project_trains_with_span_scores(new_project: NewProject, tmp_path: 
     assert w["model"] == "ner-logreg" and w["n_test"] >= 3 and 0 <= w["exact_f1"] <= w["overlap_f1"]
 
 
-def _final(p: Project, ids):
+def _final(p: Project, ids: list[int]) -> list[FinalLabel]:
     from truthset.services.training_data import final_labels, resolve
 
     return final_labels(p, resolve(p, "latest"), ids)
