@@ -81,7 +81,7 @@ def test_batch_due_dates_from_import_and_batch_due(run: RunCli, tmp_path: Path) 
     ],
 )
 def test_user_errors_are_one_line(
-    run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, message: str
+    run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
     res = run(*[a.format(tmp=tmp_path) for a in args], code=1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from fastapi import FastAPI
@@ -19,6 +21,22 @@ from truthset.services.projects import Project
 PASSWORD = "correct horse battery"
 #: the ``served`` fixture: (project, its app, user names by role)
 Served = tuple[Project, FastAPI, dict[str, str]]
+
+
+class Reply(Protocol):
+    """What a test reads of a TestClient response: httpx's or httpx2's ``Response``,
+    whichever package this Starlette's TestClient is built on."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 

@@ -9,6 +9,7 @@ Here each is a 422 naming the field (the login form: its page again, naming the 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,7 +31,7 @@ def test_ids_past_what_the_store_holds_get_422_naming_the_field(served: Served, 
     annotator, _ = login(app, names["annotator"])
     reviewer, _ = login(app, names["reviewer"])
     item, assignment, annotation = _ids(annotator, reviewer)
-    calls = [
+    calls: list[tuple[TestClient, str, str, dict[str, Any], str]] = [
         (annotator, "post", f"/api/assignments/{huge}/submit", {"json": {"value": "pos"}}, "assignment_id"),
         (annotator, "post", f"/api/assignments/{huge}/skip", {"json": {"reason": "ambiguous"}}, "assignment_id"),
         (annotator, "get", f"/api/items/{huge}/image", {}, "item_id"),
@@ -74,7 +75,7 @@ def test_texts_the_store_cannot_hold_get_422_naming_the_field(served: Served, ba
 
         return {"content": json.dumps(obj), "headers": {"content-type": "application/json"}}
 
-    calls = [
+    calls: list[tuple[TestClient, str, str, dict[str, Any], str]] = [
         (
             annotator,
             "post",

@@ -67,7 +67,9 @@ def test_workspace_routes_each_project_apart(
             # project b: its own session, so not logged in there; the cookie now names b
             assert c.get(f"/p/{b.config.name}/", follow_redirects=False).headers["location"] == "/login"
             assert c.cookies.get("truthset_project") == b.config.name
-            stolen = {f"truthset_session_{b.config.name}": c.cookies.get(session_a)}
+            session_cookie = c.cookies.get(session_a)
+            assert session_cookie is not None
+            stolen = {f"truthset_session_{b.config.name}": session_cookie}
             other = TestClient(c.app, cookies=stolen)
             if backend == "sqlite":
                 assert bee.id == users.account_for_token(a, token).id  # type: ignore[union-attr]
