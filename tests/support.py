@@ -7,6 +7,7 @@ depends on another test module's internals.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from datetime import datetime
@@ -54,6 +55,14 @@ def project_with_items(
     import_file(p, f)
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
     return p
+
+
+def group1(pattern: str, text: str) -> str:
+    """The first group of ``pattern``'s first match in ``text`` (a CSRF token in a page, say);
+    fails the test when there is none."""
+    m = re.search(pattern, text)
+    assert m is not None, f"no match for {pattern!r}"
+    return m.group(1)
 
 
 def batch_of(report: ImportReport) -> int:

@@ -35,4 +35,4 @@ def test_scores_by_hand() -> None:
 
 def test_unknown_method_is_explained() -> None:
     with pytest.raises(InvalidInput, match="method="):
-        label_quality_scores([0], [[1.0, 0.0]], method="loss")  # type: ignore[arg-type]
+        label_quality_scores([0], [[1.0, 0.0]], method="loss")  # type: ignore[arg-type]  # an invalid value on purpose

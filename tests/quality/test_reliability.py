@@ -62,7 +62,7 @@ def test_pass_rules(rule: Literal["point", "lower", "upper"], expected: bool) ->
 
 def test_unknown_rule_is_refused() -> None:
     with pytest.raises(InvalidInput, match="'point'"):
-        gold_accuracy(DF, GOLD, rule="estimate")  # type: ignore[arg-type]
+        gold_accuracy(DF, GOLD, rule="estimate")  # type: ignore[arg-type]  # an invalid value on purpose
 
 
 def test_crowdkit_aliases_and_errors() -> None:

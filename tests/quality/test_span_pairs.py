@@ -118,7 +118,7 @@ def test_same_seed_same_interval_and_agreement_gives_one() -> None:
 def test_bad_input_is_refused() -> None:
     s = pd.DataFrame([(1, "x", 0, 5, "PER")], columns=COLUMNS)
     with pytest.raises(InvalidInput, match="match must be"):
-        pairwise_span_f1_ci(s, match="fuzzy")  # type: ignore[arg-type]
+        pairwise_span_f1_ci(s, match="fuzzy")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="n_boot"):
         pairwise_span_f1_ci(s, n_boot=1)
     with pytest.raises(InvalidInput, match="gold_items"):

@@ -198,13 +198,13 @@ def test_span_input_errors(frame: object, message: str) -> None:
 
 def test_option_and_text_errors() -> None:
     with pytest.raises(InvalidInput, match="match must be"):
-        span_f1(A, B, match="fuzzy")  # type: ignore[arg-type]
+        span_f1(A, B, match="fuzzy")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="no text for item"):
         token_alpha(A, {1: "x" * 20})
     with pytest.raises(InvalidInput, match="beyond their item's text"):
         token_alpha(A, {1: "short", 2: "a b c d e f g h"})
     with pytest.raises(InvalidInput, match="nominal"):
-        token_alpha(A, {1: "x" * 20, 2: "y" * 20}, level="ordinal")  # type: ignore[arg-type]
+        token_alpha(A, {1: "x" * 20, 2: "y" * 20}, level="ordinal")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="coverage needs columns"):
         pairwise_span_f1(A, coverage=pd.DataFrame({"item": [1]}))
     with pytest.raises(InvalidInput, match="does not cover"):

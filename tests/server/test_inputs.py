@@ -8,13 +8,13 @@ Here each is a 422 naming the field (the login form: its page again, naming the 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, Served, login
+from tests.support import group1
 
 HUGE = [2**31, 2**63, 2**64 + 5]
 
@@ -107,7 +107,7 @@ def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served: Serv
     _, app, names = served
     client = TestClient(app)
     page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     form = {"name": names["annotator"], "password": PASSWORD, "csrf": csrf, field: "x\x00y"}
     res = client.post("/login", data=form, follow_redirects=False)
     assert res.status_code == 422 and f"{field.capitalize()}: contains a NUL character" in res.text

@@ -7,7 +7,6 @@ login cleared the name field.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -15,13 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, Reply, Served
+from tests.support import group1
 from truthset.server.app import create_app
 from truthset.services.projects import Project
 
 
 def _form(client: TestClient, name: str, password: str) -> Reply:
     page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     return client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)
 
 
@@ -94,7 +94,7 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served: Served, m
         for _ in range(8):  # eight browsers: each its own session cookie and CSRF token
             shared.cookies.clear()
             page = shared.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
             forms.append((page.cookies["truthset_session"], csrf))
 
         def one(cookie: str, csrf: str) -> None:

@@ -11,6 +11,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project: NewPro
     assert card["run"] == out["run"] and "one logistic regression per label" in html and "subset_accuracy" in html
 
 
-def _spans_set(frame_col: list[list[dict]], ids: list[int]) -> set[tuple]:  # type: ignore[type-arg]
+def _spans_set(frame_col: list[list[dict[str, Any]]], ids: list[int]) -> set[tuple[Any, ...]]:
     return {(i, s["start"], s["end"], s["label"]) for i, spans in zip(ids, frame_col, strict=True) for s in spans}
 
 
