@@ -7,6 +7,7 @@ depends on another test module's internals.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from datetime import datetime
@@ -18,7 +19,7 @@ from click.testing import Result
 
 from tests.conftest import SMS
 from truthset.services import users
-from truthset.services.imports import import_file
+from truthset.services.imports import ImportReport, import_file
 from truthset.services.projects import Project
 from truthset.services.queue import Task
 
@@ -54,6 +55,20 @@ def project_with_items(
     import_file(p, f)
     p.config = p.config.model_copy(update={"queue": p.config.queue.model_copy(update=queue_cfg)})
     return p
+
+
+def group1(pattern: str, text: str) -> str:
+    """The first group of ``pattern``'s first match in ``text`` (a CSRF token in a page, say);
+    fails the test when there is none."""
+    m = re.search(pattern, text)
+    assert m is not None, f"no match for {pattern!r}"
+    return m.group(1)
+
+
+def batch_of(report: ImportReport) -> int:
+    """The batch an import wrote (``None`` only on a report still being filled in)."""
+    assert report.batch is not None, f"the import of {report.source} recorded no batch"
+    return report.batch
 
 
 def add_annotator(p: Project, name: str) -> int:

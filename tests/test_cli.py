@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import SMS
-from tests.support import RunCli
+from tests.support import RunCli, group1
 from truthset.cli import main
 
 
@@ -81,7 +81,7 @@ def test_batch_due_dates_from_import_and_batch_due(run: RunCli, tmp_path: Path) 
     ],
 )
 def test_user_errors_are_one_line(
-    run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args, message: str
+    run: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
     res = run(*[a.format(tmp=tmp_path) for a in args], code=1)
@@ -164,7 +164,7 @@ def test_demo_serve_prints_working_logins(tmp_path: Path) -> None:
                     break
                 except httpx.ConnectError:
                     time.sleep(0.1)
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
             res = client.post("/login", data={"name": "ann", "password": password, "csrf": csrf}, follow_redirects=True)
             assert res.status_code == 200 and "Start annotating" in res.text
     finally:

@@ -13,7 +13,7 @@ TOUR = Path(__file__).resolve().parents[1] / "docs" / "tour.ipynb"
 
 
 def test_tour_notebook_runs_and_shows_each_step() -> None:
-    nb = nbformat.read(TOUR, as_version=4)
+    nb = nbformat.read(TOUR, as_version=4)  # type: ignore[no-untyped-call]  # nbformat ships py.typed but leaves read() unannotated
     src = str(Path(__file__).resolve().parents[1] / "src")
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = src + (os.pathsep + env_path if env_path else "")  # the kernel imports this tree

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -45,7 +46,7 @@ def sms_dir(run: RunCli, tmp_path: Path) -> str:
     return d
 
 
-def _add_rules(d: str, rules: list[dict]) -> None:  # type: ignore[type-arg]
+def _add_rules(d: str, rules: list[dict[str, Any]]) -> None:
     path = Path(d) / "truthset.yaml"
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     config["rules"] = rules

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,8 @@ from .sms_shifts import SMS, halves, load_rte_sentences, load_sms, plant
 
 
 @pytest.mark.parametrize("module", [drift_module, label_drift_module])
-def test_docstring_examples(module: object) -> None:
-    result = doctest.testmod(module)  # type: ignore[arg-type]
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
 

@@ -659,7 +659,7 @@ _label = st.text(min_size=1, max_size=10)
     lead=st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False)),
 )
 def test_multi_label_round_trip_property(values: list[list[str]], lead: float | None) -> None:
-    stored = [
+    stored: list[dict[str, Any]] = [
         {
             "annotator": f"user{i}@x.org",
             "value": v,

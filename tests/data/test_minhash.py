@@ -12,6 +12,7 @@ from truthset.core.errors import InvalidInput
 from truthset.data.clusters import Clusters
 from truthset.data.minhash import (
     EMPTY,
+    Scheme,
     estimate_jaccard,
     exact_jaccard,
     lsh_candidates,
@@ -62,9 +63,9 @@ def test_word_shingles() -> None:
 
 def test_bad_options_are_named() -> None:
     with pytest.raises(InvalidInput, match="shingle"):
-        shingle_hashes(["a"], shingle="sentence")  # type: ignore[arg-type]
+        shingle_hashes(["a"], shingle="sentence")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="scheme"):
-        minhash_signatures(["a"], scheme="bbit")  # type: ignore[arg-type]
+        minhash_signatures(["a"], scheme="bbit")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="threshold"):
         optimal_bands(1.0, 128)
 
@@ -85,7 +86,7 @@ def test_exact_jaccard_matches_sets(pairs: list[tuple[str, str]]) -> None:
 @pytest.mark.parametrize("scheme", ["oph", "classic"])
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**16))
-def test_estimate_is_unbiased_and_within_tolerance(scheme: str, seed: int) -> None:
+def test_estimate_is_unbiased_and_within_tolerance(scheme: Scheme, seed: int) -> None:
     """Over 300 random pairs (edits of random texts), the estimate's mean error is ~0 and its
     spread is what 128 independent bins predict (sd sqrt(J(1-J)/128)), within 40%."""
     rng = np.random.default_rng(seed)
@@ -93,7 +94,7 @@ def test_estimate_is_unbiased_and_within_tolerance(scheme: str, seed: int) -> No
     base = ["".join(rng.choice(alphabet, size=int(rng.integers(20, 140)))) for _ in range(300)]
     other = [edited(t, rng, int(rng.integers(0, 12))) for t in base]
     texts = base + other
-    sig = minhash_signatures(texts, num_perm=128, k=5, scheme=scheme, seed=seed)  # type: ignore[arg-type]
+    sig = minhash_signatures(texts, num_perm=128, k=5, scheme=scheme, seed=seed)
     est = estimate_jaccard(sig, np.arange(300), np.arange(300, 600))
     exact = np.array([jaccard(char_shingles(x, 5), char_shingles(y, 5)) for x, y in zip(base, other)])
     err = est - exact

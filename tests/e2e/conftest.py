@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypedDict
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -235,14 +235,16 @@ def login(page: Page, site: Site, name: str) -> None:
     page.wait_for_url(site.url + "/")
 
 
-def open_annotate(page: Page, site: Site) -> str | None:
+def open_annotate(page: Page, site: Site) -> str:
     """Go to /annotate and wait until the first item and the label buttons are shown."""
     from playwright.sync_api import expect
 
     page.goto(site.url + "/annotate")
     expect(page.locator("#progress")).to_have_text("0 done")
     expect(page.locator("#labels button")).to_have_count(len(site.project.config.schema.labels))
-    return page.locator("#item").text_content()
+    text = page.locator("#item").text_content()
+    assert text is not None  # None only for a document or doctype node, never for an element
+    return text
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -308,7 +310,19 @@ def double_click_word(page: Page, word: str) -> None:
     assert page.evaluate("() => window.getSelection().toString().trim()") == word
 
 
-def stored_annotations(site: Site, user: str | None = None) -> list[dict[str, object]]:
+class StoredAnnotation(TypedDict):
+    """An annotation as :func:`stored_annotations` reads it from the store."""
+
+    item_id: int
+    text: str | None  # the item's text (None for an item without one, e.g. an image)
+    user_id: int
+    value: Any  # the decoded answer: a label, a list of labels or a list of spans
+    label: str | None
+    source: str
+    lead_time: float | None
+
+
+def stored_annotations(site: Site, user: str | None = None) -> list[StoredAnnotation]:
     """Annotations in the store (read directly, not through the app), with their item's text."""
     from sqlalchemy import select
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import EVIL, TEXTS, Serve, login, screenshot
+from tests.e2e.conftest import EVIL, TEXTS, Serve, Site, login, screenshot
 from truthset.services import queue
 
 
-def _annotated(serve: Serve):
+def _annotated(serve: Serve) -> Site:
     site = serve("text-classification", ["pos", "neg"], [*TEXTS, EVIL], overlap=2)
     p = site.project
     for name in ("ann1", "ann2"):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page
+from playwright.sync_api import Dialog, Page
 
 from tests.e2e.conftest import Serve, Site, login
 from tests.support import png
@@ -86,7 +86,12 @@ def test_no_imported_or_pushed_file_runs_script(
     called_home: list[str] = []
     dialogs: list[str] = []
     page.on("request", lambda r: called_home.append(r.url) if "/pwned" in r.url else None)
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(d: Dialog) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     login(page, site, "reviewer")
     listing = page.request.get(site.url + "/api/items?limit=100").json()["items"]
     assert len(listing) >= 2

@@ -40,7 +40,7 @@ def disputed_site(
     labels: list[str] | None = None,
     texts: list[str] | None = None,
     answers: dict[str, list[list[dict[str, Any]]]] | None = None,
-):
+) -> Site:
     """A served NER project whose items got different spans from ann1 and ann2."""
     texts = texts or NER_TEXTS[:2]
     site = serve("ner", labels or ["PER", "ORG", "LOC"], texts, overlap=2)
@@ -104,7 +104,7 @@ def test_each_annotator_on_a_line_disagreements_marked_and_one_accepted(serve: S
     with site.project.store.engine.connect() as conn:
         from truthset.store.models import Annotation
 
-        accepted = conn.execute(select(Annotation.value).where(Annotation.id == reviews[0].annotation_id)).scalar()
+        accepted = conn.execute(select(Annotation.value).where(Annotation.id == reviews[0].annotation_id)).scalar_one()
     assert json.loads(accepted) == ann1_first["value"]  # the review names the annotation it took
 
     # the second item with the mouse: ann2's "Accept these spans" button
@@ -246,7 +246,9 @@ def test_item_text_and_labels_with_html_run_nothing(serve: Serve, page: Page) ->
     page.wait_for_timeout(300)
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     # the label colours still apply (set through the CSSOM, which the policy allows)
-    colour = site.project.config.schema.label("PER").color
+    per_label = site.project.config.schema.label("PER")
+    assert per_label is not None
+    colour = per_label.color
     per = page.locator(".line[data-annotator=ann1] mark[data-label=PER]")
     assert per.evaluate("(m) => getComputedStyle(m).borderBottomColor") == _rgb(colour)
     guide = page.locator("#guide .glabel").first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,9 @@ from truthset.modeling import (
     stratified_split,
     text_baseline,
 )
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: the ``sms_split`` fixture: train texts, train labels, test texts, test labels
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -85,12 +89,13 @@ def test_multilabel_baseline_with_weights() -> None:
     assert ((p >= 0.5) == (y[200:] == 1)).mean() > 0.95
 
 
-def _images(n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _images(n: int, seed: int) -> tuple[list[Image.Image | np.ndarray], np.ndarray]:
     """Reddish vs bluish noisy images of varied sizes, some grey-scale, some PIL."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    out, y = [], rng.integers(0, 2, n)
+    out: list[Image.Image | np.ndarray] = []
+    y = rng.integers(0, 2, n)
     for i, label in enumerate(y):
         h, w = rng.integers(8, 40, 2)
         img = rng.integers(0, 120, (h, w, 3))

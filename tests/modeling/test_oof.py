@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ def sms() -> pd.DataFrame:
     return frame.iloc[:1200].reset_index(drop=True)
 
 
-def test_text_model_is_accurate_and_finds_planted_flips(sms) -> None:
+def test_text_model_is_accurate_and_finds_planted_flips(sms: pd.DataFrame) -> None:
     """1,200 real SMS messages with 30 labels flipped: the out-of-fold model is accurate on
     the rest and confident learning on its probabilities finds most flips."""
     rng = np.random.default_rng(0)
@@ -68,6 +70,8 @@ def test_rare_class_gets_a_column() -> None:
         (["a", "b"], ["x", "y"], {"classes": ["x"]}, "not among classes"),
     ],
 )
-def test_bad_input_is_explained(texts, labels, kwargs, message: str) -> None:
+def test_bad_input_is_explained(
+    texts: list[str], labels: list[str | None], kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidInput, match=message):
         out_of_fold_probabilities(texts, labels, **kwargs)

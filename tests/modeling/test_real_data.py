@@ -8,6 +8,7 @@ against the expert gold on every item, then compared with McNemar and the paired
 from __future__ import annotations
 
 import csv
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,17 @@ from truthset.quality import DawidSkene, MajorityVote
 SNOW = DATASETS / "crowd" / "snow2008"
 
 
+class Rte(TypedDict):
+    """The 800 RTE pairs: texts, expert gold, majority-vote and Dawid-Skene labels."""
+
+    x: list[str]
+    gold: np.ndarray
+    mv: np.ndarray
+    ds: np.ndarray
+
+
 @pytest.fixture(scope="module")
-def rte(datasets: object) -> dict[str, np.ndarray | list[str]]:
+def rte(datasets: object) -> Rte:
     ann = pd.read_csv(SNOW / "rte.standardized.tsv", sep="\t")
     pairs = pd.read_csv(SNOW / "rte1.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype=str)
     pairs["id"] = pairs["id"].astype(int)
@@ -45,7 +55,7 @@ def _cross_fit(x: list[str], y: np.ndarray, strata: np.ndarray) -> np.ndarray:
     return pred
 
 
-def test_rte_majority_vote_vs_dawid_skene(rte) -> None:
+def test_rte_majority_vote_vs_dawid_skene(rte: Rte) -> None:
     assert len(rte["x"]) == 800
     # the label sources themselves, against gold (published: MV about 0.90, DS higher)
     assert (rte["mv"] == rte["gold"]).mean() == pytest.approx(0.899, abs=0.01)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from truthset.core.errors import InvalidInput
-from truthset.modeling import frozen_test_split, group_split, stratified_split, time_split
+from truthset.modeling import Split, frozen_test_split, group_split, stratified_split, time_split
 
 
-def _partition(split, n: int) -> None:
+def _partition(split: Split, n: int) -> None:
     allpos = np.concatenate([split.train, split.val, split.test])
     assert np.array_equal(np.sort(allpos), np.arange(n)), "every item on exactly one side"
 
@@ -97,6 +99,6 @@ def test_frozen_test_keeps_test_and_drops_leaking_items() -> None:
         (lambda: time_split([1, None]), "timestamp"),
     ],
 )
-def test_split_errors(call, match: str) -> None:
+def test_split_errors(call: Callable[[], Split], match: str) -> None:
     with pytest.raises(InvalidInput, match=match):
         call()

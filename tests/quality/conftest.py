@@ -39,8 +39,8 @@ def make_annotations(
     return df, gold
 
 
-@pytest.fixture
-def annotations() -> pd.DataFrame:
+@pytest.fixture(name="annotations")  # the module's `from __future__ import annotations` takes the name
+def annotations_fixture() -> pd.DataFrame:
     return make_annotations()[0]
 
 

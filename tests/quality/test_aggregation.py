@@ -22,6 +22,7 @@ from truthset.quality.aggregation import (
     WeightedMajorityVote,
     compare_with_majority,
 )
+from truthset.quality.aggregation._arrays import FloatArray
 
 ALL = [MajorityVote, WeightedMajorityVote, DawidSkene, OneCoinDawidSkene, GLAD, MACE]
 ids = [c.__name__ for c in ALL]
@@ -29,7 +30,7 @@ ids = [c.__name__ for c in ALL]
 Factory = Callable[..., tuple[pd.DataFrame, pd.Series]]
 
 
-def _fresh(cls: type, **params: object) -> agg.BaseAggregator:
+def _fresh(cls: type[agg.BaseAggregator], **params: object) -> agg.BaseAggregator:
     model = cls()
     if "tie" in model.get_params():
         model.set_params(tie="first")
@@ -321,7 +322,9 @@ def test_glad_matches_crowdkit(annotation_factory: Factory) -> None:
     np.testing.assert_allclose(one.alphas_, theirs_one.alphas_.loc[one.alphas_.index], atol=1e-9)
 
 
-def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(crowd_loader: Callable) -> None:
+def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(
+    crowd_loader: Callable[[str], tuple[pd.DataFrame, pd.Series]],
+) -> None:
     """Same start and updates give the same posteriors (to 1e-9) on D_Product...
 
     ...but only once annotator names sort in order of first appearance. crowd-kit's MACE
@@ -340,7 +343,7 @@ def test_mace_equals_crowdkit_when_names_sort_in_appearance_order(crowd_loader: 
     start = [sps.uniform(1, 1.5).rvs(size=(n_ann, k), random_state=0) for k in (2, 2)]
 
     class CrowdKitStart(MACE):
-        def _start(self, restart: int, rng: np.random.Generator, n: int, k: int):
+        def _start(self, restart: int, rng: np.random.Generator, n_ann: int, k: int) -> tuple[FloatArray, FloatArray]:
             s, t = (a / a.sum(axis=1, keepdims=True) for a in start)
             return s, t
 
@@ -373,8 +376,8 @@ def test_published_accuracy(
     cls: type,
     expected: float,
     tol: float,
-    crowd_loader: Callable,
-    accuracy_of: Callable,
+    crowd_loader: Callable[[str], tuple[pd.DataFrame, pd.Series]],
+    accuracy_of: Callable[[pd.Series, pd.Series], float],
 ) -> None:
     df, truth = crowd_loader(dataset)
     with warnings.catch_warnings():

@@ -393,9 +393,9 @@ def test_fleiss_needs_equal_counts() -> None:
 
 def test_level_is_required_and_checked() -> None:
     with pytest.raises(TypeError, match="level"):
-        krippendorff_alpha(K2011)  # type: ignore[call-arg]
+        krippendorff_alpha(K2011)  # type: ignore[call-arg]  # level left out on purpose
     with pytest.raises(InvalidInput, match="level must be one of"):
-        krippendorff_alpha(K2011, level="cardinal")  # type: ignore[arg-type]
+        krippendorff_alpha(K2011, level="cardinal")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="needs level="):
         _alpha_stats(K2011, None)
 
@@ -421,13 +421,13 @@ def test_level_is_required_and_checked() -> None:
         (pd.DataFrame({"item": [1, 1], "annotator": ["a", "b"], "label": [1.0, 2.0]}), "interval", None),
     ],
 )
-def test_alpha_input_errors(data: object, level: str, message: str | None) -> None:
+def test_alpha_input_errors(data: pd.DataFrame | np.ndarray, level: Level, message: str | None) -> None:
     if message is None:
         with pytest.raises(InvalidInput, match="labels= "):
-            krippendorff_alpha(data, level=level, labels=[1.0, 2.0])  # type: ignore[arg-type]
+            krippendorff_alpha(data, level=level, labels=[1.0, 2.0])
         return
     with pytest.raises(InvalidInput, match=message):
-        krippendorff_alpha(data, level=level)  # type: ignore[arg-type]
+        krippendorff_alpha(data, level=level)
 
 
 def test_cohen_input_errors() -> None:
@@ -438,7 +438,7 @@ def test_cohen_input_errors() -> None:
     with pytest.raises(InvalidInput, match="missing"):
         cohen_kappa([1, None], [1, 2])  # type: ignore[arg-type]  # a missing value on purpose
     with pytest.raises(InvalidInput, match="weights must be"):
-        cohen_kappa([1, 2], [1, 2], weights="cubic")  # type: ignore[arg-type]
+        cohen_kappa([1, 2], [1, 2], weights="cubic")  # type: ignore[arg-type]  # an invalid value on purpose
 
 
 def test_missing_columns_are_reported() -> None:

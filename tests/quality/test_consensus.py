@@ -62,7 +62,9 @@ def test_arrays_and_frame_agree() -> None:
     with_model=st.booleans(),
     with_ds=st.booleans(),
 )
-def test_scores_in_unit_interval(seed: int, n_items, n_labels, per_item, with_model, with_ds) -> None:
+def test_scores_in_unit_interval(
+    seed: int, n_items: int, n_labels: int, per_item: int, with_model: bool, with_ds: bool
+) -> None:
     df, _ = make_annotations(n_items=n_items, n_annotators=5, n_labels=n_labels, per_item=per_item, seed=seed)
     labels = sorted(df["label"].unique())
     p = None
@@ -117,7 +119,7 @@ def test_random_annotator_is_rated_lowest() -> None:
         (pd.DataFrame({"item": [1], "label": [0]}), "lacks column"),
     ],
 )
-def test_bad_annotations_are_explained(frame, message: str) -> None:
+def test_bad_annotations_are_explained(frame: pd.DataFrame, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         consensus_quality(frame)
 
@@ -142,7 +144,7 @@ def _auc(labels: pd.Series, score: pd.Series, truth: pd.Series) -> float:
 
 
 @pytest.mark.parametrize("name", ["rte", "temp", "d_Duck_Identification"])
-def test_consensus_quality_finds_wrong_consensus_on_real_crowds(name) -> None:
+def test_consensus_quality_finds_wrong_consensus_on_real_crowds(name: str) -> None:
     """On real crowd sets with gold, the consensus-quality score ranks wrong consensus labels
     first at least as well as majority-vote agreement ranks wrong majority labels."""
     df, truth = load_crowd(name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,12 +16,13 @@ from hypothesis import strategies as st
 from tests.support import noisy
 from truthset.core.errors import InvalidInput
 from truthset.quality import estimate_joint, find_label_issues
-from truthset.quality.label_issues import FILTERS, SCORES
+from truthset.quality.label_issues import FILTERS, SCORES, Filter
+from truthset.quality.label_scores import Score
 
 NEWS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "label_errors" / "20news"
 
 
-def random_case(seed: int, n: int, k: int):
+def random_case(seed: int, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.full(k, 0.5), size=n)
     return rng.integers(0, k, n), p
@@ -83,7 +85,9 @@ def test_class_never_given_has_no_threshold() -> None:
     filter_by=st.sampled_from(FILTERS),
     score=st.sampled_from(SCORES),
 )
-def test_scores_in_unit_interval_and_issues_consistent(seed: int, n: int, k: int, filter_by: str, score) -> None:
+def test_scores_in_unit_interval_and_issues_consistent(
+    seed: int, n: int, k: int, filter_by: Filter, score: Score
+) -> None:
     y, p = random_case(seed, n, k)
     r = find_label_issues(y, p, filter_by=filter_by, score=score)
     q = r["label_quality"].to_numpy()
@@ -98,7 +102,7 @@ def test_scores_in_unit_interval_and_issues_consistent(seed: int, n: int, k: int
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(2, 80), k=st.integers(2, 5), filter_by=st.sampled_from(FILTERS))
-def test_permutation_invariance(seed: int, n: int, k: int, filter_by: str) -> None:
+def test_permutation_invariance(seed: int, n: int, k: int, filter_by: Filter) -> None:
     y, p = random_case(seed, n, k)
     perm = np.random.default_rng(seed + 1).permutation(n)
     a = find_label_issues(y, p, filter_by=filter_by)
@@ -109,7 +113,7 @@ def test_permutation_invariance(seed: int, n: int, k: int, filter_by: str) -> No
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(2, 200), k=st.integers(2, 6), filter_by=st.sampled_from(FILTERS))
-def test_clean_confident_data_flags_nothing(seed: int, n: int, k: int, filter_by: str) -> None:
+def test_clean_confident_data_flags_nothing(seed: int, n: int, k: int, filter_by: Filter) -> None:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
     conf = rng.uniform(0.6, 1.0, n)  # the model is right and confident about every item
@@ -130,7 +134,7 @@ def test_clean_confident_data_flags_nothing(seed: int, n: int, k: int, filter_by
     ],
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_planted_flips_are_found(filter_by: str, min_precision, min_recall, seed: int) -> None:
+def test_planted_flips_are_found(filter_by: Filter, min_precision: float, min_recall: float, seed: int) -> None:
     y, p, flipped = noisy(4000, 5, 0.1, seed)
     issue = find_label_issues(y, p, filter_by=filter_by)["is_issue"].to_numpy()
     tp = (issue & flipped).sum()
@@ -165,7 +169,9 @@ def test_named_classes_and_series_index() -> None:
         ([0, 0], [[1.0], [1.0]], {}, "at least two classes"),
     ],
 )
-def test_bad_input_is_explained(labels, probs, kwargs, message: str) -> None:
+def test_bad_input_is_explained(
+    labels: list[int] | list[str], probs: list[list[float]], kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidInput, match=message):
         find_label_issues(labels, probs, **kwargs)
 
@@ -184,7 +190,7 @@ def news() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return y, p, ids, confirmed
 
 
-def test_20news_human_verified_errors(news) -> None:
+def test_20news_human_verified_errors(news: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
     """On 20news (real labels, real out-of-sample probabilities), the default filter flags
     about as many items as cleanlab 2.9 (95 in benchmarks/label_errors.py) and finds at least
     its 55 human-confirmed errors; the ranking puts confirmed errors above rejected ones."""

@@ -8,11 +8,11 @@ import pytest
 from tests.support import noisy
 from truthset.core.errors import InvalidInput
 from truthset.quality import label_quality_scores
-from truthset.quality.label_scores import SCORES
+from truthset.quality.label_scores import SCORES, Score
 
 
 @pytest.mark.parametrize("score", SCORES)
-def test_flipped_labels_score_lower(score) -> None:
+def test_flipped_labels_score_lower(score: Score) -> None:
     from sklearn.metrics import roc_auc_score
 
     y, p, flipped = noisy(3000, 4, 0.15, 3, sharp=2.5)
@@ -35,4 +35,4 @@ def test_scores_by_hand() -> None:
 
 def test_unknown_method_is_explained() -> None:
     with pytest.raises(InvalidInput, match="method="):
-        label_quality_scores([0], [[1.0, 0.0]], method="loss")  # type: ignore[arg-type]
+        label_quality_scores([0], [[1.0, 0.0]], method="loss")  # type: ignore[arg-type]  # an invalid value on purpose

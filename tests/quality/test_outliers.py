@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,6 +78,6 @@ def test_off_topic_texts_among_sms() -> None:
         (["a", None, "c"], {}, "strings"),
     ],
 )
-def test_bad_input_is_explained(X, kwargs, message: str) -> None:
+def test_bad_input_is_explained(X: np.ndarray | list[str | None], kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         outlier_scores(X, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,14 +55,14 @@ def test_annotator_without_gold_is_not_tested_not_failed() -> None:
 
 
 @pytest.mark.parametrize(("rule", "expected"), [("point", True), ("lower", False), ("upper", True)])
-def test_pass_rules(rule: str, expected: bool) -> None:
+def test_pass_rules(rule: Literal["point", "lower", "upper"], expected: bool) -> None:
     # x: 3 of 4 correct, Wilson 95% interval 0.30-0.95, threshold 0.7
     assert bool(gold_accuracy(DF, GOLD, threshold=0.7, rule=rule).loc["x", "passed"]) is expected
 
 
 def test_unknown_rule_is_refused() -> None:
     with pytest.raises(InvalidInput, match="'point'"):
-        gold_accuracy(DF, GOLD, rule="estimate")  # type: ignore[arg-type]
+        gold_accuracy(DF, GOLD, rule="estimate")  # type: ignore[arg-type]  # an invalid value on purpose
 
 
 def test_crowdkit_aliases_and_errors() -> None:

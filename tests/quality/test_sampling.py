@@ -17,8 +17,8 @@ from truthset.quality.sampling import AcceptanceDecision, acceptance_decision, s
 def _passes(n: int, c: int, p: float, conf: float, batch: int | None) -> bool:
     """The plan's criterion, written independently of the module."""
     if batch is None:
-        return binom.cdf(c, n, p) <= 1 - conf
-    return hypergeom.cdf(c, batch, int(p * batch) + 1, n) <= 1 - conf
+        return bool(binom.cdf(c, n, p) <= 1 - conf)
+    return bool(hypergeom.cdf(c, batch, int(p * batch) + 1, n) <= 1 - conf)
 
 
 @settings(max_examples=80, deadline=None)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from truthset.core.errors import InvalidInput
 from truthset.quality import gold_span_f1, pairwise_span_f1, pairwise_span_f1_ci, span_f1
+from truthset.quality.spans import Match
 
 COLUMNS = ["item", "annotator", "start", "end", "label"]
 
@@ -32,7 +33,9 @@ def _frames(span_rows: list[tuple[Any, ...]], cover: list[tuple[Any, ...]]) -> t
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_pairs_equal_pairwise_span_f1(span_rows, cover, match: str) -> None:
+def test_pairs_equal_pairwise_span_f1(
+    span_rows: list[tuple[int, str, int, int, str]], cover: list[tuple[int, str]], match: Match
+) -> None:
     spans, cov = _frames(span_rows, cover)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -55,7 +58,9 @@ def test_pairs_equal_pairwise_span_f1(span_rows, cover, match: str) -> None:
 
 @settings(max_examples=120, deadline=None)
 @given(span_rows=rows, cover=extra_cover, match=st.sampled_from(["exact", "overlap"]))
-def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(span_rows, cover, match: str) -> None:
+def test_gold_f1_equals_span_f1_on_each_annotators_gold_items(
+    span_rows: list[tuple[int, str, int, int, str]], cover: list[tuple[int, str]], match: Match
+) -> None:
     spans, cov = _frames(span_rows, cover)
     gold = spans[spans["annotator"] == "a"].drop(columns="annotator")
     gold_items = cov.loc[cov["annotator"] == "a", "item"].unique()
@@ -113,7 +118,7 @@ def test_same_seed_same_interval_and_agreement_gives_one() -> None:
 def test_bad_input_is_refused() -> None:
     s = pd.DataFrame([(1, "x", 0, 5, "PER")], columns=COLUMNS)
     with pytest.raises(InvalidInput, match="match must be"):
-        pairwise_span_f1_ci(s, match="fuzzy")  # type: ignore[arg-type]
+        pairwise_span_f1_ci(s, match="fuzzy")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="n_boot"):
         pairwise_span_f1_ci(s, n_boot=1)
     with pytest.raises(InvalidInput, match="gold_items"):

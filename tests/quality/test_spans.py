@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from truthset.core.errors import InvalidInput
 from truthset.quality import UndefinedAgreementWarning, pairwise_span_f1, span_f1, token_alpha
-from truthset.quality.spans import _tokenize
+from truthset.quality.spans import Match, _tokenize
 
 
 def spans(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
@@ -26,7 +26,7 @@ B = spans([(1, "b", 0, 5, "PER"), (1, "b", 11, 14, "LOC"), (2, "b", 3, 8, "PER")
 
 # --------------------------------------------------------------------------- span F1
 @pytest.mark.parametrize(("match", "expected"), [("exact", 1 / 3), ("overlap", 2 / 3)])
-def test_span_f1_hand_example(match: str, expected: float) -> None:
+def test_span_f1_hand_example(match: Match, expected: float) -> None:
     assert span_f1(A, B, match=match) == pytest.approx(expected)
     assert span_f1(B, A, match=match) == pytest.approx(expected)
     assert span_f1(A, A, match=match) == 1.0
@@ -80,7 +80,9 @@ def _brute_overlap_f1(a: pd.DataFrame, b: pd.DataFrame) -> float:
 
 @settings(max_examples=80, deadline=None)
 @given(ra=span_rows, rb=span_rows)
-def test_overlap_matches_brute_force_and_bounds_exact(ra, rb) -> None:
+def test_overlap_matches_brute_force_and_bounds_exact(
+    ra: list[tuple[int, int, int, str]], rb: list[tuple[int, int, int, str]]
+) -> None:
     a, b = _frame(ra, "a"), _frame(rb, "b")
     if a.empty or b.empty:
         return
@@ -196,13 +198,13 @@ def test_span_input_errors(frame: object, message: str) -> None:
 
 def test_option_and_text_errors() -> None:
     with pytest.raises(InvalidInput, match="match must be"):
-        span_f1(A, B, match="fuzzy")  # type: ignore[arg-type]
+        span_f1(A, B, match="fuzzy")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="no text for item"):
         token_alpha(A, {1: "x" * 20})
     with pytest.raises(InvalidInput, match="beyond their item's text"):
         token_alpha(A, {1: "short", 2: "a b c d e f g h"})
     with pytest.raises(InvalidInput, match="nominal"):
-        token_alpha(A, {1: "x" * 20, 2: "y" * 20}, level="ordinal")  # type: ignore[arg-type]
+        token_alpha(A, {1: "x" * 20, 2: "y" * 20}, level="ordinal")  # type: ignore[arg-type]  # an invalid value on purpose
     with pytest.raises(InvalidInput, match="coverage needs columns"):
         pairwise_span_f1(A, coverage=pd.DataFrame({"item": [1]}))
     with pytest.raises(InvalidInput, match="does not cover"):

@@ -63,6 +63,14 @@ def svgs(html: str) -> list[ET.Element]:
     return [ET.fromstring(block) for block in _SVG.findall(html)]
 
 
+def find_text(el: ET.Element, path: str) -> str:
+    """The text of ``el``'s first element at ``path``; fails the test when there is none."""
+    found = el.find(path)
+    assert found is not None, f"no {path} in <{el.tag}>"
+    assert found.text is not None, f"{path} in <{el.tag}> has no text"
+    return found.text
+
+
 def unsafe(html: str) -> list[str]:
     """Markup that would run code or load something from outside: script elements, event
     handler attributes, javascript: URLs, external links and stylesheets."""

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.reports._page import find_text
 from truthset.core.errors import InvalidInput
 from truthset.reports import plots
 
@@ -123,7 +124,7 @@ def test_item_text_is_escaped_and_mathtext_is_off() -> None:
     assert HOSTILE in texts  # the label, drawn as text (and escaped: the XML parsed)
     assert "$5 off $10" in texts  # not parsed as mathtext
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert root.find(f"{NS}title").text == "Labels & <others>"
+    assert find_text(root, f"{NS}title") == "Labels & <others>"
 
 
 def test_histogram_of_values_equals_histogram_of_its_bins() -> None:
@@ -221,4 +222,4 @@ def test_any_text_gives_well_formed_svg_that_keeps_it(labels: list[str], title: 
     assert shown <= texts
     # XML parsers read a carriage return as a line feed
     expected = plots._XML_INVALID.sub("\ufffd", title).replace("\r\n", "\n").replace("\r", "\n")
-    assert root.find(f"{NS}title").text == expected
+    assert find_text(root, f"{NS}title") == expected

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.reports._page import headings, parse, svgs, unsafe, visible_text
+from tests.reports._page import SVG_NS, find_text, headings, parse, svgs, unsafe, visible_text
 from tests.reports.conftest import HOSTILE
 from truthset.core.errors import InvalidInput
 from truthset.reports import (
@@ -113,7 +113,7 @@ def test_charts_are_well_formed_with_unique_ids(rendered: tuple[str, Any, str]) 
     ids = parse(html).ids
     assert len(ids) == len(set(ids)), "an id is used twice on the page"
     for chart in charts:
-        assert chart.find("{http://www.w3.org/2000/svg}title").text
+        assert find_text(chart, f"{SVG_NS}title")
 
 
 def test_same_input_same_bytes(rendered: tuple[str, Any, str]) -> None:
@@ -125,7 +125,10 @@ def test_same_bytes_in_a_fresh_interpreter(crowd_report: dict[str, Any], tmp_pat
     """Nothing per-process (hash seed, dict order from sets, caches) reaches the page."""
     data = plain(crowd_report)
     (tmp_path / "in.json").write_text(json.dumps(data), encoding="utf-8")
-    src = str(Path(__import__("truthset").__file__).parents[1])
+    import truthset
+
+    assert truthset.__file__ is not None  # a regular package, not a namespace one
+    src = str(Path(truthset.__file__).parents[1])
     code = (
         "import json, sys; from truthset.reports import render_quality_report; "
         "sys.stdout.write(render_quality_report(json.load(open(sys.argv[1]))))"
@@ -163,10 +166,7 @@ def test_model_card_metrics_show_intervals(model_run: dict[str, Any]) -> None:
 
 def test_model_card_charts_carry_the_run_numbers(model_run: dict[str, Any]) -> None:
     html = _model_card(model_run)
-    descs = {
-        c.find("{http://www.w3.org/2000/svg}title").text: c.find("{http://www.w3.org/2000/svg}desc").text
-        for c in svgs(html)
-    }
+    descs = {find_text(c, f"{SVG_NS}title"): find_text(c, f"{SVG_NS}desc") for c in svgs(html)}
     cm = model_run["evaluation"].confusion
     assert (f"true ham: predicted ham {cm.loc['ham', 'ham']}, predicted spam {cm.loc['ham', 'spam']}") in descs[
         "Confusion matrix (test set)"
@@ -240,7 +240,7 @@ def test_quality_report_batches_with_intervals_and_verdicts(crowd_report: dict[s
     assert f"{accepted} of 4 reviewed batches accepted" in text
     assert "closed issue title" not in text and "1 issue(s) resolved or closed" in text
     assert "fleiss_kappa, all items 0.310 0.250 -0.060" in text
-    titles = [c.find("{http://www.w3.org/2000/svg}title").text for c in svgs(html)]
+    titles = [find_text(c, f"{SVG_NS}title") for c in svgs(html)]
     assert titles == [
         "Labels so far",
         "Annotations per day",

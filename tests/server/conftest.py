@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support import NewProject
+from tests.support import NewProject, group1
 from truthset.server.app import create_app
 from truthset.services import users
 from truthset.services.imports import import_file
@@ -19,6 +20,22 @@ from truthset.services.projects import Project
 PASSWORD = "correct horse battery"
 #: the ``served`` fixture: (project, its app, user names by role)
 Served = tuple[Project, FastAPI, dict[str, str]]
+
+
+class Reply(Protocol):
+    """What a test reads of a TestClient response: httpx's or httpx2's ``Response``,
+    whichever package this Starlette's TestClient is built on."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
@@ -43,10 +60,10 @@ def login(app: FastAPI, name: str) -> tuple[TestClient, str]:
     """A client logged in as ``name`` and its CSRF token."""
     client = TestClient(app)
     page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     res = client.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
     assert res.status_code == 303, res.text
     page = client.get("/annotate")
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    token = group1(r'name="csrf-token" content="([^"]+)"', page.text)
     client.headers["X-CSRF-Token"] = token
     return client, token

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import EVIL, PASSWORD, Served, login
+from tests.support import group1
 from truthset.services import users
 
 
@@ -18,9 +19,8 @@ def test_login_required_and_wrong_password(served: Served) -> None:
     assert anon.post("/api/next").status_code == 401
     assert anon.get("/annotate", headers={"accept": "text/html"}, follow_redirects=False).status_code == 303
     page = anon.get("/login")
-    import re
 
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     res = anon.post("/login", data={"name": names["annotator"], "password": "nope-nope", "csrf": csrf})
     assert "Wrong name or password" in res.text
     res = anon.post("/login", data={"name": names["annotator"], "password": PASSWORD, "csrf": "forged"})

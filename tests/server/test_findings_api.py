@@ -4,13 +4,14 @@ verdict is a 4xx naming the field."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.server.conftest import Served, login
 from truthset.services import checks
 from truthset.services.projects import Project
 
 
-def _with_conflict(p: Project, tmp_path: Path):
+def _with_conflict(p: Project, tmp_path: Path) -> dict[str, Any]:
     """Two copies of an SMS message with different labels: one label_conflicts finding."""
     import json
 

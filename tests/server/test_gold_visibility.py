@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import PASSWORD, login
+from tests.server.conftest import PASSWORD, Reply, login
 from tests.support import NewProject
 from truthset.server.app import create_app
 from truthset.services import users
@@ -65,9 +65,9 @@ def gold_site(new_project: NewProject, tmp_path: Path) -> GoldSite:
     return p, clients, ids
 
 
-def _everything(client: TestClient, ids: dict[str, int]) -> dict[str, object]:
+def _everything(client: TestClient, ids: dict[str, int]) -> dict[str, Reply]:
     """What one client gets from every route that lists items, annotations or reviews."""
-    out: dict[str, object] = {f"item {e}": client.get(f"/api/items/{i}") for e, i in ids.items()}
+    out: dict[str, Reply] = {f"item {e}": client.get(f"/api/items/{i}") for e, i in ids.items()}
     out["annotations"] = client.get("/api/annotations")
     out["label=neg"] = client.get("/api/items", params={"label": "neg"})
     out["label=pos"] = client.get("/api/items", params={"label": "pos"})
@@ -81,10 +81,10 @@ def test_reviewers_and_annotators_never_see_gold(gold_site: GoldSite, role: str)
     _, clients, ids = gold_site
     for what, res in _everything(clients[role], ids).items():
         if role == "annotator":
-            assert res.status_code == 403, what  # type: ignore[attr-defined]
+            assert res.status_code == 403, what
             continue
-        assert res.status_code == 200, what  # type: ignore[attr-defined]
-        assert SETTER not in res.text, what  # type: ignore[attr-defined]
+        assert res.status_code == 200, what
+        assert SETTER not in res.text, what
     if role == "annotator":
         return
     c = clients["reviewer"]

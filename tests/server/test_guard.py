@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -43,9 +44,9 @@ def test_a_streamed_body_without_content_length_is_stopped_at_the_limit(served: 
     _, app, names = served
     client, _ = login(app, names["annotator"])
     path = _submit_path(client)
-    sent = []
+    sent: list[int] = []
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         yield b'{"value": "pos", "x": "'
         for _ in range(40):  # 2.5 MB in 64 KB pieces
             sent.append(1)

@@ -8,12 +8,13 @@ Here each is a 422 naming the field (the login form: its page again, naming the 
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, Served, login
+from tests.support import group1
 
 HUGE = [2**31, 2**63, 2**64 + 5]
 
@@ -30,7 +31,7 @@ def test_ids_past_what_the_store_holds_get_422_naming_the_field(served: Served, 
     annotator, _ = login(app, names["annotator"])
     reviewer, _ = login(app, names["reviewer"])
     item, assignment, annotation = _ids(annotator, reviewer)
-    calls = [
+    calls: list[tuple[TestClient, str, str, dict[str, Any], str]] = [
         (annotator, "post", f"/api/assignments/{huge}/submit", {"json": {"value": "pos"}}, "assignment_id"),
         (annotator, "post", f"/api/assignments/{huge}/skip", {"json": {"reason": "ambiguous"}}, "assignment_id"),
         (annotator, "get", f"/api/items/{huge}/image", {}, "item_id"),
@@ -74,7 +75,7 @@ def test_texts_the_store_cannot_hold_get_422_naming_the_field(served: Served, ba
 
         return {"content": json.dumps(obj), "headers": {"content-type": "application/json"}}
 
-    calls = [
+    calls: list[tuple[TestClient, str, str, dict[str, Any], str]] = [
         (
             annotator,
             "post",
@@ -106,7 +107,7 @@ def test_a_nul_in_the_unauthenticated_login_form_is_a_clear_refusal(served: Serv
     _, app, names = served
     client = TestClient(app)
     page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     form = {"name": names["annotator"], "password": PASSWORD, "csrf": csrf, field: "x\x00y"}
     res = client.post("/login", data=form, follow_redirects=False)
     assert res.status_code == 422 and f"{field.capitalize()}: contains a NUL character" in res.text

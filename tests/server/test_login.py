@@ -7,20 +7,21 @@ login cleared the name field.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.conftest import PASSWORD, Served
+from tests.server.conftest import PASSWORD, Reply, Served
+from tests.support import group1
 from truthset.server.app import create_app
+from truthset.services.projects import Project
 
 
-def _form(client: TestClient, name: str, password: str):
+def _form(client: TestClient, name: str, password: str) -> Reply:
     page = client.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     return client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)
 
 
@@ -74,14 +75,14 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served: Served, m
     lock = threading.Lock()
     real = users.authenticate
 
-    def counted(*args):
+    def counted(project: Project, name: str, password: str) -> users.Account | None:
         nonlocal running, most
         with lock:
             running += 1
             most = max(most, running)
         try:
             time.sleep(0.05)
-            return real(*args)
+            return real(project, name, password)
         finally:
             with lock:
                 running -= 1
@@ -93,7 +94,7 @@ def test_password_checks_run_at_most_login_concurrency_at_once(served: Served, m
         for _ in range(8):  # eight browsers: each its own session cookie and CSRF token
             shared.cookies.clear()
             page = shared.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
             forms.append((page.cookies["truthset_session"], csrf))
 
         def one(cookie: str, csrf: str) -> None:
@@ -121,12 +122,14 @@ def test_a_failed_login_keeps_the_typed_name(served: Served) -> None:
 
 
 @pytest.mark.parametrize("free, steps", [(5, [(5, 1.0), (6, 2.0), (7, 4.0), (20, 300.0)]), (1, [(1, 1.0), (2, 2.0)])])
-def test_the_back_off_doubles_up_to_its_maximum_and_expires(free: int, steps, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_back_off_doubles_up_to_its_maximum_and_expires(
+    free: int, steps: list[tuple[int, float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from truthset.server import throttle as mod
     from truthset.server.throttle import LoginThrottle
 
     clock = [1000.0]
-    monkeypatch.setattr(mod.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("truthset.server.throttle.time.monotonic", lambda: clock[0])
     t = LoginThrottle(free_per_name=free, free_per_address=1000, max_delay=300)
     failures = 0
     for count, wait in steps:

@@ -19,10 +19,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server.conftest import PASSWORD, login
-from tests.support import NewProject, png
+from tests.server.conftest import PASSWORD, Reply, login
+from tests.support import NewProject, batch_of, png
 from truthset.core.config import STATE_DIR
 from truthset.server.app import create_app
 from truthset.services import users
@@ -33,7 +34,7 @@ STORE_FILES = [".truthset/secret_key", ".truthset/truthset.db", "truthset.yaml"]
 HTML = b"<html><body><script>window.__pwned = 1</script></body></html>"
 
 
-def client(project: Project, role: str):
+def client(project: Project, role: str) -> TestClient:
     """A logged-in client of ``project`` with ``role`` (a fresh app and user)."""
     name = f"{role}-{project.config.name}"
     if name not in {u["name"] for u in users.list_users(project)}:
@@ -49,7 +50,7 @@ def secret_bytes(project: Project) -> list[bytes]:
     return [*found, project.config_path.read_bytes()[:64]]
 
 
-def assert_nothing_leaks(project: Project, res) -> None:
+def assert_nothing_leaks(project: Project, res: Reply) -> None:
     assert res.status_code == 404, res.text
     assert all(s not in res.content for s in secret_bytes(project))
     assert str(project.root) not in res.text and tempfile.gettempdir() not in res.text
@@ -79,7 +80,7 @@ def test_a_csv_naming_store_files_is_rejected_in_an_image_project(new_project: N
     (p.root / "incoming.csv").write_text("text\nok.png\n" + "\n".join(STORE_FILES) + "\n", encoding="utf-8")
     report = import_file(p, p.root / "incoming.csv")
     assert (report.items_added, report.rejected) == (1, 3)
-    rejected = import_findings(p, report.batch, kind="rejected")  # type: ignore[arg-type]
+    rejected = import_findings(p, batch_of(report), kind="rejected")
     assert [(f["line"], f["field"]) for f in rejected] == [(3, "text"), (4, "text"), (5, "text")]
     assert all("never images" in f["reason"] for f in rejected), rejected
     reviewer = client(p, "reviewer")

@@ -78,7 +78,7 @@ def test_pipeline_over_http(new_project: NewProject) -> None:
     assert again_first["item_id"] == first["item_id"]
 
     # two annotators; the last answer of each is submitted without taking another lease
-    labelled = {"a1": [], "a2": []}
+    labelled: dict[str, list[int]] = {"a1": [], "a2": []}
     for who, client, task in (("a1", a1, again_first), ("a2", a2, a2.post("/api/next").json())):
         while task is not None:
             value = "neg" if who == "a2" and task["item_id"] == ids["msg-0"] else "pos"

@@ -36,9 +36,11 @@ def test_a_role_in_one_project_only(new_project: NewProject, backend: str) -> No
     assert admin.put(f"/api/users/{rita}/project-role", json={"role": "boss"}).status_code == 422
     assert admin.delete(f"/api/users/{rita}/project-role").status_code == 204
     assert client.get("/api/dashboard").status_code == 403
-    res = CliRunner().invoke(main, ["-p", str(a.root), "user", "grant", rita, "admin"])
-    assert res.exit_code == 0 and "admin" in res.output
-    assert users.account_for_token(a, token).role == "admin"  # type: ignore[union-attr]
-    res = CliRunner().invoke(main, ["-p", str(a.root), "user", "grant", rita, "--clear"])
-    assert res.exit_code == 0 and users.account_for_token(a, token).role == "annotator"  # type: ignore[union-attr]
+    out = CliRunner().invoke(main, ["-p", str(a.root), "user", "grant", rita, "admin"])
+    assert out.exit_code == 0 and "admin" in out.output
+    granted = users.account_for_token(a, token)
+    assert granted is not None and granted.role == "admin"
+    out = CliRunner().invoke(main, ["-p", str(a.root), "user", "grant", rita, "--clear"])
+    cleared = users.account_for_token(a, token)
+    assert out.exit_code == 0 and cleared is not None and cleared.role == "annotator"
     assert CliRunner().invoke(main, ["-p", str(a.root), "user", "grant", rita]).exit_code == 2

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD, Served, login
+from tests.support import group1
 from truthset.server.app import create_app
 from truthset.services import users
 
@@ -84,9 +85,8 @@ def test_a_removed_user_keeps_their_annotations_attributed(served: Served) -> No
     assert [a["annotator"] for a in detail["annotations"]] == [names["annotator"]]
     anon = TestClient(app)
     page = anon.get("/login")
-    import re
 
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
     res = anon.post("/login", data={"name": names["annotator"], "password": PASSWORD, "csrf": csrf})
     assert res.status_code == 401 and "Wrong name or password" in res.text
 

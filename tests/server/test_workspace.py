@@ -4,14 +4,13 @@ cookie, separate sessions, and users that are per project on SQLite (shared on P
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import PASSWORD
-from tests.support import NewProject
+from tests.support import NewProject, group1
 from truthset.server.workspace import Workspace
 from truthset.services import users
 from truthset.services.imports import import_file
@@ -59,7 +58,7 @@ def test_workspace_routes_each_project_apart(
             # a browser: open project a, log in through its own (unprefixed) form
             page = c.get(f"/p/{a.config.name}/login")
             assert c.cookies.get("truthset_project") == a.config.name
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            csrf = group1(r'name="csrf" value="([^"]+)"', page.text)
             res = c.post("/login", data={"name": boss, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
             assert res.status_code == 303
             assert f"<strong>{a.config.name}</strong>" in c.get("/").text
@@ -67,10 +66,13 @@ def test_workspace_routes_each_project_apart(
             # project b: its own session, so not logged in there; the cookie now names b
             assert c.get(f"/p/{b.config.name}/", follow_redirects=False).headers["location"] == "/login"
             assert c.cookies.get("truthset_project") == b.config.name
-            stolen = {f"truthset_session_{b.config.name}": c.cookies.get(session_a)}
+            session_cookie = c.cookies.get(session_a)
+            assert session_cookie is not None
+            stolen = {f"truthset_session_{b.config.name}": session_cookie}
             other = TestClient(c.app, cookies=stolen)
             if backend == "sqlite":
-                assert bee.id == users.account_for_token(a, token).id  # type: ignore[union-attr]
+                same = users.account_for_token(a, token)
+                assert same is not None and bee.id == same.id
             assert other.get(f"/p/{b.config.name}/api/me").status_code == 401  # a's session is not b's
 
             # a pipeline: the prefix names the project
@@ -151,10 +153,11 @@ def test_an_admin_creates_a_project_over_http(new_project: NewProject, tmp_path:
             assert bad.status_code == 422 and "name" in bad.json()["error"]
             assert not (tmp_path / "escape").exists()
             # another server process (--workers) finds the new project on its first request
-            with TestClient(Workspace({}, tmp_path / "ws3")) as other:
+            ws3 = Workspace({}, tmp_path / "ws3")
+            with TestClient(ws3) as other:
                 seen = other.get(f"/p/{new_name}/api/me", headers={"Authorization": f"Bearer {mine}"})
                 assert seen.status_code == 200
-                for p in list(other.app.projects.values()):  # type: ignore[attr-defined]
+                for p in list(ws3.projects.values()):
                     p.close()
     finally:
         for p in projects.values():

@@ -113,7 +113,8 @@ def test_a_project_that_cannot_train_yet_is_retried_after_n_more_labels_only(
     first = active_learning.wait_idle(p, 60)
     assert first is not None and first["retrained"] is False and "at least 10 items" in first["error"]
     active_learning.poke(p)  # no new label: not tried again
-    assert active_learning.wait_idle(p, 60)["backing_off"] is True  # type: ignore[index]
+    backing = active_learning.wait_idle(p, 60)
+    assert backing is not None and backing["backing_off"] is True
     for _ in range(2):
         task = next_task(p, ann.id)
         assert task is not None

@@ -110,7 +110,8 @@ def store_frame(project: Project, df: pd.DataFrame) -> dict[str, str]:
 
 def _after(df: pd.DataFrame, hours: float) -> datetime:
     latest: pd.Timestamp = df["created_at"].max()
-    return latest.floor("us").to_pydatetime() + timedelta(hours=hours)
+    floored: datetime = latest.floor("us").to_pydatetime()
+    return floored + timedelta(hours=hours)
 
 
 PLANTS: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str | None, str | None]] = [

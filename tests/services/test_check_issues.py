@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from truthset.services.qc import project_annotations
 
 def _sms(n: int) -> list[tuple[str, str]]:
     lines = SMS.read_text(encoding="utf-8").split("\n")[1 : n + 1]
-    return [tuple(ln.split("\t", 1)) for ln in lines if ln]  # type: ignore[misc]
+    return [(label, text) for label, text in (ln.split("\t", 1) for ln in lines if ln)]
 
 
 def _project(new_project: NewProject, tmp_path: Path) -> Project:
@@ -48,7 +49,7 @@ def _project(new_project: NewProject, tmp_path: Path) -> Project:
 KINDS = ["rules", "label_conflicts", "leakage"]
 
 
-def _by_check(result: checks.CheckResult) -> dict[str, dict]:  # type: ignore[type-arg]
+def _by_check(result: checks.CheckResult) -> dict[str, dict[str, Any]]:
     return {i["check"]: i for i in result.issues}
 
 

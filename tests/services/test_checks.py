@@ -24,10 +24,10 @@ from truthset.services.projects import Project
 def sms_rows() -> list[tuple[str, str]]:
     """(label, text) of every message of the SMS Spam Collection, in file order."""
     lines = SMS.read_text(encoding="utf-8").split("\n")[1:]
-    return [tuple(line.split("\t", 1)) for line in lines if line]  # type: ignore[misc]
+    return [(label, text) for label, text in (line.split("\t", 1) for line in lines if line)]
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> Path:  # type: ignore[type-arg]
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -43,7 +43,7 @@ def sms_project(new_project: NewProject, tmp_path: Path, rows: list[dict[str, An
     return p
 
 
-def by_check(result: checks.CheckResult) -> dict:  # type: ignore[type-arg]
+def by_check(result: checks.CheckResult) -> dict[str, Any]:
     return {c["check"]: c for c in result.checks}
 
 
@@ -275,7 +275,7 @@ def test_consensus_flags_items_whose_consensus_misses_gold(
     assert res["count"] == len(found) > 0
     flagged = {name[f["items"][0]]: f["detail"]["consensus_label"] for f in found}
     miss_flagged = sum(lab != gold[i] for i, lab in flagged.items()) / len(flagged)
-    majority = Counter()  # type: ignore[var-annotated]
+    majority: Counter[tuple[str, str]] = Counter()
     for r in rows:
         majority[(r["id"], r["label"])] += 1
     mv = {i: max(("yes", "no"), key=lambda lab: majority[(i, lab)]) for i in gold}

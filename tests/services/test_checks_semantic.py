@@ -43,7 +43,8 @@ class ConceptEncoder:
         for i, t in enumerate(texts):
             for w in t.split():
                 out[i, CONCEPTS[w]] += 1
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        unit: np.ndarray = out / np.linalg.norm(out, axis=1, keepdims=True)
+        return unit
 
 
 def _project(new_project: NewProject, tmp_path: Path) -> Project:

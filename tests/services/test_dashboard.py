@@ -14,12 +14,13 @@ from truthset.quality import wilson_interval
 from truthset.services import queue, users
 from truthset.services.dashboard import dashboard
 from truthset.services.imports import import_file
+from truthset.services.projects import Project
 from truthset.store.models import Assignment, Batch, Gold, Item, utcnow
 
 PW = "correct horse battery"
 
 
-def _annotated(new_project: NewProject, tmp_path: Path, n: int = 12):
+def _annotated(new_project: NewProject, tmp_path: Path, n: int = 12) -> tuple[Project, dict[str, int], list[int]]:
     """n items, overlap 2: 'ann' labels every item pos, 'bob' neg on items 0-2 and pos after;
     items 0-3 are gold 'pos'; 'cy' takes one item and skips it."""
     p = new_project(labels=["pos", "neg"])
@@ -29,7 +30,7 @@ def _annotated(new_project: NewProject, tmp_path: Path, n: int = 12):
     f = tmp_path / f"items-{p.config.name}.jsonl"
     f.write_text("".join(json.dumps({"text": f"message {i}"}) + "\n" for i in range(n)), encoding="utf-8")
     import_file(p, f)
-    ids = {}
+    ids: dict[str, int] = {}
     for name in ("ann", "bob", "cy"):
         ids[name] = users.add_user(p, f"{name}-{p.config.name}", role="annotator", password=PW).id
     with p.store.write() as tx:

@@ -31,7 +31,9 @@ def _write(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def test_cli_two_files_json_fields_and_html(sms_halves, tmp_path: Path) -> None:
+def test_cli_two_files_json_fields_and_html(
+    sms_halves: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
     ref, cur, shifted = sms_halves
     a, b, c = _write(ref, tmp_path / "a.csv"), _write(cur, tmp_path / "b.csv"), _write(shifted, tmp_path / "c.csv")
     run = CliRunner().invoke
@@ -53,7 +55,7 @@ def test_cli_two_files_json_fields_and_html(sms_halves, tmp_path: Path) -> None:
 
 
 def test_batches_and_the_check_after_import_raise_one_drift_issue(
-    new_project: NewProject, sms_halves, tmp_path: Path
+    new_project: NewProject, sms_halves: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
     ref, cur, shifted = sms_halves
     p = new_project(labels=["ham", "spam"])
@@ -76,7 +78,9 @@ def test_batches_and_the_check_after_import_raise_one_drift_issue(
     assert json.loads(r.output)["drift"] is True
 
 
-def test_auto_drift_can_be_turned_off(new_project: NewProject, sms_halves, tmp_path: Path) -> None:
+def test_auto_drift_can_be_turned_off(
+    new_project: NewProject, sms_halves: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
     ref, _, shifted = sms_halves
     p = new_project(labels=["ham", "spam"])
     p.save_config(p.config.model_copy(update={"drift": p.config.drift.model_copy(update={"on_import": False})}))

@@ -19,14 +19,16 @@ from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project
 
 
-def _snapshot(project: Project, path: Path, *, history: bool = True) -> list[dict[str, Any]]:
+def _snapshot(
+    project: Project, path: Path, *, history: bool = True
+) -> list[tuple[str | None, str, list[tuple[Any, ...]], str]]:
     """Items (external id, payload, gold) and annotations, from the JSONL export.
 
     ``history``: superseded annotations too (what JSONL and Label Studio round trips keep);
     else current ones only (what the CSV/Parquet long format holds).
     """
     export_project(project, path, fmt="jsonl")
-    out = []
+    out: list[tuple[str | None, str, list[tuple[Any, ...]], str]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         anns = sorted(
@@ -122,7 +124,9 @@ texts = st.text(alphabet=string.ascii_letters + string.digits + " ,;\"'é€\t",
         st.tuples(texts, st.sampled_from(["a", "b", "c"]), st.sampled_from(["ann1", "ann2"])), min_size=1, max_size=30
     )
 )
-def test_csv_export_import_round_trip_property(tmp_path_factory: pytest.TempPathFactory, rows) -> None:
+def test_csv_export_import_round_trip_property(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, str, str]]
+) -> None:
     """Export → import → export gives the same items and annotations (SQLite)."""
     from truthset.services.projects import init_project
 
@@ -136,7 +140,7 @@ def test_csv_export_import_round_trip_property(tmp_path_factory: pytest.TempPath
     b = init_project(base / "b", task="text-classification")
     import_file(b, out, ImportOptions(quoting="minimal"))
 
-    def norm(p: Project):
+    def norm(p: Project) -> list[tuple[str, list[tuple[Any, Any]]]]:
         snap = _snapshot(p, base / f"{p.config.name}.jsonl", history=False)
         return sorted((d, [(x[0], x[1]) for x in anns]) for _e, d, anns, _g in snap)
 

@@ -196,6 +196,7 @@ def test_ner_gold_span_f1_per_annotator(new_project: NewProject) -> None:
     assert out["metric"] == "span_f1" and out["gold_items"] == 130 and len(out["annotators"]) == 3
     sj = qc_spans.project_spans(p)
     gold_spans, _ = gsvc.project_gold_spans(p)
+    assert sj.ground_truth is not None  # project_spans marks the gold answers
     mine = sj.coverage.loc[~sj.ground_truth]
     assert sum(r["n_gold"] for r in out["annotators"]) == len(mine) == 388 - 130
     for r in out["annotators"]:

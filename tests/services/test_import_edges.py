@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support import NewProject
+from tests.support import NewProject, batch_of
 from truthset.services.exports import export_project
-from truthset.services.imports import import_file, import_findings
+from truthset.services.imports import ImportReport, import_file, import_findings
 from truthset.services.projects import Project
 from truthset.store.models import Annotation, Item
 
 
-def _rejected(project: Project, report) -> list[tuple[int, str, str]]:
-    return [(f["line"], f["field"], f["reason"]) for f in import_findings(project, report.batch, kind="rejected")]
+def _rejected(project: Project, report: ImportReport) -> list[tuple[int, str, str]]:
+    return [(f["line"], f["field"], f["reason"]) for f in import_findings(project, batch_of(report), kind="rejected")]
 
 
 def test_nul_in_any_cell_is_a_rejected_row(new_project: NewProject, tmp_path: Path) -> None:
@@ -81,7 +82,7 @@ def test_exports_never_write_infinity(new_project: NewProject, tmp_path: Path) -
     ],
 )
 def test_labelstudio_task_without_text_is_rejected(
-    new_project: NewProject, tmp_path: Path, task: dict, reason: str
+    new_project: NewProject, tmp_path: Path, task: dict[str, Any], reason: str
 ) -> None:
     """Main: ``{"data": null}`` became an item with no text in a text project."""
     f = tmp_path / "ls.json"
@@ -105,4 +106,4 @@ def test_value_over_the_field_limit_is_a_rejected_row(new_project: NewProject, t
     assert line == 3 and "1,000 characters" in reason and "TRUTHSET_IMPORT_MAX_FIELD_CHARS" in reason
     with p.store.engine.connect() as conn:
         longest = conn.execute(select(func.max(func.length(Item.payload))).where(Item.project_id == p.id)).scalar()
-    assert longest < 100
+    assert longest is not None and longest < 100

@@ -13,7 +13,7 @@ import ftfy.bad_codecs  # noqa: F401 - registers sloppy-windows-1252, to make th
 import pytest
 from sqlalchemy import select
 
-from tests.support import NewProject
+from tests.support import NewProject, batch_of
 from truthset.core.errors import EncodingProblem
 from truthset.services.imports import ImportOptions, import_file, import_findings
 from truthset.services.projects import Project
@@ -45,7 +45,7 @@ def _write(path: Path, texts: list[tuple[int, str]], *, encoding: str) -> Path:
     return path
 
 
-def _texts(project: Project) -> dict[str, str]:
+def _texts(project: Project) -> dict[str | None, str]:
     with project.store.engine.connect() as conn:
         return {
             e: json.loads(p)["text"]
@@ -67,7 +67,7 @@ def test_mojibake_saved_as_utf8_is_counted_listed_and_repaired(
     p = new_project()
     r = import_file(p, f, ImportOptions(id_col="id"))
     assert r.mojibake_rows == len(bad_ids) == 20
-    listed = import_findings(p, r.batch, kind="mojibake")
+    listed = import_findings(p, batch_of(r), kind="mojibake")
     assert {x["line"] - 1 for x in listed} == {int(i) + 1 for i in bad_ids}
     assert all(x["field"] == "text" for x in listed)
     assert "--fix-text" in listed[0]["reason"]
@@ -78,7 +78,7 @@ def test_mojibake_saved_as_utf8_is_counted_listed_and_repaired(
     texts = _texts(q)
     originals = {str(i): t for i, t, _bad in rows}
     assert texts == originals  # every row back as it was written, emoji included
-    kept = import_findings(q, r.batch, kind="mojibake")
+    kept = import_findings(q, batch_of(r), kind="mojibake")
     assert {x["raw"] for x in kept} == {_mojibake(originals[i], codepage) for i in bad_ids}
     assert "repaired" in kept[0]["reason"]
 
@@ -138,7 +138,7 @@ def test_latin1_reading_counts_c1_controls(new_project: NewProject, tmp_path: Pa
     p = new_project()
     r = import_file(p, f, ImportOptions(encoding="latin-1", id_col="id"))
     assert r.control_char_rows > 0 and r.mojibake_rows > 0
-    listed = import_findings(p, r.batch, kind="control")
+    listed = import_findings(p, batch_of(r), kind="control")
     assert len(listed) == r.control_char_rows
     assert "\\x" in listed[0]["reason"]  # the control character is shown, not printed raw
 
@@ -180,7 +180,7 @@ def test_xlsx_is_read_with_openpyxl(new_project: NewProject, tmp_path: Path) -> 
     r = import_file(p, f, ImportOptions(id_col="tweet_id", label_col="airline_sentiment"))
     assert r.format == "xlsx"
     assert (r.rows_read, r.items_added, r.annotations_added, r.rejected) == (3, 2, 2, 1)
-    assert import_findings(p, r.batch, kind="rejected")[0]["line"] == 5
+    assert import_findings(p, batch_of(r), kind="rejected")[0]["line"] == 5
     with p.store.engine.connect() as conn:
         payloads = {
             e: json.loads(x)

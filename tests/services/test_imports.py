@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import DATASETS, LEOKA, SMS
-from tests.support import NewProject
+from tests.support import NewProject, batch_of
 from truthset.core.errors import EncodingProblem, ImportFailed
 from truthset.services.imports import ImportOptions, import_file, import_findings
 from truthset.services.projects import Project, open_project
@@ -25,12 +27,12 @@ from truthset.store.models import Annotation, Batch, Item
 from truthset.store.repo import status_counts
 
 
-def counts(project) -> dict:  # type: ignore[no-untyped-def]
+def counts(project: Project) -> dict[str, Any]:
     with project.store.engine.connect() as conn:
         return status_counts(conn, project.id)
 
 
-def test_sms_import_counts_and_duplicates(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_sms_import_counts_and_duplicates(new_project: NewProject) -> None:
     p = new_project()
     r = import_file(p, SMS)
     assert r.rows_read == 5574
@@ -45,7 +47,7 @@ def test_sms_import_counts_and_duplicates(new_project) -> None:  # type: ignore[
     assert c["items"] == 5171 and c["annotations"] == 5171
     assert sum(c["by_label"].values()) == 5171
     # every duplicate copy is accounted for, with the line of the first copy
-    dups = import_findings(p, r.batch, kind="duplicate")
+    dups = import_findings(p, batch_of(r), kind="duplicate")
     assert len(dups) == 403
     lines = SMS.read_text(encoding="utf-8").split("\n")
     for f in dups[:50]:
@@ -57,7 +59,7 @@ def test_sms_import_counts_and_duplicates(new_project) -> None:  # type: ignore[
     assert json.loads(payload)["text"].startswith('"Wen u miss someone')
 
 
-def test_same_file_twice_adds_nothing(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_same_file_twice_adds_nothing(new_project: NewProject) -> None:
     p = new_project()
     first = import_file(p, SMS)
     second = import_file(p, SMS)
@@ -65,7 +67,7 @@ def test_same_file_twice_adds_nothing(new_project) -> None:  # type: ignore[no-u
     assert counts(p)["items"] == 5171
 
 
-def test_overlapping_file_adds_only_new_rows(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_file_adds_only_new_rows(new_project: NewProject, tmp_path: Path) -> None:
     p = new_project()
     # split on "\n" only: the SMS text holds characters str.splitlines() would also split on
     lines = SMS.read_text(encoding="utf-8").rstrip("\n").split("\n")
@@ -80,7 +82,7 @@ def test_overlapping_file_adds_only_new_rows(new_project, tmp_path: Path) -> Non
     assert counts(p)["annotations"] == 5171
 
 
-def test_reject_policy_lists_copies_as_rejected_and_error_policy_writes_nothing(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_reject_policy_lists_copies_as_rejected_and_error_policy_writes_nothing(new_project: NewProject) -> None:
     p = new_project()
     r = import_file(p, SMS, ImportOptions(on_duplicate="reject"))
     assert r.items_added == 5171 and r.annotations_added == 5171
@@ -92,7 +94,7 @@ def test_reject_policy_lists_copies_as_rejected_and_error_policy_writes_nothing(
         assert conn.execute(select(func.count()).select_from(Batch).where(Batch.project_id == q.id)).scalar_one() == 0
 
 
-def test_bad_rows_are_reported_with_line_and_reason(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_rows_are_reported_with_line_and_reason(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "messy.csv"
     f.write_text(
         'id,text,label\n1,hello,pos\n2,"a, quoted\nmulti-line text",neg\n3,,pos\n4,too,many,fields\n'
@@ -104,7 +106,7 @@ def test_bad_rows_are_reported_with_line_and_reason(new_project, tmp_path: Path)
     assert r.rows_read == 6
     assert r.items_added == 4
     assert r.rejected == 2
-    rejected = import_findings(p, r.batch, kind="rejected")
+    rejected = import_findings(p, batch_of(r), kind="rejected")
     assert [x["line"] for x in rejected] == [5, 6]
     assert "empty" in rejected[0]["reason"] and rejected[0]["field"] == "text"
     assert "expected 3 fields" in rejected[1]["reason"]
@@ -114,7 +116,7 @@ def test_bad_rows_are_reported_with_line_and_reason(new_project, tmp_path: Path)
     assert ext == {"1": 2, "2": 3, "5": 7, "6": 8}
 
 
-def test_encoding_error_names_offset_and_encoding_option_imports(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_encoding_error_names_offset_and_encoding_option_imports(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "latin.csv"
     f.write_bytes("text,label\nok,a\ncaf\xe9,b\n".encode("cp1252"))
     p = new_project()
@@ -133,7 +135,7 @@ def test_encoding_error_names_offset_and_encoding_option_imports(new_project, tm
     assert "café" in texts
 
 
-def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_failure_mid_import_leaves_nothing(new_project: NewProject, monkeypatch: pytest.MonkeyPatch) -> None:
     from truthset.store import bulk
 
     p = new_project()
@@ -141,11 +143,13 @@ def test_failure_mid_import_leaves_nothing(new_project, monkeypatch: pytest.Monk
     calls = {"n": 0}
     real = bulk.Stager.move
 
-    def failing(self, *args, **kw):  # type: ignore[no-untyped-def]
+    def failing(
+        self: bulk.Stager, items: Sequence[tuple[Any, ...]], anns: Sequence[tuple[Any, ...]], now: datetime
+    ) -> bulk.ChunkResult:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full (simulated)")
-        return real(self, *args, **kw)
+        return real(self, items, anns, now)
 
     monkeypatch.setattr(bulk.Stager, "move", failing)
     with pytest.raises(RuntimeError):
@@ -278,7 +282,7 @@ def test_sigkill_during_import_leaves_nothing(tmp_path: Path, backend: str) -> N
     project.close()
 
 
-def test_labelstudio_ner_with_three_annotators(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_ner_with_three_annotators(new_project: NewProject) -> None:
     p = new_project(task="ner")
     r = import_file(p, LEOKA)
     raw = json.loads(LEOKA.read_text(encoding="utf-8"))
@@ -303,7 +307,7 @@ def test_labelstudio_ner_with_three_annotators(new_project) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("name", ["humor_dataset_2_annotations.json", "tasks_annotations_predictions.json"])
-def test_labelstudio_core_exports(new_project, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_labelstudio_core_exports(new_project: NewProject, name: str) -> None:
     p = new_project()
     r = import_file(p, DATASETS / "labelstudio" / "ls_core_tests" / name)
     raw = json.loads((DATASETS / "labelstudio" / "ls_core_tests" / name).read_text())
@@ -313,7 +317,7 @@ def test_labelstudio_core_exports(new_project, name: str) -> None:  # type: igno
     assert c["by_source"].get("model", 0) == preds
 
 
-def test_crowd_answers_long_format_keep_each_annotator(new_project) -> None:  # type: ignore[no-untyped-def]
+def test_crowd_answers_long_format_keep_each_annotator(new_project: NewProject) -> None:
     """A crowd file (question, worker, answer): repeated items are several judgements, not duplicates."""
     f = DATASETS / "crowd" / "d_Duck_Identification" / "answer.csv"
     df = pd.read_csv(f)
@@ -324,7 +328,7 @@ def test_crowd_answers_long_format_keep_each_annotator(new_project) -> None:  # 
     assert len(counts(p)["by_annotator"]) == df["worker"].nunique()
 
 
-def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_jsonl_parquet_and_images(new_project: NewProject, tmp_path: Path) -> None:
     rows = [{"text": f"t{i}", "label": "ab"[i % 2], "source": "web"} for i in range(50)]
     jl = tmp_path / "x.jsonl"
     jl.write_text("\n".join(json.dumps(r) for r in rows) + "\n{broken\n", encoding="utf-8")
@@ -351,7 +355,7 @@ def test_jsonl_parquet_and_images(new_project, tmp_path: Path) -> None:  # type:
     assert (r.items_added, r.rejected, r.new_judgements, r.duplicates, r.conflicts) == (2, 1, 1, 0, 1)
 
 
-def test_multilabel_and_ner_columns(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_multilabel_and_ner_columns(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "ml.csv"
     f.write_text("text,labels\na,x|y\nb,y\nc,\n", encoding="utf-8")
     p = new_project(task="multi-label")
@@ -400,17 +404,19 @@ def test_schema_version_recorded_on_annotations(new_project: NewProject, tmp_pat
 
 
 @pytest.mark.parametrize("parallel", [True, False], ids=["reader-process", "in-process"])
-def test_reader_process_gives_the_same_result(new_project, monkeypatch: pytest.MonkeyPatch, parallel: bool) -> None:  # type: ignore[no-untyped-def]
+def test_reader_process_gives_the_same_result(
+    new_project: NewProject, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
     """Large files are read in a second process; the outcome must not depend on it."""
     p = new_project()
     p.settings = p.settings.model_copy(update={"import_parallel_bytes": 0 if parallel else 10**12})
     p.settings = p.settings.model_copy(update={"import_chunk_rows": 700})
     calls: list[bool] = []
-    from truthset.services import imports
+    from truthset.services import import_reading, imports
 
-    real = imports._messages
+    real = import_reading.messages  # what imports._messages names
 
-    def spy(args, *, parallel):  # type: ignore[no-untyped-def]
+    def spy(args: tuple[Any, ...], *, parallel: bool) -> Iterator[tuple[str, Any]]:
         calls.append(parallel)
         return real(args, parallel=parallel)
 
@@ -419,10 +425,10 @@ def test_reader_process_gives_the_same_result(new_project, monkeypatch: pytest.M
     assert calls == [parallel]
     assert (r.rows_read, r.items_added, r.duplicates, r.annotations_added) == (5574, 5171, 403, 5171)
     assert r.dialect == {"delimiter": "\t", "quoting": "none"}
-    assert len(import_findings(p, r.batch, kind="duplicate")) == 403
+    assert len(import_findings(p, batch_of(r), kind="duplicate")) == 403
 
 
-def test_reader_process_errors_reach_the_user(new_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_reader_process_errors_reach_the_user(new_project: NewProject, tmp_path: Path) -> None:
     f = tmp_path / "bad.csv"
     f.write_bytes(b"text,label\n" + b"fine,a\n" * 5000 + b"caf\xe9,b\n")
     p = new_project()

@@ -9,13 +9,16 @@ files and symlinks out of the folder were imported and only refused (or not) whe
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
-from tests.support import NewProject, png
+from tests.support import NewProject, batch_of, png
 from truthset.cli import main
 from truthset.core.keys import key_of_hash
 from truthset.data.records import canonical_json, content_hash
@@ -33,7 +36,7 @@ def cli(*args: str, code: int = 0) -> str:
     return res.output
 
 
-def rows(project: Project, *columns):
+def rows(project: Project, *columns: InstrumentedAttribute[Any]) -> Sequence[Row[*tuple[Any, ...]]]:
     """The project's rows of the columns' table (the PostgreSQL test database holds many projects)."""
     table = columns[0].class_
     with project.store.engine.connect() as conn:
@@ -48,7 +51,7 @@ def test_a_png_cut_to_40_bytes_is_rejected_with_file_and_reason(new_project: New
     p = new_project(task="image-classification", labels=["cat"])
     report = import_file(p, folder, ImportOptions(labels_from_folders=True))
     assert (report.items_added, report.rejected) == (1, 1)
-    [finding] = import_findings(p, report.batch, kind="rejected")  # type: ignore[arg-type]
+    [finding] = import_findings(p, batch_of(report), kind="rejected")
     assert finding["line"] == 1 and finding["field"] == "image" and finding["raw"] == "cat/cut.png"
     assert "truncated" in finding["reason"]
     # the same file named by a CSV: rejected at its line, in its column
@@ -112,7 +115,7 @@ def test_paths_must_stay_in_the_folder_and_out_of_hidden_and_project_files(
     )
     p = new_project(task="image-classification", labels=["a"])
     report = import_file(p, folder / "list.csv")
-    reasons = {f["line"]: f["reason"] for f in import_findings(p, report.batch, kind="rejected")}  # type: ignore[arg-type]
+    reasons = {f["line"]: f["reason"] for f in import_findings(p, batch_of(report), kind="rejected")}
     assert report.items_added == 1  # ok.png; link-in.png is the same bytes (a duplicate of line 2)
     assert "hidden" in reasons[3]
     assert "outside the import's folder" in reasons[4] and "outside the import's folder" in reasons[6]

@@ -15,12 +15,13 @@ from tests.support import NewProject
 from truthset.cli import main
 from truthset.services import data_issues, reporting
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.services.schema import rename_label
 
 DUCK = DATASETS / "crowd" / "d_Duck_Identification"
 
 
-def _project(new_project: NewProject, tmp_path: Path):
+def _project(new_project: NewProject, tmp_path: Path) -> tuple[Project, pd.DataFrame]:
     """The duck answers in two batches (half the questions each), with one open issue."""
     p = new_project(labels=["0", "1"])
     raw = pd.read_csv(DUCK / "answer.csv")
@@ -126,7 +127,9 @@ def test_reviewed_batches_get_an_acceptance_verdict(new_project: NewProject, tmp
             .where(Item.project_id == p.id)
             .order_by(Annotation.id)
         ).all()
-    batches = sorted({b for b, _, _ in rows})
+    in_rows = {b for b, _, _ in rows}
+    batches = sorted(b for b in in_rows if b is not None)
+    assert len(batches) == len(in_rows) == 2  # every imported item is in one of the two batches
     first = list({i: a for b, i, a in rows if b == batches[0]}.items())[:60]
     second = list({i: a for b, i, a in rows if b == batches[1]}.items())[:20]
     for item, annotation in first:

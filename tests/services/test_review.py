@@ -10,10 +10,11 @@ from sqlalchemy import select
 from tests.support import NewProject, next_task
 from truthset.services import review, users
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.store.models import Annotation, Item
 
 
-def _disputed(new_project: NewProject, tmp_path: Path, n: int):
+def _disputed(new_project: NewProject, tmp_path: Path, n: int) -> tuple[Project, int, list[int]]:
     """A project whose ``n`` items each got 'pos' from one annotator and 'neg' from another."""
     p = new_project(labels=["pos", "neg"])
     p.config = p.config.model_copy(

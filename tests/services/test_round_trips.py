@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import DATASETS, LEOKA
-from tests.support import NewProject
-from truthset.services.exports import export_project
-from truthset.services.imports import ImportOptions, import_file, import_findings
+from tests.support import NewProject, batch_of
+from truthset.services.exports import ExportReport, export_project
+from truthset.services.imports import ImportOptions, ImportReport, import_file, import_findings
 from truthset.services.projects import Project
 
 CORE = DATASETS / "labelstudio" / "ls_core_tests"
@@ -46,7 +46,9 @@ def snapshot(project: Project, tmp: Path, *, history: bool, text_only: bool = Fa
     return items
 
 
-def _round_trip(new_project: NewProject, tmp_path: Path, source: Path, task: str, fmt: str):
+def _round_trip(
+    new_project: NewProject, tmp_path: Path, source: Path, task: str, fmt: str
+) -> tuple[Project, Project, ExportReport, ImportReport]:
     a = new_project(task=task)
     import_file(a, source)
     out = tmp_path / f"export.{fmt}"
@@ -180,7 +182,7 @@ def test_overlapping_spans_are_findings(new_project: NewProject) -> None:
     p = new_project(task="ner")
     r = import_file(p, LEOKA)
     assert r.overlapping_spans == pairs
-    listed = import_findings(p, r.batch, kind="overlap")
+    listed = import_findings(p, batch_of(r), kind="overlap")
     assert sum(int(x["reason"].split()[0]) for x in listed) == pairs
     assert "span_overlap: forbid" in listed[0]["reason"]
 

@@ -11,6 +11,7 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from truthset.services.demo import demo_file
 from truthset.services.imports import ImportOptions, import_file
 from truthset.services.projects import Project
 from truthset.services.training import load_model, train
+from truthset.services.training_data import FinalLabel
 
 MONEY = re.compile(r"£|\$|\bcash\b|\bprize\b|\bfree\b", re.IGNORECASE)
 
@@ -99,7 +101,7 @@ def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project: NewPro
     assert card["run"] == out["run"] and "one logistic regression per label" in html and "subset_accuracy" in html
 
 
-def _spans_set(frame_col: list[list[dict]], ids: list[int]) -> set[tuple]:  # type: ignore[type-arg]
+def _spans_set(frame_col: list[list[dict[str, Any]]], ids: list[int]) -> set[tuple[Any, ...]]:
     return {(i, s["start"], s["end"], s["label"]) for i, spans in zip(ids, frame_col, strict=True) for s in spans}
 
 
@@ -138,7 +140,7 @@ def test_ner_project_trains_with_span_scores(new_project: NewProject, tmp_path: 
     assert w["model"] == "ner-logreg" and w["n_test"] >= 3 and 0 <= w["exact_f1"] <= w["overlap_f1"]
 
 
-def _final(p: Project, ids):
+def _final(p: Project, ids: list[int]) -> list[FinalLabel]:
     from truthset.services.training_data import final_labels, resolve
 
     return final_labels(p, resolve(p, "latest"), ids)

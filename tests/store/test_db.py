@@ -287,7 +287,12 @@ def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, r
         name = f"truthset_m_{uuid.uuid4().hex[:10]}"
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
         admin.execute(f'CREATE DATABASE "{name}"')
-        request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close()))
+
+        def drop() -> None:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
+
+        request.addfinalizer(drop)
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     engine = make_engine(url)
     with engine.begin() as conn:
@@ -310,7 +315,7 @@ def test_migration_0011_keys_existing_items(tmp_path: Path, backend_name: str, r
             )
     upgrade(engine)
     with engine.begin() as conn:
-        got = dict(
+        got: dict[str, int] = dict(
             conn.execute(text("SELECT content_hash, content_key FROM items WHERE project_id = :p"), {"p": pid}).all()
         )
         assert got == {h: key_of_hash(h) for h in hashes}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from truthset.store.migrate import _alembic_config, head_revision, upgrade
 
 
 @pytest.fixture
-def engine(backend: str, tmp_path: Path, pg_url: str):
+def engine(backend: str, tmp_path: Path, pg_url: str) -> Iterator[Engine]:
     """An empty store of its own (PostgreSQL: a fresh database beside the session's)."""
     if backend == "sqlite":
         eng = make_engine(sqlite_url(tmp_path / "old.db"))

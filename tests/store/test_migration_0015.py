@@ -26,7 +26,12 @@ def _url(tmp_path: Path, backend_name: str, request: pytest.FixtureRequest) -> s
     name = f"truthset_m_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
-    request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close()))
+
+    def drop() -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    request.addfinalizer(drop)
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
@@ -54,7 +59,7 @@ def test_0015_marks_old_skips_and_creates_the_views(
             )
     upgrade(engine)
     with engine.begin() as conn:
-        got = dict(conn.execute(text("SELECT kind, source FROM v_issues ORDER BY id")).all())
+        got: dict[str, str] = dict(conn.execute(text("SELECT kind, source FROM v_issues ORDER BY id")).all())
         assert got == {"skip:ambiguous": "skip", "guideline_gap": "manual"}
         for view in VIEWS:
             conn.execute(text(f"SELECT * FROM {view}")).all()

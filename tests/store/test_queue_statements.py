@@ -13,22 +13,23 @@ import re
 import pytest
 from sqlalchemy import bindparam, literal, select
 from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import ClauseElement
 
 from truthset.store.models import Item
 from truthset.store.queue import at_once
 from truthset.store.queue import statements as sql
 
 
-def _pg(stmt: Executable) -> str:
-    return re.sub(r"\s+", " ", str(stmt.compile(dialect=PGDialect(paramstyle="named"))))
+def _pg(stmt: ClauseElement) -> str:
+    dialect = PGDialect(paramstyle="named")  # type: ignore[no-untyped-call]  # SQLAlchemy leaves its __init__ unannotated
+    return re.sub(r"\s+", " ", str(stmt.compile(dialect=dialect)))
 
 
 def _body(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _where(stmt: Executable) -> str:
+def _where(stmt: ClauseElement) -> str:
     """The conditions of a rendered statement (between WHERE and ORDER BY)."""
     rendered = _pg(stmt)
     return rendered[rendered.index("WHERE ") + 6 : rendered.index(" ORDER BY")]

@@ -32,11 +32,14 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from truthset.core.errors import InvalidInput
 from truthset.reports._format import as_records
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = [
     "bar_chart",
@@ -134,11 +137,11 @@ def _ident(ident: str | None, title: str) -> str:
 
 
 def histogram(
-    values: Sequence[float] | None = None,
+    values: Sequence[float] | NDArray[Any] | None = None,
     *,
     title: str,
-    counts: Sequence[int] | None = None,
-    edges: Sequence[float] | None = None,
+    counts: Sequence[int] | NDArray[Any] | None = None,
+    edges: Sequence[float] | NDArray[Any] | None = None,
     bins: int = 30,
     xlabel: str = "",
     ylabel: str = "count",

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import NewProject
+from tests.support import NewProject, batch_of
 from truthset.services.imports import ImportOptions, import_file
+from truthset.services.projects import Project
 from truthset.store.engine import sqlite_url
 from truthset.store.repo import quality, training
 
@@ -28,7 +29,7 @@ def shared(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
     return backend
 
 
-def _project(new_project: NewProject, tmp_path: Path, name: str, *, ids: bool):
+def _project(new_project: NewProject, tmp_path: Path, name: str, *, ids: bool) -> tuple[Project, int]:
     """A project whose items are q1..q3 (by external id when ``ids``), judged as in ROWS."""
     path = tmp_path / f"{name}.csv"
     path.write_text(
@@ -40,7 +41,7 @@ def _project(new_project: NewProject, tmp_path: Path, name: str, *, ids: bool):
     report = import_file(
         p, path, ImportOptions(id_col="id" if ids else None, text_col="text", annotator_col="worker", label_col="label")
     )
-    return p, report.batch
+    return p, batch_of(report)
 
 
 def test_reads_stay_within_their_project(shared: str, new_project: NewProject, tmp_path: Path) -> None:
