@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
 from truthset.core.errors import InvalidInput
-from truthset.modeling import compare_predictions, mcnemar
+from truthset.modeling import compare_multilabel, compare_predictions, mcnemar
 
 
 @settings(max_examples=200, deadline=None)
@@ -79,3 +79,43 @@ def test_compare_errors() -> None:
         compare_predictions([0, 1], [0, 1], [0, 1], metric="bleu")
     with pytest.raises(InvalidInput, match=">= 0"):
         mcnemar(-1, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), min_size=4, max_size=60),
+    seed=st.integers(0, 1000),
+)
+def test_one_label_multilabel_is_the_single_label_comparison(data: list[tuple[bool, bool, bool]], seed: int) -> None:
+    """With one label, a label set is right when its one column is: subset accuracy is
+    accuracy, the discordant items are McNemar's, and swapping A and B mirrors the result."""
+    t = np.array([[int(x)] for x, _, _ in data])
+    a = np.array([[int(y)] for _, y, _ in data])
+    b = np.array([[int(z)] for _, _, z in data])
+    ml = compare_multilabel(t, a, b, metric="subset_accuracy", n_boot=50, seed=seed)
+    sl = compare_predictions(t[:, 0], a[:, 0], b[:, 0], classes=[0, 1], metric="accuracy", n_boot=0)
+    for key in ("n_test", "accuracy_a", "accuracy_b", "only_a_right", "only_b_right", "mcnemar_p_value"):
+        assert ml[key] == pytest.approx(sl[key]), key
+    assert ml["subset_accuracy_diff"] == pytest.approx(ml["accuracy_diff"])
+    back = compare_multilabel(t, b, a, metric="subset_accuracy", n_boot=50, seed=seed)
+    assert back["subset_accuracy_diff"] == pytest.approx(-ml["subset_accuracy_diff"])
+    assert back["subset_accuracy_diff_ci_low"] == pytest.approx(-ml["subset_accuracy_diff_ci_high"])
+
+
+def test_multilabel_comparison_scores_as_scikit_learn_and_gives_a_verdict() -> None:
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    t = (rng.random((400, 4)) < 0.3).astype(int)
+    good = np.where(rng.random(t.shape) < 0.95, t, 1 - t)
+    poor = np.where(rng.random(t.shape) < 0.7, t, 1 - t)
+    r = compare_multilabel(t, poor, good, metric="micro_f1", n_boot=300, seed=1)
+    assert r["micro_f1_a"] == pytest.approx(f1_score(t, poor, average="micro"))
+    assert r["micro_f1_b"] == pytest.approx(f1_score(t, good, average="micro"))
+    assert r["micro_f1_diff_ci_low"] > 0 and r["verdict"].startswith("B is better: micro-F1")
+    same = compare_multilabel(t, good, good, n_boot=100)
+    assert same["macro_f1_diff"] == 0 and same["verdict"].startswith("no evidence")
+    with pytest.raises(InvalidInput, match="hamming_loss"):
+        compare_multilabel(t, good, poor, metric="hamming_loss")
+    with pytest.raises(InvalidInput, match="shape"):
+        compare_multilabel(t, good[:, :3], poor)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss, roc_auc_score
@@ -84,15 +85,25 @@ def test_multilabel_project_trains_evaluates_and_saves_a_run(new_project: NewPro
     assert ev["micro_f1"] == pytest.approx(out["micro_f1"]) and ev["task"] == "multi-label"
     model = load_model(p, run)
     assert model is not None and (p.root / run["artifacts"]["model"]).is_file()
-    # single-label tools say so rather than fail
+    # two multi-label runs compare on their label sets, with the numbers evaluate reports
+    cmp = runs.compare_runs(p, out["run"], out["run"], metric="micro_f1", n_boot=100)
+    assert cmp["task"] == "multi-label" and cmp["n_test"] == out["n_test"]
+    assert cmp["micro_f1_a"] == pytest.approx(out["micro_f1"]) and cmp["accuracy_a"] == pytest.approx(
+        out["subset_accuracy"]
+    )
+    assert cmp["micro_f1_diff"] == 0 and cmp["only_a_right"] == cmp["only_b_right"] == 0
+    assert cmp["verdict"].startswith("no evidence of a difference")
     with pytest.raises(InvalidInput, match="single-label runs"):
-        runs.compare_runs(p, out["run"], out["run"])
+        runs.compare_runs(p, out["run"], out["run"], gold=pd.Series(dtype=object))
+    # single-label tools say so rather than fail
     with pytest.raises(InvalidInput, match="single-label runs"):
         model_loop.prelabel(p, out["run"])
     # the CLI: --json with plain names, a clear message for --slice
     again = json.loads(_cli("-p", str(p.root), "train", "--n-boot", "50", "--json"))
     assert again["micro_f1"] == pytest.approx(out["micro_f1"])  # same seed, same frozen test set
     assert "--slice and gold scoring" in _cli("-p", str(p.root), "evaluate", "--slice", "length", code=1)
+    text = _cli("-p", str(p.root), "compare", str(out["run"]), str(again["run"]), "--n-boot", "50")
+    assert f"run {out['run']} (A) vs run {again['run']} (B)" in text and "no evidence of a difference" in text
     # listed with its task and headline, and a model card naming the model and its metrics
     listed = runs.list_runs(p)[0]
     assert listed["task"] == "multi-label" and listed["micro_f1"] == pytest.approx(out["micro_f1"])

@@ -301,8 +301,9 @@ def compare(
         return
     click.echo(f"run {run_a} (A) vs run {run_b} (B), {out['n_test']} test items against {out['against']}")
     _gold_note(out)
+    accuracy = "subset accuracy" if out.get("task") == "multi-label" else "accuracy"
     click.echo(
-        f"  accuracy {out['accuracy_a']:.4f} vs {out['accuracy_b']:.4f}; McNemar p = "
+        f"  {accuracy} {out['accuracy_a']:.4f} vs {out['accuracy_b']:.4f}; McNemar p = "
         f"{out['mcnemar_p_value']:.3g} ({out['only_a_right']} only A right, {out['only_b_right']} only B)"
     )
     click.echo(out["verdict"])

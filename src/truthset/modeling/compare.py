@@ -37,7 +37,7 @@ from truthset.modeling._resample import (
     percentile_interval,
 )
 
-__all__ = ["compare_predictions", "mcnemar"]
+__all__ = ["compare_multilabel", "compare_predictions", "mcnemar"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -172,4 +172,92 @@ def compare_predictions(
         out[f"{metric}_p_value"] = min(1.0, p)
     out["verdict"] = verdict(d, lo, hi, metric, confidence)
     out["settings"] = {"metric": metric, "n_boot": n_boot, "confidence": confidence, "seed": seed}
+    return out
+
+
+#: metrics a multi-label comparison can be read on (higher is better for each)
+MULTILABEL_METRICS = (
+    "macro_f1",
+    "micro_f1",
+    "subset_accuracy",
+    "macro_precision",
+    "macro_recall",
+    "micro_precision",
+    "micro_recall",
+)
+
+
+def compare_multilabel(
+    y_true: Any,
+    pred_a: Any,
+    pred_b: Any,
+    *,
+    metric: str = "macro_f1",
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int | None = 0,
+) -> dict[str, Any]:
+    """Compare two multi-label systems on the same test items: ``(n, L)`` 0/1 matrices.
+
+    The per-item outcome is the exact match of the label set, so ``accuracy_*`` is subset
+    accuracy and McNemar's test reads its discordant items (``only_a_right``,
+    ``only_b_right``); ``metric`` (one of MULTILABEL_METRICS) gets the paired bootstrap: both
+    systems scored on the same resamples of items (one weight matrix, as
+    :func:`truthset.modeling.evaluate_multilabel` draws them). Same fields as
+    :func:`compare_predictions`.
+
+    Examples
+    --------
+    >>> t = [[1, 0], [0, 1], [1, 1], [0, 0]]
+    >>> r = compare_multilabel(t, [[1, 0], [0, 0], [1, 0], [0, 0]], t, n_boot=0)
+    >>> r["only_b_right"], r["macro_f1_b"]
+    (2, 1.0)
+    """
+    from truthset.modeling.multilabel import _indicator, _MultiScorer
+
+    check_bootstrap_args(n_boot, confidence)
+    if metric not in MULTILABEL_METRICS:
+        raise InvalidInput(f"metric must be one of {list(MULTILABEL_METRICS)} for multi-label runs; got {metric!r}.")
+    yt = _indicator(y_true, "y_true")
+    ya, yb = _indicator(pred_a, "pred_a", yt.shape), _indicator(pred_b, "pred_b", yt.shape)
+    sa, sb = _MultiScorer(yt, ya, None), _MultiScorer(yt, yb, None)
+    right_a, right_b = sa.exact > 0, sb.exact > 0
+    only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
+    test = mcnemar(only_a, only_b)
+    n = yt.shape[0]
+    out: dict[str, Any] = {
+        "n_test": n,
+        "accuracy_a": float(right_a.mean()),
+        "accuracy_b": float(right_b.mean()),
+        "accuracy_diff": float(right_b.mean() - right_a.mean()) * 100.0,
+        "only_a_right": only_a,
+        "only_b_right": only_b,
+        "mcnemar_statistic": test["statistic"],
+        "mcnemar_p_value": test["p_value"],
+        "mcnemar_method": test["method"],
+    }
+
+    def diff(idx: npt.NDArray[np.int64]) -> FloatArray:
+        return np.asarray((sb.scores(idx)[metric] - sa.scores(idx)[metric]) * 100.0)
+
+    full = np.arange(n)[None]
+    va, vb = float(sa.scores(full)[metric][0]), float(sb.scores(full)[metric][0])
+    d = (vb - va) * 100.0
+    out.update({f"{metric}_a": va, f"{metric}_b": vb, f"{metric}_diff": d})
+    lo = hi = float("nan")
+    if n_boot:
+        reps = bootstrap(n, diff, n_boot=n_boot, seed=seed)
+        lo, hi = (float(v) for v in percentile_interval(reps, confidence, what=metric))
+        finite = reps[np.isfinite(reps)]
+        p = 2 * min(float((finite <= 0).mean()), float((finite >= 0).mean())) if finite.size else 1.0
+        out[f"{metric}_diff_ci_low"], out[f"{metric}_diff_ci_high"] = lo, hi
+        out[f"{metric}_p_value"] = min(1.0, p)
+    out["verdict"] = verdict(d, lo, hi, metric, confidence)
+    out["settings"] = {
+        "metric": metric,
+        "n_boot": n_boot,
+        "confidence": confidence,
+        "seed": seed,
+        "task": "multi-label",
+    }
     return out

@@ -206,21 +206,32 @@ def compare_runs(
     n_boot: int = 1000,
 ) -> dict[str, Any]:
     """Is run B better than run A on the same test items? McNemar on accuracy, the paired
-    bootstrap on ``metric``, and a plain verdict."""
+    bootstrap on ``metric``, and a plain verdict. Two multi-label runs are compared on their
+    label sets (accuracy is then subset accuracy); NER runs are not compared."""
     from truthset.modeling import compare_predictions
-    from truthset.services.training_tasks import require_single_label
+    from truthset.services.training_tasks import compare_multilabel_runs, require_single_label
 
     a, b = get_run(project, run_a), get_run(project, run_b)
+    tasks = {r["config"].get("task", "text-classification") for r in (a, b)}
+    if tasks == {"multi-label"}:
+        if gold is not None:
+            raise InvalidInput("gold scoring is for single-label runs; compare multi-label runs without --gold")
+        ma, mb = test_predictions(project, a["id"]), test_predictions(project, b["id"])
+        _same_test_items(ma, mb, run_a, run_b)
+        if ma["label"].tolist() != mb["label"].tolist():
+            raise InvalidInput(
+                f"runs {run_a} and {run_b} score their test items against different final labels; "
+                "a paired comparison needs the same truth"
+            )
+        out = compare_multilabel_runs(a, b, ma, mb, metric=metric, n_boot=n_boot)
+        return {"run_a": a["id"], "run_b": b["id"], "against": "final labels", "task": "multi-label", **out}
+    if "multi-label" in tasks and len(tasks) > 1:
+        raise InvalidInput(f"runs {run_a} and {run_b} are of different tasks ({', '.join(sorted(tasks))})")
     for r in (a, b):
         require_single_label(r, "compare")
     pa, against = _truth(project, test_predictions(project, a["id"]), gold)
     pb, _ = _truth(project, test_predictions(project, b["id"]), gold)
-    if pa["item_id"].tolist() != pb["item_id"].tolist():
-        raise InvalidInput(
-            f"runs {run_a} and {run_b} were tested on different items ({len(pa)} and {len(pb)}); "
-            "a paired comparison needs the same test set (later runs reuse the first run's "
-            "unless trained with --new-test-set)"
-        )
+    _same_test_items(pa, pb, run_a, run_b)
     if gold is None and pa["truth"].tolist() != pb["truth"].tolist():
         raise InvalidInput(
             f"runs {run_a} and {run_b} score their test items against different final labels; "
@@ -237,6 +248,15 @@ def compare_runs(
         seed=a["seed"],
     )
     return {"run_a": a["id"], "run_b": b["id"], "against": against, **_gold_report(gold), **out}
+
+
+def _same_test_items(pa: pd.DataFrame, pb: pd.DataFrame, run_a: int, run_b: int) -> None:
+    if pa["item_id"].tolist() != pb["item_id"].tolist():
+        raise InvalidInput(
+            f"runs {run_a} and {run_b} were tested on different items ({len(pa)} and {len(pb)}); "
+            "a paired comparison needs the same test set (later runs reuse the first run's "
+            "unless trained with --new-test-set)"
+        )
 
 
 def curve(

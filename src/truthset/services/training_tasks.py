@@ -257,6 +257,34 @@ def evaluate_structured(project: Project, run: dict[str, Any], preds: Any, *, n_
     return scores
 
 
+def compare_multilabel_runs(
+    a: dict[str, Any], b: dict[str, Any], preds_a: Any, preds_b: Any, *, metric: str, n_boot: int
+) -> dict[str, Any]:
+    """Two multi-label runs on the same test items: their predicted label sets (probability at
+    least 0.5, as ``evaluate`` reads them) against the final labels, over the union of their
+    labels (a label one run never saw is one it never predicts)."""
+    from truthset.modeling import compare_multilabel
+
+    classes = sorted(set(a["config"]["classes"]) | set(b["config"]["classes"]))
+
+    def predicted(run: dict[str, Any], preds: Any) -> npt.NDArray[np.int64]:
+        proba = np.asarray(preds["proba"].tolist(), dtype=np.float64)
+        out = np.zeros((len(preds), len(classes)), dtype=np.int64)
+        for j, c in enumerate(run["config"]["classes"]):
+            out[:, classes.index(c)] = proba[:, j] >= 0.5
+        return out
+
+    out: dict[str, Any] = compare_multilabel(
+        _indicators(preds_a["label"].tolist(), classes),
+        predicted(a, preds_a),
+        predicted(b, preds_b),
+        metric=metric,
+        n_boot=n_boot,
+        seed=a["seed"],
+    )
+    return out
+
+
 def require_single_label(run: dict[str, Any], what: str) -> None:
     """Refuse ``what`` on a multi-label or NER run (it needs one label and class probabilities per item)."""
     task = run["config"].get("task", "text-classification")
