@@ -158,6 +158,19 @@ class _Worker(threading.Thread):
         except Exception:  # the store is unreachable: the next poke tries again
             log.exception("cannot read the retrain status of %s", self.project.config.name)
 
+    def _nothing_since_last_retrain(self, result: dict[str, Any]) -> bool:
+        """A check that finds no new label since the retrain reported last (a submit's poke
+        arrives after the retrain it triggered already counted its label): the retrain stays
+        the last result, so ``wait_idle`` does not hide it behind an empty check."""
+        last = self.last or {}
+        return (
+            not result.get("retrained")
+            and "error" not in result
+            and result.get("new_labels") == 0
+            and bool(last.get("retrained"))
+            and last.get("run") == result.get("last_run")
+        )
+
     def poke(self) -> None:
         with self.cond:
             self.pending += 1
@@ -175,9 +188,11 @@ class _Worker(threading.Thread):
             try:
                 if self._backing_off():
                     continue
-                self.last = retrain_if_due(self.project)
-                if self.last.get("retrained"):
-                    log.info("retrained %s: run %s", self.project.config.name, self.last["run"])
+                result = retrain_if_due(self.project)
+                if not self._nothing_since_last_retrain(result):
+                    self.last = result
+                if result.get("retrained"):
+                    log.info("retrained %s: run %s", self.project.config.name, result["run"])
             except TruthsetError as exc:  # e.g. too few labels yet: try again after N more labels
                 self.last = {"retrained": False, "error": str(exc)}
                 self._mark_failed()
