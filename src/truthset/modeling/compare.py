@@ -21,6 +21,7 @@ difference". Differences are in points (x 100).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -136,11 +137,34 @@ def compare_predictions(
     true, a = enc_a.true, enc_a.pred
     b = codes_of(pb, enc_a.classes, "pred_b")
     k = enc_a.k
-    right_a, right_b = a == true, b == true
+
+    def scores(idx: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+        sa = _counts.summary(confusion_batch(true, a, k, idx))[metric]
+        sb = _counts.summary(confusion_batch(true, b, k, idx))[metric]
+        return sa, sb
+
+    out = _paired(a == true, b == true, scores, metric, n_boot, confidence, seed)
+    out["settings"] = {"metric": metric, "n_boot": n_boot, "confidence": confidence, "seed": seed}
+    return out
+
+
+def _paired(
+    right_a: npt.NDArray[np.bool_],
+    right_b: npt.NDArray[np.bool_],
+    scores: Callable[[npt.NDArray[np.int64]], tuple[FloatArray, FloatArray]],
+    metric: str,
+    n_boot: int,
+    confidence: float,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The comparison's fields from each item's outcome (right or not, for McNemar) and
+    ``scores(idx)``: ``metric`` of A and of B on each row of item indices (the same rows for
+    both: the paired bootstrap)."""
+    n = len(right_a)
     only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
     test = mcnemar(only_a, only_b)
     out: dict[str, Any] = {
-        "n_test": enc_a.n,
+        "n_test": n,
         "accuracy_a": float(right_a.mean()),
         "accuracy_b": float(right_b.mean()),
         "accuracy_diff": float(right_b.mean() - right_a.mean()) * 100.0,
@@ -152,26 +176,23 @@ def compare_predictions(
     }
 
     def diff(idx: npt.NDArray[np.int64]) -> FloatArray:
-        sa = _counts.summary(confusion_batch(true, a, k, idx))[metric]
-        sb = _counts.summary(confusion_batch(true, b, k, idx))[metric]
+        sa, sb = scores(idx)
         return np.asarray((sb - sa) * 100.0)
 
-    full = np.arange(enc_a.n)[None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        va = float(_counts.summary(confusion_batch(true, a, k, full))[metric][0])
-        vb = float(_counts.summary(confusion_batch(true, b, k, full))[metric][0])
+        sa, sb = scores(np.arange(n)[None])
+    va, vb = float(sa[0]), float(sb[0])
     d = (vb - va) * 100.0
     out.update({f"{metric}_a": va, f"{metric}_b": vb, f"{metric}_diff": d})
     lo = hi = float("nan")
     if n_boot:
-        reps = bootstrap(enc_a.n, diff, n_boot=n_boot, seed=seed)
+        reps = bootstrap(n, diff, n_boot=n_boot, seed=seed)
         lo, hi = (float(v) for v in percentile_interval(reps, confidence, what=metric))
         finite = reps[np.isfinite(reps)]
         p = 2 * min(float((finite <= 0).mean()), float((finite >= 0).mean())) if finite.size else 1.0
         out[f"{metric}_diff_ci_low"], out[f"{metric}_diff_ci_high"] = lo, hi
         out[f"{metric}_p_value"] = min(1.0, p)
     out["verdict"] = verdict(d, lo, hi, metric, confidence)
-    out["settings"] = {"metric": metric, "n_boot": n_boot, "confidence": confidence, "seed": seed}
     return out
 
 
@@ -221,38 +242,11 @@ def compare_multilabel(
     yt = _indicator(y_true, "y_true")
     ya, yb = _indicator(pred_a, "pred_a", yt.shape), _indicator(pred_b, "pred_b", yt.shape)
     sa, sb = _MultiScorer(yt, ya, None), _MultiScorer(yt, yb, None)
-    right_a, right_b = sa.exact > 0, sb.exact > 0
-    only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
-    test = mcnemar(only_a, only_b)
-    n = yt.shape[0]
-    out: dict[str, Any] = {
-        "n_test": n,
-        "accuracy_a": float(right_a.mean()),
-        "accuracy_b": float(right_b.mean()),
-        "accuracy_diff": float(right_b.mean() - right_a.mean()) * 100.0,
-        "only_a_right": only_a,
-        "only_b_right": only_b,
-        "mcnemar_statistic": test["statistic"],
-        "mcnemar_p_value": test["p_value"],
-        "mcnemar_method": test["method"],
-    }
 
-    def diff(idx: npt.NDArray[np.int64]) -> FloatArray:
-        return np.asarray((sb.scores(idx)[metric] - sa.scores(idx)[metric]) * 100.0)
+    def scores(idx: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+        return sa.scores(idx)[metric], sb.scores(idx)[metric]
 
-    full = np.arange(n)[None]
-    va, vb = float(sa.scores(full)[metric][0]), float(sb.scores(full)[metric][0])
-    d = (vb - va) * 100.0
-    out.update({f"{metric}_a": va, f"{metric}_b": vb, f"{metric}_diff": d})
-    lo = hi = float("nan")
-    if n_boot:
-        reps = bootstrap(n, diff, n_boot=n_boot, seed=seed)
-        lo, hi = (float(v) for v in percentile_interval(reps, confidence, what=metric))
-        finite = reps[np.isfinite(reps)]
-        p = 2 * min(float((finite <= 0).mean()), float((finite >= 0).mean())) if finite.size else 1.0
-        out[f"{metric}_diff_ci_low"], out[f"{metric}_diff_ci_high"] = lo, hi
-        out[f"{metric}_p_value"] = min(1.0, p)
-    out["verdict"] = verdict(d, lo, hi, metric, confidence)
+    out = _paired(sa.exact > 0, sb.exact > 0, scores, metric, n_boot, confidence, seed)
     out["settings"] = {
         "metric": metric,
         "n_boot": n_boot,
