@@ -38,6 +38,10 @@ SOURCES = frozenset({"human", "model", "import", "review", "migration"})
 #: carried into a new schema version by a migration (``truthset schema rename|merge``: the
 #: same judgement under the label's new name). Not a model's pre-label, not a review verdict.
 JUDGEMENT_SOURCES: tuple[str, ...] = ("human", "import", "migration")
+#: the judgements that are acts of annotating, made when and under the schema version they
+#: record: not the copies a schema migration makes all at once under the new version (they would
+#: look like a very fast annotator, and like labels made under a version they were not)
+ANNOTATING_SOURCES: tuple[str, ...] = ("human", "import")
 
 
 @dataclass(frozen=True)

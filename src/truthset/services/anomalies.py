@@ -17,14 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from truthset.data.mapping import ANNOTATING_SOURCES
 from truthset.services import data_issues
 from truthset.services.projects import Project
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import watch as repo
 
-#: annotation sources that are acts of annotating: not the rows a schema migration copies
-#: (``migration``: made all at once, they would look like a very fast annotator)
-SOURCES = ("human", "import")
 #: anomaly kind -> (data-issue kind, severity)
 ISSUE_OF: dict[str, tuple[str, str]] = {
     "fast_annotator": ("annotator_quality", "medium"),
@@ -77,7 +75,7 @@ def thresholds(project: Project) -> Any:
 def read_process(project: Project) -> Process:
     """The project's current judgements in time order, one row each, with batch and gold."""
     with project.store.read() as tx:
-        rows = repo.process_rows(tx, project.id, SOURCES)
+        rows = repo.process_rows(tx, project.id, ANNOTATING_SOURCES)
         n_open = repo.open_items(tx, project.id)
     frame = pd.DataFrame(
         [tuple(r) for r in rows], columns=["item", "annotator", "label", "lead_time", "created_at", "batch", "gold"]

@@ -19,15 +19,12 @@ from typing import Any
 import pandas as pd
 
 from truthset.core.errors import InvalidInput, TruthsetError
-from truthset.data.mapping import JUDGEMENT_SOURCES
+from truthset.data.mapping import ANNOTATING_SOURCES, JUDGEMENT_SOURCES
 from truthset.services import data_issues
 from truthset.services.projects import Project
 from truthset.store.models import utcnow
 from truthset.store.repo import watch as repo
 
-#: judgements made by their annotator under the schema version they record. Not "migration":
-#: a rename or merge copies earlier judgements into the new version, where they were not made
-MADE_UNDER_A_VERSION = ("human", "import")
 #: the reference of an automatic check: at most this many of the latest earlier items
 AUTO_REFERENCE_ROWS = 20000
 
@@ -233,7 +230,7 @@ def labelling(project: Project, reference_version: int, current_version: int) ->
     from truthset.data.label_drift import labelling_drift
 
     with project.store.read() as tx:
-        rows = repo.versioned_labels(tx, project.id, MADE_UNDER_A_VERSION)
+        rows = repo.versioned_labels(tx, project.id, ANNOTATING_SOURCES)
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["item", "annotator", "label", "version"])
     sides = []
     for option, version in (("--from-version", reference_version), ("--to-version", current_version)):

@@ -17,22 +17,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from truthset.data.mapping import ANNOTATING_SOURCES
 from truthset.services import data_issues, report_checks
 from truthset.services.projects import Project, schema_history
 from truthset.store.models import as_utc, utcnow
 from truthset.store.repo import reporting as repo
 from truthset.store.repo import watch
 
-#: annotation sources that are acts of annotating (throughput, lead times): not the rows a
-#: schema migration copies all at once
-SOURCES = ("human", "import")
 METRIC = "krippendorff_alpha"
 N_BOOT = 300
 
 
 def _judgements(project: Project) -> pd.DataFrame:
     with project.store.read() as tx:
-        rows = watch.process_rows(tx, project.id, SOURCES)
+        rows = watch.process_rows(tx, project.id, ANNOTATING_SOURCES)
     df = pd.DataFrame(
         [tuple(r) for r in rows], columns=["item", "annotator", "label", "lead_time", "created_at", "batch", "gold"]
     )
