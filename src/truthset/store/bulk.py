@@ -189,9 +189,10 @@ class Stager:
             cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
             cur.close()
 
-    def _stage(self, column: str, values: Iterable[Any]) -> None:
+    def _stage(self, item_ids: Iterable[int]) -> None:
+        """Put these item ids (alone) into the staging table, for an ``IN (SELECT ...)``."""
         self.conn.exec_driver_sql(f"DELETE FROM {STAGE}")
-        self._copy(STAGE, (column,), [(v,) for v in values])
+        self._copy(STAGE, ("item_id",), [(v,) for v in item_ids])
 
     def _timestamp(self, now: datetime) -> Any:
         # SQLAlchemy stores SQLite datetimes as this text; PostgreSQL takes the object.
@@ -220,7 +221,7 @@ class Stager:
         """The project's items with these ids, by id."""
         if not len(ids):
             return []
-        self._stage("item_id", ids.tolist())
+        self._stage(ids.tolist())
         # "IN (subquery)": the planner then looks each id up by primary key; a join with the
         # (unindexed, unanalysed) stage table was planned as a scan (10 s per chunk)
         rows = self.conn.execute(
@@ -245,13 +246,12 @@ class Stager:
                     out[s.content_hash] = s
         return out
 
-    def _by_external_id(self, wanted: set[str]) -> dict[str, Stored]:
-        """Stored items with these external ids (of several with one id, the first)."""
+    def _by_external_id(self, wanted: dict[str, int]) -> dict[str, Stored]:
+        """Stored items with these external ids (id -> its key); of several with one id, the first."""
         if not wanted:
             return {}
-        keys = np.array(sorted({external_key(e) for e in wanted}), dtype=np.int64)
         out: dict[str, Stored] = {}
-        for s in self._items(self.known_ext.ids_for(keys)):
+        for s in self._items(self.known_ext.ids_for(np.array(sorted(set(wanted.values())), dtype=np.int64))):
             if s.external_id in wanted:
                 out.setdefault(s.external_id, s)
         return out
@@ -260,7 +260,7 @@ class Stager:
         """What each annotator gave each of these items, and their current annotation."""
         if not item_ids:
             return {}
-        self._stage("item_id", item_ids)
+        self._stage(item_ids)
         rows = list(
             self.conn.execute(
                 text(
@@ -288,14 +288,14 @@ class Stager:
     def _gold_of(self, item_ids: Sequence[int]) -> dict[int, str]:
         if not item_ids:
             return {}
-        self._stage("item_id", item_ids)
+        self._stage(item_ids)
         res = self.conn.execute(text(f"SELECT item_id, value FROM gold WHERE item_id IN (SELECT item_id FROM {STAGE})"))
         return {int(i): v for i, v in res}
 
     def _payloads(self, item_ids: Sequence[int]) -> dict[int, str]:
         if not item_ids:
             return {}
-        self._stage("item_id", item_ids)
+        self._stage(item_ids)
         res = self.conn.execute(text(f"SELECT id, payload FROM items WHERE id IN (SELECT item_id FROM {STAGE})"))
         return {int(i): p for i, p in res}
 
@@ -311,7 +311,7 @@ class Stager:
             {items[i][3]: items[i][4] for i in np.flatnonzero(self.known.may_contain(ckeys)).tolist()}
         )
         by_ext = self._by_external_id(
-            {items[with_ext[j]][2] for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()}
+            {items[with_ext[j]][2]: ekeys[j] for j in np.flatnonzero(self.known_ext.may_contain(ekeys)).tolist()}
         )
 
         # which item each record is: a stored one (Stored), or the k-th new one (int k)
